@@ -1,0 +1,253 @@
+"""The ``reelpick`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from .app import Reelpick, data_path
+from .config import Config, load_config
+from .errors import ReelpickError
+from .types import PluginAnswer
+
+log = logging.getLogger("reelpick")
+
+DEMO_TITLES = ["Heat", "Toy Story", "The Matrix", "Amelie", "Lion King"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        config = load_config(args.config)
+        return args.run(config, args) or 0
+    except ReelpickError as exc:
+        print(f"reelpick: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("reelpick: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reelpick", description="Movie recommendations from plugins."
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (default: $REELPICK_CONFIG or ./config.toml)"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    similar = command("similar", cmd_similar, "movies similar to a title, from every plugin")
+    similar.add_argument("title")
+    similar.add_argument("-k", type=int, default=10, help="results per plugin (default 10)")
+    similar.add_argument("--plugin", action="append", help="ask only this plugin (repeatable)")
+    similar.add_argument("--json", action="store_true", help="machine-readable output")
+
+    fit = command("fit", cmd_fit, "fit the enabled plugins (or load their cached fit)")
+    fit.add_argument("--plugin", action="append", help="fit only this plugin (repeatable)")
+
+    plugins = command(
+        "plugins", cmd_plugins, "list plugins: name, version, origin, enabled, fitted"
+    )
+    plugins.add_argument("--json", action="store_true")
+
+    command("demo", cmd_demo, "fit on the configured data and show similar movies for a few titles")
+
+    data = command("data", None, "MovieLens datasets").add_subparsers(
+        title="data commands", metavar="ACTION"
+    )
+    fetch = data.add_parser("fetch", help="download an official GroupLens dataset")
+    fetch.set_defaults(run=cmd_data_fetch)
+    fetch.add_argument("name", nargs="?", default=None, help="dataset name (default: data.source)")
+    fetch.add_argument("--url", help="download from this URL instead of GroupLens")
+    return parser
+
+
+def cmd_similar(config: Config, args: argparse.Namespace) -> int:
+    app = Reelpick.open(config, plugins=args.plugin)
+    found = app.search(args.title)
+    if not found.candidates:
+        print(f"No movie matches {args.title[:80]!r}.", file=sys.stderr)
+        return 1
+    if not found.confident:
+        if args.json:
+            print(
+                json.dumps({"query": args.title, "ambiguous": [vars_(c) for c in found.candidates]})
+            )
+        else:
+            print(f"{args.title[:80]!r} could be:", file=sys.stderr)
+            for c in found.candidates:
+                print(f"  {c.label}  (score {c.score:.0f})", file=sys.stderr)
+            print("Add the year or more of the title to choose one.", file=sys.stderr)
+        return 1
+    movie_id = found.candidates[0].movie_id
+    answers = app.similar(movie_id, args.k, args.plugin)
+    if args.json:
+        print(json.dumps(answers_json(app, movie_id, answers), indent=2))
+    else:
+        print(f"Similar to {app.dataset.label(movie_id)}:\n")
+        for answer in answers:
+            print(format_answer(app, answer))
+    return 0
+
+
+def cmd_fit(config: Config, args: argparse.Namespace) -> int:
+    app = Reelpick.open(config, fit=False)
+    failed = 0
+    for name in app.registry.enabled(args.plugin):
+        print(f"fitting {name} ...", flush=True)
+        error = app.registry.fit(app.dataset, [name])[name]
+        print(f"  {name}: {'ok' if error is None else 'FAILED: ' + error}")
+        failed += error is not None
+    return 1 if failed else 0
+
+
+def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .registry import Registry
+
+    registry = Registry(config)
+    fingerprint = None
+    with contextlib.suppress(ReelpickError):
+        fingerprint = load_dataset(data_path(config, fetch_missing=False))
+    rows = []
+    for name, plugin in registry.plugins.items():
+        fitted = None
+        if fingerprint is not None:
+            fitted = registry.store_for(name, fingerprint).path.exists()
+        rows.append(
+            {
+                "name": name,
+                "label": plugin.info.label,
+                "version": plugin.info.version,
+                "origin": plugin.origin,
+                "enabled": name in config.enabled_plugins,
+                "fitted": fitted,
+                "description": plugin.info.description,
+            }
+        )
+    for failure in registry.failures:
+        rows.append(
+            {
+                "name": failure.name,
+                "origin": failure.origin,
+                "error": failure.reason,
+                "enabled": failure.name in config.enabled_plugins,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<16} {'version':<8} {'enabled':<8} {'fitted':<7} origin")
+    for row in rows:
+        if "error" in row:
+            print(
+                f"{row['name']:<16} {'-':<8} {yes(row['enabled']):<8} {'-':<7} {row['origin']}"
+                f"  FAILED TO LOAD: {row['error']}"
+            )
+        else:
+            fitted = "?" if row["fitted"] is None else yes(row["fitted"])
+            print(
+                f"{row['name']:<16} {row['version']:<8} {yes(row['enabled']):<8} {fitted:<7} {row['origin']}"
+            )
+    return 0
+
+
+def cmd_demo(config: Config, args: argparse.Namespace) -> int:
+    app = Reelpick.open(config)
+    print(
+        f"Data: {app.dataset.source} ({len(app.dataset.movies):,} movies, "
+        f"{len(app.dataset.ratings):,} ratings)\n"
+    )
+    for title in DEMO_TITLES:
+        found = app.search(title)
+        if not found.candidates:
+            continue
+        movie_id = found.candidates[0].movie_id
+        print(f"=== {title!r} -> {app.dataset.label(movie_id)}")
+        for answer in app.similar(movie_id, 5):
+            print(format_answer(app, answer))
+    return 0
+
+
+def cmd_data_fetch(config: Config, args: argparse.Namespace) -> int:
+    from .fetch import fetch_dataset
+
+    name = args.name or config.data_source
+    path = fetch_dataset(name, config.data_dir, url=args.url)
+    print(f"{name} is in {path}")
+    return 0
+
+
+def format_answer(app: Reelpick, answer: PluginAnswer) -> str:
+    lines = [f"[{answer.label}]"]
+    if answer.error:
+        lines.append(f"  {answer.label} had a problem with this movie ({answer.error})")
+    elif answer.no_answer:
+        lines.append(f"  {answer.no_answer}")
+    elif not answer.neighbours:
+        lines.append("  no similar movies found")
+    for rank, n in enumerate(answer.neighbours, 1):
+        lines.append(f"  {rank:>2}. {app.dataset.label(n.movie_id):<60.60} {n.score:6.3f}")
+    return "\n".join(lines) + "\n"
+
+
+def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> dict:
+    return {
+        "movie": {"movie_id": movie_id, "label": app.dataset.label(movie_id)},
+        "plugins": [
+            {
+                "plugin": a.plugin,
+                "label": a.label,
+                "error": a.error,
+                "no_answer": a.no_answer,
+                "results": [
+                    {
+                        "movie_id": n.movie_id,
+                        "label": app.dataset.label(n.movie_id),
+                        "score": round(n.score, 6),
+                    }
+                    for n in a.neighbours
+                ],
+            }
+            for a in answers
+        ],
+    }
+
+
+def vars_(candidate: object) -> dict:
+    return (
+        dict(vars(candidate))
+        if hasattr(candidate, "__dict__")
+        else {f: getattr(candidate, f) for f in candidate.__dataclass_fields__}
+    )
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

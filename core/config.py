@@ -1,0 +1,193 @@
+"""Settings: built-in defaults, overlaid by config.toml, overlaid by a few environment variables.
+
+Secrets (the Telegram token, the TMDB key) are never read from files: see :func:`secret`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+# Every key a config file may set, with its default. config.toml documents the same keys.
+DEFAULTS: dict[str, Any] = {
+    "data": {
+        # A dataset name (fetched into data.dir), a MovieLens folder, or an official zip.
+        "source": "ml-latest-small",
+        "dir": "~/.local/share/reelpick/data",
+    },
+    "cache": {"dir": "~/.cache/reelpick"},
+    "plugins": {
+        # Answer order in the CLI and the bot. Plugin parameters go in [plugins.NAME].
+        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster"],
+    },
+    "posters": {
+        "dir": "",
+        "size": "w185",
+        "api_url": "https://api.themoviedb.org/3",
+        "timeout": 10.0,
+        "retries": 3,
+        "concurrency": 8,
+        "configuration_max_age_days": 3,
+        "failure_ttl_hours": 24.0,
+        "max_bytes": 5_000_000,
+        "max_pixels": 4_000_000,
+    },
+    "bot": {
+        "base_url": "https://api.telegram.org/bot",
+        "base_file_url": "https://api.telegram.org/file/bot",
+        "mode": "polling",
+        "webhook_url": "",
+        "webhook_listen": "127.0.0.1",
+        "webhook_port": 8443,
+        "admins": [],
+        "k": 5,
+        "plugin_timeout": 10.0,
+        "messages_per_minute": 20,
+    },
+    "movienight": {
+        "max_options": 10,
+        "voting_minutes": 10.0,
+        "per_seed": 10,
+        "rrf_k": 60,
+        "weights": {},
+    },
+}
+
+# Tables whose keys are not known in advance (plugin parameters are checked by the registry).
+FREE_FORM = {("plugins",), ("movienight", "weights")}
+
+ENVIRONMENT = {
+    "REELPICK_DATA": ("data", "source"),
+    "REELPICK_CACHE": ("cache", "dir"),
+    "REELPICK_POSTERS_DIR": ("posters", "dir"),
+    "REELPICK_TMDB_API_URL": ("posters", "api_url"),
+    "REELPICK_TELEGRAM_BASE_URL": ("bot", "base_url"),
+    "REELPICK_TELEGRAM_BASE_FILE_URL": ("bot", "base_file_url"),
+}
+
+SECRETS = ("TELEGRAM_BOT_TOKEN", "TMDB_API_KEY", "TMDB_READ_TOKEN")
+
+
+@dataclass
+class Config:
+    """Merged settings. ``values`` mirrors the layout of config.toml."""
+
+    values: dict[str, Any]
+    path: Path | None = None
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.values[name]
+
+    @property
+    def cache_dir(self) -> Path:
+        return expand(self.values["cache"]["dir"], self.path)
+
+    @property
+    def data_dir(self) -> Path:
+        return expand(self.values["data"]["dir"], self.path)
+
+    @property
+    def data_source(self) -> str:
+        return self.values["data"]["source"]
+
+    @property
+    def enabled_plugins(self) -> list[str]:
+        return list(self.values["plugins"]["enabled"])
+
+    def plugin_params(self, name: str) -> dict[str, Any]:
+        """The ``[plugins.NAME]`` table (unchecked: the registry checks it against the plugin)."""
+        return dict(self.values["plugins"].get(name, {}))
+
+    def where(self, *keys: str) -> str:
+        """Human name of a setting, for error messages: ``config.toml: [bot] k``."""
+        origin = str(self.path) if self.path else "built-in defaults"
+        table = ".".join(keys[:-1])
+        return f"{origin}: [{table}] {keys[-1]}" if table else f"{origin}: {keys[-1]}"
+
+
+def expand(value: str, relative_to: Path | None = None) -> Path:
+    """A path from config: ``~`` expanded; relative paths are relative to the config file."""
+    path = Path(os.path.expanduser(value))
+    if not path.is_absolute() and relative_to is not None:
+        path = relative_to.parent / path
+    return path
+
+
+def secret(name: str) -> str | None:
+    """A secret from the environment (never from a file); None when unset or blank."""
+    if name not in SECRETS:
+        raise KeyError(name)
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load settings from ``path``, else ``$REELPICK_CONFIG``, else ./config.toml if present."""
+    chosen = path or os.environ.get("REELPICK_CONFIG")
+    if chosen is None and Path("config.toml").is_file():
+        chosen = "config.toml"
+    values = copy.deepcopy(DEFAULTS)
+    file_path = None
+    if chosen:
+        file_path = Path(chosen).expanduser().resolve()
+        if not file_path.is_file():
+            raise ConfigError(f"{chosen}: config file not found")
+        try:
+            with open(file_path, "rb") as fh:
+                user = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
+        _merge(values, user, DEFAULTS, (), file_path)
+    for env_name, (table, key) in ENVIRONMENT.items():
+        if os.environ.get(env_name):
+            values[table][key] = os.environ[env_name]
+    return Config(values=values, path=file_path)
+
+
+def _merge(into: dict, user: dict, defaults: dict, trail: tuple, file_path: Path) -> None:
+    for key, value in user.items():
+        where = f"{file_path}: [{'.'.join(trail)}] {key}" if trail else f"{file_path}: {key}"
+        if trail in FREE_FORM and key not in defaults:
+            into[key] = value
+            continue
+        if key not in defaults:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise ConfigError(f"{where}: unknown setting (known here: {known})")
+        expected = defaults[key]
+        if isinstance(expected, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: expected a table, got {_kind(value)}")
+            _merge(into[key], value, expected, (*trail, key), file_path)
+        else:
+            into[key] = check_type(value, expected, where)
+
+
+def check_type(value: Any, example: Any, where: str) -> Any:
+    """Return ``value`` if it has the type of ``example`` (ints pass for floats); else raise."""
+    if isinstance(example, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(example, bool)
+    elif isinstance(example, float):
+        ok = isinstance(value, int | float)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(example))
+    if not ok:
+        raise ConfigError(f"{where}: expected {_kind(example)}, got {_kind(value)} {value!r}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,272 @@
+"""MovieLens data: load a folder or the official zip, check it, and build the rating matrix.
+
+Every file is hashed as it is read; the combined hash (``Dataset.fingerprint``) keys every
+cache, so a changed file can never be answered from an old fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import zipfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import DataError
+
+log = logging.getLogger(__name__)
+
+# Expected header -> dtype of each MovieLens file. Required files first.
+SCHEMAS: dict[str, dict[str, str]] = {
+    "movies.csv": {"movieId": "int64", "title": "str", "genres": "str"},
+    "ratings.csv": {
+        "userId": "int64",
+        "movieId": "int64",
+        "rating": "float32",
+        "timestamp": "int64",
+    },
+    "links.csv": {"movieId": "int64", "imdbId": "Int64", "tmdbId": "Int64"},
+    "tags.csv": {"userId": "int64", "movieId": "int64", "tag": "str", "timestamp": "int64"},
+}
+REQUIRED = ("movies.csv", "ratings.csv")
+NO_GENRES = "(no genres listed)"
+
+_YEAR = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<body>.+), (?P<article>The|A|An|Les|La|Le|L'|Il|El|Los|Las|Das|Der|Die|Det|Den|De|I|Gli|O|Os)$"
+)
+
+
+@dataclass
+class RatingMatrix:
+    """Ratings as a users x movies CSR matrix (float32) with the ids of its rows and columns.
+
+    Columns cover every movie in movies.csv, in movieId order, rated or not.
+    """
+
+    matrix: sp.csr_matrix
+    user_ids: np.ndarray
+    movie_ids: np.ndarray
+
+    def column(self, movie_id: int) -> int | None:
+        """Column of ``movie_id``, or None if the movie is unknown."""
+        pos = int(np.searchsorted(self.movie_ids, movie_id))
+        if pos < len(self.movie_ids) and self.movie_ids[pos] == movie_id:
+            return pos
+        return None
+
+    def row(self, user_id: int) -> int | None:
+        pos = int(np.searchsorted(self.user_ids, user_id))
+        if pos < len(self.user_ids) and self.user_ids[pos] == user_id:
+            return pos
+        return None
+
+
+@dataclass
+class Dataset:
+    """One MovieLens dataset.
+
+    ``movies`` is indexed by movieId with columns title (as in movies.csv), name (display
+    form: "The Matrix"), year (nullable), genres (tuple of str), imdb_id, tmdb_id (nullable).
+    ``ratings`` has userId, movieId, rating (float32), timestamp; ``tags`` may be empty.
+    """
+
+    movies: pd.DataFrame
+    ratings: pd.DataFrame
+    tags: pd.DataFrame
+    fingerprint: str
+    source: str
+
+    @cached_property
+    def matrix(self) -> RatingMatrix:
+        movie_ids = self.movies.index.to_numpy(dtype=np.int64)
+        user_ids, rows = np.unique(self.ratings["userId"].to_numpy(), return_inverse=True)
+        cols = np.searchsorted(movie_ids, self.ratings["movieId"].to_numpy())
+        values = self.ratings["rating"].to_numpy(dtype=np.float32)
+        matrix = sp.csr_matrix(
+            (values, (rows, cols)), shape=(len(user_ids), len(movie_ids)), dtype=np.float32
+        )
+        matrix.sort_indices()
+        return RatingMatrix(matrix=matrix, user_ids=user_ids, movie_ids=movie_ids)
+
+    @cached_property
+    def rating_counts(self) -> pd.Series:
+        """Number of ratings per movieId (0 for unrated movies)."""
+        counts = self.ratings["movieId"].value_counts()
+        return counts.reindex(self.movies.index, fill_value=0)
+
+    def __contains__(self, movie_id: object) -> bool:
+        return movie_id in self.movies.index
+
+    def label(self, movie_id: int) -> str:
+        """``"The Matrix (1999)"``: display name with year, for captions and tables."""
+        row = self.movies.loc[movie_id]
+        return f"{row['name']} ({row['year']})" if pd.notna(row["year"]) else row["name"]
+
+    def links(self, movie_id: int) -> dict[str, str]:
+        """IMDb and TMDB pages of a movie, where links.csv knows them."""
+        row = self.movies.loc[movie_id]
+        found = {}
+        if pd.notna(row["imdb_id"]):
+            found["IMDb"] = f"https://www.imdb.com/title/tt{int(row['imdb_id']):07d}/"
+        if pd.notna(row["tmdb_id"]):
+            found["TMDB"] = f"https://www.themoviedb.org/movie/{int(row['tmdb_id'])}"
+        return found
+
+
+def load_dataset(source: str | Path) -> Dataset:
+    """Load a MovieLens folder or zip. Raises :class:`DataError` naming the file and line."""
+    source = Path(source)
+    files = _open_source(source)
+    digest = hashlib.sha256()
+    frames: dict[str, pd.DataFrame] = {}
+    for name, schema in SCHEMAS.items():
+        raw = files.get(name)
+        if raw is None:
+            if name in REQUIRED:
+                raise DataError(
+                    f"{source / name}: file not found (a MovieLens dataset needs {name})"
+                )
+            log.warning("%s: file not found; continuing without it", source / name)
+            frames[name] = pd.DataFrame({c: pd.Series(dtype=t) for c, t in schema.items()})
+            continue
+        digest.update(name.encode() + b"\0" + hashlib.sha256(raw).digest())
+        frames[name] = _parse_csv(raw, source / name, schema)
+    movies = _build_movies(frames["movies.csv"], frames["links.csv"], source)
+    ratings = frames["ratings.csv"]
+    _check_ratings(ratings, movies, source / "ratings.csv")
+    return Dataset(
+        movies=movies,
+        ratings=ratings,
+        tags=frames["tags.csv"],
+        fingerprint=digest.hexdigest()[:20],
+        source=str(source),
+    )
+
+
+def split_title(title: str) -> tuple[str, int | None]:
+    """``"Matrix, The (1999)"`` -> ``("The Matrix", 1999)``; alternative titles are kept."""
+    match = _YEAR.search(title)
+    year = int(match.group(1)) if match else None
+    body = title[: match.start()] if match else title.strip()
+    primary, paren, rest = body.partition(" (")
+    return move_article(primary) + (paren + rest if paren else ""), year
+
+
+def move_article(name: str) -> str:
+    """``"Matrix, The"`` -> ``"The Matrix"``; ``"Cité des enfants perdus, La"`` -> ``"La Cité..."``."""
+    match = _TRAILING_ARTICLE.match(name.strip())
+    if not match:
+        return name.strip()
+    article = match.group("article")
+    sep = "" if article.endswith("'") else " "
+    return f"{article}{sep}{match.group('body')}"
+
+
+def _open_source(source: Path) -> dict[str, bytes]:
+    if source.is_dir():
+        return {p.name: p.read_bytes() for p in source.iterdir() if p.name in SCHEMAS}
+    if source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            found = {}
+            for member in archive.namelist():
+                name = member.rsplit("/", 1)[-1]
+                # The official zips hold one folder; take the shallowest copy of each file.
+                if name in SCHEMAS and (
+                    name not in found or member.count("/") < found[name].count("/")
+                ):
+                    found[name] = member
+            try:
+                return {name: archive.read(member) for name, member in found.items()}
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise DataError(f"{source}: damaged zip ({exc})") from None
+    if source.exists():
+        raise DataError(f"{source}: neither a MovieLens folder nor a zip file")
+    raise DataError(f"{source}: not found (expected a MovieLens folder or zip)")
+
+
+def _parse_csv(raw: bytes, path: Path, schema: dict[str, str]) -> pd.DataFrame:
+    header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
+    expected = ",".join(schema)
+    if header.split(",") != list(schema):
+        raise DataError(f"{path}: line 1: header is {header!r}, expected {expected!r}")
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), dtype=schema, keep_default_na=False, na_values=[""])
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(_locate_bad_row(raw, path, schema, exc)) from None
+    required = [c for c, t in schema.items() if t != "Int64"]
+    missing = frame[required].isna().any(axis=1).to_numpy().nonzero()[0]
+    if len(missing):
+        row = int(missing[0])
+        raise DataError(f"{path}: line {row + 2}: empty value in a required column")
+    return frame
+
+
+def _locate_bad_row(raw: bytes, path: Path, schema: dict[str, str], exc: Exception) -> str:
+    """Find the first line that does not parse, to name it in the error."""
+    found = re.search(r"line (\d+)", str(exc))
+    if isinstance(exc, pd.errors.ParserError) and found:
+        return f"{path}: line {found.group(1)}: wrong number of fields"
+    if isinstance(exc, UnicodeDecodeError):
+        line = raw[: exc.start].count(b"\n") + 1
+        return f"{path}: line {line}: not valid UTF-8"
+    text = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    for column, dtype in schema.items():
+        if dtype == "str":
+            continue
+        values = text[column].str.strip()
+        parsed = pd.to_numeric(values, errors="coerce")
+        bad = (parsed.isna() & (values != "")).to_numpy().nonzero()[0]
+        if dtype.startswith("int"):
+            bad = np.union1d(bad, ((parsed % 1) != 0).to_numpy().nonzero()[0]).astype(int)
+        if len(bad):
+            row = int(bad[0])
+            return (
+                f"{path}: line {row + 2}: {column} is {text[column].iloc[row]!r}, expected a number"
+            )
+    return f"{path}: could not be parsed ({exc})"
+
+
+def _build_movies(movies: pd.DataFrame, links: pd.DataFrame, source: Path) -> pd.DataFrame:
+    duplicated = movies["movieId"].duplicated().to_numpy().nonzero()[0]
+    if len(duplicated):
+        row = int(duplicated[0])
+        raise DataError(
+            f"{source / 'movies.csv'}: line {row + 2}: movieId {movies['movieId'].iloc[row]} repeats"
+        )
+    names, years = (
+        zip(*(split_title(t) for t in movies["title"]), strict=True) if len(movies) else ((), ())
+    )
+    frame = pd.DataFrame(
+        {
+            "title": movies["title"].to_numpy(dtype=object),
+            "name": list(names),
+            "year": pd.array(years, dtype="Int64"),
+            "genres": [() if g == NO_GENRES else tuple(g.split("|")) for g in movies["genres"]],
+        },
+        index=pd.Index(movies["movieId"].to_numpy(dtype=np.int64), name="movieId"),
+    ).sort_index()
+    links = links.drop_duplicates("movieId").set_index("movieId")
+    frame["imdb_id"] = links["imdbId"].reindex(frame.index).astype("Int64")
+    frame["tmdb_id"] = links["tmdbId"].reindex(frame.index).astype("Int64")
+    return frame
+
+
+def _check_ratings(ratings: pd.DataFrame, movies: pd.DataFrame, path: Path) -> None:
+    checks = [
+        (~ratings["movieId"].isin(movies.index), "movieId {movieId} is not in movies.csv"),
+        (~ratings["rating"].between(0.5, 5.0), "rating {rating} is outside 0.5-5.0"),
+        (ratings.duplicated(["userId", "movieId"]), "user {userId} rated movie {movieId} twice"),
+    ]
+    for bad, message in checks:
+        rows = bad.to_numpy().nonzero()[0]
+        if len(rows):
+            row = ratings.iloc[int(rows[0])]
+            raise DataError(f"{path}: line {int(rows[0]) + 2}: " + message.format(**row.to_dict()))

@@ -1,0 +1,57 @@
+"""The hooks a reelpick plugin can implement.
+
+A plugin is an object (usually a class instance) with methods marked ``@hookimpl``.
+Every hook here is called on one plugin at a time, so a plugin never sees another
+plugin's results and one plugin's failure never hides another's answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .cache import ArtifactStore
+    from .data import Dataset
+    from .types import Neighbour, PluginInfo
+
+hookspec = pluggy.HookspecMarker("reelpick")
+hookimpl = pluggy.HookimplMarker("reelpick")
+
+
+@hookspec(firstresult=True)
+def reelpick_plugin_info() -> PluginInfo:
+    """Describe the plugin: label, one-line description, version and default parameters.
+
+    firstresult: the plugin's own answer is used. The version and the parameters
+    (defaults overlaid with config.toml) key the plugin's cache.
+    """
+
+
+@hookspec(firstresult=True)
+def reelpick_fit(dataset: Dataset, params: dict, store: ArtifactStore) -> None:
+    """Learn from ``dataset``, or load what an earlier fit saved in ``store``.
+
+    ``store`` is private to this plugin and already keyed by the data fingerprint,
+    the plugin's version and ``params``: whatever is found there is valid for this
+    dataset. Called once before any ``reelpick_similar``.
+    """
+
+
+@hookspec(firstresult=True)
+def reelpick_similar(movie_id: int, k: int) -> list[Neighbour]:
+    """Return up to ``k`` movies similar to ``movie_id``, best first.
+
+    Never include ``movie_id`` itself. Raise :class:`reelpick.NoAnswer` with a reason
+    when the movie is outside this plugin's index. Must be a lookup: no fitting here.
+    """
+
+
+@hookspec(firstresult=True)
+def reelpick_predict(user_id: int, movie_ids: list[int]) -> list[float] | None:
+    """Predict the rating ``user_id`` would give each of ``movie_ids``.
+
+    Optional: plugins that do not predict ratings leave it out (or return None).
+    Used by ``reelpick evaluate``.
+    """

@@ -1,0 +1,264 @@
+"""The plugin registry: finds plugins, fits them, and asks each of them for similar movies.
+
+Built-in plugins and external ones (entry-point group ``reelpick.plugins``) are loaded
+the same way: each entry names a class (instantiated with no arguments) or an object
+whose ``@hookimpl`` methods pluggy registers under the entry's name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .cache import ArtifactStore
+from .config import Config, check_type
+from .data import Dataset
+from .errors import ConfigError, NoAnswer, PluginError
+from .types import Neighbour, PluginAnswer, PluginInfo
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "reelpick.plugins"
+
+# name -> "module:attribute", registered exactly like an entry point.
+BUILTIN_PLUGINS = {
+    "cosine-cf": "reelpick.plugins.cosine_cf:CosineCF",
+    "sgd-mf": "reelpick.plugins.sgd_mf:SgdMF",
+    "vgg16-poster": "reelpick.plugins.vgg16_poster:VGG16Poster",
+}
+
+
+@dataclass
+class LoadedPlugin:
+    """A registered plugin and what the registry knows about it."""
+
+    name: str
+    origin: str  # "built-in" or "entry point (distribution X.Y)"
+    info: PluginInfo
+    params: dict[str, Any]
+    store: ArtifactStore | None = None
+    fitted: bool = False
+
+
+@dataclass
+class LoadFailure:
+    name: str
+    origin: str
+    reason: str
+
+
+class Registry:
+    """All plugins known to this process, in the order config.toml lists them."""
+
+    def __init__(self, config: Config, *, load_entry_points: bool = True) -> None:
+        self.config = config
+        self.pm = pluggy.PluginManager("reelpick")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, LoadedPlugin] = {}
+        self.failures: list[LoadFailure] = []
+        self.dataset: Dataset | None = None
+        self._callers: dict[tuple[str, str], Any] = {}
+        for name, target in BUILTIN_PLUGINS.items():
+            self._load(name, "built-in", lambda target=target: _import(target))
+        if load_entry_points:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
+                self._load(ep.name, f"entry point ({dist})", ep.load)
+        if os.environ.get("REELPICK_TRACE"):
+            self.trace_hook_calls()
+
+    # -- loading ---------------------------------------------------------------------
+    def register(
+        self, plugin: object, name: str, origin: str = "registered by code"
+    ) -> LoadedPlugin:
+        """Register a plugin object under ``name`` (tests and embedding applications use this)."""
+        if name in self.plugins:
+            raise PluginError(
+                f"plugin {name!r} is already registered ({self.plugins[name].origin})"
+            )
+        self.pm.register(plugin, name=name)
+        try:
+            info = self._caller(name, "reelpick_plugin_info")()
+            if not isinstance(info, PluginInfo):
+                raise PluginError(
+                    f"reelpick_plugin_info returned {type(info).__name__}, not PluginInfo"
+                )
+            params = self._params(name, info)
+        except Exception:
+            self.pm.unregister(name=name)
+            raise
+        loaded = LoadedPlugin(name=name, origin=origin, info=info, params=params)
+        self.plugins[name] = loaded
+        return loaded
+
+    def _load(self, name: str, origin: str, load: Any) -> None:
+        try:
+            obj = load()
+            self.register(obj() if isinstance(obj, type) else obj, name, origin)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a broken plugin must not stop the others from loading
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("plugin %s (%s) failed to load: %s", name, origin, reason)
+            log.debug("%s", traceback.format_exc())
+            self.failures.append(LoadFailure(name, origin, reason))
+
+    def _params(self, name: str, info: PluginInfo) -> dict[str, Any]:
+        params = dict(info.params)
+        for key, value in self.config.plugin_params(name).items():
+            where = self.config.where("plugins", name, key)
+            if key not in info.params:
+                known = ", ".join(sorted(info.params)) or "none"
+                raise ConfigError(f"{where}: unknown parameter of plugin {name} (known: {known})")
+            params[key] = check_type(value, info.params[key], where)
+        return params
+
+    def _caller(self, name: str, hook: str) -> Any:
+        """A hook caller that reaches only plugin ``name``: one plugin per call, always."""
+        if (name, hook) not in self._callers:
+            others = [p for n, p in self.pm.list_name_plugin() if n != name]
+            self._callers[name, hook] = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        return self._callers[name, hook]
+
+    def trace_hook_calls(self) -> None:
+        """Log every hook call with its plugin, arguments and duration (REELPICK_TRACE=1)."""
+        trace_log = logging.getLogger("reelpick.trace")
+        started: dict[int, float] = {}
+
+        def before(hook_name: str, hook_impls: list, kwargs: dict) -> None:
+            started[id(kwargs)] = time.perf_counter()
+
+        def after(outcome: Any, hook_name: str, hook_impls: list, kwargs: dict) -> None:
+            seconds = time.perf_counter() - started.pop(id(kwargs), time.perf_counter())
+            names = ",".join(self.pm.get_name(impl.plugin) or "?" for impl in hook_impls)
+            shown = {k: v for k, v in kwargs.items() if k != "dataset"}
+            status = "raised " + type(outcome.exception).__name__ if outcome.exception else "ok"
+            trace_log.warning(
+                "%s[%s](%s) %s in %.1f ms", hook_name, names, shown, status, seconds * 1e3
+            )
+
+        self.pm.add_hookcall_monitoring(before, after)
+        self._callers.clear()
+
+    # -- queries ---------------------------------------------------------------------
+    def enabled(self, only: list[str] | None = None) -> list[str]:
+        """Names of the plugins to ask, in config order; ``only`` narrows (and checks) the list."""
+        wanted = self.config.enabled_plugins if only is None else only
+        unknown = [n for n in wanted if n not in self.plugins and n not in self._failed_names()]
+        if unknown:
+            known = ", ".join(self.plugins) or "none"
+            raise ConfigError(f"unknown plugin {unknown[0]!r} (installed: {known})")
+        return [n for n in wanted if n in self.plugins]
+
+    def _failed_names(self) -> set[str]:
+        return {f.name for f in self.failures}
+
+    def store_for(self, name: str, dataset: Dataset) -> ArtifactStore:
+        plugin = self.plugins[name]
+        return ArtifactStore(
+            self.config.cache_dir,
+            name,
+            data=dataset.fingerprint,
+            version=plugin.info.version,
+            params=plugin.params,
+        )
+
+    def fit(self, dataset: Dataset, names: list[str] | None = None) -> dict[str, str | None]:
+        """Fit (or load) each plugin; returns name -> None on success or the error text."""
+        self.dataset = dataset
+        results: dict[str, str | None] = {}
+        for name in self.enabled(names):
+            plugin = self.plugins[name]
+            plugin.store = self.store_for(name, dataset)
+            started = time.perf_counter()
+            try:
+                self._caller(name, "reelpick_fit")(
+                    dataset=dataset, params=dict(plugin.params), store=plugin.store
+                )
+            except Exception as exc:
+                log.exception("plugin %s failed to fit", name)
+                plugin.fitted = False
+                results[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            plugin.fitted = True
+            results[name] = None
+            log.info("plugin %s ready in %.1f s", name, time.perf_counter() - started)
+        return results
+
+    def similar(self, movie_id: int, k: int, names: list[str] | None = None) -> list[PluginAnswer]:
+        """Ask each plugin for ``k`` movies similar to ``movie_id``; one answer per plugin.
+
+        A plugin that raises yields an answer with ``error`` set (traceback logged); the
+        others' answers are unaffected.
+        """
+        return [self.ask(name, movie_id, k) for name in self.enabled(names)]
+
+    def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
+        """One plugin's answer (see :meth:`similar`)."""
+        plugin = self.plugins[name]
+        label = plugin.info.label
+        if not plugin.fitted:
+            return PluginAnswer(name, label, error=f"{label} is not fitted")
+        started = time.perf_counter()
+        try:
+            found = self._caller(name, "reelpick_similar")(movie_id=int(movie_id), k=int(k))
+            neighbours = _checked(found, movie_id, k, self.dataset)
+        except NoAnswer as exc:
+            return PluginAnswer(
+                name, label, no_answer=str(exc), seconds=time.perf_counter() - started
+            )
+        except Exception as exc:
+            log.exception("plugin %s failed on movie %s", name, movie_id)
+            return PluginAnswer(
+                name,
+                label,
+                error=f"{type(exc).__name__}: {exc}",
+                seconds=time.perf_counter() - started,
+            )
+        return PluginAnswer(
+            name, label, neighbours=neighbours, seconds=time.perf_counter() - started
+        )
+
+    def predict(self, name: str, user_id: int, movie_ids: list[int]) -> list[float] | None:
+        """Predicted ratings from plugin ``name``, or None if it does not predict."""
+        return self._caller(name, "reelpick_predict")(
+            user_id=int(user_id), movie_ids=list(movie_ids)
+        )
+
+    def predicts(self, name: str) -> bool:
+        """Whether plugin ``name`` implements ``reelpick_predict``."""
+        return any(
+            self.pm.get_name(impl.plugin) == name
+            for impl in self.pm.hook.reelpick_predict.get_hookimpls()
+        )
+
+
+def _checked(found: Any, movie_id: int, k: int, dataset: Dataset | None) -> list[Neighbour]:
+    """Hold a plugin to the contract: Neighbours of known movies, not the query, best first."""
+    if found is None:
+        raise PluginError("reelpick_similar returned nothing (None)")
+    neighbours = list(found)[:k]
+    for item in neighbours:
+        if not isinstance(item, Neighbour):
+            raise PluginError(f"reelpick_similar returned {type(item).__name__}, not Neighbour")
+        if item.movie_id == movie_id:
+            raise PluginError("reelpick_similar returned the query movie itself")
+        if dataset is not None and item.movie_id not in dataset:
+            raise PluginError(f"reelpick_similar returned unknown movie {item.movie_id}")
+    if any(a.score < b.score for a, b in zip(neighbours, neighbours[1:], strict=False)):
+        raise PluginError("reelpick_similar returned neighbours not sorted by score")
+    return neighbours
+
+
+def _import(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
