@@ -82,7 +82,72 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(run=cmd_data_fetch)
     fetch.add_argument("name", nargs="?", default=None, help="dataset name (default: data.source)")
     fetch.add_argument("--url", help="download from this URL instead of GroupLens")
+    evaluate = command(
+        "evaluate", cmd_evaluate, "measure rating accuracy and similar-movie quality"
+    )
+    evaluate.add_argument(
+        "--plugin", action="append", help="evaluate only this plugin (repeatable)"
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="random seed of the split (default 0)"
+    )
+    evaluate.add_argument(
+        "--test-per-user", type=int, default=10, help="ratings per user moved to test"
+    )
+    evaluate.add_argument(
+        "--folds", type=int, default=0, help="k-fold cross-validation instead (k >= 2)"
+    )
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluate.add_argument("--chart", metavar="PNG", help="also draw a chart comparing the plugins")
+
+    posters = command("posters", None, "movie posters (TMDB, offline folder, placeholders)")
+    poster_actions = posters.add_subparsers(title="poster commands", metavar="ACTION")
+    poster_fetch = poster_actions.add_parser(
+        "fetch", help="download posters from TMDB into the cache"
+    )
+    poster_fetch.set_defaults(run=cmd_posters_fetch)
+    poster_fetch.add_argument(
+        "--limit", type=int, help="at most this many movies (most rated first)"
+    )
+    poster_fetch.add_argument(
+        "--size", help="TMDB poster size, e.g. w185, w342 (default: posters.size)"
+    )
+
+    show = command(
+        "show", cmd_show, "draw a contact sheet: a title and its similar movies per plugin"
+    )
+    show.add_argument("title")
+    show.add_argument("-k", type=int, default=5, help="similar movies per plugin (default 5)")
+    show.add_argument("-o", "--output", default="reelpick-show.png", help="PNG file to write")
+    show.add_argument("--plugin", action="append", help="only this plugin (repeatable)")
+
+    bot = command("bot", cmd_bot, "run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
+    bot.add_argument("--mode", choices=["polling", "webhook"], help="default: bot.mode")
     return parser
+
+
+def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
+    from .evaluate import run_cli
+
+    return run_cli(config, args)
+
+
+def cmd_posters_fetch(config: Config, args: argparse.Namespace) -> int:
+    from .posters import fetch_cli
+
+    return fetch_cli(config, args)
+
+
+def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    from .contact_sheet import show_cli
+
+    return show_cli(config, args)
+
+
+def cmd_bot(config: Config, args: argparse.Namespace) -> int:
+    from reelpick.bot.main import run_cli
+
+    return run_cli(config, args)
 
 
 def cmd_similar(config: Config, args: argparse.Namespace) -> int:

@@ -102,6 +102,26 @@ class Dataset:
         counts = self.ratings["movieId"].value_counts()
         return counts.reindex(self.movies.index, fill_value=0)
 
+    def with_ratings(self, ratings: pd.DataFrame, label: str) -> Dataset:
+        """The same movies with other ratings (a training split, say), under a new fingerprint.
+
+        ``label`` names the subset (e.g. "train seed=0 fold=1") and enters the fingerprint,
+        so caches fitted on a split never mix with the full data's.
+        """
+        digest = hashlib.sha256(f"{self.fingerprint}|{label}|{len(ratings)}".encode())
+        digest.update(
+            pd.util.hash_pandas_object(ratings[["userId", "movieId", "rating"]], index=False)
+            .to_numpy()
+            .tobytes()
+        )
+        return Dataset(
+            movies=self.movies,
+            ratings=ratings.reset_index(drop=True),
+            tags=self.tags,
+            fingerprint=digest.hexdigest()[:20],
+            source=f"{self.source} [{label}]",
+        )
+
     def __contains__(self, movie_id: object) -> bool:
         return movie_id in self.movies.index
 

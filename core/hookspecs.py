@@ -13,6 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .cache import ArtifactStore
+    from .config import Config
     from .data import Dataset
     from .types import Neighbour, PluginInfo
 
@@ -30,12 +31,13 @@ def reelpick_plugin_info() -> PluginInfo:
 
 
 @hookspec(firstresult=True)
-def reelpick_fit(dataset: Dataset, params: dict, store: ArtifactStore) -> None:
+def reelpick_fit(dataset: Dataset, params: dict, store: ArtifactStore, config: Config) -> None:
     """Learn from ``dataset``, or load what an earlier fit saved in ``store``.
 
     ``store`` is private to this plugin and already keyed by the data fingerprint,
     the plugin's version and ``params``: whatever is found there is valid for this
-    dataset. Called once before any ``reelpick_similar``.
+    dataset. ``config`` gives access to shared settings (posters, cache folder); most
+    plugins leave it out of their signature. Called once before any ``reelpick_similar``.
     """
 
 

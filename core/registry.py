@@ -182,7 +182,10 @@ class Registry:
             started = time.perf_counter()
             try:
                 self._caller(name, "reelpick_fit")(
-                    dataset=dataset, params=dict(plugin.params), store=plugin.store
+                    dataset=dataset,
+                    params=dict(plugin.params),
+                    store=plugin.store,
+                    config=self.config,
                 )
             except Exception as exc:
                 log.exception("plugin %s failed to fit", name)
