@@ -288,5 +288,6 @@ def _check_ratings(ratings: pd.DataFrame, movies: pd.DataFrame, path: Path) -> N
     for bad, message in checks:
         rows = bad.to_numpy().nonzero()[0]
         if len(rows):
-            row = ratings.iloc[int(rows[0])]
-            raise DataError(f"{path}: line {int(rows[0]) + 2}: " + message.format(**row.to_dict()))
+            first = int(rows[0])
+            values = {column: ratings[column].iloc[first] for column in ratings.columns}
+            raise DataError(f"{path}: line {first + 2}: " + message.format(**values))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
 from reelpick import NeighbourTable, NoAnswer, PluginInfo, hookimpl, topk_cosine_sparse
 from reelpick.data import Dataset
 

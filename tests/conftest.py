@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from reelpick.config import Config, load_config
 from reelpick.data import Dataset, load_dataset
 

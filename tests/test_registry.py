@@ -1,0 +1,168 @@
+"""The registry: loading, per-plugin isolation, parameters from config, and the fit cache."""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from reelpick import Neighbour, NoAnswer, PluginInfo, hookimpl
+from reelpick.app import Reelpick
+from reelpick.data import load_dataset
+from reelpick.errors import ConfigError, DataError
+from reelpick.registry import Registry
+
+
+class Fixed:
+    """A plugin that always answers the same two movies."""
+
+    @hookimpl
+    def reelpick_plugin_info(self):
+        return PluginInfo(label="Fixed", description="test", version="1", params={"bonus": 0.5})
+
+    @hookimpl
+    def reelpick_fit(self, dataset, params, store):
+        self.params = params
+
+    @hookimpl
+    def reelpick_similar(self, movie_id, k):
+        return [Neighbour(2, 0.9), Neighbour(3, 0.8)][:k]
+
+
+class Broken(Fixed):
+    @hookimpl
+    def reelpick_similar(self, movie_id, k):
+        raise RuntimeError("boom")
+
+
+class Picky(Fixed):
+    @hookimpl
+    def reelpick_similar(self, movie_id, k):
+        raise NoAnswer("no poster for this movie")
+
+
+class Unsorted(Fixed):
+    @hookimpl
+    def reelpick_similar(self, movie_id, k):
+        return [Neighbour(2, 0.1), Neighbour(3, 0.8)]
+
+
+def _registry(make_config, text: str = "", enabled=("cosine-cf",)) -> Registry:
+    return Registry(make_config(text, enabled=list(enabled)), load_entry_points=False)
+
+
+def test_builtins_are_registered(make_config) -> None:
+    registry = _registry(make_config)
+    assert registry.plugins["cosine-cf"].origin == "built-in"
+    assert registry.plugins["cosine-cf"].info.label == "cosine-CF"
+
+
+def test_one_failing_plugin_does_not_lose_the_others(
+    make_config, ml_small, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = _registry(make_config, enabled=["broken", "fixed", "picky", "unsorted"])
+    for name, cls in [
+        ("broken", Broken),
+        ("fixed", Fixed),
+        ("picky", Picky),
+        ("unsorted", Unsorted),
+    ]:
+        registry.register(cls(), name)
+    registry.fit(ml_small)
+    with caplog.at_level(logging.ERROR):
+        answers = {a.plugin: a for a in registry.similar(1, 5)}
+    assert list(answers) == ["broken", "fixed", "picky", "unsorted"]
+    assert answers["broken"].error == "RuntimeError: boom"
+    assert "Traceback" in caplog.text  # logged with its traceback, for the operator
+    assert answers["fixed"].ok and [n.movie_id for n in answers["fixed"].neighbours] == [2, 3]
+    assert (
+        answers["picky"].no_answer == "no poster for this movie" and answers["picky"].error is None
+    )
+    assert "not sorted" in answers["unsorted"].error
+
+
+def test_plugin_params_come_from_config(make_config, ml_small) -> None:
+    registry = _registry(make_config, "[plugins.fixed]\nbonus = 2\n", enabled=["fixed"])
+    plugin = Fixed()
+    registry.register(plugin, "fixed")
+    registry.fit(ml_small)
+    assert plugin.params == {"bonus": 2.0}
+
+
+def test_unknown_or_mistyped_plugin_param_is_a_clear_error(make_config) -> None:
+    registry = _registry(make_config, "[plugins.fixed]\nbonuss = 2\n", enabled=["fixed"])
+    with pytest.raises(ConfigError, match=r"\[plugins\.fixed\] bonuss: unknown parameter"):
+        registry.register(Fixed(), "fixed")
+    with pytest.raises(
+        ConfigError, match=r"\[plugins\.cosine-cf\] min_support: expected an integer"
+    ):
+        _registry(make_config, '[plugins.cosine-cf]\nmin_support = "x"\n')
+
+
+def test_unknown_plugin_name(make_config) -> None:
+    registry = _registry(make_config, enabled=["cosine-cf"])
+    with pytest.raises(ConfigError, match="unknown plugin 'nope'"):
+        registry.enabled(["nope"])
+
+
+def test_fit_failure_is_isolated(make_config, ml_small) -> None:
+    class FailsToFit(Fixed):
+        @hookimpl
+        def reelpick_fit(self, dataset, params, store):
+            raise ValueError("cannot fit")
+
+    registry = _registry(make_config, enabled=["fails", "fixed"])
+    registry.register(FailsToFit(), "fails")
+    registry.register(Fixed(), "fixed")
+    assert registry.fit(ml_small) == {"fails": "ValueError: cannot fit", "fixed": None}
+    answers = registry.similar(1, 3)
+    assert "not fitted" in answers[0].error and answers[1].ok
+
+
+def test_second_open_loads_the_cached_table(make_config) -> None:
+    config = make_config(enabled=["cosine-cf"])
+    Reelpick.open(config)
+    table = next(config.cache_dir.glob("cosine-cf/*/neighbours.npz"))
+    stamp = table.stat().st_mtime_ns
+    again = Reelpick.open(config)
+    assert table.stat().st_mtime_ns == stamp  # loaded, not refitted
+    assert again.similar(1, 3)[0].ok
+
+
+def test_corrupted_cache_entry_is_rebuilt(make_config, ml_small) -> None:
+    config = make_config(enabled=["cosine-cf"])
+    first = Reelpick.open(config).similar(1, 10)[0].neighbours
+    table = next(config.cache_dir.glob("cosine-cf/*/neighbours.npz"))
+    table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])  # a torn write
+    second = Reelpick.open(config).similar(1, 10)[0].neighbours
+    assert second == first
+    assert table.stat().st_size > 0
+
+
+def test_cache_key_changes_with_params(make_config, ml_small) -> None:
+    plain = _registry(make_config, enabled=["cosine-cf"]).store_for("cosine-cf", ml_small)
+    adjusted = _registry(make_config, "[plugins.cosine-cf]\nadjusted = true\n").store_for(
+        "cosine-cf", ml_small
+    )
+    assert plain.path != adjusted.path
+
+
+def test_bad_data_writes_nothing_to_the_cache(make_config, small_movielens: Path) -> None:
+    (small_movielens / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,oops,1\n")
+    config = make_config(data=small_movielens, enabled=["cosine-cf"])
+    with pytest.raises(DataError, match="line 2"):
+        Reelpick.open(config)
+    assert not config.cache_dir.exists() or not any(config.cache_dir.rglob("*.npz"))
+
+
+def test_tracing_logs_each_hook_call(make_config, ml_small, caplog) -> None:
+    registry = _registry(make_config, enabled=["fixed"])
+    registry.register(Fixed(), "fixed")
+    registry.trace_hook_calls()
+    registry.fit(ml_small)
+    with caplog.at_level(logging.INFO, logger="reelpick.trace"):
+        registry.similar(1, 2)
+    assert "reelpick_similar[fixed]" in caplog.text and " ms" in caplog.text
+
+
+def test_load_dataset_smoke(small_movielens: Path) -> None:
+    assert len(load_dataset(small_movielens).movies) == 30
