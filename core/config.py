@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
         "concurrency": 8,
         "configuration_max_age_days": 3,
         "failure_ttl_hours": 24.0,
+        "failure_pause_seconds": 60.0,
+        "requests_per_second": 40.0,
         "max_bytes": 5_000_000,
         "max_pixels": 4_000_000,
     },
@@ -49,12 +51,17 @@ DEFAULTS: dict[str, Any] = {
         "k": 5,
         "plugin_timeout": 10.0,
         "messages_per_minute": 20,
+        "max_messages_per_second": 30.0,
+        "max_messages_per_group_minute": 20,
+        "retries": 3,
     },
     "movienight": {
         "max_options": 10,
         "voting_minutes": 10.0,
         "per_seed": 10,
         "rrf_k": 60,
+        "max_seeds": 20,
+        "db": "",
         "weights": {},
     },
 }
@@ -70,6 +77,8 @@ ENVIRONMENT = {
     "REELPICK_TELEGRAM_BASE_URL": ("bot", "base_url"),
     "REELPICK_TELEGRAM_BASE_FILE_URL": ("bot", "base_file_url"),
 }
+
+ENVIRONMENT_PATHS = {("data", "source"), ("cache", "dir"), ("posters", "dir")}
 
 SECRETS = ("TELEGRAM_BOT_TOKEN", "TMDB_API_KEY", "TMDB_READ_TOKEN")
 
@@ -145,8 +154,13 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
         _merge(values, user, DEFAULTS, (), file_path)
     for env_name, (table, key) in ENVIRONMENT.items():
-        if os.environ.get(env_name):
-            values[table][key] = os.environ[env_name]
+        value = os.environ.get(env_name)
+        if value:
+            # A relative path in the environment means relative to where the command runs,
+            # not to the config file (a bare dataset name such as "ml-25m" stays a name).
+            if (table, key) in ENVIRONMENT_PATHS and ("/" in value or Path(value).exists()):
+                value = os.path.abspath(os.path.expanduser(value))
+            values[table][key] = value
     return Config(values=values, path=file_path)
 
 

@@ -75,3 +75,18 @@ def test_secrets_come_only_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert secret("TELEGRAM_BOT_TOKEN") == "123:abc"
     with pytest.raises(KeyError):
         secret("HOME")
+
+
+def test_relative_paths_in_the_environment_are_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "conf"
+    elsewhere.mkdir()
+    (elsewhere / "config.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REELPICK_CONFIG", str(elsewhere / "config.toml"))
+    monkeypatch.setenv("REELPICK_POSTERS_DIR", "./posters")
+    monkeypatch.setenv("REELPICK_DATA", "ml-25m")
+    config = load_config()
+    assert config.section("posters")["dir"] == str(tmp_path / "posters")
+    assert config.data_source == "ml-25m"

@@ -1,0 +1,243 @@
+"""Contact sheets: a title and its most similar movies, one row per plugin, as one PNG.
+
+``reelpick show "TITLE" -k 5 -o out.png`` draws the article's figures; the bot sends the same
+image through :func:`contact_sheet_png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, ImageDraw, ImageOps
+
+from .app import Reelpick
+from .config import Config
+from .posters import PosterStore, font, wrap
+from .types import PluginAnswer
+
+log = logging.getLogger(__name__)
+
+CELL_W, CELL_H = 160, 240  # poster area of one cell (2:3)
+CAPTION_H = 62  # title (two lines) and year under each poster
+GAP = 14  # between cells
+LABEL_W = 170  # the plugin-name column
+MARGIN = 28
+HEADER_H = 92
+FOOTER_H = 24
+QUERY_GAP = 34  # extra space between the query poster and the results
+
+BACKGROUND = (250, 250, 248)
+INK = (30, 30, 34)
+MUTED = (110, 110, 118)
+ACCENT = (214, 92, 38)
+MAX_K = 12
+
+
+def contact_sheet(
+    app: Reelpick,
+    movie_id: int,
+    k: int = 5,
+    plugins: list[str] | None = None,
+    store: PosterStore | None = None,
+    answers: list[PluginAnswer] | None = None,
+) -> Image.Image:
+    """Draw the sheet for ``movie_id``: per plugin, the query poster then its ``k`` neighbours.
+
+    ``answers`` may be passed when the caller already asked the plugins (the bot does).
+    """
+    if answers is None:
+        answers = app.similar(movie_id, k, plugins)
+    own_store = store is None
+    store = store or PosterStore(app.config, app.dataset)
+    try:
+        wanted = {movie_id} | {n.movie_id for a in answers for n in a.neighbours[:k]}
+        workers = max(1, int(app.config.section("posters")["concurrency"]))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            posters = dict(zip(wanted, pool.map(store.get, wanted), strict=True))
+    finally:
+        if own_store:
+            store.close()
+
+    rows = max(1, len(answers))
+    width = MARGIN * 2 + LABEL_W + CELL_W + QUERY_GAP + k * CELL_W + (k - 1) * GAP
+    row_h = CELL_H + CAPTION_H + GAP * 2
+    footer = f"reelpick  ·  {len(app.dataset.movies):,} movies  ·  #rank  ·  similarity score"
+    if any(p.source == "tmdb" for p in posters.values()):
+        from .tmdb import TMDB_ATTRIBUTION
+
+        footer += f"  ·  Posters: TMDB. {TMDB_ATTRIBUTION}"
+    footer_lines = wrap(footer, font(12), width - 2 * MARGIN)
+    height = HEADER_H + rows * row_h + FOOTER_H + 17 * (len(footer_lines) - 1) + MARGIN // 2
+    sheet = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+
+    draw.text((MARGIN, MARGIN - 4), "Similar to", font=font(18), fill=MUTED)
+    draw.text(
+        (MARGIN, MARGIN + 18),
+        _fit(app.dataset.label(movie_id), 30, width - 2 * MARGIN),
+        font=font(30, bold=True),
+        fill=INK,
+    )
+    x_query = MARGIN + LABEL_W
+    x_results = x_query + CELL_W + QUERY_GAP
+
+    if not answers:
+        draw.text((x_query, HEADER_H + 20), "No plugin is enabled.", font=font(18), fill=MUTED)
+    for index, answer in enumerate(answers):
+        top = HEADER_H + index * row_h
+        if index:
+            draw.line((MARGIN, top, width - MARGIN, top), fill=(222, 222, 218), width=1)
+        y = top + GAP
+        face = font(19, bold=True)
+        label_lines = wrap(answer.label, face, LABEL_W - 16)[:3]
+        for n, line in enumerate(label_lines):
+            draw.text((MARGIN, y + 4 + n * 24), line, font=face, fill=INK)
+        draw.text((MARGIN, y + 8 + len(label_lines) * 24), answer.plugin, font=font(13), fill=MUTED)
+        _cell(sheet, draw, app, posters[movie_id], movie_id, x_query, y, caption="query")
+        arrow_y = y + CELL_H // 2
+        draw.line((x_query + CELL_W + 8, arrow_y, x_results - 10, arrow_y), fill=ACCENT, width=3)
+        draw.polygon(
+            [
+                (x_results - 6, arrow_y),
+                (x_results - 14, arrow_y - 6),
+                (x_results - 14, arrow_y + 6),
+            ],
+            fill=ACCENT,
+        )
+        message = _no_results(answer)
+        if message:
+            lines = wrap(message, font(16), width - x_results - MARGIN)[:4]
+            for n, line in enumerate(lines):
+                draw.text(
+                    (x_results + 6, arrow_y - 12 * len(lines) + n * 24 + 12 - 12),
+                    line,
+                    font=font(16),
+                    fill=MUTED,
+                )
+            continue
+        for rank, neighbour in enumerate(answer.neighbours[:k], 1):
+            x = x_results + (rank - 1) * (CELL_W + GAP)
+            _cell(
+                sheet,
+                draw,
+                app,
+                posters[neighbour.movie_id],
+                neighbour.movie_id,
+                x,
+                y,
+                caption=f"#{rank}  ·  {neighbour.score:.2f}",
+            )
+
+    for n, line in enumerate(footer_lines):
+        draw.text((MARGIN, HEADER_H + rows * row_h + 4 + n * 17), line, font=font(12), fill=MUTED)
+    return sheet
+
+
+def contact_sheet_png(
+    app: Reelpick,
+    movie_id: int,
+    k: int = 5,
+    plugins: list[str] | None = None,
+    store: PosterStore | None = None,
+    answers: list[PluginAnswer] | None = None,
+) -> bytes:
+    """The sheet as PNG bytes, ready to send (e.g. as a Telegram photo or document)."""
+    out = io.BytesIO()
+    contact_sheet(app, movie_id, k, plugins, store, answers).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def show_cli(config: Config, args: argparse.Namespace) -> int:
+    """``reelpick show "TITLE" [-k 5] -o out.png [--plugin NAME]``."""
+    if not 1 <= args.k <= MAX_K:
+        print(f"reelpick: -k must be between 1 and {MAX_K}", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        print(f"reelpick: {output.parent} is not a folder", file=sys.stderr)
+        return 1
+    app = Reelpick.open(config, plugins=args.plugin)
+    found = app.search(args.title)
+    if not found.candidates:
+        print(f"No movie matches {args.title[:80]!r}.", file=sys.stderr)
+        return 1
+    if not found.confident:
+        print(f"{args.title[:80]!r} could be:", file=sys.stderr)
+        for candidate in found.candidates:
+            print(f"  {candidate.label}", file=sys.stderr)
+        print("Add the year or more of the title to choose one.", file=sys.stderr)
+        return 1
+    movie_id = found.candidates[0].movie_id
+    data = contact_sheet_png(app, movie_id, args.k, args.plugin)
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        print(f"reelpick: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with Image.open(io.BytesIO(data)) as image:
+        size = image.size
+    print(f"{output}: {app.dataset.label(movie_id)}, {size[0]}x{size[1]} px")
+    return 0
+
+
+def _cell(
+    sheet: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    app: Reelpick,
+    poster: object,
+    movie_id: int,
+    x: int,
+    y: int,
+    caption: str,
+) -> None:
+    """One poster at (x, y) with its title (up to two lines) and year below."""
+    try:
+        with Image.open(io.BytesIO(poster.data)) as image:
+            thumb = ImageOps.fit(image.convert("RGB"), (CELL_W, CELL_H), Image.Resampling.LANCZOS)
+    except OSError:  # PosterStore validated it; this is only belt and braces
+        thumb = Image.new("RGB", (CELL_W, CELL_H), (200, 200, 200))
+    sheet.paste(thumb, (x, y))
+    draw.rectangle((x - 1, y - 1, x + CELL_W, y + CELL_H), outline=(205, 205, 200))
+    row = app.dataset.movies.loc[movie_id] if movie_id in app.dataset else None
+    name = str(row["name"]) if row is not None else f"Movie {movie_id}"
+    year = row["year"] if row is not None and pd.notna(row["year"]) else None
+    face = font(13, bold=True)
+    lines = wrap(name, face, CELL_W)
+    if len(lines) > 2:
+        lines = [lines[0], _fit(" ".join(lines[1:]), 13, CELL_W, bold=True)]
+    ty = y + CELL_H + 6
+    for line in lines:
+        draw.text((x, ty), line, font=face, fill=INK)
+        ty += 17
+    draw.text(
+        (x, ty + 1),
+        f"{year}   {caption}" if year is not None else caption,
+        font=font(12),
+        fill=MUTED,
+    )
+
+
+def _fit(text: str, size: int, width: int, bold: bool = True) -> str:
+    """``text`` cut with an ellipsis to fit ``width`` pixels."""
+    face = font(size, bold=bold)
+    if face.getlength(text) <= width:
+        return text
+    while text and face.getlength(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _no_results(answer: PluginAnswer) -> str | None:
+    if answer.error:
+        return f"{answer.label} had a problem with this movie ({answer.error})"
+    if answer.no_answer:
+        return answer.no_answer
+    if not answer.neighbours:
+        return "no similar movies found"
+    return None
