@@ -39,7 +39,7 @@ REQUIRED = ("movies.csv", "ratings.csv")
 NO_GENRES = "(no genres listed)"
 
 _YEAR = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
-_TRAILING_ARTICLE = re.compile(
+TRAILING_ARTICLE = re.compile(
     r"^(?P<body>.+), (?P<article>The|A|An|Les|La|Le|L'|Il|El|Los|Las|Das|Der|Die|Det|Den|De|I|Gli|O|Os)$"
 )
 
@@ -182,7 +182,7 @@ def split_title(title: str) -> tuple[str, int | None]:
 
 def move_article(name: str) -> str:
     """``"Matrix, The"`` -> ``"The Matrix"``; ``"Cité des enfants perdus, La"`` -> ``"La Cité..."``."""
-    match = _TRAILING_ARTICLE.match(name.strip())
+    match = TRAILING_ARTICLE.match(name.strip())
     if not match:
         return name.strip()
     article = match.group("article")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .data import _TRAILING_ARTICLE, Dataset, move_article
+from .data import TRAILING_ARTICLE, Dataset, move_article
 
 MAX_QUERY = 200  # characters of a query that are read; the rest is ignored
 MAX_WORDS = 10
@@ -333,7 +333,7 @@ def _title_names(title: str) -> list[tuple[str, str]]:
     names = [primary] + [_ALSO_KNOWN.sub("", alt) for alt in _PARENS.findall("(" + rest)]
     found_names = []
     for name in names:
-        trailing = _TRAILING_ARTICLE.match(name.strip())
+        trailing = TRAILING_ARTICLE.match(name.strip())
         if trailing:
             # "Haine, La" -> ("la", "haine"): a trailing article of any language.
             article = " ".join(_words(trailing.group("article")))
