@@ -59,7 +59,9 @@ class LoadFailure:
 class Registry:
     """All plugins known to this process, in the order config.toml lists them."""
 
-    def __init__(self, config: Config, *, load_entry_points: bool = True) -> None:
+    def __init__(
+        self, config: Config, *, load_entry_points: bool = True, load_builtins: bool = True
+    ) -> None:
         self.config = config
         self.pm = pluggy.PluginManager("reelpick")
         self.pm.add_hookspecs(hookspecs)
@@ -67,14 +69,16 @@ class Registry:
         self.failures: list[LoadFailure] = []
         self.dataset: Dataset | None = None
         self._callers: dict[tuple[str, str], Any] = {}
-        for name, target in BUILTIN_PLUGINS.items():
+        self._tracing = False
+        # Before loading, so that each plugin's reelpick_plugin_info call is traced too.
+        if os.environ.get("REELPICK_TRACE", "").strip().lower() not in ("", "0", "false", "no"):
+            self.trace_hook_calls()
+        for name, target in BUILTIN_PLUGINS.items() if load_builtins else ():
             self._load(name, "built-in", lambda target=target: _import(target))
         if load_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
                 self._load(ep.name, f"entry point ({dist})", ep.load)
-        if os.environ.get("REELPICK_TRACE"):
-            self.trace_hook_calls()
 
     # -- loading ---------------------------------------------------------------------
     def register(
@@ -86,6 +90,9 @@ class Registry:
                 f"plugin {name!r} is already registered ({self.plugins[name].origin})"
             )
         self.pm.register(plugin, name=name)
+        # Cached callers exclude only the plugins known when they were made: rebuild them so
+        # that no other plugin's caller reaches this one.
+        self._callers.clear()
         try:
             info = self._caller(name, "reelpick_plugin_info")()
             if not isinstance(info, PluginInfo):
@@ -95,6 +102,7 @@ class Registry:
             params = self._params(name, info)
         except Exception:
             self.pm.unregister(name=name)
+            self._callers.clear()
             raise
         loaded = LoadedPlugin(name=name, origin=origin, info=info, params=params)
         self.plugins[name] = loaded
@@ -107,7 +115,8 @@ class Registry:
         except ConfigError:
             raise
         except Exception as exc:  # a broken plugin must not stop the others from loading
-            reason = f"{type(exc).__name__}: {exc}"
+            # One line: the reason is shown in tables (pluggy's messages span several lines).
+            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             log.error("plugin %s (%s) failed to load: %s", name, origin, reason)
             log.debug("%s", traceback.format_exc())
             self.failures.append(LoadFailure(name, origin, reason))
@@ -131,6 +140,9 @@ class Registry:
 
     def trace_hook_calls(self) -> None:
         """Log every hook call with its plugin, arguments and duration (REELPICK_TRACE=1)."""
+        if self._tracing:
+            return
+        self._tracing = True
         trace_log = logging.getLogger("reelpick.trace")
         started: dict[int, float] = {}
 
@@ -140,7 +152,12 @@ class Registry:
         def after(outcome: Any, hook_name: str, hook_impls: list, kwargs: dict) -> None:
             seconds = time.perf_counter() - started.pop(id(kwargs), time.perf_counter())
             names = ",".join(self.pm.get_name(impl.plugin) or "?" for impl in hook_impls)
-            shown = {k: v for k, v in kwargs.items() if k != "dataset"}
+            # The dataset and config are the same on every call and too long to print.
+            shown = {
+                k: str(v.path) if isinstance(v, ArtifactStore) else v
+                for k, v in kwargs.items()
+                if k not in ("dataset", "config")
+            }
             status = "raised " + type(outcome.exception).__name__ if outcome.exception else "ok"
             trace_log.warning(
                 "%s[%s](%s) %s in %.1f ms", hook_name, names, shown, status, seconds * 1e3

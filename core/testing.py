@@ -1,0 +1,671 @@
+"""The plugin contract kit: one call that tells a plugin author whether their plugin is fit to ship.
+
+::
+
+    from reelpick.testing import check_plugin
+
+    def test_contract(tmp_path):
+        check_plugin(MyPlugin, "path/to/ml-latest-small", cache_root=tmp_path)
+
+:func:`check_plugin` registers the plugin in a fresh :class:`~reelpick.registry.Registry`
+whose cache is a temporary folder, fits it on the dataset, asks it about a spread of movies
+and checks what every front end relies on:
+
+- ``reelpick_plugin_info`` returns a :class:`PluginInfo` whose params are plain TOML values,
+  and every ``@hookimpl`` names a real hook;
+- answers are lists of :class:`Neighbour` with movie ids of the dataset (plain ``int``) and
+  finite ``float`` scores, never the query, no repeats, sorted best first, at most ``k``, and a
+  smaller ``k`` gives a prefix of a larger one;
+- a movie the plugin cannot answer for raises :class:`reelpick.NoAnswer` with a reason, an
+  unknown movie id raises ``NoAnswer`` (nothing else), and no other exception escapes;
+- two fits into fresh caches answer alike (determinism); a second fit from the first one's
+  cache answers alike and writes nothing (the cache round-trips, no refit); queries write
+  nothing (answering is a lookup);
+- an unknown parameter in ``[plugins.NAME]`` is refused with :class:`reelpick.ConfigError`;
+- ``reelpick_predict``, when implemented, returns one finite float per movie (or None), and
+  an unknown user gets ``NoAnswer`` or predictions, never another exception.
+
+Every problem found is listed in one :class:`PluginContractError` (an ``AssertionError``, so
+pytest shows it as a plain test failure) whose message names the plugin.
+
+Helpers for small real test data: :func:`small_dataset` (a slice of a dataset),
+:func:`subset_dataset` (exactly these movies) and :func:`save_dataset` (write one out as a
+MovieLens folder, for the command line). docs/writing-plugins.md has the whole story.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import DEFAULTS, Config
+from .data import Dataset, load_dataset
+from .errors import ConfigError, NoAnswer
+from .registry import Registry
+from .types import Neighbour, PluginInfo
+
+# Scores closer than this count as a tie when comparing two fits' answers.
+SCORE_TOLERANCE = 1e-5
+TOML_TYPES = (bool, int, float, str, list, dict)
+# Folders of the cache that reelpick itself keeps for every plugin and the bot (the poster
+# store's files and database): a plugin reading posters through them is not refitting.
+SHARED_CACHE_FOLDERS = ("posters",)
+
+PluginSource = Any  # a plugin class, a factory returning a plugin object, or a plugin object
+
+
+class PluginContractError(AssertionError):
+    """A plugin broke the contract; the message lists every problem found."""
+
+
+@dataclass
+class ContractReport:
+    """What :func:`check_plugin` saw (returned when the plugin passes)."""
+
+    name: str
+    label: str
+    queries: int
+    answered: int
+    no_answer: int
+    cold_fit_seconds: float
+    warm_fit_seconds: float
+    cache_files: int
+    cache_bytes: int
+    predicts: bool
+    checks: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name} ({self.label}): {len(self.checks)} checks passed; "
+            f"{self.answered}/{self.queries} movies answered, {self.no_answer} NoAnswer; "
+            f"fit {self.cold_fit_seconds:.2f} s cold, {self.warm_fit_seconds:.2f} s from cache "
+            f"({self.cache_files} files, {self.cache_bytes:,} bytes)"
+        )
+
+
+@dataclass
+class _Outcome:
+    """One query's result: neighbours, or the NoAnswer reason, or the unexpected error."""
+
+    neighbours: list[Neighbour] | None = None
+    no_answer: str | None = None
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"error {self.error}"
+        if self.no_answer is not None:
+            return f"NoAnswer({self.no_answer!r})"
+        return "[" + ", ".join(f"{n.movie_id}:{n.score:.4g}" for n in self.neighbours or []) + "]"
+
+
+def check_plugin(
+    plugin: PluginSource,
+    dataset: Dataset | str | Path,
+    params: dict[str, Any] | None = None,
+    k: int = 10,
+    *,
+    name: str | None = None,
+    config: Config | None = None,
+    queries: Iterable[int] | None = None,
+    cache_root: str | Path | None = None,
+    expect_cache: bool = True,
+) -> ContractReport:
+    """Check ``plugin`` against the plugin contract; raise :class:`PluginContractError` if broken.
+
+    ``plugin`` is a class or a factory (called once per fit, so every fit starts from a fresh
+    object: the strongest check) or an object (reused across fits). ``dataset`` is a
+    :class:`Dataset` or a MovieLens folder or zip; keep it small (see :func:`small_dataset`).
+    ``params`` overlay the plugin's defaults as ``[plugins.NAME]`` would; ``config`` supplies
+    other settings (posters, ...) and its cache folder is replaced by temporary ones under
+    ``cache_root`` (default: a temporary folder removed afterwards). ``queries`` are the movie
+    ids to ask about (default: a spread of popular, rare, unrated and random movies).
+    ``expect_cache=False`` is for plugins whose fit is too cheap to cache.
+    """
+    __tracebackhide__ = True  # pytest: show the contract message, not this function
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset)
+    if cache_root is None:
+        with tempfile.TemporaryDirectory(prefix="reelpick-contract-") as tmp:
+            return check_plugin(
+                plugin,
+                dataset,
+                params,
+                k,
+                name=name,
+                config=config,
+                queries=queries,
+                cache_root=tmp,
+                expect_cache=expect_cache,
+            )
+    return _Checker(plugin, dataset, params or {}, k, name, config, Path(cache_root)).run(
+        list(queries) if queries is not None else pick_queries(dataset), expect_cache
+    )
+
+
+def contract_test(
+    plugin: PluginSource, dataset: Dataset | str | Path | Callable[[], Dataset], **options: Any
+) -> Callable[..., None]:
+    """A pytest test function running :func:`check_plugin`; assign it to a ``test_*`` name.
+
+    ``dataset`` may be a callable, so that the data is loaded when the test runs rather than
+    when the module is imported::
+
+        test_contract = contract_test(MyPlugin, lambda: small_dataset(load_dataset(PATH)))
+    """
+
+    def test_plugin_contract(tmp_path: Path) -> None:
+        __tracebackhide__ = True
+        data = dataset() if callable(dataset) else dataset
+        check_plugin(plugin, data, cache_root=tmp_path, **options)
+
+    return test_plugin_contract
+
+
+def pick_queries(dataset: Dataset, n: int = 24, seed: int = 0) -> list[int]:
+    """A spread of movie ids to ask about: most rated, least rated, unrated and random ones."""
+    counts = dataset.rating_counts.sort_values(ascending=False, kind="stable")
+    rated = counts[counts > 0]
+    unrated = counts.index[counts == 0]
+    rng = np.random.default_rng(seed)
+    chosen = [*rated.index[:6], *rated.index[::-1][:4], *unrated[:2]]
+    rest = np.setdiff1d(dataset.movies.index.to_numpy(), np.asarray(chosen, dtype=np.int64))
+    chosen += rng.choice(rest, size=min(len(rest), max(n - len(chosen), 0)), replace=False).tolist()
+    return list(dict.fromkeys(int(m) for m in chosen))
+
+
+def small_dataset(
+    dataset: Dataset, n_movies: int = 400, seed: int = 0, keep: Iterable[int] = ()
+) -> Dataset:
+    """A smaller real dataset: the most rated half of ``n_movies`` plus a random other half.
+
+    Keeps every rating and tag of the chosen movies (and every movie in ``keep``), so rare
+    and unrated movies stay represented. Its fingerprint is derived from the parent's.
+    """
+    counts = dataset.rating_counts.sort_values(ascending=False, kind="stable")
+    top = counts.index[: n_movies // 2].to_numpy()
+    others = np.setdiff1d(dataset.movies.index.to_numpy(), top)
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(others, size=min(len(others), n_movies - len(top)), replace=False)
+    ids = np.union1d(np.union1d(top, picked), np.fromiter(keep, dtype=np.int64))
+    return subset_dataset(dataset, ids, label=f"small n={n_movies} seed={seed}")
+
+
+def subset_dataset(dataset: Dataset, movie_ids: Iterable[int], label: str = "subset") -> Dataset:
+    """``dataset`` restricted to ``movie_ids`` (their ratings and tags), under a new fingerprint."""
+    ids = pd.Index(sorted({int(m) for m in movie_ids}), dtype=np.int64)
+    unknown = ids.difference(dataset.movies.index)
+    if len(unknown):
+        raise ValueError(f"movie ids not in the dataset: {list(unknown[:5])}")
+    ratings = dataset.ratings[dataset.ratings["movieId"].isin(ids)].reset_index(drop=True)
+    tags = dataset.tags[dataset.tags["movieId"].isin(ids)].reset_index(drop=True)
+    digest = hashlib.sha256(f"{dataset.fingerprint}|{label}|".encode() + ids.to_numpy().tobytes())
+    return Dataset(
+        movies=dataset.movies.loc[ids],
+        ratings=ratings,
+        tags=tags,
+        fingerprint=digest.hexdigest()[:20],
+        source=f"{dataset.source} [{label}]",
+    )
+
+
+def save_dataset(dataset: Dataset, folder: str | Path) -> Path:
+    """Write ``dataset`` as a MovieLens folder (movies, ratings, links, tags .csv) and return it.
+
+    With :func:`small_dataset` this gives the command line a small real dataset to run on:
+    ``[data] source = "<folder>"``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    movies = dataset.movies
+    pd.DataFrame(
+        {
+            "movieId": movies.index,
+            "title": movies["title"],
+            "genres": ["|".join(g) or "(no genres listed)" for g in movies["genres"]],
+        }
+    ).to_csv(folder / "movies.csv", index=False)
+    links = pd.DataFrame({"movieId": movies.index})
+    links["imdbId"] = [f"{i:07d}" if pd.notna(i) else "" for i in movies["imdb_id"]]
+    links["tmdbId"] = movies["tmdb_id"].to_numpy()
+    links.to_csv(folder / "links.csv", index=False)
+    ratings = dataset.ratings[["userId", "movieId", "rating", "timestamp"]]
+    ratings.to_csv(folder / "ratings.csv", index=False)
+    dataset.tags[["userId", "movieId", "tag", "timestamp"]].to_csv(folder / "tags.csv", index=False)
+    return folder
+
+
+class _Checker:
+    """One run of the contract; problems accumulate in ``self.problems``."""
+
+    def __init__(
+        self,
+        plugin: PluginSource,
+        dataset: Dataset,
+        params: dict[str, Any],
+        k: int,
+        name: str | None,
+        config: Config | None,
+        root: Path,
+    ) -> None:
+        if k < 2:
+            raise ValueError("check_plugin needs k >= 2 (it also asks for a smaller k)")
+        self.make = _factory(plugin)
+        self.dataset = dataset
+        self.params = params
+        self.k = k
+        self.base = config
+        self.root = root
+        self.name = name or _slug(_label_of(self.make()))
+        self.label = self.name
+        self.problems: list[str] = []
+        self.checks: list[str] = []
+
+    # -- the run ---------------------------------------------------------------------
+    def run(self, queries: list[int], expect_cache: bool) -> ContractReport:
+        __tracebackhide__ = True
+        cache_a, cache_b = self.root / "fit-a", self.root / "fit-b"
+        first, cold = self._fit(cache_a)  # fresh cache: a real fit
+        self._check_info(first)
+        answers = {m: self._ask(first, m, self.k) for m in queries}
+        self._check_answers(answers)
+        self._check_smaller_k(first, answers)
+        self._check_unknown_movie(first)
+        self._check_registry_agrees(first, answers)
+        predicted = self._check_predict(first)
+        self._fail_now()
+
+        after_fit = _snapshot(cache_a)
+        if expect_cache and not after_fit:
+            self._problem(
+                f"wrote nothing under its cache folder ({cache_a}); save what the fit learned in "
+                "the ArtifactStore it is given (NeighbourTable.save / store.save_arrays), or "
+                "pass expect_cache=False if fitting is trivially cheap"
+            )
+        for m in queries:  # queries must be lookups: ask again, then compare the cache
+            self._ask(first, m, self.k)
+        self._compare_snapshots(after_fit, _snapshot(cache_a), "answering queries")
+        self._pass("queries write nothing")
+
+        second, warm = self._fit(cache_a)  # same cache: must load, not refit
+        self._compare_snapshots(after_fit, _snapshot(cache_a), "a second fit from its own cache")
+        self._compare(answers, {m: self._ask(second, m, self.k) for m in queries}, "from cache")
+        self._pass("cache round-trips without refitting")
+
+        third, _ = self._fit(cache_b)  # another fresh cache: must learn the same thing
+        self._compare(answers, {m: self._ask(third, m, self.k) for m in queries}, "refitted")
+        if predicted is not None:
+            again = self._predict(third, *predicted[0])
+            if not _close_lists(predicted[1], again):
+                self._problem(
+                    f"reelpick_predict differs between two fits: {predicted[1]} vs {again}"
+                )
+        self._pass("deterministic across fits")
+        self._check_unknown_param()
+        self._fail_now()
+        files = [p for p in cache_a.rglob("*") if p.is_file()]
+        return ContractReport(
+            name=self.name,
+            label=self.label,
+            queries=len(queries),
+            answered=sum(o.neighbours is not None for o in answers.values()),
+            no_answer=sum(o.no_answer is not None for o in answers.values()),
+            cold_fit_seconds=cold,
+            warm_fit_seconds=warm,
+            cache_files=len(files),
+            cache_bytes=sum(p.stat().st_size for p in files),
+            predicts=predicted is not None,
+            checks=self.checks,
+        )
+
+    # -- fitting and asking ----------------------------------------------------------
+    def _config(self, cache_dir: Path) -> Config:
+        values = copy.deepcopy(self.base.values if self.base else DEFAULTS)
+        values["cache"]["dir"] = str(cache_dir)
+        values["plugins"]["enabled"] = [self.name]
+        values["plugins"][self.name] = {**values["plugins"].get(self.name, {}), **self.params}
+        return Config(values=values, path=self.base.path if self.base else None)
+
+    def _registry(self, cache_dir: Path) -> Registry:
+        __tracebackhide__ = True
+        registry = Registry(self._config(cache_dir), load_entry_points=False, load_builtins=False)
+        self.label = registry.register(self.make(), self.name, origin="check_plugin").info.label
+        return registry
+
+    def _fit(self, cache_dir: Path) -> tuple[Registry, float]:
+        __tracebackhide__ = True
+        registry = self._registry(cache_dir)
+        started = time.perf_counter()
+        error = registry.fit(self.dataset, [self.name])[self.name]
+        seconds = time.perf_counter() - started
+        if error is not None:
+            self._problem(f"reelpick_fit failed into {cache_dir}: {error}")
+            self._fail_now()
+        return registry, seconds
+
+    def _ask(self, registry: Registry, movie_id: int, k: int) -> _Outcome:
+        # The hook itself, not Registry.ask: the registry trims and checks answers, and the
+        # point here is to see exactly what the plugin returns.
+        try:
+            found = registry.pm.hook.reelpick_similar(movie_id=movie_id, k=k)
+        except NoAnswer as exc:
+            return _Outcome(no_answer=str(exc))
+        except Exception as exc:
+            return _Outcome(error=f"{type(exc).__name__}: {exc}")
+        if found is None:
+            return _Outcome(error="returned None (return a list, or raise NoAnswer)")
+        try:
+            return _Outcome(neighbours=list(found))
+        except TypeError:
+            return _Outcome(error=f"returned {type(found).__name__}, not a list of Neighbour")
+
+    def _predict(self, registry: Registry, user_id: int, movie_ids: list[int]) -> Any:
+        return registry.pm.hook.reelpick_predict(user_id=user_id, movie_ids=movie_ids)
+
+    # -- the checks ------------------------------------------------------------------
+    def _check_info(self, registry: Registry) -> None:
+        info = registry.plugins[self.name].info
+        if not (isinstance(info.label, str) and info.label.strip()):
+            self._problem("PluginInfo.label is empty")
+        if not (isinstance(info.description, str) and info.description.strip()):
+            self._problem("PluginInfo.description is empty")
+        if not isinstance(info.version, str):
+            self._problem(f"PluginInfo.version is {type(info.version).__name__}, not str")
+        for key, value in info.params.items():
+            if not isinstance(value, TOML_TYPES):
+                self._problem(
+                    f"PluginInfo.params[{key!r}] is a {type(value).__name__}; parameters must "
+                    "be TOML values (bool, int, float, str, list, table) to be set in config.toml"
+                )
+        try:
+            registry.pm.check_pending()
+        except Exception as exc:  # pluggy names the @hookimpl that matches no hook
+            self._problem(f"has a @hookimpl that is not a reelpick hook: {exc}")
+        implemented = {
+            hook for hook in ("reelpick_fit", "reelpick_similar") if _implements(registry, hook)
+        }
+        for hook in sorted({"reelpick_fit", "reelpick_similar"} - implemented):
+            self._problem(f"does not implement {hook}")
+        self._pass("plugin info and hooks")
+
+    def _check_answers(self, answers: dict[int, _Outcome]) -> None:
+        for movie_id, outcome in answers.items():
+            where = f"reelpick_similar({movie_id} {self._title(movie_id)}, k={self.k})"
+            if outcome.error is not None:
+                self._problem(
+                    f"{where} raised or returned {outcome.error}; expected a list of "
+                    "Neighbour or reelpick.NoAnswer"
+                )
+            elif outcome.no_answer is not None:
+                if not outcome.no_answer.strip():
+                    self._problem(f"{where} raised NoAnswer without a reason")
+            else:
+                for problem in self._result_problems(movie_id, outcome.neighbours, self.k):
+                    self._problem(f"{where} {problem}")
+        if not any(o.neighbours for o in answers.values()):
+            self._problem(
+                f"answered none of the {len(answers)} movies asked about "
+                f"({', '.join(str(m) for m in list(answers)[:8])}, ...)"
+            )
+        self._pass("answers: Neighbours of known movies, not the query, sorted, at most k")
+
+    def _result_problems(self, movie_id: int, found: list, k: int) -> list[str]:
+        problems = []
+        if len(found) > k:
+            problems.append(f"returned {len(found)} neighbours, more than k")
+        bad = [n for n in found if not isinstance(n, Neighbour)]
+        if bad:
+            return [*problems, f"returned {type(bad[0]).__name__}, not reelpick.Neighbour"]
+        for n in found:
+            if not isinstance(n.movie_id, int):
+                problems.append(
+                    f"returned movie_id {n.movie_id!r} of type {type(n.movie_id).__name__}; "
+                    "use a plain int (int(...)), numpy ints do not serialise to JSON"
+                )
+            elif n.movie_id not in self.dataset:
+                problems.append(f"returned movie {n.movie_id}, which is not in the dataset")
+            if not isinstance(n.score, float) or not math.isfinite(n.score):
+                problems.append(
+                    f"returned score {n.score!r} ({type(n.score).__name__}); use a finite float"
+                )
+        ids = [n.movie_id for n in found]
+        if movie_id in ids:
+            problems.append("returned the query movie itself")
+        if len(set(ids)) != len(ids):
+            problems.append(f"returned a movie twice: {ids}")
+        scores = [float(n.score) for n in found]
+        if any(a < b for a, b in zip(scores, scores[1:], strict=False)):
+            problems.append(f"returned neighbours not sorted best first: scores {scores}")
+        return problems
+
+    def _check_smaller_k(self, registry: Registry, answers: dict[int, _Outcome]) -> None:
+        small = max(1, self.k // 3)
+        for movie_id, outcome in answers.items():
+            if not outcome.neighbours:
+                continue
+            fewer = self._ask(registry, movie_id, small)
+            where = f"reelpick_similar({movie_id}, k={small})"
+            if fewer.neighbours is None:
+                self._problem(f"{where} gave {fewer.describe()} but k={self.k} gave neighbours")
+                continue
+            for problem in self._result_problems(movie_id, fewer.neighbours, small):
+                self._problem(f"{where} {problem}")
+            if not _same_ranking(outcome.neighbours[:small], fewer.neighbours):
+                self._problem(
+                    f"{where} is not the start of the k={self.k} answer: "
+                    f"{fewer.describe()} vs {outcome.describe()}"
+                )
+        self._pass(f"k={small} answers are prefixes of k={self.k} answers")
+
+    def _check_unknown_movie(self, registry: Registry) -> None:
+        unknown = int(self.dataset.movies.index.max()) + 1_000_003
+        for movie_id in (unknown, -1):
+            outcome = self._ask(registry, movie_id, self.k)
+            if outcome.no_answer is None:
+                self._problem(
+                    f"reelpick_similar({movie_id}), a movie id not in the dataset, gave "
+                    f"{outcome.describe()}; it must raise reelpick.NoAnswer"
+                )
+            elif not outcome.no_answer.strip():
+                self._problem(f"reelpick_similar({movie_id}) raised NoAnswer without a reason")
+        self._pass("unknown movie id raises NoAnswer")
+
+    def _check_registry_agrees(self, registry: Registry, answers: dict[int, _Outcome]) -> None:
+        """The registry's own checks (what the CLI and bot see) accept every answer."""
+        for movie_id, outcome in answers.items():
+            answer = registry.ask(self.name, movie_id, self.k)
+            if outcome.neighbours is not None and answer.error:
+                self._problem(f"the registry refused the answer for {movie_id}: {answer.error}")
+        self._pass("the registry accepts every answer")
+
+    def _check_predict(self, registry: Registry) -> tuple[tuple[int, list[int]], list] | None:
+        if not _implements(registry, "reelpick_predict"):
+            return None
+        ratings = self.dataset.ratings
+        if ratings.empty:
+            return None
+        user_id = int(ratings["userId"].iloc[0])
+        mine = ratings.loc[ratings["userId"] == user_id, "movieId"].head(3).tolist()
+        others = [m for m in self.dataset.movies.index[:3].tolist() if m not in mine]
+        movie_ids = [int(m) for m in mine + others]
+        try:
+            predicted = self._predict(registry, user_id, movie_ids)
+        except NoAnswer:
+            predicted = None
+        except Exception as exc:
+            self._problem(
+                f"reelpick_predict({user_id}, {movie_ids}) raised {type(exc).__name__}: {exc}"
+            )
+            return None
+        if predicted is not None:
+            predicted = list(predicted)
+            if len(predicted) != len(movie_ids) or not all(
+                isinstance(p, int | float) and math.isfinite(p) for p in predicted
+            ):
+                self._problem(
+                    f"reelpick_predict({user_id}, {movie_ids}) returned {predicted!r}; "
+                    "expected one finite float per movie"
+                )
+        stranger = int(ratings["userId"].max()) + 1_000_003
+        try:
+            self._predict(registry, stranger, movie_ids)
+        except NoAnswer:
+            pass
+        except Exception as exc:
+            self._problem(
+                f"reelpick_predict for unknown user {stranger} raised {type(exc).__name__}: "
+                f"{exc}; raise reelpick.NoAnswer instead"
+            )
+        self._pass("reelpick_predict")
+        return (user_id, movie_ids), predicted
+
+    def _check_unknown_param(self) -> None:
+        bogus = "no_such_parameter_for_contract_check"
+        values = copy.deepcopy(self._config(self.root / "fit-params").values)
+        values["plugins"][self.name][bogus] = 1
+        registry = Registry(Config(values=values), load_entry_points=False, load_builtins=False)
+        try:
+            registry.register(self.make(), self.name)
+        except ConfigError as exc:
+            if self.name not in str(exc) or bogus not in str(exc):
+                self._problem(f"the unknown-parameter error does not name plugin and key: {exc}")
+        except Exception as exc:
+            self._problem(
+                f"an unknown parameter raised {type(exc).__name__}: {exc}, not ConfigError"
+            )
+        else:
+            self._problem(f"accepted an unknown parameter {bogus!r} in [plugins.{self.name}]")
+        self._pass("unknown parameters raise ConfigError")
+
+    def _compare(self, expected: dict[int, _Outcome], got: dict[int, _Outcome], how: str) -> None:
+        for movie_id, want in expected.items():
+            have = got[movie_id]
+            same = (
+                _same_ranking(want.neighbours, have.neighbours)
+                if want.neighbours is not None and have.neighbours is not None
+                else (want.neighbours is None) == (have.neighbours is None)
+                and want.error == have.error
+            )
+            if not same:
+                self._problem(
+                    f"answers differ when {how} for movie {movie_id} {self._title(movie_id)}: "
+                    f"first fit {want.describe()}, {how} {have.describe()}"
+                )
+
+    def _compare_snapshots(self, before: dict, after: dict, during: str) -> None:
+        changed = sorted(
+            set(before.items()).symmetric_difference(after.items()), key=lambda item: item[0]
+        )
+        if changed:
+            names = sorted({path for path, _ in changed})
+            self._problem(
+                f"{during} wrote to the cache ({len(names)} files added or rewritten, e.g. "
+                f"{', '.join(names[:3])}); a fit must load what an earlier fit stored "
+                "and queries must be lookups"
+            )
+
+    # -- reporting -------------------------------------------------------------------
+    def _title(self, movie_id: int) -> str:
+        return f"({self.dataset.label(movie_id)})" if movie_id in self.dataset else "(unknown)"
+
+    def _problem(self, text: str) -> None:
+        self.problems.append(text)
+
+    def _pass(self, check: str) -> None:
+        self.checks.append(check)
+
+    def _fail_now(self) -> None:
+        __tracebackhide__ = True
+        if self.problems:
+            shown = self.problems[:12]
+            more = len(self.problems) - len(shown)
+            lines = "\n".join(f"  - {p}" for p in shown)
+            tail = f"\n  ... and {more} more" if more > 0 else ""
+            raise PluginContractError(
+                f"plugin {self.name!r} ({self.label}) breaks the reelpick plugin contract:\n"
+                f"{lines}{tail}"
+            )
+
+
+def _factory(plugin: PluginSource) -> Callable[[], object]:
+    if isinstance(plugin, type) or (callable(plugin) and not _has_hookimpls(plugin)):
+        return plugin
+    return lambda: plugin
+
+
+def _has_hookimpls(obj: object) -> bool:
+    return any(
+        hasattr(getattr(obj, attr, None), "reelpick_impl")
+        for attr in dir(obj)
+        if attr.startswith("reelpick_")
+    )
+
+
+def _label_of(plugin: object) -> str:
+    info_hook = getattr(plugin, "reelpick_plugin_info", None)
+    info = info_hook() if callable(info_hook) else None
+    return info.label if isinstance(info, PluginInfo) else type(plugin).__name__
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "plugin"
+
+
+def _implements(registry: Registry, hook: str) -> bool:
+    return bool(getattr(registry.pm.hook, hook).get_hookimpls())
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file the plugin wrote under ``folder``, with size and modification time.
+
+    A rewrite changes the time even when the bytes are the same, so a refit cannot hide.
+    """
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).parts[0] not in SHARED_CACHE_FOLDERS
+    }
+
+
+def _same_ranking(a: list[Neighbour] | None, b: list[Neighbour] | None) -> bool:
+    """Equal rankings, where movies whose scores tie may come in either order.
+
+    Ties at the end of a list may even be cut differently, so the last tied group only has
+    to have the same size.
+    """
+    if a is None or b is None or len(a) != len(b):
+        return False
+    if not _close_lists([n.score for n in a], [n.score for n in b]):
+        return False
+    start = 0
+    while start < len(a):
+        stop = start + 1
+        while stop < len(a) and abs(a[stop].score - a[start].score) <= SCORE_TOLERANCE:
+            stop += 1
+        group_a = {n.movie_id for n in a[start:stop]}
+        group_b = {n.movie_id for n in b[start:stop]}
+        if stop < len(a) and group_a != group_b:
+            return False
+        start = stop
+    return True
+
+
+def _close_lists(a: list | None, b: list | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return len(a) == len(b) and bool(
+        np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-5, atol=SCORE_TOLERANCE)
+    )
