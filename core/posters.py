@@ -131,8 +131,19 @@ class PosterStore:
             if file.is_file():
                 try:
                     data = file.read_bytes()
-                    check_image(data, self.settings["max_bytes"], self.settings["max_pixels"])
-                    return Poster.of(movie_id, data, "folder")
+                    poster = Poster.of(movie_id, data, "folder")
+                    # Decoding every file on every call is what made a warm VGG16 fit slow:
+                    # remember which file contents already passed the check.
+                    checked = (
+                        "checked",
+                        poster.content_hash,
+                        self.settings["max_bytes"],
+                        self.settings["max_pixels"],
+                    )
+                    if checked not in self.cache:
+                        check_image(data, self.settings["max_bytes"], self.settings["max_pixels"])
+                        self.cache.set(checked, True)
+                    return poster
                 except (OSError, BadImage) as exc:
                     log.warning("poster file %s is unusable: %s", file, exc)
         entry = self.cache.get(_key(movie_id, size))

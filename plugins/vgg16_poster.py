@@ -1,0 +1,361 @@
+"""vgg16-poster: movies whose posters look alike, as in the seed article.
+
+Every real poster (placeholders are skipped) goes through VGG16's convolution layers with
+ImageNet weights; the flattened last block (25,088 values, or 512 with ``pooling = "avg"``)
+is compared by cosine, by default after adding each feature map to its mirror image so that
+a flipped poster still matches (``mirror = false``: the article's comparison exactly).
+Three levels of caching keep TensorFlow off the common paths:
+
+* features, one small checksummed file per poster under ``<cache>/vgg16-features``, keyed by
+  the poster's content hash + weights id + layer + pooling + precision. They survive data
+  changes, so adding 10 posters computes 10 and a changed poster is recomputed;
+* the top-k neighbour table, in the plugin's ArtifactStore, named after the indexed
+  (movie, poster) set so that a changed set rebuilds it from the stored features;
+* answering a query is a row lookup. TensorFlow is imported only to compute missing features
+  (in ``reelpick.plugins._vgg16_features``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import struct
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reelpick import NeighbourTable, NoAnswer, PluginError, PluginInfo, hookimpl, topk_cosine_dense
+from reelpick.cache import ArtifactStore
+from reelpick.config import Config, expand
+from reelpick.data import Dataset
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_ENV = "REELPICK_VGG16_WEIGHTS"
+FEATURES_DIR = "vgg16-features"
+LAYER = "block5_pool"
+KERAS_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+POOLINGS = ("flatten", "avg")
+COMPUTES = ("auto", "float32", "bfloat16")
+STORAGES = ("float16", "float32")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything that decides a poster's feature vector, apart from the poster itself."""
+
+    weights: str  # "imagenet" or a local file path, as handed to Keras
+    weights_id: str  # "imagenet" or the sha256 of the weights file
+    pooling: str
+    compute: str  # "float32" or "bfloat16" (resolved from "auto")
+    storage: str
+
+    @property
+    def id(self) -> str:
+        return f"vgg16|{self.weights_id}|{LAYER}|{self.pooling}|{self.compute}|{self.storage}"
+
+    def key(self, content_hash: str) -> str:
+        return hashlib.sha256(f"{content_hash}|{self.id}".encode()).hexdigest()
+
+
+class FeatureStore:
+    """One file per (poster, spec): header with a CRC-32, then the nonzero values.
+
+    After ReLU and max pooling ~90% of the flattened values are exactly zero, so the
+    nonzeros are stored (uint16 positions + values scaled into [0, 1] as float16): ~11 KB
+    per poster instead of 100 KB of float32. A file that fails its checks is deleted and
+    reported missing, so the poster is simply computed again.
+    """
+
+    MAGIC = b"RPV1"
+    HEADER = struct.Struct("<4sBxxxIIfI")  # magic, dtype code, dim, nnz, scale, crc32
+    DTYPES = {1: np.float16, 2: np.float32}
+
+    def __init__(self, root: Path, spec: FeatureSpec) -> None:
+        self.root = Path(root)
+        self.spec = spec
+        self.code = 1 if spec.storage == "float16" else 2
+
+    def path(self, content_hash: str) -> Path:
+        key = self.spec.key(content_hash)
+        return self.root / key[:2] / f"{key}.vgf"
+
+    def save(self, content_hash: str, vector: np.ndarray) -> None:
+        vector = np.asarray(vector, dtype=np.float32).ravel()
+        positions = np.flatnonzero(vector)
+        index_dtype = np.uint16 if len(vector) <= 1 << 16 else np.uint32
+        scale = float(np.abs(vector).max()) if len(positions) else 1.0
+        values = (vector[positions] / scale).astype(self.DTYPES[self.code])
+        payload = positions.astype(index_dtype).tobytes() + values.tobytes()
+        header = self.HEADER.pack(
+            self.MAGIC, self.code, len(vector), len(positions), scale, zlib.crc32(payload)
+        )
+        file = self.path(content_hash)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as fh:
+            fh.write(header + payload)
+        os.replace(fh.name, file)
+
+    def load(self, content_hash: str) -> np.ndarray | None:
+        """The stored vector (float32), or None if absent or damaged (then the file is removed)."""
+        file = self.path(content_hash)
+        try:
+            blob = file.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            magic, code, dim, nnz, scale, crc = self.HEADER.unpack_from(blob)
+            index_dtype = np.uint16 if dim <= 1 << 16 else np.uint32
+            payload = blob[self.HEADER.size :]
+            size_ok = len(payload) == nnz * (
+                np.dtype(index_dtype).itemsize + np.dtype(self.DTYPES[code]).itemsize
+            )
+            if magic != self.MAGIC or code != self.code or not size_ok:
+                raise ValueError("bad header or length")
+            if zlib.crc32(payload) != crc:
+                raise ValueError("checksum mismatch")
+            split = nnz * np.dtype(index_dtype).itemsize
+            positions = np.frombuffer(payload[:split], dtype=index_dtype)
+            if nnz and int(positions.max()) >= dim:
+                raise ValueError("position out of range")
+            vector = np.zeros(dim, dtype=np.float32)
+            vector[positions] = np.frombuffer(payload[split:], dtype=self.DTYPES[code]) * scale
+            return vector
+        except (struct.error, ValueError, KeyError) as exc:
+            log.warning("feature file %s is damaged (%s); it will be recomputed", file, exc)
+            file.unlink(missing_ok=True)
+            return None
+
+
+@dataclass(frozen=True)
+class PosterRef:
+    movie_id: int
+    content_hash: str
+
+
+class VGG16Poster:
+    def __init__(self) -> None:
+        self.table: NeighbourTable | None = None
+        # What the last fit did and where its time went, for the benchmark and the tests.
+        self.last_fit: dict = {}
+        self.timings: dict[str, float] = {}
+
+    @hookimpl
+    def reelpick_plugin_info(self) -> PluginInfo:
+        return PluginInfo(
+            label="VGG16 posters",
+            description="Movies whose posters look alike (VGG16 ImageNet features, cosine).",
+            version="1",
+            params={
+                "weights": "imagenet",  # or a local weights file; REELPICK_VGG16_WEIGHTS overrides
+                "pooling": "flatten",  # the article's 25,088 features; "avg": 512 (global average)
+                "compute": "auto",  # "bfloat16" where the CPU has it (AMX/AVX512-BF16), or "float32"
+                "storage": "float16",  # stored feature values: "float16" or "float32"
+                "mirror": True,  # compare posters up to a left-right flip (false: as the article)
+                "batch_size": 16,
+                "neighbours": 50,  # width of the stored table (the most a query can ask for)
+            },
+        )
+
+    @hookimpl
+    def reelpick_fit(
+        self, dataset: Dataset, params: dict, store: ArtifactStore, config: Config
+    ) -> None:
+        from reelpick.posters import PosterStore
+
+        started = time.perf_counter()
+        spec = feature_spec(params, config)
+        self.timings = {}
+        with PosterStore(config, dataset) as posters:
+            refs = indexed_posters(posters, dataset)
+            self.timings["posters"] = time.perf_counter() - started
+            set_id = hashlib.sha256(
+                "\n".join([spec.id, *(f"{r.movie_id}:{r.content_hash}" for r in refs)]).encode()
+            ).hexdigest()[:16]
+            name = f"neighbours-{set_id}"
+            self.last_fit = {"posters": len(refs), "computed": 0, "table": "loaded"}
+            self.table = NeighbourTable.load(store, name)
+            if self.table is not None:
+                self.timings["table"] = time.perf_counter() - started - self.timings["posters"]
+                return
+            features = FeatureStore(config.cache_dir / FEATURES_DIR, spec)
+            vectors, usable = self._features(
+                refs, features, posters, params["batch_size"], params["mirror"]
+            )
+        self.timings["features"] = time.perf_counter() - started - self.timings["posters"]
+        movie_ids = np.array([r.movie_id for r in refs], dtype=np.int64)
+        index, score = topk_cosine_dense(vectors, params["neighbours"], valid=usable)
+        self.table = NeighbourTable(movie_ids[usable], *_keep(index, score, usable))
+        self.table.save(store, name)
+        self.last_fit["table"] = "built"
+        self.timings["table"] = (
+            time.perf_counter() - started - self.timings["posters"] - self.timings["features"]
+        )
+        for old in store.path.glob("neighbours-*.npz"):  # tables of earlier poster sets
+            if old.stem != name:
+                old.unlink(missing_ok=True)
+
+    @hookimpl
+    def reelpick_similar(self, movie_id: int, k: int):
+        found = self.table.lookup(movie_id, k) if self.table is not None else None
+        if found is None:
+            raise NoAnswer("no poster for this movie")
+        if not found:
+            raise NoAnswer("no other poster to compare this one with")
+        return found
+
+    def _features(
+        self,
+        refs: list[PosterRef],
+        features: FeatureStore,
+        posters,
+        batch_size: int,
+        mirror: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features of ``refs`` in comparable form (one row each), computing the missing ones.
+
+        Returns the matrix and a mask of usable rows (a poster that fails to decode is left out).
+        """
+        pooling = features.spec.pooling
+        vectors = np.zeros((len(refs), comparable_dim(pooling, mirror)), dtype=np.float32)
+        missing: list[int] = []
+        for row, ref in enumerate(refs):
+            vector = features.load(ref.content_hash)
+            if vector is None:
+                missing.append(row)
+            else:
+                vectors[row] = comparable(vector, pooling, mirror)
+        usable = np.ones(len(refs), dtype=bool)
+        if not missing:
+            return vectors, usable
+        from ._vgg16_features import extract  # TensorFlow: only when something is missing
+
+        def load(row: int) -> bytes | None:
+            # Read batch by batch inside the pipeline, so memory stays flat for 10k posters.
+            poster = posters.local(refs[row].movie_id)
+            if poster is None or poster.content_hash != refs[row].content_hash:
+                log.warning("poster of movie %s changed during the fit", refs[row].movie_id)
+                return None
+            return poster.data
+
+        for row, vector in extract(missing, load, features.spec, batch_size):
+            if vector is None:
+                usable[row] = False
+                continue
+            features.save(refs[row].content_hash, vector)
+            stored = features.load(refs[row].content_hash)  # exactly what later fits will see
+            vectors[row] = comparable(stored, pooling, mirror)
+            self.last_fit["computed"] += 1
+        return vectors, usable
+
+
+def feature_spec(params: dict, config: Config) -> FeatureSpec:
+    """Check the parameters and resolve weights and precision (no TensorFlow needed)."""
+    where = "[plugins.vgg16-poster]"
+    for key, allowed in (("pooling", POOLINGS), ("compute", COMPUTES), ("storage", STORAGES)):
+        if params[key] not in allowed:
+            raise PluginError(f"{where} {key} must be one of {', '.join(allowed)}")
+    if params["batch_size"] < 1 or params["neighbours"] < 1:
+        raise PluginError(f"{where} batch_size and neighbours must be at least 1")
+    weights, weights_id = resolve_weights(params["weights"], config, config.cache_dir)
+    compute = params["compute"]
+    if compute == "auto":
+        compute = "bfloat16" if cpu_has_bf16() else "float32"
+    return FeatureSpec(weights, weights_id, params["pooling"], compute, params["storage"])
+
+
+def resolve_weights(value: str, config: Config, cache_dir: Path) -> tuple[str, str]:
+    """(what to hand Keras, an id for cache keys). REELPICK_VGG16_WEIGHTS overrides ``value``.
+
+    "imagenet" is Keras's md5-pinned download; a file is identified by its sha256 (remembered
+    per path, size and mtime so that a warm fit does not reread 59 MB).
+    """
+    from_env = os.environ.get(WEIGHTS_ENV, "").strip()
+    if (from_env or value) == "imagenet":
+        return "imagenet", "imagenet"
+    path = expand(from_env, None) if from_env else expand(value, config.path)
+    origin = WEIGHTS_ENV if from_env else "[plugins.vgg16-poster] weights"
+    if not path.is_file():
+        raise PluginError(
+            f"VGG16 weights file {path} (from {origin}) does not exist. Put the Keras "
+            f"ImageNet 'notop' weights there (e.g. {KERAS_WEIGHTS_FILE}, or a .weights.h5 "
+            f'saved from keras.applications.VGG16(include_top=False)), or set weights = "imagenet" '
+            "on a machine with internet access."
+        )
+    stat = path.stat()
+    memo_file = cache_dir / FEATURES_DIR / "weights-ids.json"
+    memo_key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if memo_key not in memo:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        memo[memo_key] = digest.hexdigest()
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=memo_file.parent, delete=False) as fh:
+            json.dump(memo, fh)
+        os.replace(fh.name, memo_file)
+    return str(path), memo[memo_key]
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN then uses AMX or AVX512-BF16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+GRID = (7, 7, 512)  # block5_pool of a 224x224 input: rows, columns, channels
+
+
+def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
+    """The form in which features are compared by cosine.
+
+    With ``mirror`` the flattened grid is added to its left-right mirror image, so that a
+    flipped poster matches its original (an average pooled vector is already flip-blind).
+    The mirrored sum repeats columns 0-2 as 6-4, so only columns 0-3 are kept, the repeated
+    ones scaled by sqrt(2): the cosine is unchanged and the vector is 14,336 values, not 25,088.
+    """
+    if not mirror or pooling != "flatten":
+        return vector
+    grid = vector.reshape(GRID)
+    half = (grid[:, :3] + grid[:, :3:-1]) * np.float32(np.sqrt(2))
+    centre = 2 * grid[:, 3:4]
+    return np.concatenate([half, centre], axis=1).ravel()
+
+
+def comparable_dim(pooling: str, mirror: bool) -> int:
+    if pooling == "avg":
+        return GRID[2]
+    return GRID[0] * 4 * GRID[2] if mirror else int(np.prod(GRID))
+
+
+def indexed_posters(posters, dataset: Dataset) -> list[PosterRef]:
+    """The dataset's movies with a real local poster, in movie id order (placeholders never)."""
+    refs = []
+    for movie_id in sorted(int(m) for m in dataset.movies.index):
+        poster = posters.local(movie_id)
+        if poster is not None and not poster.placeholder:
+            refs.append(PosterRef(movie_id, poster.content_hash))
+    return refs
+
+
+def _keep(
+    index: np.ndarray, score: np.ndarray, usable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Restrict a table to the usable rows, renumbering neighbour positions to match."""
+    new_position = np.cumsum(usable) - 1
+    index, score = index[usable], score[usable]
+    return np.where(index >= 0, new_position[np.maximum(index, 0)], -1), score
