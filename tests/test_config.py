@@ -90,3 +90,15 @@ def test_relative_paths_in_the_environment_are_relative_to_the_working_directory
     config = load_config()
     assert config.section("posters")["dir"] == str(tmp_path / "posters")
     assert config.data_source == "ml-25m"
+
+
+def test_config_toml_documents_every_builtin_plugin_parameter_with_its_default() -> None:
+    import tomllib
+
+    from reelpick.registry import BUILTIN_PLUGINS, _import
+
+    repo_config = Path(__file__).resolve().parent.parent / "config.toml"
+    documented = tomllib.loads(repo_config.read_text())["plugins"]
+    for name, target in BUILTIN_PLUGINS.items():
+        params = _import(target)().reelpick_plugin_info().params
+        assert documented.get(name) == params, f"config.toml [plugins.{name}] differs from defaults"
