@@ -50,6 +50,8 @@ def topk_cosine_dense(
     index[~usable] = -1
     score[~usable] = 0
     score[index < 0] = 0
+    # float32 rounding can put parallel vectors a few units past 1.
+    np.clip(score, -1.0, 1.0, out=score)
     return index, score
 
 
@@ -60,24 +62,48 @@ def topk_cosine_sparse(
 
     For each item, dot products with every co-rated item are accumulated user by user
     (cost: the sum over users of their number of ratings squared), then the k best are
-    kept. Pairs rated together by fewer than ``min_support`` users are ignored.
+    kept, ties going to the lower column. Pairs rated together by fewer than
+    ``min_support`` users are ignored (a pair needs at least one co-rater in any case).
+    Rows of items without ratings, and any slot beyond an item's neighbours, hold -1.
     """
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
     by_user = sp.csr_matrix(ratings, dtype=np.float32)
-    by_user.sum_duplicates()
+    if not by_user.has_canonical_format:
+        # A user rating an item twice would count twice as support; merge, on a copy.
+        by_user = by_user.copy()
+        by_user.sum_duplicates()
     by_item = by_user.T.tocsr()
-    norms = np.sqrt(np.asarray(by_item.multiply(by_item).sum(axis=1)).ravel()).astype(np.float32)
+    n_items = by_item.shape[0]
+    k = min(k, max(n_items - 1, 0))
     return _topk_kernel(
-        by_item.indptr,
-        by_item.indices,
+        _unsigned(by_item.indptr),
+        _unsigned(by_item.indices),
         by_item.data,
-        by_user.indptr,
-        by_user.indices,
+        _unsigned(by_user.indptr),
+        _unsigned(by_user.indices),
         by_user.data,
-        norms,
+        _squared_norms(by_item.indptr, by_item.data),
         k,
-        min_support,
+        max(int(min_support), 1),
         numba.get_num_threads() * 8,
     )
+
+
+def _unsigned(indices: np.ndarray) -> np.ndarray:
+    """int32 indices seen as uint32 (no copy): numba then skips its negative-index check on
+    every access, a large share of the inner loop's cost. int64 ones stay as they are,
+    since numba would turn uint64 + int arithmetic into floats."""
+    return indices.view(np.uint32) if indices.dtype == np.int32 else indices
+
+
+@numba.njit(cache=True, nogil=True)
+def _squared_norms(indptr, data):
+    squares = np.zeros(len(indptr) - 1, dtype=np.float64)
+    for i in range(len(indptr) - 1):
+        for p in range(indptr[i], indptr[i + 1]):
+            squares[i] += np.float64(data[p]) ** 2
+    return squares
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -88,7 +114,7 @@ def _topk_kernel(
     user_ptr,
     user_items,
     user_vals,
-    norms,
+    sq_norms,
     k,
     min_support,
     n_chunks,
@@ -96,56 +122,131 @@ def _topk_kernel(
     n_items = len(item_ptr) - 1
     index = np.full((n_items, k), -1, dtype=np.int32)
     score = np.zeros((n_items, k), dtype=np.float32)
-    # Items are dealt out in chunks so that each thread reuses one set of scratch arrays.
+    # Row i is ranked by the key sign(d) d^2 / |j|^2, with d = i.j: the same order as the
+    # cosine d / (|i| |j|), since |i| is fixed for the row. With ratings in half stars, d and
+    # |j|^2 are exact in float64 and the division is correctly rounded, so equal cosines get
+    # equal keys (the tie rule then holds even between, say, (4, 4) and (5, 5) columns).
+    # need[j] folds "j has ratings" into the support test.
+    inverse = np.zeros(n_items, dtype=np.float64)
+    need = np.full(n_items, np.iinfo(np.int32).max, dtype=np.int32)
+    for j in range(n_items):
+        if sq_norms[j] > 0:
+            inverse[j] = 1.0 / np.sqrt(sq_norms[j])
+            need[j] = min_support
+    # With positive values only, a co-rated pair has a nonzero dot product, so the support
+    # counter (a second scattered write per multiply-add) is needed only for min_support > 1.
+    count_support = min_support > 1
+    for p in range(len(user_vals)):
+        if not user_vals[p] > 0:
+            count_support = True
+            break
+    # Items are dealt out in strided chunks, so that every chunk gets a mix of popular and
+    # rare items and each thread reuses one set of scratch arrays.
     for chunk in numba.prange(n_chunks):
-        dots = np.zeros(n_items, dtype=np.float32)
+        dots = np.zeros(n_items, dtype=np.float64)
         counts = np.zeros(n_items, dtype=np.int32)
-        touched = np.empty(n_items, dtype=np.int32)
+        estimate = np.empty(n_items, dtype=np.float64)
+        # A min-heap of the k best so far, worst at the root. The spare slot k keeps the
+        # sift-down's branch-free read of a right child in bounds.
+        heap_s = np.full(k + 1, np.inf, dtype=np.float64)
+        heap_j = np.full(k + 1, -1, dtype=np.int32)
         for i in range(chunk, n_items, n_chunks):
-            if norms[i] == 0:
+            if sq_norms[i] == 0 or k == 0:
                 continue
-            n_touched = 0
-            for p in range(item_ptr[i], item_ptr[i + 1]):
-                u = item_users[p]
-                r_ui = item_vals[p]
-                for q in range(user_ptr[u], user_ptr[u + 1]):
-                    j = user_items[q]
-                    if counts[j] == 0:
-                        touched[n_touched] = j
-                        n_touched += 1
-                    counts[j] += 1
-                    dots[j] += r_ui * user_vals[q]
-            n_kept = 0
-            for t in range(n_touched):
-                j = touched[t]
-                if j != i and counts[j] >= min_support and norms[j] > 0:
-                    n_kept = _insert(index[i], score[i], n_kept, j, dots[j] / (norms[i] * norms[j]))
-                dots[j] = 0
+            if count_support:
+                for p in range(item_ptr[i], item_ptr[i + 1]):
+                    r_ui = np.float64(item_vals[p])
+                    u = item_users[p]
+                    for q in range(user_ptr[u], user_ptr[u + 1]):
+                        j = user_items[q]
+                        counts[j] += 1
+                        dots[j] += r_ui * user_vals[q]
+            else:
+                for p in range(item_ptr[i], item_ptr[i + 1]):
+                    r_ui = np.float64(item_vals[p])
+                    u = item_users[p]
+                    for q in range(user_ptr[u], user_ptr[u + 1]):
+                        dots[user_items[q]] += r_ui * user_vals[q]
+            counts[i] = 0  # never its own neighbour
+            dots[i] = 0
+            # One pass over all columns (cheaper than tracking touched ones: no unpredictable
+            # branch per multiply-add), free of branches so that it vectorises: an estimate
+            # d / |j| of each score, the key being computed only where it could win.
+            for j in range(n_items):
+                support = counts[j] if count_support else np.int32(dots[j] != 0)
+                estimate[j] = dots[j] * inverse[j] if support >= need[j] else -np.inf
                 counts[j] = 0
+            # Columns arrive in increasing order, so a later column with an equal key never
+            # displaces an earlier one: ties go to the lower column.
+            n = 0
+            worst = -np.inf
+            bar = -np.finfo(np.float64).max  # lets any finite estimate in until the heap is full
+            for j in range(n_items):
+                if estimate[j] >= bar:
+                    d = dots[j]
+                    key = d * abs(d) / sq_norms[j]
+                    if key > worst:
+                        if n < k:
+                            heap_s[n] = key
+                            heap_j[n] = j
+                            n += 1
+                            if n == k:
+                                _heapify(heap_s, heap_j, k)
+                        else:
+                            heap_s[0] = key
+                            heap_j[0] = j
+                            _sift_down(heap_s, heap_j, 0, k)
+                        if n == k:
+                            # The estimate of the worst key's column, less a margin far wider
+                            # than the rounding of either.
+                            worst = heap_s[0]
+                            bar = np.copysign(np.sqrt(abs(worst)), worst)
+                            bar -= 1e-9 * abs(bar)
+            dots[:] = 0
+            if n < k:
+                _heapify(heap_s, heap_j, n)
+            # Heap sort: repeatedly move the worst to the end, leaving the row best first.
+            for end in range(n - 1, 0, -1):
+                s, j = heap_s[0], heap_j[0]
+                heap_s[0], heap_j[0] = heap_s[end], heap_j[end]
+                heap_s[end], heap_j[end] = s, j
+                _sift_down(heap_s, heap_j, 0, end)
+            for t in range(n):
+                index[i, t] = heap_j[t]
+                key = heap_s[t]
+                score[i, t] = np.copysign(np.sqrt(abs(key) / sq_norms[i]), key)
     return index, score
 
 
 @numba.njit(inline="always")
-def _insert(best_index, best_score, n_kept, j, s):
-    """Insert (j, s) into a row kept sorted best first; ties go to the lower column."""
-    k = len(best_index)
-    if n_kept == k:
-        last = best_score[k - 1]
-        if s < last or (s == last and j > best_index[k - 1]):
-            return n_kept
-        pos = k - 1
-    else:
-        pos = n_kept
-        n_kept += 1
-    while pos > 0 and (
-        best_score[pos - 1] < s or (best_score[pos - 1] == s and best_index[pos - 1] > j)
-    ):
-        best_index[pos] = best_index[pos - 1]
-        best_score[pos] = best_score[pos - 1]
-        pos -= 1
-    best_index[pos] = j
-    best_score[pos] = s
-    return n_kept
+def _worse(s_a, j_a, s_b, j_b):
+    """(s_a, j_a) ranks below (s_b, j_b): a lower score, or the same score at a higher column."""
+    return (s_a < s_b) | ((s_a == s_b) & (j_a > j_b))
+
+
+@numba.njit(inline="always")
+def _sift_down(heap_s, heap_j, pos, size):
+    """Restore the min-heap below ``pos`` over entries [0, size); slot ``size`` must exist."""
+    s, j = heap_s[pos], heap_j[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        # Pick the worse child without a branch (the comparisons are unpredictable).
+        child += (child + 1 < size) & _worse(
+            heap_s[child + 1], heap_j[child + 1], heap_s[child], heap_j[child]
+        )
+        if not _worse(heap_s[child], heap_j[child], s, j):
+            break
+        heap_s[pos], heap_j[pos] = heap_s[child], heap_j[child]
+        pos = child
+    heap_s[pos], heap_j[pos] = s, j
+
+
+@numba.njit(inline="always")
+def _heapify(heap_s, heap_j, size):
+    for pos in range(size // 2 - 1, -1, -1):
+        _sift_down(heap_s, heap_j, pos, size)
 
 
 class NeighbourTable:

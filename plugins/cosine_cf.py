@@ -97,6 +97,7 @@ def _centred(ratings: sp.csr_matrix) -> sp.csr_matrix:
     centred = ratings.copy().astype(np.float32)
     counts = np.diff(centred.indptr)
     means = np.asarray(centred.sum(axis=1)).ravel() / np.maximum(counts, 1)
+    # A rating equal to the user's mean becomes a stored 0: kept, so it still counts as a
+    # co-rating towards min_support.
     centred.data -= np.repeat(means, counts).astype(np.float32)
-    centred.eliminate_zeros()
     return centred
