@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import sys
@@ -150,24 +151,29 @@ def cmd_bot(config: Config, args: argparse.Namespace) -> int:
     return run_cli(config, args)
 
 
+def resolve_or_explain(app: Reelpick, title: str, as_json: bool = False) -> int | None:
+    """The movie ``title`` clearly means, or None after telling the user why not."""
+    found = app.search(title)
+    if found.confident:
+        return found.candidates[0].movie_id
+    if as_json:
+        candidates = [dataclasses.asdict(c) for c in found.candidates]
+        print(json.dumps({"query": title[:200], "ambiguous": candidates}))
+    elif not found.candidates:
+        print(f"No movie matches {title[:80]!r}.", file=sys.stderr)
+    else:
+        print(f"{title[:80]!r} could be:", file=sys.stderr)
+        for candidate in found.candidates:
+            print(f"  {candidate.label}  (score {candidate.score:.0f})", file=sys.stderr)
+        print("Add the year or more of the title to choose one.", file=sys.stderr)
+    return None
+
+
 def cmd_similar(config: Config, args: argparse.Namespace) -> int:
     app = Reelpick.open(config, plugins=args.plugin)
-    found = app.search(args.title)
-    if not found.candidates:
-        print(f"No movie matches {args.title[:80]!r}.", file=sys.stderr)
+    movie_id = resolve_or_explain(app, args.title, as_json=args.json)
+    if movie_id is None:
         return 1
-    if not found.confident:
-        if args.json:
-            print(
-                json.dumps({"query": args.title, "ambiguous": [vars_(c) for c in found.candidates]})
-            )
-        else:
-            print(f"{args.title[:80]!r} could be:", file=sys.stderr)
-            for c in found.candidates:
-                print(f"  {c.label}  (score {c.score:.0f})", file=sys.stderr)
-            print("Add the year or more of the title to choose one.", file=sys.stderr)
-        return 1
-    movie_id = found.candidates[0].movie_id
     answers = app.similar(movie_id, args.k, args.plugin)
     if args.json:
         print(json.dumps(answers_json(app, movie_id, answers), indent=2))
@@ -300,14 +306,6 @@ def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> d
             for a in answers
         ],
     }
-
-
-def vars_(candidate: object) -> dict:
-    return (
-        dict(vars(candidate))
-        if hasattr(candidate, "__dict__")
-        else {f: getattr(candidate, f) for f in candidate.__dataclass_fields__}
-    )
 
 
 def yes(flag: bool) -> str:

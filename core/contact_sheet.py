@@ -17,6 +17,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageOps
 
 from .app import Reelpick
+from .cli import resolve_or_explain
 from .config import Config
 from .posters import PosterStore, font, wrap
 from .types import PluginAnswer
@@ -163,17 +164,9 @@ def show_cli(config: Config, args: argparse.Namespace) -> int:
         print(f"reelpick: {output.parent} is not a folder", file=sys.stderr)
         return 1
     app = Reelpick.open(config, plugins=args.plugin)
-    found = app.search(args.title)
-    if not found.candidates:
-        print(f"No movie matches {args.title[:80]!r}.", file=sys.stderr)
+    movie_id = resolve_or_explain(app, args.title)
+    if movie_id is None:
         return 1
-    if not found.confident:
-        print(f"{args.title[:80]!r} could be:", file=sys.stderr)
-        for candidate in found.candidates:
-            print(f"  {candidate.label}", file=sys.stderr)
-        print("Add the year or more of the title to choose one.", file=sys.stderr)
-        return 1
-    movie_id = found.candidates[0].movie_id
     data = contact_sheet_png(app, movie_id, args.k, args.plugin)
     try:
         output.write_bytes(data)
