@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
         "messages_per_minute": 20,
         "max_messages_per_second": 30.0,
         "max_messages_per_group_minute": 20,
+        "max_messages_per_chat_second": 1.0,
         "retries": 3,
     },
     "movienight": {

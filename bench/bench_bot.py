@@ -1,0 +1,280 @@
+"""Benchmark the Telegram bot: update delivery -> last album request, and the bot's memory.
+
+The bot runs as a real ``reelpick bot`` process against the Bot API test server
+(tests/telegram_server.py) on 127.0.0.1. Both timestamps come from the server: when
+getUpdates handed the update to the bot, and when the bot's last answer request for it
+(the last plugin's album) arrived. Caches are warm: every title is asked once first, so
+plugins are loaded, posters read and their file_ids known (as on a bot that has run a while).
+
+Phases:
+  1 chat      queries one after another from one chat, paced as the per-chat flood limit
+              (about 1 message/s) allows (p50/p95; target p95 <= 300 ms)
+  50 chats    50 chats send a title at the same moment, repeated (target p95 <= 1 s), with
+              Telegram's flood limit for the whole bot (max_messages_per_second = 30) and,
+              in a second bot process, without it (to show what the bot itself costs)
+  memory      the bot process's RSS after the runs, and its peak (target <= 1.5 GiB)
+
+There is no other Telegram bot to compare with, so each figure is printed beside its target
+with the ratio figure/target (below 1.0 meets it). The per-chat anti-spam limit
+(bot.messages_per_minute) is switched off here: the 1-chat phase sends more than 20 a minute.
+
+    .venv/bin/python bench/bench_bot.py                       # all three plugins
+    .venv/bin/python bench/bench_bot.py --plugins cosine-cf   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.telegram_server import BotAPIServer  # noqa: E402
+
+SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
+ML_SMALL = SHARED / "data" / "ml-latest-small"
+POSTERS = SHARED / "data" / "posters"
+VGG16_WEIGHTS = SHARED / "models" / "vgg16_imagenet_notop.weights.h5"
+TITLES = [
+    "Heat",
+    "Toy Story",
+    "The Matrix 1999",
+    "Amelie",
+    "Alien",
+    "Fargo",
+    "Se7en",
+    "Jurassic Park",
+    "Titanic 1997",
+    "Shrek",
+    "Casablanca",
+    "Psycho 1960",
+    "Jaws",
+    "Inception",
+    "Memento",
+    "Goodfellas",
+    "Gladiator 2000",
+    "Braveheart",
+    "Fight Club",
+    "The Lion King 1994",
+]
+ANSWERS = ("sendMediaGroup", "sendPhoto", "sendMessage")
+CHAT_RATE = 1.0  # bot.max_messages_per_chat_second (the default)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--plugins", default="cosine-cf,sgd-mf,vgg16-poster")
+    parser.add_argument("--cache", default="/tmp/reelpick-bench-bot", help="kept between runs")
+    parser.add_argument("--rounds", type=int, default=25, help="queries in the 1-chat phase")
+    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--waves", type=int, default=3, help="bursts in the many-chats phase")
+    parser.add_argument("--startup-timeout", type=float, default=3600.0)
+    args = parser.parse_args()
+    plugins = [p.strip() for p in args.plugins.split(",") if p.strip()]
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+
+    with BotAPIServer() as server:
+        print(f"plugins: {', '.join(plugins)}; data: {ML_SMALL.name}; cache: {cache}", flush=True)
+        bot = Bot(server, cache, plugins, flood=30.0, timeout=args.startup_timeout)
+        try:
+            answering = bot.warm_up()
+            print(f"answering plugins: {answering} (+1 header per query)", flush=True)
+            one = bot.one_chat(args.rounds)
+            many = bot.many_chats(args.chats, args.waves)
+            rss, peak = bot.memory()
+        finally:
+            bot.stop()
+        unlimited = Bot(server, cache, plugins, flood=0.0, timeout=args.startup_timeout)
+        try:
+            unlimited.warm_up(chat=100_000_000)
+            cpu_before = unlimited.cpu_seconds()
+            many_free = unlimited.many_chats(args.chats, args.waves, first_chat=5000)
+            cpu_per_query = (unlimited.cpu_seconds() - cpu_before) / len(many_free)
+            rss_free, peak_free = unlimited.memory()
+        finally:
+            unlimited.stop()
+
+    print()
+    print(f"{'phase':<44} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'target':>8} {'p95/target':>10}")
+    report("1 chat", one, 300)
+    report(f"{args.chats} chats, flood limit 30 msg/s", many, 1000)
+    report(f"{args.chats} chats, no flood limit", many_free, 1000)
+    print(
+        f"bot CPU per query in the no-limit phase: {cpu_per_query * 1000:.1f} ms "
+        f"({args.chats} queries need {cpu_per_query * args.chats:.2f} s of one core); "
+        f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    gib = 1024**3
+    print(f"\nbot process memory, plugins enabled: {', '.join(plugins)}; target 1.5 GiB")
+    for name, (now, most) in (
+        ("first bot (fitted what was not cached)", (rss, peak)),
+        ("second bot (started from the cache)", (rss_free, peak_free)),
+    ):
+        print(
+            f"  {name:<40} RSS {now / gib:.2f} GiB, peak {most / gib:.2f} GiB, "
+            f"peak/target {most / (1.5 * gib):.2f}"
+        )
+    return 0
+
+
+def report(name: str, samples: list[float], target_ms: float) -> None:
+    ms = sorted(s * 1000 for s in samples)
+    p50 = statistics.median(ms)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    print(
+        f"{name:<44} {len(ms):>4} {p50:>8.0f} {p95:>8.0f} {target_ms:>8.0f} {p95 / target_ms:>10.2f}"
+    )
+
+
+class Bot:
+    """A ``reelpick bot`` process talking to ``server``."""
+
+    def __init__(
+        self, server: BotAPIServer, cache: Path, plugins: list[str], flood: float, timeout: float
+    ) -> None:
+        self.server = server
+        self.plugins = plugins
+        self.answers_per_query = 0
+        self._seen: dict[int, list[float]] = {}
+        self._unfinished: list = []
+        self._scanned = 0
+        config = cache / f"bench-config-{int(flood)}.toml"
+        config.write_text(
+            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{cache / "cache"}"\n'
+            "[plugins]\nenabled = [" + ", ".join(f'"{p}"' for p in plugins) + "]\n"
+            f'[posters]\ndir = "{POSTERS}"\n'
+            f"[bot]\nmessages_per_minute = 0\nmax_messages_per_second = {flood}\n"
+            f"max_messages_per_chat_second = {CHAT_RATE}\n"
+        )
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": server.token,
+            "REELPICK_TELEGRAM_BASE_URL": server.base_url,
+            "REELPICK_TELEGRAM_BASE_FILE_URL": server.base_file_url,
+            "REELPICK_VGG16_WEIGHTS": str(VGG16_WEIGHTS),
+        }
+        self.log = open(cache / f"bot-{int(flood)}.log", "w")  # noqa: SIM115 - closed in stop()
+        started = time.perf_counter()
+        commands_before = len(server.calls("setMyCommands"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reelpick.cli", "-v", "--config", str(config), "bot"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        server.wait_for_sync(
+            lambda: (
+                len(server.calls("setMyCommands")) > commands_before
+                or self.process.poll() is not None
+            ),
+            timeout=timeout,
+        )
+        if self.process.poll() is not None:
+            raise SystemExit(f"the bot exited; see {self.log.name}")
+        print(
+            f"bot started in {time.perf_counter() - started:.1f} s (pid {self.process.pid})",
+            flush=True,
+        )
+
+    def ask(self, chat_id: int, title: str) -> int:
+        return self.server.push_text(chat_id, title)["update_id"]
+
+    def warm_up(self, chat: int = 200_000_000) -> int:
+        """Ask every title once (a chat per title, so no pacing): posters read, file_ids known.
+
+        Every query answers with a header and one album (or line) per plugin."""
+        self.answers_per_query = 1 + len(self.plugins)
+        for i, title in enumerate(TITLES):
+            try:
+                self._latency(chat + i, self.ask(chat + i, title), timeout=300)
+            except AssertionError:
+                raise SystemExit(f"no full answer to {title!r}; see {self.log.name}") from None
+        return len(self.plugins)
+
+    def one_chat(self, rounds: int, chat: int = 1) -> list[float]:
+        """Queries one after another from one chat, at a pace the per-chat flood limit allows
+        (one message a second: a person reading the answer before asking again)."""
+        samples = []
+        for i in range(rounds):
+            update_id = self.ask(chat, TITLES[i % len(TITLES)])
+            samples.append(self._latency(chat, update_id))
+            time.sleep(self.answers_per_query / CHAT_RATE)
+        return samples
+
+    def many_chats(self, chats: int, waves: int, first_chat: int = 1000) -> list[float]:
+        samples = []
+        for wave in range(waves):
+            pushed = [
+                (first_chat + c, self.ask(first_chat + c, TITLES[(c + wave) % len(TITLES)]))
+                for c in range(chats)
+            ]
+            samples += [self._latency(chat, update_id, timeout=120) for chat, update_id in pushed]
+            first_chat += chats
+        return samples
+
+    def memory(self) -> tuple[int, int]:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return (
+            int(fields["VmRSS"].split()[0]) * 1024,
+            int(fields["VmHWM"].split()[0]) * 1024,
+        )
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the bot process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def _answers(self, chat: int) -> list[float]:
+        """Arrival times of the bot's accepted answer requests in ``chat`` (sorted)."""
+        self._scan()
+        return sorted(self._seen.get(chat, []))
+
+    def _scan(self) -> None:
+        # Incremental, so that waiting does not slow the server down as requests pile up.
+        requests = self.server.requests
+        count = len(requests)
+        unfinished = []
+        for r in self._unfinished + requests[self._scanned : count]:
+            if r.status == 0:
+                unfinished.append(r)
+            elif r.ok and r.method in ANSWERS and r.chat_id is not None:
+                self._seen.setdefault(r.chat_id, []).append(r.at)
+        self._unfinished, self._scanned = unfinished, count
+
+    def _latency(self, chat: int, update_id: int, timeout: float = 60.0) -> float:
+        """Seconds from delivering ``update_id`` to the arrival of its last answer request."""
+        server = self.server
+        server.wait_for_sync(lambda: update_id in server.delivered_at, timeout=timeout)
+        delivered = server.delivered_at[update_id]
+        answers = server.wait_for_sync(
+            lambda: (
+                found
+                if len(found := [at for at in self._answers(chat) if at >= delivered])
+                >= self.answers_per_query
+                else None
+            ),
+            timeout=timeout,
+        )
+        return answers[self.answers_per_query - 1] - delivered
+
+
+if __name__ == "__main__":
+    sys.exit(main())

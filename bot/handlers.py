@@ -1,0 +1,460 @@
+"""The bot's handlers: one small async function per command, message kind and button.
+
+Every handler reaches shared state through :func:`reelpick.bot.app.services`. Nothing here
+shows a raw error to a person: failures become one polite line, the traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import time
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
+
+from reelpick.types import PluginAnswer
+
+from .app import BotServices, services
+from .media import ChatAction, album_caption, movie_header
+from .redact import redact
+from .resolve import EXAMPLES, choice_keyboard, parse_choice, question_text, resolve_title
+from .settings import K_CHOICES, MAX_K
+
+log = logging.getLogger(__name__)
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+HELP = """<b>Send me a movie title</b> and I answer with posters of similar movies, one album per recommender.
+
+Examples: <code>Heat</code>, <code>The Matrix 1999</code>, <code>Amelie</code>
+In groups: mention me (<code>@{username} Heat</code>), reply to me, or use <code>/similar Heat</code>.
+
+/similar TITLE - movies similar to TITLE
+/plugins - the recommenders and what each one means
+/settings - posters per album and which recommenders answer in this chat
+/about - where the data and posters come from
+/help - this message"""
+
+COMMANDS = [
+    ("similar", "Movies similar to a title"),
+    ("help", "How to use the bot, with examples"),
+    ("plugins", "Which recommenders answer and what they mean"),
+    ("settings", "Posters per album and recommenders for this chat"),
+    ("about", "Data sources and attribution"),
+]
+
+try:  # the posters helper defines the exact wording TMDB asks for
+    from reelpick.tmdb import TMDB_ATTRIBUTION
+except ImportError:  # pragma: no cover - only before reelpick.tmdb exists
+    TMDB_ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
+
+
+# -- guard: runs before every other handler (group -1) ---------------------------------------
+async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Per-chat rate limit against spam: warn once, then ignore until the minute is over."""
+    chat = update.effective_chat
+    if chat is None or update.effective_user is None or update.effective_user.is_bot:
+        return
+    s = services(context)
+    verdict = s.limiter.check(chat.id)
+    if verdict == "ok":
+        return
+    if verdict == "warn":
+        wait = max(1, round(s.limiter.wait_seconds(chat.id)))
+        text = f"That's a lot of requests. Please wait {wait} s and try again."
+        try:
+            if update.callback_query:
+                await update.callback_query.answer(text)
+            elif update.effective_message:
+                await update.effective_message.reply_text(text)
+        except TelegramError as exc:
+            log.info("rate-limit notice not sent: %s", redact(exc))
+    log.info("chat %s is over the limit (%s)", chat.id, verdict)
+    raise ApplicationHandlerStop
+
+
+# -- commands -------------------------------------------------------------------------------
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_html(
+        "Hi! I find movies similar to the ones you like.\n\n" + _help(context),
+        link_preview_options=NO_PREVIEW,
+    )
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_html(_help(context), link_preview_options=NO_PREVIEW)
+
+
+async def plugins_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    registry = s.reelpick.registry
+    chosen = s.settings.get(update.effective_chat.id, registry.enabled()).plugins
+    lines = ["<b>Recommenders</b> (each answers with its own album):"]
+    for name in registry.enabled():
+        plugin = registry.plugins[name]
+        state = "" if plugin.fitted else " (not available right now)"
+        off = "" if name in chosen else " (off in this chat)"
+        lines.append(
+            f"• <b>{html.escape(plugin.info.label)}</b>{state}{off}: "
+            f"{html.escape(plugin.info.description)}"
+        )
+    for failure in registry.failures:
+        if failure.name in s.config.enabled_plugins:
+            lines.append(f"• <b>{html.escape(failure.name)}</b>: could not be loaded")
+    lines.append("\nChoose which ones answer here with /settings.")
+    await update.effective_message.reply_html("\n".join(lines))
+
+
+async def about_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    dataset = s.reelpick.dataset
+    text = (
+        "<b>About reelpick</b>\n"
+        f"Ratings and titles: MovieLens ({len(dataset.movies):,} movies, "
+        f"{len(dataset.ratings):,} ratings) by GroupLens Research, University of Minnesota "
+        '(<a href="https://grouplens.org/datasets/movielens/">grouplens.org</a>). '
+        "F. Maxwell Harper and Joseph A. Konstan, The MovieLens Datasets: History and Context, "
+        "ACM TiiS 5(4), 2015.\n"
+        'Posters: <a href="https://www.themoviedb.org/">The Movie Database (TMDB)</a>; '
+        "movies without one get a drawn placeholder.\n"
+        f"{html.escape(TMDB_ATTRIBUTION)}\n"
+        "Recommendations are computed by the plugins listed in /plugins."
+    )
+    await update.effective_message.reply_html(text, link_preview_options=NO_PREVIEW)
+
+
+async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings shows buttons; /settings k 8 and /settings plugins a b also work as text."""
+    s = services(context)
+    chat_id = update.effective_chat.id
+    available = s.reelpick.registry.enabled()
+    # "k 8", "k=8", "plugins cosine-cf sgd-mf", "plugins=cosine-cf,sgd-mf"
+    words = " ".join(context.args or []).lower().replace("=", " ").replace(",", " ").split()
+    note = ""
+    if words:
+        if not await _may_change_settings(update, context):
+            await update.effective_message.reply_text(
+                "Only the group's admins can change settings."
+            )
+            return
+        key, values = words[0], words[1:]
+        if key == "k" and len(values) == 1 and values[0].isdigit() and 1 <= int(values[0]) <= MAX_K:
+            s.settings.set_k(chat_id, int(values[0]))
+            note = f"Posters per album: {int(values[0])}."
+        elif key == "plugins" and values and all(v in available for v in values):
+            s.settings.set_plugins(chat_id, [p for p in available if p in values])
+            note = "Recommenders updated."
+        else:
+            note = (
+                f"I did not understand that. Use /settings k N (1-{MAX_K}) or "
+                f"/settings plugins NAME ... (one or more of: {', '.join(available)})."
+            )
+    text, markup = _settings_view(s, chat_id)
+    await update.effective_message.reply_html(
+        (html.escape(note) + "\n\n" if note else "") + text, reply_markup=markup
+    )
+
+
+async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    s = services(context)
+    chat_id = update.effective_chat.id
+    available = s.reelpick.registry.enabled()
+    if not await _may_change_settings(update, context):
+        await query.answer("Only the group's admins can change settings.", show_alert=True)
+        return
+    parts = (query.data or "").split(":", 2)
+    current = s.settings.get(chat_id, available)
+    if len(parts) == 3 and parts[1] == "k" and parts[2].isdigit() and int(parts[2]) in K_CHOICES:
+        s.settings.set_k(chat_id, int(parts[2]))
+        await query.answer(f"{parts[2]} posters per album")
+    elif len(parts) == 3 and parts[1] == "p" and parts[2] in available:
+        plugins = set(current.plugins) ^ {parts[2]}
+        if not plugins:
+            await query.answer("At least one recommender has to stay on.", show_alert=True)
+            return
+        s.settings.set_plugins(chat_id, [p for p in available if p in plugins])
+        await query.answer("Saved")
+    else:
+        await query.answer("That button is out of date.")
+        return
+    text, markup = _settings_view(s, chat_id)
+    if query.message is not None:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def similar_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    title = " ".join(context.args or [])
+    if not title.strip():
+        await update.effective_message.reply_html(
+            f"Tell me which movie: <code>/similar TITLE</code>, for example "
+            f"<code>/similar {html.escape(EXAMPLES.split(',')[0])}</code>."
+        )
+        return
+    await _answer_title(update, context, title)
+
+
+async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin only: reload the data and the plugins' fitted tables (fits what is missing)."""
+    s = services(context)
+    user = update.effective_user
+    if user is None or user.id not in s.admins:
+        await update.effective_message.reply_text("Sorry, /reload is only for the bot's admins.")
+        log.warning("refused /reload from user %s", user.id if user else "?")
+        return
+    await update.effective_message.reply_text("Reloading data and models…")
+    started = time.perf_counter()
+    try:
+        await s.reload()
+    except Exception:
+        log.exception("reload failed; keeping the models already loaded")
+        await update.effective_message.reply_text(
+            "Reload failed (see the log); the models already loaded keep answering."
+        )
+        return
+    registry = s.reelpick.registry
+    ready = [
+        registry.plugins[n].info.label for n in registry.enabled() if registry.plugins[n].fitted
+    ]
+    await update.effective_message.reply_text(
+        f"Reloaded in {time.perf_counter() - started:.1f} s: {', '.join(ready) or 'no recommenders'} ready."
+    )
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command no handler knows (checked across every handler, movie nights' included)."""
+    message = update.effective_message
+    if message is None or message.chat.type != ChatType.PRIVATE or not message.text:
+        return
+    command = message.text.split()[0][1:].split("@")[0].lower()
+    known = {
+        c
+        for handlers in context.application.handlers.values()
+        for h in handlers
+        if isinstance(h, CommandHandler)
+        for c in h.commands
+    }
+    if command in known:
+        return
+    await message.reply_text("I don't know that command. /help lists what I can do.")
+
+
+# -- plain messages and buttons ---------------------------------------------------------------
+async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _answer_title(update, context, update.effective_message.text)
+
+
+async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In groups, answer only when mentioned or replied to."""
+    message = update.effective_message
+    bot = context.bot
+    text = message.text or ""
+    mention = f"@{bot.username}".lower()
+    mentioned = (
+        any(
+            e.type == MessageEntityType.MENTION
+            and text[e.offset : e.offset + e.length].lower() == mention
+            for e in message.entities
+        )
+        or mention in text.lower()
+    )
+    replied = (
+        message.reply_to_message is not None
+        and message.reply_to_message.from_user is not None
+        and message.reply_to_message.from_user.id == bot.id
+    )
+    if not (mentioned or replied):
+        return
+    title = text
+    if mentioned:
+        start = text.lower().find(mention)
+        title = text[:start] + text[start + len(mention) :]
+    await _answer_title(update, context, title)
+
+
+async def other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice... in a private chat: say what works."""
+    await update.effective_message.reply_text(
+        f"Send me a movie title as text, for example {EXAMPLES}."
+    )
+
+
+async def pick_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A candidate button: edit the question to the choice, then answer for that movie."""
+    query = update.callback_query
+    s = services(context)
+    movie_id = parse_choice(query.data)
+    if movie_id is None or movie_id not in s.reelpick.dataset:
+        await query.answer("That button is out of date.")
+        return
+    await query.answer()
+    label = s.label(movie_id)
+    if query.message is not None:
+        try:
+            await query.edit_message_text(
+                f"You picked <b>{html.escape(label)}</b>.", parse_mode=ParseMode.HTML
+            )
+        except TelegramError as exc:  # the question may be gone or unchanged: answer anyway
+            log.info("could not edit the question: %s", redact(exc))
+    reply_to = query.message.message_id if query.message is not None else None
+    await answer_movie(context, update.effective_chat.id, movie_id, reply_to=reply_to)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log every unhandled error with its traceback; tell the person something went wrong."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(
+                update.effective_chat.id, "Sorry, something went wrong. Please try again."
+            )
+
+
+# -- answering ----------------------------------------------------------------------------------
+async def _answer_title(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    s = services(context)
+    message = update.effective_message
+    found = await asyncio.to_thread(resolve_title, s.reelpick, text)
+    if found.kind == "invalid":
+        await message.reply_text(found.problem)
+    elif found.kind == "match":
+        await answer_movie(context, message.chat_id, found.movie_id, reply_to=message.message_id)
+    else:
+        markup = choice_keyboard(found.candidates) if found.candidates else None
+        await message.reply_html(question_text(found), reply_markup=markup)
+
+
+async def answer_movie(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, movie_id: int, reply_to: int | None = None
+) -> None:
+    """Header, then one album per plugin in plugin order (one line for a plugin that failed).
+
+    Plugins are asked and posters read concurrently while the header goes out; albums are
+    sent one after another so they arrive in order. One chat's answers never interleave.
+    """
+    s = services(context)
+    bot = context.bot
+    async with s.chat_lock(chat_id):
+        app = s.reelpick
+        chosen = s.settings.get(chat_id, app.registry.enabled())
+        prepared = {
+            name: asyncio.create_task(_prepare(s, name, movie_id, chosen.k))
+            for name in chosen.plugins
+        }
+        uploading = ChatAction(bot, chat_id, "upload_photo")
+        if not chosen.plugins:
+            await bot.send_message(chat_id, "No recommender is available right now; see /plugins.")
+            return
+        try:
+            await bot.send_message(
+                chat_id,
+                movie_header(app.dataset, movie_id),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to
+                else None,
+            )
+            for name in chosen.plugins:
+                answer, posters = await prepared[name]
+                if posters and s.sender.needs_upload(bot, posters):
+                    await uploading.start()  # "sending photo…" while files upload
+                await _send_answer(s, bot, chat_id, movie_id, answer, posters)
+        finally:
+            await uploading.stop()
+            for task in prepared.values():
+                task.cancel()
+
+
+async def _prepare(
+    s: BotServices, name: str, movie_id: int, k: int
+) -> tuple[PluginAnswer, list | None]:
+    answer = await s.ask(name, movie_id, k)
+    posters = None
+    if answer.ok and answer.neighbours:
+        posters = await s.sender.load([n.movie_id for n in answer.neighbours])
+    return answer, posters
+
+
+async def _send_answer(
+    s: BotServices, bot, chat_id: int, movie_id: int, answer: PluginAnswer, posters: list | None
+) -> None:
+    label = html.escape(answer.label)
+    if answer.error:
+        await bot.send_message(chat_id, f"{answer.label} had a problem with this movie.")
+        return
+    if answer.no_answer:
+        await bot.send_message(
+            chat_id, f"{answer.label} has no suggestions for this movie: {answer.no_answer}."
+        )
+        return
+    if not answer.neighbours:
+        await bot.send_message(chat_id, f"{answer.label} found no similar movies.")
+        return
+    ids = [n.movie_id for n in answer.neighbours]
+    caption = album_caption(
+        f"<b>{label}</b> · like {html.escape(s.label(movie_id))}",
+        [s.label(m) for m in ids],
+    )
+    try:
+        await s.sender.send(bot, chat_id, ids, caption, posters=posters)
+    except TelegramError as exc:
+        log.error("sending the %s album to chat %s failed: %s", answer.plugin, chat_id, redact(exc))
+        await bot.send_message(chat_id, f"I couldn't send the {answer.label} posters just now.")
+
+
+def _help(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return HELP.format(username=context.bot.username or "bot")
+
+
+async def _may_change_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat.type == ChatType.PRIVATE:
+        return True
+    if user is None:
+        return False
+    if user.id in services(context).admins:
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError as exc:
+        log.info("could not check admin rights: %s", redact(exc))
+        return False
+    return member.status in ("creator", "administrator")
+
+
+def _settings_view(s: BotServices, chat_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    registry = s.reelpick.registry
+    current = s.settings.get(chat_id, registry.enabled())
+    labels = [registry.plugins[p].info.label for p in current.plugins]
+    text = (
+        "<b>Settings for this chat</b>\n"
+        f"Posters per album: {current.k}\n"
+        f"Recommenders: {html.escape(', '.join(labels))}"
+    )
+    k_row = [
+        InlineKeyboardButton(f"• {k} •" if k == current.k else str(k), callback_data=f"set:k:{k}")
+        for k in K_CHOICES
+    ]
+    plugin_rows = [
+        [
+            InlineKeyboardButton(
+                ("✅ " if name in current.plugins else "⬜ ") + registry.plugins[name].info.label,
+                callback_data=f"set:p:{name}",
+            )
+        ]
+        for name in registry.enabled()
+    ]
+    return text, InlineKeyboardMarkup([k_row, *plugin_rows])

@@ -1,0 +1,89 @@
+"""``reelpick bot``: load data and plugins, then run the bot (long polling or a webhook)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import urllib.parse
+
+from telegram import Bot, Update
+from telegram.error import InvalidToken, TelegramError
+
+from reelpick.app import Reelpick
+from reelpick.config import Config, secret
+from reelpick.errors import ConfigError
+
+from .redact import protect, redact
+
+log = logging.getLogger(__name__)
+
+
+def run_cli(config: Config, args: argparse.Namespace) -> int:
+    """Run until interrupted (Ctrl-C, SIGTERM). ``args.mode`` overrides ``bot.mode``."""
+    from .app import build_application
+
+    section = config.section("bot")
+    mode = getattr(args, "mode", None) or section["mode"]
+    if mode not in ("polling", "webhook"):
+        raise ConfigError(
+            f"{config.where('bot', 'mode')}: expected 'polling' or 'webhook', got {mode!r}"
+        )
+    if mode == "webhook" and not section["webhook_url"]:
+        raise ConfigError(
+            f"{config.where('bot', 'webhook_url')}: webhook mode needs the public HTTPS URL"
+        )
+    token = secret("TELEGRAM_BOT_TOKEN")
+    if token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set: put the bot's token in the environment")
+    protect(token)
+    _check_token(token, section)
+
+    # Plugins load (or fit, with a log line) before the first update is taken.
+    log.info("loading data and plugins")
+    app = Reelpick.open(config)
+    application = build_application(config, app)
+    try:
+        if mode == "polling":
+            log.info("long polling %s", _host(section["base_url"]))
+            application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=5)
+        else:
+            url = section["webhook_url"]
+            log.info(
+                "webhook on %s:%s for %s", section["webhook_listen"], section["webhook_port"], url
+            )
+            application.run_webhook(
+                listen=section["webhook_listen"],
+                port=int(section["webhook_port"]),
+                url_path=urllib.parse.urlsplit(url).path.lstrip("/"),
+                webhook_url=url,
+                # Telegram echoes this in a header: requests without it are not from Telegram.
+                secret_token=secrets.token_urlsafe(32),
+                allowed_updates=Update.ALL_TYPES,
+                bootstrap_retries=5,
+            )
+    except InvalidToken:
+        # PTB's message quotes the token; ours must not.
+        raise ConfigError("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)") from None
+    return 0
+
+
+def _check_token(token: str, section: dict) -> None:
+    """Fail fast on a token Telegram rejects, before minutes of loading and fitting."""
+
+    async def probe() -> None:
+        async with Bot(token, base_url=section["base_url"], base_file_url=section["base_file_url"]):
+            pass  # entering calls getMe
+
+    try:
+        asyncio.run(probe())
+    except InvalidToken:
+        raise ConfigError("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)") from None
+    except TelegramError as exc:  # Telegram unreachable for now: polling keeps retrying
+        log.warning("could not reach the Bot API yet (%s); starting anyway", redact(exc))
+
+
+def _host(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

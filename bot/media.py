@@ -1,0 +1,271 @@
+"""Posters to Telegram: captions, albums, and reuse of uploaded files.
+
+Shared by the /similar flow and movie nights:
+
+    sender = PosterSender(poster_store, cache)          # one per bot (see BotServices)
+    caption = album_caption("<b>cosine-CF</b>", [dataset.label(m) for m in ids])
+    messages = await sender.send(bot, chat_id, ids, caption, reply_to=message_id)
+
+A poster is uploaded once per bot: the ``file_id`` Telegram returns is stored in diskcache
+under the poster's content hash and sent instead of the bytes from then on. Posters are read
+(or fetched, or drawn) concurrently in threads. One id sends a photo, 2-10 an album, more
+several albums (the caption goes on the first photo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import diskcache
+from telegram import Bot, InputMediaPhoto, Message, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+
+from reelpick.data import Dataset
+from reelpick.posters import Poster, PosterStore
+
+from .redact import redact
+
+log = logging.getLogger(__name__)
+
+CAPTION_LIMIT = 1024
+TEXT_LIMIT = 4096
+ALBUM_MAX = 10
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def visible_length(html_text: str) -> int:
+    """Length Telegram counts for an HTML text: tags removed, entities decoded, UTF-16 units."""
+    plain = html.unescape(_TAGS.sub("", html_text))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+def album_caption(
+    heading: str, lines: Sequence[str], numbered: bool = True, limit: int = CAPTION_LIMIT
+) -> str:
+    """``heading`` (HTML) then one escaped line per title, cut to fit Telegram's caption limit."""
+    caption = heading
+    for rank, line in enumerate(lines, 1):
+        entry = f"\n{rank}. {html.escape(line)}" if numbered else f"\n{html.escape(line)}"
+        if visible_length(caption + entry) > limit - 2:
+            caption += "\n…"
+            break
+        caption += entry
+    return caption
+
+
+def movie_header(dataset: Dataset, movie_id: int) -> str:
+    """HTML header of an answer: title with year, genres, IMDb/TMDB links."""
+    row = dataset.movies.loc[movie_id]
+    parts = [f"<b>{html.escape(dataset.label(movie_id))}</b>"]
+    genres = [g for g in row["genres"] if g and g != "(no genres listed)"]
+    if genres:
+        parts.append(html.escape(" · ".join(genres)))
+    links = dataset.links(movie_id)
+    if links:
+        parts.append(
+            " · ".join(f'<a href="{html.escape(url)}">{name}</a>' for name, url in links.items())
+        )
+    return "\n".join(parts)
+
+
+class PosterSender:
+    """Sends posters as photos/albums, reusing file_ids across chats and restarts."""
+
+    def __init__(
+        self, store: PosterStore, cache: diskcache.Cache, size: str | None = None, memo: int = 2048
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.size = size
+        # Posters kept in memory (~20 kB each): a warm answer reads and decodes nothing.
+        # Placeholders only for a while, so that a poster fetched later replaces them soon.
+        self._memo: OrderedDict[int, tuple[Poster, float]] = OrderedDict()  # -> (poster, until)
+        self._memo_size = memo
+        self.placeholder_seconds = 600.0
+        self._ids: dict[str, str] = {}  # file_ids read from or written to the disk cache
+
+    async def load(self, movie_ids: Sequence[int]) -> list[Poster]:
+        """Posters of ``movie_ids`` (real or placeholder); those not in memory read in threads."""
+        now = time.monotonic()
+        found: dict[int, Poster | None] = {}
+        for movie_id in map(int, movie_ids):
+            kept = self._memo.get(movie_id)
+            found[movie_id] = kept[0] if kept is not None and kept[1] > now else None
+        missing = [m for m, poster in found.items() if poster is None]
+        loaded = await asyncio.gather(
+            *(asyncio.to_thread(self.store.get, m, self.size) for m in missing)
+        )
+        for movie_id, poster in zip(missing, loaded, strict=True):
+            found[movie_id] = poster
+            until = now + self.placeholder_seconds if poster.placeholder else float("inf")
+            self._memo[movie_id] = (poster, until)
+        for movie_id in found:
+            self._memo.move_to_end(movie_id)
+        while len(self._memo) > self._memo_size:
+            self._memo.popitem(last=False)
+        return [found[int(m)] for m in movie_ids]
+
+    def forget(self) -> None:
+        """Drop the posters and file_ids kept in memory (after /reload, say)."""
+        self._memo.clear()
+        self._ids.clear()
+
+    def needs_upload(self, bot: Bot, posters: Sequence[Poster]) -> bool:
+        """Whether sending ``posters`` uploads any file (no stored file_id for one of them)."""
+        return any(self.file_id(bot, p) is None for p in posters)
+
+    async def send(
+        self,
+        bot: Bot,
+        chat_id: int,
+        movie_ids: Sequence[int],
+        caption: str,
+        *,
+        reply_to: int | None = None,
+        posters: list[Poster] | None = None,
+    ) -> list[Message]:
+        """Send the posters of ``movie_ids`` with ``caption`` (HTML) on the first one."""
+        if not movie_ids:
+            raise ValueError("no posters to send")
+        posters = posters if posters is not None else await self.load(movie_ids)
+        sent: list[Message] = []
+        for i, chunk in enumerate(_chunks(posters)):
+            sent += await self._send_chunk(
+                bot, chat_id, chunk, caption if i == 0 else None, reply_to
+            )
+        return sent
+
+    def file_id(self, bot: Bot, poster: Poster) -> str | None:
+        """The stored file_id of ``poster`` for this bot, if it was uploaded before."""
+        key = _key(bot, poster)
+        if key not in self._ids:
+            found = self.cache.get(key)
+            if found is None:
+                return None
+            self._ids[key] = found
+        return self._ids[key]
+
+    def _remember(self, bot: Bot, poster: Poster, file_id: str | None) -> None:
+        key = _key(bot, poster)
+        if file_id is None:
+            self._ids.pop(key, None)
+            self.cache.delete(key)
+        else:
+            self._ids[key] = file_id
+            self.cache.set(key, file_id)
+
+    async def _send_chunk(
+        self,
+        bot: Bot,
+        chat_id: int,
+        chunk: list[Poster],
+        caption: str | None,
+        reply_to: int | None,
+    ) -> list[Message]:
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        for attempt in range(2):
+            known = [None if attempt else self.file_id(bot, p) for p in chunk]
+            try:
+                if len(chunk) == 1:
+                    message = await bot.send_photo(
+                        chat_id,
+                        known[0] or chunk[0].data,
+                        caption=caption,
+                        parse_mode=ParseMode.HTML,
+                        reply_parameters=reply,
+                    )
+                    messages = [message]
+                else:
+                    media = [
+                        InputMediaPhoto(
+                            file_id or poster.data,
+                            caption=caption if j == 0 else None,
+                            parse_mode=ParseMode.HTML,
+                        )
+                        for j, (poster, file_id) in enumerate(zip(chunk, known, strict=True))
+                    ]
+                    messages = list(
+                        await bot.send_media_group(chat_id, media, reply_parameters=reply)
+                    )
+            except BadRequest as exc:
+                stale = (
+                    "file identifier" in str(exc).lower() or "file reference" in str(exc).lower()
+                )
+                if attempt == 0 and stale and any(known):
+                    # A stored file_id no longer works (another bot token, a reset server):
+                    # forget this chunk's ids and upload the bytes.
+                    log.warning("stored poster file ids refused (%s); uploading again", redact(exc))
+                    for poster in chunk:
+                        self._remember(bot, poster, None)
+                    continue
+                raise
+            for poster, file_id, message in zip(chunk, known, messages, strict=False):
+                if file_id is None and message.photo:
+                    self._remember(bot, poster, message.photo[-1].file_id)
+            return messages
+        raise AssertionError("unreachable")
+
+
+class ChatAction:
+    """Shows ``action`` ("sending photo…") in a chat from :meth:`start` until :meth:`stop`.
+
+    Telegram shows a chat action for 5 s, so it is repeated every ``every`` seconds.
+    """
+
+    def __init__(
+        self, bot: Bot, chat_id: int, action: str = "upload_photo", every: float = 4.5
+    ) -> None:
+        self.bot, self.chat_id, self.action, self.every = bot, chat_id, action, every
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Show the action now (before the upload starts), then keep it up in the background."""
+        if self._task is None:
+            await self._show()
+            self._task = asyncio.create_task(self._keep_showing())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def __aenter__(self) -> ChatAction:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _show(self) -> None:
+        try:
+            await self.bot.send_chat_action(self.chat_id, self.action)
+        except TelegramError as exc:  # cosmetic: never let it break an answer
+            log.debug("chat action failed: %s", redact(exc))
+
+    async def _keep_showing(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            await self._show()
+
+
+def _chunks(posters: list[Poster]) -> list[list[Poster]]:
+    """Albums of at most 10, never a lone photo after an album (11 -> 6 + 5)."""
+    count = len(posters)
+    n = max(1, -(-count // ALBUM_MAX))
+    size = -(-count // n)
+    return [posters[i : i + size] for i in range(0, count, size)]
+
+
+def _key(bot: Bot, poster: Poster) -> str:
+    # file_ids belong to one bot: the bot id is part of the key.
+    return f"file-id:{bot.id}:{poster.content_hash}"

@@ -1,0 +1,133 @@
+"""From what a person typed to one movie: clean the text, search, and build choice buttons.
+
+Shared by every feature that takes a title (the /similar flow, movie nights' /suggest):
+
+    found = resolve_title(app, text)
+    if found.kind == "match":       ... found.movie_id
+    elif found.kind == "ambiguous": reply with choice_keyboard(found.candidates)
+    elif found.kind == "none":      reply with choice_keyboard(found.candidates) ("did you mean")
+    else:                           reply found.problem  (kind "invalid": empty, emoji, too long)
+
+Buttons carry ``"<action>:<movie_id>"`` (``action`` defaults to "pick"); read them back with
+:func:`parse_choice`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from reelpick.app import Reelpick
+from reelpick.search import MAX_QUERY, Candidate, normalise
+
+MAX_MESSAGE_BYTES = 10_000
+BUTTON_TEXT = 60
+EXAMPLES = "Heat, The Matrix 1999 or Amelie"
+
+_names_cache: dict[str, tuple[list[str], list[int]]] = {}
+_names_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    query: str
+    kind: str  # "match" | "ambiguous" | "none" | "invalid"
+    movie_id: int | None = None
+    candidates: tuple[Candidate, ...] = ()  # choices (ambiguous) or suggestions (none)
+    problem: str = ""  # what to tell the person when kind is "invalid"
+
+
+def clean_title(text: str | None) -> tuple[str, str]:
+    """``(title, problem)``: the title with spaces tidied, or why it cannot be one."""
+    text = text or ""
+    if len(text.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES or len(text) > MAX_QUERY:
+        return "", (
+            f"That is too long for a movie title (at most {MAX_QUERY} characters). "
+            f"Send just the title, for example {EXAMPLES}."
+        )
+    title = re.sub(r"\s+", " ", text).strip()
+    if not title:
+        return "", f"Send me a movie title, for example {EXAMPLES}."
+    if not any(c.isalnum() for c in title):
+        return "", f"I can only look up movie titles, for example {EXAMPLES}."
+    return title, ""
+
+
+def resolve_title(app: Reelpick, text: str | None, limit: int = 5) -> Resolution:
+    """Resolve free text to a movie: a clear match, several candidates, or suggestions."""
+    title, problem = clean_title(text)
+    if problem:
+        return Resolution(text or "", "invalid", problem=problem)
+    found = app.search(title, limit)
+    if found.confident:
+        return Resolution(title, "match", movie_id=found.candidates[0].movie_id)
+    if found.candidates:
+        return Resolution(title, "ambiguous", candidates=tuple(found.candidates))
+    return Resolution(title, "none", candidates=tuple(did_you_mean(app, title, limit)))
+
+
+def did_you_mean(app: Reelpick, query: str, limit: int = 5) -> list[Candidate]:
+    """Looser matches than the search's cut-off, best and most rated first (may be empty)."""
+    key = normalise(query)
+    if not key:
+        return []
+    names, owners = _names(app)
+    counts = app.dataset.rating_counts
+    scored: dict[int, float] = {}
+    for _name, score, pos in process.extract(
+        key, names, scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=50
+    ):
+        owner = owners[pos]
+        scored[owner] = max(scored.get(owner, 0.0), float(score))
+    ranked = sorted(scored.items(), key=lambda item: (-item[1], -int(counts.get(item[0], 0))))
+    return [Candidate(m, app.dataset.label(m), round(s, 1)) for m, s in ranked[:limit]]
+
+
+def _names(app: Reelpick) -> tuple[list[str], list[int]]:
+    """Normal-form display names of every movie (built once per dataset)."""
+    fingerprint = app.dataset.fingerprint
+    with _names_lock:
+        if fingerprint not in _names_cache:
+            movies = app.dataset.movies
+            names, owners = [], []
+            for movie_id, name in zip(movies.index, movies["name"], strict=True):
+                names.append(normalise(str(name)))
+                owners.append(int(movie_id))
+            _names_cache[fingerprint] = (names, owners)
+        return _names_cache[fingerprint]
+
+
+def choice_keyboard(
+    candidates: list[Candidate] | tuple[Candidate, ...], action: str = "pick"
+) -> InlineKeyboardMarkup:
+    """One button per candidate (title + year), carrying ``"<action>:<movie_id>"``."""
+    rows = [
+        [InlineKeyboardButton(_short(c.label), callback_data=f"{action}:{c.movie_id}")]
+        for c in candidates
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def parse_choice(data: str | None, action: str = "pick") -> int | None:
+    """The movie id of a button made by :func:`choice_keyboard`, or None if it is not one."""
+    match = re.fullmatch(rf"{re.escape(action)}:(\d{{1,10}})", data or "")
+    return int(match.group(1)) if match else None
+
+
+def question_text(found: Resolution) -> str:
+    """The HTML question above the buttons of an ambiguous or unmatched title."""
+    shown = html.escape(found.query[:80])
+    if found.kind == "ambiguous":
+        return f"Which “{shown}” do you mean?"
+    if found.candidates:
+        return f"I found no movie called “{shown}”. Did you mean one of these?"
+    return f"I found no movie called “{shown}”. Check the spelling, or try {EXAMPLES}."
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= BUTTON_TEXT else text[: BUTTON_TEXT - 1] + "…"

@@ -1,0 +1,1381 @@
+"""A Telegram Bot API server on 127.0.0.1 for tests and benchmarks.
+
+It speaks the Bot API over real HTTP the way api.telegram.org does: ``/bot<token>/<method>``
+with JSON, form-encoded or multipart bodies; ``{"ok": true, "result": ...}`` answers with
+real-shaped objects (per-chat message ids, PhotoSize arrays with fresh file ids); Telegram's
+own error bodies for what Telegram rejects (albums outside 2-10 items, long captions and
+texts, unknown file ids, bad HTML entities, a wrong token). Tests push updates as a user
+would (messages, commands, mentions, button presses, poll answers), inject faults (429 with
+retry_after, 5xx, slow answers, dropped connections) and assert on :attr:`requests`.
+
+    with BotAPIServer() as server:
+        builder.base_url(server.base_url).base_file_url(server.base_file_url).token(server.token)
+        server.push_text(CHAT, "Heat")
+        await server.wait_for(lambda: server.calls("sendMediaGroup"), timeout=10)
+
+Supported methods: getMe, logOut, close, deleteWebhook, setWebhook, getWebhookInfo, getUpdates,
+sendMessage, sendPhoto, sendMediaGroup, sendChatAction, answerCallbackQuery, editMessageText,
+editMessageReplyMarkup, deleteMessage, setMyCommands, getMyCommands, deleteMyCommands,
+sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import html
+import io
+import json
+import os
+import re
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BOT_ID = 7000000001
+BOT_USERNAME = "reelpick_test_bot"
+DEFAULT_TOKEN = f"{BOT_ID}:AAFakeTokenForTests-0123456789abcdefXYZ"
+
+CHAT_ACTIONS = {
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+}
+UPDATE_TYPES = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "callback_query",
+    "inline_query",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+)
+HTML_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "blockquote": "blockquote",
+}
+MARKDOWN_V2_RESERVED = "_*[]()~`>#+-=|{}.!"
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, Telegram's description, optional parameters."""
+
+    def __init__(self, code: int, description: str, parameters: dict | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+    def body(self) -> dict:
+        body = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+
+def bad_request(text: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {text}")
+
+
+@dataclass
+class Request:
+    """One request the server received, as tests see it."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes]
+    at: float  # time.perf_counter() when it arrived
+    token_ok: bool
+    status: int = 0  # HTTP status answered (0 while in flight, -1 when the connection was dropped)
+    result: Any = None
+    error: str | None = None  # the description of an error answer
+
+    @property
+    def chat_id(self) -> int | None:
+        value = self.params.get("chat_id")
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+@dataclass
+class Fault:
+    method: str  # a method name or "*"
+    kind: str  # "429" | "500" | "502" | "drop" | "slow"
+    times: int
+    retry_after: int = 1
+    delay: float = 0.0
+
+
+@dataclass
+class StoredFile:
+    file_id: str
+    file_unique_id: str
+    data: bytes
+    sizes: list[dict]  # the PhotoSize array this upload produced
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str  # "private" | "group" | "supergroup"
+    title: str | None = None
+    next_message_id: int = 1
+    messages: dict[int, dict] = field(default_factory=dict)
+    admins: set[int] = field(default_factory=set)
+
+
+class BotAPIServer:
+    """The server and its state. Thread-safe; start with ``with BotAPIServer() as s`` or start()."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN, *, latency: float = 0.0) -> None:
+        self.token = token
+        self.latency = latency  # seconds added to every method except getUpdates
+        self.requests: list[Request] = []
+        self.chats: dict[int, Chat] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.polls: dict[str, dict] = {}  # poll id -> {"poll": Poll, "chat_id", "message_id"}
+        self.commands: list[dict] = []
+        self.webhook: dict[str, Any] = {"url": ""}
+        self.callback_queries: dict[str, dict] = {}  # id -> {"answered": payload | None}
+        self.delivered_at: dict[int, float] = {}  # update_id -> perf_counter at first delivery
+        self._updates: list[dict] = []
+        self._allowed_updates: list[str] = []
+        self._next_update_id = 100_000
+        self._next_user_message_id = 0
+        self._poll_generation = 0
+        self._faults: list[Fault] = []
+        self._counter = 0
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._stopping = False
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._webhook_thread: threading.Thread | None = None
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> BotAPIServer:
+        handler = type("Handler", (_Handler,), {"api": self})
+        self._httpd = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._changed.notify_all()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    def __enter__(self) -> BotAPIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "server not started"
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # -- faults ---------------------------------------------------------------------------
+    def inject(
+        self,
+        method: str,
+        kind: str,
+        times: int = 1,
+        *,
+        retry_after: int = 1,
+        delay: float = 0.0,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` ("*" for any but getUpdates) fail.
+
+        kinds: "429" (Too Many Requests with retry_after), "500", "502", "drop" (close the
+        connection without an answer), "slow" (answer normally after ``delay`` seconds).
+        """
+        if kind not in ("429", "500", "502", "drop", "slow"):
+            raise ValueError(f"unknown fault {kind!r}")
+        with self._lock:
+            self._faults.append(Fault(method, kind, times, retry_after, delay))
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                matches = fault.method == method or (fault.method == "*" and method != "getUpdates")
+                if matches and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    # -- what a user does -------------------------------------------------------------------
+    def user(self, user_id: int, name: str | None = None) -> dict:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": name or f"User{user_id}",
+            "username": f"user{user_id}",
+            "language_code": "en",
+        }
+
+    def chat(self, chat_id: int, kind: str | None = None, title: str | None = None) -> Chat:
+        """The chat ``chat_id`` (created on first use: negative ids are groups)."""
+        with self._lock:
+            if chat_id not in self.chats:
+                kind = kind or ("private" if chat_id > 0 else "supergroup")
+                self.chats[chat_id] = Chat(chat_id, kind, title or f"Group {abs(chat_id)}")
+            return self.chats[chat_id]
+
+    def _chat_json(self, chat: Chat) -> dict:
+        if chat.type == "private":
+            return {
+                "id": chat.id,
+                "type": "private",
+                "first_name": f"User{chat.id}",
+                "username": f"user{chat.id}",
+            }
+        return {"id": chat.id, "type": chat.type, "title": chat.title}
+
+    def push_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        reply_to: int | None = None,
+        chat_type: str | None = None,
+    ) -> dict:
+        """A user sends ``text``; commands and @mentions get their entities as Telegram adds them."""
+        chat = self.chat(chat_id, chat_type)
+        user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
+        with self._lock:
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.user(user_id),
+                "chat": self._chat_json(chat),
+                "date": int(time.time()),
+                "text": text,
+            }
+            entities = _entities_of(text)
+            if entities:
+                message["entities"] = entities
+            if reply_to is not None:
+                message["reply_to_message"] = chat.messages[reply_to]
+            chat.messages[message_id] = message
+            return self.push_update({"message": message})
+
+    def push_command(self, chat_id: int, command: str, args: str = "", **kw: Any) -> dict:
+        """``/command args`` (command given with or without the slash)."""
+        text = "/" + command.lstrip("/") + (f" {args}" if args else "")
+        return self.push_text(chat_id, text, **kw)
+
+    def push_callback(
+        self, chat_id: int, message_id: int, data: str, user_id: int | None = None
+    ) -> str:
+        """A user presses the inline button carrying ``data`` under a bot message; returns the query id."""
+        with self._lock:
+            message = self.chats[chat_id].messages[message_id]
+            buttons = [
+                b.get("callback_data")
+                for row in message.get("reply_markup", {}).get("inline_keyboard", [])
+                for b in row
+            ]
+            if data not in buttons:
+                raise ValueError(
+                    f"message {message_id} has no button with data {data!r}: {buttons}"
+                )
+            user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
+            query_id = str(4_000_000_000 + len(self.callback_queries))
+            self.callback_queries[query_id] = {"answered": None}
+            query = {
+                "id": query_id,
+                "from": self.user(user_id),
+                "message": message,
+                "chat_instance": str(abs(chat_id) * 7 + 11),
+                "data": data,
+            }
+            self.push_update({"callback_query": query})
+            return query_id
+
+    def push_poll_answer(
+        self, poll_id: str, user_id: int, option_ids: list[int], *, poll_update: bool = False
+    ) -> dict:
+        """A user votes (``option_ids=[]`` retracts) in a non-anonymous poll the bot sent."""
+        with self._lock:
+            entry = self.polls[poll_id]
+            poll = entry["poll"]
+            if poll["is_closed"]:
+                raise ValueError(f"poll {poll_id} is closed")
+            if poll["is_anonymous"]:
+                raise ValueError("anonymous polls send no poll_answer updates")
+            if any(not 0 <= i < len(poll["options"]) for i in option_ids):
+                raise ValueError(f"option_ids {option_ids} out of range")
+            if len(option_ids) > 1 and not poll["allows_multiple_answers"]:
+                raise ValueError("this poll allows one answer")
+            previous = entry["votes"].pop(user_id, [])
+            for i in previous:
+                poll["options"][i]["voter_count"] -= 1
+            if option_ids:
+                entry["votes"][user_id] = list(option_ids)
+                for i in option_ids:
+                    poll["options"][i]["voter_count"] += 1
+            poll["total_voter_count"] = len(entry["votes"])
+            update = self.push_update(
+                {
+                    "poll_answer": {
+                        "poll_id": poll_id,
+                        "user": self.user(user_id),
+                        "option_ids": list(option_ids),
+                        "option_persistent_ids": [
+                            poll["options"][i]["persistent_id"] for i in option_ids
+                        ],
+                    }
+                }
+            )
+            if poll_update:
+                self.push_poll(poll_id)
+            return update
+
+    def push_poll(self, poll_id: str) -> dict:
+        """A ``poll`` update with the poll's current state."""
+        with self._lock:
+            return self.push_update({"poll": json.loads(json.dumps(self.polls[poll_id]["poll"]))})
+
+    def push_update(self, payload: dict) -> dict:
+        """Queue an update (``payload`` is e.g. ``{"message": {...}}``); returns it with its id."""
+        with self._lock:
+            self._next_update_id += 1
+            update = {"update_id": self._next_update_id, **payload}
+            self._updates.append(update)
+            self._changed.notify_all()
+        if self.webhook["url"]:
+            self._start_webhook_delivery()
+        return update
+
+    def set_admins(self, chat_id: int, user_ids: list[int]) -> None:
+        self.chat(chat_id).admins = set(user_ids)
+
+    # -- what tests look at -----------------------------------------------------------------
+    def calls(self, method: str | None = None, chat_id: int | None = None) -> list[Request]:
+        """Answered requests (optionally of one method and chat), in arrival order."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method)
+                and (chat_id is None or r.chat_id == chat_id)
+                and r.status != 0
+            ]
+
+    def sent(self, chat_id: int) -> list[dict]:
+        """Messages the bot has in ``chat_id`` now (edits applied), oldest first."""
+        with self._lock:
+            chat = self.chats.get(chat_id)
+            if chat is None:
+                return []
+            return [m for m in chat.messages.values() if m["from"]["id"] == BOT_ID]
+
+    def uploads(self) -> int:
+        """Number of photo files uploaded so far (not sent by file_id)."""
+        with self._lock:
+            return sum(len(r.files) for r in self.requests if r.ok)
+
+    def pending_updates(self) -> int:
+        with self._lock:
+            return len(self._updates)
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Await until ``predicate()`` is truthy (returns its value); AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+            await asyncio.sleep(0.01)
+
+    def wait_for_sync(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+            time.sleep(0.01)
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def handle(self, method: str, params: dict, files: dict[str, bytes]) -> Any:
+        handler = getattr(self, "api_" + method.lower(), None)
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        return handler(params, files)
+
+    # -- Bot API methods --------------------------------------------------------------------
+    def api_getme(self, params: dict, files: dict) -> dict:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Reelpick Test",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    def api_logout(self, params: dict, files: dict) -> bool:
+        return True
+
+    def api_close(self, params: dict, files: dict) -> bool:
+        return True
+
+    def api_setwebhook(self, params: dict, files: dict) -> bool:
+        url = params.get("url", "")
+        if url and not url.startswith(("http://", "https://")):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        with self._lock:
+            self.webhook = {"url": url, "secret_token": params.get("secret_token")}
+            if _flag(params.get("drop_pending_updates")):
+                self._updates.clear()
+        if url:
+            self._start_webhook_delivery()
+        return True
+
+    def api_deletewebhook(self, params: dict, files: dict) -> bool:
+        with self._lock:
+            self.webhook = {"url": ""}
+            if _flag(params.get("drop_pending_updates")):
+                self._updates.clear()
+        return True
+
+    def api_getwebhookinfo(self, params: dict, files: dict) -> dict:
+        with self._lock:
+            return {
+                "url": self.webhook["url"],
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+            }
+
+    def api_getupdates(self, params: dict, files: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        timeout = max(float(params.get("timeout") or 0), 0.0)
+        allowed = _json(params.get("allowed_updates"))
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if self.webhook["url"]:
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
+            if allowed is not None:  # Telegram remembers the last list given
+                self._allowed_updates = list(allowed)
+            if offset:
+                # Updates below the offset are confirmed and forgotten; a negative offset keeps
+                # only the last -offset updates.
+                if offset > 0:
+                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                else:
+                    self._updates = self._updates[offset:]
+            self._poll_generation += 1
+            generation = self._poll_generation
+            while True:
+                if self._stopping:
+                    return []
+                if generation != self._poll_generation:
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
+                ready = [u for u in self._updates if self._wanted(u)][:limit]
+                if ready:
+                    now = time.perf_counter()
+                    for u in ready:
+                        self.delivered_at.setdefault(u["update_id"], now)
+                    return json.loads(json.dumps(ready))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self._changed.wait(min(left, 0.5))
+
+    def _wanted(self, update: dict) -> bool:
+        if not self._allowed_updates:
+            # By default Telegram sends every kind except chat_member and a few others.
+            return not ({"chat_member", "message_reaction"} & update.keys())
+        return any(kind in update for kind in self._allowed_updates)
+
+    def api_sendmessage(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        text, entities = _parse_text(params.get("text"), params.get("parse_mode"), "text")
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if _utf16_len(text) > 4096:
+            raise bad_request("message is too long")
+        message = self._new_message(chat, params, text=text)
+        if entities:
+            message["entities"] = entities
+        return message
+
+    def api_sendphoto(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        sizes = self._photo(params.get("photo"), files, "photo")
+        message = self._new_message(chat, params, photo=sizes)
+        self._caption(message, params)
+        return message
+
+    def api_sendmediagroup(self, params: dict, files: dict) -> list[dict]:
+        chat = self._existing_chat(params)
+        media = _json(params.get("media"))
+        if not isinstance(media, list) or not media:
+            raise bad_request("there are no messages to send")
+        if len(media) > 10:
+            raise bad_request("too many messages to send as an album")
+        if len(media) < 2:
+            raise bad_request("there must be at least 2 messages in a media group")
+        photos = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("type") != "photo":
+                raise bad_request("can't parse InputMedia: media type must be photo in this server")
+            photos.append(self._photo(item.get("media"), files, "media"))
+            _parse_text(item.get("caption") or "", item.get("parse_mode"), "caption", limit=1024)
+        group_id = str(13_000_000_000_000_000 + self._count())
+        messages = []
+        for item, sizes in zip(media, photos, strict=True):
+            message = self._new_message(chat, params, photo=sizes, media_group_id=group_id)
+            self._caption(message, item)
+            messages.append(message)
+        return messages
+
+    def api_sendchataction(self, params: dict, files: dict) -> bool:
+        self._existing_chat(params)
+        if params.get("action") not in CHAT_ACTIONS:
+            raise bad_request("wrong parameter action in request")
+        return True
+
+    def api_answercallbackquery(self, params: dict, files: dict) -> bool:
+        with self._lock:
+            query = self.callback_queries.get(str(params.get("callback_query_id")))
+            if query is None or query["answered"] is not None:
+                raise bad_request(
+                    "query is too old and response timeout expired or query ID is invalid"
+                )
+            if len(params.get("text") or "") > 200:
+                raise bad_request("MESSAGE_TOO_LONG")
+            query["answered"] = {k: v for k, v in params.items() if k != "callback_query_id"}
+        return True
+
+    def api_editmessagetext(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        with self._lock:
+            message = chat.messages.get(int(params.get("message_id") or 0))
+            if message is None or message["from"]["id"] != BOT_ID:
+                raise bad_request("message to edit not found")
+            if "text" not in message:
+                raise bad_request("there is no text in the message to edit")
+            text, entities = _parse_text(params.get("text"), params.get("parse_mode"), "text")
+            if not text.strip():
+                raise bad_request("message text is empty")
+            if _utf16_len(text) > 4096:
+                raise bad_request("MESSAGE_TOO_LONG")
+            markup = _json(params.get("reply_markup"))
+            if (
+                text == message["text"]
+                and entities == message.get("entities", [])
+                and markup == message.get("reply_markup")
+            ):
+                raise bad_request(
+                    "message is not modified: specified new message content and reply markup "
+                    "are exactly the same as a current content and reply markup of the message"
+                )
+            message["text"] = text
+            message["entities"] = entities
+            if not entities:
+                message.pop("entities")
+            if markup:
+                _check_markup(markup)
+                message["reply_markup"] = markup
+            else:
+                message.pop("reply_markup", None)
+            message["edit_date"] = int(time.time())
+            return json.loads(json.dumps(message))
+
+    def api_editmessagereplymarkup(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        with self._lock:
+            message = chat.messages.get(int(params.get("message_id") or 0))
+            if message is None or message["from"]["id"] != BOT_ID:
+                raise bad_request("message to edit not found")
+            markup = _json(params.get("reply_markup"))
+            if markup == message.get("reply_markup"):
+                raise bad_request("message is not modified")
+            if markup:
+                _check_markup(markup)
+                message["reply_markup"] = markup
+            else:
+                message.pop("reply_markup", None)
+            return json.loads(json.dumps(message))
+
+    def api_deletemessage(self, params: dict, files: dict) -> bool:
+        chat = self._existing_chat(params)
+        with self._lock:
+            if chat.messages.pop(int(params.get("message_id") or 0), None) is None:
+                raise bad_request("message to delete not found")
+        return True
+
+    def api_setmycommands(self, params: dict, files: dict) -> bool:
+        commands = _json(params.get("commands"))
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise bad_request("BOT_COMMANDS_TOO_MUCH")
+        for c in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))):
+                raise bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(c.get("description", "")) <= 256:
+                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
+        with self._lock:
+            self.commands = commands
+        return True
+
+    def api_getmycommands(self, params: dict, files: dict) -> list[dict]:
+        with self._lock:
+            return list(self.commands)
+
+    def api_deletemycommands(self, params: dict, files: dict) -> bool:
+        with self._lock:
+            self.commands = []
+        return True
+
+    def api_sendpoll(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        question = str(params.get("question") or "")
+        if not question.strip():
+            raise bad_request("poll question must be non-empty")
+        if len(question) > 300:
+            raise bad_request("poll question length must not exceed 300")
+        options = _json(params.get("options"))
+        if not isinstance(options, list) or len(options) < 2:
+            raise bad_request("poll must have at least 2 option")
+        if len(options) > 12:
+            raise bad_request("poll can't have more than 12 options")
+        texts = [o.get("text", "") if isinstance(o, dict) else str(o) for o in options]
+        if any(not t.strip() for t in texts):
+            raise bad_request("poll options must be non-empty")
+        if any(len(t) > 100 for t in texts):
+            raise bad_request("poll options length must not exceed 100")
+        poll_type = params.get("type") or "regular"
+        if poll_type not in ("regular", "quiz"):
+            raise bad_request("wrong poll type specified")
+        with self._lock:
+            poll_id = str(5_000_000_000_000_000_000 + self._count())
+            poll = {
+                "id": poll_id,
+                "question": question,
+                # Bot API 9.6+ shapes (PTB 22.8 requires them): persistent option ids,
+                # allows_revoting, members_only.
+                "options": [
+                    {"text": t, "voter_count": 0, "persistent_id": f"{poll_id}-{i}"}
+                    for i, t in enumerate(texts)
+                ],
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": _flag(params.get("is_anonymous"), default=True),
+                "type": poll_type,
+                "allows_multiple_answers": _flag(params.get("allows_multiple_answers")),
+                "allows_revoting": _flag(params.get("allows_revoting"), default=True),
+                "members_only": _flag(params.get("members_only")),
+            }
+            for key in ("open_period", "close_date"):
+                if params.get(key) is not None:
+                    poll[key] = int(params[key])
+            message = self._new_message(chat, params, poll=poll)
+            self.polls[poll_id] = {
+                "poll": poll,
+                "chat_id": chat.id,
+                "message_id": message["message_id"],
+                "votes": {},
+            }
+            return json.loads(json.dumps(message))
+
+    def api_stoppoll(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        with self._lock:
+            message = chat.messages.get(int(params.get("message_id") or 0))
+            if message is None or "poll" not in message or message["from"]["id"] != BOT_ID:
+                raise bad_request("message with poll to stop not found")
+            poll = self.polls[message["poll"]["id"]]["poll"]
+            if poll["is_closed"]:
+                raise bad_request("poll has already been closed")
+            poll["is_closed"] = True
+            markup = _json(params.get("reply_markup"))
+            if markup:
+                message["reply_markup"] = markup
+            return json.loads(json.dumps(poll))
+
+    def api_getchat(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        return {**self._chat_json(chat), "accent_color_id": 0, "max_reaction_count": 11}
+
+    def api_getchatadministrators(self, params: dict, files: dict) -> list[dict]:
+        chat = self._existing_chat(params)
+        return [
+            {"status": "administrator", "user": self.user(u), **_ADMIN_RIGHTS}
+            for u in sorted(chat.admins)
+        ]
+
+    def api_getchatmember(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        user_id = int(params.get("user_id") or 0)
+        if user_id in chat.admins:
+            return {"status": "administrator", "user": self.user(user_id), **_ADMIN_RIGHTS}
+        return {"status": "member", "user": self.user(user_id)}
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _count(self) -> int:
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def _existing_chat(self, params: dict) -> Chat:
+        raw = params.get("chat_id")
+        if raw is None or raw == "":
+            raise bad_request("chat_id is empty")
+        try:
+            chat_id = int(raw)
+        except (TypeError, ValueError):
+            raise bad_request("chat not found") from None
+        with self._lock:
+            chat = self.chats.get(chat_id)
+        if chat is None:
+            raise bad_request("chat not found")
+        return chat
+
+    def _new_message(self, chat: Chat, params: dict, **content: Any) -> dict:
+        with self._lock:
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.api_getme({}, {}),
+                "chat": self._chat_json(chat),
+                "date": int(time.time()),
+                **content,
+            }
+            reply = _json(params.get("reply_parameters")) or {}
+            reply_to = reply.get("message_id") or params.get("reply_to_message_id")
+            if reply_to:
+                original = chat.messages.get(int(reply_to))
+                if original is None:
+                    raise bad_request("message to be replied not found")
+                message["reply_to_message"] = {
+                    k: v for k, v in original.items() if k != "reply_to_message"
+                }
+            markup = _json(params.get("reply_markup"))
+            if markup:
+                _check_markup(markup)
+                message["reply_markup"] = markup
+            chat.messages[message_id] = message
+            return json.loads(json.dumps(message))
+
+    def _caption(self, message: dict, params: dict) -> None:
+        caption, entities = _parse_text(
+            params.get("caption") or "", params.get("parse_mode"), "caption", limit=1024
+        )
+        if caption:
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+            with self._lock:
+                stored = self.chats[message["chat"]["id"]].messages[message["message_id"]]
+                stored.update(
+                    {k: message[k] for k in ("caption", "caption_entities") if k in message}
+                )
+
+    def _photo(self, value: Any, files: dict[str, bytes], name: str) -> list[dict]:
+        """A PhotoSize array for an uploaded file, an attach:// reference or a known file_id."""
+        if isinstance(value, bytes):
+            return self._upload(value)
+        if not isinstance(value, str) or not value:
+            raise bad_request(f"there is no {name} in the request")
+        if value.startswith("attach://"):
+            data = files.get(value[len("attach://") :])
+            if data is None:
+                raise bad_request("can't parse InputMedia: media not found")
+            return self._upload(data)
+        if value.startswith(("http://", "https://")):
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        with self._lock:
+            stored = self.files.get(value)
+        if stored is None:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        return json.loads(json.dumps(stored.sizes))
+
+    def _upload(self, data: bytes) -> list[dict]:
+        if not data:
+            raise bad_request("file must be non-empty")
+        try:
+            from PIL import Image
+
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                image.verify()
+        except Exception:
+            raise bad_request("IMAGE_PROCESS_FAILED") from None
+        unique = base64.urlsafe_b64encode(os.urandom(9)).decode()
+        sizes = []
+        targets = [90, 320, 800, 1280]
+        longest = max(width, height)
+        for target in targets:
+            scale = min(1.0, target / longest)
+            w, h = max(1, round(width * scale)), max(1, round(height * scale))
+            if sizes and (w, h) == (sizes[-1]["width"], sizes[-1]["height"]):
+                break
+            file_id = "AgACAgIAAxkDAAI" + base64.urlsafe_b64encode(os.urandom(24)).decode()
+            sizes.append(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"AQAD{unique}{len(sizes)}",
+                    "file_size": int(len(data) * scale * scale) or 1,
+                    "width": w,
+                    "height": h,
+                }
+            )
+        with self._lock:
+            for size in sizes:
+                self.files[size["file_id"]] = StoredFile(
+                    size["file_id"], size["file_unique_id"], data, sizes
+                )
+        return json.loads(json.dumps(sizes))
+
+    # -- webhook delivery -------------------------------------------------------------------
+    def _start_webhook_delivery(self) -> None:
+        with self._lock:
+            if self._webhook_thread is not None and self._webhook_thread.is_alive():
+                self._changed.notify_all()
+                return
+            self._webhook_thread = threading.Thread(target=self._deliver_webhooks, daemon=True)
+            self._webhook_thread.start()
+
+    def _deliver_webhooks(self) -> None:
+        """POST queued updates to the webhook one at a time, as Telegram does; retry on failure."""
+        while True:
+            with self._lock:
+                while not self._stopping and self.webhook["url"] and not self._updates:
+                    self._changed.wait(0.5)
+                if self._stopping or not self.webhook["url"]:
+                    return
+                update = self._updates[0]
+                url, secret = self.webhook["url"], self.webhook.get("secret_token")
+            request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST")
+            request.add_header("Content-Type", "application/json")
+            if secret:
+                request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    delivered = 200 <= response.status < 300
+            except OSError:
+                delivered = False
+            with self._lock:
+                if delivered:
+                    self.delivered_at.setdefault(update["update_id"], time.perf_counter())
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+            if not delivered:
+                time.sleep(0.2)
+
+
+_ADMIN_RIGHTS = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    "can_manage_chat": True,
+    "can_delete_messages": True,
+    "can_manage_video_chats": True,
+    "can_restrict_members": True,
+    "can_promote_members": False,
+    "can_change_info": True,
+    "can_invite_users": True,
+    "can_post_stories": False,
+    "can_edit_stories": False,
+    "can_delete_stories": False,
+}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients closing kept-alive connections (a bot shutting down) are normal here.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body would wait for
+    # the client's delayed ACK (40 ms on Linux), a delay api.telegram.org does not have.
+    disable_nagle_algorithm = True
+    api: BotAPIServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        api = self.api
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        match = re.fullmatch(r"/bot([^/]*)/(\w+)", url.path)
+        if match is None:
+            self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        token, method = match.groups()
+        try:
+            params, files = _parse_body(self.headers.get("Content-Type", ""), body)
+        except ValueError as exc:
+            self._reply(400, bad_request(str(exc)).body())
+            return
+        for key, values in urllib.parse.parse_qs(url.query).items():
+            params.setdefault(key, values[-1])
+        canonical = _canonical(method)
+        record = Request(canonical, params, files, time.perf_counter(), token == api.token)
+        with api._lock:
+            api.requests.append(record)
+        if ":" not in token:
+            status, answer = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        elif token != api.token:
+            status, answer = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        else:
+            fault = api._take_fault(canonical)
+            if fault is not None and fault.kind == "drop":
+                record.status = -1
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault is not None and fault.kind == "slow":
+                time.sleep(fault.delay)
+            if api.latency and canonical != "getUpdates":
+                time.sleep(api.latency)
+            if fault is not None and fault.kind == "429":
+                error = ApiError(
+                    429,
+                    f"Too Many Requests: retry after {fault.retry_after}",
+                    {"retry_after": fault.retry_after},
+                )
+                status, answer = 429, error.body()
+            elif fault is not None and fault.kind in ("500", "502"):
+                status = int(fault.kind)
+                description = "Internal Server Error" if status == 500 else "Bad Gateway"
+                answer = {"ok": False, "error_code": status, "description": description}
+            else:
+                try:
+                    status, answer = (
+                        200,
+                        {"ok": True, "result": api.handle(canonical, params, files)},
+                    )
+                except ApiError as exc:
+                    status, answer = exc.code, exc.body()
+        record.result = answer.get("result")
+        record.error = answer.get("description")
+        record.status = status
+        self._reply(status, answer)
+
+    def _reply(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client went away (a test stopping the bot mid-poll)
+            self.close_connection = True
+
+
+_METHODS = {
+    name[4:].lower(): name
+    for name in [
+        "api_getMe",
+        "api_logOut",
+        "api_close",
+        "api_setWebhook",
+        "api_deleteWebhook",
+        "api_getWebhookInfo",
+        "api_getUpdates",
+        "api_sendMessage",
+        "api_sendPhoto",
+        "api_sendMediaGroup",
+        "api_sendChatAction",
+        "api_answerCallbackQuery",
+        "api_editMessageText",
+        "api_editMessageReplyMarkup",
+        "api_deleteMessage",
+        "api_setMyCommands",
+        "api_getMyCommands",
+        "api_deleteMyCommands",
+        "api_sendPoll",
+        "api_stopPoll",
+        "api_getChat",
+        "api_getChatMember",
+        "api_getChatAdministrators",
+    ]
+}
+
+
+def _canonical(method: str) -> str:
+    """Telegram's method names are case-insensitive; record them in their documented spelling."""
+    name = _METHODS.get(method.lower())
+    return name[4:] if name else method
+
+
+def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Parameters and uploaded files of a JSON, form-encoded or multipart request."""
+    params: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    kind = content_type.split(";")[0].strip().lower()
+    if not body:
+        return params, files
+    if kind == "application/json":
+        try:
+            loaded = json.loads(body)
+        except json.JSONDecodeError:
+            raise ValueError("can't parse JSON encoded request") from None
+        return {k: v for k, v in loaded.items()}, files
+    if kind == "application/x-www-form-urlencoded":
+        for key, values in urllib.parse.parse_qs(body.decode(), keep_blank_values=True).items():
+            params[key] = values[-1]
+        return params, files
+    if kind == "multipart/form-data":
+        message = BytesParser(policy=policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+        )
+        if not message.is_multipart():
+            raise ValueError("can't parse multipart/form-data request")
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if part.get_filename() is not None:
+                files[name] = payload
+            else:
+                params[name] = payload.decode()
+        # A file sent as the parameter itself (sendPhoto photo=<file>) is that parameter's value.
+        for name in list(files):
+            if name in ("photo", "document", "video", "audio", "animation", "sticker"):
+                params[name] = files.pop(name)
+        return params, files
+    raise ValueError(f"unsupported Content-Type {kind!r}")
+
+
+def _json(value: Any) -> Any:
+    """Parameters sent form-encoded carry objects and arrays as JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise bad_request(f"can't parse JSON object: {value[:40]!r}") from None
+    return value
+
+
+def _flag(value: Any, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("true", "1")
+
+
+def _check_markup(markup: Any) -> None:
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if rows is None:
+        return
+    for row in rows:
+        for button in row:
+            if not button.get("text"):
+                raise bad_request("text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= 64:
+                raise bad_request("BUTTON_DATA_INVALID")
+            url = button.get("url")
+            if url is not None and not url.startswith(("http://", "https://", "tg://")):
+                raise bad_request("inline keyboard button URL is invalid")
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _entities_of(text: str) -> list[dict]:
+    """Entities Telegram's clients attach: a leading /command and @mentions."""
+    entities = []
+    command = re.match(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{5,32})?", text)
+    if command:
+        entities.append({"type": "bot_command", "offset": 0, "length": _utf16_len(command.group())})
+    for mention in re.finditer(r"(?<![\w@/])@[A-Za-z0-9_]{5,32}", text):
+        offset = _utf16_len(text[: mention.start()])
+        entities.append(
+            {"type": "mention", "offset": offset, "length": _utf16_len(mention.group())}
+        )
+    return entities
+
+
+_TAG = re.compile(
+    r"<(/?)([a-zA-Z][\w-]*)((?:\s+[\w-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>"
+)
+_ATTRIBUTE = re.compile(r"([\w-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+)))?")
+_ENTITY_REF = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+def _parse_text(
+    text: Any, parse_mode: Any, what: str, limit: int | None = None
+) -> tuple[str, list[dict]]:
+    """Text as the user will see it and its entities; Telegram's errors for bad markup."""
+    text = "" if text is None else str(text)
+    mode = (parse_mode or "").lower()
+    if mode == "html":
+        plain, entities = _parse_html(text)
+    elif mode == "markdownv2":
+        plain, entities = _parse_markdown_v2(text)
+    elif mode in ("", "markdown"):
+        plain, entities = text, []
+    else:
+        raise bad_request("unsupported parse_mode")
+    if limit is not None and _utf16_len(plain) > limit:
+        raise bad_request(f"message {what} is too long")
+    return plain, entities
+
+
+def _parse_html(text: str) -> tuple[str, list[dict]]:
+    out: list[str] = []
+    entities: list[dict] = []
+    stack: list[tuple[str, int, dict]] = []  # (tag, utf-16 offset, entity extras)
+    pos = 0
+
+    def offset_now() -> int:
+        return _utf16_len("".join(out))
+
+    def byte_offset(i: int) -> int:
+        return len(text[:i].encode())
+
+    while pos < len(text):
+        char = text[pos]
+        if char == "<":
+            match = _TAG.match(text, pos)
+            if match is None:
+                raise bad_request(
+                    f'can\'t parse entities: Unsupported start tag "" at byte offset {byte_offset(pos)}'
+                )
+            closing, tag, attributes = match.group(1), match.group(2).lower(), match.group(3)
+            if closing:
+                if not stack or stack[-1][0] != tag:
+                    raise bad_request(
+                        f"can't parse entities: Unexpected end tag at byte offset {byte_offset(pos)}"
+                    )
+                open_tag, start, extra = stack.pop()
+                length = offset_now() - start
+                if length:
+                    entities.append(
+                        {"offset": start, "length": length, "type": HTML_TAGS[open_tag], **extra}
+                    )
+            else:
+                if tag not in HTML_TAGS:
+                    raise bad_request(
+                        f'can\'t parse entities: Unsupported start tag "{tag}" at byte offset {byte_offset(pos)}'
+                    )
+                extra: dict = {}
+                attrs = {
+                    m.group(1).lower(): html.unescape(m.group(2) or m.group(3) or m.group(4) or "")
+                    for m in _ATTRIBUTE.finditer(attributes)
+                }
+                if tag == "a":
+                    href = attrs.get("href", "")
+                    if not href:
+                        raise bad_request(
+                            "can't parse entities: Can't find end tag corresponding to start tag \"a\""
+                        )
+                    extra["url"] = href
+                if tag == "span" and attrs.get("class") != "tg-spoiler":
+                    raise bad_request(
+                        f'can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(pos)}'
+                    )
+                stack.append((tag, offset_now(), extra))
+            pos = match.end()
+        elif char == ">":
+            # Telegram accepts a bare '>' in HTML text.
+            out.append(char)
+            pos += 1
+        elif char == "&":
+            match = _ENTITY_REF.match(text, pos)
+            if match:
+                out.append(html.unescape(match.group()))
+                pos = match.end()
+            else:
+                out.append(char)
+                pos += 1
+        else:
+            out.append(char)
+            pos += 1
+    if stack:
+        raise bad_request(
+            f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1][0]}\""
+        )
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
+    """Enough of MarkdownV2 to reject what Telegram rejects: unescaped reserved characters."""
+    out: list[str] = []
+    open_marks: dict[str, int] = {}
+    entities: list[dict] = []
+    kinds = {"*": "bold", "_": "italic", "~": "strikethrough", "`": "code"}
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char == "\\" and pos + 1 < len(text):
+            out.append(text[pos + 1])
+            pos += 2
+            continue
+        if char in kinds:
+            if char in open_marks:
+                start = open_marks.pop(char)
+                entities.append(
+                    {
+                        "offset": start,
+                        "length": _utf16_len("".join(out)) - start,
+                        "type": kinds[char],
+                    }
+                )
+            else:
+                open_marks[char] = _utf16_len("".join(out))
+            pos += 1
+            continue
+        if char in MARKDOWN_V2_RESERVED:
+            raise bad_request(
+                f"can't parse entities: Character '{char}' is reserved and must be escaped "
+                "with the preceding '\\'"
+            )
+        out.append(char)
+        pos += 1
+    if open_marks:
+        mark, start = next(iter(open_marks.items()))
+        raise bad_request(
+            f"can't parse entities: Can't find end of {kinds[mark].capitalize()} entity at byte "
+            f"offset {start}"
+        )
+    return "".join(out), entities
+
+
+@contextlib.asynccontextmanager
+async def running(application: Any, *, poll_timeout: int = 1) -> AsyncIterator[Any]:
+    """Run a python-telegram-bot Application's long polling inside the test's event loop.
+
+    Calls ``post_init``/``post_shutdown`` as ``run_polling`` would (setMyCommands and so on).
+    """
+    from telegram import Update
+
+    async with application:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        await application.updater.start_polling(
+            poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+        )
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+
+
+def album_captions(request: Request) -> list[str]:
+    """Captions of a recorded sendMediaGroup request, item by item."""
+    return [item.get("caption") or "" for item in _json(request.params["media"])]
+
+
+def album_media(request: Request) -> list[str]:
+    """The ``media`` field of each album item: ``attach://...`` for uploads, else a file_id."""
+    return [item["media"] for item in _json(request.params["media"])]
+
+
+def buttons(message_or_params: dict) -> list[tuple[str, str]]:
+    """(text, callback_data or url) of every inline button in a message or request params."""
+    markup = _json(message_or_params.get("reply_markup")) or {}
+    return [
+        (b["text"], b.get("callback_data") or b.get("url", ""))
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+    ]
+
+
+__all__ = [
+    "BOT_ID",
+    "BOT_USERNAME",
+    "DEFAULT_TOKEN",
+    "BotAPIServer",
+    "Request",
+    "album_captions",
+    "album_media",
+    "buttons",
+    "running",
+]
