@@ -1,0 +1,218 @@
+"""Restart safety: ``reelpick bot`` as a real process, killed with SIGKILL during a movie night.
+
+The Bot API test server lives in this (the test) process, so, like Telegram, it keeps the
+updates that arrive while the bot is down and delivers them after the restart.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import ML_SMALL, POSTERS
+from telegram_server import BotAPIServer
+
+from reelpick.bot.movienight_store import MovieNightStore
+
+GROUP = -100777
+ALICE = 1001
+VOTERS = range(2001, 2031)  # 30 group members vote
+
+
+def choice_of(user: int) -> list[int]:
+    return [user % 3]  # spread over the first three options
+
+
+class BotProcess:
+    """``reelpick bot`` in a subprocess, pointed at the test server and test folders."""
+
+    def __init__(
+        self, server: BotAPIServer, folder: Path, voting_minutes: float, cache: Path
+    ) -> None:
+        self.server = server
+        self.folder = folder
+        self.cache = cache
+        self.config = folder / "config.toml"
+        self.write_config(voting_minutes)
+        self.env = {
+            **os.environ,
+            "REELPICK_CONFIG": str(self.config),
+            "REELPICK_TELEGRAM_BASE_URL": server.base_url,
+            "REELPICK_TELEGRAM_BASE_FILE_URL": server.base_file_url,
+            "TELEGRAM_BOT_TOKEN": server.token,
+        }
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def write_config(self, voting_minutes: float) -> None:
+        """The config file (read afresh by every start)."""
+        self.config.write_text(
+            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{self.cache}"\n'
+            '[plugins]\nenabled = ["cosine-cf"]\n'
+            f'[posters]\ndir = "{POSTERS}"\n'
+            "[bot]\nmessages_per_minute = 0\nmax_messages_per_group_minute = 10000\n"
+            f"[movienight]\nvoting_minutes = {voting_minutes}\n"
+            f'db = "{self.folder / "nights.db"}"\n'
+        )
+
+    def start(self) -> None:
+        script = Path(sys.executable).with_name("reelpick")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "reelpick.cli"]
+        polls_before = self._get_updates()
+        self.starts += 1
+        log = open(self.folder / f"bot-{self.starts}.log", "wb")  # noqa: SIM115 (kept by Popen)
+        self.proc = subprocess.Popen(
+            [*command, "-v", "bot"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        # Ready when it asks for updates (the request is still open: a long poll).
+        self.server.wait_for_sync(
+            lambda: self._check_alive() and self._get_updates() > polls_before, timeout=60
+        )
+
+    def _get_updates(self) -> int:
+        with self.server._lock:
+            return sum(r.method == "getUpdates" for r in self.server.requests)
+
+    def _check_alive(self) -> bool:
+        if self.proc.poll() is not None:
+            log = (self.folder / f"bot-{self.starts}.log").read_text()[-3000:]
+            raise AssertionError(f"bot exited with {self.proc.returncode}:\n{log}")
+        return True
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait(timeout=10) == -signal.SIGKILL
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server():
+    with BotAPIServer() as server:
+        server.chat(GROUP, "supergroup")
+        yield server
+
+
+def announcements(server: BotAPIServer) -> list:
+    return [
+        r
+        for r in server.calls("sendPhoto", GROUP) + server.calls("sendMessage", GROUP)
+        if r.ok and "Tonight's movie" in (r.params.get("caption") or r.params.get("text") or "")
+    ]
+
+
+def start_poll(server: BotAPIServer, bot: BotProcess) -> str:
+    """/movienight with two seeds, then /vote; returns the poll id."""
+    pushed = server.push_command(GROUP, "movienight", "Toy Story; Jumanji", user_id=ALICE)
+    message_id = pushed["message"]["message_id"]
+    server.wait_for_sync(
+        lambda: any(
+            m.get("reply_to_message", {}).get("message_id") == message_id
+            for m in server.sent(GROUP)
+        ),
+        timeout=30,
+    )
+    polls = len(server.calls("sendPoll", GROUP))
+    server.push_command(GROUP, "vote", user_id=ALICE)
+    server.wait_for_sync(lambda: len(server.calls("sendPoll", GROUP)) > polls, timeout=30)
+    return server.calls("sendPoll", GROUP)[-1].result["poll"]["id"]
+
+
+def final_counts(server: BotAPIServer, poll_id: str) -> list[int]:
+    return [o["voter_count"] for o in server.polls[poll_id]["poll"]["options"]]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_poll_then_a_deadline_passing_while_down(
+    server: BotAPIServer, tmp_path: Path
+) -> None:
+    """Two movie nights in one group, three bot processes, two SIGKILLs.
+
+    1. Night 1: the bot is killed while votes stream in (some arrive while it is down, with
+       a changed vote and a retraction); restarted, it counts them all; /close announces once.
+    2. Night 2 (a 3 s deadline): killed after the first vote; two more votes and the deadline
+       pass while it is down; restarted, it closes at once with all three votes counted, and
+       night 1 is not announced again.
+    """
+    bot = BotProcess(server, tmp_path, voting_minutes=30, cache=tmp_path / "cache")
+    try:
+        bot.start()
+        poll_id = start_poll(server, bot)
+        store = MovieNightStore(tmp_path / "nights.db")
+        night = store.current(GROUP)
+
+        # Votes keep arriving while the bot is killed and while it is down.
+        expected: dict[int, list[int]] = {}
+        pushed = threading.Event()
+
+        def voters() -> None:
+            for i, user in enumerate(VOTERS):
+                expected[user] = choice_of(user)
+                server.push_poll_answer(poll_id, user, choice_of(user))
+                if i == 9:
+                    pushed.set()
+                time.sleep(0.01)
+            # While down: a changed vote and a retraction.
+            server.push_poll_answer(poll_id, VOTERS[0], [2])
+            expected[VOTERS[0]] = [2]
+            server.push_poll_answer(poll_id, VOTERS[1], [])
+            expected[VOTERS[1]] = []
+
+        thread = threading.Thread(target=voters)
+        thread.start()
+        pushed.wait(10)
+        bot.kill()
+        thread.join()
+        assert sum(store.tally(night.id)) < len(VOTERS)  # killed mid-stream: votes pending
+
+        bot.write_config(voting_minutes=0.05)  # for night 2; night 1 keeps its stored deadline
+        bot.start()
+        counts = Counter(i for choice in expected.values() for i in choice)
+        want = [counts.get(i, 0) for i in range(len(store.options(night.id)))]
+        assert final_counts(server, poll_id) == want  # the server agrees with the script
+        server.wait_for_sync(lambda: store.tally(night.id) == want, timeout=30)
+
+        server.push_command(GROUP, "close", user_id=ALICE)
+        server.wait_for_sync(lambda: store.night(night.id).announced, timeout=30)
+        [announcement] = announcements(server)
+        assert f"with {max(want)} votes" in announcement.params["caption"]
+        assert store.night(night.id).tally == tuple(want)
+
+        # Night 2: the deadline passes while the bot is down.
+        poll_2 = start_poll(server, bot)
+        night_2 = store.current(GROUP)
+        assert night_2.id != night.id
+        server.push_poll_answer(poll_2, 3001, [1])
+        server.wait_for_sync(lambda: sum(store.tally(night_2.id)) == 1, timeout=10)
+        bot.kill()
+        server.push_poll_answer(poll_2, 3002, [1])
+        server.push_poll_answer(poll_2, 3003, [0])
+        time.sleep(max(0.0, store.night(night_2.id).deadline - time.time()) + 0.3)
+        assert len(announcements(server)) == 1
+
+        restarted = time.time()
+        bot.start()
+        server.wait_for_sync(lambda: store.night(night_2.id).announced, timeout=30)
+        assert time.time() - restarted < 20
+        assert len(announcements(server)) == 2
+        assert "with 2 votes" in announcements(server)[1].params["caption"]
+        assert store.night(night_2.id).tally[:2] == (1, 2)
+        winners = [store.options(night.id)[want.index(max(want))].movie_id]
+        winners.append(store.options(night_2.id)[1].movie_id)
+        assert store.watched(GROUP) == winners
+        time.sleep(1.0)  # nothing more comes: each night was announced exactly once
+        assert len(announcements(server)) == 2
+        assert len(server.calls("stopPoll", GROUP)) == 2
+        store.close()
+    finally:
+        bot.stop()
