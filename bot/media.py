@@ -153,7 +153,8 @@ class PosterSender:
             self._ids[key] = found
         return self._ids[key]
 
-    def _remember(self, bot: Bot, poster: Poster, file_id: str | None) -> None:
+    def remember(self, bot: Bot, poster: Poster, file_id: str | None) -> None:
+        """Store (or, with None, forget) the file_id Telegram gave ``poster`` for this bot."""
         key = _key(bot, poster)
         if file_id is None:
             self._ids.pop(key, None)
@@ -204,12 +205,12 @@ class PosterSender:
                     # forget this chunk's ids and upload the bytes.
                     log.warning("stored poster file ids refused (%s); uploading again", redact(exc))
                     for poster in chunk:
-                        self._remember(bot, poster, None)
+                        self.remember(bot, poster, None)
                     continue
                 raise
             for poster, file_id, message in zip(chunk, known, messages, strict=False):
                 if file_id is None and message.photo:
-                    self._remember(bot, poster, message.photo[-1].file_id)
+                    self.remember(bot, poster, message.photo[-1].file_id)
             return messages
         raise AssertionError("unreachable")
 

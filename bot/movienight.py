@@ -65,7 +65,6 @@ from reelpick.errors import ConfigError
 from reelpick.fusion import Fused, check_weights, fuse, ranked_lists
 
 from .media import PosterSender
-from .media import _key as file_id_key
 from .movienight_store import MovieNightStore, Night, Option, StoreError
 from .resolve import choice_keyboard, question_text, resolve_title
 
@@ -880,7 +879,7 @@ class MovieNight:
                 messages = await self._send_chunk(bot, chat_id, chunk, known)
             for (poster, _), file_id, sent in zip(chunk, known, messages, strict=False):
                 if file_id is None and sent.photo:
-                    self.media.cache.set(file_id_key(bot, poster), sent.photo[-1].file_id)
+                    self.media.remember(bot, poster, sent.photo[-1].file_id)
 
     @staticmethod
     async def _send_chunk(

@@ -371,3 +371,35 @@ def test_broken_plugins_in_process(broken_on_path: Path, make_config, caplog) ->
         assert reason in failures[name].reason
         assert any(name in r.getMessage() and reason in r.getMessage() for r in caplog.records)
     assert "cosine-cf" in registry.plugins and not set(FAILURES) & registry.plugins.keys()
+
+
+async def test_the_bot_sends_the_external_plugins_album(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot, unchanged, answers with the installed plugin's album (issue 8)."""
+    from reelpick.bot.app import build_application
+    from tests.conftest import POSTERS, write_config
+    from tests.telegram_server import BotAPIServer, running
+
+    monkeypatch.syspath_prepend(str(site))
+    with BotAPIServer() as server:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
+        config = write_config(
+            tmp_path,
+            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{tmp_path / "cache"}"\n'
+            '[plugins]\nenabled = ["genre-tags"]\n'
+            f'[posters]\ndir = "{POSTERS}"\n'
+            f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
+            "max_messages_per_chat_second = 0\n",
+        )
+        app = Reelpick.open(config)
+        assert app.registry.plugins["genre-tags"].origin.startswith("entry point")
+        async with running(build_application(config, app)):
+            server.push_text(4242, "Toy Story")
+            await server.wait_for(lambda: [r for r in server.calls("sendMediaGroup", 4242) if r.ok])
+        [album] = [r for r in server.calls("sendMediaGroup", 4242) if r.ok]
+    caption = album.result[0]["caption"].split("\n")
+    assert caption[0] == "Genres & tags · like Toy Story (1995)"
+    [answer] = app.similar(1, 5)
+    expected = [f"{i}. {app.dataset.label(n.movie_id)}" for i, n in enumerate(answer.neighbours, 1)]
+    assert caption[1:] == expected
