@@ -17,6 +17,7 @@ import colorsys
 import hashlib
 import io
 import logging
+import os
 import sys
 import threading
 import time
@@ -150,6 +151,24 @@ class PosterStore:
         if entry is not None:
             return Poster.of(movie_id, entry["data"], "tmdb")
         return None
+
+    def local_ids(self, size: str | None = None) -> set[int]:
+        """Movie ids with a real poster on disk (folder or cache): one listing, no decoding.
+
+        Lets a caller skip the movies with no poster without a lookup per movie.
+        """
+        size = size or self.settings["size"]
+        found: set[int] = set()
+        if self.folder is not None and self.folder.is_dir():
+            for entry in os.scandir(self.folder):
+                stem, dot, extension = entry.name.partition(".")
+                if dot and extension == "jpg" and stem.isdigit():
+                    found.add(int(stem))
+        suffix = f"/{size}"
+        for key in self.cache.iterkeys():
+            if isinstance(key, str) and key.endswith(suffix) and key[: -len(suffix)].isdigit():
+                found.add(int(key[: -len(suffix)]))
+        return found
 
     def get(self, movie_id: int, size: str | None = None) -> Poster:
         """Always a Poster: local, else fetched from TMDB (key set, not known missing, not

@@ -345,7 +345,8 @@ def comparable_dim(pooling: str, mirror: bool) -> int:
 def indexed_posters(posters, dataset: Dataset) -> list[PosterRef]:
     """The dataset's movies with a real local poster, in movie id order (placeholders never)."""
     refs = []
-    for movie_id in sorted(int(m) for m in dataset.movies.index):
+    on_disk = posters.local_ids()
+    for movie_id in sorted(int(m) for m in dataset.movies.index if int(m) in on_disk):
         poster = posters.local(movie_id)
         if poster is not None and not poster.placeholder:
             refs.append(PosterRef(movie_id, poster.content_hash))

@@ -372,3 +372,24 @@ def test_many_threads_share_one_fresh_store(store_for, server):
         posters = list(pool.map(store.get, movie_ids))
     assert [p.source for p in posters] == ["tmdb"] * 24
     assert server.count("image") == 24 and server.count("configuration") == 1
+
+
+def test_local_ids_lists_folder_and_cached_posters_without_decoding(
+    tmp_path: Path, ml_small
+) -> None:
+    from reelpick.config import load_config
+    from reelpick.posters import PosterStore
+
+    folder = tmp_path / "posters"
+    folder.mkdir()
+    for movie_id in (1, 2):
+        (folder / f"{movie_id}.jpg").write_bytes((POSTERS / f"{movie_id}.jpg").read_bytes())
+    (folder / "notes.txt").write_text("not a poster")
+    (tmp_path / "config.toml").write_text(
+        f'[cache]\ndir = "{tmp_path / "cache"}"\n[posters]\ndir = "{folder}"\n'
+    )
+    store = PosterStore(load_config(tmp_path / "config.toml"), ml_small)
+    store.cache.set("3/w185", {"data": (POSTERS / "3.jpg").read_bytes()})
+    store.cache.set("5/w342", {"data": (POSTERS / "5.jpg").read_bytes()})
+    assert store.local_ids() == {1, 2, 3}
+    assert store.local_ids("w342") == {1, 2, 5}
