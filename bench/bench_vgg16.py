@@ -191,8 +191,8 @@ def main() -> int:
         f"{warm_features:.3f} s = x{cold_features / warm_features:.0f}"
     )
     print(
-        "(the rest of a warm fit is the poster inventory: PosterStore.local for every movie "
-        "of the dataset, which reads and validates each poster file)"
+        "(the rest of a warm fit is the poster inventory: reading and hashing each poster "
+        "file on disk, whose image check is remembered from the first fit)"
     )
     stored = list((config.cache_dir / FEATURES_DIR).rglob("*.vgf"))
     per_poster = sum(f.stat().st_size for f in stored) / max(len(stored), 1)
