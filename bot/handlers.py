@@ -23,11 +23,11 @@ from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 
+from reelpick.redact import redact
 from reelpick.types import PluginAnswer
 
 from .app import BotServices, services
 from .media import ChatAction, album_caption, movie_header
-from .redact import redact
 from .resolve import EXAMPLES, choice_keyboard, parse_choice, question_text, resolve_title
 from .settings import K_CHOICES, MAX_K
 

@@ -20,7 +20,7 @@ from aiolimiter import AsyncLimiter
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter
 
-from .redact import redact
+from reelpick.redact import redact
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ from telegram.error import InvalidToken, TelegramError
 from reelpick.app import Reelpick
 from reelpick.config import Config, secret
 from reelpick.errors import ConfigError
-
-from .redact import protect, redact
+from reelpick.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,6 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     token = secret("TELEGRAM_BOT_TOKEN")
     if token is None:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set: put the bot's token in the environment")
-    protect(token)
     _check_token(token, section)
 
     # Plugins load (or fit, with a log line) before the first update is taken.

@@ -30,8 +30,7 @@ from telegram.error import BadRequest, TelegramError
 
 from reelpick.data import Dataset
 from reelpick.posters import Poster, PosterStore
-
-from .redact import redact
+from reelpick.redact import redact
 
 log = logging.getLogger(__name__)
 

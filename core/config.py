@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .redact import protect
 
 # Every key a config file may set, with its default. config.toml documents the same keys.
 DEFAULTS: dict[str, Any] = {
@@ -134,6 +135,7 @@ def secret(name: str) -> str | None:
     if name not in SECRETS:
         raise KeyError(name)
     value = os.environ.get(name, "").strip()
+    protect(value)  # from now on, masked in every log line
     return value or None
 
 

@@ -9,7 +9,6 @@ module writes or raises, including urllib3's own log lines, which quote request 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from .config import Config, secret
 from .errors import ReelpickError
+from .redact import protect, redact
 
 log = logging.getLogger(__name__)
 
@@ -63,51 +63,6 @@ class ImageData:
 
 
 # -- keeping the credentials out of logs and errors --------------------------------------
-
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-_QUERY_KEY = re.compile(r"(api_key=)[^&\s'\"]+", re.IGNORECASE)
-
-
-def redact(text: object) -> str:
-    """``text`` with every known credential and any ``api_key=...`` value replaced by ***."""
-    out = str(text)
-    with _secrets_lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for value in known:
-        out = out.replace(value, "***")
-    return _QUERY_KEY.sub(r"\1***", out)
-
-
-class RedactingFilter(logging.Filter):
-    """Scrub credentials from records of loggers we do not own (urllib3 logs request URLs)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-_FILTER = RedactingFilter()
-# Every urllib3 logger that quotes a URL, and our own for good measure.
-_FILTERED_LOGGERS = (
-    "urllib3.connectionpool",
-    "urllib3.util.retry",
-    "urllib3.poolmanager",
-    __name__,
-)
-
-
-def _remember_secret(value: str) -> None:
-    with _secrets_lock:
-        _secrets.add(value)
-    for name in _FILTERED_LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
 
 # -- HTTP machinery ----------------------------------------------------------------------
 
@@ -164,7 +119,7 @@ class TMDBClient:
         self._headers = {"Authorization": f"Bearer {read_token}"} if read_token else {}
         for value in (api_key, read_token):
             if value:
-                _remember_secret(value)
+                protect(value)
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()

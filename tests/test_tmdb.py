@@ -9,6 +9,7 @@ import time
 import pytest
 from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, poster_path
 
+from reelpick.redact import redact
 from reelpick.tmdb import (
     TMDB_ATTRIBUTION,
     AuthError,
@@ -16,7 +17,6 @@ from reelpick.tmdb import (
     TMDBClient,
     TMDBNotFound,
     TMDBUnavailable,
-    redact,
 )
 
 TOY_STORY = 862  # tmdbId of movieId 1 (in the shared posters)

@@ -1,16 +1,19 @@
-"""Keep the bot token out of every log line and error message.
+"""Keep secrets out of every log line and error message.
 
-httpx logs each request URL at INFO level, and the Bot API puts the token in the URL
-(``/bot<token>/getUpdates``); python-telegram-bot quotes it in ``InvalidToken``. We silence
-httpx's request lines and, as a safety net for everything else, redact known secrets from
-every log record as it is created (message, arguments and traceback).
+Every secret read through :func:`reelpick.config.secret` is registered here. From then on
+each log record is scrubbed as it is created (message, arguments and traceback), whichever
+library logs it: httpx and urllib3 log request URLs, and both the Bot API
+(``/bot<token>/getMe``) and TMDB (``?api_key=...``) put credentials in URLs.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
+MASK = "***"
+_QUERY_KEY = re.compile(r"(api_key=)[^&\s'\"]+", re.IGNORECASE)
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _installed = False
@@ -34,21 +37,16 @@ def protect(secret: str | None) -> None:
             return record
 
         logging.setLogRecordFactory(factory)
-    # One line per HTTP request (with the token in the URL) is noise even when redacted.
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if logger.level < logging.WARNING:
-            logger.setLevel(logging.WARNING)
 
 
 def redact(text: object) -> str:
-    """``text`` with every protected secret replaced by ``<token>``."""
+    """``text`` with every protected secret, and any ``api_key=...`` value, masked."""
     out = str(text)
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
     for value in known:
-        out = out.replace(value, "<token>")
-    return out
+        out = out.replace(value, MASK)
+    return _QUERY_KEY.sub(rf"\1{MASK}", out)
 
 
 def _scrub(record: logging.LogRecord) -> None:
