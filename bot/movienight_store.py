@@ -272,14 +272,9 @@ class MovieNightStore:
         now = time.time() if now is None else now
         with self._tx() as db:
             self._require_state(db, night_id, "gathering")
-            if db.execute(
-                "SELECT 1 FROM seeds WHERE night_id = ? AND movie_id = ?", (night_id, movie_id)
-            ).fetchone():
+            if _listed(db, "seeds", night_id, movie_id):
                 return "duplicate"
-            if db.execute(
-                "SELECT 1 FROM exclusions WHERE night_id = ? AND movie_id = ?",
-                (night_id, movie_id),
-            ).fetchone():
+            if _listed(db, "exclusions", night_id, movie_id):
                 return "excluded"
             (count,) = db.execute(
                 "SELECT COUNT(*) FROM seeds WHERE night_id = ?", (night_id,)
@@ -305,14 +300,9 @@ class MovieNightStore:
         now = time.time() if now is None else now
         with self._tx() as db:
             self._require_state(db, night_id, "gathering")
-            if db.execute(
-                "SELECT 1 FROM exclusions WHERE night_id = ? AND movie_id = ?",
-                (night_id, movie_id),
-            ).fetchone():
+            if _listed(db, "exclusions", night_id, movie_id):
                 return "duplicate"
-            if db.execute(
-                "SELECT 1 FROM seeds WHERE night_id = ? AND movie_id = ?", (night_id, movie_id)
-            ).fetchone():
+            if _listed(db, "seeds", night_id, movie_id):
                 return "seed"
             db.execute(
                 "INSERT INTO exclusions VALUES (?, ?, ?, ?, ?, ?)",
@@ -543,3 +533,9 @@ class MovieNightStore:
             raise StoreError(f"no movie night {night_id}")
         if row["state"] != state:
             raise StoreError(f"the movie night is {row['state']}, not {state}")
+
+
+def _listed(db: sqlite3.Connection, table: str, night_id: int, movie_id: int) -> bool:
+    """Whether ``movie_id`` is already among the night's seeds or exclusions (``table``)."""
+    query = f"SELECT 1 FROM {table} WHERE night_id = ? AND movie_id = ?"  # table: ours, not input
+    return db.execute(query, (night_id, movie_id)).fetchone() is not None
