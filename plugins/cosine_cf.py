@@ -20,6 +20,8 @@ class CosineCF:
         self.params: dict = {}
         self.ratings: sp.csr_matrix | None = None
         self.user_ids: np.ndarray | None = None
+        self.user_norms: np.ndarray | None = None
+        self.user_means: np.ndarray | None = None
         self.rated: set[int] = set()
 
     @hookimpl
@@ -43,6 +45,11 @@ class CosineCF:
         self.params = params
         matrix = dataset.matrix
         self.ratings, self.user_ids = matrix.matrix, matrix.user_ids
+        # Per-user figures for predictions, computed once rather than on every call.
+        ratings = matrix.matrix
+        counts = np.diff(ratings.indptr)
+        self.user_norms = np.sqrt(np.asarray(ratings.multiply(ratings).sum(axis=1)).ravel())
+        self.user_means = np.asarray(ratings.sum(axis=1)).ravel() / np.maximum(counts, 1)
         self.rated = set(dataset.ratings["movieId"].unique().tolist())
         self.table = NeighbourTable.load(store)
         if self.table is None:
@@ -70,7 +77,7 @@ class CosineCF:
         columns = [self.table.position(m) for m in movie_ids]
         if any(c is None for c in columns):
             raise NoAnswer("unknown movie id")
-        norms = np.sqrt(np.asarray(ratings.multiply(ratings).sum(axis=1)).ravel())
+        norms = self.user_norms
         sims = np.asarray(ratings @ ratings[row].T.toarray()).ravel() / np.maximum(
             norms * norms[row], 1e-12
         )
@@ -80,8 +87,7 @@ class CosineCF:
             # The article's formula as written: unrated cells count as ratings of 0.
             predicted = sims @ block / np.abs(sims).sum()
         else:
-            counts = np.diff(ratings.indptr)
-            means = np.asarray(ratings.sum(axis=1)).ravel() / np.maximum(counts, 1)
+            means = self.user_means
             rated = block != 0
             deviations = np.where(rated, block - means[:, None], 0.0)
             weight = np.abs(sims) @ rated
