@@ -30,7 +30,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from reelpick.data import load_dataset, split_title
-from reelpick.search import TitleIndex
+from reelpick.data.search import TitleIndex
 
 ML_SMALL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ml-latest-small"
 NAMED = [

@@ -55,8 +55,8 @@ COMMANDS = [
 ]
 
 try:  # the posters helper defines the exact wording TMDB asks for
-    from reelpick.tmdb import TMDB_ATTRIBUTION
-except ImportError:  # pragma: no cover - only before reelpick.tmdb exists
+    from reelpick.posters.tmdb import TMDB_ATTRIBUTION
+except ImportError:  # pragma: no cover - only before reelpick.posters.tmdb exists
     TMDB_ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
 
 

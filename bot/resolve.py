@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from reelpick.app import Reelpick
-from reelpick.search import MAX_QUERY, Candidate, normalise
+from reelpick.data.search import MAX_QUERY, Candidate, normalise
 
 MAX_MESSAGE_BYTES = 10_000
 BUTTON_TEXT = 60

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .config import Config
 from .data import Dataset, load_dataset
+from .data.search import SearchResult, TitleIndex
 from .registry import Registry
-from .search import SearchResult, TitleIndex
 from .types import PluginAnswer
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def data_path(config: Config, fetch_missing: bool = True) -> Path:
         return path
     folder = config.data_dir / source
     if not folder.exists() and fetch_missing:
-        from .fetch import fetch_dataset
+        from .data.fetch import fetch_dataset
 
         log.warning("dataset %s is not in %s yet; downloading it", source, config.data_dir)
         fetch_dataset(source, config.data_dir)

@@ -51,7 +51,7 @@ def start_bot(
             "-X",
             "importtime",
             "-m",
-            "reelpick.cli",
+            "reelpick",
             "-vv",
             "--config",
             str(config),

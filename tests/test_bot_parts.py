@@ -9,9 +9,9 @@ import pytest
 from reelpick.bot.limits import ChatLimiter
 from reelpick.bot.media import _chunks, album_caption, visible_length
 from reelpick.bot.resolve import choice_keyboard, clean_title, parse_choice
+from reelpick.data.search import Candidate
 from reelpick.posters import Poster
 from reelpick.redact import protect, redact
-from reelpick.search import Candidate
 
 
 def test_album_caption_fits_telegrams_limit_and_escapes_html():

@@ -11,7 +11,8 @@ from conftest import ML_SMALL, POSTERS, write_config
 from PIL import Image, ImageOps
 
 from reelpick.app import Reelpick
-from reelpick.contact_sheet import (
+from reelpick.cli.show import cmd_show
+from reelpick.render.contact_sheet import (
     CAPTION_H,
     CELL_H,
     CELL_W,
@@ -21,7 +22,6 @@ from reelpick.contact_sheet import (
     MARGIN,
     QUERY_GAP,
     contact_sheet_png,
-    show_cli,
 )
 from reelpick.types import Neighbour, PluginAnswer
 
@@ -94,7 +94,7 @@ def test_movies_without_posters_get_placeholders(app):
 def run_show(app, tmp_path, capsys, title: str, k: int = 5, output=None):
     out = output or tmp_path / "sheet.png"
     args = argparse.Namespace(title=title, k=k, output=str(out), plugin=["cosine-cf"])
-    code = show_cli(app.config, args)
+    code = cmd_show(app.config, args)
     return code, out, capsys.readouterr()
 
 

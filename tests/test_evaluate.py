@@ -14,7 +14,7 @@ from PIL import Image
 from reelpick import hookimpl
 from reelpick.cli import main
 from reelpick.data import Dataset, load_dataset
-from reelpick.evaluate import article_split, evaluate, format_table, kfold_splits
+from reelpick.evaluation import article_split, evaluate, format_table, kfold_splits
 from reelpick.registry import BUILTIN_PLUGINS
 from reelpick.types import PluginInfo
 

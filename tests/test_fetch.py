@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import ML_SMALL
 
-import reelpick.fetch as fetch
+import reelpick.data.fetch as fetch
 from reelpick.cli import main
 from reelpick.data import load_dataset
+from reelpick.data.fetch import fetch_dataset
 from reelpick.errors import FetchError
-from reelpick.fetch import fetch_dataset
 
 NAME = "ml-test"
 

@@ -64,7 +64,7 @@ class BotProcess:
 
     def start(self) -> None:
         script = Path(sys.executable).with_name("reelpick")
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "reelpick.cli"]
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "reelpick"]
         polls_before = self._get_updates()
         self.starts += 1
         log = open(self.folder / f"bot-{self.starts}.log", "wb")  # noqa: SIM115 (kept by Popen)

@@ -19,14 +19,9 @@ from conftest import ML_SMALL, POSTERS
 from PIL import Image
 from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, huge_png
 
-from reelpick.posters import (
-    BadImage,
-    PosterStore,
-    check_image,
-    fetch_cli,
-    genre_colours,
-    render_placeholder,
-)
+from reelpick.cli.posters import cmd_posters_fetch
+from reelpick.posters import BadImage, PosterStore, check_image, render_placeholder
+from reelpick.posters.placeholder import genre_colours
 
 TOY_STORY = 1  # movieId; on the test server (tmdbId 862)
 JUMANJI = 2
@@ -274,13 +269,13 @@ def test_get_never_raises_even_when_the_cache_is_unusable(store_for, tmp_path):
 
 def test_fetch_cli_needs_a_key(store_for, capsys):
     store = store_for(key=None)
-    code = fetch_cli(store.config, argparse.Namespace(limit=5, size=None))
+    code = cmd_posters_fetch(store.config, argparse.Namespace(limit=5, size=None))
     assert code == 1 and "TMDB_API_KEY" in capsys.readouterr().err
 
 
 def test_fetch_cli_rejects_unknown_size(store_for, capsys):
     store = store_for()
-    code = fetch_cli(store.config, argparse.Namespace(limit=5, size="w9999"))
+    code = cmd_posters_fetch(store.config, argparse.Namespace(limit=5, size="w9999"))
     assert code == 1 and "w185" in capsys.readouterr().err
 
 
@@ -288,7 +283,7 @@ def test_fetch_cli_stops_on_a_bad_key(store_for, server, capsys):
     store = store_for()
     store.client.configuration()  # cached, so the key check happens on the movies
     server.fault("bad_key")
-    code = fetch_cli(store.config, argparse.Namespace(limit=200, size=None))
+    code = cmd_posters_fetch(store.config, argparse.Namespace(limit=200, size=None))
     assert code == 1 and "TMDB refused the credentials" in capsys.readouterr().err
     assert server.count("unauthorized") < 50  # stopped early, not 200 times
     assert API_KEY not in capsys.readouterr().out
@@ -322,7 +317,7 @@ def test_bulk_fetch_resumes_after_being_killed(tmp_path, server):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELPICK_")}
     env["TMDB_API_KEY"] = API_KEY
-    command = [sys.executable, "-m", "reelpick.cli", "--config", str(config), "posters", "fetch"]
+    command = [sys.executable, "-m", "reelpick", "--config", str(config), "posters", "fetch"]
     server.delay = 0.01
     server.fault("slow_image")  # 10 ms per image, so that the kill lands midway
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reelpick.data import Dataset
-from reelpick.search import MAX_QUERY, Candidate, SearchResult, TitleIndex, aliases, normalise
+from reelpick.data.search import MAX_QUERY, Candidate, SearchResult, TitleIndex, aliases, normalise
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import time
 import pytest
 from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, poster_path
 
-from reelpick.redact import redact
-from reelpick.tmdb import (
+from reelpick.posters.tmdb import (
     TMDB_ATTRIBUTION,
     AuthError,
     ImageError,
@@ -18,6 +17,7 @@ from reelpick.tmdb import (
     TMDBNotFound,
     TMDBUnavailable,
 )
+from reelpick.redact import redact
 
 TOY_STORY = 862  # tmdbId of movieId 1 (in the shared posters)
 TOY_STORY_IMDB = 114709

@@ -21,10 +21,7 @@ training split (averaged over folds with ``folds``).
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,11 +30,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from .app import data_path
-from .config import Config
-from .data import Dataset, load_dataset
-from .errors import NoAnswer, ReelpickError
-from .registry import Registry
+from ..config import Config
+from ..data import Dataset
+from ..errors import NoAnswer, ReelpickError
+from ..registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -432,31 +428,3 @@ def draw_chart(report: Report, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def run_cli(config: Config, args: argparse.Namespace) -> int:
-    """Entry point of ``reelpick evaluate`` (arguments: see reelpick.cli)."""
-    if args.folds == 1 or args.folds < 0:
-        raise ReelpickError("--folds must be 0 (article protocol) or at least 2")
-    dataset = load_dataset(data_path(config))
-
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    report = evaluate(
-        config,
-        dataset,
-        plugins=args.plugin,
-        seed=args.seed,
-        test_per_user=args.test_per_user,
-        folds=args.folds,
-        progress=progress,
-    )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(format_table(report))
-    if args.chart:
-        draw_chart(report, args.chart)
-        print(f"chart written to {args.chart}", file=sys.stderr)
-    return 0 if report.plugins else 1

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import DataError
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .data import TRAILING_ARTICLE, Dataset, move_article
+from .movielens import TRAILING_ARTICLE, Dataset, move_article
 
 MAX_QUERY = 200  # characters of a query that are read; the rest is ignored
 MAX_WORDS = 10

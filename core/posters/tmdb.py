@@ -18,9 +18,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .config import Config, secret
-from .errors import ReelpickError
-from .redact import protect, redact
+from ..config import Config, secret
+from ..errors import ReelpickError
+from ..redact import protect, redact
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from tqdm import tqdm
 
-from . import __version__
-from .errors import FetchError
+from ..errors import FetchError
+from ..version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -6,21 +6,17 @@ image through :func:`contact_sheet_png`.
 
 from __future__ import annotations
 
-import argparse
 import io
 import logging
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pandas as pd
 from PIL import Image, ImageDraw, ImageOps
 
-from .app import Reelpick
-from .cli import resolve_or_explain
-from .config import Config
-from .posters import PosterStore, font, wrap
-from .types import PluginAnswer
+from ..app import Reelpick
+from ..posters import PosterStore
+from ..types import PluginAnswer
+from .text import font, wrap
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +66,7 @@ def contact_sheet(
     row_h = CELL_H + CAPTION_H + GAP * 2
     footer = f"reelpick  ·  {len(app.dataset.movies):,} movies  ·  #rank  ·  similarity score"
     if any(p.source == "tmdb" for p in posters.values()):
-        from .tmdb import TMDB_ATTRIBUTION
+        from ..posters.tmdb import TMDB_ATTRIBUTION
 
         footer += f"  ·  Posters: TMDB. {TMDB_ATTRIBUTION}"
     footer_lines = wrap(footer, font(12), width - 2 * MARGIN)
@@ -152,31 +148,6 @@ def contact_sheet_png(
     out = io.BytesIO()
     contact_sheet(app, movie_id, k, plugins, store, answers).save(out, format="PNG", optimize=True)
     return out.getvalue()
-
-
-def show_cli(config: Config, args: argparse.Namespace) -> int:
-    """``reelpick show "TITLE" [-k 5] -o out.png [--plugin NAME]``."""
-    if not 1 <= args.k <= MAX_K:
-        print(f"reelpick: -k must be between 1 and {MAX_K}", file=sys.stderr)
-        return 1
-    output = Path(args.output)
-    if not output.parent.is_dir():
-        print(f"reelpick: {output.parent} is not a folder", file=sys.stderr)
-        return 1
-    app = Reelpick.open(config, plugins=args.plugin)
-    movie_id = resolve_or_explain(app, args.title)
-    if movie_id is None:
-        return 1
-    data = contact_sheet_png(app, movie_id, args.k, args.plugin)
-    try:
-        output.write_bytes(data)
-    except OSError as exc:
-        print(f"reelpick: cannot write {output}: {exc.strerror}", file=sys.stderr)
-        return 1
-    with Image.open(io.BytesIO(data)) as image:
-        size = image.size
-    print(f"{output}: {app.dataset.label(movie_id)}, {size[0]}x{size[1]} px")
-    return 0
 
 
 def _cell(

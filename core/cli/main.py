@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Callable
 
-from .app import Reelpick, data_path
-from .config import Config, load_config
-from .errors import ReelpickError
-from .types import PluginAnswer
+from ..app import Reelpick, data_path
+from ..config import Config, load_config
+from ..data import load_dataset
+from ..data.fetch import fetch_dataset
+from ..errors import ReelpickError
+from ..registry import Registry
+from .evaluate import cmd_evaluate
+from .output import answers_json, format_answer, resolve_or_explain, yes
+from .posters import cmd_posters_fetch
+from .show import cmd_show
 
 log = logging.getLogger("reelpick")
 
@@ -127,46 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
-    from .evaluate import run_cli
-
-    return run_cli(config, args)
-
-
-def cmd_posters_fetch(config: Config, args: argparse.Namespace) -> int:
-    from .posters import fetch_cli
-
-    return fetch_cli(config, args)
-
-
-def cmd_show(config: Config, args: argparse.Namespace) -> int:
-    from .contact_sheet import show_cli
-
-    return show_cli(config, args)
-
-
 def cmd_bot(config: Config, args: argparse.Namespace) -> int:
     from reelpick.bot.main import run_cli
 
     return run_cli(config, args)
-
-
-def resolve_or_explain(app: Reelpick, title: str, as_json: bool = False) -> int | None:
-    """The movie ``title`` clearly means, or None after telling the user why not."""
-    found = app.search(title)
-    if found.confident:
-        return found.candidates[0].movie_id
-    if as_json:
-        candidates = [dataclasses.asdict(c) for c in found.candidates]
-        print(json.dumps({"query": title[:200], "ambiguous": candidates}))
-    elif not found.candidates:
-        print(f"No movie matches {title[:80]!r}.", file=sys.stderr)
-    else:
-        print(f"{title[:80]!r} could be:", file=sys.stderr)
-        for candidate in found.candidates:
-            print(f"  {candidate.label}  (score {candidate.score:.0f})", file=sys.stderr)
-        print("Add the year or more of the title to choose one.", file=sys.stderr)
-    return None
 
 
 def cmd_similar(config: Config, args: argparse.Namespace) -> int:
@@ -196,9 +165,6 @@ def cmd_fit(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
-    from .data import load_dataset
-    from .registry import Registry
-
     registry = Registry(config)
     fingerprint = None
     with contextlib.suppress(ReelpickError):
@@ -264,52 +230,10 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(config: Config, args: argparse.Namespace) -> int:
-    from .fetch import fetch_dataset
-
     name = args.name or config.data_source
     path = fetch_dataset(name, config.data_dir, url=args.url)
     print(f"{name} is in {path}")
     return 0
-
-
-def format_answer(app: Reelpick, answer: PluginAnswer) -> str:
-    lines = [f"[{answer.label}]"]
-    if answer.error:
-        lines.append(f"  {answer.label} had a problem with this movie ({answer.error})")
-    elif answer.no_answer:
-        lines.append(f"  {answer.no_answer}")
-    elif not answer.neighbours:
-        lines.append("  no similar movies found")
-    for rank, n in enumerate(answer.neighbours, 1):
-        lines.append(f"  {rank:>2}. {app.dataset.label(n.movie_id):<60.60} {n.score:6.3f}")
-    return "\n".join(lines) + "\n"
-
-
-def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> dict:
-    return {
-        "movie": {"movie_id": movie_id, "label": app.dataset.label(movie_id)},
-        "plugins": [
-            {
-                "plugin": a.plugin,
-                "label": a.label,
-                "error": a.error,
-                "no_answer": a.no_answer,
-                "results": [
-                    {
-                        "movie_id": n.movie_id,
-                        "label": app.dataset.label(n.movie_id),
-                        "score": round(n.score, 6),
-                    }
-                    for n in a.neighbours
-                ],
-            }
-            for a in answers
-        ],
-    }
-
-
-def yes(flag: bool) -> str:
-    return "yes" if flag else "no"
 
 
 if __name__ == "__main__":

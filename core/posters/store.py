@@ -12,27 +12,21 @@ are not written to disk, only paused in memory for ``posters.failure_pause_secon
 
 from __future__ import annotations
 
-import argparse
-import colorsys
 import hashlib
-import io
 import logging
 import os
-import sys
 import threading
 import time
-import warnings
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from PIL import Image, ImageDraw, ImageFont
 
-from .config import Config, expand
-from .data import Dataset
+from ..config import Config, expand
+from ..data import Dataset
+from .images import BadImage, check_image
+from .placeholder import render_placeholder
 
 if TYPE_CHECKING:
     import diskcache
@@ -61,38 +55,6 @@ class Poster:
             source=source,
             content_hash=hashlib.sha256(data).hexdigest(),
         )
-
-
-class BadImage(ValueError):
-    """Image bytes that must not be stored or shown (the message says why)."""
-
-
-def check_image(data: bytes, max_bytes: int, max_pixels: int) -> tuple[int, int]:
-    """Raise :class:`BadImage` unless ``data`` is a whole, decodable, reasonably sized image.
-
-    The pixel count is read from the header before anything is decoded, so a decompression
-    bomb (a small file declaring a huge image) is refused without allocating it.
-    """
-    if len(data) > max_bytes:
-        raise BadImage(f"{len(data):,} bytes is over the {max_bytes:,}-byte limit")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise BadImage(f"{width}x{height} is over the {max_pixels:,}-pixel limit")
-                image.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-    except BadImage:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise BadImage(f"over the pixel limit, a decompression bomb ({exc})") from None
-    except Exception as exc:
-        # Pillow raises OSError, SyntaxError, ValueError, ... for broken files.
-        raise BadImage(f"not a decodable image ({type(exc).__name__}: {exc})") from None
-    return width, height
 
 
 @dataclass(frozen=True)
@@ -324,245 +286,3 @@ def _key(movie_id: int, size: str) -> str:
 
 def _missing_key(movie_id: int) -> str:
     return f"missing/{int(movie_id)}"
-
-
-# -- placeholders -----------------------------------------------------------------------
-
-PLACEHOLDER_SIZE = (400, 600)  # 2:3, like a poster
-
-# Hues (0-360) per MovieLens genre; the card blends the movie's first two genres.
-GENRE_HUES = {
-    "Action": 5,
-    "Adventure": 28,
-    "Animation": 45,
-    "Children": 95,
-    "Comedy": 50,
-    "Crime": 215,
-    "Documentary": 170,
-    "Drama": 265,
-    "Fantasy": 285,
-    "Film-Noir": 230,
-    "Horror": 350,
-    "IMAX": 195,
-    "Musical": 320,
-    "Mystery": 250,
-    "Romance": 335,
-    "Sci-Fi": 190,
-    "Thriller": 200,
-    "War": 75,
-    "Western": 22,
-}
-FONT_FILES = {
-    True: ["DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"],
-    False: ["DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"],
-}
-
-
-@lru_cache(maxsize=64)
-def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans where installed, else Pillow's built-in scalable font."""
-    for name in FONT_FILES[bold]:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size)
-
-
-def genre_colours(genres: tuple[str, ...]) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """Top and bottom colours of a placeholder: dark enough for white text, hue from genres."""
-    hues = [GENRE_HUES[g] for g in genres if g in GENRE_HUES] or [210]
-    first = hues[0]
-    second = hues[1] if len(hues) > 1 else (first + 25) % 360
-    saturation = 0.55 if genres else 0.12
-
-    def rgb(hue: float, lightness: float) -> tuple[int, int, int]:
-        r, g, b = colorsys.hls_to_rgb(hue / 360, lightness, saturation)
-        return int(r * 255), int(g * 255), int(b * 255)
-
-    return rgb(first, 0.36), rgb(second, 0.16)
-
-
-def wrap(text: str, face: Any, width: int) -> list[str]:
-    """Greedy word wrap to ``width`` pixels; words longer than a line are cut."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        while face.getlength(word) > width:  # a single over-long word
-            cut = max(
-                1, next(i for i in range(len(word), 0, -1) if face.getlength(word[:i]) <= width)
-            )
-            if line:
-                lines.append(line)
-                line = ""
-            lines.append(word[:cut])
-            word = word[cut:]
-        candidate = f"{line} {word}".strip()
-        if face.getlength(candidate) <= width:
-            line = candidate
-        else:
-            lines.append(line)
-            line = word
-    if line:
-        lines.append(line)
-    return lines
-
-
-@lru_cache(maxsize=512)
-def render_placeholder(title: str, year: int | None, genres: tuple[str, ...]) -> bytes:
-    """A clean 2:3 card (PNG): title wrapped large, year below, genres at the foot."""
-    width, height = PLACEHOLDER_SIZE
-    top, bottom = genre_colours(genres)
-    # A vertical gradient, built as a 1-pixel-wide strip and stretched.
-    strip = Image.new("RGB", (1, height))
-    for y in range(height):
-        t = y / (height - 1)
-        strip.putpixel(
-            (0, y), tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
-        )
-    image = strip.resize((width, height))
-    draw = ImageDraw.Draw(image)
-    margin = 30
-    inner = width - 2 * margin
-    draw.rectangle(
-        (12, 12, width - 13, height - 13), outline=(255, 255, 255, 90), width=2
-    )  # a thin frame
-
-    genre_face = font(20)
-    genre_lines = wrap("  ·  ".join(genres) if genres else "genre unknown", genre_face, inner)[:3]
-    genre_top = height - 50 - 26 * len(genre_lines)
-
-    # MovieLens keeps alternative titles in parentheses: "Porco Rosso (Crimson Pig) (...)".
-    main, paren, alternative = title.partition(" (")
-    alt_face = font(20)
-    alt_lines = wrap(paren.strip() + alternative, alt_face, inner)[:3] if paren else []
-    # The largest title size for which title, alternative title and year fit above the genres.
-    room = genre_top - 20 - 90 - len(alt_lines) * 25 - (42 if year is not None else 0)
-    for size in (46, 42, 38, 34, 30, 27, 24, 21, 18, 16):
-        face = font(size, bold=True)
-        lines = wrap(main, face, inner)
-        if len(lines) * int(size * 1.2) <= room:
-            break
-    lines = lines[: max(1, room // int(size * 1.2))]
-    y = 90
-    for line in lines:
-        draw.text((margin, y), line, font=face, fill=(255, 255, 255))
-        y += int(size * 1.2)
-    for line in alt_lines:
-        draw.text((margin, y + 4), line, font=alt_face, fill=(225, 225, 225))
-        y += 25
-    if year is not None:
-        y += 14
-        draw.text((margin, y), str(year), font=font(28), fill=(235, 235, 235))
-    accent = tuple(min(255, c + 120) for c in top)
-    draw.line((margin, 70, margin + 60, 70), fill=accent, width=5)
-
-    y = genre_top
-    for line in genre_lines:
-        draw.text((margin, y), line, font=genre_face, fill=(225, 225, 225))
-        y += 26
-    draw.text((margin, height - 44), "no poster available", font=font(15), fill=(190, 190, 190))
-
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-# -- reelpick posters fetch -------------------------------------------------------------
-
-
-def fetch_cli(config: Config, args: argparse.Namespace) -> int:
-    """``reelpick posters fetch [--limit N] [--size S]``: fill the cache, most-rated movies
-    first. Resumable: posters already on disk and movies known to have none are skipped."""
-    from tqdm import tqdm
-
-    from .app import data_path
-    from .data import load_dataset
-    from .tmdb import TMDBError
-
-    dataset = load_dataset(data_path(config))
-    store = PosterStore(config, dataset)
-    client = store.client
-    if client is None:
-        print(
-            "reelpick: posters fetch needs a TMDB key: set TMDB_API_KEY (or TMDB_READ_TOKEN)",
-            file=sys.stderr,
-        )
-        return 1
-    size = args.size or store.settings["size"]
-    try:
-        sizes = client.poster_sizes()
-    except TMDBError as exc:
-        print(f"reelpick: TMDB is not usable: {exc}", file=sys.stderr)
-        return 1
-    if size not in sizes:
-        print(
-            f"reelpick: unknown poster size {size!r}; TMDB offers {', '.join(sizes)}",
-            file=sys.stderr,
-        )
-        return 1
-    if args.limit is not None and args.limit < 0:
-        print("reelpick: --limit must be 0 or more", file=sys.stderr)
-        return 1
-
-    order = dataset.rating_counts.sort_values(ascending=False, kind="stable").index.tolist()
-    if args.limit is not None:
-        order = order[: args.limit]
-    have = {m for m in order if store.has(m, size)}
-    known_missing = {m for m in order if m not in have and store.known_missing(m)}
-    todo = [m for m in order if m not in have and m not in known_missing]
-    counts = {"fetched": 0, "missing": 0, "failed": 0}
-    started = time.perf_counter()
-    auth_failure: str | None = None
-
-    def summary(prefix: str = "") -> str:
-        seconds = time.perf_counter() - started
-        rate = counts["fetched"] / seconds if seconds > 0 else 0.0
-        return (
-            f"{prefix}posters {size}: fetched {counts['fetched']}, missing {counts['missing']}, "
-            f"failed {counts['failed']}, already had {len(have)}, "
-            f"known missing {len(known_missing)} ({seconds:.1f} s, {rate:.1f} posters/s); "
-            f"cache: {store.cache_path}"
-        )
-
-    # Bounded concurrency: at most `concurrency` movies in flight, submitted as slots free up
-    # so that an interrupt leaves nothing queued.
-    workers = max(1, int(store.settings["concurrency"]))
-    try:
-        with (
-            ThreadPoolExecutor(max_workers=workers) as pool,
-            tqdm(total=len(todo), unit="poster", desc=f"posters {size}") as bar,
-        ):
-            pending: set[Future] = set()
-            queue = iter(todo)
-            try:
-                while True:
-                    while len(pending) < workers * 2 and auth_failure is None:
-                        movie_id = next(queue, None)
-                        if movie_id is None:
-                            break
-                        pending.add(pool.submit(store.fetch, movie_id, size))
-                    if not pending:
-                        break
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        outcome = future.result()
-                        counts[outcome.status] += 1
-                        if outcome.fatal and auth_failure is None:
-                            auth_failure = outcome.reason
-                        bar.update(1)
-                        bar.set_postfix(counts, refresh=False)
-            except KeyboardInterrupt:
-                for future in pending:
-                    future.cancel()  # the ones running finish; each stored poster is kept
-                raise
-    except KeyboardInterrupt:
-        print(summary("interrupted, run again to resume: "))
-        store.close()
-        raise
-    print(summary())
-    store.close()
-    if auth_failure:
-        print(f"reelpick: stopped: {auth_failure}", file=sys.stderr)
-        return 1
-    return 1 if counts["failed"] else 0

@@ -1,0 +1,40 @@
+"""``reelpick show``: a contact sheet of a title and its similar movies, one row per plugin."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from ..app import Reelpick
+from ..config import Config
+from ..render.contact_sheet import MAX_K, contact_sheet_png
+from .output import resolve_or_explain
+
+
+def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    """``reelpick show "TITLE" [-k 5] -o out.png [--plugin NAME]``."""
+    if not 1 <= args.k <= MAX_K:
+        print(f"reelpick: -k must be between 1 and {MAX_K}", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        print(f"reelpick: {output.parent} is not a folder", file=sys.stderr)
+        return 1
+    app = Reelpick.open(config, plugins=args.plugin)
+    movie_id = resolve_or_explain(app, args.title)
+    if movie_id is None:
+        return 1
+    data = contact_sheet_png(app, movie_id, args.k, args.plugin)
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        print(f"reelpick: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with Image.open(io.BytesIO(data)) as image:
+        size = image.size
+    print(f"{output}: {app.dataset.label(movie_id)}, {size[0]}x{size[1]} px")
+    return 0
