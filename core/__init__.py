@@ -1,27 +1,41 @@
 """reelpick: a plugin-based movie recommender (this folder, core/, is the ``reelpick`` package).
 
-Plugin authors need only what is exported here::
+A plugin needs only what is exported here, and the built-in plugins import nothing else::
 
-    from reelpick import hookimpl, Neighbour, PluginInfo, NoAnswer, NeighbourTable
+    from reelpick import hookimpl, PluginInfo, Neighbour, NoAnswer, NeighbourTable
+    from reelpick import Dataset, ArtifactStore, Config, PosterStore
+
+Modules inside core never import from this package root (it imports most of core); they
+import the module that defines a name. docs/architecture.md says where each job lives.
 """
 
+from .cache import ArtifactStore
+from .config import Config, expand
+from .data import Dataset
 from .errors import ConfigError, DataError, NoAnswer, PluginError, ReelpickError
 from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
+from .posters import Poster, PosterStore
 from .types import Neighbour, PluginAnswer, PluginInfo
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
+    "ArtifactStore",
+    "Config",
     "ConfigError",
     "DataError",
+    "Dataset",
     "Neighbour",
     "NeighbourTable",
     "NoAnswer",
     "PluginAnswer",
     "PluginError",
     "PluginInfo",
+    "Poster",
+    "PosterStore",
     "ReelpickError",
+    "__version__",
+    "expand",
     "hookimpl",
     "topk_cosine_dense",
     "topk_cosine_sparse",

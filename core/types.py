@@ -42,3 +42,18 @@ class PluginAnswer:
     @property
     def ok(self) -> bool:
         return self.error is None and self.no_answer is None
+
+    def shortfall(self, with_error: bool = True) -> str | None:
+        """Why this answer has no movies to show, worded for people; None when it has some.
+
+        The one wording every front end uses (CLI table, contact sheet, bot). ``with_error``
+        False leaves out the technical error text (the bot does not show it to chat members).
+        """
+        if self.error:
+            detail = f" ({self.error})" if with_error else ""
+            return f"{self.label} had a problem with this movie{detail}"
+        if self.no_answer:
+            return f"{self.label} has no suggestions for this movie: {self.no_answer}"
+        if not self.neighbours:
+            return f"{self.label} found no similar movies"
+        return None
