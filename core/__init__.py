@@ -16,7 +16,7 @@ from .errors import ConfigError, DataError, NoAnswer, PluginError, ReelpickError
 from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
-from .types import Neighbour, PluginAnswer, PluginInfo
+from .types import Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
 from .version import __version__
 
 __all__ = [
@@ -33,6 +33,8 @@ __all__ = [
     "PluginInfo",
     "Poster",
     "PosterStore",
+    "Profile",
+    "Recommendation",
     "ReelpickError",
     "__version__",
     "expand",

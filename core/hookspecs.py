@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .cache import ArtifactStore
     from .config import Config
     from .data import Dataset
-    from .types import Neighbour, PluginInfo
+    from .types import Neighbour, PluginInfo, Profile, Recommendation
 
 hookspec = pluggy.HookspecMarker("reelpick")
 hookimpl = pluggy.HookimplMarker("reelpick")
@@ -56,4 +56,19 @@ def reelpick_predict(user_id: int, movie_ids: list[int]) -> list[float] | None:
 
     Optional: plugins that do not predict ratings leave it out (or return None).
     Used by ``reelpick evaluate``.
+    """
+
+
+@hookspec(firstresult=True)
+def reelpick_recommend(
+    profile: Profile, k: int, exclude: frozenset[int]
+) -> list[Recommendation] | None:
+    """Recommend up to ``k`` movies for the person whose taste ``profile`` describes, best first.
+
+    Optional, like ``reelpick_predict``. ``exclude`` holds every movie that must not be
+    returned (it already contains ``profile.movies``). Each :class:`Recommendation` may name in
+    ``because`` the profile movies that drove it. Raise :class:`reelpick.NoAnswer` with a
+    reason when the profile tells this plugin nothing (e.g. none of its movies are in the
+    plugin's index). Must be fast (a lookup or a fold-in, never a refit): the bot calls it
+    while a person waits.
     """

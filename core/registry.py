@@ -23,7 +23,7 @@ from .cache import ArtifactStore
 from .config import Config, check_type
 from .data import Dataset
 from .errors import ConfigError, NoAnswer, PluginError
-from .types import Neighbour, PluginAnswer, PluginInfo
+from .types import Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -224,20 +224,77 @@ class Registry:
 
     def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
         """One plugin's answer (see :meth:`similar`)."""
+        return self._answer(
+            name,
+            f"movie {movie_id}",
+            lambda: _checked(
+                self._caller(name, "reelpick_similar")(movie_id=int(movie_id), k=int(k)),
+                k,
+                self.dataset,
+                exclude=frozenset({int(movie_id)}),
+                hook="reelpick_similar",
+            ),
+        )
+
+    def recommend(
+        self,
+        profile: Profile,
+        k: int,
+        names: list[str] | None = None,
+        exclude: frozenset[int] | set[int] = frozenset(),
+    ) -> list[PluginAnswer]:
+        """Ask each plugin that recommends for ``k`` movies for ``profile``; one answer each.
+
+        Plugins without ``reelpick_recommend`` are left out. Movies of the profile and of
+        ``exclude`` never come back. Isolation as in :meth:`similar`.
+        """
+        return [
+            self.ask_recommend(name, profile, k, exclude)
+            for name in self.enabled(names)
+            if self.implements(name, "reelpick_recommend")
+        ]
+
+    def ask_recommend(
+        self,
+        name: str,
+        profile: Profile,
+        k: int,
+        exclude: frozenset[int] | set[int] = frozenset(),
+    ) -> PluginAnswer:
+        """One plugin's recommendations for ``profile`` (see :meth:`recommend`)."""
+        banned = frozenset(int(m) for m in exclude) | profile.movies
+        return self._answer(
+            name,
+            f"a profile of {len(profile)} movies",
+            lambda: [
+                n if isinstance(n, Recommendation) else Recommendation(n.movie_id, n.score)
+                for n in _checked(
+                    self._caller(name, "reelpick_recommend")(
+                        profile=profile, k=int(k), exclude=banned
+                    ),
+                    k,
+                    self.dataset,
+                    exclude=banned,
+                    hook="reelpick_recommend",
+                )
+            ],
+        )
+
+    def _answer(self, name: str, about: str, call: Any) -> PluginAnswer:
+        """Run one plugin ``call`` and turn any outcome into a :class:`PluginAnswer`."""
         plugin = self.plugins[name]
         label = plugin.info.label
         if not plugin.fitted:
             return PluginAnswer(name, label, error=f"{label} is not fitted")
         started = time.perf_counter()
         try:
-            found = self._caller(name, "reelpick_similar")(movie_id=int(movie_id), k=int(k))
-            neighbours = _checked(found, movie_id, k, self.dataset)
+            neighbours = call()
         except NoAnswer as exc:
             return PluginAnswer(
                 name, label, no_answer=str(exc), seconds=time.perf_counter() - started
             )
         except Exception as exc:
-            log.exception("plugin %s failed on movie %s", name, movie_id)
+            log.exception("plugin %s failed on %s", name, about)
             return PluginAnswer(
                 name,
                 label,
@@ -256,26 +313,37 @@ class Registry:
 
     def predicts(self, name: str) -> bool:
         """Whether plugin ``name`` implements ``reelpick_predict``."""
+        return self.implements(name, "reelpick_predict")
+
+    def implements(self, name: str, hook: str) -> bool:
+        """Whether plugin ``name`` implements the hook ``hook`` (optional hooks vary)."""
         return any(
             self.pm.get_name(impl.plugin) == name
-            for impl in self.pm.hook.reelpick_predict.get_hookimpls()
+            for impl in getattr(self.pm.hook, hook).get_hookimpls()
         )
 
 
-def _checked(found: Any, movie_id: int, k: int, dataset: Dataset | None) -> list[Neighbour]:
-    """Hold a plugin to the contract: Neighbours of known movies, not the query, best first."""
+def _checked(
+    found: Any,
+    k: int,
+    dataset: Dataset | None,
+    exclude: frozenset[int],
+    hook: str,
+) -> list[Neighbour]:
+    """Hold a plugin to the contract: Neighbours of known movies, none excluded, best first."""
     if found is None:
-        raise PluginError("reelpick_similar returned nothing (None)")
+        raise PluginError(f"{hook} returned nothing (None)")
     neighbours = list(found)[:k]
     for item in neighbours:
         if not isinstance(item, Neighbour):
-            raise PluginError(f"reelpick_similar returned {type(item).__name__}, not Neighbour")
-        if item.movie_id == movie_id:
-            raise PluginError("reelpick_similar returned the query movie itself")
+            raise PluginError(f"{hook} returned {type(item).__name__}, not Neighbour")
+        if item.movie_id in exclude:
+            what = "the query movie itself" if hook == "reelpick_similar" else "an excluded movie"
+            raise PluginError(f"{hook} returned {what} ({item.movie_id})")
         if dataset is not None and item.movie_id not in dataset:
-            raise PluginError(f"reelpick_similar returned unknown movie {item.movie_id}")
+            raise PluginError(f"{hook} returned unknown movie {item.movie_id}")
     if any(a.score < b.score for a, b in zip(neighbours, neighbours[1:], strict=False)):
-        raise PluginError("reelpick_similar returned neighbours not sorted by score")
+        raise PluginError(f"{hook} returned movies not sorted by score")
     return neighbours
 
 

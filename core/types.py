@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -11,6 +12,46 @@ class Neighbour:
 
     movie_id: int
     score: float
+
+
+@dataclass(frozen=True)
+class Recommendation(Neighbour):
+    """A movie recommended for a person: a :class:`Neighbour` plus ``because``, the profile
+    movies that drove it (best reason first; may be empty)."""
+
+    because: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """What reelpick knows of one person's taste, as plugins see it.
+
+    ``ratings`` maps movieId to stars (0.5 to 5 in half steps); ``seen`` are movies watched
+    without a rating; ``not_interested`` are movies the person does not want suggested.
+    Plugins read it; they never store it.
+    """
+
+    ratings: Mapping[int, float] = field(default_factory=dict)
+    seen: frozenset[int] = frozenset()
+    not_interested: frozenset[int] = frozenset()
+
+    @property
+    def movies(self) -> frozenset[int]:
+        """Every movie the profile mentions: none of them is ever recommended back."""
+        return frozenset(self.ratings) | self.seen | self.not_interested
+
+    @property
+    def mean_rating(self) -> float | None:
+        return sum(self.ratings.values()) / len(self.ratings) if self.ratings else None
+
+    def liked(self, threshold: float | None = None) -> dict[int, float]:
+        """Ratings at or above ``threshold`` (default: the person's own mean, at least 3.5)."""
+        if threshold is None:
+            threshold = max(3.5, self.mean_rating or 0.0)
+        return {m: r for m, r in self.ratings.items() if r >= threshold}
+
+    def __len__(self) -> int:
+        return len(self.movies)
 
 
 @dataclass(frozen=True)
