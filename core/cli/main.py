@@ -15,6 +15,7 @@ from ..data import load_dataset
 from ..data.fetch import fetch_dataset
 from ..errors import ReelpickError
 from ..registry import Registry
+from .bot import cmd_bot
 from .evaluate import cmd_evaluate
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
@@ -130,12 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     bot = command("bot", cmd_bot, "run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     bot.add_argument("--mode", choices=["polling", "webhook"], help="default: bot.mode")
     return parser
-
-
-def cmd_bot(config: Config, args: argparse.Namespace) -> int:
-    from reelpick.bot.main import run_cli
-
-    return run_cli(config, args)
 
 
 def cmd_similar(config: Config, args: argparse.Namespace) -> int:
