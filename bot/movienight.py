@@ -71,7 +71,7 @@ from .resolve import choice_keyboard, question_text, resolve_title
 if TYPE_CHECKING:
     from reelpick.app import Reelpick
 
-    from .app import BotServices
+    from .services import BotServices
 
 log = logging.getLogger(__name__)
 
