@@ -64,14 +64,14 @@ from reelpick.config import Config, expand
 from reelpick.errors import ConfigError
 from reelpick.fusion import Fused, check_weights, fuse, ranked_lists
 
-from .media import PosterSender
-from .movienight_store import MovieNightStore, Night, Option, StoreError
-from .resolve import choice_keyboard, question_text, resolve_title
+from ..media import PosterSender
+from ..resolve import choice_keyboard, question_text, resolve_title
+from .store import MovieNightStore, Night, Option, StoreError
 
 if TYPE_CHECKING:
     from reelpick.app import Reelpick
 
-    from .services import BotServices
+    from ..services import BotServices
 
 log = logging.getLogger(__name__)
 
