@@ -1,6 +1,7 @@
 """The bot's handlers: one small async function per command, message kind and button.
 
-Every handler reaches shared state through :func:`reelpick.bot.app.services`. Nothing here
+Every handler reaches shared state through :func:`reelpick.bot.services.services`; the
+wiring in :mod:`reelpick.bot.app` adds them to the application. Nothing here
 shows a raw error to a person: failures become one polite line, the traceback goes to the log.
 """
 
@@ -23,12 +24,14 @@ from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 
+from reelpick.posters.tmdb import TMDB_ATTRIBUTION  # the exact wording TMDB asks for
 from reelpick.redact import redact
 from reelpick.types import PluginAnswer
 
-from .app import BotServices, services
 from .media import ChatAction, album_caption, movie_header
+from .permissions import is_chat_admin
 from .resolve import EXAMPLES, choice_keyboard, parse_choice, question_text, resolve_title
+from .services import BotServices, services
 from .settings import K_CHOICES, MAX_K
 
 log = logging.getLogger(__name__)
@@ -54,13 +57,8 @@ COMMANDS = [
     ("about", "Data sources and attribution"),
 ]
 
-try:  # the posters helper defines the exact wording TMDB asks for
-    from reelpick.posters.tmdb import TMDB_ATTRIBUTION
-except ImportError:  # pragma: no cover - only before reelpick.posters.tmdb exists
-    TMDB_ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
 
-
-# -- guard: runs before every other handler (group -1) ---------------------------------------
+# -- guard: runs before every other handler (app.GUARD_GROUP, -100) --------------------------
 async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Per-chat rate limit against spam: warn once, then ignore until the minute is over."""
     chat = update.effective_chat
@@ -390,18 +388,12 @@ async def _prepare(
 async def _send_answer(
     s: BotServices, bot, chat_id: int, movie_id: int, answer: PluginAnswer, posters: list | None
 ) -> None:
+    # The one wording of an empty answer; chat members never see the technical error text.
+    shortfall = answer.shortfall(with_error=False)
+    if shortfall is not None:
+        await bot.send_message(chat_id, f"{shortfall}.")
+        return
     label = html.escape(answer.label)
-    if answer.error:
-        await bot.send_message(chat_id, f"{answer.label} had a problem with this movie.")
-        return
-    if answer.no_answer:
-        await bot.send_message(
-            chat_id, f"{answer.label} has no suggestions for this movie: {answer.no_answer}."
-        )
-        return
-    if not answer.neighbours:
-        await bot.send_message(chat_id, f"{answer.label} found no similar movies.")
-        return
     ids = [n.movie_id for n in answer.neighbours]
     caption = album_caption(
         f"<b>{label}</b> · like {html.escape(s.label(movie_id))}",
@@ -419,20 +411,9 @@ def _help(context: ContextTypes.DEFAULT_TYPE) -> str:
 
 
 async def _may_change_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    chat = update.effective_chat
-    user = update.effective_user
-    if chat.type == ChatType.PRIVATE:
-        return True
-    if user is None:
-        return False
-    if user.id in services(context).admins:
-        return True
-    try:
-        member = await context.bot.get_chat_member(chat.id, user.id)
-    except TelegramError as exc:
-        log.info("could not check admin rights: %s", redact(exc))
-        return False
-    return member.status in ("creator", "administrator")
+    return await is_chat_admin(
+        context.bot, update.effective_chat, update.effective_user, services(context).admins
+    )
 
 
 def _settings_view(s: BotServices, chat_id: int) -> tuple[str, InlineKeyboardMarkup]:

@@ -12,17 +12,20 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 
 from reelpick.app import Reelpick
-from reelpick.config import Config, secret
+from reelpick.config import Config
 from reelpick.errors import ConfigError
 from reelpick.redact import redact
 
+from .app import bot_token, build_application
+
 log = logging.getLogger(__name__)
+
+# PTB's InvalidToken quotes the token; this wording does not.
+REJECTED = "Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)"
 
 
 def run_cli(config: Config, args: argparse.Namespace) -> int:
     """Run until interrupted (Ctrl-C, SIGTERM). ``args.mode`` overrides ``bot.mode``."""
-    from .app import build_application
-
     section = config.section("bot")
     mode = getattr(args, "mode", None) or section["mode"]
     if mode not in ("polling", "webhook"):
@@ -33,10 +36,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{config.where('bot', 'webhook_url')}: webhook mode needs the public HTTPS URL"
         )
-    token = secret("TELEGRAM_BOT_TOKEN")
-    if token is None:
-        raise ConfigError("TELEGRAM_BOT_TOKEN is not set: put the bot's token in the environment")
-    _check_token(token, section)
+    _check_token(bot_token(), section)
 
     # Plugins load (or fit, with a log line) before the first update is taken.
     log.info("loading data and plugins")
@@ -62,8 +62,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
                 bootstrap_retries=5,
             )
     except InvalidToken:
-        # PTB's message quotes the token; ours must not.
-        raise ConfigError("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)") from None
+        raise ConfigError(REJECTED) from None
     return 0
 
 
@@ -77,7 +76,7 @@ def _check_token(token: str, section: dict) -> None:
     try:
         asyncio.run(probe())
     except InvalidToken:
-        raise ConfigError("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)") from None
+        raise ConfigError(REJECTED) from None
     except TelegramError as exc:  # Telegram unreachable for now: polling keeps retrying
         log.warning("could not reach the Bot API yet (%s); starting anyway", redact(exc))
 

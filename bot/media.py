@@ -9,7 +9,8 @@ Shared by the /similar flow and movie nights:
 A poster is uploaded once per bot: the ``file_id`` Telegram returns is stored in diskcache
 under the poster's content hash and sent instead of the bytes from then on. Posters are read
 (or fetched, or drawn) concurrently in threads. One id sends a photo, 2-10 an album, more
-several albums (the caption goes on the first photo).
+several albums (the caption goes on the first photo). ``send_captioned`` gives every photo
+its own caption instead (movie nights' numbered candidates).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TypeVar
 
 import diskcache
 from telegram import Bot, InputMediaPhoto, Message, ReplyParameters
@@ -38,12 +40,17 @@ CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
 ALBUM_MAX = 10
 _TAGS = re.compile(r"<[^>]+>")
+_Item = TypeVar("_Item")
+
+
+def strip_tags(html_text: str) -> str:
+    """The text a person sees of an HTML message: tags removed, entities decoded."""
+    return html.unescape(_TAGS.sub("", html_text))
 
 
 def visible_length(html_text: str) -> int:
     """Length Telegram counts for an HTML text: tags removed, entities decoded, UTF-16 units."""
-    plain = html.unescape(_TAGS.sub("", html_text))
-    return len(plain.encode("utf-16-le")) // 2
+    return len(strip_tags(html_text).encode("utf-16-le")) // 2
 
 
 def album_caption(
@@ -134,12 +141,34 @@ class PosterSender:
         """Send the posters of ``movie_ids`` with ``caption`` (HTML) on the first one."""
         if not movie_ids:
             raise ValueError("no posters to send")
+        captions = [caption] + [None] * (len(movie_ids) - 1)
+        return await self._send_all(
+            bot, chat_id, movie_ids, captions, ParseMode.HTML, reply_to, posters
+        )
+
+    async def send_captioned(
+        self, bot: Bot, chat_id: int, movie_ids: Sequence[int], captions: Sequence[str]
+    ) -> list[Message]:
+        """Like :meth:`send`, but every photo carries its own plain-text caption, so every
+        full title is shown however long the list is."""
+        if len(captions) != len(movie_ids):
+            raise ValueError("one caption per poster")
+        return await self._send_all(bot, chat_id, movie_ids, list(captions), None, None, None)
+
+    async def _send_all(
+        self,
+        bot: Bot,
+        chat_id: int,
+        movie_ids: Sequence[int],
+        captions: list[str | None],
+        parse_mode: str | None,
+        reply_to: int | None,
+        posters: list[Poster] | None,
+    ) -> list[Message]:
         posters = posters if posters is not None else await self.load(movie_ids)
         sent: list[Message] = []
-        for i, chunk in enumerate(_chunks(posters)):
-            sent += await self._send_chunk(
-                bot, chat_id, chunk, caption if i == 0 else None, reply_to
-            )
+        for chunk in _chunks(list(zip(posters, captions, strict=True))):
+            sent += await self._send_chunk(bot, chat_id, chunk, parse_mode, reply_to)
         return sent
 
     def file_id(self, bot: Bot, poster: Poster) -> str | None:
@@ -166,20 +195,22 @@ class PosterSender:
         self,
         bot: Bot,
         chat_id: int,
-        chunk: list[Poster],
-        caption: str | None,
+        chunk: list[tuple[Poster, str | None]],
+        parse_mode: str | None,
         reply_to: int | None,
     ) -> list[Message]:
+        """One photo or album (``chunk``: posters with their captions), file_ids reused."""
         reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         for attempt in range(2):
-            known = [None if attempt else self.file_id(bot, p) for p in chunk]
+            known = [None if attempt else self.file_id(bot, p) for p, _ in chunk]
             try:
                 if len(chunk) == 1:
+                    (poster, caption), file_id = chunk[0], known[0]
                     message = await bot.send_photo(
                         chat_id,
-                        known[0] or chunk[0].data,
+                        file_id or poster.data,
                         caption=caption,
-                        parse_mode=ParseMode.HTML,
+                        parse_mode=parse_mode,
                         reply_parameters=reply,
                     )
                     messages = [message]
@@ -187,10 +218,10 @@ class PosterSender:
                     media = [
                         InputMediaPhoto(
                             file_id or poster.data,
-                            caption=caption if j == 0 else None,
-                            parse_mode=ParseMode.HTML,
+                            caption=caption,
+                            parse_mode=parse_mode,
                         )
-                        for j, (poster, file_id) in enumerate(zip(chunk, known, strict=True))
+                        for (poster, caption), file_id in zip(chunk, known, strict=True)
                     ]
                     messages = list(
                         await bot.send_media_group(chat_id, media, reply_parameters=reply)
@@ -203,11 +234,11 @@ class PosterSender:
                     # A stored file_id no longer works (another bot token, a reset server):
                     # forget this chunk's ids and upload the bytes.
                     log.warning("stored poster file ids refused (%s); uploading again", redact(exc))
-                    for poster in chunk:
+                    for poster, _ in chunk:
                         self.remember(bot, poster, None)
                     continue
                 raise
-            for poster, file_id, message in zip(chunk, known, messages, strict=False):
+            for (poster, _), file_id, message in zip(chunk, known, messages, strict=False):
                 if file_id is None and message.photo:
                     self.remember(bot, poster, message.photo[-1].file_id)
             return messages
@@ -258,12 +289,14 @@ class ChatAction:
             await self._show()
 
 
-def _chunks(posters: list[Poster]) -> list[list[Poster]]:
-    """Albums of at most 10, never a lone photo after an album (11 -> 6 + 5)."""
-    count = len(posters)
-    n = max(1, -(-count // ALBUM_MAX))
+def _chunks(items: list[_Item]) -> list[list[_Item]]:
+    """Albums of at most 10, never a lone photo after an album (11 -> 6 + 5); none for none."""
+    count = len(items)
+    if count == 0:
+        return []
+    n = -(-count // ALBUM_MAX)
     size = -(-count // n)
-    return [posters[i : i + size] for i in range(0, count, size)]
+    return [items[i : i + size] for i in range(0, count, size)]
 
 
 def _key(bot: Bot, poster: Poster) -> str:

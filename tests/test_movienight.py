@@ -19,8 +19,9 @@ from telegram_server import BotAPIServer, album_captions, buttons
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
-from reelpick.bot.movienight import MovieNight, _chunks, decide, shorten, split_titles
-from reelpick.bot.movienight_store import Option
+from reelpick.bot.media import _chunks
+from reelpick.bot.movienight import MovieNight, decide, shorten, split_titles
+from reelpick.bot.movienight.store import Option
 from reelpick.config import load_config
 
 GROUP, OTHER_GROUP = -100111, -100222

@@ -19,7 +19,7 @@ import pytest
 from conftest import ML_SMALL, POSTERS
 from telegram_server import BotAPIServer
 
-from reelpick.bot.movienight_store import MovieNightStore
+from reelpick.bot.movienight.store import MovieNightStore
 
 GROUP = -100777
 ALICE = 1001

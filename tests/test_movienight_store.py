@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reelpick.bot.movienight_store import MovieNightStore, StoreError
+from reelpick.bot.movienight.store import MovieNightStore, StoreError
 
 CHAT, OTHER_CHAT = -1001, -1002
 ALICE, BOB, CAROL = 11, 22, 33
@@ -160,7 +160,7 @@ def test_state_survives_a_killed_process(tmp_path: Path) -> None:
     path = tmp_path / "nights.sqlite3"
     script = f"""
 import os, signal
-from reelpick.bot.movienight_store import MovieNightStore
+from reelpick.bot.movienight.store import MovieNightStore
 s = MovieNightStore({str(path)!r})
 n = s.open_night(-5, 1, "A")
 s.add_seed(n.id, 1, 1, "A", max_seeds=5)

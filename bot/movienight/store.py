@@ -29,142 +29,21 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from .schema import (
+    OPEN_STATES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Entry,
+    Night,
+    Option,
+    StoreError,
+    Vote,
+    night_from_row,
+)
 
-# States in which a chat "has a movie night" (only one such night per chat).
-OPEN_STATES = ("gathering", "voting", "closing")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS nights (
-    id              INTEGER PRIMARY KEY,
-    chat_id         INTEGER NOT NULL,
-    opener_id       INTEGER NOT NULL,
-    opener_name     TEXT NOT NULL,
-    state           TEXT NOT NULL DEFAULT 'gathering'
-                    CHECK (state IN ('gathering', 'voting', 'closing', 'closed', 'novotes')),
-    created_at      REAL NOT NULL,
-    deadline        REAL,
-    poll_id         TEXT UNIQUE,
-    poll_message_id INTEGER,
-    winner          INTEGER,
-    winner_votes    INTEGER,
-    tally           TEXT,
-    tie_broken      INTEGER NOT NULL DEFAULT 0,
-    random_pick     INTEGER NOT NULL DEFAULT 0,
-    announced       INTEGER NOT NULL DEFAULT 0,
-    announce_message_id INTEGER,
-    closed_at       REAL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS one_open_night_per_chat
-    ON nights (chat_id) WHERE state IN ('gathering', 'voting', 'closing');
-CREATE TABLE IF NOT EXISTS seeds (
-    night_id  INTEGER NOT NULL REFERENCES nights (id),
-    movie_id  INTEGER NOT NULL,
-    user_id   INTEGER NOT NULL,
-    user_name TEXT NOT NULL,
-    added_at  REAL NOT NULL,
-    PRIMARY KEY (night_id, movie_id)
-);
-CREATE TABLE IF NOT EXISTS exclusions (
-    night_id  INTEGER NOT NULL REFERENCES nights (id),
-    movie_id  INTEGER NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('seen', 'veto')),
-    user_id   INTEGER NOT NULL,
-    user_name TEXT NOT NULL,
-    added_at  REAL NOT NULL,
-    PRIMARY KEY (night_id, movie_id)
-);
-CREATE TABLE IF NOT EXISTS options (
-    night_id INTEGER NOT NULL REFERENCES nights (id),
-    position INTEGER NOT NULL,
-    movie_id INTEGER NOT NULL,
-    score    REAL NOT NULL,
-    text     TEXT NOT NULL,
-    PRIMARY KEY (night_id, position)
-);
-CREATE TABLE IF NOT EXISTS votes (
-    night_id   INTEGER NOT NULL REFERENCES nights (id),
-    user_id    INTEGER NOT NULL,
-    user_name  TEXT NOT NULL,
-    option_ids TEXT NOT NULL,          -- JSON list; [] after a retraction
-    update_id  INTEGER NOT NULL,       -- Telegram update that set it (older ones never win)
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (night_id, user_id)
-);
-CREATE TABLE IF NOT EXISTS history (
-    chat_id    INTEGER NOT NULL,
-    movie_id   INTEGER NOT NULL,
-    night_id   INTEGER NOT NULL UNIQUE REFERENCES nights (id),
-    watched_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_by_chat ON history (chat_id);
-"""
-
-
-class StoreError(Exception):
-    """A change that the night's state does not allow (the message says why)."""
-
-
-@dataclass(frozen=True)
-class Night:
-    id: int
-    chat_id: int
-    opener_id: int
-    opener_name: str
-    state: str
-    created_at: float
-    deadline: float | None
-    poll_id: str | None
-    poll_message_id: int | None
-    winner: int | None
-    winner_votes: int | None
-    tally: tuple[int, ...] | None
-    tie_broken: bool
-    random_pick: bool
-    announced: bool
-    announce_message_id: int | None
-    closed_at: float | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in OPEN_STATES
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A seed or an exclusion: which movie, who added it, and (exclusions) why."""
-
-    movie_id: int
-    user_id: int
-    user_name: str
-    added_at: float
-    kind: str = "seed"
-
-
-@dataclass(frozen=True)
-class Option:
-    position: int  # 0-based, as in Telegram's option_ids
-    movie_id: int
-    score: float
-    text: str  # the poll option as sent (at most 100 characters)
-
-
-@dataclass(frozen=True)
-class Vote:
-    user_id: int
-    user_name: str
-    option_ids: tuple[int, ...]
-
-
-def _night(row: sqlite3.Row) -> Night:
-    values = dict(row)
-    values["tally"] = tuple(json.loads(values["tally"])) if values["tally"] else None
-    for flag in ("tie_broken", "random_pick", "announced"):
-        values[flag] = bool(values[flag])
-    return Night(**values)
+__all__ = ["OPEN_STATES", "Entry", "MovieNightStore", "Night", "Option", "StoreError", "Vote"]
 
 
 class MovieNightStore:
@@ -229,7 +108,7 @@ class MovieNightStore:
         rows = self._read("SELECT * FROM nights WHERE id = ?", (night_id,))
         if not rows:
             raise StoreError(f"no movie night {night_id}")
-        return _night(rows[0])
+        return night_from_row(rows[0])
 
     def current(self, chat_id: int) -> Night | None:
         """The chat's open movie night, if any."""
@@ -237,18 +116,18 @@ class MovieNightStore:
             "SELECT * FROM nights WHERE chat_id = ? AND state IN ('gathering','voting','closing')",
             (chat_id,),
         )
-        return _night(rows[0]) if rows else None
+        return night_from_row(rows[0]) if rows else None
 
     def latest(self, chat_id: int) -> Night | None:
         """The chat's most recent movie night, open or not."""
         rows = self._read(
             "SELECT * FROM nights WHERE chat_id = ? ORDER BY id DESC LIMIT 1", (chat_id,)
         )
-        return _night(rows[0]) if rows else None
+        return night_from_row(rows[0]) if rows else None
 
     def by_poll(self, poll_id: str) -> Night | None:
         rows = self._read("SELECT * FROM nights WHERE poll_id = ?", (poll_id,))
-        return _night(rows[0]) if rows else None
+        return night_from_row(rows[0]) if rows else None
 
     def unfinished(self) -> list[Night]:
         """Nights a restarted bot must pick up: running polls and unsent announcements."""
@@ -256,7 +135,7 @@ class MovieNightStore:
             "SELECT * FROM nights WHERE state IN ('voting', 'closing')"
             " OR (state = 'novotes' AND announced = 0) ORDER BY id"
         )
-        return [_night(r) for r in rows]
+        return [night_from_row(r) for r in rows]
 
     # -- seeds and exclusions --------------------------------------------------------
     def add_seed(

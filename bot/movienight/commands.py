@@ -1,0 +1,466 @@
+"""Movie-night commands and buttons: /movienight, /suggest, /seen, /veto, /status, /vote,
+/close, the title-choice and random-pick buttons, and poll answers.
+
+:class:`MovieNight` is the whole feature: it adds these handlers on top of
+:class:`~.lifecycle.NightLifecycle` (ballot, deadlines, closing, restart recovery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from telegram import Bot, Chat, Message, Update, User
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    PollAnswerHandler,
+)
+
+from ..media import strip_tags
+from ..permissions import is_chat_admin
+from ..resolve import choice_keyboard, question_text, resolve_title
+from .lifecycle import CALLBACK_PREFIX, NightLifecycle
+from .store import Night, StoreError
+from .texts import (
+    OPTION_MAX_CHARS,
+    command_argument,
+    esc,
+    fit,
+    minutes_left,
+    outcome_lines,
+    person,
+    shorten,
+    split_titles,
+)
+
+log = logging.getLogger(__name__)
+
+AMBIGUOUS_PROMPTS = 3  # button messages per command; more ambiguous titles are only listed
+HANDLER_GROUP = -1  # after the bot's rate limit (-100), before its own handlers (0)
+COMMANDS = [
+    ("movienight", "Start a movie night: /movienight TITLE; TITLE"),
+    ("suggest", "Movie night: add a title you like"),
+    ("seen", "Movie night: leave out a movie someone has seen"),
+    ("veto", "Movie night: leave out a movie"),
+    ("status", "Movie night: titles, vetoes, deadline"),
+    ("vote", "Movie night: start the poll (opener or admin)"),
+    ("close", "Movie night: close the poll now (opener or admin)"),
+]
+_KIND_CODE = {"seed": "s", "seen": "w", "veto": "v"}  # in button data (64 bytes at most)
+
+
+class MovieNight(NightLifecycle):
+    """The movie-night feature of one bot: handlers, deadlines and restart recovery."""
+
+    # -- wiring ----------------------------------------------------------------------
+    def register(self, application: Application) -> None:
+        """Add the handlers and schedule restart recovery for when the application starts."""
+        self.application = application
+        commands = {
+            "movienight": self.cmd_movienight,
+            "suggest": self.cmd_suggest,
+            "seen": self.cmd_seen,
+            "veto": self.cmd_veto,
+            "status": self.cmd_status,
+            "vote": self.cmd_vote,
+            "close": self.cmd_close,
+        }
+        for name, callback in commands.items():
+            application.add_handler(CommandHandler(name, self._stop_after(callback)), HANDLER_GROUP)
+        application.add_handler(
+            CallbackQueryHandler(self._stop_after(self.on_button), pattern=f"^{CALLBACK_PREFIX}"),
+            HANDLER_GROUP,
+        )
+        application.add_handler(
+            PollAnswerHandler(self._stop_after(self.on_poll_answer)), HANDLER_GROUP
+        )
+        if application.job_queue is not None:
+            # misfire_grace_time=None: run even if the application starts long after this.
+            application.job_queue.run_once(
+                self._recover_job,
+                when=0,
+                name="movienight-recover",
+                job_kwargs={"misfire_grace_time": None},
+            )
+        else:  # no JobQueue installed: recover from post_init instead
+            previous = application.post_init
+
+            async def post_init(application: Application) -> None:
+                if previous is not None:
+                    await previous(application)
+                application.create_task(self.recover(application.bot))
+
+            application.post_init = post_init
+
+    @staticmethod
+    def _stop_after(callback: Any) -> Any:
+        """Run ``callback``; then stop other handler groups from seeing the same update."""
+
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            try:
+                await callback(update, context)
+            except ApplicationHandlerStop:
+                raise
+            except Exception:
+                log.exception("movie night handler %s failed", callback.__name__)
+                chat = update.effective_chat
+                if chat is not None and update.callback_query is None:
+                    await _quiet(
+                        context.bot.send_message(
+                            chat.id, "Sorry, something went wrong with the movie night."
+                        )
+                    )
+            raise ApplicationHandlerStop
+
+        handle.__name__ = getattr(callback, "__name__", "handler")
+        return handle
+
+    # -- commands --------------------------------------------------------------------
+    async def cmd_movienight(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        titles = split_titles(command_argument(message))
+        night = self.store.current(chat.id)
+        if night is not None:
+            intro = (
+                f"A movie night is already open here (opened by {esc(night.opener_name)}). "
+                "/status shows it."
+            )
+            if night.state != "gathering" or not titles:
+                await self._reply(message, intro)
+                return
+        else:
+            try:
+                night = self.store.open_night(chat.id, user.id, person(user))
+            except StoreError:  # opened by someone else a moment ago
+                night = self.store.current(chat.id)
+                if night is None:
+                    raise
+            intro = (
+                f"🎬 <b>Movie night!</b> Opened by {esc(person(user))}.\n"
+                "Add titles you like with /suggest TITLE (several: separate with ;), "
+                "keep movies out with /seen TITLE or /veto TITLE, then the opener or an "
+                "admin starts the poll with /vote."
+            )
+        if titles:
+            await self._add_titles(context.bot, message, night, user, titles, "seed", intro)
+        else:
+            await self._reply(message, intro)
+
+    async def cmd_suggest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._title_command(update, context, "seed", "/suggest TITLE (e.g. /suggest Heat)")
+
+    async def cmd_seen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._title_command(update, context, "seen", "/seen TITLE")
+
+    async def cmd_veto(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._title_command(update, context, "veto", "/veto TITLE")
+
+    async def _title_command(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str, usage: str
+    ) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        night = await self._gathering_night(message, chat.id)
+        if night is None:
+            return
+        titles = split_titles(command_argument(message))
+        if not titles:
+            await self._reply(message, f"Which movie? Usage: {esc(usage)}")
+            return
+        await self._add_titles(context.bot, message, night, user, titles, kind)
+
+    async def _gathering_night(self, message: Message, chat_id: int) -> Night | None:
+        night = self.store.current(chat_id)
+        if night is None:
+            await self._reply(message, "No movie night is open here. Start one with /movienight.")
+            return None
+        if night.state != "gathering":
+            await self._reply(
+                message,
+                "Voting has already started, so the list is fixed. "
+                f"The poll closes in {minutes_left(night.deadline)}.",
+            )
+            return None
+        return night
+
+    async def cmd_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, update.effective_message
+        night = self.store.current(chat.id)
+        if night is None:
+            latest = self.store.latest(chat.id)
+            text = "No movie night is open here. Start one with /movienight."
+            if latest is not None and latest.winner is not None:
+                text += f"\nLast time's pick: {esc(self._label(latest.winner))}."
+            watched = self.store.watched(chat.id)
+            if watched:
+                text += f"\nWatched here so far: {len(watched)} movie(s)."
+            await self._reply(message, text)
+            return
+        await self._reply(message, self.status_text(night))
+
+    def status_text(self, night: Night) -> str:
+        """What /status shows: state, seeds and exclusions with who added them, deadline."""
+        seeds = self.store.seeds(night.id)
+        excluded = self.store.exclusions(night.id)
+        state = {
+            "gathering": "collecting titles",
+            "voting": f"voting, closes in {minutes_left(night.deadline)}",
+            "closing": "closing",
+        }[night.state]
+        lines = [f"🎬 <b>Movie night</b> opened by {esc(night.opener_name)}: {state}."]
+        lines.append(f"\n<b>Seeds</b> ({len(seeds)}/{self.settings.max_seeds}):")
+        lines += [f"• {esc(self._label(s.movie_id))} ({esc(s.user_name)})" for s in seeds] or [
+            "none yet: /suggest TITLE"
+        ]
+        if excluded:
+            lines.append("\n<b>Left out</b>:")
+            lines += [
+                f"• {esc(self._label(e.movie_id))} ({'seen by' if e.kind == 'seen' else 'vetoed by'}"
+                f" {esc(e.user_name)})"
+                for e in excluded
+            ]
+        watched = self.store.watched(night.chat_id)
+        if watched:
+            lines.append(f"\nWatched here before (left out too): {len(watched)} movie(s).")
+        if night.state == "voting":
+            options = self.store.options(night.id)
+            counts = self.store.tally(night.id)
+            lines.append("\n<b>Votes so far</b>:")
+            lines += [f"{esc(o.text)}: {counts[o.position]}" for o in options]
+        elif night.state == "gathering":
+            lines.append(f"\n{esc(night.opener_name)} or an admin starts the poll with /vote.")
+        return fit("\n".join(lines))
+
+    async def cmd_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        night = self.store.current(chat.id)
+        if night is None:
+            await self._reply(message, "No movie night is open here. Start one with /movienight.")
+            return
+        if not await self._may_manage(context.bot, chat, user, night):
+            await self._refuse(message, night, "start the poll")
+            return
+        if night.state != "gathering":
+            await self._reply(
+                message,
+                f"The poll is already running; it closes in {minutes_left(night.deadline)}.",
+            )
+            return
+        seeds = [s.movie_id for s in self.store.seeds(night.id)]
+        if not seeds:
+            await self._reply(
+                message,
+                "I need some titles first: add movies you like with /suggest TITLE, "
+                "then /vote again.",
+            )
+            return
+        exclude = {e.movie_id for e in self.store.exclusions(night.id)}
+        exclude |= set(self.store.watched(chat.id))
+        fused = await self.candidates(seeds, exclude)
+        if len(fused) < 2:
+            await self._reply(
+                message,
+                f"The recommenders found only {len(fused)} candidate(s) for these titles "
+                "after leaving out seen, vetoed and watched movies. Add more titles with "
+                "/suggest TITLE, then /vote again.",
+            )
+            return
+        options = [
+            (f.movie_id, f.score, shorten(f"{i}. {self._label(f.movie_id)}", OPTION_MAX_CHARS))
+            for i, f in enumerate(fused, 1)
+        ]
+        try:
+            night = self.store.start_voting(night.id, options)
+        except StoreError:
+            await self._reply(message, "The poll has just been started.")
+            return
+        await self._send_ballot(context.bot, night)
+
+    async def cmd_close(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        night = self.store.current(chat.id)
+        if night is None:
+            await self._reply(message, "No movie night is open here.")
+            return
+        if not await self._may_manage(context.bot, chat, user, night):
+            await self._refuse(message, night, "close it")
+            return
+        if night.state == "gathering":
+            self.store.cancel(night.id)
+            await self._reply(message, "Movie night called off (no poll was running).")
+            return
+        await self._close_safely(context.bot, night.id)
+
+    # -- titles ----------------------------------------------------------------------
+    async def _add_titles(
+        self,
+        bot: Bot,
+        message: Message,
+        night: Night,
+        user: User,
+        titles: list[str],
+        kind: str,
+        intro: str = "",
+    ) -> None:
+        """Resolve ``titles`` and add them as seeds or exclusions; one summary reply."""
+        notes = [intro + "\n"] if intro else []
+        if kind == "seed":
+            limit = self.settings.max_seeds
+            room = max(0, limit - len(self.store.seeds(night.id)))
+            if room == 0:
+                await self._reply(
+                    message, "\n".join([*notes, f"The list is full ({limit} titles). /vote!"])
+                )
+                return
+            if len(titles) > room:
+                notes.append(
+                    f"A movie night takes at most {limit} titles; "
+                    f"I read the first {room} of your {len(titles)}."
+                )
+                titles = titles[:room]
+        else:
+            titles = titles[: self.settings.max_seeds]
+        app = self.app
+        results = await asyncio.to_thread(lambda: [resolve_title(app, t) for t in titles])
+        done: dict[str, list[str]] = defaultdict(list)
+        questions = []
+        for found in results:
+            if found.kind == "match":
+                outcome = self._add(night, found.movie_id, user, kind)
+                done[outcome].append(esc(self._label(found.movie_id)))
+            elif found.kind == "invalid":
+                done["invalid"].append(esc(found.problem))
+            else:
+                if found.kind == "none":
+                    done["nomatch"].append(f"“{esc(shorten(found.query, 60))}”")
+                if found.candidates:  # which one (ambiguous), or "did you mean" (none)
+                    questions.append(found)
+        lines = outcome_lines(done, kind)
+        asked = questions[:AMBIGUOUS_PROMPTS]
+        if asked:
+            lines.append("Please pick below what you meant (buttons).")
+        for found in questions[AMBIGUOUS_PROMPTS:]:
+            lines.append(f"“{esc(shorten(found.query, 60))}” is unclear: add the year, please.")
+        await self._reply(message, "\n".join(notes + lines))
+        action = f"{CALLBACK_PREFIX}a:{_KIND_CODE[kind]}:{night.id}"
+        for found in asked:
+            await _quiet(
+                bot.send_message(
+                    message.chat_id,
+                    question_text(found),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=choice_keyboard(found.candidates, action=action),
+                )
+            )
+
+    def _add(self, night: Night, movie_id: int, user: User, kind: str) -> str:
+        try:
+            if kind == "seed":
+                return self.store.add_seed(
+                    night.id, movie_id, user.id, person(user), self.settings.max_seeds
+                )
+            return self.store.add_exclusion(night.id, movie_id, kind, user.id, person(user))
+        except StoreError:
+            return "closed"
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        parts = (query.data or "").split(":")
+        try:
+            if parts[1] == "a" and len(parts) == 5:
+                await self._button_add(query, parts[2], int(parts[3]), int(parts[4]))
+            elif parts[1] == "r" and len(parts) == 3:
+                await self._button_random(context.bot, query, int(parts[2]))
+            else:
+                raise ValueError(query.data)
+        except (ValueError, IndexError):
+            await _quiet(query.answer("This button is no longer valid."))
+
+    async def _button_add(self, query: Any, code: str, night_id: int, movie_id: int) -> None:
+        kind = {v: k for k, v in _KIND_CODE.items()}[code]
+        night = self.store.current(query.message.chat.id) if query.message else None
+        if night is None or night.id != night_id or night.state != "gathering":
+            await _quiet(query.answer("That movie night's list is closed."))
+            return
+        outcome = self._add(night, movie_id, query.from_user, kind)
+        label = esc(self._label(movie_id))
+        lines = outcome_lines({outcome: [label]}, kind)
+        await _quiet(query.answer(strip_tags(lines[0]) if lines else "OK"))
+        await _quiet(
+            query.edit_message_text(
+                f"{lines[0] if lines else label} ({esc(person(query.from_user))})",
+                parse_mode=ParseMode.HTML,
+            )
+        )
+
+    async def _button_random(self, bot: Bot, query: Any, night_id: int) -> None:
+        try:
+            night = self.store.night(night_id)
+        except StoreError:
+            await _quiet(query.answer("This button is no longer valid."))
+            return
+        top = self.store.options(night_id)[:3]
+        if night.state != "novotes" or not top:
+            await _quiet(query.answer("A movie was already picked."))
+            return
+        choice = self.rng.choice(top)
+        try:
+            picked = self.store.claim_random_pick(night_id, choice.movie_id)
+        except StoreError as exc:
+            await _quiet(query.answer(str(exc)[:200]))
+            return
+        if picked is None:
+            await _quiet(query.answer("A movie was already picked."))
+            return
+        await _quiet(query.answer(f"Picked: {shorten(self._label(choice.movie_id), 150)}"))
+        await _quiet(
+            query.edit_message_text(
+                f"Nobody voted, so {esc(person(query.from_user))} asked for a random pick "
+                "among the top 3.",
+                parse_mode=ParseMode.HTML,
+            )
+        )
+        await self._close_safely(bot, night_id)
+
+    async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        answer = update.poll_answer
+        user = answer.user
+        if user is None:  # a vote on behalf of a chat (anonymous admin): not our polls
+            return
+        night = self.store.record_vote(
+            answer.poll_id, user.id, person(user), answer.option_ids, update_id=update.update_id
+        )
+        if night is None:
+            log.debug("poll answer for unknown or closed poll %s", answer.poll_id)
+
+    # -- permissions -------------------------------------------------------------------
+    async def _may_manage(self, bot: Bot, chat: Chat, user: User | None, night: Night) -> bool:
+        """The opener, a chat admin, or a configured bot admin (everyone in a private chat)."""
+        if user is not None and user.id == night.opener_id:
+            return True
+        return await is_chat_admin(bot, chat, user, self.admins)
+
+    async def _refuse(self, message: Message, night: Night, action: str) -> None:
+        await self._reply(
+            message,
+            f"Sorry, only {esc(night.opener_name)} (who opened this movie night) or a chat "
+            f"admin can {action}.",
+        )
+
+
+async def _quiet(awaitable: Any) -> Any:
+    """Await a Telegram call whose failure must not stop the caller (logged)."""
+    try:
+        return await awaitable
+    except (BadRequest, Forbidden) as exc:
+        log.info("telegram refused: %s", exc)
+    except TelegramError as exc:
+        log.warning("telegram call failed: %s", exc)
+    return None

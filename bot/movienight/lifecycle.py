@@ -1,0 +1,314 @@
+"""A movie night's life from /vote on: the candidates and ballot, the deadline, the close,
+the announcement, and picking up unfinished nights after a restart.
+
+:class:`NightLifecycle` holds what the feature shares (store, settings, the bot's services)
+and does everything that happens without a command; :class:`~.commands.MovieNight` adds the
+commands and buttons on top of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ContextTypes
+
+from reelpick.app import Reelpick
+from reelpick.config import Config
+from reelpick.fusion import Fused, fuse, ranked_lists
+
+from ..media import PosterSender, strip_tags
+from ..services import BotServices
+from .settings import Settings
+from .store import MovieNightStore, Night, Option
+from .texts import (
+    CAPTION_MAX_CHARS,
+    OPTION_MAX_CHARS,
+    duration,
+    esc,
+    fit,
+    shorten,
+    winner_text,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 30.0  # a close or announcement that failed on Telegram's side is retried
+CALLBACK_PREFIX = "mn:"
+
+
+def decide(options: Sequence[Option], counts: Sequence[int]) -> tuple[Option | None, list[Option]]:
+    """The winner and the options tied with it for the most votes (empty when nobody voted).
+
+    Options are stored in fused-score order, so among tied options the one with the best
+    fused score (then the lower position) wins.
+    """
+    if not options or max(counts, default=0) == 0:
+        return None, []
+    top = max(counts)
+    tied = [o for o in options if counts[o.position] == top]
+    tied.sort(key=lambda o: (-o.score, o.position))
+    return tied[0], tied
+
+
+class NightLifecycle:
+    """Shared state of the movie-night feature, and everything that runs without a command."""
+
+    def __init__(
+        self,
+        app: Reelpick,
+        config: Config,
+        store: MovieNightStore | None = None,
+        *,
+        media: PosterSender | None = None,
+        services: BotServices | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._app = app
+        self.config = config
+        self.settings = Settings.from_config(config)
+        self.store = store or MovieNightStore(self.settings.db)
+        self.services = services
+        self.media = media or (services.sender if services is not None else None)
+        admins = services.admins if services is not None else config.section("bot")["admins"]
+        self.admins = {int(a) for a in admins}
+        self.rng = rng or random.Random()
+        self.retry_seconds = RETRY_SECONDS
+        self._close_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.application: Application | None = None
+
+    @property
+    def app(self) -> Reelpick:
+        """The current recommender (``/reload`` swaps it in the bot's services)."""
+        return self.services.reelpick if self.services is not None else self._app
+
+    def _label(self, movie_id: int) -> str:
+        try:
+            return self.app.dataset.label(movie_id)
+        except KeyError:
+            return f"movie {movie_id}"
+
+    async def _reply(self, message: Message, text: str) -> Message | None:
+        return await message.reply_text(fit(text), parse_mode=ParseMode.HTML)
+
+    # -- voting ----------------------------------------------------------------------
+    async def candidates(self, seeds: Sequence[int], exclude: set[int]) -> list[Fused]:
+        """Every enabled plugin's neighbours of every seed, fused (see :mod:`reelpick.fusion`)."""
+        registry = self.app.registry
+        weights = self.settings.weights
+        names = [
+            n for n in registry.enabled() if registry.plugins[n].fitted and weights.get(n, 1.0) > 0
+        ]
+        k = self.settings.per_seed
+        if self.services is not None:  # in threads, within the bot's per-plugin time budget
+            calls = [self.services.ask(n, seed, k) for seed in seeds for n in names]
+        else:
+            calls = [asyncio.to_thread(registry.ask, n, seed, k) for seed in seeds for n in names]
+        answers = await asyncio.gather(*calls)
+        lists = []
+        for i, seed in enumerate(seeds):
+            lists += ranked_lists(seed, answers[i * len(names) : (i + 1) * len(names)])
+        return fuse(
+            lists,
+            weights=self.settings.weights,
+            rrf_k=self.settings.rrf_k,
+            exclude=exclude,
+            limit=self.settings.max_options,
+        )
+
+    async def _send_ballot(self, bot: Bot, night: Night) -> None:
+        """The album of candidates, then the poll; remember the poll and schedule its deadline."""
+        options = self.store.options(night.id)
+        captions = [
+            shorten(f"{o.position + 1}. {self._label(o.movie_id)}", CAPTION_MAX_CHARS)
+            for o in options
+        ]
+        try:
+            await self._send_album(bot, night.chat_id, [o.movie_id for o in options], captions)
+        except TelegramError as exc:  # the poll matters more than the pictures
+            log.warning("movie night %s: candidate album failed: %s", night.id, exc)
+        minutes = self.settings.voting_minutes
+        question = f"🎬 Movie night: what do we watch? Voting closes in {duration(minutes)}."
+        sent = await bot.send_poll(
+            night.chat_id,
+            question,
+            [o.text for o in options],
+            is_anonymous=False,
+            allows_multiple_answers=False,
+        )
+        deadline = time.time() + minutes * 60
+        self.store.set_poll(night.id, sent.poll.id, sent.message_id, deadline)
+        self.schedule(night.id, deadline)
+
+    # -- deadlines and closing ---------------------------------------------------------
+    def schedule(self, night_id: int, deadline: float, *, retry: bool = False) -> None:
+        """Close night ``night_id`` at ``deadline`` (unix time; past means at once)."""
+        delay = max(0.0, deadline - time.time())
+        name = f"movienight-{night_id}" + ("-retry" if retry else "")
+        application = self.application
+        if application is not None and application.job_queue is not None:
+            for job in application.job_queue.get_jobs_by_name(name):
+                job.schedule_removal()
+            application.job_queue.run_once(
+                self._deadline_job,
+                when=delay,
+                data=night_id,
+                name=name,
+                job_kwargs={"misfire_grace_time": None},
+            )
+        elif application is not None:
+
+            async def later() -> None:
+                await asyncio.sleep(delay)
+                await self._close_safely(application.bot, night_id)
+
+            application.create_task(later(), name=name)
+        else:
+            raise RuntimeError("MovieNight.register(application) was not called")
+
+    async def _deadline_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._close_safely(context.bot, context.job.data)
+
+    async def _close_safely(self, bot: Bot, night_id: int) -> None:
+        """:meth:`close_night`, retried later while Telegram is unreachable."""
+        try:
+            await self.close_night(bot, night_id)
+        except TelegramError as exc:
+            if _transient(exc):
+                log.warning("movie night %s: closing failed (%s); retrying", night_id, exc)
+                self.schedule(night_id, time.time() + self.retry_seconds, retry=True)
+                return
+            # Refused for good (bot removed from the chat, chat gone): retrying cannot help.
+            log.error("movie night %s: Telegram refused to close it: %s", night_id, exc)
+            night = self.store.night(night_id)
+            if night.state in ("closing", "novotes"):
+                self.store.mark_announced(night_id, None, night.state)
+
+    async def _recover_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.recover(context.bot)
+
+    async def recover(self, bot: Bot) -> None:
+        """After a (re)start: pick up every night the store says is unfinished."""
+        for night in self.store.unfinished():
+            log.info(
+                "movie night %s in chat %s: resuming (%s)", night.id, night.chat_id, night.state
+            )
+            try:
+                if night.state == "voting" and night.poll_id is None:
+                    await self._send_ballot(bot, night)  # stopped between /vote and the poll
+                elif night.state == "voting":
+                    self.schedule(night.id, night.deadline or 0)
+                else:
+                    await self._close_safely(bot, night.id)
+            except Exception:
+                log.exception("movie night %s: recovery failed", night.id)
+
+    async def close_night(self, bot: Bot, night_id: int) -> None:
+        """Stop the poll, decide and record the winner, announce it. Safe to call repeatedly.
+
+        Raises TelegramError when Telegram could not be reached (the caller retries).
+        """
+        async with self._close_locks[night_id]:
+            night = self.store.night(night_id)
+            if night.state == "voting":
+                options = self.store.options(night_id)
+                counts = self.store.tally(night_id)
+                if night.poll_message_id is not None:
+                    counts = await self._stop_poll(bot, night, counts)
+                winner, tied = decide(options, counts)
+                claimed = self.store.claim_close(
+                    night_id,
+                    counts,
+                    winner.movie_id if winner else None,
+                    tie_broken=len(tied) > 1,
+                )
+                if claimed is None:
+                    return
+                night = claimed
+            if night.announced:
+                return
+            if night.state == "closing":
+                await self._announce_winner(bot, night)
+            elif night.state == "novotes":
+                await self._announce_no_votes(bot, night)
+
+    async def _stop_poll(self, bot: Bot, night: Night, counts: list[int]) -> list[int]:
+        """Stop the poll; Telegram's final counts win over ours (they include votes whose
+        updates we have not seen yet, e.g. cast while the bot was down)."""
+        try:
+            poll = await bot.stop_poll(night.chat_id, night.poll_message_id)
+        except BadRequest as exc:  # already closed (by us, before a restart) or deleted
+            log.info("movie night %s: stopPoll: %s; using stored votes", night.id, exc)
+            return counts
+        final = [o.voter_count for o in poll.options]
+        if len(final) != len(counts):
+            return counts
+        if final != counts:
+            log.info("movie night %s: Telegram's tally %s, ours %s", night.id, final, counts)
+        return final
+
+    async def _announce_winner(self, bot: Bot, night: Night) -> None:
+        options = self.store.options(night.id)
+        counts = list(night.tally or [0] * len(options))
+        winner = next(o for o in options if o.movie_id == night.winner)
+        _, tied = decide(options, counts)
+        caption = None
+        for width in (OPTION_MAX_CHARS, 60, 40, 25):
+            caption = winner_text(night, options, counts, winner, tied, self._label, width)
+            if len(strip_tags(caption)) <= CAPTION_MAX_CHARS:
+                break
+        sent = await self._send_poster(bot, night.chat_id, winner.movie_id, caption)
+        self.store.mark_announced(night.id, sent.message_id if sent else None, "closing")
+
+    async def _announce_no_votes(self, bot: Bot, night: Night) -> None:
+        top = self.store.options(night.id)[:3]
+        lines = ["🗳 Nobody voted, so there is no winner this time."]
+        lines.append("Top 3 by the recommenders:")
+        lines += [esc(o.text) for o in top]
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "🎲 Random pick from the top 3",
+                        callback_data=f"{CALLBACK_PREFIX}r:{night.id}",
+                    )
+                ]
+            ]
+        )
+        sent = await bot.send_message(
+            night.chat_id, "\n".join(lines), parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+        self.store.mark_announced(night.id, sent.message_id, "novotes")
+
+    # -- sending -------------------------------------------------------------------------
+    async def _send_album(
+        self, bot: Bot, chat_id: int, movie_ids: list[int], captions: list[str]
+    ) -> None:
+        """The candidates' posters, one numbered caption each, as albums of 2-10 photos."""
+        if self.media is not None:
+            await self.media.send_captioned(bot, chat_id, movie_ids, captions)
+
+    async def _send_poster(self, bot: Bot, chat_id: int, movie_id: int, caption: str) -> Message:
+        """The winner's poster with ``caption`` (HTML); a text message when the photo fails."""
+        if self.media is not None:
+            try:
+                return (await self.media.send(bot, chat_id, [movie_id], caption))[0]
+            except Exception as exc:
+                if _transient(exc):
+                    raise
+                log.exception("winner poster for movie %s failed; sending text", movie_id)
+        return await bot.send_message(chat_id, fit(caption), parse_mode=ParseMode.HTML)
+
+
+def _transient(exc: BaseException) -> bool:
+    """A Telegram failure worth retrying: timeouts, flood waits, 5xx and network errors."""
+    if isinstance(exc, RetryAfter | TimedOut):
+        return True
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)

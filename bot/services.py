@@ -1,0 +1,129 @@
+"""What every bot feature shares, reachable from any handler's context.
+
+Like PTB's ``examples/contexttypesbot.py``, shared state lives with the application, not in
+module globals: ``build_application`` stores one :class:`BotServices` in
+``application.bot_data`` and every handler (the bot's own, movie nights') reaches it with
+``services(context)``. This module imports no other feature, so handlers and movie nights can
+import it at the top without an import cycle through the wiring in :mod:`reelpick.bot.app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+import diskcache
+from telegram.ext import ContextTypes
+
+from reelpick.app import Reelpick
+from reelpick.config import Config
+from reelpick.errors import ConfigError
+from reelpick.posters import PosterStore
+from reelpick.types import PluginAnswer
+
+from .limits import ChatLimiter
+from .media import PosterSender
+from .resolve import did_you_mean
+from .settings import SettingsStore
+
+log = logging.getLogger(__name__)
+
+SERVICES = "reelpick"  # key of BotServices in application.bot_data
+
+
+class BotServices:
+    """What every handler shares: the recommender, posters, settings, limits.
+
+    ``.reelpick`` is the current :class:`~reelpick.app.Reelpick` (/reload replaces it, so read
+    it when needed rather than keeping a reference); ``.ask`` calls a plugin in a thread within
+    the time budget; ``.sender`` sends posters with file_id reuse; ``.label`` names a movie;
+    ``.settings`` holds per-chat k and plugins; ``.chat_lock`` keeps one chat's answers apart;
+    ``.commands`` collects every feature's (command, description) for setMyCommands.
+    """
+
+    def __init__(self, config: Config, app: Reelpick) -> None:
+        self.config = config
+        section = config.section("bot")
+        self.reelpick = app
+        self.cache = diskcache.Cache(str(config.cache_dir / "bot"))
+        self.settings = SettingsStore(self.cache, int(section["k"]))
+        self.sender = PosterSender(PosterStore(config, app.dataset), self.cache)
+        _ = self.sender.store.cache  # open the poster cache now, not from many threads at once
+        self.limiter = ChatLimiter(int(section["messages_per_minute"]))
+        self.plugin_timeout = float(section["plugin_timeout"])
+        try:
+            self.admins = {int(a) for a in section["admins"]}
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{config.where('bot', 'admins')}: expected a list of Telegram user ids"
+            ) from None
+        # Plugins get their own threads so a hung plugin cannot starve poster reading.
+        self.plugin_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reelpick-plugin")
+        self.commands: list[tuple[str, str]] = []
+        self._labels: tuple[object, dict[int, str]] | None = None
+        warm_up(app)
+        self.label(int(app.dataset.movies.index[0]))  # build the label table now
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
+        """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds."""
+        registry = self.reelpick.registry
+        loop = asyncio.get_running_loop()
+        call = loop.run_in_executor(self.plugin_pool, registry.ask, name, movie_id, k)
+        try:
+            return await asyncio.wait_for(call, self.plugin_timeout)
+        except TimeoutError:
+            log.error(
+                "plugin %s took over %.1f s on movie %s; its album is skipped",
+                name,
+                self.plugin_timeout,
+                movie_id,
+            )
+            label = registry.plugins[name].info.label
+            return PluginAnswer(name, label, error=f"no answer within {self.plugin_timeout} s")
+
+    def label(self, movie_id: int) -> str:
+        """``"Heat (1995)"``, from a table built once (a pandas lookup per title is slow)."""
+        labels = self._labels
+        if labels is None or labels[0] is not self.reelpick.dataset:
+            dataset = self.reelpick.dataset
+            labels = self._labels = (
+                dataset,
+                {int(m): dataset.label(int(m)) for m in dataset.movies.index},
+            )
+        return labels[1][int(movie_id)]
+
+    def chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """A lock per chat, so one chat's albums never interleave."""
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = self._locks[chat_id] = asyncio.Lock()
+        return lock
+
+    async def reload(self) -> None:
+        """Load data and fitted plugins afresh (fitting what is missing), then swap them in."""
+        fresh = await asyncio.to_thread(Reelpick.open, self.config)
+        await asyncio.to_thread(warm_up, fresh)
+        store = PosterStore(self.config, fresh.dataset)
+        old = self.sender.store
+        self.reelpick, self.sender.store = fresh, store
+        self.sender.forget()
+        old.close()
+
+    def close(self) -> None:
+        self.plugin_pool.shutdown(wait=False, cancel_futures=True)
+        self.sender.store.close()
+        self.cache.close()
+
+
+def warm_up(app: Reelpick) -> None:
+    """Build the title indexes now (about a second) rather than on the first person's query."""
+    app.search("warm up")
+    did_you_mean(app, "warm up")
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> BotServices:
+    """The shared :class:`BotServices` from inside a handler or job."""
+    return context.application.bot_data[SERVICES]
