@@ -13,9 +13,10 @@ from .imports import FORMATS, MAX_BYTES, detect_format, import_profile, read_imp
 from .matching import MovieMatcher
 from .model import KINDS, Entry, ImportResult, ImportRow, Kind, ParsedImport, Unmatched
 from .questions import RatingQuestions, next_to_rate
-from .store import ProfileStore
+from .store import FILENAME, ProfileStore
 
 __all__ = [
+    "FILENAME",
     "FORMATS",
     "KINDS",
     "MAX_BYTES",
