@@ -296,3 +296,34 @@ def test_a_long_header_is_shortened_in_the_message(matcher: MovieMatcher) -> Non
     with pytest.raises(ProfileImportError) as raised:
         read_import(data, matcher)
     assert "'column11', ..." in str(raised.value) and "column12" not in str(raised.value)
+
+
+def test_too_many_rows_are_refused_whole(matcher: MovieMatcher, store) -> None:
+    data = b"movieId,rating\n" + b"6,4\n" * 11
+    with pytest.raises(ProfileImportError, match="has 11 rows; an import takes at most 10"):
+        import_profile(store, OWNER, data, matcher, max_rows=10)
+    assert store.owners_count() == 0
+
+
+def test_an_exact_name_and_year_settle_what_the_search_doubts(matcher: MovieMatcher) -> None:
+    # The search alone is not confident: "Dead Man Walking" (1995) is better known.
+    data = b"Date,Name,Year,Letterboxd URI,Rating\n2020-01-01,The Walking Dead,1995,u,3\n"
+    (row,) = read_import(data, matcher).matched
+    assert matcher.dataset.label(row.movie_id) == "The Walking Dead (1995)"
+
+
+def test_catalogue_titles_match_themselves_and_never_another_movie(
+    matcher: MovieMatcher, ml_small
+) -> None:
+    """Every 30th movie of ml-latest-small, written as Letterboxd would write it."""
+    movies = ml_small.movies.dropna(subset=["year"]).iloc[::30]
+    lines = ["Date,Name,Year,Letterboxd URI,Rating"] + [
+        f'2020-01-01,"{name}",{year},https://boxd.it/x,4'
+        for name, year in zip(movies["name"], movies["year"], strict=True)
+    ]
+    parsed = read_import("\n".join(lines).encode(), matcher)
+    wanted = {row: int(m) for row, m in enumerate(movies.index, start=2)}
+    assert all(wanted[r.row] == r.movie_id for r in parsed.matched)
+    # Only true ambiguities (two films of one name and year) may stay unmatched.
+    assert all(u.reason.startswith("ambiguous") for u in parsed.unmatched)
+    assert parsed.matched_rows >= len(movies) - 2

@@ -9,7 +9,7 @@
 
 from .errors import ProfileError, ProfileImportError, ProfileStoreError
 from .export import export_csv
-from .imports import FORMATS, MAX_BYTES, detect_format, import_profile, read_import
+from .imports import FORMATS, MAX_BYTES, MAX_ROWS, detect_format, import_profile, read_import
 from .matching import MovieMatcher
 from .model import KINDS, Entry, ImportResult, ImportRow, Kind, ParsedImport, Unmatched
 from .questions import RatingQuestions, next_to_rate
@@ -20,6 +20,7 @@ __all__ = [
     "FORMATS",
     "KINDS",
     "MAX_BYTES",
+    "MAX_ROWS",
     "Entry",
     "ImportResult",
     "ImportRow",

@@ -38,6 +38,9 @@ from .model import KINDS, ImportResult, ImportRow, Kind, ParsedImport, Unmatched
 from .store import ProfileStore
 
 MAX_BYTES = 10 * 1024 * 1024
+# A title lookup costs up to ~2 ms; rows past this cap would tie up a bot worker for
+# minutes. Heavy IMDb or Letterboxd users have around 10,000 films.
+MAX_ROWS = 20_000
 FORMATS = ("letterboxd", "imdb", "movielens")
 # Columns a format cannot do without (lower case), and how its header is shown in messages.
 REQUIRED = {
@@ -73,9 +76,12 @@ def import_profile(
     format: str | None = None,
     filename: str | None = None,
     max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
 ) -> ImportResult:
     """Read ``data`` and store what matched for ``owner``, all in one transaction."""
-    parsed = read_import(data, matcher, format=format, filename=filename, max_bytes=max_bytes)
+    parsed = read_import(
+        data, matcher, format=format, filename=filename, max_bytes=max_bytes, max_rows=max_rows
+    )
     return store.apply(owner, parsed)
 
 
@@ -86,6 +92,7 @@ def read_import(
     format: str | None = None,
     filename: str | None = None,
     max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
 ) -> ParsedImport:
     """Parse and match an import file. Raises :class:`ProfileImportError` to refuse it whole."""
     if isinstance(data, Path):
@@ -115,6 +122,10 @@ def read_import(
     ]
     if not table:
         raise ProfileImportError(f"{name} has a header but no rows below it")
+    if len(table) > max_rows:
+        raise ProfileImportError(
+            f"{name} has {len(table):,} rows; an import takes at most {max_rows:,}"
+        )
     parsed = ParsedImport(format=chosen, rows=len(table), notes=notes)
     _READERS[chosen](table, matcher, parsed, name)
     _keep_one_per_movie(parsed)

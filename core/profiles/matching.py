@@ -2,7 +2,8 @@
 
 Title matching is strict on purpose: a wrong movie in someone's profile is worse than a row
 reported as unmatched. A title is accepted only when the title search is confident, and
-when the file gives a year, only if the movie has that very year. Everything else comes
+when the file gives a year, only if the movie has that very year; or when exactly one movie
+has both the exact name and the year. Everything else comes
 back with a reason a person can act on.
 """
 
@@ -13,7 +14,7 @@ import re
 import numpy as np
 
 from ..data import Dataset
-from ..data.search import TitleIndex
+from ..data.search import EXACT, TitleIndex
 
 _IMDB_CONST = re.compile(r"^tt0*(\d{1,10})$")
 NEAR_SCORE = 90.0  # candidates this close to the query make a title ambiguous
@@ -64,6 +65,12 @@ class MovieMatcher:
         candidates = result.candidates
         if result.confident and (year is None or self._years[candidates[0].movie_id] == year):
             return candidates[0].movie_id, ""
+        if year is not None:
+            # The search may doubt an exact name when a better-known film is close ("The
+            # Walking Dead" vs "Dead Man Walking"); the exact name *and* year settle it.
+            exact = [c for c in candidates if c.score >= EXACT and self._years[c.movie_id] == year]
+            if len(exact) == 1:
+                return exact[0].movie_id, ""
         near = [
             c
             for c in candidates
