@@ -49,6 +49,8 @@ def store(tmp_path: Path):
 def test_a_folder_gets_profiles_sqlite3_and_a_file_path_is_used_as_is(tmp_path: Path) -> None:
     with ProfileStore(tmp_path) as in_folder:
         assert in_folder.path == tmp_path / FILENAME
+    with ProfileStore(tmp_path / "state") as new_folder:
+        assert new_folder.path == tmp_path / "state" / FILENAME
     file = tmp_path / "nested" / "me.sqlite3"
     with ProfileStore(file) as at_file:
         assert at_file.path == file

@@ -71,7 +71,7 @@ def import_profile(
     store: ProfileStore,
     owner: str,
     data: bytes | Path,
-    matcher: MovieMatcher,
+    matcher: MovieMatcher | Dataset,
     *,
     format: str | None = None,
     filename: str | None = None,

@@ -20,6 +20,7 @@ _IMDB_CONST = re.compile(r"^tt0*(\d{1,10})$")
 NEAR_SCORE = 90.0  # candidates this close to the query make a title ambiguous
 CLOSEST_SCORE = 80.0  # a candidate worth naming as "the closest"
 MAX_NAMED = 3  # candidates named in an "ambiguous" reason
+MAX_CACHED = 50_000  # titles remembered across imports (diaries repeat them)
 
 
 class MovieMatcher:
@@ -55,9 +56,12 @@ class MovieMatcher:
     def by_title(self, title: str, year: int | None) -> tuple[int | None, str]:
         """``(movie_id, "")`` for a sure match, else ``(None, reason)``."""
         key = (title, year)
-        if key not in self._titles:
-            self._titles[key] = self._search(title, year)
-        return self._titles[key]
+        found = self._titles.get(key)
+        if found is None:
+            if len(self._titles) >= MAX_CACHED:  # a long-lived bot: keep memory bounded
+                self._titles.clear()
+            found = self._titles[key] = self._search(title, year)
+        return found
 
     def _search(self, title: str, year: int | None) -> tuple[int | None, str]:
         wanted = f"'{title}'" + (f" ({year})" if year is not None else "")

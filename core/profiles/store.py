@@ -70,13 +70,16 @@ ON CONFLICT (owner, movie_id) DO NOTHING
 class ProfileStore:
     """All profiles, in one SQLite file.
 
-    ``path`` is the database file, or a folder to keep ``profiles.sqlite3`` in (the bot passes
-    its state folder). ``clock`` gives ``updated_at`` (tests pass a fixed one).
+    ``path`` is the database file (``me.sqlite3``), or a folder to keep ``profiles.sqlite3``
+    in (the bot passes its state folder; a missing one is created). ``clock`` gives ``updated_at`` (tests pass a fixed one).
     """
 
     def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
         path = Path(path)
-        self.path = path / FILENAME if path.is_dir() else path
+        # A folder (existing, or new and named without a suffix like "state") gets
+        # profiles.sqlite3; anything else is the database file itself.
+        is_folder = path.is_dir() or (not path.exists() and not path.suffix)
+        self.path = path / FILENAME if is_folder else path
         self._clock = clock
         self._lock = threading.RLock()
         try:
