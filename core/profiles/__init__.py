@@ -1,0 +1,41 @@
+"""Personal profiles (issue 12): what each person rated, saw or does not want, on disk.
+
+* :class:`ProfileStore` keeps ratings and marks per owner (``tg:<id>``, ``local:<name>``)
+  in SQLite and hands out :class:`~reelpick.types.Profile` objects for plugins;
+* :func:`read_import` / :func:`import_profile` read Letterboxd, IMDb and MovieLens files;
+* :func:`export_csv` writes a profile back as CSV;
+* :func:`next_to_rate` picks the next movie to ask about in a rating session.
+"""
+
+from .errors import ProfileError, ProfileImportError, ProfileStoreError
+from .export import export_csv
+from .imports import FORMATS, MAX_BYTES, MAX_ROWS, detect_format, import_profile, read_import
+from .matching import MovieMatcher
+from .model import KINDS, Entry, ImportResult, ImportRow, Kind, ParsedImport, Unmatched
+from .questions import RatingQuestions, next_to_rate
+from .store import FILENAME, ProfileStore
+
+__all__ = [
+    "FILENAME",
+    "FORMATS",
+    "KINDS",
+    "MAX_BYTES",
+    "MAX_ROWS",
+    "Entry",
+    "ImportResult",
+    "ImportRow",
+    "Kind",
+    "MovieMatcher",
+    "ParsedImport",
+    "ProfileError",
+    "ProfileImportError",
+    "ProfileStore",
+    "ProfileStoreError",
+    "RatingQuestions",
+    "Unmatched",
+    "detect_format",
+    "export_csv",
+    "import_profile",
+    "next_to_rate",
+    "read_import",
+]
