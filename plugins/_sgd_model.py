@@ -1,4 +1,4 @@
-"""sgd-MF: biased matrix factorisation trained by stochastic gradient descent (numba).
+"""The sgd-MF model: biased matrix factorisation trained by stochastic gradient descent.
 
 The model predicts user u's rating of movie i as::
 
@@ -20,70 +20,27 @@ data offers beyond one rating at a time:
 Training runs over the ratings in shuffled order: users in a random order, each user's ratings
 in a random order. Keeping a user's ratings together keeps their vector in cache and lets the
 implicit term be gathered once per user, its gradient applied after the user's ratings (the
-usual fast SVD++ scheme). The learning rate decays each epoch and training stops early when
-the RMSE on a validation slice of the training data (every user weighted equally, as in the
-article's protocol) stops improving; the model is then refitted on all the training data for
-the best number of epochs, ``ensemble`` times from different seeds, and the fits averaged.
-Everything is seeded: the same data, parameters and seed give the same factors.
+usual fast SVD++ scheme; the numba kernels are in :mod:`._sgd_kernels`). The learning rate
+decays each epoch and training stops early when the RMSE on a validation slice of the
+training data (every user weighted equally, as in the article's protocol) stops improving; the
+model is then refitted on all the training data for the best number of epochs, ``ensemble``
+times from different seeds, and the fits averaged. Everything is seeded: the same data,
+parameters and seed give the same factors.
 
-Public API beyond the hooks (the bot uses it for people who rate movies in chat)::
-
-    model = SgdMF()  # fitted through the registry, or model.reelpick_fit(...)
-    user = model.fold_in({318: 5.0, 296: 4.5, 1: 2.0})  # movieId -> rating
-    user.predict([2571, 356])                           # predicted ratings
-    user.recommend(10)                                  # best unrated movies, as Neighbours
+:func:`fold_in` places a user who is not in the training data from a few ratings.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from reelpick import (
-    Neighbour,
-    NeighbourTable,
-    NoAnswer,
-    PluginInfo,
-    hookimpl,
-    topk_cosine_dense,
-)
-from reelpick.data import Dataset
+from reelpick import Dataset, Neighbour
 
-log = logging.getLogger(__name__)
-
-DEFAULT_PARAMS = {
-    "factors": 100,  # length of the user and movie vectors
-    "epochs": 100,  # most passes over the ratings (early stopping usually ends sooner)
-    "lr": 0.015,  # initial learning rate
-    "lr_decay": 0.96,  # learning rate multiplier after each epoch
-    "reg": 0.05,  # L2 penalty on the factor vectors p, q
-    "reg_bias": 0.01,  # L2 penalty on the user and movie biases
-    "reg_implicit": 0.15,  # L2 penalty on the implicit vectors y and asymmetric vectors x
-    "reg_genres": 0.0,  # L2 penalty on the genre vectors z and biases c
-    "init_std": 0.05,  # standard deviation of the random initial factors
-    "implicit": True,  # SVD++ term: which movies a user rated
-    "asymmetric": True,  # asymmetric-SVD term: how a user rated them (shares reg_implicit)
-    "genres": True,  # genre vectors and biases shared by the movies of a genre
-    "decades": True,  # likewise for the decade of release
-    "min_tagged": 0,  # likewise for user tags found on this many movies (0: no tags)
-    "patience": 4,  # stop after this many epochs without a better validation RMSE
-    "min_epochs": 10,  # never stop before this (small factors can sit on a plateau at first)
-    "validation_share": 0.05,  # share of each user's training ratings held out to stop early
-    "refit": True,  # after early stopping, refit on all ratings for the best epoch count
-    "ensemble": 5,  # average this many models trained from seeds seed, seed+1, ...
-    "seed": 0,  # seeds the initial factors, the validation slice and the shuffling
-    "neighbours": 50,  # width of the stored similar-movie table
-    "similar_from": "all",  # cosine of the full movie vectors, or "ratings" (rating factors only)
-    "min_ratings": 3,  # movies with fewer training ratings get and give no similar movies
-    "fold_in_reg": 3.0,  # ridge penalty when folding in a new user (see SgdMF.fold_in)
-}
-
+from . import _sgd_kernels as kernels
 
 # -- training ------------------------------------------------------------------------------
 
@@ -178,9 +135,9 @@ def train(
         # Users in a random order, each user's ratings in a random order; the arrays are laid
         # out in that order so the kernel reads them front to back.
         users = rng.permutation(n_users).astype(np.int64)
-        block, cols, vals = _shuffle(matrix.indptr, matrix.indices, matrix.data, users, rng)
+        block, cols, vals = kernels.shuffle(matrix.indptr, matrix.indices, matrix.data, users, rng)
         if not params["implicit"] and not params["asymmetric"] and item_features.nnz == 0:
-            sq = _epoch_plain(
+            sq = kernels.epoch_plain(
                 users,
                 block,
                 cols,
@@ -194,7 +151,7 @@ def train(
                 regs,
             )
         else:
-            sq = _epoch(
+            sq = kernels.epoch(
                 users,
                 block,
                 cols,
@@ -263,209 +220,17 @@ def _assemble(matrix, mu, state, item_features, params) -> dict[str, np.ndarray]
 def _rmse(model: dict[str, np.ndarray], ratings: sp.csr_matrix) -> float:
     """RMSE with every user weighted equally, as in the article's protocol (10 per user)."""
     coo = ratings.tocoo()
-    predicted = _predict_pairs(model, coo.row, coo.col)
+    predicted = predict_pairs(model, coo.row, coo.col)
     per_user = np.diff(ratings.indptr)[coo.row]
     weights = 1.0 / per_user
     return float(np.sqrt(np.sum(weights * (coo.data - predicted) ** 2) / np.sum(weights)))
 
 
-def _predict_pairs(
-    model: dict[str, np.ndarray], users: np.ndarray, items: np.ndarray
-) -> np.ndarray:
+def predict_pairs(model: dict[str, np.ndarray], users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Predicted ratings (0.5-5) of the pairs (row ``users[n]``, column ``items[n]``)."""
     dots = np.einsum("ij,ij->i", model["user_vec"][users], model["item_vec"][items])
     raw = float(model["mu"]) + model["user_bias"][users] + model["item_bias"][items] + dots
     return np.clip(raw, 0.5, 5.0)
-
-
-def _shuffle(
-    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, users: np.ndarray, rng
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ratings laid out user by user in the order ``users``, each user's shuffled.
-
-    Returns block offsets (user ``users[s]`` at ``block[s]:block[s + 1]``), movie columns
-    and ratings, in the order the kernel reads them.
-    """
-    block = np.zeros(len(users) + 1, dtype=np.int64)
-    np.cumsum(np.diff(indptr)[users], out=block[1:])
-    cols = np.empty(len(indices), dtype=np.int64)
-    vals = np.empty(len(data), dtype=np.float32)
-    _shuffle_kernel(indptr, indices, data, users, rng.random(len(data)), block, cols, vals)
-    return block, cols, vals
-
-
-@numba.njit(cache=True, nogil=True)
-def _shuffle_kernel(indptr, indices, data, users, uniform, block, cols, vals):
-    for s in range(len(users)):
-        u = users[s]
-        start, n = block[s], indptr[u + 1] - indptr[u]
-        for t in range(n):
-            cols[start + t] = indices[indptr[u] + t]
-            vals[start + t] = data[indptr[u] + t]
-        # Fisher-Yates with the uniform numbers drawn by the caller's seeded generator.
-        for t in range(n - 1, 0, -1):
-            j = start + int(uniform[start + t] * (t + 1))
-            a = start + t
-            cols[a], cols[j] = cols[j], cols[a]
-            vals[a], vals[j] = vals[j], vals[a]
-
-
-# Fast-math without "reassoc": sums keep their written order, so results are bit-for-bit
-# reproducible whatever the memory alignment of the arrays.
-FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
-
-
-@numba.njit(inline="always", fastmath=FASTMATH)
-def _dot(a, b):
-    """Dot product in eight interleaved running sums: vectorisable, yet in a fixed order."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = np.float32(0.0)
-    k = len(a)
-    full = k - k % 8
-    for f in range(0, full, 8):
-        s0 += a[f] * b[f]
-        s1 += a[f + 1] * b[f + 1]
-        s2 += a[f + 2] * b[f + 2]
-        s3 += a[f + 3] * b[f + 3]
-        s4 += a[f + 4] * b[f + 4]
-        s5 += a[f + 5] * b[f + 5]
-        s6 += a[f + 6] * b[f + 6]
-        s7 += a[f + 7] * b[f + 7]
-    for f in range(full, k):
-        s0 += a[f] * b[f]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _epoch_plain(users, block, cols, vals, mu, bu, bi, P, Q, lr, regs):
-    """:func:`_epoch` without implicit or genre terms: classic biased MF, two passes a rating."""
-    k = P.shape[1]
-    lr32, reg = np.float32(lr), np.float32(regs[0])
-    reg_b = regs[1]
-    sq = 0.0
-    for s in range(len(users)):
-        u = users[s]
-        pu = P[u]
-        for t in range(block[s], block[s + 1]):
-            i = cols[t]
-            qi = Q[i]
-            e = vals[t] - (mu + bu[u] + bi[i] + _dot(pu, qi))
-            sq += e * e
-            bu[u] += lr * (e - reg_b * bu[u])
-            bi[i] += lr * (e - reg_b * bi[i])
-            e32 = np.float32(e)
-            for f in range(k):
-                p_f, q_f = pu[f], qi[f]
-                pu[f] = p_f + lr32 * (e32 * q_f - reg * p_f)
-                qi[f] = q_f + lr32 * (e32 * p_f - reg * q_f)
-    return sq
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _epoch(
-    users,
-    block,
-    cols,
-    vals,
-    mu,
-    bu,
-    bi,
-    P,
-    Q,
-    Y,
-    X,
-    Z,
-    c,
-    g_ptr,
-    g_idx,
-    lr,
-    regs,
-    use_implicit,
-    use_asymmetric,
-):
-    """One SGD epoch, user by user; returns the sum of squared errors before each update.
-
-    ``cols``/``vals`` hold the ratings of ``users[s]`` at ``block[s]:block[s + 1]``. The
-    implicit sum of a user is gathered once and its gradient applied after their ratings.
-    """
-    k = P.shape[1]
-    lr32 = np.float32(lr)
-    reg, reg_y, reg_g = np.float32(regs[0]), np.float32(regs[2]), np.float32(regs[3])
-    reg_b, reg_c = regs[1], regs[3]
-    # The effective movie and user vectors go to scratch buffers: the update loops then read
-    # and write distinct arrays, which lets LLVM vectorise them.
-    q = np.empty(k, dtype=np.float32)
-    pe = np.empty(k, dtype=np.float32)
-    implicit = np.zeros(k, dtype=np.float32)
-    grad = np.zeros(k, dtype=np.float32)
-    residual = np.zeros(len(vals), dtype=np.float32)
-    gather = use_implicit or use_asymmetric
-    sq = 0.0
-    for s in range(len(users)):
-        u = users[s]
-        start, stop = block[s], block[s + 1]
-        if stop == start:
-            continue
-        pu = P[u]
-        norm = np.float32(1.0 / np.sqrt(stop - start))
-        if gather:
-            implicit[:] = 0.0
-            grad[:] = 0.0
-        if use_implicit:
-            for t in range(start, stop):
-                yj = Y[cols[t]]
-                for f in range(k):
-                    implicit[f] += yj[f]
-        if use_asymmetric:
-            for t in range(start, stop):
-                j = cols[t]
-                residual[t] = vals[t] - (mu + bu[u] + bi[j])
-                xj = X[j]
-                for f in range(k):
-                    implicit[f] += residual[t] * xj[f]
-        if gather:
-            for f in range(k):
-                implicit[f] *= norm
-        for t in range(start, stop):
-            i = cols[t]
-            qi = Q[i]
-            pred = mu + bu[u] + bi[i]
-            for f in range(k):
-                q[f] = qi[f]
-                pe[f] = pu[f] + implicit[f]
-            n_g = g_ptr[i + 1] - g_ptr[i]
-            share = np.float32(1.0 / max(n_g, 1))
-            for p in range(g_ptr[i], g_ptr[i + 1]):
-                pred += share * c[g_idx[p]]
-                zg = Z[g_idx[p]]
-                for f in range(k):
-                    q[f] += share * zg[f]
-            e = vals[t] - (pred + _dot(pe, q))
-            sq += e * e
-            bu[u] += lr * (e - reg_b * bu[u])
-            bi[i] += lr * (e - reg_b * bi[i])
-            e32 = np.float32(e)
-            for p in range(g_ptr[i], g_ptr[i + 1]):
-                c[g_idx[p]] += lr * (share * e - reg_c * c[g_idx[p]])
-                zg = Z[g_idx[p]]
-                for f in range(k):
-                    zg[f] += lr32 * (share * e32 * pe[f] - reg_g * zg[f])
-            for f in range(k):
-                pu[f] += lr32 * (e32 * q[f] - reg * pu[f])
-                qi[f] += lr32 * (e32 * pe[f] - reg * qi[f])
-            if gather:
-                for f in range(k):
-                    grad[f] += e32 * q[f]
-        if use_implicit:
-            for t in range(start, stop):
-                yj = Y[cols[t]]
-                for f in range(k):
-                    yj[f] += lr32 * (norm * grad[f] - reg_y * yj[f])
-        if use_asymmetric:
-            for t in range(start, stop):
-                xj = X[cols[t]]
-                w = norm * residual[t]
-                for f in range(k):
-                    xj[f] += lr32 * (w * grad[f] - reg_y * xj[f])
-    return sq
 
 
 def validation_split(
@@ -590,16 +355,16 @@ def _average(models: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 @dataclass
 class FoldedUser:
-    """A user who is not in the training data, described by a few ratings (see SgdMF.fold_in)."""
+    """A user who is not in the training data, described by a few ratings (see :func:`fold_in`)."""
 
-    model: SgdMF
+    factors: Factors
     ratings: dict[int, float]
     vector: np.ndarray
     bias: float
 
     def predict(self, movie_ids: list[int]) -> list[float]:
         """Predicted ratings (0.5-5) of ``movie_ids``; unknown movies get the user's mean guess."""
-        f = self.model.factors
+        f = self.factors
         cols = np.searchsorted(f.movie_ids, movie_ids)
         cols = np.minimum(cols, len(f.movie_ids) - 1)
         known = f.movie_ids[cols] == np.asarray(movie_ids)
@@ -618,7 +383,7 @@ class FoldedUser:
         Movies the user rated, ``exclude``, and movies with fewer than ``min_ratings`` training
         ratings (whose factors are mostly guesswork) are left out.
         """
-        f = self.model.factors
+        f = self.factors
         scores = f.mu + self.bias + f.item_bias + f.item_vec @ self.vector
         banned = np.isin(f.movie_ids, list(set(exclude) | set(self.ratings)))
         scores = np.where(banned | (f.item_counts < min_ratings), -np.inf, scores)
@@ -630,158 +395,48 @@ class FoldedUser:
         ]
 
 
-# -- the plugin ------------------------------------------------------------------------------
+def fold_in(factors: Factors, ratings: dict[int, float], reg: float) -> FoldedUser:
+    """Place a new user from a few ``{movieId: rating}`` pairs, movie factors held fixed.
 
-
-class SgdMF:
-    """The reelpick plugin. ``factors`` holds the fitted model once ``reelpick_fit`` ran."""
-
-    def __init__(self) -> None:
-        self.factors: Factors | None = None
-        self.table: NeighbourTable | None = None
-        self.params: dict = dict(DEFAULT_PARAMS)
-        self.loaded_from_cache = False
-        self.fit_seconds = 0.0
-
-    @hookimpl
-    def reelpick_plugin_info(self) -> PluginInfo:
-        return PluginInfo(
-            label="SGD-MF",
-            description="Movies whose learned taste factors point the same way (matrix factorisation).",
-            version="3",
-            params=dict(DEFAULT_PARAMS),
-        )
-
-    @hookimpl
-    def reelpick_fit(self, dataset: Dataset, params: dict, store) -> None:
-        _check_params(params)
-        self.params = dict(params)
-        started = time.perf_counter()
-        arrays = store.load_arrays("factors")
-        self.table = NeighbourTable.load(store)
-        self.loaded_from_cache = arrays is not None and self.table is not None
-        if arrays is not None:
-            try:
-                self.factors = Factors.from_arrays(arrays)
-            except (TypeError, KeyError):  # written by another version of this class
-                arrays = None
-                self.loaded_from_cache = False
-        if arrays is None:
-            self.factors = fit_factors(dataset, params)
-            store.save_arrays("factors", **self.factors.arrays())
-            log.info(
-                "sgd-mf trained %d epochs in %.1f s",
-                int(self.factors.history["epochs"][0]),
-                time.perf_counter() - started,
-            )
-        if self.table is None:
-            valid = self.factors.item_counts >= params["min_ratings"]
-            ratings_only = params["similar_from"] == "ratings"
-            vectors = self.factors.item_cf if ratings_only else self.factors.item_vec
-            index, score = topk_cosine_dense(vectors, params["neighbours"], valid)
-            self.table = NeighbourTable(self.factors.movie_ids, index, score)
-            self.table.save(store)
-        self.fit_seconds = time.perf_counter() - started
-
-    @hookimpl
-    def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        found = self.table.lookup(movie_id, k)
-        if found is None:
-            raise NoAnswer("SGD-MF does not know this movie")
-        if not found:
-            raise NoAnswer(
-                f"SGD-MF needs at least {self.params['min_ratings']} ratings of a movie to place it"
-            )
-        return found
-
-    @hookimpl
-    def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
-        """Predicted ratings of a user from the training data (NoAnswer for other users)."""
-        f = self.factors
-        row = int(np.searchsorted(f.user_ids, user_id))
-        if row >= len(f.user_ids) or f.user_ids[row] != user_id:
-            raise NoAnswer(f"user {user_id} has no ratings; fold them in with SgdMF.fold_in")
-        cols = np.searchsorted(f.movie_ids, movie_ids)
-        if np.any(cols >= len(f.movie_ids)) or np.any(f.movie_ids[cols] != np.asarray(movie_ids)):
-            raise NoAnswer("unknown movie id")
-        model = {
-            "mu": f.mu,
-            "user_bias": f.user_bias,
-            "item_bias": f.item_bias,
-            "user_vec": f.user_vec,
-            "item_vec": f.item_vec,
-        }
-        predicted = _predict_pairs(model, np.full(len(cols), row), cols)
-        return [float(x) for x in predicted]
-
-    def fold_in(self, ratings: dict[int, float]) -> FoldedUser:
-        """Place a new user from a few ``{movieId: rating}`` pairs, movie factors held fixed.
-
-        The user's vector and bias solve a ridge regression of their ratings (minus the global
-        mean and movie biases) on the movies' vectors; the implicit and asymmetric terms are
-        computed from the given ratings exactly as in training. Unknown movie ids are ignored; with no
-        known movie at all the user is the average user (bias 0, the implicit term only).
-        Raises ValueError for ratings outside 0.5-5.
-        """
-        if self.factors is None:
-            raise NoAnswer("SGD-MF is not fitted")
-        f = self.factors
-        clean: dict[int, float] = {}
-        for movie_id, rating in ratings.items():
-            rating = float(rating)
-            if not 0.5 <= rating <= 5.0:
-                raise ValueError(f"rating {rating} of movie {movie_id} is outside 0.5-5")
-            clean[int(movie_id)] = rating
-        ids = np.array(sorted(clean), dtype=np.int64)
-        cols = np.searchsorted(f.movie_ids, ids)
-        known = (cols < len(f.movie_ids)) & (
-            f.movie_ids[np.minimum(cols, len(f.movie_ids) - 1)] == ids
-        )
-        cols, ids = cols[known], ids[known]
-        k = f.item_vec.shape[1]
-        implicit = np.zeros(k)
-        if len(cols) and f.implicit.size:
-            implicit = f.implicit[cols].sum(axis=0) / np.sqrt(len(cols))
-        if not len(cols):
-            return FoldedUser(self, clean, implicit, 0.0)
-        q = f.item_vec[cols]
-        rated = np.array([clean[int(m)] for m in ids])
-        # Unknowns: the user's free vector p (k values) and bias b. The bias is penalised
-        # less so that a user who rates everything high is first of all "generous".
-        design = np.hstack([q, np.ones((len(cols), 1))])
-        penalty = np.full(k + 1, float(self.params["fold_in_reg"]))
-        penalty[-1] *= 0.1
-        bias = 0.0
-        # The asymmetric term depends on the user's bias, so solve twice: bias 0, then fitted.
-        for _ in range(2 if f.asymmetric.size else 1):
-            known_part = implicit.copy()
-            if f.asymmetric.size:
-                residual = rated - f.mu - bias - f.item_bias_raw[cols]
-                known_part += residual @ f.asymmetric[cols] / np.sqrt(len(cols))
-            target = rated - f.mu - f.item_bias[cols] - q @ known_part
-            solution = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
-            bias = float(solution[k])
-        implicit = known_part
-        return FoldedUser(self, clean, implicit + solution[:k], bias)
-
-
-def _check_params(params: dict) -> None:
-    checks = [
-        (params["factors"] >= 1, "factors must be at least 1"),
-        (params["epochs"] >= 1, "epochs must be at least 1"),
-        (params["ensemble"] >= 1, "ensemble must be at least 1"),
-        (params["lr"] > 0, "lr must be positive"),
-        (0 < params["lr_decay"] <= 1, "lr_decay must be in (0, 1]"),
-        (
-            min(params[k] for k in ("reg", "reg_bias", "reg_implicit", "reg_genres")) >= 0,
-            "regularisation must be >= 0",
-        ),
-        (0 <= params["validation_share"] < 0.5, "validation_share must be in [0, 0.5)"),
-        (params["patience"] >= 1, "patience must be at least 1"),
-        (params["neighbours"] >= 1, "neighbours must be at least 1"),
-        (params["fold_in_reg"] > 0, "fold_in_reg must be positive"),
-        (params["similar_from"] in ("ratings", "all"), "similar_from must be 'ratings' or 'all'"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(f"sgd-mf: {message}")
+    The user's vector and bias solve a ridge regression (penalty ``reg``) of their ratings
+    (minus the global mean and movie biases) on the movies' vectors; the implicit and
+    asymmetric terms are computed from the given ratings exactly as in training. Unknown movie
+    ids are ignored; with no known movie at all the user is the average user (bias 0, the
+    implicit term only). Raises ValueError for ratings outside 0.5-5.
+    """
+    f = factors  # short, so that the formulas below read like the maths above
+    clean: dict[int, float] = {}
+    for movie_id, rating in ratings.items():
+        rating = float(rating)
+        if not 0.5 <= rating <= 5.0:
+            raise ValueError(f"rating {rating} of movie {movie_id} is outside 0.5-5")
+        clean[int(movie_id)] = rating
+    ids = np.array(sorted(clean), dtype=np.int64)
+    cols = np.searchsorted(f.movie_ids, ids)
+    known = (cols < len(f.movie_ids)) & (f.movie_ids[np.minimum(cols, len(f.movie_ids) - 1)] == ids)
+    cols, ids = cols[known], ids[known]
+    k = f.item_vec.shape[1]
+    implicit = np.zeros(k)
+    if len(cols) and f.implicit.size:
+        implicit = f.implicit[cols].sum(axis=0) / np.sqrt(len(cols))
+    if not len(cols):
+        return FoldedUser(f, clean, implicit, 0.0)
+    q = f.item_vec[cols]
+    rated = np.array([clean[int(m)] for m in ids])
+    # Unknowns: the user's free vector p (k values) and bias b. The bias is penalised
+    # less so that a user who rates everything high is first of all "generous".
+    design = np.hstack([q, np.ones((len(cols), 1))])
+    penalty = np.full(k + 1, float(reg))
+    penalty[-1] *= 0.1
+    bias = 0.0
+    # The asymmetric term depends on the user's bias, so solve twice: bias 0, then fitted.
+    for _ in range(2 if f.asymmetric.size else 1):
+        known_part = implicit.copy()
+        if f.asymmetric.size:
+            residual = rated - f.mu - bias - f.item_bias_raw[cols]
+            known_part += residual @ f.asymmetric[cols] / np.sqrt(len(cols))
+        target = rated - f.mu - f.item_bias[cols] - q @ known_part
+        solution = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
+        bias = float(solution[k])
+    implicit = known_part
+    return FoldedUser(f, clean, implicit + solution[:k], bias)

@@ -1,5 +1,183 @@
-"""sgd-MF: the plugin's import path (the code moved to ._sgd_model, to be split by job)."""
+"""sgd-MF: movies whose learned taste factors point the same way (matrix factorisation).
 
-from ._sgd_model import DEFAULT_PARAMS, SgdMF, fit_factors, train
+This module is the plugin: its parameters, its hooks and the checks on their values. The
+model lives beside it, split by job like the VGG16 plugin: :mod:`._sgd_model` (training,
+validation split, features, the fitted :class:`Factors` and the fold-in of a new user) on
+top of the numba kernels of :mod:`._sgd_kernels`.
 
-__all__ = ["DEFAULT_PARAMS", "SgdMF", "fit_factors", "train"]
+Besides the hooks, a fitted plugin places people who are not in the training data::
+
+    model = SgdMF()  # fitted through the registry, or model.reelpick_fit(...)
+    user = model.fold_in({318: 5.0, 296: 4.5, 1: 2.0})  # movieId -> rating
+    user.predict([2571, 356])                           # predicted ratings
+    user.recommend(10)                                  # best unrated movies, as Neighbours
+
+Nothing calls ``fold_in`` in reelpick yet; it is what the ``reelpick_recommend`` hook of this
+plugin is meant to build on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from reelpick import (
+    ArtifactStore,
+    Dataset,
+    Neighbour,
+    NeighbourTable,
+    NoAnswer,
+    PluginInfo,
+    hookimpl,
+    topk_cosine_dense,
+)
+
+from ._sgd_model import Factors, FoldedUser, fit_factors, predict_pairs, train
+from ._sgd_model import fold_in as fold_in_factors
+
+# The model's functions stay importable from here, where tests and benchmarks look for them.
+__all__ = ["DEFAULT_PARAMS", "Factors", "FoldedUser", "SgdMF", "fit_factors", "train"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARAMS = {
+    "factors": 100,  # length of the user and movie vectors
+    "epochs": 100,  # most passes over the ratings (early stopping usually ends sooner)
+    "lr": 0.015,  # initial learning rate
+    "lr_decay": 0.96,  # learning rate multiplier after each epoch
+    "reg": 0.05,  # L2 penalty on the factor vectors p, q
+    "reg_bias": 0.01,  # L2 penalty on the user and movie biases
+    "reg_implicit": 0.15,  # L2 penalty on the implicit vectors y and asymmetric vectors x
+    "reg_genres": 0.0,  # L2 penalty on the genre vectors z and biases c
+    "init_std": 0.05,  # standard deviation of the random initial factors
+    "implicit": True,  # SVD++ term: which movies a user rated
+    "asymmetric": True,  # asymmetric-SVD term: how a user rated them (shares reg_implicit)
+    "genres": True,  # genre vectors and biases shared by the movies of a genre
+    "decades": True,  # likewise for the decade of release
+    "min_tagged": 0,  # likewise for user tags found on this many movies (0: no tags)
+    "patience": 4,  # stop after this many epochs without a better validation RMSE
+    "min_epochs": 10,  # never stop before this (small factors can sit on a plateau at first)
+    "validation_share": 0.05,  # share of each user's training ratings held out to stop early
+    "refit": True,  # after early stopping, refit on all ratings for the best epoch count
+    "ensemble": 5,  # average this many models trained from seeds seed, seed+1, ...
+    "seed": 0,  # seeds the initial factors, the validation slice and the shuffling
+    "neighbours": 50,  # width of the stored similar-movie table
+    "similar_from": "all",  # cosine of the full movie vectors, or "ratings" (rating factors only)
+    "min_ratings": 3,  # movies with fewer training ratings get and give no similar movies
+    "fold_in_reg": 3.0,  # ridge penalty when folding in a new user (see SgdMF.fold_in)
+}
+
+
+class SgdMF:
+    """The reelpick plugin. ``factors`` holds the fitted model once ``reelpick_fit`` ran."""
+
+    def __init__(self) -> None:
+        self.factors: Factors | None = None
+        self.table: NeighbourTable | None = None
+        self.params: dict = dict(DEFAULT_PARAMS)
+        self.loaded_from_cache = False
+        self.fit_seconds = 0.0
+
+    @hookimpl
+    def reelpick_plugin_info(self) -> PluginInfo:
+        return PluginInfo(
+            label="SGD-MF",
+            description="Movies whose learned taste factors point the same way (matrix factorisation).",
+            version="3",
+            params=dict(DEFAULT_PARAMS),
+        )
+
+    @hookimpl
+    def reelpick_fit(self, dataset: Dataset, params: dict, store: ArtifactStore) -> None:
+        _check_params(params)
+        self.params = dict(params)
+        started = time.perf_counter()
+        arrays = store.load_arrays("factors")
+        self.table = NeighbourTable.load(store)
+        self.loaded_from_cache = arrays is not None and self.table is not None
+        if arrays is not None:
+            try:
+                self.factors = Factors.from_arrays(arrays)
+            except (TypeError, KeyError):  # written by another version of this class
+                arrays = None
+                self.loaded_from_cache = False
+        if arrays is None:
+            self.factors = fit_factors(dataset, params)
+            store.save_arrays("factors", **self.factors.arrays())
+            log.info(
+                "sgd-mf trained %d epochs in %.1f s",
+                int(self.factors.history["epochs"][0]),
+                time.perf_counter() - started,
+            )
+        if self.table is None:
+            valid = self.factors.item_counts >= params["min_ratings"]
+            ratings_only = params["similar_from"] == "ratings"
+            vectors = self.factors.item_cf if ratings_only else self.factors.item_vec
+            index, score = topk_cosine_dense(vectors, params["neighbours"], valid)
+            self.table = NeighbourTable(self.factors.movie_ids, index, score)
+            self.table.save(store)
+        self.fit_seconds = time.perf_counter() - started
+
+    @hookimpl
+    def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
+        found = self.table.lookup(movie_id, k)
+        if found is None:
+            raise NoAnswer("SGD-MF does not know this movie")
+        if not found:
+            raise NoAnswer(
+                f"SGD-MF needs at least {self.params['min_ratings']} ratings of a movie to place it"
+            )
+        return found
+
+    @hookimpl
+    def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
+        """Predicted ratings of a user from the training data (NoAnswer for other users)."""
+        f = self.factors
+        row = int(np.searchsorted(f.user_ids, user_id))
+        if row >= len(f.user_ids) or f.user_ids[row] != user_id:
+            raise NoAnswer(f"user {user_id} has no ratings; fold them in with SgdMF.fold_in")
+        cols = np.searchsorted(f.movie_ids, movie_ids)
+        if np.any(cols >= len(f.movie_ids)) or np.any(f.movie_ids[cols] != np.asarray(movie_ids)):
+            raise NoAnswer("unknown movie id")
+        model = {
+            "mu": f.mu,
+            "user_bias": f.user_bias,
+            "item_bias": f.item_bias,
+            "user_vec": f.user_vec,
+            "item_vec": f.item_vec,
+        }
+        predicted = predict_pairs(model, np.full(len(cols), row), cols)
+        return [float(x) for x in predicted]
+
+    def fold_in(self, ratings: dict[int, float]) -> FoldedUser:
+        """Place a new user from a few ``{movieId: rating}`` pairs (see ``_sgd_model.fold_in``).
+
+        Not a hook: reelpick_recommend will build on it. Raises NoAnswer before a fit.
+        """
+        if self.factors is None:
+            raise NoAnswer("SGD-MF is not fitted")
+        return fold_in_factors(self.factors, ratings, self.params["fold_in_reg"])
+
+
+def _check_params(params: dict) -> None:
+    checks = [
+        (params["factors"] >= 1, "factors must be at least 1"),
+        (params["epochs"] >= 1, "epochs must be at least 1"),
+        (params["ensemble"] >= 1, "ensemble must be at least 1"),
+        (params["lr"] > 0, "lr must be positive"),
+        (0 < params["lr_decay"] <= 1, "lr_decay must be in (0, 1]"),
+        (
+            min(params[k] for k in ("reg", "reg_bias", "reg_implicit", "reg_genres")) >= 0,
+            "regularisation must be >= 0",
+        ),
+        (0 <= params["validation_share"] < 0.5, "validation_share must be in [0, 0.5)"),
+        (params["patience"] >= 1, "patience must be at least 1"),
+        (params["neighbours"] >= 1, "neighbours must be at least 1"),
+        (params["fold_in_reg"] > 0, "fold_in_reg must be positive"),
+        (params["similar_from"] in ("ratings", "all"), "similar_from must be 'ratings' or 'all'"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(f"sgd-mf: {message}")
