@@ -1,12 +1,14 @@
 """reelpick: a plugin-based movie recommender (this folder, core/, is the ``reelpick`` package).
 
-A plugin needs only what is exported here, and the built-in plugins import nothing else::
+A plugin needs only what is exported here, and the built-in plugins (reelpick.plugins)
+import nothing else from reelpick, exactly as an external plugin must::
 
     from reelpick import hookimpl, PluginInfo, Neighbour, NoAnswer, NeighbourTable
     from reelpick import Dataset, ArtifactStore, Config, PosterStore
 
 Modules inside core never import from this package root (it imports most of core); they
-import the module that defines a name. docs/architecture.md says where each job lives.
+import the module that defines a name. Each subpackage's docstring says what it holds
+(data, posters, evaluation, testing, render, cli).
 """
 
 from .cache import ArtifactStore

@@ -10,8 +10,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from reelpick import NeighbourTable, NoAnswer, PluginInfo, hookimpl, topk_cosine_sparse
-from reelpick.data import Dataset
+from reelpick import (
+    ArtifactStore,
+    Dataset,
+    NeighbourTable,
+    NoAnswer,
+    PluginInfo,
+    hookimpl,
+    topk_cosine_sparse,
+)
 
 
 class CosineCF:
@@ -39,7 +46,7 @@ class CosineCF:
         )
 
     @hookimpl
-    def reelpick_fit(self, dataset: Dataset, params: dict, store) -> None:
+    def reelpick_fit(self, dataset: Dataset, params: dict, store: ArtifactStore) -> None:
         if params["prediction"] not in ("mean-centred", "zero-filled"):
             raise ValueError("prediction must be 'mean-centred' or 'zero-filled'")
         self.params = params
