@@ -20,6 +20,8 @@ from reelpick import (
     topk_cosine_sparse,
 )
 
+PREDICTION_MODES = ("mean-centred", "zero-filled")
+
 
 class CosineCF:
     def __init__(self) -> None:
@@ -43,11 +45,13 @@ class CosineCF:
                 "min_support": 3,  # ignore pairs rated together by fewer users
                 "prediction": "mean-centred",  # or "zero-filled", the article's formula as written
             },
+            # reelpick evaluate scores both prediction formulas, whichever is configured.
+            variants={mode: {"prediction": mode} for mode in PREDICTION_MODES},
         )
 
     @hookimpl
     def reelpick_fit(self, dataset: Dataset, params: dict, store: ArtifactStore) -> None:
-        if params["prediction"] not in ("mean-centred", "zero-filled"):
+        if params["prediction"] not in PREDICTION_MODES:
             raise ValueError("prediction must be 'mean-centred' or 'zero-filled'")
         self.params = params
         matrix = dataset.matrix

@@ -174,7 +174,7 @@ def test_second_fit_loads_from_cache(make_config, small_movielens: Path) -> None
     first, second = Registry(config), Registry(config)
     assert first.fit(dataset) == {"sgd-mf": None}
     assert second.fit(dataset) == {"sgd-mf": None}
-    a, b = first.pm.get_plugin("sgd-mf"), second.pm.get_plugin("sgd-mf")
+    a, b = first.plugin_object("sgd-mf"), second.plugin_object("sgd-mf")
     assert not a.loaded_from_cache and b.loaded_from_cache
     assert np.array_equal(a.factors.item_vec, b.factors.item_vec)
     assert first.predict("sgd-mf", 1, [1, 2]) == second.predict("sgd-mf", 1, [1, 2])

@@ -53,7 +53,7 @@ def fit(config: Config, dataset: Dataset) -> tuple[Registry, VGG16Poster]:
     registry = Registry(config, load_entry_points=False)
     errors = registry.fit(dataset, ["vgg16-poster"])
     assert errors == {"vgg16-poster": None}, errors
-    return registry, registry.pm.get_plugin("vgg16-poster")
+    return registry, registry.plugin_object("vgg16-poster")
 
 
 def movie(dataset: Dataset, title: str) -> int:
@@ -178,7 +178,7 @@ print(json.dumps({{
     "errors": errors,
     "after_import": imported,
     "after_query": "tensorflow" in sys.modules or "keras" in sys.modules,
-    "last_fit": registry.pm.get_plugin("vgg16-poster").last_fit,
+    "last_fit": registry.plugin_object("vgg16-poster").last_fit,
     "answer": [n.movie_id for n in answer.neighbours],
 }}))
 """
