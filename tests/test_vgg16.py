@@ -29,7 +29,7 @@ from reelpick.plugins.vgg16_poster import (
     comparable,
 )
 from reelpick.registry import Registry
-from tests.conftest import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
+from tests.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
 
 pytestmark = pytest.mark.skipif(
     not VGG16_WEIGHTS.exists() or not POSTERS.exists(),
