@@ -7,8 +7,7 @@ import nothing else from reelpick, exactly as an external plugin must::
     from reelpick import Dataset, ArtifactStore, Config, PosterStore
 
 Modules inside core never import from this package root (it imports most of core); they
-import the module that defines a name. Each subpackage's docstring says what it holds
-(data, posters, evaluation, testing, render, cli).
+import the module that defines a name. docs/architecture.md says where each job lives.
 """
 
 from .cache import ArtifactStore
