@@ -54,7 +54,7 @@ def fit_once(config_file: Path) -> dict:
     started = time.perf_counter()
     errors = registry.fit(dataset, ["vgg16-poster"])
     seconds = time.perf_counter() - started
-    plugin = registry.pm.get_plugin("vgg16-poster")
+    plugin = registry.plugin_object("vgg16-poster")
     return {
         "seconds": seconds,
         "errors": errors,

@@ -1,6 +1,7 @@
 """reelpick: a plugin-based movie recommender (this folder, core/, is the ``reelpick`` package).
 
-A plugin needs only what is exported here, and the built-in plugins import nothing else::
+A plugin needs only what is exported here, and the built-in plugins (reelpick.plugins)
+import nothing else from reelpick, exactly as an external plugin must::
 
     from reelpick import hookimpl, PluginInfo, Neighbour, NoAnswer, NeighbourTable
     from reelpick import Dataset, ArtifactStore, Config, PosterStore

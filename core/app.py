@@ -10,7 +10,8 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import Config
-from .data import Dataset, load_dataset
+from .data.fetch import fetch_dataset
+from .data.movielens import Dataset, load_dataset
 from .data.search import SearchResult, TitleIndex
 from .registry import Registry
 from .types import PluginAnswer
@@ -32,8 +33,6 @@ def data_path(config: Config, fetch_missing: bool = True) -> Path:
         return path
     folder = config.data_dir / source
     if not folder.exists() and fetch_missing:
-        from .data.fetch import fetch_dataset
-
         log.warning("dataset %s is not in %s yet; downloading it", source, config.data_dir)
         fetch_dataset(source, config.data_dir)
     return folder

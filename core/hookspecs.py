@@ -69,6 +69,6 @@ def reelpick_recommend(
     returned (it already contains ``profile.movies``). Each :class:`Recommendation` may name in
     ``because`` the profile movies that drove it. Raise :class:`reelpick.NoAnswer` with a
     reason when the profile tells this plugin nothing (e.g. none of its movies are in the
-    plugin's index). Must be fast (a lookup or a fold-in, never a refit): the bot calls it
-    while a person waits.
+    plugin's index). Must be fast (a lookup or a fold-in, never a refit): a front end calls
+    it while a person waits.
     """

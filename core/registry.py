@@ -12,6 +12,7 @@ import logging
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -19,9 +20,10 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .answers import neighbour_problems
 from .cache import ArtifactStore
 from .config import Config, check_type
-from .data import Dataset
+from .data.movielens import Dataset
 from .errors import ConfigError, NoAnswer, PluginError
 from .types import Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
 
@@ -47,6 +49,8 @@ class LoadedPlugin:
     params: dict[str, Any]
     store: ArtifactStore | None = None
     fitted: bool = False
+    # Makes another instance (for variants): the class the plugin was loaded from, if any.
+    factory: Callable[[], object] | None = None
 
 
 @dataclass
@@ -82,9 +86,17 @@ class Registry:
 
     # -- loading ---------------------------------------------------------------------
     def register(
-        self, plugin: object, name: str, origin: str = "registered by code"
+        self,
+        plugin: object,
+        name: str,
+        origin: str = "registered by code",
+        factory: Callable[[], object] | None = None,
     ) -> LoadedPlugin:
-        """Register a plugin object under ``name`` (tests and embedding applications use this)."""
+        """Register a plugin object under ``name`` (tests and embedding applications use this).
+
+        ``factory`` makes a fresh instance of the same plugin, for :meth:`register_variant`
+        (default: the plugin's class, called with no arguments).
+        """
         if name in self.plugins:
             raise PluginError(
                 f"plugin {name!r} is already registered ({self.plugins[name].origin})"
@@ -100,18 +112,43 @@ class Registry:
                     f"reelpick_plugin_info returned {type(info).__name__}, not PluginInfo"
                 )
             params = self._params(name, info)
+            _check_variants(info)
         except Exception:
             self.pm.unregister(name=name)
             self._callers.clear()
             raise
-        loaded = LoadedPlugin(name=name, origin=origin, info=info, params=params)
+        loaded = LoadedPlugin(
+            name=name, origin=origin, info=info, params=params, factory=factory or type(plugin)
+        )
         self.plugins[name] = loaded
+        return loaded
+
+    def register_variant(self, name: str, variant: str, overrides: dict[str, Any]) -> LoadedPlugin:
+        """Register a fresh instance of plugin ``name`` as ``variant``, with ``overrides`` laid
+        over its parameters (``reelpick evaluate`` scores a plugin's ``PluginInfo.variants``).
+
+        The variant is a plugin of its own: fitted, cached and asked under its own name.
+        """
+        base = self.plugins[name]
+        params = dict(base.params)
+        for key, value in overrides.items():
+            if key not in base.info.params:
+                raise PluginError(f"variant {variant!r} of {name} sets unknown parameter {key!r}")
+            try:
+                params[key] = check_type(value, base.info.params[key], f"variant {variant!r}")
+            except ConfigError as exc:
+                raise PluginError(f"{name}: {exc}") from None
+        loaded = self.register(base.factory(), variant, f"{name} with {overrides}", base.factory)
+        loaded.params = params
         return loaded
 
     def _load(self, name: str, origin: str, load: Any) -> None:
         try:
             obj = load()
-            self.register(obj() if isinstance(obj, type) else obj, name, origin)
+            if isinstance(obj, type):
+                self.register(obj(), name, origin, factory=obj)
+            else:
+                self.register(obj, name, origin)
         except ConfigError:
             raise
         except Exception as exc:  # a broken plugin must not stop the others from loading
@@ -233,6 +270,7 @@ class Registry:
                 self.dataset,
                 exclude=frozenset({int(movie_id)}),
                 hook="reelpick_similar",
+                query=int(movie_id),
             ),
         )
 
@@ -322,6 +360,26 @@ class Registry:
             for impl in getattr(self.pm.hook, hook).get_hookimpls()
         )
 
+    def call_unchecked(self, name: str, hook: str, **kwargs: Any) -> Any:
+        """Call ``hook`` of plugin ``name`` alone and return exactly what it returns or raises.
+
+        No checks, no trimming, no isolation: for the contract kit, which must see the raw
+        answer. Front ends use :meth:`ask`, :meth:`ask_recommend` and :meth:`predict`.
+        """
+        return self._caller(name, hook)(**kwargs)
+
+    def check_hooks(self) -> None:
+        """Raise :class:`PluginError` if a registered plugin has a ``@hookimpl`` that matches
+        no reelpick hook (a misspelt hook name would otherwise be silently never called)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(" ".join(str(exc).split())) from None
+
+    def plugin_object(self, name: str) -> object:
+        """The object registered as plugin ``name`` (tests and benchmarks inspect its state)."""
+        return self.pm.get_plugin(name)
+
 
 def _checked(
     found: Any,
@@ -329,22 +387,25 @@ def _checked(
     dataset: Dataset | None,
     exclude: frozenset[int],
     hook: str,
+    query: int | None = None,
 ) -> list[Neighbour]:
-    """Hold a plugin to the contract: Neighbours of known movies, none excluded, best first."""
+    """Hold a plugin to the contract (see :mod:`reelpick.answers`); trim to ``k``."""
     if found is None:
         raise PluginError(f"{hook} returned nothing (None)")
     neighbours = list(found)[:k]
-    for item in neighbours:
-        if not isinstance(item, Neighbour):
-            raise PluginError(f"{hook} returned {type(item).__name__}, not Neighbour")
-        if item.movie_id in exclude:
-            what = "the query movie itself" if hook == "reelpick_similar" else "an excluded movie"
-            raise PluginError(f"{hook} returned {what} ({item.movie_id})")
-        if dataset is not None and item.movie_id not in dataset:
-            raise PluginError(f"{hook} returned unknown movie {item.movie_id}")
-    if any(a.score < b.score for a, b in zip(neighbours, neighbours[1:], strict=False)):
-        raise PluginError(f"{hook} returned movies not sorted by score")
+    problems = neighbour_problems(neighbours, k, dataset, exclude, query)
+    if problems:
+        raise PluginError(f"{hook} {problems[0]}")
     return neighbours
+
+
+def _check_variants(info: PluginInfo) -> None:
+    for variant, overrides in info.variants.items():
+        unknown = sorted(set(overrides) - set(info.params))
+        if unknown:
+            raise PluginError(
+                f"PluginInfo.variants[{variant!r}] sets unknown parameter {unknown[0]!r}"
+            )
 
 
 def _import(target: str) -> Any:

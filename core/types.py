@@ -56,12 +56,19 @@ class Profile:
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """What a plugin says about itself in ``reelpick_plugin_info``."""
+    """What a plugin says about itself in ``reelpick_plugin_info``.
+
+    ``variants`` name other settings of its own ``params`` worth measuring side by side, e.g.
+    ``{"zero-filled": {"prediction": "zero-filled"}}``: ``reelpick evaluate`` also scores
+    the plugin with each variant that differs from the configured parameters, as
+    ``NAME-VARIANT`` (rating accuracy only: a variant is meant to change how it predicts).
+    """
 
     label: str
     description: str
     version: str = "0"
     params: dict = field(default_factory=dict)
+    variants: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,17 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from reelpick import NeighbourTable, NoAnswer, PluginInfo, hookimpl, topk_cosine_sparse
-from reelpick.data import Dataset
+from reelpick import (
+    ArtifactStore,
+    Dataset,
+    NeighbourTable,
+    NoAnswer,
+    PluginInfo,
+    hookimpl,
+    topk_cosine_sparse,
+)
+
+PREDICTION_MODES = ("mean-centred", "zero-filled")
 
 
 class CosineCF:
@@ -36,11 +45,13 @@ class CosineCF:
                 "min_support": 3,  # ignore pairs rated together by fewer users
                 "prediction": "mean-centred",  # or "zero-filled", the article's formula as written
             },
+            # reelpick evaluate scores both prediction formulas, whichever is configured.
+            variants={mode: {"prediction": mode} for mode in PREDICTION_MODES},
         )
 
     @hookimpl
-    def reelpick_fit(self, dataset: Dataset, params: dict, store) -> None:
-        if params["prediction"] not in ("mean-centred", "zero-filled"):
+    def reelpick_fit(self, dataset: Dataset, params: dict, store: ArtifactStore) -> None:
+        if params["prediction"] not in PREDICTION_MODES:
             raise ValueError("prediction must be 'mean-centred' or 'zero-filled'")
         self.params = params
         matrix = dataset.matrix

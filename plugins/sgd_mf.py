@@ -1,51 +1,31 @@
-"""sgd-MF: biased matrix factorisation trained by stochastic gradient descent (numba).
+"""sgd-MF: movies whose learned taste factors point the same way (matrix factorisation).
 
-The model predicts user u's rating of movie i as::
+This module is the plugin: its parameters, its hooks and the checks on their values. The
+model lives beside it, split by job like the VGG16 plugin: :mod:`._sgd_model` (training,
+validation split, features, the fitted :class:`Factors` and the fold-in of a new user) on
+top of the numba kernels of :mod:`._sgd_kernels`.
 
-    r̂ = μ + b_u + b_i + |G(i)|^-1 Σ_{g∈G(i)} c_g
-        + (p_u + |N(u)|^-½ Σ_{j∈N(u)} [y_j + (r_uj - μ - b_u - b_j) x_j])
-        · (q_i + |G(i)|^-1 Σ_{g∈G(i)} z_g)
-
-μ is the global mean, b the biases, p/q the user/movie factors. Optional terms use what the
-data offers beyond one rating at a time:
-
-- ``implicit``: N(u) is the set of movies u chose to rate (SVD++, vectors y_j), so a user is
-  described partly by *which* movies they rated.
-- ``asymmetric``: the same movies weighted by how u rated them relative to the baseline
-  (Koren's asymmetric SVD, vectors x_j). Both terms are shared by all users, so they help
-  most where a user's own vector p_u has little to learn from: users with few ratings.
-- ``genres``/``decades``/``min_tagged``: a movie's vector and bias get a share of its genres'
-  (decade's, tags') vectors z_g and biases c_g, which is all a rarely rated movie has to go on.
-
-Training runs over the ratings in shuffled order: users in a random order, each user's ratings
-in a random order. Keeping a user's ratings together keeps their vector in cache and lets the
-implicit term be gathered once per user, its gradient applied after the user's ratings (the
-usual fast SVD++ scheme). The learning rate decays each epoch and training stops early when
-the RMSE on a validation slice of the training data (every user weighted equally, as in the
-article's protocol) stops improving; the model is then refitted on all the training data for
-the best number of epochs, ``ensemble`` times from different seeds, and the fits averaged.
-Everything is seeded: the same data, parameters and seed give the same factors.
-
-Public API beyond the hooks (the bot uses it for people who rate movies in chat)::
+Besides the hooks, a fitted plugin places people who are not in the training data::
 
     model = SgdMF()  # fitted through the registry, or model.reelpick_fit(...)
     user = model.fold_in({318: 5.0, 296: 4.5, 1: 2.0})  # movieId -> rating
     user.predict([2571, 356])                           # predicted ratings
     user.recommend(10)                                  # best unrated movies, as Neighbours
+
+Nothing calls ``fold_in`` in reelpick yet; it is what the ``reelpick_recommend`` hook of this
+plugin is meant to build on.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 
-import numba
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 
 from reelpick import (
+    ArtifactStore,
+    Dataset,
     Neighbour,
     NeighbourTable,
     NoAnswer,
@@ -53,7 +33,12 @@ from reelpick import (
     hookimpl,
     topk_cosine_dense,
 )
-from reelpick.data import Dataset
+
+from ._sgd_model import Factors, FoldedUser, fit_factors, predict_pairs, train
+from ._sgd_model import fold_in as fold_in_factors
+
+# The model's functions stay importable from here, where tests and benchmarks look for them.
+__all__ = ["DEFAULT_PARAMS", "Factors", "FoldedUser", "SgdMF", "fit_factors", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -85,554 +70,6 @@ DEFAULT_PARAMS = {
 }
 
 
-# -- training ------------------------------------------------------------------------------
-
-
-@dataclass
-class Factors:
-    """A fitted model. ``user_vec``/``item_vec`` already include the implicit and genre terms."""
-
-    mu: float
-    user_ids: np.ndarray  # sorted userIds, one row per user
-    movie_ids: np.ndarray  # sorted movieIds, one row per movie (rated or not)
-    user_bias: np.ndarray
-    item_bias: np.ndarray  # b_i + genre biases
-    user_vec: np.ndarray  # p_u + implicit sum
-    item_vec: np.ndarray  # q_i + genre vectors
-    item_cf: np.ndarray  # q_i alone: what the ratings say about a movie
-    implicit: np.ndarray  # y_j (empty when the implicit term is off)
-    asymmetric: np.ndarray  # x_j (empty when the asymmetric term is off)
-    item_bias_raw: np.ndarray  # b_i without the genre biases (the asymmetric term's baseline)
-    item_counts: np.ndarray  # training ratings per movie
-    history: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Everything, for ArtifactStore.save_arrays."""
-        out = {
-            "mu": np.array(self.mu),
-            "user_ids": self.user_ids,
-            "movie_ids": self.movie_ids,
-            "user_bias": self.user_bias,
-            "item_bias": self.item_bias,
-            "user_vec": self.user_vec,
-            "item_vec": self.item_vec,
-            "item_cf": self.item_cf,
-            "implicit": self.implicit,
-            "asymmetric": self.asymmetric,
-            "item_bias_raw": self.item_bias_raw,
-            "item_counts": self.item_counts,
-        }
-        out.update({f"history_{k}": v for k, v in self.history.items()})
-        return out
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Factors:
-        history = {k[8:]: v for k, v in arrays.items() if k.startswith("history_")}
-        plain = {k: v for k, v in arrays.items() if not k.startswith("history_")}
-        plain["mu"] = float(plain["mu"])
-        return cls(**plain, history=history)
-
-
-def train(
-    matrix: sp.csr_matrix,
-    params: dict,
-    item_features: sp.csr_matrix | None = None,
-    valid: sp.csr_matrix | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
-    """Run SGD on a users x items rating matrix for ``params["epochs"]`` epochs at most.
-
-    ``item_features`` (items x features, see :func:`feature_matrix`) feeds the genre terms.
-    ``valid`` (same shape) is used for early stopping: training stops after ``patience``
-    epochs without a better validation RMSE and the best epoch's parameters are returned.
-    Returns the raw parameters and the per-epoch history (train_rmse, valid_rmse).
-    """
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    matrix.sort_indices()
-    n_users, n_items = matrix.shape
-    k = int(params["factors"])
-    rng = np.random.default_rng(int(params["seed"]))
-    if item_features is None:
-        item_features = sp.csr_matrix((n_items, 1), dtype=np.float64)
-    n_genres = item_features.shape[1]
-    # Factors are float32: half the memory traffic of float64, and SGD noise dwarfs rounding.
-    state = {
-        "bu": np.zeros(n_users),
-        "bi": np.zeros(n_items),
-        "P": rng.standard_normal((n_users, k), dtype=np.float32) * np.float32(params["init_std"]),
-        "Q": rng.standard_normal((n_items, k), dtype=np.float32) * np.float32(params["init_std"]),
-        "Y": np.zeros((n_items, k), dtype=np.float32),
-        "X": np.zeros((n_items, k), dtype=np.float32),
-        "Z": np.zeros((n_genres, k), dtype=np.float32),
-        "c": np.zeros(n_genres),
-    }
-    mu = float(matrix.data.mean()) if matrix.nnz else 3.0
-    g_ptr, g_idx = item_features.indptr.astype(np.int64), item_features.indices.astype(np.int64)
-    history: dict[str, list[float]] = {"train_rmse": [], "valid_rmse": []}
-    best, best_rmse, since_best = None, np.inf, 0
-    lr = float(params["lr"])
-    regs = np.array(
-        [params["reg"], params["reg_bias"], params["reg_implicit"], params["reg_genres"]],
-        dtype=np.float64,
-    )
-    for epoch in range(int(params["epochs"])):
-        # Users in a random order, each user's ratings in a random order; the arrays are laid
-        # out in that order so the kernel reads them front to back.
-        users = rng.permutation(n_users).astype(np.int64)
-        block, cols, vals = _shuffle(matrix.indptr, matrix.indices, matrix.data, users, rng)
-        if not params["implicit"] and not params["asymmetric"] and item_features.nnz == 0:
-            sq = _epoch_plain(
-                users,
-                block,
-                cols,
-                vals,
-                mu,
-                state["bu"],
-                state["bi"],
-                state["P"],
-                state["Q"],
-                lr,
-                regs,
-            )
-        else:
-            sq = _epoch(
-                users,
-                block,
-                cols,
-                vals,
-                mu,
-                state["bu"],
-                state["bi"],
-                state["P"],
-                state["Q"],
-                state["Y"],
-                state["X"],
-                state["Z"],
-                state["c"],
-                g_ptr,
-                g_idx,
-                lr,
-                regs,
-                bool(params["implicit"]),
-                bool(params["asymmetric"]),
-            )
-        history["train_rmse"].append(float(np.sqrt(sq / max(matrix.nnz, 1))))
-        lr *= float(params["lr_decay"])
-        if valid is None or valid.nnz == 0:
-            continue
-        model = _assemble(matrix, mu, state, item_features, params)
-        rmse = _rmse(model, valid)
-        history["valid_rmse"].append(rmse)
-        if rmse < best_rmse - 1e-5:
-            best, best_rmse, since_best = model, rmse, 0
-        else:
-            since_best += 1
-            if since_best >= int(params["patience"]) and epoch + 1 >= int(params["min_epochs"]):
-                break
-    if best is None:
-        best = _assemble(matrix, mu, state, item_features, params)
-    return best, history
-
-
-def _assemble(matrix, mu, state, item_features, params) -> dict[str, np.ndarray]:
-    """Fold the implicit and genre terms into one vector and bias per user and movie."""
-    counts = np.diff(matrix.indptr)
-    norm = sp.diags(1 / np.sqrt(np.maximum(counts, 1)))
-    implicit = np.zeros_like(state["P"])
-    if params["implicit"]:
-        implicit += (norm @ (matrix != 0).astype(np.float32)) @ state["Y"]
-    if params["asymmetric"]:
-        rows = np.repeat(np.arange(matrix.shape[0]), counts)
-        residual = matrix.copy().astype(np.float64)
-        residual.data -= mu + state["bu"][rows] + state["bi"][matrix.indices]
-        implicit += (norm @ residual) @ state["X"]
-    g_counts = np.diff(item_features.indptr)
-    genre_share = sp.diags(1 / np.maximum(g_counts, 1)) @ item_features
-    return {
-        "mu": np.array(mu),
-        "user_bias": state["bu"].copy(),
-        "item_bias": state["bi"] + genre_share @ state["c"],
-        "user_vec": state["P"] + implicit,
-        "item_vec": state["Q"] + genre_share @ state["Z"],
-        "item_cf": state["Q"].copy(),
-        "implicit": state["Y"].copy(),
-        "asymmetric": state["X"].copy(),
-        "item_bias_raw": state["bi"].copy(),
-    }
-
-
-def _rmse(model: dict[str, np.ndarray], ratings: sp.csr_matrix) -> float:
-    """RMSE with every user weighted equally, as in the article's protocol (10 per user)."""
-    coo = ratings.tocoo()
-    predicted = _predict_pairs(model, coo.row, coo.col)
-    per_user = np.diff(ratings.indptr)[coo.row]
-    weights = 1.0 / per_user
-    return float(np.sqrt(np.sum(weights * (coo.data - predicted) ** 2) / np.sum(weights)))
-
-
-def _predict_pairs(
-    model: dict[str, np.ndarray], users: np.ndarray, items: np.ndarray
-) -> np.ndarray:
-    dots = np.einsum("ij,ij->i", model["user_vec"][users], model["item_vec"][items])
-    raw = float(model["mu"]) + model["user_bias"][users] + model["item_bias"][items] + dots
-    return np.clip(raw, 0.5, 5.0)
-
-
-def _shuffle(
-    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, users: np.ndarray, rng
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ratings laid out user by user in the order ``users``, each user's shuffled.
-
-    Returns block offsets (user ``users[s]`` at ``block[s]:block[s + 1]``), movie columns
-    and ratings, in the order the kernel reads them.
-    """
-    block = np.zeros(len(users) + 1, dtype=np.int64)
-    np.cumsum(np.diff(indptr)[users], out=block[1:])
-    cols = np.empty(len(indices), dtype=np.int64)
-    vals = np.empty(len(data), dtype=np.float32)
-    _shuffle_kernel(indptr, indices, data, users, rng.random(len(data)), block, cols, vals)
-    return block, cols, vals
-
-
-@numba.njit(cache=True, nogil=True)
-def _shuffle_kernel(indptr, indices, data, users, uniform, block, cols, vals):
-    for s in range(len(users)):
-        u = users[s]
-        start, n = block[s], indptr[u + 1] - indptr[u]
-        for t in range(n):
-            cols[start + t] = indices[indptr[u] + t]
-            vals[start + t] = data[indptr[u] + t]
-        # Fisher-Yates with the uniform numbers drawn by the caller's seeded generator.
-        for t in range(n - 1, 0, -1):
-            j = start + int(uniform[start + t] * (t + 1))
-            a = start + t
-            cols[a], cols[j] = cols[j], cols[a]
-            vals[a], vals[j] = vals[j], vals[a]
-
-
-# Fast-math without "reassoc": sums keep their written order, so results are bit-for-bit
-# reproducible whatever the memory alignment of the arrays.
-FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
-
-
-@numba.njit(inline="always", fastmath=FASTMATH)
-def _dot(a, b):
-    """Dot product in eight interleaved running sums: vectorisable, yet in a fixed order."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = np.float32(0.0)
-    k = len(a)
-    full = k - k % 8
-    for f in range(0, full, 8):
-        s0 += a[f] * b[f]
-        s1 += a[f + 1] * b[f + 1]
-        s2 += a[f + 2] * b[f + 2]
-        s3 += a[f + 3] * b[f + 3]
-        s4 += a[f + 4] * b[f + 4]
-        s5 += a[f + 5] * b[f + 5]
-        s6 += a[f + 6] * b[f + 6]
-        s7 += a[f + 7] * b[f + 7]
-    for f in range(full, k):
-        s0 += a[f] * b[f]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _epoch_plain(users, block, cols, vals, mu, bu, bi, P, Q, lr, regs):
-    """:func:`_epoch` without implicit or genre terms: classic biased MF, two passes a rating."""
-    k = P.shape[1]
-    lr32, reg = np.float32(lr), np.float32(regs[0])
-    reg_b = regs[1]
-    sq = 0.0
-    for s in range(len(users)):
-        u = users[s]
-        pu = P[u]
-        for t in range(block[s], block[s + 1]):
-            i = cols[t]
-            qi = Q[i]
-            e = vals[t] - (mu + bu[u] + bi[i] + _dot(pu, qi))
-            sq += e * e
-            bu[u] += lr * (e - reg_b * bu[u])
-            bi[i] += lr * (e - reg_b * bi[i])
-            e32 = np.float32(e)
-            for f in range(k):
-                p_f, q_f = pu[f], qi[f]
-                pu[f] = p_f + lr32 * (e32 * q_f - reg * p_f)
-                qi[f] = q_f + lr32 * (e32 * p_f - reg * q_f)
-    return sq
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _epoch(
-    users,
-    block,
-    cols,
-    vals,
-    mu,
-    bu,
-    bi,
-    P,
-    Q,
-    Y,
-    X,
-    Z,
-    c,
-    g_ptr,
-    g_idx,
-    lr,
-    regs,
-    use_implicit,
-    use_asymmetric,
-):
-    """One SGD epoch, user by user; returns the sum of squared errors before each update.
-
-    ``cols``/``vals`` hold the ratings of ``users[s]`` at ``block[s]:block[s + 1]``. The
-    implicit sum of a user is gathered once and its gradient applied after their ratings.
-    """
-    k = P.shape[1]
-    lr32 = np.float32(lr)
-    reg, reg_y, reg_g = np.float32(regs[0]), np.float32(regs[2]), np.float32(regs[3])
-    reg_b, reg_c = regs[1], regs[3]
-    # The effective movie and user vectors go to scratch buffers: the update loops then read
-    # and write distinct arrays, which lets LLVM vectorise them.
-    q = np.empty(k, dtype=np.float32)
-    pe = np.empty(k, dtype=np.float32)
-    implicit = np.zeros(k, dtype=np.float32)
-    grad = np.zeros(k, dtype=np.float32)
-    residual = np.zeros(len(vals), dtype=np.float32)
-    gather = use_implicit or use_asymmetric
-    sq = 0.0
-    for s in range(len(users)):
-        u = users[s]
-        start, stop = block[s], block[s + 1]
-        if stop == start:
-            continue
-        pu = P[u]
-        norm = np.float32(1.0 / np.sqrt(stop - start))
-        if gather:
-            implicit[:] = 0.0
-            grad[:] = 0.0
-        if use_implicit:
-            for t in range(start, stop):
-                yj = Y[cols[t]]
-                for f in range(k):
-                    implicit[f] += yj[f]
-        if use_asymmetric:
-            for t in range(start, stop):
-                j = cols[t]
-                residual[t] = vals[t] - (mu + bu[u] + bi[j])
-                xj = X[j]
-                for f in range(k):
-                    implicit[f] += residual[t] * xj[f]
-        if gather:
-            for f in range(k):
-                implicit[f] *= norm
-        for t in range(start, stop):
-            i = cols[t]
-            qi = Q[i]
-            pred = mu + bu[u] + bi[i]
-            for f in range(k):
-                q[f] = qi[f]
-                pe[f] = pu[f] + implicit[f]
-            n_g = g_ptr[i + 1] - g_ptr[i]
-            share = np.float32(1.0 / max(n_g, 1))
-            for p in range(g_ptr[i], g_ptr[i + 1]):
-                pred += share * c[g_idx[p]]
-                zg = Z[g_idx[p]]
-                for f in range(k):
-                    q[f] += share * zg[f]
-            e = vals[t] - (pred + _dot(pe, q))
-            sq += e * e
-            bu[u] += lr * (e - reg_b * bu[u])
-            bi[i] += lr * (e - reg_b * bi[i])
-            e32 = np.float32(e)
-            for p in range(g_ptr[i], g_ptr[i + 1]):
-                c[g_idx[p]] += lr * (share * e - reg_c * c[g_idx[p]])
-                zg = Z[g_idx[p]]
-                for f in range(k):
-                    zg[f] += lr32 * (share * e32 * pe[f] - reg_g * zg[f])
-            for f in range(k):
-                pu[f] += lr32 * (e32 * q[f] - reg * pu[f])
-                qi[f] += lr32 * (e32 * pe[f] - reg * qi[f])
-            if gather:
-                for f in range(k):
-                    grad[f] += e32 * q[f]
-        if use_implicit:
-            for t in range(start, stop):
-                yj = Y[cols[t]]
-                for f in range(k):
-                    yj[f] += lr32 * (norm * grad[f] - reg_y * yj[f])
-        if use_asymmetric:
-            for t in range(start, stop):
-                xj = X[cols[t]]
-                w = norm * residual[t]
-                for f in range(k):
-                    xj[f] += lr32 * (w * grad[f] - reg_y * xj[f])
-    return sq
-
-
-def validation_split(
-    matrix: sp.csr_matrix, share: float, seed: int
-) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Hold out ``share`` of each user's ratings (at least one for users with 5 or more)."""
-    matrix = sp.csr_matrix(matrix)
-    rng = np.random.default_rng(seed + 7919)  # its own stream: independent of the init
-    held = np.zeros(matrix.nnz, dtype=bool)
-    for u in range(matrix.shape[0]):
-        start, stop = matrix.indptr[u], matrix.indptr[u + 1]
-        n = stop - start
-        take = int(round(share * n)) if n >= 5 else 0
-        if share > 0 and n >= 5:
-            take = max(take, 1)
-        if take:
-            held[start + rng.choice(n, take, replace=False)] = True
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-
-    def part(mask: np.ndarray) -> sp.csr_matrix:
-        return sp.csr_matrix(
-            (matrix.data[mask], (rows[mask], matrix.indices[mask])), shape=matrix.shape
-        )
-
-    return part(~held), part(held)
-
-
-def feature_matrix(
-    dataset: Dataset, genres: bool = True, decades: bool = False, min_tagged: int = 0
-) -> sp.csr_matrix:
-    """Movies x features indicator matrix, rows in movieId order.
-
-    Features: genres, decade of release, and (``min_tagged`` > 0) user tags applied to at
-    least ``min_tagged`` different movies.
-    """
-    tags: list[list[str]] = [[] for _ in range(len(dataset.movies))]
-    if min_tagged > 0 and len(dataset.tags):
-        pairs = pd.DataFrame(
-            {"movieId": dataset.tags["movieId"], "tag": dataset.tags["tag"].str.strip().str.lower()}
-        ).drop_duplicates()
-        pairs = pairs[pairs.groupby("tag")["movieId"].transform("size") >= min_tagged]
-        rows = np.searchsorted(dataset.movies.index.to_numpy(), pairs["movieId"].to_numpy())
-        for row, tag in zip(rows, pairs["tag"], strict=True):
-            tags[row].append(f"tag {tag}")
-    if genres:
-        for row, names in enumerate(dataset.movies["genres"]):
-            tags[row].extend(names)
-    if decades:
-        for row, year in enumerate(dataset.movies["year"]):
-            if year is not None and year is not pd.NA:
-                tags[row].append(f"decade {int(year) // 10 * 10}")
-    names = sorted({t for row in tags for t in row})
-    column = {t: n for n, t in enumerate(names)}
-    rows = [r for r, row in enumerate(tags) for _ in row]
-    cols = [column[t] for row in tags for t in row]
-    return sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(len(dataset.movies), max(len(names), 1))
-    )
-
-
-def fit_factors(dataset: Dataset, params: dict) -> Factors:
-    """Fit the model on ``dataset``: early stopping on a validation slice, then refit."""
-    ratings = dataset.matrix
-    features = feature_matrix(dataset, params["genres"], params["decades"], params["min_tagged"])
-    matrix = ratings.matrix
-    epochs = int(params["epochs"])
-    history: dict[str, list[float]] = {}
-    if params["validation_share"] > 0:
-        fit_part, valid = validation_split(matrix, params["validation_share"], params["seed"])
-        model, history = train(fit_part, params, features, valid)
-        epochs = int(np.argmin(history["valid_rmse"])) + 1 if history["valid_rmse"] else epochs
-    members = int(params["ensemble"])
-    if params["validation_share"] <= 0 or params["refit"] or members > 1:
-        fitted = []
-        for member in range(members):
-            seed = int(params["seed"]) + member
-            model, final = train(matrix, dict(params, epochs=epochs, seed=seed), features)
-            fitted.append(model)
-            history[f"train_rmse_refit{member or ''}"] = final["train_rmse"]
-        model = _average(fitted)
-    empty = np.zeros((0, 0), dtype=np.float32)
-
-    def vectors(key: str, keep: bool = True) -> np.ndarray:
-        # float32, exactly as stored in the cache: a loaded fit predicts what a fresh one did.
-        return model[key].astype(np.float32) if keep else empty
-
-    return Factors(
-        mu=float(model["mu"]),
-        user_ids=ratings.user_ids,
-        movie_ids=ratings.movie_ids,
-        user_bias=model["user_bias"],
-        item_bias=model["item_bias"],
-        user_vec=vectors("user_vec"),
-        item_vec=vectors("item_vec"),
-        # Only the "ratings" similar-movie table needs the rating part alone.
-        item_cf=vectors("item_cf", params["similar_from"] == "ratings"),
-        implicit=vectors("implicit", params["implicit"]),
-        asymmetric=vectors("asymmetric", params["asymmetric"]),
-        item_bias_raw=model["item_bias_raw"],
-        item_counts=np.diff(sp.csc_matrix(matrix).indptr).astype(np.int64),
-        history={k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
-        | {"epochs": np.array([epochs])},
-    )
-
-
-def _average(models: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """One model whose predictions are the mean of ``models``' (vectors side by side, / sqrt M)."""
-    if len(models) == 1:
-        return models[0]
-    scale = 1 / np.sqrt(len(models))
-    out = {
-        k: np.mean([m[k] for m in models], axis=0)
-        for k in ("mu", "user_bias", "item_bias", "item_bias_raw")
-    }
-    for key in ("user_vec", "item_vec", "item_cf", "implicit", "asymmetric"):
-        out[key] = np.hstack([m[key] for m in models]) * scale
-    return out
-
-
-# -- fold-in ---------------------------------------------------------------------------------
-
-
-@dataclass
-class FoldedUser:
-    """A user who is not in the training data, described by a few ratings (see SgdMF.fold_in)."""
-
-    model: SgdMF
-    ratings: dict[int, float]
-    vector: np.ndarray
-    bias: float
-
-    def predict(self, movie_ids: list[int]) -> list[float]:
-        """Predicted ratings (0.5-5) of ``movie_ids``; unknown movies get the user's mean guess."""
-        f = self.model.factors
-        cols = np.searchsorted(f.movie_ids, movie_ids)
-        cols = np.minimum(cols, len(f.movie_ids) - 1)
-        known = f.movie_ids[cols] == np.asarray(movie_ids)
-        raw = (
-            f.mu
-            + self.bias
-            + np.where(known, f.item_bias[cols] + f.item_vec[cols] @ self.vector, 0)
-        )
-        return [float(x) for x in np.clip(raw, 0.5, 5.0)]
-
-    def recommend(
-        self, k: int = 10, exclude: set[int] | frozenset[int] = frozenset(), min_ratings: int = 10
-    ) -> list[Neighbour]:
-        """The ``k`` movies with the highest predicted rating, as Neighbour(movie_id, rating).
-
-        Movies the user rated, ``exclude``, and movies with fewer than ``min_ratings`` training
-        ratings (whose factors are mostly guesswork) are left out.
-        """
-        f = self.model.factors
-        scores = f.mu + self.bias + f.item_bias + f.item_vec @ self.vector
-        banned = np.isin(f.movie_ids, list(set(exclude) | set(self.ratings)))
-        scores = np.where(banned | (f.item_counts < min_ratings), -np.inf, scores)
-        top = np.argsort(-scores, kind="stable")[: max(k, 0)]
-        return [
-            Neighbour(int(f.movie_ids[i]), float(min(scores[i], 5.0)))
-            for i in top
-            if np.isfinite(scores[i])
-        ]
-
-
-# -- the plugin ------------------------------------------------------------------------------
-
-
 class SgdMF:
     """The reelpick plugin. ``factors`` holds the fitted model once ``reelpick_fit`` ran."""
 
@@ -653,7 +90,7 @@ class SgdMF:
         )
 
     @hookimpl
-    def reelpick_fit(self, dataset: Dataset, params: dict, store) -> None:
+    def reelpick_fit(self, dataset: Dataset, params: dict, store: ArtifactStore) -> None:
         _check_params(params)
         self.params = dict(params)
         started = time.perf_counter()
@@ -711,58 +148,17 @@ class SgdMF:
             "user_vec": f.user_vec,
             "item_vec": f.item_vec,
         }
-        predicted = _predict_pairs(model, np.full(len(cols), row), cols)
+        predicted = predict_pairs(model, np.full(len(cols), row), cols)
         return [float(x) for x in predicted]
 
     def fold_in(self, ratings: dict[int, float]) -> FoldedUser:
-        """Place a new user from a few ``{movieId: rating}`` pairs, movie factors held fixed.
+        """Place a new user from a few ``{movieId: rating}`` pairs (see ``_sgd_model.fold_in``).
 
-        The user's vector and bias solve a ridge regression of their ratings (minus the global
-        mean and movie biases) on the movies' vectors; the implicit and asymmetric terms are
-        computed from the given ratings exactly as in training. Unknown movie ids are ignored; with no
-        known movie at all the user is the average user (bias 0, the implicit term only).
-        Raises ValueError for ratings outside 0.5-5.
+        Not a hook: reelpick_recommend will build on it. Raises NoAnswer before a fit.
         """
         if self.factors is None:
             raise NoAnswer("SGD-MF is not fitted")
-        f = self.factors
-        clean: dict[int, float] = {}
-        for movie_id, rating in ratings.items():
-            rating = float(rating)
-            if not 0.5 <= rating <= 5.0:
-                raise ValueError(f"rating {rating} of movie {movie_id} is outside 0.5-5")
-            clean[int(movie_id)] = rating
-        ids = np.array(sorted(clean), dtype=np.int64)
-        cols = np.searchsorted(f.movie_ids, ids)
-        known = (cols < len(f.movie_ids)) & (
-            f.movie_ids[np.minimum(cols, len(f.movie_ids) - 1)] == ids
-        )
-        cols, ids = cols[known], ids[known]
-        k = f.item_vec.shape[1]
-        implicit = np.zeros(k)
-        if len(cols) and f.implicit.size:
-            implicit = f.implicit[cols].sum(axis=0) / np.sqrt(len(cols))
-        if not len(cols):
-            return FoldedUser(self, clean, implicit, 0.0)
-        q = f.item_vec[cols]
-        rated = np.array([clean[int(m)] for m in ids])
-        # Unknowns: the user's free vector p (k values) and bias b. The bias is penalised
-        # less so that a user who rates everything high is first of all "generous".
-        design = np.hstack([q, np.ones((len(cols), 1))])
-        penalty = np.full(k + 1, float(self.params["fold_in_reg"]))
-        penalty[-1] *= 0.1
-        bias = 0.0
-        # The asymmetric term depends on the user's bias, so solve twice: bias 0, then fitted.
-        for _ in range(2 if f.asymmetric.size else 1):
-            known_part = implicit.copy()
-            if f.asymmetric.size:
-                residual = rated - f.mu - bias - f.item_bias_raw[cols]
-                known_part += residual @ f.asymmetric[cols] / np.sqrt(len(cols))
-            target = rated - f.mu - f.item_bias[cols] - q @ known_part
-            solution = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
-            bias = float(solution[k])
-        implicit = known_part
-        return FoldedUser(self, clean, implicit + solution[:k], bias)
+        return fold_in_factors(self.factors, ratings, self.params["fold_in_reg"])
 
 
 def _check_params(params: dict) -> None:

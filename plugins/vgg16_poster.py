@@ -30,10 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from reelpick import NeighbourTable, NoAnswer, PluginError, PluginInfo, hookimpl, topk_cosine_dense
-from reelpick.cache import ArtifactStore
-from reelpick.config import Config, expand
-from reelpick.data import Dataset
+from reelpick import (
+    ArtifactStore,
+    Config,
+    Dataset,
+    NeighbourTable,
+    NoAnswer,
+    PluginError,
+    PluginInfo,
+    PosterStore,
+    expand,
+    hookimpl,
+    topk_cosine_dense,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +176,6 @@ class VGG16Poster:
     def reelpick_fit(
         self, dataset: Dataset, params: dict, store: ArtifactStore, config: Config
     ) -> None:
-        from reelpick.posters import PosterStore
-
         started = time.perf_counter()
         spec = feature_spec(params, config)
         self.timings = {}
@@ -214,7 +221,7 @@ class VGG16Poster:
         self,
         refs: list[PosterRef],
         features: FeatureStore,
-        posters,
+        posters: PosterStore,
         batch_size: int,
         mirror: bool,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -342,7 +349,7 @@ def comparable_dim(pooling: str, mirror: bool) -> int:
     return GRID[0] * 4 * GRID[2] if mirror else int(np.prod(GRID))
 
 
-def indexed_posters(posters, dataset: Dataset) -> list[PosterRef]:
+def indexed_posters(posters: PosterStore, dataset: Dataset) -> list[PosterRef]:
     """The dataset's movies with a real local poster, in movie id order (placeholders never)."""
     refs = []
     on_disk = posters.local_ids()

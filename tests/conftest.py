@@ -1,23 +1,16 @@
-"""Shared fixtures. Real MovieLens files and posters are read from ../shared, never copied."""
+"""Shared fixtures (helpers and data paths: tests/fixtures.py). Real MovieLens files and posters
+are read from ../shared, never copied."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from reelpick.config import Config, load_config
+from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
-ML_SMALL = SHARED / "data" / "ml-latest-small"
-ML_SMALL_2016 = SHARED / "data" / "ml-latest-small-2016"
-POSTERS = SHARED / "data" / "posters"
-VGG16_WEIGHTS = SHARED / "models" / "vgg16_imagenet_notop.weights.h5"
+from tests.fixtures import ML_SMALL, REPO, write_config, write_movielens
 
 
 @pytest.fixture(autouse=True)
@@ -39,13 +32,6 @@ def ml_small() -> Dataset:
     return load_dataset(ML_SMALL)
 
 
-def write_config(path: Path, text: str = "", **env_like: str) -> Config:
-    """Write a config.toml under ``path`` and load it."""
-    file = path / "config.toml"
-    file.write_text(text)
-    return load_config(file)
-
-
 @pytest.fixture
 def make_config(tmp_path: Path):
     """Build a Config over ``text`` with data and cache pointed at test locations."""
@@ -59,49 +45,6 @@ def make_config(tmp_path: Path):
         return write_config(tmp_path, header + text)
 
     return make
-
-
-def write_movielens(
-    folder: Path,
-    n_users: int = 40,
-    n_movies: int = 30,
-    density: float = 0.3,
-    seed: int = 0,
-) -> Path:
-    """A small, valid MovieLens folder: two taste groups so that similarity has structure."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    genres = ["Action|Thriller", "Animation|Children|Comedy", "Drama", "Comedy|Romance"]
-    movies = pd.DataFrame(
-        {
-            "movieId": np.arange(1, n_movies + 1),
-            "title": [f"Movie {i} ({1990 + i % 30})" for i in range(1, n_movies + 1)],
-            "genres": [genres[i % len(genres)] for i in range(n_movies)],
-        }
-    )
-    rows = []
-    for user in range(1, n_users + 1):
-        group = user % 2
-        for movie in range(1, n_movies + 1):
-            if rng.random() < density:
-                liked = (movie % 2) == group
-                rating = np.clip(np.round((4.2 if liked else 2.0) + rng.normal(0, 0.6)), 1, 5)
-                rows.append((user, movie, float(rating), 1_000_000_000 + len(rows)))
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    links = pd.DataFrame(
-        {
-            "movieId": movies.movieId,
-            "imdbId": [f"{100000 + i:07d}" for i in movies.movieId],
-            "tmdbId": 1000 + movies.movieId,
-        }
-    )
-    movies.to_csv(folder / "movies.csv", index=False)
-    ratings.to_csv(folder / "ratings.csv", index=False)
-    links.to_csv(folder / "links.csv", index=False)
-    pd.DataFrame(columns=["userId", "movieId", "tag", "timestamp"]).to_csv(
-        folder / "tags.csv", index=False
-    )
-    return folder
 
 
 @pytest.fixture

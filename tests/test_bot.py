@@ -19,7 +19,7 @@ from reelpick import NoAnswer, PluginInfo, hookimpl
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.registry import Registry
-from tests.conftest import ML_SMALL, POSTERS, write_config
+from tests.fixtures import ML_SMALL, POSTERS, write_config
 from tests.telegram_server import (
     BOT_USERNAME,
     BotAPIServer,

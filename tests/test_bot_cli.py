@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reelpick.cli import main
-from tests.conftest import ML_SMALL, POSTERS
+from tests.fixtures import ML_SMALL, POSTERS
 from tests.telegram_server import BotAPIServer
 
 pytestmark = pytest.mark.timeout(120)

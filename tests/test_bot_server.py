@@ -12,7 +12,7 @@ import pytest
 from telegram import Bot, InputMediaPhoto
 from telegram.error import BadRequest, InvalidToken
 
-from tests.conftest import POSTERS
+from tests.fixtures import POSTERS
 from tests.telegram_server import BOT_ID, BotAPIServer
 
 pytestmark = pytest.mark.timeout(60)

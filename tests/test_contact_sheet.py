@@ -7,7 +7,6 @@ import io
 
 import numpy as np
 import pytest
-from conftest import ML_SMALL, POSTERS, write_config
 from PIL import Image, ImageOps
 
 from reelpick.app import Reelpick
@@ -24,6 +23,7 @@ from reelpick.render.contact_sheet import (
     contact_sheet_png,
 )
 from reelpick.types import Neighbour, PluginAnswer
+from tests.fixtures import ML_SMALL, POSTERS, write_config
 
 TOY_STORY = 1
 

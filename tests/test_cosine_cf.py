@@ -9,8 +9,7 @@ from reelpick.app import Reelpick
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Reelpick:
     from reelpick.config import load_config
-
-    from .conftest import ML_SMALL
+    from tests.fixtures import ML_SMALL
 
     folder = tmp_path_factory.mktemp("cosine")
     (folder / "config.toml").write_text(
@@ -57,7 +56,7 @@ def test_user_based_predictions(app: Reelpick) -> None:
     movies = [1, 2571, 3114, rare]
     predicted = registry.predict("cosine-cf", 1, movies)
     assert all(0.5 <= p <= 5.0 for p in predicted)
-    plugin = registry.pm.get_plugin("cosine-cf")
+    plugin = registry.plugin_object("cosine-cf")
     plugin.params = {**plugin.params, "prediction": "zero-filled"}
     try:
         zero_filled = registry.predict("cosine-cf", 1, movies)

@@ -10,8 +10,7 @@ import pytest
 
 from reelpick.data import load_dataset, split_title
 from reelpick.errors import DataError
-
-from .conftest import ML_SMALL
+from tests.fixtures import ML_SMALL
 
 
 def test_real_ml_latest_small(ml_small) -> None:

@@ -26,7 +26,7 @@ from reelpick.config import load_config
 from reelpick.data import load_dataset
 from reelpick.registry import Registry
 from reelpick.testing import save_dataset, small_dataset
-from tests.conftest import ML_SMALL, REPO
+from tests.fixtures import ML_SMALL, REPO
 
 EXAMPLE = REPO / "examples" / "reelpick-genre-tags"
 SCRIPT = Path(sys.executable).parent / "reelpick"  # the real console script of this environment
@@ -378,7 +378,7 @@ async def test_the_bot_sends_the_external_plugins_album(
 ) -> None:
     """The bot, unchanged, answers with the installed plugin's album (issue 8)."""
     from reelpick.bot.app import build_application
-    from tests.conftest import POSTERS, write_config
+    from tests.fixtures import POSTERS, write_config
     from tests.telegram_server import BotAPIServer, running
 
     monkeypatch.syspath_prepend(str(site))

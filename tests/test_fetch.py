@@ -12,13 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ML_SMALL
 
 import reelpick.data.fetch as fetch
 from reelpick.cli import main
 from reelpick.data import load_dataset
 from reelpick.data.fetch import fetch_dataset
 from reelpick.errors import FetchError
+from tests.fixtures import ML_SMALL
 
 NAME = "ml-test"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import ML_SMALL
 
 from reelpick.app import Reelpick
 from reelpick.fusion import RankedList, check_weights, explain, fuse, ranked_lists
 from reelpick.types import Neighbour, PluginAnswer
+from tests.fixtures import ML_SMALL
 
 TOY_STORY, TOY_STORY_2, JUMANJI, HEAT, MATRIX = 1, 3114, 2, 6, 2571
 

@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ML_SMALL, POSTERS
 from telegram import Update
 from telegram_server import BotAPIServer, album_captions, buttons
 
@@ -23,6 +22,7 @@ from reelpick.bot.media import _chunks
 from reelpick.bot.movienight import MovieNight, decide, shorten, split_titles
 from reelpick.bot.movienight.store import Option
 from reelpick.config import load_config
+from tests.fixtures import ML_SMALL, POSTERS
 
 GROUP, OTHER_GROUP = -100111, -100222
 ALICE, BOB, CAROL, ADMIN = 1001, 1002, 1003, 1009

@@ -16,10 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ML_SMALL, POSTERS
 from telegram_server import BotAPIServer
 
 from reelpick.bot.movienight.store import MovieNightStore
+from tests.fixtures import ML_SMALL, POSTERS
 
 GROUP = -100777
 ALICE = 1001

@@ -1,4 +1,4 @@
-"""The movie-night store (bot/movienight_store.py): states, votes, history, durability."""
+"""The movie-night store (bot/movienight/store.py): states, votes, history, durability."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 from reelpick import Neighbour, NoAnswer, PluginInfo, hookimpl
 from reelpick.app import Reelpick
 from reelpick.data import load_dataset
-from reelpick.errors import ConfigError, DataError
+from reelpick.errors import ConfigError, DataError, PluginError
 from reelpick.registry import Registry
 
 
@@ -166,3 +166,81 @@ def test_tracing_logs_each_hook_call(make_config, ml_small, caplog) -> None:
 
 def test_load_dataset_smoke(small_movielens: Path) -> None:
     assert len(load_dataset(small_movielens).movies) == 30
+
+
+class Bonuses(Fixed):
+    """Declares a variant of its own parameters (as cosine-CF does for its two formulas)."""
+
+    @hookimpl
+    def reelpick_plugin_info(self):
+        return PluginInfo(
+            label="Bonuses",
+            description="test",
+            params={"bonus": 0.5},
+            variants={"generous": {"bonus": 2}, "plain": {"bonus": 0.5}},
+        )
+
+
+def test_a_variant_is_a_fresh_instance_with_its_own_params(make_config, ml_small) -> None:
+    registry = _registry(make_config, enabled=["bonuses"])
+    registry.register(Bonuses(), "bonuses")
+    variant = registry.register_variant("bonuses", "bonuses-generous", {"bonus": 2})
+    assert variant.params == {"bonus": 2.0} and registry.plugins["bonuses"].params["bonus"] == 0.5
+    assert registry.fit(ml_small, ["bonuses", "bonuses-generous"]) == {
+        "bonuses": None,
+        "bonuses-generous": None,
+    }
+    assert registry.plugin_object("bonuses-generous") is not registry.plugin_object("bonuses")
+    assert registry.plugin_object("bonuses-generous").params == {"bonus": 2.0}
+    assert registry.store_for("bonuses-generous", ml_small) != registry.store_for(
+        "bonuses", ml_small
+    )
+    with pytest.raises(PluginError, match="unknown parameter 'bonuss'"):
+        registry.register_variant("bonuses", "bonuses-typo", {"bonuss": 1})
+
+
+def test_a_variant_of_an_unknown_parameter_is_refused_at_load(make_config) -> None:
+    class Typo(Bonuses):
+        @hookimpl
+        def reelpick_plugin_info(self):
+            return PluginInfo(label="Typo", description="t", variants={"x": {"bonuss": 1}})
+
+    with pytest.raises(PluginError, match=r"variants\['x'\] sets unknown parameter 'bonuss'"):
+        _registry(make_config).register(Typo(), "typo")
+
+
+def test_raw_calls_and_hook_names_for_the_contract_kit(make_config) -> None:
+    class Misspelt(Fixed):
+        @hookimpl
+        def reelpick_simlar(self, movie_id, k):
+            return []
+
+    registry = _registry(make_config, enabled=["unsorted"])
+    registry.register(Unsorted(), "unsorted")
+    registry.check_hooks()
+    # Untrimmed and unchecked: exactly what the plugin returned.
+    assert registry.call_unchecked("unsorted", "reelpick_similar", movie_id=1, k=1) == [
+        Neighbour(2, 0.1),
+        Neighbour(3, 0.8),
+    ]
+    assert not registry.implements("unsorted", "reelpick_predict")
+    registry.register(Misspelt(), "misspelt")
+    with pytest.raises(PluginError, match="reelpick_simlar"):
+        registry.check_hooks()
+
+
+def test_the_registry_stops_at_the_first_broken_rule(make_config, ml_small) -> None:
+    class ReturnsQuery(Fixed):
+        @hookimpl
+        def reelpick_similar(self, movie_id, k):
+            return [Neighbour(movie_id, 1.0), Neighbour(99999999, 0.5)]
+
+    registry = _registry(make_config, enabled=["query"])
+    registry.register(ReturnsQuery(), "query")
+    registry.fit(ml_small)
+    assert registry.ask("query", 1, 5).error == (
+        "PluginError: reelpick_similar returned movie 99999999, which is not in the dataset"
+    )
+    assert registry.ask("query", 1, 1).error == (
+        "PluginError: reelpick_similar returned the query movie itself"
+    )

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_movielens
 
 from reelpick import NoAnswer
 from reelpick.cache import ArtifactStore
 from reelpick.data import load_dataset
 from reelpick.plugins.sgd_mf import DEFAULT_PARAMS, SgdMF, fit_factors, train
 from reelpick.registry import Registry
+from tests.fixtures import write_movielens
 
 FAST = {"epochs": 40, "factors": 8, "lr": 0.02, "init_std": 0.1, "neighbours": 10, "min_ratings": 1}
 
@@ -174,7 +174,7 @@ def test_second_fit_loads_from_cache(make_config, small_movielens: Path) -> None
     first, second = Registry(config), Registry(config)
     assert first.fit(dataset) == {"sgd-mf": None}
     assert second.fit(dataset) == {"sgd-mf": None}
-    a, b = first.pm.get_plugin("sgd-mf"), second.pm.get_plugin("sgd-mf")
+    a, b = first.plugin_object("sgd-mf"), second.plugin_object("sgd-mf")
     assert not a.loaded_from_cache and b.loaded_from_cache
     assert np.array_equal(a.factors.item_vec, b.factors.item_vec)
     assert first.predict("sgd-mf", 1, [1, 2]) == second.predict("sgd-mf", 1, [1, 2])

@@ -29,7 +29,7 @@ from reelpick.plugins.vgg16_poster import (
     comparable,
 )
 from reelpick.registry import Registry
-from tests.conftest import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
+from tests.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
 
 pytestmark = pytest.mark.skipif(
     not VGG16_WEIGHTS.exists() or not POSTERS.exists(),
@@ -53,7 +53,7 @@ def fit(config: Config, dataset: Dataset) -> tuple[Registry, VGG16Poster]:
     registry = Registry(config, load_entry_points=False)
     errors = registry.fit(dataset, ["vgg16-poster"])
     assert errors == {"vgg16-poster": None}, errors
-    return registry, registry.pm.get_plugin("vgg16-poster")
+    return registry, registry.plugin_object("vgg16-poster")
 
 
 def movie(dataset: Dataset, title: str) -> int:
@@ -178,7 +178,7 @@ print(json.dumps({{
     "errors": errors,
     "after_import": imported,
     "after_query": "tensorflow" in sys.modules or "keras" in sys.modules,
-    "last_fit": registry.pm.get_plugin("vgg16-poster").last_fit,
+    "last_fit": registry.plugin_object("vgg16-poster").last_fit,
     "answer": [n.movie_id for n in answer.neighbours],
 }}))
 """

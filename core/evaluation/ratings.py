@@ -7,9 +7,10 @@ only, through a fresh :class:`~reelpick.registry.Registry`, and every plugin tha
 scored by MSE, RMSE and MAE on the test ratings. ``folds`` >= 2 runs k-fold cross-validation
 over all ratings instead.
 
-cosine-CF is scored in both of its prediction modes: the article's user-based formula as
-written (unrated cells count as zeros, which drags every prediction toward 0 and explains its
-huge error) and the mean-centred variant.
+A plugin that names variants in its :class:`~reelpick.types.PluginInfo` (other settings of
+its parameters, such as cosine-CF's two prediction formulas: the article's user-based formula
+as written, zero-filled, and the mean-centred one) is also scored in each variant that differs
+from its configured parameters, as a plugin of its own named ``NAME-VARIANT``.
 
 Similar movies have no ground truth, so the report gives honest proxies, all at k=10:
 genre Jaccard between a movie and its neighbours, catalog coverage (share of all movies that
@@ -31,15 +32,14 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from ..config import Config
-from ..data import Dataset
-from ..errors import NoAnswer, ReelpickError
-from ..registry import Registry
+from ..data.movielens import Dataset
+from ..errors import NoAnswer, PluginError, ReelpickError
+from ..registry import LoadedPlugin, Registry
 
 log = logging.getLogger(__name__)
 
 MIN_TRAIN = 10  # ratings a test user keeps in training
 K = 10  # neighbours per query in the similar-movie proxies
-PREDICTION_MODES = ("mean-centred", "zero-filled")
 
 
 # -- splits --------------------------------------------------------------------------------
@@ -242,10 +242,10 @@ def evaluate(
         train = dataset.with_ratings(split.train, split.label)
         registry = Registry(config)
         names = registry.enabled(plugins)
-        variants = _add_prediction_variants(registry, names)
         for failure in registry.failures:
             if failure.name in (plugins or config.enabled_plugins):
                 _skip(report, failure.name, f"could not be loaded ({failure.reason})", progress)
+        variants = _add_variants(registry, names, report, progress)
         for name in names + variants:
             if name in broken:
                 continue
@@ -256,8 +256,7 @@ def evaluate(
                 _skip(report, name, f"could not be fitted ({error})", progress)
                 continue
             result = results.setdefault(
-                name,
-                PluginResult(name, loaded.info.label, variant=loaded.params.get("prediction", "")),
+                name, PluginResult(name, loaded.info.label, variant=_variant_of(loaded))
             )
             result.fit_seconds += time.perf_counter() - started
             progress(f"  {name}: fitted in {time.perf_counter() - started:.1f} s")
@@ -265,7 +264,7 @@ def evaluate(
                 if registry.predicts(name):
                     rating_errors = errors.setdefault(name, RatingErrors())
                     score_ratings(registry, name, split.test, rating_errors)
-                if name not in variants:  # a variant shares its plugin's similar-movie table
+                if name not in variants:  # variants are scored on ratings only
                     similar.setdefault(name, []).append(score_similar(registry, name, train))
             except Exception as exc:  # one broken plugin must not sink the whole report
                 log.exception("plugin %s failed during evaluation", name)
@@ -287,26 +286,34 @@ def evaluate(
     return report
 
 
-def _add_prediction_variants(registry: Registry, names: list[str]) -> list[str]:
-    """Register a second instance of each plugin with a ``prediction`` mode, in the other mode.
-
-    The article's zero-filled user-based formula and the mean-centred one are both scored,
-    whichever of the two config.toml selects.
-    """
+def _add_variants(
+    registry: Registry, names: list[str], report: Report, progress: Callable[[str], None]
+) -> list[str]:
+    """Register each variant a plugin declares (``PluginInfo.variants``) that differs from its
+    configured parameters, as ``NAME-VARIANT``; returns the names registered."""
     added = []
     for name in names:
         loaded = registry.plugins[name]
-        mode = loaded.params.get("prediction")
-        if mode not in PREDICTION_MODES:
-            continue
-        for other in PREDICTION_MODES:
-            if other == mode:
-                continue
-            twin = type(registry.pm.get_plugin(name))()
-            variant = registry.register(twin, f"{name}-{other}", origin=f"{name} in {other} mode")
-            variant.params = {**loaded.params, "prediction": other}
-            added.append(variant.name)
+        for variant, overrides in loaded.info.variants.items():
+            if _matches(loaded.params, overrides):
+                continue  # the configured plugin is this variant already
+            try:
+                added.append(registry.register_variant(name, f"{name}-{variant}", overrides).name)
+            except PluginError as exc:
+                _skip(report, f"{name}-{variant}", f"could not be loaded ({exc})", progress)
     return added
+
+
+def _variant_of(loaded: LoadedPlugin) -> str:
+    """The name of the declared variant whose settings the plugin has (``""``: none)."""
+    for variant, overrides in loaded.info.variants.items():
+        if _matches(loaded.params, overrides):
+            return variant
+    return ""
+
+
+def _matches(params: dict, overrides: dict) -> bool:
+    return all(params.get(key) == value for key, value in overrides.items())
 
 
 def _skip(report: Report, name: str, reason: str, progress: Callable[[str], None]) -> None:
@@ -408,7 +415,7 @@ def draw_chart(report: Report, path: str) -> None:
             ax.bar_label(bars, fmt="%.3g", fontsize=8)
             ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
             if key == "rmse" and max(heights) > 4 * min(heights):
-                ax.set_yscale("log")  # the zero-filled formula would flatten the others
+                ax.set_yscale("log")  # one far-off predictor (zero-filled) would flatten the rest
                 title += ", log scale"
         else:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)

@@ -37,6 +37,8 @@ GENRE_HUES = {
     "War": 75,
     "Western": 22,
 }
+
+
 def genre_colours(genres: tuple[str, ...]) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Top and bottom colours of a placeholder: dark enough for white text, hue from genres."""
     hues = [GENRE_HUES[g] for g in genres if g in GENRE_HUES] or [210]

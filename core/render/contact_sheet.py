@@ -1,7 +1,7 @@
 """Contact sheets: a title and its most similar movies, one row per plugin, as one PNG.
 
-``reelpick show "TITLE" -k 5 -o out.png`` draws the article's figures; the bot sends the same
-image through :func:`contact_sheet_png`.
+``reelpick show "TITLE" -k 5 -o out.png`` draws the article's figures through
+:func:`contact_sheet_png` (the bot sends poster albums instead, see ``reelpick.bot.media``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def contact_sheet(
 ) -> Image.Image:
     """Draw the sheet for ``movie_id``: per plugin, the query poster then its ``k`` neighbours.
 
-    ``answers`` may be passed when the caller already asked the plugins (the bot does).
+    ``answers`` may be passed when the caller already asked the plugins.
     """
     if answers is None:
         answers = app.similar(movie_id, k, plugins)

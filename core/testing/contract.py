@@ -28,16 +28,13 @@ and checks what every front end relies on:
 Every problem found is listed in one :class:`PluginContractError` (an ``AssertionError``, so
 pytest shows it as a plain test failure) whose message names the plugin.
 
-Helpers for small real test data: :func:`small_dataset` (a slice of a dataset),
-:func:`subset_dataset` (exactly these movies) and :func:`save_dataset` (write one out as a
-MovieLens folder, for the command line). docs/writing-plugins.md has the whole story.
+Small real test data comes from :mod:`.datasets`; docs/writing-plugins.md has the whole story.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -45,23 +42,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ..answers import neighbour_problems
 from ..config import DEFAULTS, Config
 from ..data import Dataset, load_dataset
-from ..errors import ConfigError, NoAnswer
+from ..errors import ConfigError, NoAnswer, PluginError
 from ..registry import Registry
-from ..types import Neighbour, PluginInfo
+from .compare import Outcome, close_lists, same_ranking, snapshot
 from .datasets import pick_queries
+from .sources import PluginSource, default_name, factory_of
 
-# Scores closer than this count as a tie when comparing two fits' answers.
-SCORE_TOLERANCE = 1e-5
 TOML_TYPES = (bool, int, float, str, list, dict)
-# Folders of the cache that reelpick itself keeps for every plugin and the bot (the poster
-# store's files and database): a plugin reading posters through them is not refitting.
-SHARED_CACHE_FOLDERS = ("posters",)
-
-PluginSource = Any  # a plugin class, a factory returning a plugin object, or a plugin object
 
 
 class PluginContractError(AssertionError):
@@ -91,22 +81,6 @@ class ContractReport:
             f"fit {self.cold_fit_seconds:.2f} s cold, {self.warm_fit_seconds:.2f} s from cache "
             f"({self.cache_files} files, {self.cache_bytes:,} bytes)"
         )
-
-
-@dataclass
-class _Outcome:
-    """One query's result: neighbours, or the NoAnswer reason, or the unexpected error."""
-
-    neighbours: list[Neighbour] | None = None
-    no_answer: str | None = None
-    error: str | None = None
-
-    def describe(self) -> str:
-        if self.error is not None:
-            return f"error {self.error}"
-        if self.no_answer is not None:
-            return f"NoAnswer({self.no_answer!r})"
-        return "[" + ", ".join(f"{n.movie_id}:{n.score:.4g}" for n in self.neighbours or []) + "]"
 
 
 def check_plugin(
@@ -187,13 +161,13 @@ class _Checker:
     ) -> None:
         if k < 2:
             raise ValueError("check_plugin needs k >= 2 (it also asks for a smaller k)")
-        self.make = _factory(plugin)
+        self.make = factory_of(plugin)
         self.dataset = dataset
         self.params = params
         self.k = k
         self.base = config
         self.root = root
-        self.name = name or _slug(_label_of(self.make()))
+        self.name = name or default_name(self.make())
         self.label = self.name
         self.problems: list[str] = []
         self.checks: list[str] = []
@@ -212,7 +186,7 @@ class _Checker:
         predicted = self._check_predict(first)
         self._fail_now()
 
-        after_fit = _snapshot(cache_a)
+        after_fit = snapshot(cache_a)
         if expect_cache and not after_fit:
             self._problem(
                 f"wrote nothing under its cache folder ({cache_a}); save what the fit learned in "
@@ -221,11 +195,11 @@ class _Checker:
             )
         for m in queries:  # queries must be lookups: ask again, then compare the cache
             self._ask(first, m, self.k)
-        self._compare_snapshots(after_fit, _snapshot(cache_a), "answering queries")
+        self._compare_snapshots(after_fit, snapshot(cache_a), "answering queries")
         self._pass("queries write nothing")
 
         second, warm = self._fit(cache_a)  # same cache: must load, not refit
-        self._compare_snapshots(after_fit, _snapshot(cache_a), "a second fit from its own cache")
+        self._compare_snapshots(after_fit, snapshot(cache_a), "a second fit from its own cache")
         self._compare(answers, {m: self._ask(second, m, self.k) for m in queries}, "from cache")
         self._pass("cache round-trips without refitting")
 
@@ -233,7 +207,7 @@ class _Checker:
         self._compare(answers, {m: self._ask(third, m, self.k) for m in queries}, "refitted")
         if predicted is not None:
             again = self._predict(third, *predicted[0])
-            if not _close_lists(predicted[1], again):
+            if not close_lists(predicted[1], again):
                 self._problem(
                     f"reelpick_predict differs between two fits: {predicted[1]} vs {again}"
                 )
@@ -280,24 +254,26 @@ class _Checker:
             self._fail_now()
         return registry, seconds
 
-    def _ask(self, registry: Registry, movie_id: int, k: int) -> _Outcome:
+    def _ask(self, registry: Registry, movie_id: int, k: int) -> Outcome:
         # The hook itself, not Registry.ask: the registry trims and checks answers, and the
         # point here is to see exactly what the plugin returns.
         try:
-            found = registry.pm.hook.reelpick_similar(movie_id=movie_id, k=k)
+            found = registry.call_unchecked(self.name, "reelpick_similar", movie_id=movie_id, k=k)
         except NoAnswer as exc:
-            return _Outcome(no_answer=str(exc))
+            return Outcome(no_answer=str(exc))
         except Exception as exc:
-            return _Outcome(error=f"{type(exc).__name__}: {exc}")
+            return Outcome(error=f"{type(exc).__name__}: {exc}")
         if found is None:
-            return _Outcome(error="returned None (return a list, or raise NoAnswer)")
+            return Outcome(error="returned None (return a list, or raise NoAnswer)")
         try:
-            return _Outcome(neighbours=list(found))
+            return Outcome(neighbours=list(found))
         except TypeError:
-            return _Outcome(error=f"returned {type(found).__name__}, not a list of Neighbour")
+            return Outcome(error=f"returned {type(found).__name__}, not a list of Neighbour")
 
     def _predict(self, registry: Registry, user_id: int, movie_ids: list[int]) -> Any:
-        return registry.pm.hook.reelpick_predict(user_id=user_id, movie_ids=movie_ids)
+        return registry.call_unchecked(
+            self.name, "reelpick_predict", user_id=user_id, movie_ids=movie_ids
+        )
 
     # -- the checks ------------------------------------------------------------------
     def _check_info(self, registry: Registry) -> None:
@@ -315,17 +291,15 @@ class _Checker:
                     "be TOML values (bool, int, float, str, list, table) to be set in config.toml"
                 )
         try:
-            registry.pm.check_pending()
-        except Exception as exc:  # pluggy names the @hookimpl that matches no hook
+            registry.check_hooks()
+        except PluginError as exc:  # it names the @hookimpl that matches no hook
             self._problem(f"has a @hookimpl that is not a reelpick hook: {exc}")
-        implemented = {
-            hook for hook in ("reelpick_fit", "reelpick_similar") if _implements(registry, hook)
-        }
-        for hook in sorted({"reelpick_fit", "reelpick_similar"} - implemented):
-            self._problem(f"does not implement {hook}")
+        for hook in ("reelpick_fit", "reelpick_similar"):
+            if not registry.implements(self.name, hook):
+                self._problem(f"does not implement {hook}")
         self._pass("plugin info and hooks")
 
-    def _check_answers(self, answers: dict[int, _Outcome]) -> None:
+    def _check_answers(self, answers: dict[int, Outcome]) -> None:
         for movie_id, outcome in answers.items():
             where = f"reelpick_similar({movie_id} {self._title(movie_id)}, k={self.k})"
             if outcome.error is not None:
@@ -347,35 +321,11 @@ class _Checker:
         self._pass("answers: Neighbours of known movies, not the query, sorted, at most k")
 
     def _result_problems(self, movie_id: int, found: list, k: int) -> list[str]:
-        problems = []
-        if len(found) > k:
-            problems.append(f"returned {len(found)} neighbours, more than k")
-        bad = [n for n in found if not isinstance(n, Neighbour)]
-        if bad:
-            return [*problems, f"returned {type(bad[0]).__name__}, not reelpick.Neighbour"]
-        for n in found:
-            if not isinstance(n.movie_id, int):
-                problems.append(
-                    f"returned movie_id {n.movie_id!r} of type {type(n.movie_id).__name__}; "
-                    "use a plain int (int(...)), numpy ints do not serialise to JSON"
-                )
-            elif n.movie_id not in self.dataset:
-                problems.append(f"returned movie {n.movie_id}, which is not in the dataset")
-            if not isinstance(n.score, float) or not math.isfinite(n.score):
-                problems.append(
-                    f"returned score {n.score!r} ({type(n.score).__name__}); use a finite float"
-                )
-        ids = [n.movie_id for n in found]
-        if movie_id in ids:
-            problems.append("returned the query movie itself")
-        if len(set(ids)) != len(ids):
-            problems.append(f"returned a movie twice: {ids}")
-        scores = [float(n.score) for n in found]
-        if any(a < b for a, b in zip(scores, scores[1:], strict=False)):
-            problems.append(f"returned neighbours not sorted best first: scores {scores}")
-        return problems
+        return neighbour_problems(
+            found, k, self.dataset, frozenset({movie_id}), movie_id, thorough=True
+        )
 
-    def _check_smaller_k(self, registry: Registry, answers: dict[int, _Outcome]) -> None:
+    def _check_smaller_k(self, registry: Registry, answers: dict[int, Outcome]) -> None:
         small = max(1, self.k // 3)
         for movie_id, outcome in answers.items():
             if not outcome.neighbours:
@@ -387,7 +337,7 @@ class _Checker:
                 continue
             for problem in self._result_problems(movie_id, fewer.neighbours, small):
                 self._problem(f"{where} {problem}")
-            if not _same_ranking(outcome.neighbours[:small], fewer.neighbours):
+            if not same_ranking(outcome.neighbours[:small], fewer.neighbours):
                 self._problem(
                     f"{where} is not the start of the k={self.k} answer: "
                     f"{fewer.describe()} vs {outcome.describe()}"
@@ -407,7 +357,7 @@ class _Checker:
                 self._problem(f"reelpick_similar({movie_id}) raised NoAnswer without a reason")
         self._pass("unknown movie id raises NoAnswer")
 
-    def _check_registry_agrees(self, registry: Registry, answers: dict[int, _Outcome]) -> None:
+    def _check_registry_agrees(self, registry: Registry, answers: dict[int, Outcome]) -> None:
         """The registry's own checks (what the CLI and bot see) accept every answer."""
         for movie_id, outcome in answers.items():
             answer = registry.ask(self.name, movie_id, self.k)
@@ -416,7 +366,7 @@ class _Checker:
         self._pass("the registry accepts every answer")
 
     def _check_predict(self, registry: Registry) -> tuple[tuple[int, list[int]], list] | None:
-        if not _implements(registry, "reelpick_predict"):
+        if not registry.implements(self.name, "reelpick_predict"):
             return None
         ratings = self.dataset.ratings
         if ratings.empty:
@@ -474,11 +424,11 @@ class _Checker:
             self._problem(f"accepted an unknown parameter {bogus!r} in [plugins.{self.name}]")
         self._pass("unknown parameters raise ConfigError")
 
-    def _compare(self, expected: dict[int, _Outcome], got: dict[int, _Outcome], how: str) -> None:
+    def _compare(self, expected: dict[int, Outcome], got: dict[int, Outcome], how: str) -> None:
         for movie_id, want in expected.items():
             have = got[movie_id]
             same = (
-                _same_ranking(want.neighbours, have.neighbours)
+                same_ranking(want.neighbours, have.neighbours)
                 if want.neighbours is not None and have.neighbours is not None
                 else (want.neighbours is None) == (have.neighbours is None)
                 and want.error == have.error
@@ -522,76 +472,3 @@ class _Checker:
                 f"plugin {self.name!r} ({self.label}) breaks the reelpick plugin contract:\n"
                 f"{lines}{tail}"
             )
-
-
-def _factory(plugin: PluginSource) -> Callable[[], object]:
-    if isinstance(plugin, type) or (callable(plugin) and not _has_hookimpls(plugin)):
-        return plugin
-    return lambda: plugin
-
-
-def _has_hookimpls(obj: object) -> bool:
-    return any(
-        hasattr(getattr(obj, attr, None), "reelpick_impl")
-        for attr in dir(obj)
-        if attr.startswith("reelpick_")
-    )
-
-
-def _label_of(plugin: object) -> str:
-    info_hook = getattr(plugin, "reelpick_plugin_info", None)
-    info = info_hook() if callable(info_hook) else None
-    return info.label if isinstance(info, PluginInfo) else type(plugin).__name__
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "plugin"
-
-
-def _implements(registry: Registry, hook: str) -> bool:
-    return bool(getattr(registry.pm.hook, hook).get_hookimpls())
-
-
-def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every file the plugin wrote under ``folder``, with size and modification time.
-
-    A rewrite changes the time even when the bytes are the same, so a refit cannot hide.
-    """
-    if not folder.exists():
-        return {}
-    return {
-        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in folder.rglob("*")
-        if p.is_file() and p.relative_to(folder).parts[0] not in SHARED_CACHE_FOLDERS
-    }
-
-
-def _same_ranking(a: list[Neighbour] | None, b: list[Neighbour] | None) -> bool:
-    """Equal rankings, where movies whose scores tie may come in either order.
-
-    Ties at the end of a list may even be cut differently, so the last tied group only has
-    to have the same size.
-    """
-    if a is None or b is None or len(a) != len(b):
-        return False
-    if not _close_lists([n.score for n in a], [n.score for n in b]):
-        return False
-    start = 0
-    while start < len(a):
-        stop = start + 1
-        while stop < len(a) and abs(a[stop].score - a[start].score) <= SCORE_TOLERANCE:
-            stop += 1
-        group_a = {n.movie_id for n in a[start:stop]}
-        group_b = {n.movie_id for n in b[start:stop]}
-        if stop < len(a) and group_a != group_b:
-            return False
-        start = stop
-    return True
-
-
-def _close_lists(a: list | None, b: list | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return len(a) == len(b) and bool(
-        np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-5, atol=SCORE_TOLERANCE)
-    )

@@ -1,0 +1,81 @@
+"""Comparing what a plugin answered: one query's outcome, rankings with ties, cache folders.
+
+The contract kit (:mod:`.contract`) compares two fits' answers and a cache folder before and
+after a fit or a query with these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..types import Neighbour
+
+# Scores closer than this count as a tie when comparing two fits' answers.
+SCORE_TOLERANCE = 1e-5
+# Folders of the cache that reelpick itself keeps for every plugin and the bot (the poster
+# store's files and database): a plugin reading posters through them is not refitting.
+SHARED_CACHE_FOLDERS = ("posters",)
+
+
+@dataclass
+class Outcome:
+    """One query's result: neighbours, or the NoAnswer reason, or the unexpected error."""
+
+    neighbours: list[Neighbour] | None = None
+    no_answer: str | None = None
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"error {self.error}"
+        if self.no_answer is not None:
+            return f"NoAnswer({self.no_answer!r})"
+        return "[" + ", ".join(f"{n.movie_id}:{n.score:.4g}" for n in self.neighbours or []) + "]"
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file the plugin wrote under ``folder``, with size and modification time.
+
+    A rewrite changes the time even when the bytes are the same, so a refit cannot hide.
+    """
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).parts[0] not in SHARED_CACHE_FOLDERS
+    }
+
+
+def same_ranking(a: list[Neighbour] | None, b: list[Neighbour] | None) -> bool:
+    """Equal rankings, where movies whose scores tie may come in either order.
+
+    Ties at the end of a list may even be cut differently, so the last tied group only has
+    to have the same size.
+    """
+    if a is None or b is None or len(a) != len(b):
+        return False
+    if not close_lists([n.score for n in a], [n.score for n in b]):
+        return False
+    start = 0
+    while start < len(a):
+        stop = start + 1
+        while stop < len(a) and abs(a[stop].score - a[start].score) <= SCORE_TOLERANCE:
+            stop += 1
+        group_a = {n.movie_id for n in a[start:stop]}
+        group_b = {n.movie_id for n in b[start:stop]}
+        if stop < len(a) and group_a != group_b:
+            return False
+        start = stop
+    return True
+
+
+def close_lists(a: list | None, b: list | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return len(a) == len(b) and bool(
+        np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-5, atol=SCORE_TOLERANCE)
+    )
