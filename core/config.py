@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "cache": {"dir": "~/.cache/reelpick"},
     "plugins": {
         # Answer order in the CLI and the bot. Plugin parameters go in [plugins.NAME].
-        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster"],
+        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster", "ease"],
     },
     "posters": {
         "dir": "",
@@ -66,10 +66,15 @@ DEFAULTS: dict[str, Any] = {
         "db": "",
         "weights": {},
     },
+    "picks": {
+        # Rank fusion of every plugin's recommendations for a person (reelpick.picks).
+        "rrf_k": 60,
+        "weights": {},
+    },
 }
 
 # Tables whose keys are not known in advance (plugin parameters are checked by the registry).
-FREE_FORM = {("plugins",), ("movienight", "weights")}
+FREE_FORM = {("plugins",), ("movienight", "weights"), ("picks", "weights")}
 
 ENVIRONMENT = {
     "REELPICK_DATA": ("data", "source"),

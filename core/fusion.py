@@ -29,10 +29,10 @@ DEFAULT_RRF_K = 60
 
 @dataclass(frozen=True)
 class RankedList:
-    """One plugin's neighbours of one seed, best first."""
+    """One plugin's neighbours of one seed, best first (``seed`` None: a list for a person)."""
 
     plugin: str
-    seed: int
+    seed: int | None
     movie_ids: tuple[int, ...]
 
 
@@ -49,10 +49,14 @@ class Fused:
         return (-self.score, -self.hits, self.best_rank, self.movie_id)
 
 
-def ranked_lists(seed: int, answers: Iterable[PluginAnswer]) -> list[RankedList]:
+def ranked_lists(seed: int | None, answers: Iterable[PluginAnswer]) -> list[RankedList]:
     """The usable lists among plugin answers for ``seed`` (errors and no-answers are skipped)."""
     return [
-        RankedList(a.plugin, int(seed), tuple(int(n.movie_id) for n in a.neighbours))
+        RankedList(
+            a.plugin,
+            None if seed is None else int(seed),
+            tuple(int(n.movie_id) for n in a.neighbours),
+        )
         for a in answers
         if a.ok and a.neighbours
     ]
@@ -87,7 +91,7 @@ def fuse(
         raise ValueError(f"rrf_k must be >= 0, got {rrf_k}")
     weights = check_weights(weights or {})
     lists = list(lists)
-    banned = {int(m) for m in exclude} | {lst.seed for lst in lists}
+    banned = {int(m) for m in exclude} | {lst.seed for lst in lists if lst.seed is not None}
     parts: dict[int, list[float]] = {}
     best: dict[int, int] = {}
     for lst in lists:

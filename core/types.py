@@ -28,12 +28,16 @@ class Profile:
 
     ``ratings`` maps movieId to stars (0.5 to 5 in half steps); ``seen`` are movies watched
     without a rating; ``not_interested`` are movies the person does not want suggested.
-    Plugins read it; they never store it.
+    ``rated_at`` optionally maps movies of ``ratings`` or ``seen`` to when the person rated or
+    watched them (Unix seconds); it may be empty or cover only some movies, and plugins that
+    use it (recent taste weighs more) must work without it. Plugins read a profile; they never
+    store it.
     """
 
     ratings: Mapping[int, float] = field(default_factory=dict)
     seen: frozenset[int] = frozenset()
     not_interested: frozenset[int] = frozenset()
+    rated_at: Mapping[int, float] = field(default_factory=dict)
 
     @property
     def movies(self) -> frozenset[int]:

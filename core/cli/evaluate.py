@@ -11,17 +11,22 @@ from ..config import Config
 from ..data import load_dataset
 from ..errors import ReelpickError
 from ..evaluation import draw_chart, evaluate, format_table
+from ..evaluation.topn import draw_topn_chart, evaluate_topn, format_topn_table
+
+
+def progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
     """``reelpick evaluate``: rating accuracy and similar-movie quality per plugin."""
+    if args.task == "topn":
+        return cmd_evaluate_topn(config, args)
+    if args.tune:
+        raise ReelpickError("--tune goes with --task topn")
     if args.folds == 1 or args.folds < 0:
         raise ReelpickError("--folds must be 0 (article protocol) or at least 2")
     dataset = load_dataset(data_path(config))
-
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
     report = evaluate(
         config,
         dataset,
@@ -39,3 +44,26 @@ def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
         draw_chart(report, args.chart)
         print(f"chart written to {args.chart}", file=sys.stderr)
     return 0 if report.plugins else 1
+
+
+def cmd_evaluate_topn(config: Config, args: argparse.Namespace) -> int:
+    """``reelpick evaluate --task topn``: Recall@10 and nDCG@10 per plugin and of the picks."""
+    if args.folds:
+        raise ReelpickError("--folds goes with --task rating (top-N uses a temporal split)")
+    dataset = load_dataset(data_path(config))
+    report = evaluate_topn(
+        config,
+        dataset,
+        plugins=args.plugin,
+        test_per_user=args.test_per_user,
+        tune=args.tune,
+        progress=progress,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(format_topn_table(report))
+    if args.chart:
+        draw_topn_chart(report, args.chart)
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return 0 if report.results else 1

@@ -90,7 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("name", nargs="?", default=None, help="dataset name (default: data.source)")
     fetch.add_argument("--url", help="download from this URL instead of GroupLens")
     evaluate = command(
-        "evaluate", cmd_evaluate, "measure rating accuracy and similar-movie quality"
+        "evaluate",
+        cmd_evaluate,
+        "measure rating accuracy and similar-movie quality, or top-N recommendations",
+    )
+    evaluate.add_argument(
+        "--task",
+        choices=["rating", "topn"],
+        default="rating",
+        help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
+        "recommendations on a temporal split",
+    )
+    evaluate.add_argument(
+        "--tune",
+        action="store_true",
+        help="with --task topn: also derive the [picks] weights on a validation split",
     )
     evaluate.add_argument(
         "--plugin", action="append", help="evaluate only this plugin (repeatable)"
