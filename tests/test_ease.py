@@ -76,7 +76,7 @@ def test_recommendations_leave_out_the_profile_and_name_their_reasons(
 def test_recent_movies_weigh_more_and_newer_movies_are_hidden(
     fitted: Registry, small: Dataset
 ) -> None:
-    plugin = fitted.pm.get_plugin("ease")
+    plugin = fitted.plugin_object("ease")
     user = small.ratings[small.ratings["userId"] == 414].sort_values("timestamp")
     ratings = dict(zip(user["movieId"], user["rating"].astype(float), strict=True))
     times = dict(zip(user["movieId"], user["timestamp"].astype(float), strict=True))
@@ -93,7 +93,7 @@ def test_recent_movies_weigh_more_and_newer_movies_are_hidden(
 
 
 def test_a_profile_outside_the_model_gets_no_answer(fitted: Registry) -> None:
-    plugin = fitted.pm.get_plugin("ease")
+    plugin = fitted.plugin_object("ease")
     with pytest.raises(NoAnswer):
         plugin.reelpick_recommend(Profile(ratings={10**9: 4.0}), 10, frozenset())
 
