@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -114,3 +114,43 @@ class ArtifactStore:
             text = json.dumps(self.key_parts, indent=2, sort_keys=True, default=str)
             with atomic_write(manifest) as fh:
                 fh.write(text.encode())
+
+
+# -- diskcache (posters, TMDB /configuration): every value is re-fetchable -------------------
+
+
+def open_diskcache(folder: Path) -> Any:
+    """A ``diskcache.Cache`` over ``folder``; a damaged database is deleted and started afresh,
+    since everything in these caches can be fetched again."""
+    import diskcache
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return diskcache.Cache(str(folder))
+    except Exception as exc:  # sqlite3.DatabaseError ("file is not a database"), ...
+        log.warning("cache %s is damaged (%s); it will be rebuilt", folder, exc)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        return diskcache.Cache(str(folder))
+
+
+def read_cached(cache: Any, key: Any, valid: Callable[[Any], bool]) -> Any | None:
+    """``cache[key]`` when present and accepted by ``valid``; otherwise None.
+
+    A value that cannot be read back (a truncated value file raises UnpicklingError or
+    EOFError) or that has the wrong shape is deleted with one warning line: a miss.
+    """
+    try:
+        value = cache.get(key)
+        if value is None or valid(value):
+            return value
+        problem = f"unexpected {type(value).__name__} value"
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    log.warning(
+        "cache entry %r in %s is damaged (%s); it will be rebuilt", key, cache.directory, problem
+    )
+    with contextlib.suppress(Exception):
+        cache.delete(key)
+    return None

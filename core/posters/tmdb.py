@@ -18,6 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..cache import open_diskcache, read_cached
 from ..config import Config, secret
 from ..errors import ReelpickError
 from ..redact import protect, redact
@@ -150,7 +151,7 @@ class TMDBClient:
         if self._configuration is not None and now - self._configuration[1] < self.max_age:
             return self._configuration[0]
         key = f"configuration {self.api_url}"  # no credentials in cache keys
-        cached = self._disk_cache().get(key)
+        cached = read_cached(self._disk_cache(), key, _is_configuration_entry)
         if cached is not None and now - cached["at"] < self.max_age:
             self._configuration = (cached["value"], cached["at"])
             return cached["value"]
@@ -315,11 +316,16 @@ class TMDBClient:
     def _disk_cache(self) -> Any:
         with self._lock:
             if self._cache is None:
-                import diskcache
-
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                self._cache = diskcache.Cache(str(self.cache_dir))
+                self._cache = open_diskcache(self.cache_dir)
             return self._cache
+
+
+def _is_configuration_entry(entry: Any) -> bool:
+    """A /configuration answer as :meth:`TMDBClient.configuration` stores it."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("at"), int | float):
+        return False
+    images = entry.get("value", {}).get("images") if isinstance(entry.get("value"), dict) else None
+    return isinstance(images, dict) and bool(images.get("secure_base_url"))
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
