@@ -2,24 +2,57 @@
 
 Arrays are saved as .npz written to a temporary file and renamed into place, so a reader
 sees a whole file or none. An .npz is a zip whose members carry CRC-32 checksums; a
-truncated or corrupted entry fails to load, is deleted, and the plugin simply fits again.
+truncated or corrupted entry fails to load (any exception counts), is deleted, and the
+plugin simply fits again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def atomic_write(target: Path) -> Iterator[IO[bytes]]:
+    """Write ``target`` through a temporary file beside it: fsynced, then renamed into place,
+    then the folder fsynced (so the rename survives a crash). On any failure, including a
+    full disk, the temporary file is removed and ``target`` is left as it was."""
+    target = Path(target)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+    _fsync_folder(target.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # some platforms cannot open a folder; the rename is still atomic
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def cache_key(**parts: Any) -> str:
@@ -40,11 +73,8 @@ class ArtifactStore:
         """Atomically store named arrays under ``name``."""
         self.path.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
-        with tempfile.NamedTemporaryFile(dir=self.path, suffix=".tmp", delete=False) as fh:
+        with atomic_write(self.path / f"{name}.npz") as fh:
             np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(fh.name, self.path / f"{name}.npz")
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
         """The arrays saved under ``name``, or None if absent or damaged (a damaged file is removed)."""
@@ -53,11 +83,19 @@ class ArtifactStore:
             return None
         try:
             with np.load(file, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-            log.warning("cache entry %s is damaged (%s); it will be rebuilt", file, exc)
-            file.unlink(missing_ok=True)
+                arrays = {key: npz[key] for key in npz.files}
+            if not all(isinstance(value, np.ndarray) for value in arrays.values()):
+                raise ValueError("not an .npz of arrays")
+            return arrays
+        except Exception as exc:  # zlib.error, pickle refusals, ...: any failure is a miss
+            self.discard(name, f"{type(exc).__name__}: {exc}")
             return None
+
+    def discard(self, name: str, reason: str) -> None:
+        """Delete the damaged entry ``name`` with one warning line, so that it is rebuilt."""
+        file = self.path / f"{name}.npz"
+        log.warning("cache entry %s is damaged (%s); it will be rebuilt", file, reason)
+        file.unlink(missing_ok=True)
 
     def file(self, name: str) -> Path:
         """A path inside the store for formats other than arrays (write it atomically)."""
@@ -73,4 +111,46 @@ class ArtifactStore:
     def _write_manifest(self) -> None:
         manifest = self.path / "manifest.json"
         if not manifest.exists():
-            manifest.write_text(json.dumps(self.key_parts, indent=2, sort_keys=True, default=str))
+            text = json.dumps(self.key_parts, indent=2, sort_keys=True, default=str)
+            with atomic_write(manifest) as fh:
+                fh.write(text.encode())
+
+
+# -- diskcache (posters, TMDB /configuration): every value is re-fetchable -------------------
+
+
+def open_diskcache(folder: Path) -> Any:
+    """A ``diskcache.Cache`` over ``folder``; a damaged database is deleted and started afresh,
+    since everything in these caches can be fetched again."""
+    import diskcache
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return diskcache.Cache(str(folder))
+    except Exception as exc:  # sqlite3.DatabaseError ("file is not a database"), ...
+        log.warning("cache %s is damaged (%s); it will be rebuilt", folder, exc)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        return diskcache.Cache(str(folder))
+
+
+def read_cached(cache: Any, key: Any, valid: Callable[[Any], bool]) -> Any | None:
+    """``cache[key]`` when present and accepted by ``valid``; otherwise None.
+
+    A value that cannot be read back (a truncated value file raises UnpicklingError or
+    EOFError) or that has the wrong shape is deleted with one warning line: a miss.
+    """
+    try:
+        value = cache.get(key)
+        if value is None or valid(value):
+            return value
+        problem = f"unexpected {type(value).__name__} value"
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    log.warning(
+        "cache entry %r in %s is damaged (%s); it will be rebuilt", key, cache.directory, problem
+    )
+    with contextlib.suppress(Exception):
+        cache.delete(key)
+    return None

@@ -12,17 +12,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from .errors import ConfigError
 from .redact import protect
+
+APP_NAME = "reelpick"
+
+
+def user_config_file() -> Path:
+    """``$XDG_CONFIG_HOME/reelpick/config.toml`` (``~/.config/reelpick/config.toml``)."""
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def default_folders() -> dict[str, str]:
+    """Where data and cache go when config.toml does not say: the platform's folders
+    (on Linux ``$XDG_DATA_HOME/reelpick/data`` and ``$XDG_CACHE_HOME/reelpick``), read
+    when the config is loaded so that a changed XDG variable is followed."""
+    return {
+        "data": str(platformdirs.user_data_path(APP_NAME) / "data"),
+        "cache": str(platformdirs.user_cache_path(APP_NAME)),
+    }
+
 
 # Every key a config file may set, with its default. config.toml documents the same keys.
 DEFAULTS: dict[str, Any] = {
     "data": {
         # A dataset name (fetched into data.dir), a MovieLens folder, or an official zip.
         "source": "ml-latest-small",
-        "dir": "~/.local/share/reelpick/data",
+        # Both folders follow XDG (see default_folders), read again by every load_config.
+        "dir": default_folders()["data"],
     },
-    "cache": {"dir": "~/.cache/reelpick"},
+    "cache": {"dir": default_folders()["cache"]},
     "plugins": {
         # Answer order in the CLI and the bot. Plugin parameters go in [plugins.NAME].
         "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster", "ease"],
@@ -145,11 +166,17 @@ def secret(name: str) -> str | None:
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
-    """Load settings from ``path``, else ``$REELPICK_CONFIG``, else ./config.toml if present."""
+    """Load settings from ``path``, else ``$REELPICK_CONFIG``, else ./config.toml, else the
+    user's ``~/.config/reelpick/config.toml`` (``$XDG_CONFIG_HOME``), whichever exists first."""
     chosen = path or os.environ.get("REELPICK_CONFIG")
     if chosen is None and Path("config.toml").is_file():
         chosen = "config.toml"
+    if chosen is None and user_config_file().is_file():
+        chosen = str(user_config_file())
     values = copy.deepcopy(DEFAULTS)
+    folders = default_folders()
+    values["data"]["dir"] = folders["data"]
+    values["cache"]["dir"] = folders["cache"]
     file_path = None
     if chosen:
         file_path = Path(chosen).expanduser().resolve()

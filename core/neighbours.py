@@ -288,7 +288,38 @@ class NeighbourTable:
 
     @classmethod
     def load(cls, store: ArtifactStore, name: str = "neighbours") -> NeighbourTable | None:
+        """The table saved under ``name``, or None when absent or damaged.
+
+        A file that loads but does not hold a consistent table (wrong shapes or dtypes,
+        unsorted ids, a position out of range, a non-finite score) would fail every query
+        on every run; it is deleted like a corrupted one, so that the plugin fits again.
+        """
         arrays = store.load_arrays(name)
-        if arrays is None or not {"movie_ids", "index", "score"} <= arrays.keys():
+        if arrays is None:
+            return None
+        problem = _table_problem(arrays)
+        if problem is not None:
+            store.discard(name, problem)
             return None
         return cls(arrays["movie_ids"], arrays["index"], arrays["score"])
+
+
+def _table_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """Why ``arrays`` is not a usable neighbour table, or None when it is one."""
+    missing = {"movie_ids", "index", "score"} - arrays.keys()
+    if missing:
+        return f"no {', '.join(sorted(missing))} array"
+    movie_ids, index, score = arrays["movie_ids"], arrays["index"], arrays["score"]
+    if movie_ids.ndim != 1 or movie_ids.dtype.kind not in "iu":
+        return f"movie_ids is {movie_ids.dtype} {movie_ids.shape}, not a vector of integers"
+    if index.ndim != 2 or index.dtype.kind not in "iu" or len(index) != len(movie_ids):
+        return f"index is {index.dtype} {index.shape} for {len(movie_ids)} movies"
+    if score.shape != index.shape or score.dtype.kind != "f":
+        return f"score is {score.dtype} {score.shape}, index {index.shape}"
+    if len(movie_ids) > 1 and not bool(np.all(np.diff(movie_ids) > 0)):
+        return "movie_ids are not sorted and unique"
+    if index.size and (int(index.min()) < -1 or int(index.max()) >= len(movie_ids)):
+        return f"a neighbour position is outside -1..{len(movie_ids) - 1}"
+    if not bool(np.all(np.isfinite(score))):
+        return "a score is not finite"
+    return None

@@ -80,9 +80,13 @@ class FeatureStore:
     nonzeros are stored (uint16 positions + values scaled into [0, 1] as float16): ~11 KB
     per poster instead of 100 KB of float32. A file that fails its checks is deleted and
     reported missing, so the poster is simply computed again.
+
+    The CRC-32 covers the header as well as the payload (format 2; RPV1 files covered only
+    the payload, so a flipped ``scale`` changed every value silently): an RPV1 file reads as
+    damaged and is recomputed once.
     """
 
-    MAGIC = b"RPV1"
+    MAGIC = b"RPV2"
     HEADER = struct.Struct("<4sBxxxIIfI")  # magic, dtype code, dim, nnz, scale, crc32
     DTYPES = {1: np.float16, 2: np.float32}
 
@@ -90,6 +94,9 @@ class FeatureStore:
         self.root = Path(root)
         self.spec = spec
         self.code = 1 if spec.storage == "float16" else 2
+        # block5_pool of VGG16: flattened 7 x 7 x 512, or 512 averaged. Any other length in
+        # a file would break every fit that stacks it with the others.
+        self.dim = 7 * 7 * 512 if spec.pooling == "flatten" else 512
 
     def path(self, content_hash: str) -> Path:
         key = self.spec.key(content_hash)
@@ -102,14 +109,29 @@ class FeatureStore:
         scale = float(np.abs(vector).max()) if len(positions) else 1.0
         values = (vector[positions] / scale).astype(self.DTYPES[self.code])
         payload = positions.astype(index_dtype).tobytes() + values.tobytes()
-        header = self.HEADER.pack(
-            self.MAGIC, self.code, len(vector), len(positions), scale, zlib.crc32(payload)
-        )
+        fields = self.HEADER.pack(self.MAGIC, self.code, len(vector), len(positions), scale, 0)
+        crc = zlib.crc32(payload, zlib.crc32(fields[:-4]))
         file = self.path(content_hash)
         file.parent.mkdir(parents=True, exist_ok=True)
+        self._write(file, fields[:-4] + struct.pack("<I", crc) + payload)
+
+    @staticmethod
+    def _write(file: Path, blob: bytes) -> None:
+        """Write ``file`` whole or not at all; a failed write (a full disk) leaves no .tmp."""
         with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as fh:
-            fh.write(header + payload)
-        os.replace(fh.name, file)
+            try:
+                fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except BaseException:
+                fh.close()
+                os.unlink(fh.name)
+                raise
+        try:
+            os.replace(fh.name, file)
+        except BaseException:
+            os.unlink(fh.name)
+            raise
 
     def load(self, content_hash: str) -> np.ndarray | None:
         """The stored vector (float32), or None if absent or damaged (then the file is removed)."""
@@ -127,8 +149,10 @@ class FeatureStore:
             )
             if magic != self.MAGIC or code != self.code or not size_ok:
                 raise ValueError("bad header or length")
-            if zlib.crc32(payload) != crc:
+            if zlib.crc32(payload, zlib.crc32(blob[: self.HEADER.size - 4])) != crc:
                 raise ValueError("checksum mismatch")
+            if dim != self.dim or not (np.isfinite(scale) and scale > 0):
+                raise ValueError(f"dim {dim} (expected {self.dim}) or scale {scale} is wrong")
             split = nnz * np.dtype(index_dtype).itemsize
             positions = np.frombuffer(payload[:split], dtype=index_dtype)
             if nnz and int(positions.max()) >= dim:
@@ -136,7 +160,7 @@ class FeatureStore:
             vector = np.zeros(dim, dtype=np.float32)
             vector[positions] = np.frombuffer(payload[split:], dtype=self.DTYPES[code]) * scale
             return vector
-        except (struct.error, ValueError, KeyError) as exc:
+        except Exception as exc:  # any failure to read back is a miss, never a dead plugin
             log.warning("feature file %s is damaged (%s); it will be recomputed", file, exc)
             file.unlink(missing_ok=True)
             return None

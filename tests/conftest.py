@@ -27,6 +27,23 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
+def require_shared():
+    """``require_shared(path, ...)``: skip when a file from ../shared is missing, except under
+    CI=true, where a missing fixture fails the test instead of passing it unnoticed."""
+
+    def require(*paths: Path) -> None:
+        missing = [str(p) for p in paths if not Path(p).exists()]
+        if not missing:
+            return
+        message = f"shared test data not found: {', '.join(missing)}"
+        if os.environ.get("CI", "").strip().lower() in ("true", "1"):
+            pytest.fail(f"{message} (CI=true: a missing fixture is a failure)")
+        pytest.skip(message)
+
+    return require
+
+
+@pytest.fixture(scope="session")
 def ml_small() -> Dataset:
     """The real ml-latest-small (2018), loaded once per test session."""
     return load_dataset(ML_SMALL)

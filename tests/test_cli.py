@@ -38,14 +38,14 @@ def test_similar_json(cli) -> None:
 
 def test_ambiguous_title_lists_candidates(cli) -> None:
     code, _, err = cli("similar", "hamlet")
-    assert code == 1
+    assert code == 3
     assert "could be" in err and "Hamlet (1996)" in err and "Hamlet (1948)" in err
 
 
 @pytest.mark.parametrize("query", ["zzqxv wprtl", "", "   ", "🎬🍿", "x" * 10_000])
 def test_bad_titles_get_a_clear_message(cli, query: str) -> None:
     code, out, err = cli("similar", query)
-    assert code == 1
+    assert code == 3
     assert "No movie matches" in err or "could be" in err
     assert len(err) < 2_000  # a 10 kB query is not echoed back whole
     assert "Traceback" not in err + out

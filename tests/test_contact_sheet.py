@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 
 from reelpick.app import Reelpick
 from reelpick.cli.show import cmd_show
+from reelpick.posters import PosterStore
 from reelpick.render.contact_sheet import (
     CAPTION_H,
     CELL_H,
@@ -47,10 +48,19 @@ def sheet(data: bytes) -> Image.Image:
 
 def cell_matches_poster(image: Image.Image, x: int, y: int, movie_id: int) -> bool:
     """The cell at (x, y) shows this movie's real poster (not a placeholder, not another)."""
-    with Image.open(POSTERS / f"{movie_id}.jpg") as poster:
+    return cell_shows(image, x, y, (POSTERS / f"{movie_id}.jpg").read_bytes())
+
+
+def cell_shows(image: Image.Image, x: int, y: int, data: bytes) -> bool:
+    """The cell at (x, y) shows the image ``data``, fitted to the cell."""
+    with Image.open(io.BytesIO(data)) as poster:
         expected = np.asarray(ImageOps.fit(poster.convert("RGB"), (CELL_W, CELL_H)), dtype=float)
     shown = np.asarray(image.crop((x, y, x + CELL_W, y + CELL_H)), dtype=float)
     return float(np.abs(shown - expected).mean()) < 8
+
+
+def placeholder_of(app, movie_id: int) -> bytes:
+    return PosterStore(app.config, app.dataset).placeholder(movie_id).data
 
 
 def test_one_row_per_plugin_with_query_then_neighbours(app):
@@ -61,8 +71,10 @@ def test_one_row_per_plugin_with_query_then_neighbours(app):
     assert cell_matches_poster(image, x_query, y, TOY_STORY)
     x_first = image.width - MARGIN - 5 * CELL_W - 4 * GAP
     first = answer.neighbours[0].movie_id
-    if (POSTERS / f"{first}.jpg").exists():
-        assert cell_matches_poster(image, x_first, y, first)
+    # Toy Story's nearest neighbour (Toy Story 2) has a poster in the shared folder: the
+    # cell must show that poster, so the check below is never skipped.
+    assert (POSTERS / f"{first}.jpg").exists()
+    assert cell_matches_poster(image, x_first, y, first)
     assert not cell_matches_poster(image, x_first, y, TOY_STORY)
 
 
@@ -88,7 +100,11 @@ def test_movies_without_posters_get_placeholders(app):
     not_in_folder = next(m for m in app.dataset.movies.index if not (POSTERS / f"{m}.jpg").exists())
     answers = [PluginAnswer("x", "X", neighbours=[Neighbour(not_in_folder, 0.9)])]
     image = sheet(contact_sheet_png(app, TOY_STORY, k=1, answers=answers))
-    assert image.height > CELL_H
+    x_first = image.width - MARGIN - CELL_W
+    y = HEADER_H + GAP
+    assert cell_shows(image, x_first, y, placeholder_of(app, not_in_folder))
+    assert not cell_shows(image, x_first, y, placeholder_of(app, TOY_STORY))
+    assert cell_matches_poster(image, MARGIN + LABEL_W, y, TOY_STORY)  # the query stays real
 
 
 def run_show(app, tmp_path, capsys, title: str, k: int = 5, output=None):
@@ -107,8 +123,8 @@ def test_show_writes_a_png(app, tmp_path, capsys):
 
 def test_show_explains_bad_input(app, tmp_path, capsys):
     code, _, printed = run_show(app, tmp_path, capsys, "qqqqxxxxzzzz")
-    assert code == 1 and "No movie matches" in printed.err
+    assert code == 3 and "No movie matches" in printed.err
     code, _, printed = run_show(app, tmp_path, capsys, "Toy Story", k=0)
-    assert code == 1 and "-k must be" in printed.err
+    assert code == 2 and "-k must be" in printed.err
     code, _, printed = run_show(app, tmp_path, capsys, "Toy Story", output=tmp_path / "no/x.png")
     assert code == 1 and "is not a folder" in printed.err

@@ -81,11 +81,12 @@ def test_builtin_plugin_passes_the_contract(
 
 
 @pytest.mark.slow
-def test_vgg16_poster_passes_the_contract(ml_small: Dataset, tmp_path: Path) -> None:
+def test_vgg16_poster_passes_the_contract(
+    ml_small: Dataset, tmp_path: Path, require_shared
+) -> None:
     """Real ImageNet weights on 20 real posters: a small dataset of just those movies."""
     plugin = builtin("vgg16-poster")
-    if not VGG16_WEIGHTS.exists():
-        pytest.skip(f"real VGG16 weights not found at {VGG16_WEIGHTS}")
+    require_shared(VGG16_WEIGHTS, POSTERS)
     with_posters = sorted(int(p.stem) for p in POSTERS.glob("*.jpg") if int(p.stem) in ml_small)
     chosen = with_posters[:: max(1, len(with_posters) // 20)][:20]
     folder = tmp_path / "posters"

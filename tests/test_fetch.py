@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -264,3 +265,96 @@ def test_progress_bar_when_asked(server, dataset_zip, tmp_path, capsys):
     fetch_dataset(NAME, tmp_path, url=url, progress=True)
     err = capsys.readouterr().err
     assert f"{NAME}.zip:" in err and "B/s" in err  # the bar, sized from Content-Length
+
+
+# -- hardening: a stale zip, two fetches at once, hostile archives ---------------------------
+
+
+def test_existing_zip_with_the_wrong_checksum_is_downloaded_again(server, dataset_zip, tmp_path):
+    url = server.serve_zip(NAME, dataset_zip)
+    stale = tmp_path / f"{NAME}.zip"
+    stale.write_bytes(dataset_zip[:-10] + b"tampered!!")  # same size, other bytes
+    folder = fetch_dataset(NAME, tmp_path, url=url)
+    assert server.sent == len(dataset_zip)  # fetched afresh instead of unpacking the stale one
+    assert len(load_dataset(folder).movies) == 9742
+
+
+def test_existing_zip_with_the_right_checksum_is_used(server, dataset_zip, tmp_path):
+    url = server.serve_zip(NAME, dataset_zip)
+    (tmp_path / f"{NAME}.zip").write_bytes(dataset_zip)
+    fetch_dataset(NAME, tmp_path, url=url)
+    assert server.sent == 0 and leftovers(tmp_path) == [NAME]
+
+
+def test_a_second_fetch_waits_for_the_first(server, dataset_zip, tmp_path, caplog):
+    import fcntl
+    import os
+
+    url = server.serve_zip(NAME, dataset_zip)
+    lock = tmp_path / f".{NAME}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # "the first fetch" holds the lock
+    results: list[Path] = []
+    second = threading.Thread(target=lambda: results.append(fetch_dataset(NAME, tmp_path, url=url)))
+    waiting = threading.Event()
+    handler = _Signal(waiting, "another reelpick is fetching")
+    fetch.log.addHandler(handler)
+    try:
+        second.start()
+        assert waiting.wait(60), "the second fetch never said it was waiting"
+        assert server.requests == []  # nothing downloaded while the first one runs
+        (tmp_path / NAME).mkdir()
+        for source in ML_SMALL.iterdir():  # "the first fetch" finishes...
+            (tmp_path / NAME / source.name).write_bytes(source.read_bytes())
+        lock.unlink()
+        os.close(fd)  # ...and lets go
+        second.join(60)
+    finally:
+        fetch.log.removeHandler(handler)
+    assert results == [tmp_path / NAME] and server.requests == []
+
+
+class _Signal(logging.Handler):
+    def __init__(self, event: threading.Event, text: str) -> None:
+        super().__init__()
+        self.event, self.text = event, text
+
+    def emit(self, record) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+def _zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in entries.items():
+            zf.writestr(name, body)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("entries", "limits", "message"),
+    [
+        ({"../evil.csv": b"x"}, {}, r"unsafe path '\.\./evil\.csv'"),
+        ({"/etc/evil.csv": b"x"}, {}, r"unsafe path '/etc/evil\.csv'"),
+        (
+            {"a/movies.csv": b"0" * 5_000_000},
+            {"MAX_UNPACKED_BYTES": 1_000_000},
+            "would unpack to more than 1,000,000 bytes",
+        ),
+        (
+            {f"a/{i}.csv": b"" for i in range(30)},
+            {"MAX_ZIP_ENTRIES": 20},
+            "holds 30 entries \\(at most 20\\)",
+        ),
+    ],
+    ids=["dot-dot", "absolute", "bomb", "entries"],
+)
+def test_hostile_archives_are_refused(server, tmp_path, monkeypatch, entries, limits, message):
+    for name, value in limits.items():
+        monkeypatch.setattr(fetch, name, value)
+    url = server.serve_zip(NAME, _zip_of(entries))
+    with pytest.raises(FetchError, match=message):
+        fetch_dataset(NAME, tmp_path, url=url)
+    assert not (tmp_path / NAME).exists()
+    assert not any(p.name.startswith(f".{NAME}.") and p.is_dir() for p in tmp_path.iterdir())

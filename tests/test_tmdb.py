@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, poster_path
+from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, gzip_bomb, poster_path
 
 from reelpick.posters.tmdb import (
     TMDB_ATTRIBUTION,
@@ -137,6 +137,15 @@ def test_429_that_persists_gives_up_after_the_retries(client_for, server):
     with pytest.raises(TMDBUnavailable, match="429"):
         client_for(retries=1).movie(TOY_STORY)
     assert server.count("movie") == 2
+
+
+def test_gzip_bomb_answer_is_refused_once_past_the_cap(client_for, server):
+    gzip_bomb()  # built before the request, so that building it cannot hit the timeout
+    server.fault("gzip_bomb", times=1)
+    with pytest.raises(TMDBUnavailable, match=r"over 2,000,000 bytes once decompressed") as caught:
+        client_for().movie(TOY_STORY)
+    assert API_KEY not in str(caught.value)
+    assert client_for().movie(TOY_STORY)["id"] == TOY_STORY  # the next answer is fine
 
 
 def test_500_is_retried(client_for, server):

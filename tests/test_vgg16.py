@@ -31,10 +31,13 @@ from reelpick.plugins.vgg16_poster import (
 from reelpick.registry import Registry
 from tests.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
 
-pytestmark = pytest.mark.skipif(
-    not VGG16_WEIGHTS.exists() or not POSTERS.exists(),
-    reason=f"real VGG16 weights ({VGG16_WEIGHTS}) or posters ({POSTERS}) not found",
-)
+
+@pytest.fixture(scope="session")
+def weights_and_posters(require_shared) -> None:
+    """The tests that run VGG16 need the real weights and posters from ../shared (a skip
+    where they are absent; a failure under CI=true)."""
+    require_shared(VGG16_WEIGHTS, POSTERS)
+
 
 POSTER_IDS = sorted(int(p.stem) for p in POSTERS.glob("*.jpg"))
 
@@ -67,7 +70,7 @@ def top(registry: Registry, dataset: Dataset, movie_id: int, k: int = 5) -> list
 
 
 @pytest.fixture(scope="session")
-def full(ml_small: Dataset, tmp_path_factory: pytest.TempPathFactory):
+def full(weights_and_posters, ml_small: Dataset, tmp_path_factory: pytest.TempPathFactory):
     """The plugin fitted on all 500 posters (features computed here, once per session)."""
     root = tmp_path_factory.mktemp("vgg16")
     with pytest.MonkeyPatch.context() as mp:  # session fixtures run before the autouse one
@@ -252,7 +255,9 @@ def test_feature_cache_is_incremental_and_self_repairing(
 
 
 @pytest.mark.slow
-def test_avg_pooling_on_a_few_posters(ml_small: Dataset, tmp_path: Path) -> None:
+def test_avg_pooling_on_a_few_posters(
+    weights_and_posters, ml_small: Dataset, tmp_path: Path
+) -> None:
     folder = tmp_path / "posters"
     folder.mkdir()
     chosen = POSTER_IDS[::40]

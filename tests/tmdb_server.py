@@ -60,7 +60,7 @@ ERRORS = {
     },
 }
 
-API_FAULTS = {"bad_key", "not_found", "rate_limit", "server_error", "slow"}
+API_FAULTS = {"bad_key", "not_found", "rate_limit", "server_error", "slow", "gzip_bomb"}
 IMAGE_FAULTS = {"truncated", "not_image", "garbage", "huge", "slow_image"}
 
 
@@ -76,6 +76,20 @@ def poster_path(tmdb_id: int) -> str:
 
 
 _huge_png: bytes | None = None
+
+
+def gzip_bomb() -> bytes:
+    """A gzip body of ~20 kB that inflates to 20 MB of JSON (one long string)."""
+    global _gzip_bomb
+    if _gzip_bomb is None:
+        import gzip
+
+        inflated = b'{"padding": "' + b" " * (20 << 20) + b'"}'
+        _gzip_bomb = gzip.compress(inflated, compresslevel=9)
+    return _gzip_bomb
+
+
+_gzip_bomb: bytes | None = None
 
 
 def huge_png() -> bytes:
@@ -299,6 +313,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(429, ERRORS[429], path, {"Retry-After": str(server.retry_after)})
         if fault == "server_error":
             return self._json(500, ERRORS[500], path)
+        if fault == "gzip_bomb":
+            headers = {"Content-Encoding": "gzip"}
+            return self._send(200, gzip_bomb(), "application/json", path, headers)
         if path == "configuration":
             return self._json(200, server.configuration(), path)
         if kind == "movie":

@@ -15,7 +15,20 @@ from ..data import load_dataset
 from ..data.fetch import fetch_dataset
 from ..errors import ReelpickError
 from ..registry import Registry
+from ..render.contact_sheet import MAX_K
+from ..version import __version__
 from .bot import cmd_bot
+from .cache import cmd_cache_info, cmd_cache_prune
+from .conventions import (
+    EXIT_CODES_EPILOG,
+    EXIT_ERROR,
+    EXIT_NO_MATCH,
+    EXIT_USAGE,
+    MAX_SIMILAR_K,
+    ArgumentParser,
+    bounded_int,
+    fit_with_progress,
+)
 from .evaluate import cmd_evaluate
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
@@ -28,52 +41,73 @@ DEMO_TITLES = ["Heat", "Toy Story", "The Matrix", "Amelie", "Lion King"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     logging.basicConfig(
         level=logging.DEBUG
         if args.verbose > 1
         else logging.INFO
         if args.verbose
+        else logging.ERROR
+        if args.quiet
         else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not hasattr(args, "run"):
-        parser.print_help()
-        return 2
+    if getattr(args, "run", None) is None:  # no command, or a command group without its action
+        getattr(args, "parser", parser).print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         config = load_config(args.config)
         return args.run(config, args) or 0
     except ReelpickError as exc:
         print(f"reelpick: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("reelpick: interrupted", file=sys.stderr)
         return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="reelpick", description="Movie recommendations from plugins."
+    parser = ArgumentParser(
+        prog="reelpick",
+        description="Movie recommendations from plugins.",
+        epilog=EXIT_CODES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--config", metavar="PATH", help="config file (default: $REELPICK_CONFIG or ./config.toml)"
+        "--config",
+        metavar="PATH",
+        help="config file (default: $REELPICK_CONFIG, ./config.toml, "
+        "then ~/.config/reelpick/config.toml)",
     )
+    parser.add_argument("--version", action="version", version=f"reelpick {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="errors only: no warnings, no progress bars"
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+    def command(name: str, run: Callable | None, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, parser=sub)  # parser: whose help a bare group prints
         return sub
 
     similar = command("similar", cmd_similar, "movies similar to a title, from every plugin")
     similar.add_argument("title")
-    similar.add_argument("-k", type=int, default=10, help="results per plugin (default 10)")
+    similar.add_argument(
+        "-k",
+        type=bounded_int(1, MAX_SIMILAR_K),
+        default=10,
+        help=f"results per plugin, 1-{MAX_SIMILAR_K} (default 10)",
+    )
     similar.add_argument("--plugin", action="append", help="ask only this plugin (repeatable)")
     similar.add_argument("--json", action="store_true", help="machine-readable output")
 
     fit = command("fit", cmd_fit, "fit the enabled plugins (or load their cached fit)")
     fit.add_argument("--plugin", action="append", help="fit only this plugin (repeatable)")
+    fit.add_argument("--json", action="store_true", help="machine-readable output")
 
     plugins = command(
         "plugins", cmd_plugins, "list plugins: name, version, origin, enabled, fitted"
@@ -89,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(run=cmd_data_fetch)
     fetch.add_argument("name", nargs="?", default=None, help="dataset name (default: data.source)")
     fetch.add_argument("--url", help="download from this URL instead of GroupLens")
+    fetch.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate = command(
         "evaluate",
         cmd_evaluate,
@@ -133,14 +168,34 @@ def build_parser() -> argparse.ArgumentParser:
     poster_fetch.add_argument(
         "--size", help="TMDB poster size, e.g. w185, w342 (default: posters.size)"
     )
+    poster_fetch.add_argument("--json", action="store_true", help="machine-readable summary")
 
     show = command(
         "show", cmd_show, "draw a contact sheet: a title and its similar movies per plugin"
     )
     show.add_argument("title")
-    show.add_argument("-k", type=int, default=5, help="similar movies per plugin (default 5)")
+    show.add_argument(
+        "-k",
+        type=bounded_int(1, MAX_K),
+        default=5,
+        help=f"similar movies per plugin, 1-{MAX_K} (default 5)",
+    )
     show.add_argument("-o", "--output", default="reelpick-show.png", help="PNG file to write")
     show.add_argument("--plugin", action="append", help="only this plugin (repeatable)")
+    show.add_argument("--json", action="store_true", help="machine-readable summary")
+
+    cache = command("cache", None, "what the cache holds; remove fits nothing uses")
+    cache_actions = cache.add_subparsers(title="cache commands", metavar="ACTION")
+    cache_info = cache_actions.add_parser("info", help="size per plugin and folder")
+    cache_info.set_defaults(run=cmd_cache_info)
+    cache_info.add_argument("--json", action="store_true", help="machine-readable output")
+    cache_prune = cache_actions.add_parser(
+        "prune",
+        help="remove fits of other data, versions or parameters, and evaluation splits",
+    )
+    cache_prune.set_defaults(run=cmd_cache_prune)
+    cache_prune.add_argument("--dry-run", action="store_true", help="only say what would go")
+    cache_prune.add_argument("--json", action="store_true", help="machine-readable output")
 
     bot = command("bot", cmd_bot, "run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     bot.add_argument("--mode", choices=["polling", "webhook"], help="default: bot.mode")
@@ -151,7 +206,7 @@ def cmd_similar(config: Config, args: argparse.Namespace) -> int:
     app = Reelpick.open(config, plugins=args.plugin)
     movie_id = resolve_or_explain(app, args.title, as_json=args.json)
     if movie_id is None:
-        return 1
+        return EXIT_NO_MATCH
     answers = app.similar(movie_id, args.k, args.plugin)
     if args.json:
         print(json.dumps(answers_json(app, movie_id, answers), indent=2))
@@ -164,13 +219,16 @@ def cmd_similar(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_fit(config: Config, args: argparse.Namespace) -> int:
     app = Reelpick.open(config, fit=False)
-    failed = 0
-    for name in app.registry.enabled(args.plugin):
-        print(f"fitting {name} ...", flush=True)
-        error = app.registry.fit(app.dataset, [name])[name]
-        print(f"  {name}: {'ok' if error is None else 'FAILED: ' + error}")
-        failed += error is not None
-    return 1 if failed else 0
+    results = fit_with_progress(app, args.plugin, quiet=args.quiet)
+    if args.json:
+        rows = [
+            {"plugin": name, "ok": error is None, "error": error} for name, error in results.items()
+        ]
+        print(json.dumps(rows, indent=2))
+    elif not args.quiet:
+        for name, error in results.items():
+            print(f"{name}: {'ok' if error is None else 'FAILED: ' + error}")
+    return EXIT_ERROR if any(results.values()) else 0
 
 
 def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
@@ -222,7 +280,8 @@ def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(config: Config, args: argparse.Namespace) -> int:
-    app = Reelpick.open(config)
+    app = Reelpick.open(config, fit=False)
+    fit_with_progress(app, quiet=args.quiet)  # a plugin that fails shows its error in answers
     print(
         f"Data: {app.dataset.source} ({len(app.dataset.movies):,} movies, "
         f"{len(app.dataset.ratings):,} ratings)\n"
@@ -240,8 +299,13 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_data_fetch(config: Config, args: argparse.Namespace) -> int:
     name = args.name or config.data_source
-    path = fetch_dataset(name, config.data_dir, url=args.url)
-    print(f"{name} is in {path}")
+    path = fetch_dataset(
+        name, config.data_dir, url=args.url, progress=False if args.quiet else None
+    )
+    if args.json:
+        print(json.dumps({"dataset": name, "path": str(path)}))
+    else:
+        print(f"{name} is in {path}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,6 +20,8 @@ from ..posters.tmdb import TMDBError
 def cmd_posters_fetch(config: Config, args: argparse.Namespace) -> int:
     """``reelpick posters fetch [--limit N] [--size S]``: fill the cache, most-rated movies
     first. Resumable: posters already on disk and movies known to have none are skipped."""
+    as_json = getattr(args, "json", False)
+    quiet = getattr(args, "quiet", False)
     dataset = load_dataset(data_path(config))
     store = PosterStore(config, dataset)
     client = store.client
@@ -70,7 +73,12 @@ def cmd_posters_fetch(config: Config, args: argparse.Namespace) -> int:
     try:
         with (
             ThreadPoolExecutor(max_workers=workers) as pool,
-            tqdm(total=len(todo), unit="poster", desc=f"posters {size}") as bar,
+            tqdm(
+                total=len(todo),
+                unit="poster",
+                desc=f"posters {size}",
+                disable=True if quiet or as_json else None,
+            ) as bar,
         ):
             pending: set[Future] = set()
             queue = iter(todo)
@@ -99,7 +107,20 @@ def cmd_posters_fetch(config: Config, args: argparse.Namespace) -> int:
         print(summary("interrupted, run again to resume: "))
         store.close()
         raise
-    print(summary())
+    if as_json:
+        seconds = time.perf_counter() - started
+        report = {
+            "size": size,
+            **counts,
+            "already_had": len(have),
+            "known_missing": len(known_missing),
+            "seconds": round(seconds, 3),
+            "cache": str(store.cache_path),
+            "stopped": auth_failure,
+        }
+        print(json.dumps(report))
+    else:
+        print(summary())
     store.close()
     if auth_failure:
         print(f"reelpick: stopped: {auth_failure}", file=sys.stderr)

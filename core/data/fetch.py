@@ -16,6 +16,7 @@ md5 that GroupLens publishes next to every zip (``<zip>.md5``), read from the sa
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -44,6 +46,9 @@ TIMEOUT = (10.0, 60.0)  # seconds to connect, seconds between two reads
 # what a resume may have to fetch again.
 CHUNK = 64 << 10
 MAX_CHECKSUM_BYTES = 4096
+# Limits on unpacking: the largest MovieLens zip (ml-32m) holds 6 files, 0.9 GB unpacked.
+MAX_ZIP_ENTRIES = 1000
+MAX_UNPACKED_BYTES = 16 << 30
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MD5 = re.compile(r"\b([0-9a-fA-F]{32})\b")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -114,14 +119,70 @@ def fetch_dataset(
         raise FetchError(f"cannot create the data folder {data_dir}: {exc.strerror}") from None
 
     archive = data_dir / f"{name}.zip"
-    with requests.Session() as session:
-        session.headers["User-Agent"] = f"reelpick/{__version__}"
-        if not archive.is_file():
-            _download(session, url, archive, known, progress)
-    _extract(archive, target)
-    archive.unlink()
+    with _exclusive(data_dir / f".{name}.lock", name):
+        if (target / "movies.csv").is_file():  # another process fetched it while we waited
+            return target
+        with requests.Session() as session:
+            session.headers["User-Agent"] = f"reelpick/{__version__}"
+            if archive.is_file() and not _still_valid(session, url, archive, known):
+                archive.unlink()
+            if not archive.is_file():
+                _download(session, url, archive, known, progress)
+        _extract(archive, target)
+        archive.unlink()
     log.info("%s unpacked into %s", name, target)
     return target
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_file``: two fetches of one dataset would otherwise
+    append to the same ``.part``. The second one says so, then waits for the first.
+
+    The holder removes the file when done; a waiter that then wakes up on the removed file
+    sees that it is no longer the one at ``lock_file`` and locks the new one instead.
+    """
+    warned = False
+    while True:
+        try:
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise FetchError(f"cannot create {lock_file}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not warned:
+                log.warning("another reelpick is fetching %s; waiting for it to finish", name)
+                warned = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_file).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock_file.unlink(missing_ok=True)
+        os.close(fd)  # releases the lock
+
+
+def _still_valid(session: requests.Session, url: str, archive: Path, known: Known | None) -> bool:
+    """Whether a ``<name>.zip`` left from an earlier run (it is normally unpacked and removed
+    at once) still has the published checksum; a file changed since is not trusted."""
+    if known and known.sha256:
+        algorithm, wanted = "sha256", known.sha256
+        if known.size is not None and archive.stat().st_size != known.size:
+            log.warning("%s has the wrong size; downloading it again", archive)
+            return False
+    else:
+        algorithm, wanted = "md5", _published_md5(session, url)
+    if _file_hash(archive, algorithm) != wanted:
+        log.warning("%s does not match its published %s; downloading it again", archive, algorithm)
+        return False
+    return True
 
 
 def _download(
@@ -308,10 +369,7 @@ def _extract(archive: Path, target: Path) -> None:
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                path = Path(member)
-                if path.is_absolute() or ".." in path.parts:
-                    raise FetchError(f"{archive}: unsafe path {member!r} in the zip")
+            _check_members(archive, zf.infolist())
             zf.extractall(scratch)
         folders = sorted(
             (p.parent for p in scratch.rglob("movies.csv")), key=lambda p: len(p.parts)
@@ -326,6 +384,27 @@ def _extract(archive: Path, target: Path) -> None:
         raise FetchError(f"cannot unpack {archive} into {target}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_members(archive: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse a zip that would write outside the folder, or unpack to more than the limits
+    (zipfile never inflates an entry past its declared size, so the sum is a true bound)."""
+    if len(members) > MAX_ZIP_ENTRIES:
+        raise FetchError(
+            f"{archive} holds {len(members):,} entries (at most {MAX_ZIP_ENTRIES:,}); not unpacking it"
+        )
+    total = 0
+    for member in members:
+        path = Path(member.filename.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or member.filename.startswith("/"):
+            raise FetchError(f"{archive}: unsafe path {member.filename[:200]!r} in the zip")
+        if (member.external_attr >> 16) & 0o170000 == 0o120000:
+            raise FetchError(f"{archive}: symbolic link {member.filename[:200]!r} in the zip")
+        total += member.file_size
+        if total > MAX_UNPACKED_BYTES:
+            raise FetchError(
+                f"{archive} would unpack to more than {MAX_UNPACKED_BYTES:,} bytes; not unpacking it"
+            )
 
 
 def _file_hash(path: Path, algorithm: str) -> str:

@@ -6,6 +6,7 @@ cache, so a changed file can never be answered from an old fit.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import logging
@@ -219,7 +220,7 @@ def _parse_csv(raw: bytes, path: Path, schema: dict[str, str]) -> pd.DataFrame:
         raise DataError(f"{path}: line 1: header is {header!r}, expected {expected!r}")
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype=schema, keep_default_na=False, na_values=[""])
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (ValueError, OverflowError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(_locate_bad_row(raw, path, schema, exc)) from None
     required = [c for c, t in schema.items() if t != "Int64"]
     missing = frame[required].isna().any(axis=1).to_numpy().nonzero()[0]
@@ -230,28 +231,43 @@ def _parse_csv(raw: bytes, path: Path, schema: dict[str, str]) -> pd.DataFrame:
 
 
 def _locate_bad_row(raw: bytes, path: Path, schema: dict[str, str], exc: Exception) -> str:
-    """Find the first line that does not parse, to name it in the error."""
-    found = re.search(r"line (\d+)", str(exc))
-    if isinstance(exc, pd.errors.ParserError) and found:
-        return f"{path}: line {found.group(1)}: wrong number of fields"
-    if isinstance(exc, UnicodeDecodeError):
-        line = raw[: exc.start].count(b"\n") + 1
-        return f"{path}: line {line}: not valid UTF-8"
-    text = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    """Find the first line that does not parse, to name it in the error.
+
+    pandas' own messages are not used for the line: it reads in chunks, so the position in
+    a UnicodeDecodeError is relative to a chunk, and a short row surfaces as a missing value.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = raw[: bad.start].count(b"\n") + 1
+        return f"{path}: line {line}: not valid UTF-8 (byte {raw[bad.start]:#04x})"
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    for row in reader:
+        if row and len(row) != len(schema):
+            return (
+                f"{path}: line {reader.line_num}: wrong number of fields "
+                f"({len(row)}, expected {len(schema)})"
+            )
+    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
     for column, dtype in schema.items():
         if dtype == "str":
             continue
-        values = text[column].str.strip()
+        values = frame[column].str.strip()
         parsed = pd.to_numeric(values, errors="coerce")
         bad = (parsed.isna() & (values != "")).to_numpy().nonzero()[0]
-        if dtype.startswith("int"):
-            bad = np.union1d(bad, ((parsed % 1) != 0).to_numpy().nonzero()[0]).astype(int)
-        if len(bad):
-            row = int(bad[0])
-            return (
-                f"{path}: line {row + 2}: {column} is {text[column].iloc[row]!r}, expected a number"
-            )
-    return f"{path}: could not be parsed ({exc})"
+        huge = np.array([], dtype=int)
+        if dtype.lower().startswith("int"):
+            fractional = ((parsed % 1) != 0) & parsed.notna()
+            bad = np.union1d(bad, fractional.to_numpy().nonzero()[0]).astype(int)
+            # int64 holds up to 2**63 - 1; a longer id would overflow while parsing.
+            huge = (parsed.abs() >= 2.0**63).to_numpy().nonzero()[0]
+        for rows, problem in ((bad, "expected a number"), (huge, "out of range")):
+            if len(rows):
+                row = int(rows[0])
+                value = frame[column].iloc[row]
+                shown = value if len(value) <= 40 else value[:40] + "..."
+                return f"{path}: line {row + 2}: {column} is {shown!r}, {problem}"
+    return f"{path}: could not be parsed ({type(exc).__name__}: {exc})"
 
 
 def _build_movies(movies: pd.DataFrame, links: pd.DataFrame, source: Path) -> pd.DataFrame:

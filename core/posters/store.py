@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..cache import open_diskcache, read_cached
 from ..config import Config, expand
 from ..data import Dataset
 from .images import BadImage, check_image
@@ -109,7 +110,7 @@ class PosterStore:
                     return poster
                 except (OSError, BadImage) as exc:
                     log.warning("poster file %s is unusable: %s", file, exc)
-        entry = self.cache.get(_key(movie_id, size))
+        entry = self.entry(movie_id, size)
         if entry is not None:
             return Poster.of(movie_id, entry["data"], "tmdb")
         return None
@@ -156,10 +157,7 @@ class PosterStore:
         """The on-disk cache, opened on first use (by whichever thread comes first)."""
         with self._open_lock:
             if self._cache is None:
-                import diskcache
-
-                self.cache_path.mkdir(parents=True, exist_ok=True)
-                self._cache = diskcache.Cache(str(self.cache_path))
+                self._cache = open_diskcache(self.cache_path)
             return self._cache
 
     @property
@@ -187,11 +185,11 @@ class PosterStore:
         size = size or self.settings["size"]
         if self.folder is not None and (self.folder / f"{int(movie_id)}.jpg").is_file():
             return True
-        return _key(movie_id, size) in self.cache
+        return self.entry(movie_id, size) is not None
 
     def known_missing(self, movie_id: int) -> str | None:
         """Why TMDB has no poster for this movie, if that was learnt recently; else None."""
-        entry = self.cache.get(_missing_key(movie_id))
+        entry = read_cached(self.cache, _missing_key(movie_id), _is_missing_entry)
         return entry["reason"] if entry else None
 
     def fetch(self, movie_id: int, size: str | None = None) -> Outcome:
@@ -233,13 +231,21 @@ class PosterStore:
             return Outcome("failed", f"bad image: {exc}")
         self.cache.set(
             _key(movie_id, size),
-            {"data": image.data, "tmdb_path": path, "fetched_at": time.time()},
+            {
+                "data": image.data,
+                "tmdb_path": path,
+                "fetched_at": time.time(),
+                "sha256": hashlib.sha256(image.data).hexdigest(),
+            },
         )
         return Outcome("fetched", poster=Poster.of(movie_id, image.data, "tmdb"))
 
     def entry(self, movie_id: int, size: str | None = None) -> dict | None:
-        """The raw cache entry (data, tmdb_path, fetched_at) of a fetched poster."""
-        return self.cache.get(_key(movie_id, size or self.settings["size"]))
+        """The raw cache entry (data, tmdb_path, fetched_at, sha256) of a fetched poster, or
+        None; a damaged entry is deleted and reads as absent, so it is fetched again."""
+        return read_cached(
+            self.cache, _key(movie_id, size or self.settings["size"]), _is_poster_entry
+        )
 
     def close(self) -> None:
         with self._open_lock:
@@ -278,6 +284,19 @@ class PosterStore:
         if first:
             what = "TMDB" if movie_id is None else f"TMDB for movie {movie_id}"
             log.warning("%s failed (%s); not asking %s again for %.0f s", what, exc, what, seconds)
+
+
+def _is_poster_entry(entry: Any) -> bool:
+    """A fetched poster as :meth:`PosterStore.fetch` writes it (entries written before the
+    sha256 field existed are accepted without the check)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("data"), bytes) or not entry["data"]:
+        return False
+    digest = entry.get("sha256")
+    return digest is None or digest == hashlib.sha256(entry["data"]).hexdigest()
+
+
+def _is_missing_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("reason"), str)
 
 
 def _key(movie_id: int, size: str) -> str:

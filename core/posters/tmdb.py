@@ -8,6 +8,7 @@ module writes or raises, including urllib3's own log lines, which quote request 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..cache import open_diskcache, read_cached
 from ..config import Config, secret
 from ..errors import ReelpickError
 from ..redact import protect, redact
@@ -30,6 +32,10 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 BACKOFF_FACTOR = 0.5  # urllib3 waits 0, 1, 2, 4 ... seconds between retries (capped below)
 MAX_RETRY_AFTER = 30.0  # never sleep longer than this on a 429/503 Retry-After
 STALE_RETRY = 600.0  # seconds before retrying a /configuration refresh that failed
+# TMDB's JSON answers are a few kilobytes; a body (decompressed) past this is refused,
+# so that a gzip bomb cannot take the memory (0.29 MB of gzip once inflated to 874 MiB).
+MAX_JSON_BYTES = 2_000_000
+CHUNK_BYTES = 16 << 10  # small reads: each inflates to at most ~16 MB of a bomb
 
 
 class TMDBError(ReelpickError):
@@ -150,7 +156,7 @@ class TMDBClient:
         if self._configuration is not None and now - self._configuration[1] < self.max_age:
             return self._configuration[0]
         key = f"configuration {self.api_url}"  # no credentials in cache keys
-        cached = self._disk_cache().get(key)
+        cached = read_cached(self._disk_cache(), key, _is_configuration_entry)
         if cached is not None and now - cached["at"] < self.max_age:
             self._configuration = (cached["value"], cached["at"])
             return cached["value"]
@@ -259,18 +265,20 @@ class TMDBClient:
         self.rate.wait()
         where = f"TMDB /{path}"
         try:
-            response = self._session().get(
+            with self._session().get(
                 f"{self.api_url}/{path}",
                 params={**params, **self._params},
                 headers=self._headers,
                 timeout=self.timeout,
-            )
+                stream=True,
+            ) as response:
+                status = response.status_code
+                raw = _read_capped(response, MAX_JSON_BYTES, where)
         except requests.RequestException as exc:
             # requests' messages quote the URL, query string (and key) included: redact.
             raise TMDBUnavailable(f"{where}: {type(exc).__name__}: {_short(exc)}") from None
-        status = response.status_code
         try:
-            body = response.json()
+            body = json.loads(raw)
         except ValueError:
             body = None
         message = body.get("status_message") if isinstance(body, dict) else None
@@ -315,11 +323,29 @@ class TMDBClient:
     def _disk_cache(self) -> Any:
         with self._lock:
             if self._cache is None:
-                import diskcache
-
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                self._cache = diskcache.Cache(str(self.cache_dir))
+                self._cache = open_diskcache(self.cache_dir)
             return self._cache
+
+
+def _read_capped(response: requests.Response, limit: int, where: str) -> bytes:
+    """The decompressed body, read chunk by chunk and abandoned once past ``limit`` bytes."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TMDBUnavailable(f"{where}: answer of {int(declared):,} bytes is over the limit")
+    body = bytearray()
+    for chunk in response.iter_content(CHUNK_BYTES):
+        body += chunk
+        if len(body) > limit:
+            raise TMDBUnavailable(f"{where}: answer is over {limit:,} bytes once decompressed")
+    return bytes(body)
+
+
+def _is_configuration_entry(entry: Any) -> bool:
+    """A /configuration answer as :meth:`TMDBClient.configuration` stores it."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("at"), int | float):
+        return False
+    images = entry.get("value", {}).get("images") if isinstance(entry.get("value"), dict) else None
+    return isinstance(images, dict) and bool(images.get("secure_base_url"))
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
