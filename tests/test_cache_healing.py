@@ -24,8 +24,7 @@ from reelpick.neighbours import NeighbourTable
 from reelpick.plugins.vgg16_poster import FeatureSpec, FeatureStore
 from reelpick.posters import PosterStore
 from reelpick.registry import Registry
-
-from .conftest import ML_SMALL, POSTERS
+from tests.fixtures import ML_SMALL, POSTERS
 
 RNG_SEED = 16
 

@@ -16,8 +16,7 @@ import pytest
 from reelpick.cache import ArtifactStore
 from reelpick.cli import main
 from reelpick.version import __version__
-
-from .conftest import REPO, write_movielens
+from tests.fixtures import REPO, write_movielens
 
 
 @pytest.fixture
