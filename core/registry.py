@@ -34,6 +34,8 @@ BUILTIN_PLUGINS = {
     "cosine-cf": "reelpick.plugins.cosine_cf:CosineCF",
     "sgd-mf": "reelpick.plugins.sgd_mf:SgdMF",
     "vgg16-poster": "reelpick.plugins.vgg16_poster:VGG16Poster",
+    # Needs the [spark] extra to fit (not to answer); not enabled by default.
+    "als": "reelpick.plugins.als:SparkALS",
 }
 
 

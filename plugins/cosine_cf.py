@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from reelpick import NeighbourTable, NoAnswer, PluginInfo, hookimpl, topk_cosine_sparse
+from reelpick import NeighbourTable, NoAnswer, PluginInfo, engine_for, hookimpl
 from reelpick.data import Dataset
 
 
@@ -39,7 +39,7 @@ class CosineCF:
         )
 
     @hookimpl
-    def reelpick_fit(self, dataset: Dataset, params: dict, store) -> None:
+    def reelpick_fit(self, dataset: Dataset, params: dict, store, config=None) -> None:
         if params["prediction"] not in ("mean-centred", "zero-filled"):
             raise ValueError("prediction must be 'mean-centred' or 'zero-filled'")
         self.params = params
@@ -54,7 +54,9 @@ class CosineCF:
         self.table = NeighbourTable.load(store)
         if self.table is None:
             values = _centred(matrix.matrix) if params["adjusted"] else matrix.matrix
-            index, score = topk_cosine_sparse(values, params["neighbours"], params["min_support"])
+            # The local numba kernel or Spark jobs, as [engine] says: the same table either way.
+            engine = engine_for(config)
+            index, score = engine.topk_cosine(values, params["neighbours"], params["min_support"])
             self.table = NeighbourTable(matrix.movie_ids, index, score)
             self.table.save(store)
 

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = command("fit", cmd_fit, "fit the enabled plugins (or load their cached fit)")
     fit.add_argument("--plugin", action="append", help="fit only this plugin (repeatable)")
+    fit.add_argument("--engine", choices=["local", "spark"], help="default: [engine] name")
 
     plugins = command(
         "plugins", cmd_plugins, "list plugins: name, version, origin, enabled, fitted"
@@ -154,12 +155,18 @@ def cmd_similar(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_fit(config: Config, args: argparse.Namespace) -> int:
+    if args.engine:
+        config.values["engine"]["name"] = args.engine
     app = Reelpick.open(config, fit=False)
     failed = 0
     for name in app.registry.enabled(args.plugin):
         print(f"fitting {name} ...", flush=True)
         error = app.registry.fit(app.dataset, [name])[name]
         print(f"  {name}: {'ok' if error is None else 'FAILED: ' + error}")
+        if error and error.startswith("EngineError: "):
+            # The engine itself is unusable (no Java, no master): say so once and stop.
+            print(f"reelpick: {error.removeprefix('EngineError: ')}", file=sys.stderr)
+            return 1
         failed += error is not None
     return 1 if failed else 0
 
