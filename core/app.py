@@ -54,7 +54,8 @@ def with_engine_ratings(config: Config, dataset: Dataset) -> Dataset:
             f"{settings.ratings}: movieId {int(ratings['movieId'][unknown].iloc[0])} is not in "
             f"{dataset.source}'s movies.csv"
         )
-    return dataset.with_ratings(ratings, label=f"ratings from {settings.ratings}")
+    # The label leaves the path out: the same ratings read from elsewhere share a cache entry.
+    return dataset.with_ratings(ratings, label="ratings from [engine.spark] ratings")
 
 
 class Reelpick:

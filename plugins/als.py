@@ -5,7 +5,8 @@ local mode), so it needs the ``[spark]`` extra. Answering never does: everything
 needs (factors, the global mean, the similar-movie table) is stored as numpy arrays.
 
 - similar movies: cosine between item factors (a stored top-k table);
-- predictions: global mean + user factors . item factors (ALS learns the residuals);
+- predictions: global mean + user bias + movie bias + user factors . item factors (the
+  biases are regularised means, computed first in numpy; ALS learns what they leave);
 - recommendations: fold-in. A profile's ratings are fitted by least squares on the fixed
   item factors, with ALS's own penalty (regParam x number of ratings, as Spark's ALS-WR
   weighting), then every movie is scored; numpy only.
@@ -41,6 +42,8 @@ class SparkALS:
         self.user_factors = np.empty((0, 0), dtype=np.float32)
         self.item_factors = np.empty((0, 0), dtype=np.float32)
         self.trained = np.empty(0, dtype=bool)  # movies with ratings in the fit
+        self.user_bias = np.empty(0, dtype=np.float32)
+        self.item_bias = np.empty(0, dtype=np.float32)
         self.mean = 0.0
 
     @hookimpl
@@ -57,6 +60,7 @@ class SparkALS:
                 "seed": 0,
                 "neighbours": 50,  # width of the stored similar-movie table
                 "min_ratings": 3,  # movies with fewer ratings get and give no similar movies
+                "reg_bias": 10.0,  # shrinks user and movie biases towards 0 (like that many 0s)
             },
         )
 
@@ -86,6 +90,8 @@ class SparkALS:
         self.user_factors = arrays["user_factors"]
         self.item_factors = arrays["item_factors"]
         self.trained = arrays["trained"]
+        self.user_bias = arrays["user_bias"]
+        self.item_bias = arrays["item_bias"]
         self.mean = float(arrays["mean"])
 
     def _train(
@@ -94,8 +100,10 @@ class SparkALS:
         matrix = dataset.matrix
         ratings = matrix.matrix.tocsr(copy=True)
         mean = float(ratings.data.mean()) if ratings.nnz else 0.0
-        # ALS has no bias terms: it learns the residuals from the global mean.
-        ratings.data -= np.float32(mean)
+        user_bias, item_bias = _biases(ratings, mean, params["reg_bias"])
+        # Spark's ALS has no bias terms: it learns what the mean and the biases leave.
+        rows = np.repeat(np.arange(ratings.shape[0]), np.diff(ratings.indptr))
+        ratings.data -= (mean + user_bias[rows] + item_bias[ratings.indices]).astype(np.float32)
         factors = engine_for(config).fit_als(
             ratings, params["rank"], params["reg"], params["max_iter"], params["seed"]
         )
@@ -109,6 +117,8 @@ class SparkALS:
             "user_factors": factors.user_factors,
             "item_factors": factors.item_factors,
             "trained": trained,
+            "user_bias": user_bias,
+            "item_bias": item_bias,
             "mean": np.float64(mean),
         }
         return arrays, NeighbourTable(matrix.movie_ids, index, score)
@@ -130,8 +140,13 @@ class SparkALS:
         if row >= len(self.user_ids) or self.user_ids[row] != user_id:
             raise NoAnswer(f"user {user_id} has no ratings; recommend from a profile instead")
         columns = self._columns(movie_ids)
-        # A movie without ratings has a zero vector: the prediction is the global mean.
-        predicted = self.mean + self.item_factors[columns] @ self.user_factors[row]
+        # A movie without ratings has a zero vector and bias: the user's baseline remains.
+        predicted = (
+            self.mean
+            + self.user_bias[row]
+            + self.item_bias[columns]
+            + self.item_factors[columns] @ self.user_factors[row]
+        )
         return [float(p) for p in np.clip(predicted, 0.5, 5.0)]
 
     @hookimpl
@@ -143,8 +158,8 @@ class SparkALS:
         }
         if not known:
             raise NoAnswer("none of the profile's rated movies has ratings ALS learned from")
-        user = self.fold_in(known)
-        scores = self.mean + self.item_factors @ user
+        bias, user = self.fold_in(known)
+        scores = self.item_bias + self.item_factors @ user  # the user's own offset ranks nothing
         usable = self.trained.copy()
         banned = [c for m in exclude if (c := self.table.position(int(m))) is not None]
         usable[banned] = False
@@ -160,18 +175,39 @@ class SparkALS:
             for c in best
         ]
 
-    def fold_in(self, ratings: dict[int, float]) -> np.ndarray:
-        """A user vector for ``ratings`` (movieId -> stars) on the fixed item factors: the
-        least-squares step ALS itself takes for a user, with the same penalty."""
+    def fold_in(self, ratings: dict[int, float]) -> tuple[float, np.ndarray]:
+        """A user bias and vector for ``ratings`` (movieId -> stars), the movies fixed: the
+        bias as at fit, then the least-squares step ALS itself takes for a user, with the same
+        penalty (regParam x number of ratings)."""
         columns = self._columns(list(ratings))
+        stars = np.asarray(list(ratings.values()), dtype=np.float64)
+        offsets = stars - self.mean - self.item_bias[columns]
+        bias = float(offsets.sum() / (len(offsets) + self.params["reg_bias"]))
         items = self.item_factors[columns].astype(np.float64)
-        target = np.asarray(list(ratings.values()), dtype=np.float64) - self.mean
-        rank = items.shape[1]
-        penalty = self.params["reg"] * len(columns) * np.eye(rank)
-        return np.linalg.solve(items.T @ items + penalty, items.T @ target).astype(np.float32)
+        penalty = self.params["reg"] * len(columns) * np.eye(items.shape[1])
+        vector = np.linalg.solve(items.T @ items + penalty, items.T @ (offsets - bias))
+        return bias, vector.astype(np.float32)
 
     def _columns(self, movie_ids: list[int]) -> list[int]:
         columns = [self.table.position(int(m)) for m in movie_ids]
         if any(c is None for c in columns):
             raise NoAnswer("unknown movie id")
         return columns
+
+
+def _biases(ratings, mean: float, reg: float, sweeps: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """User and movie biases: regularised mean offsets, alternated a few times (they settle
+    within a few sweeps). ``ratings`` is users x movies CSR."""
+    by_item = ratings.tocsc()
+    user_counts = np.diff(ratings.indptr)
+    item_counts = np.diff(by_item.indptr)
+    rows = np.repeat(np.arange(ratings.shape[0]), user_counts)
+    item_bias = np.zeros(ratings.shape[1])
+    user_bias = np.zeros(ratings.shape[0])
+    stars = ratings.data.astype(np.float64) - mean
+    for _ in range(sweeps):
+        residual = stars - item_bias[ratings.indices]
+        user_bias = np.bincount(rows, residual, ratings.shape[0]) / (user_counts + reg)
+        residual = stars - user_bias[rows]
+        item_bias = np.bincount(ratings.indices, residual, ratings.shape[1]) / (item_counts + reg)
+    return user_bias.astype(np.float32), item_bias.astype(np.float32)
