@@ -55,7 +55,7 @@ class SparkALS:
             params={
                 # Chosen on a validation split inside the training data (docs/scaling.md).
                 "rank": 20,  # length of the user and movie vectors
-                "reg": 0.1,  # regParam; Spark scales it by each user's/movie's rating count
+                "reg": 0.15,  # regParam; Spark scales it by each user's/movie's rating count
                 "max_iter": 15,  # ALS sweeps
                 "seed": 0,
                 "neighbours": 50,  # width of the stored similar-movie table
