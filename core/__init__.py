@@ -5,6 +5,7 @@ import nothing else from reelpick, exactly as an external plugin must::
 
     from reelpick import hookimpl, PluginInfo, Neighbour, NoAnswer, NeighbourTable
     from reelpick import Dataset, ArtifactStore, Config, PosterStore
+    from reelpick import engine_for  # heavy fits on the configured engine (local or Spark)
 
 Modules inside core never import from this package root (it imports most of core); they
 import the module that defines a name. docs/architecture.md says where each job lives.
@@ -13,7 +14,8 @@ import the module that defines a name. docs/architecture.md says where each job 
 from .cache import ArtifactStore
 from .config import Config, expand
 from .data import Dataset
-from .errors import ConfigError, DataError, NoAnswer, PluginError, ReelpickError
+from .engine import Engine, engine_for
+from .errors import ConfigError, DataError, EngineError, NoAnswer, PluginError, ReelpickError
 from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
@@ -26,6 +28,8 @@ __all__ = [
     "ConfigError",
     "DataError",
     "Dataset",
+    "Engine",
+    "EngineError",
     "Neighbour",
     "NeighbourTable",
     "NoAnswer",
@@ -38,6 +42,7 @@ __all__ = [
     "Recommendation",
     "ReelpickError",
     "__version__",
+    "engine_for",
     "expand",
     "hookimpl",
     "topk_cosine_dense",

@@ -13,6 +13,8 @@ from .config import Config
 from .data.fetch import fetch_dataset
 from .data.movielens import Dataset, load_dataset
 from .data.search import SearchResult, TitleIndex
+from .engine import EngineSettings, engine_for
+from .errors import DataError
 from .registry import Registry
 from .types import PluginAnswer
 
@@ -38,6 +40,23 @@ def data_path(config: Config, fetch_missing: bool = True) -> Path:
     return folder
 
 
+def with_engine_ratings(config: Config, dataset: Dataset) -> Dataset:
+    """``dataset`` with its ratings replaced by ``[engine.spark] ratings`` when the Spark engine
+    is chosen and that path is set (read by Spark: Parquet or CSV, local or remote)."""
+    settings = EngineSettings.from_config(config)
+    if settings.name != "spark" or not settings.ratings:
+        return dataset
+    ratings = engine_for(config).read_ratings(settings.ratings)
+    unknown = ~ratings["movieId"].isin(dataset.movies.index)
+    if unknown.any():
+        raise DataError(
+            f"{settings.ratings}: movieId {int(ratings['movieId'][unknown].iloc[0])} is not in "
+            f"{dataset.source}'s movies.csv"
+        )
+    # The label leaves the path out: the same ratings read from elsewhere share a cache entry.
+    return dataset.with_ratings(ratings, label="ratings from [engine.spark] ratings")
+
+
 class Reelpick:
     """Settings + dataset + registry + title index, opened once per process."""
 
@@ -48,7 +67,7 @@ class Reelpick:
 
     @classmethod
     def open(cls, config: Config, plugins: list[str] | None = None, fit: bool = True) -> Reelpick:
-        dataset = load_dataset(data_path(config))
+        dataset = with_engine_ratings(config, load_dataset(data_path(config)))
         registry = Registry(config)
         app = cls(config, dataset, registry)
         if fit:

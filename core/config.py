@@ -44,6 +44,16 @@ DEFAULTS: dict[str, Any] = {
         "dir": default_folders()["data"],
     },
     "cache": {"dir": default_folders()["cache"]},
+    "engine": {
+        # Where heavy fits run: "local" (numba on this machine) or "spark" (pyspark extra).
+        "name": "local",
+        "spark": {
+            "master": "local[2]",
+            "ratings": "",  # optional Parquet/CSV ratings read by Spark for the fit
+            "broadcast_limit_mb": 1024,
+            "conf": {},  # free-form SparkSession settings
+        },
+    },
     "plugins": {
         # Answer order in the CLI and the bot. Plugin parameters go in [plugins.NAME].
         "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster", "ease"],
@@ -95,7 +105,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Tables whose keys are not known in advance (plugin parameters are checked by the registry).
-FREE_FORM = {("plugins",), ("movienight", "weights"), ("picks", "weights")}
+FREE_FORM = {
+    ("plugins",),
+    ("movienight", "weights"),
+    ("picks", "weights"),
+    ("engine", "spark", "conf"),
+}
 
 ENVIRONMENT = {
     "REELPICK_DATA": ("data", "source"),
@@ -104,6 +119,8 @@ ENVIRONMENT = {
     "REELPICK_TMDB_API_URL": ("posters", "api_url"),
     "REELPICK_TELEGRAM_BASE_URL": ("bot", "base_url"),
     "REELPICK_TELEGRAM_BASE_FILE_URL": ("bot", "base_file_url"),
+    "REELPICK_ENGINE": ("engine", "name"),
+    "REELPICK_SPARK_MASTER": ("engine", "spark", "master"),
 }
 
 ENVIRONMENT_PATHS = {("data", "source"), ("cache", "dir"), ("posters", "dir")}
@@ -188,14 +205,17 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
         _merge(values, user, DEFAULTS, (), file_path)
-    for env_name, (table, key) in ENVIRONMENT.items():
+    for env_name, (*tables, key) in ENVIRONMENT.items():
         value = os.environ.get(env_name)
         if value:
             # A relative path in the environment means relative to where the command runs,
             # not to the config file (a bare dataset name such as "ml-25m" stays a name).
-            if (table, key) in ENVIRONMENT_PATHS and ("/" in value or Path(value).exists()):
+            if (*tables, key) in ENVIRONMENT_PATHS and ("/" in value or Path(value).exists()):
                 value = os.path.abspath(os.path.expanduser(value))
-            values[table][key] = value
+            target = values
+            for table in tables:
+                target = target[table]
+            target[key] = value
     return Config(values=values, path=file_path)
 
 

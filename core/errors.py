@@ -17,6 +17,10 @@ class FetchError(ReelpickError):
     """A download failed or did not verify."""
 
 
+class EngineError(ReelpickError):
+    """The compute engine (Spark) is missing, cannot start, or a job on it failed."""
+
+
 class PluginError(ReelpickError):
     """A plugin could not be loaded, fitted or asked."""
 

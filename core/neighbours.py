@@ -56,7 +56,7 @@ def topk_cosine_dense(
 
 
 def topk_cosine_sparse(
-    ratings: sp.csr_matrix, k: int, min_support: int = 1
+    ratings: sp.csr_matrix, k: int, min_support: int = 1, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item-item cosine neighbours from a users x items sparse matrix.
 
@@ -65,25 +65,57 @@ def topk_cosine_sparse(
     kept, ties going to the lower column. Pairs rated together by fewer than
     ``min_support`` users are ignored (a pair needs at least one co-rater in any case).
     Rows of items without ratings, and any slot beyond an item's neighbours, hold -1.
+
+    ``rows`` (item positions) restricts the work to those items: the result then has one row
+    per entry of ``rows``, each exactly as in the full table (the Spark engine computes the
+    table in blocks of items this way, see :func:`cosine_inputs`).
     """
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
+    return topk_cosine_prepared(cosine_inputs(ratings), k, min_support, rows)
+
+
+def cosine_inputs(ratings: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """The arrays the kernel reads: the ratings by item and by user (CSR) and item norms.
+
+    Plain named arrays, so that they can be saved, shipped to other machines and
+    memory-mapped there (:func:`topk_cosine_prepared` accepts them as loaded).
+    """
     by_user = sp.csr_matrix(ratings, dtype=np.float32)
     if not by_user.has_canonical_format:
         # A user rating an item twice would count twice as support; merge, on a copy.
         by_user = by_user.copy()
         by_user.sum_duplicates()
     by_item = by_user.T.tocsr()
-    n_items = by_item.shape[0]
+    return {
+        "item_ptr": by_item.indptr,
+        "item_users": by_item.indices,
+        "item_vals": by_item.data,
+        "user_ptr": by_user.indptr,
+        "user_items": by_user.indices,
+        "user_vals": by_user.data,
+        "sq_norms": _squared_norms(by_item.indptr, by_item.data),
+    }
+
+
+def topk_cosine_prepared(
+    inputs: dict[str, np.ndarray], k: int, min_support: int = 1, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`topk_cosine_sparse` on arrays made by :func:`cosine_inputs`."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    n_items = len(inputs["item_ptr"]) - 1
     k = min(k, max(n_items - 1, 0))
+    rows = np.arange(n_items, dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
+    if len(rows) and (rows.min() < 0 or rows.max() >= n_items):
+        raise ValueError(f"rows must lie in [0, {n_items})")
     return _topk_kernel(
-        _unsigned(by_item.indptr),
-        _unsigned(by_item.indices),
-        by_item.data,
-        _unsigned(by_user.indptr),
-        _unsigned(by_user.indices),
-        by_user.data,
-        _squared_norms(by_item.indptr, by_item.data),
+        rows,
+        _unsigned(np.asarray(inputs["item_ptr"])),
+        _unsigned(np.asarray(inputs["item_users"])),
+        np.asarray(inputs["item_vals"]),
+        _unsigned(np.asarray(inputs["user_ptr"])),
+        _unsigned(np.asarray(inputs["user_items"])),
+        np.asarray(inputs["user_vals"]),
+        np.asarray(inputs["sq_norms"]),
         k,
         max(int(min_support), 1),
         numba.get_num_threads() * 8,
@@ -108,6 +140,7 @@ def _squared_norms(indptr, data):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _topk_kernel(
+    rows,
     item_ptr,
     item_users,
     item_vals,
@@ -120,8 +153,8 @@ def _topk_kernel(
     n_chunks,
 ):
     n_items = len(item_ptr) - 1
-    index = np.full((n_items, k), -1, dtype=np.int32)
-    score = np.zeros((n_items, k), dtype=np.float32)
+    index = np.full((len(rows), k), -1, dtype=np.int32)
+    score = np.zeros((len(rows), k), dtype=np.float32)
     # Row i is ranked by the key sign(d) d^2 / |j|^2, with d = i.j: the same order as the
     # cosine d / (|i| |j|), since |i| is fixed for the row. With ratings in half stars, d and
     # |j|^2 are exact in float64 and the division is correctly rounded, so equal cosines get
@@ -150,7 +183,8 @@ def _topk_kernel(
         # sift-down's branch-free read of a right child in bounds.
         heap_s = np.full(k + 1, np.inf, dtype=np.float64)
         heap_j = np.full(k + 1, -1, dtype=np.int32)
-        for i in range(chunk, n_items, n_chunks):
+        for row in range(chunk, len(rows), n_chunks):
+            i = rows[row]
             if sq_norms[i] == 0 or k == 0:
                 continue
             if count_support:
@@ -212,9 +246,9 @@ def _topk_kernel(
                 heap_s[end], heap_j[end] = s, j
                 _sift_down(heap_s, heap_j, 0, end)
             for t in range(n):
-                index[i, t] = heap_j[t]
+                index[row, t] = heap_j[t]
                 key = heap_s[t]
-                score[i, t] = np.copysign(np.sqrt(abs(key) / sq_norms[i]), key)
+                score[row, t] = np.copysign(np.sqrt(abs(key) / sq_norms[i]), key)
     return index, score
 
 

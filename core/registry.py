@@ -37,6 +37,8 @@ BUILTIN_PLUGINS = {
     "sgd-mf": "reelpick.plugins.sgd_mf:SgdMF",
     "vgg16-poster": "reelpick.plugins.vgg16_poster:VGG16Poster",
     "ease": "reelpick.plugins.ease:Ease",
+    # Needs the [spark] extra to fit (not to answer); not enabled by default.
+    "als": "reelpick.plugins.als:SparkALS",
 }
 
 

@@ -12,12 +12,13 @@ import scipy.sparse as sp
 
 from reelpick import (
     ArtifactStore,
+    Config,
     Dataset,
     NeighbourTable,
     NoAnswer,
     PluginInfo,
+    engine_for,
     hookimpl,
-    topk_cosine_sparse,
 )
 
 PREDICTION_MODES = ("mean-centred", "zero-filled")
@@ -50,7 +51,9 @@ class CosineCF:
         )
 
     @hookimpl
-    def reelpick_fit(self, dataset: Dataset, params: dict, store: ArtifactStore) -> None:
+    def reelpick_fit(
+        self, dataset: Dataset, params: dict, store: ArtifactStore, config: Config | None = None
+    ) -> None:
         if params["prediction"] not in PREDICTION_MODES:
             raise ValueError("prediction must be 'mean-centred' or 'zero-filled'")
         self.params = params
@@ -65,7 +68,9 @@ class CosineCF:
         self.table = NeighbourTable.load(store)
         if self.table is None:
             values = _centred(matrix.matrix) if params["adjusted"] else matrix.matrix
-            index, score = topk_cosine_sparse(values, params["neighbours"], params["min_support"])
+            # The local numba kernel or Spark jobs, as [engine] says: the same table either way.
+            engine = engine_for(config)
+            index, score = engine.topk_cosine(values, params["neighbours"], params["min_support"])
             self.table = NeighbourTable(matrix.movie_ids, index, score)
             self.table.save(store)
 

@@ -67,3 +67,50 @@ def make_config(tmp_path: Path):
 @pytest.fixture
 def small_movielens(tmp_path: Path) -> Path:
     return write_movielens(tmp_path / "ml-small-generated")
+
+
+# -- Spark (tests/test_spark.py, tests/test_als.py) -------------------------------------------
+
+SPARK_TEST_CONF = {
+    # Loopback only, no web UI: tests never open a port to the network.
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "2",
+}
+
+
+def require_spark() -> None:
+    """Skip without Java or pyspark, except under CI=true, where that is a failure."""
+    import importlib.util
+
+    from reelpick.engine.spark import java_available
+
+    missing = [
+        what
+        for what, ok in (
+            ("pyspark", importlib.util.find_spec("pyspark") is not None),
+            ("Java", java_available()),
+        )
+        if not ok
+    ]
+    if missing:
+        reason = f"Spark tests need {' and '.join(missing)} (pip install -e '.[spark]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for every Spark test (reelpick's engines reuse it)."""
+    require_spark()
+    from reelpick.engine.settings import EngineSettings
+    from reelpick.engine.spark import stop_session
+    from reelpick.engine.spark.session import spark_session
+
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # before the JVM starts
+    session = spark_session(EngineSettings(name="spark", master="local[2]", conf=SPARK_TEST_CONF))
+    yield session
+    stop_session()

@@ -77,4 +77,6 @@ def fit_with_progress(
         ) as bar:
             results.update(app.registry.fit(app.dataset, [name]))
             bar.update(1)
+        if (results[name] or "").startswith("EngineError: "):
+            break  # the engine is unusable for every plugin: no point asking the next one
     return results

@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit = command("fit", cmd_fit, "fit the enabled plugins (or load their cached fit)")
     fit.add_argument("--plugin", action="append", help="fit only this plugin (repeatable)")
     fit.add_argument("--json", action="store_true", help="machine-readable output")
+    fit.add_argument("--engine", choices=["local", "spark"], help="default: [engine] name")
 
     plugins = command(
         "plugins", cmd_plugins, "list plugins: name, version, origin, enabled, fitted"
@@ -218,8 +219,17 @@ def cmd_similar(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_fit(config: Config, args: argparse.Namespace) -> int:
+    if args.engine:
+        config.values["engine"]["name"] = args.engine
     app = Reelpick.open(config, fit=False)
     results = fit_with_progress(app, args.plugin, quiet=args.quiet)
+    engine_failure = next(
+        (e for e in results.values() if e and e.startswith("EngineError: ")), None
+    )
+    if engine_failure:
+        # The engine itself is unusable (no Java, no master): say so once, not per plugin.
+        print(f"reelpick: {engine_failure.removeprefix('EngineError: ')}", file=sys.stderr)
+        return EXIT_ERROR
     if args.json:
         rows = [
             {"plugin": name, "ok": error is None, "error": error} for name, error in results.items()
