@@ -51,7 +51,7 @@ async def test_a_random_pick_forged_in_another_chat_changes_nothing(bot: Bot) ->
     sent_before = len(bot.server.sent(GROUP))
     elsewhere = await bot.say(OTHER_GROUP, "status", user=BOB)  # any bot message over there
     answer = await _press(bot, OTHER_GROUP, elsewhere, f"mn:r:{night.id}")
-    assert answer["text"] == "This button is no longer valid."
+    assert answer["text"] == "That button is out of date."
     assert bot.store.night(night.id).state == "novotes"
     assert bot.store.watched(GROUP) == [] and bot.store.watched(OTHER_GROUP) == []
     assert len(bot.server.sent(GROUP)) == sent_before
@@ -82,7 +82,7 @@ async def test_forged_add_buttons_are_refused_and_answered(bot: Bot) -> None:
     for data in forged:
         answer = await _press(bot, GROUP, status, data)
         assert answer.get("text") in (
-            "This button is no longer valid.",
+            "That button is out of date.",
             "That movie night's list is closed.",
         ), data
     assert bot.store.seeds(night.id) == [] and bot.store.exclusions(night.id) == []

@@ -32,7 +32,7 @@ _ADD = re.compile(
     rf"{re.escape(CALLBACK_PREFIX)}a:([{''.join(_CODE_KIND)}]):(\d{{1,12}}):(\d{{1,12}})"
 )
 _RANDOM = re.compile(rf"{re.escape(CALLBACK_PREFIX)}r:(\d{{1,12}})")
-INVALID = "This button is no longer valid."
+INVALID = "That button is out of date."  # the wording of the bot's other buttons
 
 
 def add_button_data(kind: str, night_id: int) -> str:
