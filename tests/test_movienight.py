@@ -111,7 +111,8 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Ree
         '[plugins]\nenabled = ["cosine-cf"]\n'
         f'[posters]\ndir = "{POSTERS}"\n'
         f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
-        "messages_per_minute = 0\nmax_messages_per_group_minute = 10000\nretries = 0\n"
+        "messages_per_minute = 0\nmessages_per_user_minute = 0\n"
+        "max_messages_per_group_minute = 10000\nretries = 0\n"
         "[movienight]\nvoting_minutes = 30\n"
     )
     config = load_config(config_file)

@@ -57,7 +57,7 @@ class BotProcess:
             f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{self.cache}"\n'
             '[plugins]\nenabled = ["cosine-cf"]\n'
             f'[posters]\ndir = "{POSTERS}"\n'
-            "[bot]\nmessages_per_minute = 0\nmax_messages_per_group_minute = 10000\n"
+            "[bot]\nmessages_per_minute = 0\nmessages_per_user_minute = 0\nmax_messages_per_group_minute = 10000\n"
             f"[movienight]\nvoting_minutes = {voting_minutes}\n"
             f'db = "{self.folder / "nights.db"}"\n'
         )
