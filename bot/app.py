@@ -5,8 +5,10 @@ No behaviour lives here. ``build_application`` creates the one shared
 reach it with :func:`reelpick.bot.services.services`), adds the bot's own handlers from
 :mod:`reelpick.bot.handlers`, then registers every other feature with a plain call, as movie
 nights are: ``register_movienight(application, app, config, services=shared)``. A feature
-adds its handlers and appends its (command, description) pairs to ``shared.commands``, which
-``_post_init`` sends with setMyCommands. Features import :mod:`~reelpick.bot.services`,
+adds its handlers and appends its (command, description) pairs to ``shared.commands`` (every
+chat) or ``shared.group_commands`` (groups only), which ``_post_init`` sends with
+setMyCommands per scope; a feature reached by a ``t.me/<bot>?start=<payload>`` link registers
+its payload with ``shared.deep_links``. Features import :mod:`~reelpick.bot.services`,
 :mod:`~reelpick.bot.media`, :mod:`~reelpick.bot.resolve` and
 :mod:`~reelpick.bot.permissions`, never this module, so imports run one way
 (app -> features -> shared modules).
@@ -23,7 +25,12 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -47,6 +54,13 @@ log = logging.getLogger(__name__)
 
 GUARD_GROUP = -100  # before every feature's handlers (movie nights use group -1)
 UNKNOWN_COMMAND_GROUP = 50
+# What an empty chat with the bot shows (at most 512 characters), and its profile line (120).
+DESCRIPTION = (
+    "Send me a movie title and I answer with posters of similar movies, one album per "
+    "recommender. In a group, mention me or use /similar, and plan a movie night with "
+    "/movienight: everyone suggests titles, then the group votes in a poll."
+)
+SHORT_DESCRIPTION = "Movies similar to the ones you like, and group movie-night polls."
 
 
 def bot_token() -> str:
@@ -112,6 +126,8 @@ def build_application(
     application.add_handler(CommandHandler("reload", h.reload_command))
     application.add_handler(CallbackQueryHandler(h.pick_button, pattern=r"^pick:"))
     application.add_handler(CallbackQueryHandler(h.settings_button, pattern=r"^set:"))
+    # Last in its group: any other callback data (old, foreign, forged) is answered, no effect.
+    application.add_handler(CallbackQueryHandler(h.stale_button))
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     application.add_handler(MessageHandler(text & filters.ChatType.PRIVATE, h.private_text))
     application.add_handler(MessageHandler(text & filters.ChatType.GROUPS, h.group_text))
@@ -134,13 +150,21 @@ def build_application(
 
 async def _post_init(application: Application) -> None:
     shared: BotServices = application.bot_data[SERVICES]
-    commands = list(dict.fromkeys(shared.commands))
-    await application.bot.set_my_commands([BotCommand(c, d) for c, d in commands])
+    everywhere = list(dict.fromkeys(shared.commands))
+    in_groups = list(dict.fromkeys(everywhere + shared.group_commands))
+    bot = application.bot
+    # Per scope, as Telegram shows them: movie-night commands only in groups.
+    for commands, scope in (
+        (everywhere, None),
+        (everywhere, BotCommandScopeAllPrivateChats()),
+        (in_groups, BotCommandScopeAllGroupChats()),
+    ):
+        await bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=scope)
+    await bot.set_my_description(DESCRIPTION)
+    await bot.set_my_short_description(SHORT_DESCRIPTION)
     registry = shared.reelpick.registry
     ready = [n for n in registry.enabled() if registry.plugins[n].fitted]
-    log.info(
-        "bot @%s ready; answering with %s", application.bot.username, ", ".join(ready) or "nothing"
-    )
+    log.info("bot @%s ready; answering with %s", bot.username, ", ".join(ready) or "nothing")
 
 
 async def _post_shutdown(application: Application) -> None:

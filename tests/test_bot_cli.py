@@ -120,6 +120,7 @@ def test_webhook_mode_receives_updates_with_a_secret(tmp_path, plugin_cache):
         try:
             server.wait_for_sync(lambda: server.webhook["url"] == hook, timeout=60)
             assert len(server.webhook["secret_token"]) >= 32
+            secret = server.webhook["secret_token"]
             server.wait_for_sync(lambda: _accepts(port), timeout=30)
             # Requests without Telegram's secret header are refused.
             forged = urllib.request.Request(
@@ -135,6 +136,8 @@ def test_webhook_mode_receives_updates_with_a_secret(tmp_path, plugin_cache):
     output = log.read_text(errors="replace")
     assert code == 0, output[-3000:]
     assert server.token not in output
+    assert "secret_token" in output  # PTB logs its webhook settings at -vv...
+    assert secret not in output  # ...with the secret masked
     assert not server.calls("getUpdates")
 
 

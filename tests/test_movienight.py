@@ -111,7 +111,8 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Ree
         '[plugins]\nenabled = ["cosine-cf"]\n'
         f'[posters]\ndir = "{POSTERS}"\n'
         f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
-        "messages_per_minute = 0\nmax_messages_per_group_minute = 10000\nretries = 0\n"
+        "messages_per_minute = 0\nmessages_per_user_minute = 0\n"
+        "max_messages_per_group_minute = 10000\nretries = 0\n"
         "[movienight]\nvoting_minutes = 30\n"
     )
     config = load_config(config_file)
@@ -213,8 +214,10 @@ async def test_full_movie_night_with_three_users(bot: Bot) -> None:
     done = await server.wait_for(lambda: store.night(night.id).announced and store.night(night.id))
     assert (done.state, done.announced, done.winner) == ("closed", True, movie_ids[0])
     assert store.watched(GROUP) == [movie_ids[0]]
-    await asyncio.sleep(0.3)
+    # The 30-minute deadline job is still scheduled: when it fires, nothing happens again.
+    await bot.feature.close_night(bot.application.bot, night.id)
     assert len(bot.announcements(GROUP)) == 1
+    assert len(server.calls("stopPoll", GROUP)) == 1 and store.watched(GROUP) == [movie_ids[0]]
     assert "Nobody voted" not in json.dumps(server.sent(GROUP))
 
     # The next movie night never offers what this chat has watched.
@@ -258,10 +261,13 @@ async def test_no_votes_then_random_pick_among_top_three(bot: Bot) -> None:
     assert "random pick among the top 3" in caption
     [picked] = bot.store.watched(GROUP)
     assert picked in top3
-    # A second press changes nothing.
     await bot.server.wait_for(lambda: "reply_markup" not in _message(bot, GROUP, message))
-    await asyncio.sleep(0.2)
+    # A second press (a client that still shows the button) changes nothing.
+    again = bot.server.push_callback(GROUP, message["message_id"], data, user_id=BOB)
+    answer = await bot.server.wait_for(lambda: bot.server.callback_queries[again]["answered"])
+    assert answer["text"] == "A movie was already picked."
     assert len(bot.announcements(GROUP)) == 1
+    assert bot.store.watched(GROUP) == [picked]
 
 
 async def test_two_groups_at_once_are_independent(bot: Bot) -> None:

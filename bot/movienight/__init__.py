@@ -71,11 +71,11 @@ def register_movienight(
     """Add movie nights to a bot's ``application`` (called by ``build_application``).
 
     The feature is kept in ``application.bot_data["movienight"]``; its commands join
-    ``services.commands`` for setMyCommands.
+    ``services.group_commands`` (setMyCommands for group chats).
     """
     feature = MovieNight(app, config, store, media=media, services=services)
     feature.register(application)
     application.bot_data["movienight"] = feature
-    if services is not None:
-        services.commands.extend(COMMANDS)
+    if services is not None:  # movie nights are for groups: their commands show there
+        services.group_commands.extend(COMMANDS)
     return feature

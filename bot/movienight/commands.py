@@ -14,7 +14,6 @@ from typing import Any
 
 from telegram import Bot, Chat, Message, Update, User
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -24,10 +23,11 @@ from telegram.ext import (
     PollAnswerHandler,
 )
 
-from ..media import strip_tags
 from ..permissions import is_chat_admin
 from ..resolve import choice_keyboard, question_text, resolve_title
-from .lifecycle import CALLBACK_PREFIX, NightLifecycle
+from .buttons import NightButtons, add_button_data
+from .buttons import quiet as _quiet
+from .lifecycle import CALLBACK_PREFIX
 from .store import Night, StoreError
 from .texts import (
     OPTION_MAX_CHARS,
@@ -54,10 +54,9 @@ COMMANDS = [
     ("vote", "Movie night: start the poll (opener or admin)"),
     ("close", "Movie night: close the poll now (opener or admin)"),
 ]
-_KIND_CODE = {"seed": "s", "seen": "w", "veto": "v"}  # in button data (64 bytes at most)
 
 
-class MovieNight(NightLifecycle):
+class MovieNight(NightButtons):
     """The movie-night feature of one bot: handlers, deadlines and restart recovery."""
 
     # -- wiring ----------------------------------------------------------------------
@@ -276,12 +275,15 @@ class MovieNight(NightLifecycle):
             (f.movie_id, f.score, shorten(f"{i}. {self._label(f.movie_id)}", OPTION_MAX_CHARS))
             for i, f in enumerate(fused, 1)
         ]
-        try:
-            night = self.store.start_voting(night.id, options)
-        except StoreError:
-            await self._reply(message, "The poll has just been started.")
-            return
-        await self._send_ballot(context.bot, night)
+        # The night's lock is held from "voting" until the poll is saved: a /close or a
+        # deadline meanwhile waits for the poll instead of closing a night without one.
+        async with self.night_lock(night.id):
+            try:
+                night = self.store.start_voting(night.id, options)
+            except StoreError:
+                await self._reply(message, "The poll has just been started (or the night ended).")
+                return
+            await self._send_ballot(context.bot, night)
 
     async def cmd_close(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
@@ -292,11 +294,15 @@ class MovieNight(NightLifecycle):
         if not await self._may_manage(context.bot, chat, user, night):
             await self._refuse(message, night, "close it")
             return
-        if night.state == "gathering":
-            self.store.cancel(night.id)
+        async with self.night_lock(night.id):  # waits for a /vote that is sending the poll
+            night = self.store.night(night.id)
+            called_off = night.state == "gathering" and self.store.cancel(night.id)
+        if called_off:
             await self._reply(message, "Movie night called off (no poll was running).")
-            return
-        await self._close_safely(context.bot, night.id)
+        elif night.state == "voting":
+            await self._close_safely(context.bot, night.id)
+        else:
+            await self._reply(message, "This movie night is already closing.")
 
     # -- titles ----------------------------------------------------------------------
     async def _add_titles(
@@ -349,7 +355,7 @@ class MovieNight(NightLifecycle):
         for found in questions[AMBIGUOUS_PROMPTS:]:
             lines.append(f"“{esc(shorten(found.query, 60))}” is unclear: add the year, please.")
         await self._reply(message, "\n".join(notes + lines))
-        action = f"{CALLBACK_PREFIX}a:{_KIND_CODE[kind]}:{night.id}"
+        action = add_button_data(kind, night.id)
         for found in asked:
             await _quiet(
                 bot.send_message(
@@ -360,82 +366,19 @@ class MovieNight(NightLifecycle):
                 )
             )
 
-    def _add(self, night: Night, movie_id: int, user: User, kind: str) -> str:
-        try:
-            if kind == "seed":
-                return self.store.add_seed(
-                    night.id, movie_id, user.id, person(user), self.settings.max_seeds
-                )
-            return self.store.add_exclusion(night.id, movie_id, kind, user.id, person(user))
-        except StoreError:
-            return "closed"
-
-    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        parts = (query.data or "").split(":")
-        try:
-            if parts[1] == "a" and len(parts) == 5:
-                await self._button_add(query, parts[2], int(parts[3]), int(parts[4]))
-            elif parts[1] == "r" and len(parts) == 3:
-                await self._button_random(context.bot, query, int(parts[2]))
-            else:
-                raise ValueError(query.data)
-        except (ValueError, IndexError):
-            await _quiet(query.answer("This button is no longer valid."))
-
-    async def _button_add(self, query: Any, code: str, night_id: int, movie_id: int) -> None:
-        kind = {v: k for k, v in _KIND_CODE.items()}[code]
-        night = self.store.current(query.message.chat.id) if query.message else None
-        if night is None or night.id != night_id or night.state != "gathering":
-            await _quiet(query.answer("That movie night's list is closed."))
-            return
-        outcome = self._add(night, movie_id, query.from_user, kind)
-        label = esc(self._label(movie_id))
-        lines = outcome_lines({outcome: [label]}, kind)
-        await _quiet(query.answer(strip_tags(lines[0]) if lines else "OK"))
-        await _quiet(
-            query.edit_message_text(
-                f"{lines[0] if lines else label} ({esc(person(query.from_user))})",
-                parse_mode=ParseMode.HTML,
-            )
-        )
-
-    async def _button_random(self, bot: Bot, query: Any, night_id: int) -> None:
-        try:
-            night = self.store.night(night_id)
-        except StoreError:
-            await _quiet(query.answer("This button is no longer valid."))
-            return
-        top = self.store.options(night_id)[:3]
-        if night.state != "novotes" or not top:
-            await _quiet(query.answer("A movie was already picked."))
-            return
-        choice = self.rng.choice(top)
-        try:
-            picked = self.store.claim_random_pick(night_id, choice.movie_id)
-        except StoreError as exc:
-            await _quiet(query.answer(str(exc)[:200]))
-            return
-        if picked is None:
-            await _quiet(query.answer("A movie was already picked."))
-            return
-        await _quiet(query.answer(f"Picked: {shorten(self._label(choice.movie_id), 150)}"))
-        await _quiet(
-            query.edit_message_text(
-                f"Nobody voted, so {esc(person(query.from_user))} asked for a random pick "
-                "among the top 3.",
-                parse_mode=ParseMode.HTML,
-            )
-        )
-        await self._close_safely(bot, night_id)
-
     async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = update.poll_answer
         user = answer.user
         if user is None:  # a vote on behalf of a chat (anonymous admin): not our polls
             return
-        night = self.store.record_vote(
-            answer.poll_id, user.id, person(user), answer.option_ids, update_id=update.update_id
+        # Off the event loop: the commit's fsync (and a busy file) must not stall other chats.
+        night = await asyncio.to_thread(
+            self.store.record_vote,
+            answer.poll_id,
+            user.id,
+            person(user),
+            answer.option_ids,
+            update_id=update.update_id,
         )
         if night is None:
             log.debug("poll answer for unknown or closed poll %s", answer.poll_id)
@@ -453,14 +396,3 @@ class MovieNight(NightLifecycle):
             f"Sorry, only {esc(night.opener_name)} (who opened this movie night) or a chat "
             f"admin can {action}.",
         )
-
-
-async def _quiet(awaitable: Any) -> Any:
-    """Await a Telegram call whose failure must not stop the caller (logged)."""
-    try:
-        return await awaitable
-    except (BadRequest, Forbidden) as exc:
-        log.info("telegram refused: %s", exc)
-    except TelegramError as exc:
-        log.warning("telegram call failed: %s", exc)
-    return None

@@ -9,6 +9,7 @@ commands and buttons on top of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -27,7 +28,7 @@ from reelpick.fusion import Fused, fuse, ranked_lists
 from ..media import PosterSender, strip_tags
 from ..services import BotServices
 from .settings import Settings
-from .store import MovieNightStore, Night, Option
+from .store import MovieNightStore, Night, Option, StoreError
 from .texts import (
     CAPTION_MAX_CHARS,
     OPTION_MAX_CHARS,
@@ -40,6 +41,7 @@ from .texts import (
 
 log = logging.getLogger(__name__)
 
+ORPHAN_PROBE = 30  # message ids after the anchor where an unsaved poll may be (see _recover_poll)
 RETRY_SECONDS = 30.0  # a close or announcement that failed on Telegram's side is retried
 CALLBACK_PREFIX = "mn:"
 
@@ -81,8 +83,12 @@ class NightLifecycle:
         self.admins = {int(a) for a in admins}
         self.rng = rng or random.Random()
         self.retry_seconds = RETRY_SECONDS
-        self._close_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._night_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.application: Application | None = None
+
+    def night_lock(self, night_id: int) -> asyncio.Lock:
+        """One lock per night: starting the poll and closing the night never overlap."""
+        return self._night_locks[night_id]
 
     @property
     def app(self) -> Reelpick:
@@ -124,18 +130,29 @@ class NightLifecycle:
         )
 
     async def _send_ballot(self, bot: Bot, night: Night) -> None:
-        """The album of candidates, then the poll; remember the poll and schedule its deadline."""
+        """The album of candidates, then the poll; remember the poll and schedule its deadline.
+
+        Call with :meth:`night_lock` held. Exactly one poll per night: the intent to send it
+        is committed first (with the album's last message id as an anchor), so a bot killed
+        between sendPoll and saving the poll finds it after a restart (:meth:`_recover_poll`)
+        rather than sending a second one; a poll that cannot be saved is stopped at once.
+        """
         options = self.store.options(night.id)
         captions = [
             shorten(f"{o.position + 1}. {self._label(o.movie_id)}", CAPTION_MAX_CHARS)
             for o in options
         ]
+        anchor = None
         try:
-            await self._send_album(bot, night.chat_id, [o.movie_id for o in options], captions)
+            album = await self._send_album(
+                bot, night.chat_id, [o.movie_id for o in options], captions
+            )
+            anchor = max((m.message_id for m in album or []), default=None)
         except TelegramError as exc:  # the poll matters more than the pictures
             log.warning("movie night %s: candidate album failed: %s", night.id, exc)
         minutes = self.settings.voting_minutes
         question = f"🎬 Movie night: what do we watch? Voting closes in {duration(minutes)}."
+        self.store.record_poll_intent(night.id, anchor)
         sent = await bot.send_poll(
             night.chat_id,
             question,
@@ -144,8 +161,46 @@ class NightLifecycle:
             allows_multiple_answers=False,
         )
         deadline = time.time() + minutes * 60
-        self.store.set_poll(night.id, sent.poll.id, sent.message_id, deadline)
+        try:
+            self.store.set_poll(night.id, sent.poll.id, sent.message_id, deadline)
+        except StoreError as exc:  # the night ended meanwhile: the poll must not stay open
+            log.warning("movie night %s: poll not saved (%s); stopping it", night.id, exc)
+            try:
+                await bot.stop_poll(night.chat_id, sent.message_id)
+            except TelegramError as stop_error:
+                log.error("movie night %s: could not stop the poll: %s", night.id, stop_error)
+            return
         self.schedule(night.id, deadline)
+
+    async def _recover_poll(self, bot: Bot, night: Night) -> None:
+        """A night in ``voting`` without a saved poll, after a restart: send it exactly once.
+
+        No intent recorded: the bot stopped before sendPoll, so the ballot goes out now.
+        Intent recorded: the poll may be in the chat already. The bot's own poll messages
+        are the only ones stopPoll accepts, so the few message ids after the anchor are
+        tried; the orphan found is stopped and its votes (Telegram's count) decide the
+        night. Only when none is found is the ballot sent.
+        """
+        if night.poll_intent_at is not None and night.poll_anchor_id is not None:
+            for message_id in range(night.poll_anchor_id + 1, night.poll_anchor_id + ORPHAN_PROBE):
+                try:
+                    poll = await bot.stop_poll(night.chat_id, message_id)
+                except BadRequest:
+                    continue  # not a poll of ours (a member's message, or none)
+                counts = [o.voter_count for o in poll.options]
+                log.warning(
+                    "movie night %s: found the poll sent before the restart (message %s); "
+                    "stopped it and closing the night with its %s vote(s)",
+                    night.id,
+                    message_id,
+                    sum(counts),
+                )
+                self.store.set_poll(night.id, poll.id, message_id, time.time())
+                await self.close_night(bot, night.id, final_counts=counts)
+                return
+            log.info("movie night %s: no poll found after the restart; sending it", night.id)
+            self.store.clear_poll_intent(night.id)
+        await self._send_ballot(bot, night)
 
     # -- deadlines and closing ---------------------------------------------------------
     def schedule(self, night_id: int, deadline: float, *, retry: bool = False) -> None:
@@ -202,7 +257,8 @@ class NightLifecycle:
             )
             try:
                 if night.state == "voting" and night.poll_id is None:
-                    await self._send_ballot(bot, night)  # stopped between /vote and the poll
+                    async with self.night_lock(night.id):  # stopped between /vote and the poll
+                        await self._recover_poll(bot, self.store.night(night.id))
                 elif night.state == "voting":
                     self.schedule(night.id, night.deadline or 0)
                 else:
@@ -210,17 +266,24 @@ class NightLifecycle:
             except Exception:
                 log.exception("movie night %s: recovery failed", night.id)
 
-    async def close_night(self, bot: Bot, night_id: int) -> None:
+    async def close_night(
+        self, bot: Bot, night_id: int, *, final_counts: list[int] | None = None
+    ) -> None:
         """Stop the poll, decide and record the winner, announce it. Safe to call repeatedly.
 
+        ``final_counts``: the poll was stopped already and these are Telegram's counts.
         Raises TelegramError when Telegram could not be reached (the caller retries).
         """
-        async with self._close_locks[night_id]:
+        # With final_counts the caller (restart recovery) holds the night's lock already.
+        lock = self.night_lock(night_id)
+        async with contextlib.nullcontext() if final_counts is not None else lock:
             night = self.store.night(night_id)
             if night.state == "voting":
                 options = self.store.options(night_id)
                 counts = self.store.tally(night_id)
-                if night.poll_message_id is not None:
+                if final_counts is not None and len(final_counts) == len(counts):
+                    counts = final_counts
+                elif night.poll_message_id is not None:
                     counts = await self._stop_poll(bot, night, counts)
                 winner, tied = decide(options, counts)
                 claimed = self.store.claim_close(
@@ -290,10 +353,11 @@ class NightLifecycle:
     # -- sending -------------------------------------------------------------------------
     async def _send_album(
         self, bot: Bot, chat_id: int, movie_ids: list[int], captions: list[str]
-    ) -> None:
+    ) -> list[Message]:
         """The candidates' posters, one numbered caption each, as albums of 2-10 photos."""
-        if self.media is not None:
-            await self.media.send_captioned(bot, chat_id, movie_ids, captions)
+        if self.media is None:
+            return []
+        return list(await self.media.send_captioned(bot, chat_id, movie_ids, captions) or [])
 
     async def _send_poster(self, bot: Bot, chat_id: int, movie_id: int, caption: str) -> Message:
         """The winner's poster with ``caption`` (HTML); a text message when the photo fails."""

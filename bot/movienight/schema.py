@@ -6,10 +6,11 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # States in which a chat "has a movie night" (only one such night per chat).
 OPEN_STATES = ("gathering", "voting", "closing")
+STATES = (*OPEN_STATES, "closed", "novotes")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nights (
@@ -30,7 +31,9 @@ CREATE TABLE IF NOT EXISTS nights (
     random_pick     INTEGER NOT NULL DEFAULT 0,
     announced       INTEGER NOT NULL DEFAULT 0,
     announce_message_id INTEGER,
-    closed_at       REAL
+    closed_at       REAL,
+    poll_intent_at  REAL,              -- set just before sendPoll (see store.record_poll_intent)
+    poll_anchor_id  INTEGER            -- the bot's last message before the poll, to find it
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_night_per_chat
     ON nights (chat_id) WHERE state IN ('gathering', 'voting', 'closing');
@@ -77,6 +80,12 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_by_chat ON history (chat_id);
 """
 
+# Columns added after version 1, for files created by an older bot: (table, column, type).
+MIGRATIONS = [
+    ("nights", "poll_intent_at", "REAL"),
+    ("nights", "poll_anchor_id", "INTEGER"),
+]
+
 
 class StoreError(Exception):
     """A change that the night's state does not allow (the message says why)."""
@@ -101,6 +110,8 @@ class Night:
     announced: bool
     announce_message_id: int | None
     closed_at: float | None
+    poll_intent_at: float | None = None
+    poll_anchor_id: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -134,9 +145,32 @@ class Vote:
 
 
 def night_from_row(row: sqlite3.Row) -> Night:
-    """A ``nights`` row as a :class:`Night`."""
+    """A ``nights`` row as a :class:`Night`; ValueError when a stored value is malformed."""
     values = dict(row)
-    values["tally"] = tuple(json.loads(values["tally"])) if values["tally"] else None
+    tally = values["tally"]
+    if tally:
+        try:
+            counts = json.loads(tally)
+        except (TypeError, ValueError):
+            raise ValueError(f"night {values['id']}: tally {tally!r} is not JSON") from None
+        if not isinstance(counts, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts
+        ):
+            raise ValueError(f"night {values['id']}: tally {tally!r} is not a list of counts")
+        values["tally"] = tuple(counts)
+    else:
+        values["tally"] = None
+    if values["state"] not in STATES:
+        raise ValueError(f"night {values['id']}: unknown state {values['state']!r}")
     for flag in ("tie_broken", "random_pick", "announced"):
         values[flag] = bool(values[flag])
     return Night(**values)
+
+
+def option_ids_from_json(stored: str) -> tuple[int, ...]:
+    """A vote's stored option ids; a damaged value counts as no vote."""
+    try:
+        ids = json.loads(stored)
+    except (TypeError, ValueError):
+        return ()
+    return tuple(i for i in ids if isinstance(i, int)) if isinstance(ids, list) else ()

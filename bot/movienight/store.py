@@ -24,6 +24,7 @@ event loop and worker threads (one connection, guarded by a lock).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -32,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .schema import (
+    MIGRATIONS,
     OPEN_STATES,
     SCHEMA,
     SCHEMA_VERSION,
@@ -41,7 +43,10 @@ from .schema import (
     StoreError,
     Vote,
     night_from_row,
+    option_ids_from_json,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = ["OPEN_STATES", "Entry", "MovieNightStore", "Night", "Option", "StoreError", "Vote"]
 
@@ -53,18 +58,61 @@ class MovieNightStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            # A file that is not a database (or a damaged one) must not keep the bot down:
+            # keep it for a post-mortem under another name and start with an empty store.
+            kept = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            log.error("movie-night store %s is unreadable (%s); moved to %s", self.path, exc, kept)
+            self.path.rename(kept)
+            for suffix in ("-wal", "-shm"):
+                side = self.path.with_name(self.path.name + suffix)
+                if side.exists():
+                    side.rename(kept.with_name(kept.name + suffix))
+            self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE below.
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed vote or winner survives power loss, not only a killed process.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._db.executescript(SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        # A short busy timeout: a locked file fails a call after 5 s instead of stalling 30.
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed vote or winner survives power loss, not only a killed process.
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            with self._lock:
+                db.executescript(SCHEMA)
+                columns = {
+                    (table, r["name"])
+                    for table in {t for t, _, _ in MIGRATIONS}
+                    for r in db.execute(f"PRAGMA table_info({table})")  # our names, not input
+                }
+                for table, column, kind in MIGRATIONS:
+                    if (table, column) not in columns:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                (check,) = db.execute("PRAGMA quick_check").fetchone()
+                if check != "ok":
+                    raise sqlite3.DatabaseError(f"quick_check: {check}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _night(self, row: sqlite3.Row) -> Night:
+        """``row`` as a Night; a malformed row is closed for good (one log line), not fatal."""
+        try:
+            return night_from_row(row)
+        except ValueError as exc:
+            log.error("movie night %s: bad row (%s); treating it as closed", row["id"], exc)
+            with self._tx() as db:
+                db.execute(
+                    "UPDATE nights SET state = 'closed', tally = NULL, announced = 1 WHERE id = ?",
+                    (row["id"],),
+                )
+            return night_from_row(self._read("SELECT * FROM nights WHERE id = ?", (row["id"],))[0])
 
     def close(self) -> None:
         with self._lock:
@@ -108,7 +156,7 @@ class MovieNightStore:
         rows = self._read("SELECT * FROM nights WHERE id = ?", (night_id,))
         if not rows:
             raise StoreError(f"no movie night {night_id}")
-        return night_from_row(rows[0])
+        return self._night(rows[0])
 
     def current(self, chat_id: int) -> Night | None:
         """The chat's open movie night, if any."""
@@ -116,18 +164,19 @@ class MovieNightStore:
             "SELECT * FROM nights WHERE chat_id = ? AND state IN ('gathering','voting','closing')",
             (chat_id,),
         )
-        return night_from_row(rows[0]) if rows else None
+        night = self._night(rows[0]) if rows else None
+        return night if night is not None and night.is_open else None
 
     def latest(self, chat_id: int) -> Night | None:
         """The chat's most recent movie night, open or not."""
         rows = self._read(
             "SELECT * FROM nights WHERE chat_id = ? ORDER BY id DESC LIMIT 1", (chat_id,)
         )
-        return night_from_row(rows[0]) if rows else None
+        return self._night(rows[0]) if rows else None
 
     def by_poll(self, poll_id: str) -> Night | None:
         rows = self._read("SELECT * FROM nights WHERE poll_id = ?", (poll_id,))
-        return night_from_row(rows[0]) if rows else None
+        return self._night(rows[0]) if rows else None
 
     def unfinished(self) -> list[Night]:
         """Nights a restarted bot must pick up: running polls and unsent announcements."""
@@ -135,7 +184,7 @@ class MovieNightStore:
             "SELECT * FROM nights WHERE state IN ('voting', 'closing')"
             " OR (state = 'novotes' AND announced = 0) ORDER BY id"
         )
-        return [night_from_row(r) for r in rows]
+        return [n for n in map(self._night, rows) if n.state != "closed"]
 
     # -- seeds and exclusions --------------------------------------------------------
     def add_seed(
@@ -240,6 +289,29 @@ class MovieNightStore:
             )
         return self.night(night_id)
 
+    def record_poll_intent(self, night_id: int, anchor_message_id: int | None) -> None:
+        """About to call sendPoll for the night (committed first, so a restart knows).
+
+        ``anchor_message_id`` is the bot's last message in the chat before the poll (the
+        candidates' album), so a restarted bot can find and stop a poll it sent but never
+        saved instead of sending a second one.
+        """
+        with self._tx() as db:
+            self._require_state(db, night_id, "voting")
+            db.execute(
+                "UPDATE nights SET poll_intent_at = ?, poll_anchor_id = ? WHERE id = ?"
+                " AND poll_id IS NULL",
+                (time.time(), anchor_message_id, night_id),
+            )
+
+    def clear_poll_intent(self, night_id: int) -> None:
+        """No poll went out after all (a restarted bot found none): sending one is safe."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE nights SET poll_intent_at = NULL, poll_anchor_id = NULL WHERE id = ?",
+                (night_id,),
+            )
+
     def set_deadline(self, night_id: int, deadline: float) -> None:
         with self._tx() as db:
             db.execute("UPDATE nights SET deadline = ? WHERE id = ?", (deadline, night_id))
@@ -296,7 +368,7 @@ class MovieNightStore:
             (night_id,),
         )
         return [
-            Vote(r["user_id"], r["user_name"], tuple(json.loads(r["option_ids"]))) for r in rows
+            Vote(r["user_id"], r["user_name"], option_ids_from_json(r["option_ids"])) for r in rows
         ]
 
     def tally(self, night_id: int) -> list[int]:
@@ -304,7 +376,8 @@ class MovieNightStore:
         counts = [0] * len(self.options(night_id))
         for vote in self.votes(night_id):
             for i in vote.option_ids:
-                counts[i] += 1
+                if isinstance(i, int) and 0 <= i < len(counts):  # a damaged row counts nothing
+                    counts[i] += 1
         return counts
 
     # -- closing ---------------------------------------------------------------------
