@@ -13,6 +13,12 @@ Phases:
               Telegram's flood limit for the whole bot (max_messages_per_second = 30) and,
               in a second bot process, without it (to show what the bot itself costs)
   memory      the bot process's RSS after the runs, and its peak (target <= 1.5 GiB)
+  /forme      personal picks, warm: /forme -> the last album (the fused "Picks"), p50/p95,
+              from a few chats whose profiles hold 20 ratings each, paced like the 1-chat
+              phase. A third bot process runs tests/profile_plugins.py (reelpick with the
+              GenreFan test recommender added), so at least one plugin recommends; every
+              enabled plugin that implements reelpick_recommend adds its album (target p95
+              <= 1 s).
 
 There is no other Telegram bot to compare with, so each figure is printed beside its target
 with the ratio figure/target (below 1.0 meets it). The per-chat anti-spam limit
@@ -20,6 +26,7 @@ with the ratio figure/target (below 1.0 meets it). The per-chat anti-spam limit
 
     .venv/bin/python bench/bench_bot.py                       # all three plugins
     .venv/bin/python bench/bench_bot.py --plugins cosine-cf   # quick
+    .venv/bin/python bench/bench_bot.py --plugins cosine-cf --only-forme
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from reelpick.profiles import ProfileStore  # noqa: E402
 from tests.telegram_server import BotAPIServer  # noqa: E402
 
 SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
@@ -64,6 +72,10 @@ TITLES = [
     "Fight Club",
     "The Lion King 1994",
 ]
+# ml-latest-small movieIds of well-known films (Toy Story, Heat, The Matrix, ...): profiles.
+RATED = [1, 6, 47, 110, 364, 480, 608, 912, 1213, 1214, 1219, 1387, 1721, 2571, 2959]
+RATED += [3578, 4226, 4306, 4973, 79132]
+FORME_CHATS = 5
 ANSWERS = ("sendMediaGroup", "sendPhoto", "sendMessage")
 CHAT_RATE = 1.0  # bot.max_messages_per_chat_second (the default)
 
@@ -76,10 +88,22 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=50)
     parser.add_argument("--waves", type=int, default=3, help="bursts in the many-chats phase")
     parser.add_argument("--startup-timeout", type=float, default=3600.0)
+    parser.add_argument("--forme-rounds", type=int, default=25, help="/forme queries")
+    parser.add_argument("--only-forme", action="store_true", help="run the /forme phase only")
     args = parser.parse_args()
     plugins = [p.strip() for p in args.plugins.split(",") if p.strip()]
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
+
+    if args.only_forme:
+        with BotAPIServer() as server:
+            forme, recommenders = forme_phase(server, cache, plugins, args)
+        print()
+        print(
+            f"{'phase':<44} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'target':>8} {'p95/target':>10}"
+        )
+        report(f"/forme -> Picks album ({recommenders} recommenders)", forme, 1000)
+        return 0
 
     with BotAPIServer() as server:
         print(f"plugins: {', '.join(plugins)}; data: {ML_SMALL.name}; cache: {cache}", flush=True)
@@ -101,12 +125,14 @@ def main() -> int:
             rss_free, peak_free = unlimited.memory()
         finally:
             unlimited.stop()
+        forme, recommenders = forme_phase(server, cache, plugins, args)
 
     print()
     print(f"{'phase':<44} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'target':>8} {'p95/target':>10}")
     report("1 chat", one, 300)
     report(f"{args.chats} chats, flood limit 30 msg/s", many, 1000)
     report(f"{args.chats} chats, no flood limit", many_free, 1000)
+    report(f"/forme -> Picks album ({recommenders} recommenders)", forme, 1000)
     print(
         f"bot CPU per query in the no-limit phase: {cpu_per_query * 1000:.1f} ms "
         f"({args.chats} queries need {cpu_per_query * args.chats:.2f} s of one core); "
@@ -125,6 +151,38 @@ def main() -> int:
     return 0
 
 
+def forme_phase(
+    server: BotAPIServer, cache: Path, plugins: list[str], args: argparse.Namespace
+) -> tuple[list[float], int]:
+    """/forme from FORME_CHATS chats with 20 ratings each, warm; (latencies, recommenders)."""
+    chats = [300_000_000 + c for c in range(FORME_CHATS)]
+    with ProfileStore(cache / "cache" / "profiles.sqlite3") as store:
+        for c, chat in enumerate(chats):
+            store.forget(f"tg:{chat}")
+            for i, movie_id in enumerate(RATED):
+                store.rate(f"tg:{chat}", movie_id, float(1 + (i * 7 + c * 3) % 5))
+    bot = Bot(
+        server,
+        cache,
+        [*plugins, "genre-fan"],
+        flood=30.0,
+        timeout=args.startup_timeout,
+        launcher=REPO / "tests" / "profile_plugins.py",
+        name="forme",
+    )
+    try:
+        recommenders = bot.warm_forme(chats)
+        print(f"/forme answers with {recommenders} recommender albums + Picks", flush=True)
+        samples = []
+        for i in range(args.forme_rounds):
+            chat = chats[i % len(chats)]
+            samples.append(bot._latency(chat, bot.command(chat, "forme")))
+            time.sleep(bot.answers_per_query / CHAT_RATE / len(chats))
+    finally:
+        bot.stop()
+    return samples, recommenders
+
+
 def report(name: str, samples: list[float], target_ms: float) -> None:
     ms = sorted(s * 1000 for s in samples)
     p50 = statistics.median(ms)
@@ -138,7 +196,14 @@ class Bot:
     """A ``reelpick bot`` process talking to ``server``."""
 
     def __init__(
-        self, server: BotAPIServer, cache: Path, plugins: list[str], flood: float, timeout: float
+        self,
+        server: BotAPIServer,
+        cache: Path,
+        plugins: list[str],
+        flood: float,
+        timeout: float,
+        launcher: Path | None = None,
+        name: str = "",
     ) -> None:
         self.server = server
         self.plugins = plugins
@@ -146,7 +211,7 @@ class Bot:
         self._seen: dict[int, list[float]] = {}
         self._unfinished: list = []
         self._scanned = 0
-        config = cache / f"bench-config-{int(flood)}.toml"
+        config = cache / f"bench-config-{name or int(flood)}.toml"
         config.write_text(
             f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{cache / "cache"}"\n'
             "[plugins]\nenabled = [" + ", ".join(f'"{p}"' for p in plugins) + "]\n"
@@ -161,11 +226,12 @@ class Bot:
             "REELPICK_TELEGRAM_BASE_FILE_URL": server.base_file_url,
             "REELPICK_VGG16_WEIGHTS": str(VGG16_WEIGHTS),
         }
-        self.log = open(cache / f"bot-{int(flood)}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.log = open(cache / f"bot-{name or int(flood)}.log", "w")  # noqa: SIM115 - closed in stop()
         started = time.perf_counter()
         commands_before = len(server.calls("setMyCommands"))
+        program = [str(launcher)] if launcher else ["-m", "reelpick.cli"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "reelpick.cli", "-v", "--config", str(config), "bot"],
+            [sys.executable, *program, "-v", "--config", str(config), "bot"],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -186,6 +252,30 @@ class Bot:
 
     def ask(self, chat_id: int, title: str) -> int:
         return self.server.push_text(chat_id, title)["update_id"]
+
+    def command(self, chat_id: int, command: str) -> int:
+        return self.server.push_command(chat_id, command)["update_id"]
+
+    def warm_forme(self, chats: list[int]) -> int:
+        """/forme once per chat (posters read, file_ids known); returns the recommender albums.
+
+        The answer is a header, one album (or line) per recommender, then the Picks album:
+        its count is learnt from the first answer, up to the Picks album."""
+        for chat in chats:
+            delivered_after = time.perf_counter()
+            self.command(chat, "forme")
+            picks = self.server.wait_for_sync(
+                lambda chat=chat: [
+                    r
+                    for r in self.server.calls("sendMediaGroup", chat)
+                    if r.ok and "<b>Picks</b>" in str(r.params["media"])
+                ],
+                timeout=300,
+            )
+            self.answers_per_query = len(
+                [at for at in self._answers(chat) if delivered_after <= at <= picks[0].at]
+            )
+        return self.answers_per_query - 2
 
     def warm_up(self, chat: int = 200_000_000) -> int:
         """Ask every title once (a chat per title, so no pacing): posters read, file_ids known.

@@ -48,6 +48,7 @@ from reelpick.errors import ConfigError
 from . import handlers as h
 from .limits import RetryingRateLimiter
 from .movienight import register_movienight
+from .profiles import register_profiles
 from .services import SERVICES, BotServices
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def build_application(
     shared.commands.extend(h.COMMANDS)
 
     register_movienight(application, app, config, services=shared)
+    register_profiles(application, shared)
 
     application.add_handler(
         MessageHandler(filters.COMMAND, h.unknown_command), group=UNKNOWN_COMMAND_GROUP

@@ -20,6 +20,7 @@ from telegram import (
     LinkPreviewOptions,
     ReplyParameters,
     Update,
+    User,
 )
 from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.error import TelegramError
@@ -31,6 +32,7 @@ from reelpick.types import PluginAnswer
 
 from .media import ChatAction, album_caption, movie_header
 from .permissions import is_chat_admin
+from .profiles import rating_markup  # rating buttons under a single movie's header
 from .resolve import EXAMPLES, choice_keyboard, parse_choice, question_text, resolve_title
 from .services import BotServices, services
 from .settings import K_CHOICES, MAX_K
@@ -341,7 +343,9 @@ async def pick_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         except TelegramError as exc:  # the question may be gone or unchanged: answer anyway
             log.info("could not edit the question: %s", redact(exc))
     reply_to = query.message.message_id if query.message is not None else None
-    await answer_movie(context, update.effective_chat.id, movie_id, reply_to=reply_to)
+    await answer_movie(
+        context, update.effective_chat.id, movie_id, reply_to=reply_to, user=query.from_user
+    )
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -365,16 +369,28 @@ async def _answer_title(update: Update, context: ContextTypes.DEFAULT_TYPE, text
     if found.kind == "invalid":
         await message.reply_text(found.problem)
     elif found.kind == "match":
-        await answer_movie(context, message.chat_id, found.movie_id, reply_to=message.message_id)
+        await answer_movie(
+            context,
+            message.chat_id,
+            found.movie_id,
+            reply_to=message.message_id,
+            user=update.effective_user,
+        )
     else:
         markup = choice_keyboard(found.candidates) if found.candidates else None
         await message.reply_html(question_text(found), reply_markup=markup)
 
 
 async def answer_movie(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, movie_id: int, reply_to: int | None = None
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    movie_id: int,
+    reply_to: int | None = None,
+    user: User | None = None,
 ) -> None:
     """Header, then one album per plugin in plugin order (one line for a plugin that failed).
+
+    In the private chat with ``user`` the header carries rating buttons (bot/profiles).
 
     Plugins are asked and posters read concurrently while the header goes out; albums are
     sent one after another so they arrive in order. One chat's answers never interleave.
@@ -404,6 +420,7 @@ async def answer_movie(
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
                 if reply_to
                 else None,
+                reply_markup=rating_markup(chat_id, user, movie_id),
             )
             for name in chosen.plugins:
                 answer, posters = await prepared[name]

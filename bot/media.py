@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import diskcache
-from telegram import Bot, InputMediaPhoto, Message, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
@@ -137,13 +137,19 @@ class PosterSender:
         *,
         reply_to: int | None = None,
         posters: list[Poster] | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
     ) -> list[Message]:
-        """Send the posters of ``movie_ids`` with ``caption`` (HTML) on the first one."""
+        """Send the posters of ``movie_ids`` with ``caption`` (HTML) on the first one.
+
+        ``reply_markup`` (buttons) needs a single poster: Telegram puts none under albums.
+        """
         if not movie_ids:
             raise ValueError("no posters to send")
+        if reply_markup is not None and len(movie_ids) != 1:
+            raise ValueError("buttons go under a single poster, not an album")
         captions = [caption] + [None] * (len(movie_ids) - 1)
         return await self._send_all(
-            bot, chat_id, movie_ids, captions, ParseMode.HTML, reply_to, posters
+            bot, chat_id, movie_ids, captions, ParseMode.HTML, reply_to, posters, reply_markup
         )
 
     async def send_captioned(
@@ -164,11 +170,12 @@ class PosterSender:
         parse_mode: str | None,
         reply_to: int | None,
         posters: list[Poster] | None,
+        reply_markup: InlineKeyboardMarkup | None = None,
     ) -> list[Message]:
         posters = posters if posters is not None else await self.load(movie_ids)
         sent: list[Message] = []
         for chunk in _chunks(list(zip(posters, captions, strict=True))):
-            sent += await self._send_chunk(bot, chat_id, chunk, parse_mode, reply_to)
+            sent += await self._send_chunk(bot, chat_id, chunk, parse_mode, reply_to, reply_markup)
         return sent
 
     def file_id(self, bot: Bot, poster: Poster) -> str | None:
@@ -198,6 +205,7 @@ class PosterSender:
         chunk: list[tuple[Poster, str | None]],
         parse_mode: str | None,
         reply_to: int | None,
+        reply_markup: InlineKeyboardMarkup | None = None,
     ) -> list[Message]:
         """One photo or album (``chunk``: posters with their captions), file_ids reused."""
         reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
@@ -212,6 +220,7 @@ class PosterSender:
                         caption=caption,
                         parse_mode=parse_mode,
                         reply_parameters=reply,
+                        reply_markup=reply_markup,
                     )
                     messages = [message]
                 else:

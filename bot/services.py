@@ -13,14 +13,16 @@ import asyncio
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import diskcache
 from telegram.ext import ContextTypes
 
 from reelpick.app import Reelpick
-from reelpick.config import Config
+from reelpick.config import Config, expand
 from reelpick.errors import ConfigError
 from reelpick.posters import PosterStore
+from reelpick.profiles import ProfileStore
 from reelpick.types import PluginAnswer
 
 from .breaker import PluginBreaker
@@ -42,7 +44,8 @@ class BotServices:
     it when needed rather than keeping a reference); ``.ask`` calls a plugin in a thread within
     the time budget; ``.sender`` sends posters with file_id reuse; ``.label`` names a movie;
     ``.settings`` holds per-chat k and plugins; ``.chat_lock`` keeps one chat's answers apart;
-    ``.commands`` collects every feature's (command, description) for setMyCommands.
+    ``.commands`` collects every feature's (command, description) for setMyCommands;
+    ``.profiles`` is the :class:`~reelpick.profiles.ProfileStore` of people's ratings.
     """
 
     def __init__(self, config: Config, app: Reelpick) -> None:
@@ -82,6 +85,8 @@ class BotServices:
         warm_up(app)
         self.label(int(app.dataset.movies.index[0]))  # build the label table now
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        # People's ratings (/rate, /forme; bot/profiles): SQLite in the bot's state folder.
+        self.profiles = ProfileStore(profiles_path(config))
 
     async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
         """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds.
@@ -145,6 +150,7 @@ class BotServices:
 
     def close(self) -> None:
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
+        self.profiles.close()
         self.sender.store.close()
         self.cache.close()
 
@@ -153,6 +159,12 @@ def warm_up(app: Reelpick) -> None:
     """Build the title indexes now (about a second) rather than on the first person's query."""
     app.search("warm up")
     did_you_mean(app, "warm up")
+
+
+def profiles_path(config: Config) -> Path:
+    """``[bot] profiles_db``, or ``<cache.dir>/profiles.sqlite3`` when it is empty."""
+    db = config.section("bot")["profiles_db"]
+    return expand(db, config.path) if db else config.cache_dir / "profiles.sqlite3"
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> BotServices:

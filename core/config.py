@@ -92,6 +92,9 @@ DEFAULTS: dict[str, Any] = {
         "max_messages_per_group_minute": 20,
         "max_messages_per_chat_second": 1.0,
         "retries": 3,
+        # Personal profiles (/rate, /forme): "" keeps them in <cache.dir>/profiles.sqlite3.
+        "profiles_db": "",
+        "max_import_mb": 10.0,
     },
     "movienight": {
         "max_options": 10,

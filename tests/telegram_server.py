@@ -17,7 +17,9 @@ Supported methods: getMe, logOut, close, deleteWebhook, setWebhook, getWebhookIn
 sendMessage, sendPhoto, sendMediaGroup, sendChatAction, answerCallbackQuery, editMessageText,
 editMessageReplyMarkup, deleteMessage, setMyCommands, getMyCommands, deleteMyCommands (with
 scopes and language codes), setMyDescription, getMyDescription, setMyShortDescription,
-getMyShortDescription, sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators.
+getMyShortDescription, sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators,
+sendDocument, getFile, and file downloads (``GET /file/bot<token>/<file_path>``, recorded as
+"downloadFile"); users send files with :meth:`BotAPIServer.push_document`.
 """
 
 from __future__ import annotations
@@ -163,7 +165,147 @@ class Chat:
     admins: set[int] = field(default_factory=set)
 
 
-class BotAPIServer:
+# == documents and files (sendDocument, getFile, file downloads, push_document) ==============
+# Kept together: what the profile feature (CSV imports, /myratings exports) needs of Telegram.
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files, as api.telegram.org does
+
+
+@dataclass
+class StoredDocument:
+    file_id: str
+    file_unique_id: str
+    data: bytes
+    file_name: str | None
+    mime_type: str | None
+    file_path: str
+
+
+class _DocumentsAPI:
+    """sendDocument, getFile and ``GET /file/bot<token>/<file_path>``, mixed into the server."""
+
+    _lock: threading.RLock
+    token: str
+
+    @property
+    def documents(self) -> dict[str, StoredDocument]:
+        """Documents by file_id: those users sent (push_document) and those the bot sent."""
+        with self._lock:
+            return self.__dict__.setdefault("_documents", {})
+
+    def _store_document(
+        self, data: bytes, file_name: str | None, mime_type: str | None
+    ) -> StoredDocument:
+        with self._lock:
+            number = len(self.documents) + 1
+            unique = base64.urlsafe_b64encode(os.urandom(9)).decode()
+            suffix = os.path.splitext(file_name or "")[1][:10]
+            stored = StoredDocument(
+                file_id="BQACAgIAAxkBAAI" + base64.urlsafe_b64encode(os.urandom(24)).decode(),
+                file_unique_id=f"AgAD{unique}",
+                data=data,
+                file_name=file_name,
+                mime_type=mime_type,
+                file_path=f"documents/file_{number}{suffix}",
+            )
+            self.documents[stored.file_id] = stored
+            return stored
+
+    @staticmethod
+    def _document_json(stored: StoredDocument, with_size: bool = True) -> dict:
+        found = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        if stored.file_name:
+            found["file_name"] = stored.file_name
+        if stored.mime_type:
+            found["mime_type"] = stored.mime_type
+        if with_size:
+            found["file_size"] = len(stored.data)
+        return found
+
+    def push_document(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        mime_type: str | None = "text/csv",
+        *,
+        user_id: int | None = None,
+        report_size: bool = True,
+    ) -> dict:
+        """A user sends ``data`` as a file named ``filename``; ``report_size=False`` leaves out
+        ``file_size`` (optional in the Bot API)."""
+        stored = self._store_document(data, filename, mime_type)
+        chat = self.chat(chat_id)  # type: ignore[attr-defined]
+        user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
+        with self._lock:
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.user(user_id),  # type: ignore[attr-defined]
+                "chat": self._chat_json(chat),  # type: ignore[attr-defined]
+                "date": int(time.time()),
+                "document": self._document_json(stored, with_size=report_size),
+            }
+            chat.messages[message_id] = message
+            return self.push_update({"message": message})  # type: ignore[attr-defined]
+
+    def api_senddocument(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)  # type: ignore[attr-defined]
+        value = params.get("document")
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = files.get(value[len("attach://") :])
+        if isinstance(value, bytes):
+            if not value:
+                raise bad_request("file must be non-empty")
+            name = params.get("document_file_name") or "document"
+            stored = self._store_document(value, name, _mime_of(name))
+        elif isinstance(value, str) and value:
+            with self._lock:
+                stored = self.documents.get(value)
+            if stored is None:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+        else:
+            raise bad_request("there is no document in the request")
+        message = self._new_message(  # type: ignore[attr-defined]
+            chat, params, document=self._document_json(stored)
+        )
+        self._caption(message, params)  # type: ignore[attr-defined]
+        return message
+
+    def api_getfile(self, params: dict, files: dict) -> dict:
+        file_id = str(params.get("file_id") or "")
+        with self._lock:
+            stored = self.documents.get(file_id)
+        if stored is None:
+            raise bad_request("invalid file_id")
+        if len(stored.data) > MAX_DOWNLOAD_BYTES:
+            raise bad_request("file is too big")
+        return {**self._document_json(stored), "file_path": stored.file_path}
+
+    def download(self, path: str) -> tuple[int, bytes]:
+        """``GET /file/bot<token>/<file_path>``: (HTTP status, body)."""
+        # Clients may percent-encode the token's ":" (httpx does).
+        match = re.fullmatch(r"/file/bot([^/]*)/(.+)", urllib.parse.unquote(path))
+        if match is None or match.group(1) != self.token:
+            return 401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}'
+        with self._lock:
+            found = [d for d in self.documents.values() if d.file_path == match.group(2)]
+        if not found:
+            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
+        return 200, found[0].data
+
+
+def _mime_of(name: str) -> str:
+    suffix = os.path.splitext(name)[1].lower()
+    return {".csv": "text/csv", ".txt": "text/plain", ".zip": "application/zip"}.get(
+        suffix, "application/octet-stream"
+    )
+
+
+# == end of documents and files ================================================================
+
+
+class BotAPIServer(_DocumentsAPI):
     """The server and its state. Thread-safe; start with ``with BotAPIServer() as s`` or start()."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, latency: float = 0.0) -> None:
@@ -1023,6 +1165,22 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if url.path.startswith("/file/bot"):  # a file download (see _DocumentsAPI)
+            status, data = api.download(url.path)
+            with api._lock:
+                api.requests.append(
+                    # The file path only: the URL holds the token.
+                    Request(
+                        "downloadFile",
+                        {"file_path": url.path.split("/", 3)[-1]},
+                        {},
+                        time.perf_counter(),
+                        True,
+                        status,
+                    )
+                )
+            self._reply_bytes(status, data)
+            return
         match = re.fullmatch(r"/bot([^/]*)/(\w+)", url.path)
         if match is None:
             self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -1079,6 +1237,16 @@ class _Handler(BaseHTTPRequestHandler):
         record.status = status
         self._reply(status, answer)
 
+    def _reply_bytes(self, status: int, data: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
     def _reply(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
         try:
@@ -1117,6 +1285,8 @@ _METHODS = {
         "api_getChat",
         "api_getChatMember",
         "api_getChatAdministrators",
+        "api_sendDocument",
+        "api_getFile",
     ]
 }
 
@@ -1155,6 +1325,8 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[st
             payload = part.get_payload(decode=True) or b""
             if part.get_filename() is not None:
                 files[name] = payload
+                if name == "document":  # sendDocument: Telegram keeps the uploaded file's name
+                    params["document_file_name"] = part.get_filename()
             else:
                 params[name] = payload.decode()
         # A file sent as the parameter itself (sendPhoto photo=<file>) is that parameter's value.

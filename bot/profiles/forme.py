@@ -1,0 +1,190 @@
+"""/forme: personal recommendations from the person's ratings.
+
+One album per plugin that implements ``reelpick_recommend`` (the chat's /settings choose
+the plugins and k), then a "Picks" album fusing them all (:func:`reelpick.picks.pick`),
+whose caption says why: "because you liked Heat, Ronin". A plugin that fails, times out or
+has no answer gets one line; the others still answer. Plugins run in the bot's plugin
+threads within ``bot.plugin_timeout``, concurrently, while the header goes out.
+
+An empty profile gets a short note, well-liked and varied movies to start from, and a
+nudge to /rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+
+import numpy as np
+from telegram import Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from reelpick.data import Dataset
+from reelpick.picks import PickSettings, pick
+from reelpick.redact import redact
+from reelpick.types import PluginAnswer, Profile
+
+from ..media import ChatAction, album_caption
+from ..services import BotServices, services
+from . import texts
+from .rate import owner_of
+
+log = logging.getLogger(__name__)
+
+DEPTH = 3  # each plugin is asked for DEPTH * k movies, so that picks fuse deeper lists
+STARTER_MIN_RATINGS = 50  # a "well-liked" starter movie has at least this many ratings
+STARTER_PRIOR = 20  # ratings of weight pulling a movie's mean towards the global mean
+_starters: dict[str, list[int]] = {}  # dataset fingerprint -> well-liked movies, best first
+
+
+class ForMe:
+    """The /forme command."""
+
+    async def cmd_forme(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        if user is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            await message.reply_text(
+                texts.PRIVATE_ONLY + " Tap below for your picks there.",
+                reply_markup=texts.private_keyboard(context.bot.username, "forme", "My picks"),
+            )
+            return
+        await self.answer(context, chat.id, user.id)
+
+    async def answer(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int) -> None:
+        s = services(context)
+        profile = await asyncio.to_thread(s.profiles.profile, owner_of(user_id))
+        async with s.chat_lock(chat_id):
+            if not profile.ratings:
+                await self._starters(context, s, chat_id, profile)
+            else:
+                await self._picks(context, s, chat_id, profile)
+
+    async def _picks(
+        self, context: ContextTypes.DEFAULT_TYPE, s: BotServices, chat_id: int, profile: Profile
+    ) -> None:
+        bot = context.bot
+        registry = s.reelpick.registry
+        chosen = s.settings.get(chat_id, registry.enabled())
+        names = [n for n in chosen.plugins if registry.implements(n, "reelpick_recommend")]
+        if not names:
+            await bot.send_message(chat_id, texts.NO_RECOMMENDER)
+            return
+        asked = {n: asyncio.create_task(_recommend(s, n, profile, DEPTH * chosen.k)) for n in names}
+        uploading = ChatAction(bot, chat_id, "upload_photo")
+        try:
+            await bot.send_message(chat_id, texts.forme_header(profile), parse_mode=ParseMode.HTML)
+            answers: list[PluginAnswer] = []
+            for n in names:
+                answer = await asked[n]
+                answers.append(answer)
+                line = texts.shortfall_line(answer)
+                if line is not None:
+                    await bot.send_message(chat_id, line)
+                    continue
+                ids = [r.movie_id for r in answer.neighbours[: chosen.k]]
+                heading = f"<b>{html.escape(answer.label)}</b> · for you"
+                await _album(
+                    s,
+                    bot,
+                    chat_id,
+                    ids,
+                    album_caption(heading, [s.label(m) for m in ids]),
+                    uploading,
+                )
+            settings = PickSettings.from_config(s.config)
+            fused = pick(answers, chosen.k, weights=settings.weights, rrf_k=settings.rrf_k)
+            if not fused:
+                await bot.send_message(chat_id, "No picks to fuse: no recommender answered.")
+                return
+            dataset = s.reelpick.dataset
+            lines = [
+                s.label(r.movie_id)
+                + (f" — {reason}" if (reason := texts.because_text(dataset, r.because)) else "")
+                for r in fused
+            ]
+            heading = "<b>Picks</b> · all recommenders together"
+            await _album(
+                s,
+                bot,
+                chat_id,
+                [r.movie_id for r in fused],
+                album_caption(heading, lines),
+                uploading,
+            )
+        finally:
+            await uploading.stop()
+            for task in asked.values():
+                task.cancel()
+
+    async def _starters(
+        self, context: ContextTypes.DEFAULT_TYPE, s: BotServices, chat_id: int, profile: Profile
+    ) -> None:
+        k = s.settings.get(chat_id, s.reelpick.registry.enabled()).k
+        dataset = s.reelpick.dataset
+        ids = [m for m in await asyncio.to_thread(starters, dataset) if m not in profile.movies][:k]
+        await context.bot.send_message(chat_id, texts.EMPTY_PROFILE, parse_mode=ParseMode.HTML)
+        if ids:
+            caption = album_caption("<b>Well-liked</b> · to start with", [s.label(m) for m in ids])
+            async with ChatAction(context.bot, chat_id, "upload_photo") as uploading:
+                await _album(s, context.bot, chat_id, ids, caption, uploading)
+
+
+async def _recommend(s: BotServices, name: str, profile: Profile, k: int) -> PluginAnswer:
+    """One plugin's recommendations, computed in a plugin thread, within the time budget."""
+    registry = s.reelpick.registry
+    loop = asyncio.get_running_loop()
+    call = loop.run_in_executor(s.plugin_pool, registry.ask_recommend, name, profile, k)
+    try:
+        return await asyncio.wait_for(call, s.plugin_timeout)
+    except TimeoutError:
+        log.error("plugin %s took over %.1f s to recommend; skipped", name, s.plugin_timeout)
+        label = registry.plugins[name].info.label
+        return PluginAnswer(name, label, error=f"no answer within {s.plugin_timeout} s")
+
+
+async def _album(
+    s: BotServices, bot, chat_id: int, ids: list[int], caption: str, uploading: ChatAction
+) -> None:
+    posters = await s.sender.load(ids)
+    if s.sender.needs_upload(bot, posters):
+        await uploading.start()  # "sending photo…" while files upload
+    try:
+        await s.sender.send(bot, chat_id, ids, caption, posters=posters)
+    except TelegramError as exc:
+        log.error("sending a /forme album to chat %s failed: %s", chat_id, redact(exc))
+        await bot.send_message(chat_id, "I couldn't send those posters just now.")
+
+
+def starters(dataset: Dataset, count: int = 60) -> list[int]:
+    """Well-liked, varied movies for someone with no ratings yet, best first.
+
+    "Well-liked": the mean rating pulled towards the global mean by STARTER_PRIOR ratings
+    (so a few enthusiastic votes do not win), among movies with enough ratings. "Varied":
+    walking down that list, a movie whose first genre is already taken waits until every
+    first genre had its turn.
+    """
+    key = dataset.fingerprint
+    if key not in _starters:
+        stats = dataset.ratings.groupby("movieId")["rating"].agg(["count", "sum"])
+        stats = stats[stats.index.isin(dataset.movies.index)]
+        enough = stats[stats["count"] >= STARTER_MIN_RATINGS]
+        if len(enough) < count:  # a small dataset: take the best known anyway
+            enough = stats.nlargest(count * 3, "count")
+        overall = float(dataset.ratings["rating"].mean())
+        damped = (enough["sum"] + STARTER_PRIOR * overall) / (enough["count"] + STARTER_PRIOR)
+        order = np.lexsort((enough.index.to_numpy(), -damped.to_numpy()))
+        ranked = [int(m) for m in enough.index.to_numpy()[order]]
+        varied: list[int] = []
+        later: list[int] = []
+        taken: set[str] = set()
+        for movie_id in ranked:
+            genres = list(dataset.movies.loc[movie_id]["genres"]) or [""]
+            (later if genres[0] in taken else varied).append(movie_id)
+            taken.add(genres[0])
+        _starters[key] = (varied + later)[:count]
+    return _starters[key]

@@ -1,0 +1,112 @@
+"""/myratings (a summary and the whole profile as a CSV document) and /forget (delete it all,
+after a confirmation button).
+
+/forget's buttons carry a one-time nonce kept in the bot's diskcache: the first press uses
+it up, so a second press, a press on an old confirmation or a forged one deletes nothing
+(it could otherwise wipe ratings made after the confirmation was sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import secrets
+
+from telegram import Update
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import ContextTypes
+
+from reelpick.profiles import export_csv
+
+from ..services import services
+from . import texts
+from .rate import owner_of
+
+log = logging.getLogger(__name__)
+
+CONFIRM_SECONDS = 600  # a /forget confirmation works this long
+EXPORT_NAME = "reelpick-ratings.csv"
+
+
+def _nonce_key(user_id: int) -> str:
+    return f"profiles-forget-nonce:{int(user_id)}"
+
+
+class Manage:
+    """/myratings and /forget."""
+
+    async def cmd_myratings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        if user is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            await message.reply_text(texts.PRIVATE_ONLY + " Send /myratings to me there.")
+            return
+        s = services(context)
+        owner = owner_of(user)
+        dataset = s.reelpick.dataset
+        profile, entries = await asyncio.gather(
+            asyncio.to_thread(s.profiles.profile, owner),
+            asyncio.to_thread(s.profiles.entries, owner),
+        )
+        if not entries:
+            await message.reply_text(texts.NOTHING_RATED)
+            return
+        document = await asyncio.to_thread(export_csv, entries, dataset)
+        await message.reply_html(texts.summary(profile, entries, dataset))
+        await context.bot.send_document(
+            chat.id, document, filename=EXPORT_NAME, caption=f"{len(entries)} movies"
+        )
+
+    async def cmd_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        if user is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            await message.reply_text(texts.PRIVATE_ONLY + " Send /forget to me there.")
+            return
+        s = services(context)
+        count = len(await asyncio.to_thread(s.profiles.entries, owner_of(user)))
+        if not count:
+            await message.reply_text("There is nothing to forget: you have no ratings.")
+            return
+        nonce = secrets.token_hex(8)
+        s.cache.set(_nonce_key(user.id), nonce, expire=CONFIRM_SECONDS)
+        await message.reply_html(
+            f"Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
+            reply_markup=texts.forget_keyboard(user.id, nonce),
+        )
+
+    async def on_forget_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        s = services(context)
+        press = texts.parse_forget(query.data)
+        chat = update.effective_chat
+        if press is None:
+            await query.answer(texts.STALE)
+            return
+        if query.from_user.id != press.user_id or chat is None or chat.id != press.user_id:
+            log.info(
+                "refused a /forget button of user %s pressed by %s",
+                press.user_id,
+                query.from_user.id,
+            )
+            await query.answer(texts.NOT_YOURS, show_alert=True)
+            return
+        key = _nonce_key(press.user_id)
+        with s.cache.transact():  # one press uses the nonce up, however fast two arrive
+            valid = s.cache.get(key) == press.nonce
+            if valid:
+                s.cache.delete(key)
+        if not valid:
+            await query.answer(texts.STALE)
+            return
+        if press.confirmed:
+            removed = await asyncio.to_thread(s.profiles.forget, owner_of(press.user_id))
+            text = f"Done: I deleted your {removed} ratings and marks."
+        else:
+            text = "Kept: nothing was deleted."
+        await query.answer(text[:190])
+        if query.message is not None:
+            await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)

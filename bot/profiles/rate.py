@@ -1,0 +1,168 @@
+"""/rate: one movie at a time (poster, title, year) with ★1…★5, "seen", "not interested", "skip".
+
+The next movie is the one :func:`reelpick.profiles.next_to_rate` expects to teach the most.
+A press records the answer at once and sends the next question: one tap per movie, no
+confirmation. The same buttons (without "skip") go under the bot's single-movie answers in a
+private chat (:func:`rating_markup`).
+
+A rating session (the movies asked so far, skipped ones included, and the one asked now)
+is kept in the bot's diskcache per person, so a restart neither repeats questions nor
+breaks the buttons already sent. Every button names its movie and its person: a press by
+anyone else, for a movie the catalogue lacks, or with data that is not exactly a rating
+button is answered with a short note and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram import InlineKeyboardMarkup, Update, User
+from telegram.constants import ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from reelpick.profiles import next_to_rate
+from reelpick.redact import redact
+
+from ..services import BotServices, services
+from . import texts
+
+log = logging.getLogger(__name__)
+
+SESSION_SECONDS = 7 * 24 * 3600  # a rating session is remembered this long after its last tap
+MAX_ASKED = 300  # movies remembered per session (the question pool holds 500)
+
+
+def owner_of(user: User | int) -> str:
+    """The profile owner key of a Telegram user."""
+    return f"tg:{int(user if isinstance(user, int) else user.id)}"
+
+
+def rating_markup(chat_id: int, user: User | None, movie_id: int) -> InlineKeyboardMarkup | None:
+    """Rating buttons for a single-movie answer in ``chat_id``, or None where they do not belong.
+
+    Only in the private chat with ``user`` (its chat id is the user's id): in a group a
+    highlighted ★ would show everyone the rating.
+    """
+    if user is None or user.is_bot or int(chat_id) != user.id:
+        return None
+    return texts.rating_keyboard(movie_id, user.id, skip=False)
+
+
+class Rating:
+    """The /rate command and every rating button."""
+
+    async def cmd_rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        if user is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            await message.reply_text(
+                texts.PRIVATE_ONLY + " Tap below and I'll ask you there.",
+                reply_markup=texts.private_keyboard(context.bot.username, "rate", "Rate movies"),
+            )
+            return
+        s = services(context)
+        async with s.chat_lock(chat.id):
+            session = _session(s, user.id)
+            await self._ask_next(context, s, user.id, session)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        s = services(context)
+        press = texts.parse_rate(query.data)
+        if press is None:
+            await query.answer(texts.STALE)
+            return
+        chat = update.effective_chat
+        user = query.from_user
+        # The person the button was sent to, in their own private chat; nobody else.
+        if user.id != press.user_id or chat is None or chat.id != press.user_id:
+            log.info("refused a rating button of user %s pressed by %s", press.user_id, user.id)
+            await query.answer(texts.NOT_YOURS, show_alert=True)
+            return
+        dataset = s.reelpick.dataset
+        if press.movie_id not in dataset:
+            await query.answer(texts.UNKNOWN_MOVIE)
+            return
+        owner = owner_of(user)
+        async with s.chat_lock(chat.id):
+            if press.choice in texts.STARS:
+                s.profiles.rate(owner, press.movie_id, float(press.choice))
+            elif press.choice == "seen":
+                s.profiles.mark_seen(owner, press.movie_id)
+            elif press.choice == "no":
+                s.profiles.mark_not_interested(owner, press.movie_id)
+            await query.answer(texts.recorded(press.choice, s.label(press.movie_id)))
+            session = _session(s, user.id)
+            is_question = session.get("current") == press.movie_id
+            if query.message is not None:
+                # Mark the choice; the buttons stay, so a slip of the finger can be corrected.
+                markup = texts.rating_keyboard(
+                    press.movie_id,
+                    user.id,
+                    chosen=press.choice,
+                    skip=is_question or _has_skip(query.message.reply_markup),
+                )
+                with contextlib.suppress(BadRequest):  # unchanged: the same button again
+                    await query.edit_message_reply_markup(markup)
+            if is_question:  # the latest question: ask the next one
+                await self._ask_next(context, s, user.id, session)
+
+    async def _ask_next(
+        self, context: ContextTypes.DEFAULT_TYPE, s: BotServices, user_id: int, session: dict
+    ) -> None:
+        dataset = s.reelpick.dataset
+        asked = [int(m) for m in session.get("asked", [])]
+        profile = await asyncio.to_thread(s.profiles.profile, owner_of(user_id))
+        found = await asyncio.to_thread(next_to_rate, dataset, profile, 1, user_id % (2**32), asked)
+        if not found:
+            session["current"] = None
+            _save(s, user_id, session)
+            await context.bot.send_message(
+                user_id, "That's every movie I had to ask about. See your picks with /forme."
+            )
+            return
+        movie_id = found[0]
+        session["asked"] = [*asked, movie_id][-MAX_ASKED:]
+        session["current"] = movie_id
+        _save(s, user_id, session)  # before sending: a press may arrive as soon as it is out
+        caption = texts.question_caption(dataset, movie_id, len(profile.ratings))
+        try:
+            await s.sender.send(
+                context.bot,
+                user_id,
+                [movie_id],
+                caption,
+                reply_markup=texts.rating_keyboard(movie_id, user_id),
+            )
+        except TelegramError as exc:
+            log.error("sending a /rate question to %s failed: %s", user_id, redact(exc))
+            await context.bot.send_message(user_id, "I couldn't send the next movie; try /rate.")
+
+
+def _has_skip(markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether a message's buttons include "skip" (a /rate question, not an answer header)."""
+    if markup is None:
+        return False
+    return any(
+        (b.callback_data or "").startswith(f"{texts.RATE_PREFIX}skip:")
+        for row in markup.inline_keyboard
+        for b in row
+        if isinstance(b.callback_data, str)
+    )
+
+
+def _key(user_id: int) -> str:
+    return f"profiles-rate-session:{int(user_id)}"
+
+
+def _session(s: BotServices, user_id: int) -> dict:
+    stored = s.cache.get(_key(user_id))
+    return dict(stored) if isinstance(stored, dict) else {"asked": [], "current": None}
+
+
+def _save(s: BotServices, user_id: int, session: dict) -> None:
+    s.cache.set(_key(user_id), session, expire=SESSION_SECONDS)

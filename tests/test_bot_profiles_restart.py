@@ -1,0 +1,144 @@
+"""Restart safety of profiles: the bot as a real process, killed with SIGKILL between rating
+and /forme. The ratings, the rating session and the buttons already sent all survive.
+
+The bot runs ``tests/profile_plugins.py`` (``reelpick`` with the GenreFan test plugin
+installed as if built in); the Bot API test server lives in this process and keeps what
+arrives while the bot is down, as Telegram does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ML_SMALL, POSTERS
+from telegram_server import BotAPIServer, buttons
+
+from reelpick.data import load_dataset
+from reelpick.profiles import ProfileStore
+
+pytestmark = pytest.mark.timeout(180)
+
+USER = 5151
+LAUNCHER = Path(__file__).with_name("profile_plugins.py")
+
+
+class BotProcess:
+    """The bot in a subprocess, pointed at the test server and test folders."""
+
+    def __init__(self, server: BotAPIServer, folder: Path) -> None:
+        self.server = server
+        self.folder = folder
+        self.db = folder / "profiles.db"
+        config = folder / "config.toml"
+        config.write_text(
+            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
+            '[plugins]\nenabled = ["genre-fan"]\n'
+            f'[posters]\ndir = "{POSTERS}"\n'
+            "[bot]\nmessages_per_minute = 0\nmax_messages_per_chat_second = 0\n"
+            f'profiles_db = "{self.db}"\n'
+        )
+        self.env = {
+            **os.environ,
+            "REELPICK_CONFIG": str(config),
+            "REELPICK_TELEGRAM_BASE_URL": server.base_url,
+            "REELPICK_TELEGRAM_BASE_FILE_URL": server.base_file_url,
+            "TELEGRAM_BOT_TOKEN": server.token,
+        }
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        polls_before = self._get_updates()
+        self.starts += 1
+        log = open(self.folder / f"bot-{self.starts}.log", "wb")  # noqa: SIM115 (kept by Popen)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "-v", "bot"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        # Ready when it asks for updates (the request is still open: a long poll).
+        self.server.wait_for_sync(
+            lambda: self._check_alive() and self._get_updates() > polls_before, timeout=90
+        )
+
+    def _get_updates(self) -> int:
+        with self.server._lock:
+            return sum(r.method == "getUpdates" for r in self.server.requests)
+
+    def _check_alive(self) -> bool:
+        if self.proc.poll() is not None:
+            log = (self.folder / f"bot-{self.starts}.log").read_text()[-3000:]
+            raise AssertionError(f"bot exited with {self.proc.returncode}:\n{log}")
+        return True
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait(timeout=10) == -signal.SIGKILL
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def questions(server: BotAPIServer) -> list:
+    return [
+        r
+        for r in server.calls("sendPhoto", USER)
+        if r.ok and any(d.startswith("rate:") for _, d in buttons(r.params))
+    ]
+
+
+def tap(server: BotAPIServer, question, choice: str) -> None:
+    server.push_callback(
+        USER, question.result["message_id"], dict(buttons(question.params))[choice]
+    )
+
+
+def movie_of(question) -> int:
+    return int(buttons(question.params)[0][1].split(":")[2])
+
+
+def test_ratings_survive_sigkill_and_forme_uses_them(tmp_path: Path) -> None:
+    dataset = load_dataset(ML_SMALL)
+    with BotAPIServer() as server:
+        bot = BotProcess(server, tmp_path)
+        try:
+            bot.start()
+            server.push_command(USER, "rate")
+            server.wait_for_sync(lambda: len(questions(server)) == 1, timeout=30)
+            tap(server, questions(server)[0], "★5")
+            server.wait_for_sync(lambda: len(questions(server)) == 2, timeout=30)
+            tap(server, questions(server)[1], "★4")
+            server.wait_for_sync(lambda: len(questions(server)) == 3, timeout=30)
+            first, second, third = (movie_of(q) for q in questions(server))
+            with ProfileStore(bot.db) as store:
+                assert dict(store.profile(f"tg:{USER}").ratings) == {first: 5.0, second: 4.0}
+
+            bot.kill()
+            server.push_command(USER, "forme")  # waits at Telegram while the bot is down
+            bot.start()
+
+            server.wait_for_sync(lambda: len(server.calls("sendMediaGroup", USER)) == 2, timeout=60)
+            header = [r.result["text"] for r in server.calls("sendMessage", USER) if r.ok][-1]
+            assert header.startswith("Picks for you, from your 2 ratings")
+            picks = server.calls("sendMediaGroup", USER)[-1].result[0]["caption"].split("\n")
+            assert picks[0] == "Picks · all recommenders together"
+            liked = str(dataset.movies.loc[first]["name"])
+            assert all(line.endswith(f"because you liked {liked}") for line in picks[1:])
+
+            # The question sent before the kill still works, and the session goes on.
+            tap(server, questions(server)[2], "★3")
+            server.wait_for_sync(lambda: len(questions(server)) == 4, timeout=30)
+            assert movie_of(questions(server)[3]) not in (first, second, third)
+            with ProfileStore(bot.db) as store:
+                ratings = dict(store.profile(f"tg:{USER}").ratings)
+            assert ratings == {first: 5.0, second: 4.0, third: 3.0}
+        finally:
+            bot.stop()
