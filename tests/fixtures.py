@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from reelpick.config import Config, load_config
 
@@ -70,3 +71,36 @@ def write_movielens(
         folder / "tags.csv", index=False
     )
     return folder
+
+
+# -- Spark (tests/test_spark.py, tests/test_als.py) -------------------------------------------
+
+SPARK_TEST_CONF = {
+    # Loopback only, no web UI: tests never open a port to the network.
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "2",
+}
+
+
+def require_spark() -> None:
+    """Skip without Java or pyspark, except under CI=true, where that is a failure."""
+    import importlib.util
+
+    from reelpick.engine.spark import java_available
+
+    missing = [
+        what
+        for what, ok in (
+            ("pyspark", importlib.util.find_spec("pyspark") is not None),
+            ("Java", java_available()),
+        )
+        if not ok
+    ]
+    if missing:
+        reason = f"Spark tests need {' and '.join(missing)} (pip install -e '.[spark]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)

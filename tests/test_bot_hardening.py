@@ -183,19 +183,19 @@ async def test_start_payloads_go_to_their_feature_and_others_get_the_welcome(
     application = build_application(bot_config(), reelpick_app)
     seen = []
 
-    async def rate(update, context, argument: str) -> None:
+    async def trial(update, context, argument: str) -> None:
         seen.append(argument)
-        await update.effective_message.reply_text(f"rate {argument}")
+        await update.effective_message.reply_text(f"trial {argument}")
 
-    application.bot_data["reelpick"].deep_links.register("rate", rate)
-    with pytest.raises(ValueError):
-        application.bot_data["reelpick"].deep_links.register("rate", rate)
+    application.bot_data["reelpick"].deep_links.register("trial", trial)
+    with pytest.raises(ValueError):  # a name belongs to one feature ("rate" is the profiles')
+        application.bot_data["reelpick"].deep_links.register("rate", trial)
     async with running(application):
-        for i, payload in enumerate(("rate_6", "rate", "unknown_1", "bad/payload", "x" * 65)):
+        for i, payload in enumerate(("trial_6", "trial", "unknown_1", "bad/payload", "x" * 65)):
             server.push_command(USER + i, "start", payload)
         await server.wait_for(lambda: all(texts(server, USER + i) for i in range(5)))
     assert seen == ["6", ""]
-    assert texts(server, USER) == ["rate 6"]
+    assert texts(server, USER) == ["trial 6"]
     for i in (2, 3, 4):
         assert texts(server, USER + i)[0].startswith("Hi! I find movies")
 

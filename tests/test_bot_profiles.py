@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ML_SMALL, POSTERS, write_config
 from profile_plugins import Clueless, GenreFan, Grumpy, Sleepy
 from telegram_server import BOT_USERNAME, BotAPIServer, album_captions, buttons, running
 
@@ -26,6 +25,7 @@ from reelpick.bot.services import SERVICES
 from reelpick.data import Dataset
 from reelpick.profiles import ProfileStore
 from reelpick.registry import Registry
+from tests.fixtures import ML_SMALL, POSTERS, write_config
 
 pytestmark = pytest.mark.timeout(60)
 

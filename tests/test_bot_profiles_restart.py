@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ML_SMALL, POSTERS
 from telegram_server import BotAPIServer, buttons
 
 from reelpick.data import load_dataset
 from reelpick.profiles import ProfileStore
+from tests.fixtures import ML_SMALL, POSTERS
 
 pytestmark = pytest.mark.timeout(180)
 
