@@ -16,7 +16,7 @@ from reelpick.plugins.cosine_cf import profile_weights
 from reelpick.plugins.vgg16_poster import VGG16Poster
 from reelpick.registry import Registry
 
-HEAT, RONIN, TOY_STORY, MATRIX = 6, 2194, 1, 2571
+HEAT, RONIN, TOY_STORY, MATRIX = 6, 2278, 1, 2571
 SGD_PARAMS = "[plugins.sgd-mf]\nfactors = 16\nepochs = 12\nensemble = 1\n"
 
 
