@@ -527,6 +527,18 @@ def test_the_complete_plugin_in_the_docs_passes_the_kit(
     print(report)
 
 
+def test_the_recommend_example_in_the_docs_passes_the_kit(
+    docs_plugin: str, small: Dataset, tmp_path: Path
+) -> None:
+    from same_genres import SameGenres as DocsSameGenres
+
+    [method] = [b for b in doc_blocks("python") if "def reelpick_recommend" in b]
+    namespace = {"SameGenres": DocsSameGenres, "hookimpl": hookimpl, "NoAnswer": NoAnswer}
+    exec("class WithRecommend(SameGenres):\n" + method, namespace)
+    report = check_plugin(namespace["WithRecommend"], small, cache_root=tmp_path / "kit")
+    assert report.recommends, report
+
+
 def test_the_other_python_blocks_in_the_docs_run(
     docs_plugin: str, make_config, tmp_path: Path, capsys
 ) -> None:
