@@ -7,7 +7,8 @@ profile, and the score is recall@10 of the held-out movies (mean over users).
 
 ``latency`` fits each plugin on ml-latest-small (defaults; a warm cache is reused) and times
 ``Registry.ask_recommend`` (the hook plus the registry's checks, as the bot and the CLI call
-it) for 50-rating profiles taken from real users, warm (after one untimed call): p50 and p95.
+it) for 50-rating profiles taken from real users, warm (after one untimed call): p50 and p95. vgg16-poster
+indexes the shared posters (features computed once into the cache); genre-tags is the example.
 
     .venv/bin/python bench/bench_recommend.py weighting
     .venv/bin/python bench/bench_recommend.py latency [--plugin NAME ...] [--cache DIR]
@@ -16,6 +17,7 @@ it) for 50-rating profiles taken from real users, warm (after one untimed call):
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import tempfile
@@ -30,7 +32,8 @@ from reelpick.data import Dataset, load_dataset
 from reelpick.plugins.cosine_cf import WEIGHTINGS, profile_weights
 from reelpick.registry import Registry
 
-ML_SMALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ML_SMALL = SHARED / "data" / "ml-latest-small"
 
 
 def split(dataset: Dataset, held: int = 5, seed: int = 0) -> tuple[Dataset, dict[int, set[int]]]:
@@ -69,9 +72,21 @@ def weighting(dataset: Dataset) -> None:
             )
 
 
-def latency(dataset: Dataset, plugins: list[str], cache: Path, runs: int) -> None:
-    values = {**DEFAULTS, "cache": {**DEFAULTS["cache"], "dir": str(cache)}}
+def latency(
+    dataset: Dataset, plugins: list[str], cache: Path, runs: int, posters: str, weights: str
+) -> None:
+    values = copy.deepcopy(DEFAULTS)
+    values["cache"]["dir"] = str(cache)
+    values["posters"]["dir"] = posters
+    values["plugins"]["vgg16-poster"] = {"weights": weights}
     registry = Registry(Config(values=values), load_entry_points=True)
+    if "genre-tags" in plugins and "genre-tags" not in registry.plugins:
+        sys.path.insert(
+            0, str(Path(__file__).resolve().parents[1] / "examples/reelpick-genre-tags/src")
+        )
+        from reelpick_genre_tags import GenreTags
+
+        registry.register(GenreTags(), "genre-tags")
     counts = dataset.ratings["userId"].value_counts()
     users = sorted(counts.index[counts >= 50])[:runs]
     profiles = []
@@ -104,17 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugin", action="append", help="latency: only these plugins")
     parser.add_argument("--cache", help="latency: cache folder (default: a temporary one)")
     parser.add_argument("--runs", type=int, default=200, help="latency: profiles timed")
+    parser.add_argument("--posters", default=str(SHARED / "data" / "posters"))
+    parser.add_argument(
+        "--weights", default=str(SHARED / "models" / "vgg16_imagenet_notop.weights.h5")
+    )
     args = parser.parse_args(argv)
     dataset = load_dataset(args.data)
     if args.what == "weighting":
         weighting(dataset)
         return 0
-    plugins = args.plugin or ["cosine-cf", "sgd-mf"]
+    plugins = args.plugin or ["cosine-cf", "sgd-mf", "vgg16-poster", "genre-tags"]
+    options = (args.runs, args.posters, args.weights)
     if args.cache:
-        latency(dataset, plugins, Path(args.cache), args.runs)
+        latency(dataset, plugins, Path(args.cache), *options)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            latency(dataset, plugins, Path(tmp), args.runs)
+            latency(dataset, plugins, Path(tmp), *options)
     return 0
 
 

@@ -390,7 +390,7 @@ class FoldedUser:
         """
         f = self.factors
         # The vector in the factors' float32: a float64 one would copy every movie vector.
-        dots = f.item_vec @ self.vector.astype(f.item_vec.dtype)
+        dots = kernels.matvec(f.item_vec, self.vector.astype(np.float32))
         scores = f.mu + self.bias + f.item_bias + dots
         banned = np.fromiter(set(exclude) | set(self.ratings), dtype=np.int64)
         positions = np.searchsorted(f.movie_ids, banned)
