@@ -16,7 +16,7 @@ from .data.search import SearchResult, TitleIndex
 from .engine import EngineSettings, engine_for
 from .errors import DataError
 from .registry import Registry
-from .types import PluginAnswer
+from .types import PluginAnswer, Profile
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +87,13 @@ class Reelpick:
         self, movie_id: int, k: int, plugins: list[str] | None = None
     ) -> list[PluginAnswer]:
         return self.registry.similar(movie_id, k, plugins)
+
+    def recommend(
+        self, profile: Profile, k: int, plugins: list[str] | None = None
+    ) -> list[PluginAnswer]:
+        """Each recommending plugin's ``k`` picks for ``profile`` (none of its movies come back).
+
+        A lookup or fold-in per plugin, never a refit: the bot and the CLI call it while a
+        person waits.
+        """
+        return self.registry.recommend(profile, k, plugins)

@@ -6,12 +6,14 @@ similar to item i (never i itself), best first. -1 pads rows with fewer than k n
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import numba
 import numpy as np
 import scipy.sparse as sp
 
 from .cache import ArtifactStore
-from .types import Neighbour
+from .types import Neighbour, Recommendation
 
 # A block of dense similarities is at most this many float32 values (256 MiB).
 BLOCK_VALUES = 1 << 26
@@ -283,6 +285,18 @@ def _heapify(heap_s, heap_j, size):
         _sift_down(heap_s, heap_j, pos, size)
 
 
+def _as_array(movie_ids: Collection[int]) -> np.ndarray:
+    return np.fromiter((int(m) for m in movie_ids), dtype=np.int64, count=len(movie_ids))
+
+
+def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each of ``wanted`` in ``sorted_ids``, -1 where absent."""
+    found = np.searchsorted(sorted_ids, wanted)
+    found = np.minimum(found, max(len(sorted_ids) - 1, 0))
+    hit = (sorted_ids[found] == wanted) if len(sorted_ids) else np.zeros(len(wanted), bool)
+    return np.where(hit, found, -1)
+
+
 class NeighbourTable:
     """A fitted top-k table over ``movie_ids``: answering a query is a row lookup.
 
@@ -312,6 +326,66 @@ class NeighbourTable:
             Neighbour(int(m), float(s))
             for m, s in zip(self.movie_ids[row[keep]], scores[keep], strict=True)
         ]
+
+    def recommend(
+        self,
+        weights: Mapping[int, float],
+        k: int,
+        exclude: Collection[int] = (),
+        *,
+        combine: str = "sum",
+        reasons: int = 3,
+    ) -> list[Recommendation]:
+        """Up to ``k`` movies for a person, from the neighbours of the movies in ``weights``.
+
+        ``weights`` maps profile movies to how much each counts (negative: pushes its
+        neighbours down). A candidate m scores ``sum_j weight_j * sim(j, m)`` over the profile
+        movies j that list m among their neighbours (``combine="max"``: the largest such term).
+        Only candidates with a positive score come back, best first (ties: lower movie id),
+        never a movie of ``exclude`` or of ``weights``; ``because`` names up to ``reasons``
+        profile movies with the largest positive terms. Profile movies missing from the
+        table are ignored; an empty list means nothing scored above zero.
+        """
+        if combine not in ("sum", "max"):
+            raise ValueError(f"combine must be 'sum' or 'max', got {combine!r}")
+        ids = np.fromiter((int(m) for m in weights), dtype=np.int64, count=len(weights))
+        values = np.fromiter((float(w) for w in weights.values()), np.float64, len(weights))
+        known = _positions(self.movie_ids, ids)
+        sources, values, source_ids = known[known >= 0], values[known >= 0], ids[known >= 0]
+        width = self.index.shape[1]
+        if k <= 0 or not len(sources) or width == 0:
+            return []
+        rows = self.index[sources]
+        terms = (self.score[sources].astype(np.float64) * values[:, None])[rows >= 0]
+        origin = np.repeat(np.arange(len(sources)), width)[(rows >= 0).ravel()]
+        candidates = rows[rows >= 0]
+        n = len(self.movie_ids)
+        if combine == "sum":
+            total = np.bincount(candidates, weights=terms, minlength=n)
+        else:
+            total = np.full(n, -np.inf)
+            np.maximum.at(total, candidates, terms)
+        banned = np.concatenate([known, _positions(self.movie_ids, _as_array(exclude))])
+        eligible = np.zeros(n, dtype=bool)
+        eligible[candidates] = True
+        eligible[banned[banned >= 0]] = False
+        eligible &= total > 0
+        chosen = np.flatnonzero(eligible)
+        if len(chosen) > k:  # argpartition first: the candidates can be thousands
+            chosen = chosen[np.argpartition(-total[chosen], k - 1)[:k]]
+            # Everything tied with the k-th score competes for the last places by movie id.
+            chosen = np.flatnonzero(eligible & (total >= total[chosen].min()))
+        chosen = chosen[np.lexsort((self.movie_ids[chosen], -total[chosen]))][:k]
+        found = []
+        for position in chosen:
+            mine = (candidates == position) & (terms > 0)
+            reason_ids = source_ids[origin[mine]]
+            best = np.lexsort((reason_ids, -terms[mine]))[:reasons]
+            because = tuple(int(m) for m in reason_ids[best])
+            found.append(
+                Recommendation(int(self.movie_ids[position]), float(total[position]), because)
+            )
+        return found
 
     def has_neighbours(self, movie_id: int) -> bool:
         pos = self.position(movie_id)

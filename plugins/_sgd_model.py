@@ -376,23 +376,52 @@ class FoldedUser:
         return [float(x) for x in np.clip(raw, 0.5, 5.0)]
 
     def recommend(
-        self, k: int = 10, exclude: set[int] | frozenset[int] = frozenset(), min_ratings: int = 10
+        self,
+        k: int = 10,
+        exclude: set[int] | frozenset[int] = frozenset(),
+        min_ratings: int = 10,
+        clip: bool = True,
     ) -> list[Neighbour]:
         """The ``k`` movies with the highest predicted rating, as Neighbour(movie_id, rating).
 
         Movies the user rated, ``exclude``, and movies with fewer than ``min_ratings`` training
-        ratings (whose factors are mostly guesswork) are left out.
+        ratings (whose factors are mostly guesswork) are left out. ``clip=False`` gives the
+        raw prediction, which can pass 5 stars but does not tie there. Ties: lower movie id.
         """
         f = self.factors
-        scores = f.mu + self.bias + f.item_bias + f.item_vec @ self.vector
-        banned = np.isin(f.movie_ids, list(set(exclude) | set(self.ratings)))
-        scores = np.where(banned | (f.item_counts < min_ratings), -np.inf, scores)
-        top = np.argsort(-scores, kind="stable")[: max(k, 0)]
+        # The vector in the factors' float32: a float64 one would copy every movie vector.
+        dots = kernels.matvec(f.item_vec, self.vector.astype(np.float32))
+        scores = f.mu + self.bias + f.item_bias + dots
+        banned = np.fromiter(set(exclude) | set(self.ratings), dtype=np.int64)
+        positions = np.searchsorted(f.movie_ids, banned)
+        inside = positions < len(f.movie_ids)
+        positions, banned = positions[inside], banned[inside]
+        usable = f.item_counts >= min_ratings
+        usable[positions[f.movie_ids[positions] == banned]] = False
+        chosen = np.flatnonzero(usable & np.isfinite(scores))
+        if k <= 0:
+            return []
+        if len(chosen) > k:  # argpartition, then settle the ties at the k-th score by id
+            kth = scores[chosen[np.argpartition(-scores[chosen], k - 1)[k - 1]]]
+            chosen = chosen[scores[chosen] >= kth]
+        chosen = chosen[np.lexsort((f.movie_ids[chosen], -scores[chosen]))][:k]
         return [
-            Neighbour(int(f.movie_ids[i]), float(min(scores[i], 5.0)))
-            for i in top
-            if np.isfinite(scores[i])
+            Neighbour(int(f.movie_ids[i]), float(min(scores[i], 5.0) if clip else scores[i]))
+            for i in chosen
         ]
+
+
+def aligned(factors: Factors, movie_id: int, candidates: list[int], limit: int) -> tuple[int, ...]:
+    """Up to ``limit`` of ``candidates`` whose movie vectors point most the way of
+    ``movie_id``'s (positive cosine only), best first: why the model thinks alike of them."""
+    f = factors
+    cols = np.searchsorted(f.movie_ids, np.asarray(candidates, dtype=np.int64))
+    target = f.item_vec[int(np.searchsorted(f.movie_ids, movie_id))]
+    vectors = f.item_vec[cols]
+    norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(target)), 1e-12)
+    cosines = vectors @ target / np.maximum(norms, 1e-12)
+    order = np.lexsort((np.asarray(candidates), -cosines))[:limit]
+    return tuple(int(candidates[i]) for i in order if cosines[i] > 0)
 
 
 def fold_in(factors: Factors, ratings: dict[int, float], reg: float) -> FoldedUser:
@@ -436,7 +465,22 @@ def fold_in(factors: Factors, ratings: dict[int, float], reg: float) -> FoldedUs
             residual = rated - f.mu - bias - f.item_bias_raw[cols]
             known_part += residual @ f.asymmetric[cols] / np.sqrt(len(cols))
         target = rated - f.mu - f.item_bias[cols] - q @ known_part
-        solution = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
+        solution = _ridge(design, target, penalty)
         bias = float(solution[k])
     implicit = known_part
     return FoldedUser(f, clean, implicit + solution[:k], bias)
+
+
+def _ridge(design: np.ndarray, target: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """argmin_w |design w - target|^2 + sum(penalty * w^2), solved in the smaller space.
+
+    The normal equations are (A'A + D) w = A't, a system of one equation per factor (500 with
+    the default ensemble). A person rates fewer movies than that, and by the Woodbury identity
+    w = D^-1 A' (A D^-1 A' + I)^-1 t needs a system of one equation per rating instead: the
+    same solution, a 50x50 solve instead of 501x501 (what keeps a fold-in in milliseconds).
+    """
+    rows, unknowns = design.shape
+    if rows >= unknowns:
+        return np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
+    scaled = design / penalty  # A D^-1
+    return scaled.T @ np.linalg.solve(scaled @ design.T + np.eye(rows), target)

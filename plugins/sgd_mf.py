@@ -12,8 +12,9 @@ Besides the hooks, a fitted plugin places people who are not in the training dat
     user.predict([2571, 356])                           # predicted ratings
     user.recommend(10)                                  # best unrated movies, as Neighbours
 
-Nothing calls ``fold_in`` in reelpick yet; it is what the ``reelpick_recommend`` hook of this
-plugin is meant to build on.
+``reelpick_recommend`` is built on it: the profile's ratings are folded in (a small ridge
+regression, no refit), every movie is scored with the folded vector and biases, and each pick
+is explained by the liked movies whose factors point most its way.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from reelpick import (
     NeighbourTable,
     NoAnswer,
     PluginInfo,
+    Profile,
+    Recommendation,
     hookimpl,
     topk_cosine_dense,
 )
 
-from ._sgd_model import Factors, FoldedUser, fit_factors, predict_pairs, train
+from ._sgd_model import Factors, FoldedUser, aligned, fit_factors, predict_pairs, train
 from ._sgd_model import fold_in as fold_in_factors
 
 # The model's functions stay importable from here, where tests and benchmarks look for them.
@@ -68,6 +71,10 @@ DEFAULT_PARAMS = {
     "min_ratings": 3,  # movies with fewer training ratings get and give no similar movies
     "fold_in_reg": 3.0,  # ridge penalty when folding in a new user (see SgdMF.fold_in)
 }
+# Movies with fewer training ratings are never recommended: their factors are mostly the
+# initial noise plus their genres', and a confident-looking pick from them misleads.
+RECOMMEND_MIN_RATINGS = 10
+REASONS = 3  # profile movies named in a recommendation's ``because``
 
 
 class SgdMF:
@@ -150,6 +157,28 @@ class SgdMF:
         }
         predicted = predict_pairs(model, np.full(len(cols), row), cols)
         return [float(x) for x in predicted]
+
+    @hookimpl
+    def reelpick_recommend(
+        self, profile: Profile, k: int, exclude: frozenset[int]
+    ) -> list[Recommendation]:
+        """Fold the profile's ratings in, score every movie, keep the best ``k``.
+
+        The score is the predicted rating before clipping to 5 stars, so that the best picks
+        do not all tie at 5.
+        """
+        f = self.factors
+        rated = [m for m in profile.ratings if self.table.position(m) is not None]
+        if not rated:
+            raise NoAnswer("SGD-MF knows none of the movies rated in this profile")
+        user = self.fold_in({m: profile.ratings[m] for m in rated})
+        found = user.recommend(k, exclude, RECOMMEND_MIN_RATINGS, clip=False)
+        liked_ratings = profile.liked()
+        liked = [m for m in rated if m in liked_ratings] or rated
+        return [
+            Recommendation(n.movie_id, n.score, aligned(f, n.movie_id, liked, REASONS))
+            for n in found
+        ]
 
     def fold_in(self, ratings: dict[int, float]) -> FoldedUser:
         """Place a new user from a few ``{movieId: rating}`` pairs (see ``_sgd_model.fold_in``).

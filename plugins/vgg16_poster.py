@@ -13,6 +13,11 @@ Three levels of caching keep TensorFlow off the common paths:
   (movie, poster) set so that a changed set rebuilds it from the stored features;
 * answering a query is a row lookup. TensorFlow is imported only to compute missing features
   (in ``reelpick.plugins._vgg16_features``).
+
+Recommendations for a profile ("posters like the ones you liked") go through the same table:
+a movie scores its highest similarity to a liked poster (a seen movie's poster counts half),
+and ``because`` names the nearest liked posters. The table holds each poster's 50 nearest, so
+this is max-similarity over the index without keeping ~500 MB of feature vectors in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from reelpick import (
     PluginError,
     PluginInfo,
     PosterStore,
+    Profile,
+    Recommendation,
     expand,
     hookimpl,
     topk_cosine_dense,
@@ -52,6 +59,7 @@ LAYER = "block5_pool"
 KERAS_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 POOLINGS = ("flatten", "avg")
 COMPUTES = ("auto", "float32", "bfloat16")
+SEEN_WEIGHT = 0.5  # a poster of a movie only seen (no rating) counts half a liked one
 STORAGES = ("float16", "float32")
 
 
@@ -240,6 +248,15 @@ class VGG16Poster:
         if not found:
             raise NoAnswer("no other poster to compare this one with")
         return found
+
+    @hookimpl
+    def reelpick_recommend(
+        self, profile: Profile, k: int, exclude: frozenset[int]
+    ) -> list[Recommendation]:
+        weights = {m: SEEN_WEIGHT for m in profile.seen} | dict.fromkeys(profile.liked(), 1.0)
+        if self.table is None or not any(self.table.has_neighbours(m) for m in weights):
+            raise NoAnswer("none of the movies liked or seen here has a poster to compare")
+        return self.table.recommend(weights, k, exclude, combine="max")
 
     def _features(
         self,

@@ -19,6 +19,7 @@ from reelpick import (
     NeighbourTable,
     NoAnswer,
     PluginInfo,
+    Recommendation,
     hookimpl,
     topk_cosine_dense,
 )
@@ -77,6 +78,7 @@ def test_builtin_plugin_passes_the_contract(
     assert report.answered > report.queries // 2, report
     assert report.cache_files > 0
     assert report.predicts  # both rating-based plugins predict ratings
+    assert report.recommends and any("reelpick_recommend" in c for c in report.checks)
     print(report)
 
 
@@ -109,6 +111,7 @@ def test_vgg16_poster_passes_the_contract(
     )
     assert report.answered >= len(chosen) - 2, report
     assert report.no_answer >= len(no_poster), report
+    assert report.recommends, report
     print(report)
 
 
@@ -312,6 +315,126 @@ def test_the_kit_catches_a_broken_plugin(
     assert re.search(expected, message), message
 
 
+# -- reelpick_recommend: a correct plugin, and broken variants the kit must catch ----------
+
+
+class Recommends(SameGenres):
+    """SameGenres that also recommends: the genre neighbours of the liked movies."""
+
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        liked = dict.fromkeys(profile.liked(), 1.0)
+        if not any(self.table.has_neighbours(m) for m in liked):
+            raise NoAnswer("no liked movie with genres")
+        return self.table.recommend(liked, k, exclude)
+
+
+class RecommendsTheProfile(Recommends):
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        found = super().reelpick_recommend(profile, k, exclude)
+        return [Recommendation(min(profile.ratings, default=1), 99.0), *found][:k]
+
+
+class BecauseNamesStrangers(Recommends):
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        found = super().reelpick_recommend(profile, k, exclude)
+        return [Recommendation(r.movie_id, r.score, (r.movie_id,)) for r in found]
+
+
+class RecommendsUnsorted(Recommends):
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        return super().reelpick_recommend(profile, k, exclude)[::-1]
+
+
+class RecommendsPastK(Recommends):
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        return super().reelpick_recommend(profile, k + 5, exclude)
+
+
+class RecommendsNeighbours(Recommends):
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        found = super().reelpick_recommend(profile, k, exclude)
+        return [Neighbour(r.movie_id, r.score) for r in found]
+
+
+class CrashesOnAnEmptyProfile(Recommends):
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        best = max(profile.ratings.values())  # ValueError for an empty profile
+        return super().reelpick_recommend(profile, k, exclude) if best else []
+
+
+class NeverRecommends(Recommends):
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        raise NoAnswer("I only do similar movies")
+
+
+class RecommendsAtRandom(Recommends):
+    @hookimpl
+    def reelpick_fit(self, dataset, params, store) -> None:
+        super().reelpick_fit(dataset, params, store)
+        self.lift = random.random()  # a fit that is not seeded
+
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        found = super().reelpick_recommend(profile, k, exclude)
+        return [Recommendation(r.movie_id, r.score + self.lift, r.because) for r in found]
+
+
+class WritesOnRecommend(Recommends):
+    @hookimpl
+    def reelpick_fit(self, dataset, params, store) -> None:
+        super().reelpick_fit(dataset, params, store)
+        self.store = store
+
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        self.table.save(self.store, "last-profile")
+        return super().reelpick_recommend(profile, k, exclude)
+
+
+BROKEN_RECOMMEND = [
+    (
+        RecommendsTheProfile,
+        r"reelpick_recommend\(\d+ ratings of user \d+, k=10\) returned an excluded movie",
+    ),
+    (BecauseNamesStrangers, "because may only name movies of the profile"),
+    (RecommendsUnsorted, "not sorted best first"),
+    (RecommendsPastK, "more than k"),
+    (RecommendsNeighbours, "returned Neighbour, not reelpick.Recommendation"),
+    (
+        CrashesOnAnEmptyProfile,
+        r"reelpick_recommend\(an empty profile, k=10\) raised or returned ValueError",
+    ),
+    (NeverRecommends, "should get recommendations"),
+    (RecommendsAtRandom, "reelpick_recommend answers differ when (from cache|refitted)"),
+    (WritesOnRecommend, "answering queries wrote to the cache"),
+]
+
+
+def test_a_correct_recommending_plugin_passes(small: Dataset, tmp_path: Path) -> None:
+    report = check_plugin(Recommends, small, name="recommends", cache_root=tmp_path)
+    assert report.recommends and any("reelpick_recommend" in c for c in report.checks)
+    assert not check_plugin(SameGenres, small, cache_root=tmp_path / "b").recommends
+
+
+@pytest.mark.parametrize(
+    ("plugin", "expected"), BROKEN_RECOMMEND, ids=[p.__name__ for p, _ in BROKEN_RECOMMEND]
+)
+def test_the_kit_catches_a_broken_recommend(
+    plugin: type, expected: str, small: Dataset, tmp_path: Path
+) -> None:
+    with pytest.raises(PluginContractError) as failure:
+        check_plugin(plugin, small, name="broken", cache_root=tmp_path)
+    assert re.search(expected, str(failure.value)), str(failure.value)
+
+
 def test_unknown_params_are_refused_before_fitting(small: Dataset, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[plugins.genres\] size: unknown parameter"):
         check_plugin(SameGenres, small, {"size": 3}, name="genres", cache_root=tmp_path)
@@ -403,6 +526,18 @@ def test_the_complete_plugin_in_the_docs_passes_the_kit(
     report = check_plugin(DocsSameGenres, small, cache_root=tmp_path / "kit")
     assert report.answered == report.queries and report.name == "same-genres"
     print(report)
+
+
+def test_the_recommend_example_in_the_docs_passes_the_kit(
+    docs_plugin: str, small: Dataset, tmp_path: Path
+) -> None:
+    from same_genres import SameGenres as DocsSameGenres
+
+    [method] = [b for b in doc_blocks("python") if "def reelpick_recommend" in b]
+    namespace = {"SameGenres": DocsSameGenres, "hookimpl": hookimpl, "NoAnswer": NoAnswer}
+    exec("class WithRecommend(SameGenres):\n" + method, namespace)
+    report = check_plugin(namespace["WithRecommend"], small, cache_root=tmp_path / "kit")
+    assert report.recommends, report
 
 
 def test_the_other_python_blocks_in_the_docs_run(

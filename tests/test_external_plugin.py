@@ -230,7 +230,7 @@ def test_the_examples_own_tests_pass_against_the_installed_package(
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "9 passed" in done.stdout
+    assert "11 passed" in done.stdout
 
 
 def test_without_the_package_reelpick_does_not_know_it(write_config) -> None:

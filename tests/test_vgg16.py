@@ -29,6 +29,7 @@ from reelpick.plugins.vgg16_poster import (
     comparable,
 )
 from reelpick.registry import Registry
+from reelpick.types import Profile
 from tests.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
 
 
@@ -375,3 +376,20 @@ def _feature_file(full, movie_id: int, root: Path | None = None) -> Path:
     _, _, config = full
     store = FeatureStore(root or config.cache_dir / FEATURES_DIR, _spec(full))
     return store.path(_hash(movie_id))
+
+
+def test_recommends_posters_like_the_liked_ones(full, ml_small: Dataset) -> None:
+    """Max similarity to a liked poster: the best pick is the nearest poster of a liked movie."""
+    registry, _, _ = full
+    liked = [m for m in POSTER_IDS if m in ml_small][:3]
+    profile = Profile(ratings=dict.fromkeys(liked, 5.0))
+    answer = registry.ask_recommend("vgg16-poster", profile, 5)
+    assert answer.ok and len(answer.neighbours) == 5, answer
+    assert all(r.movie_id not in liked and r.because for r in answer.neighbours)
+    assert all(set(r.because) <= set(liked) for r in answer.neighbours)
+    nearest = [
+        next(n for n in registry.ask("vgg16-poster", m, 10).neighbours if n.movie_id not in liked)
+        for m in liked
+    ]
+    best = max(nearest, key=lambda n: n.score)
+    assert answer.neighbours[0].score == pytest.approx(best.score)

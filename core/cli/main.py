@@ -32,6 +32,8 @@ from .conventions import (
 from .evaluate import cmd_evaluate
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
+from .recommend import add_arguments as add_recommend_arguments
+from .recommend import cmd_recommend
 from .show import cmd_show
 
 log = logging.getLogger("reelpick")
@@ -104,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     similar.add_argument("--plugin", action="append", help="ask only this plugin (repeatable)")
     similar.add_argument("--json", action="store_true", help="machine-readable output")
+
+    recommend = command("recommend", cmd_recommend, "movies for a person, from every plugin")
+    add_recommend_arguments(recommend)
 
     fit = command("fit", cmd_fit, "fit the enabled plugins (or load their cached fit)")
     fit.add_argument("--plugin", action="append", help="fit only this plugin (repeatable)")

@@ -23,7 +23,8 @@ and checks what every front end relies on:
   nothing (answering is a lookup);
 - an unknown parameter in ``[plugins.NAME]`` is refused with :class:`reelpick.ConfigError`;
 - ``reelpick_predict``, when implemented, returns one finite float per movie (or None), and
-  an unknown user gets ``NoAnswer`` or predictions, never another exception.
+  an unknown user gets ``NoAnswer`` or predictions, never another exception;
+- ``reelpick_recommend``, when implemented, passes the checks of :mod:`.recommend_checks`.
 
 Every problem found is listed in one :class:`PluginContractError` (an ``AssertionError``, so
 pytest shows it as a plain test failure) whose message names the plugin.
@@ -49,6 +50,7 @@ from ..errors import ConfigError, NoAnswer, PluginError
 from ..registry import Registry
 from .compare import Outcome, close_lists, same_ranking, snapshot
 from .datasets import pick_queries
+from .recommend_checks import RecommendChecks
 from .sources import PluginSource, default_name, factory_of
 
 TOML_TYPES = (bool, int, float, str, list, dict)
@@ -73,6 +75,7 @@ class ContractReport:
     cache_bytes: int
     predicts: bool
     checks: list[str] = field(default_factory=list)
+    recommends: bool = False
 
     def __str__(self) -> str:
         return (
@@ -184,6 +187,10 @@ class _Checker:
         self._check_unknown_movie(first)
         self._check_registry_agrees(first, answers)
         predicted = self._check_predict(first)
+        recommend = None
+        if first.implements(self.name, "reelpick_recommend"):
+            recommend = RecommendChecks(self.dataset, self.name, self.k, self._problem, self._pass)
+            recommend.check(first)
         self._fail_now()
 
         after_fit = snapshot(cache_a)
@@ -195,16 +202,22 @@ class _Checker:
             )
         for m in queries:  # queries must be lookups: ask again, then compare the cache
             self._ask(first, m, self.k)
+        if recommend is not None:
+            recommend.ask_all(first)
         self._compare_snapshots(after_fit, snapshot(cache_a), "answering queries")
         self._pass("queries write nothing")
 
         second, warm = self._fit(cache_a)  # same cache: must load, not refit
         self._compare_snapshots(after_fit, snapshot(cache_a), "a second fit from its own cache")
         self._compare(answers, {m: self._ask(second, m, self.k) for m in queries}, "from cache")
+        if recommend is not None:
+            recommend.compare(second, "from cache")
         self._pass("cache round-trips without refitting")
 
         third, _ = self._fit(cache_b)  # another fresh cache: must learn the same thing
         self._compare(answers, {m: self._ask(third, m, self.k) for m in queries}, "refitted")
+        if recommend is not None:
+            recommend.compare(third, "refitted")
         if predicted is not None:
             again = self._predict(third, *predicted[0])
             if not close_lists(predicted[1], again):
@@ -227,6 +240,7 @@ class _Checker:
             cache_bytes=sum(p.stat().st_size for p in files),
             predicts=predicted is not None,
             checks=self.checks,
+            recommends=recommend is not None,
         )
 
     # -- fitting and asking ----------------------------------------------------------

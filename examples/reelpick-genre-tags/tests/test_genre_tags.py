@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from reelpick_genre_tags import GenreTags, movie_features
 
-from reelpick import ConfigError, NoAnswer
+from reelpick import ConfigError, NoAnswer, Profile
 from reelpick.data import Dataset
 from reelpick.testing import check_plugin, small_dataset, subset_dataset
 
@@ -97,3 +97,22 @@ def test_features_are_sparse_and_rare_tokens_weigh_more(small: Dataset) -> None:
 def test_bad_values_raise_config_error(small: Dataset, tmp_path: Path, params, message) -> None:
     with pytest.raises(ConfigError, match=message):
         fitted(small, tmp_path, **params)
+
+
+def test_recommends_what_the_liked_movies_are_about(small: Dataset, tmp_path: Path) -> None:
+    plugin = fitted(small, tmp_path)
+    profile = Profile(ratings={TOY_STORY: 5.0, 2: 1.0})
+    found = plugin.reelpick_recommend(profile=profile, k=5, exclude=profile.movies)
+    assert len(found) == 5 and not {r.movie_id for r in found} & profile.movies
+    assert {TOY_STORY_2, BUGS_LIFE} & {r.movie_id for r in found}
+    assert all(r.because == (TOY_STORY,) for r in found)  # the one liked movie; 2 is disliked
+    assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
+
+
+def test_a_profile_without_liked_or_seen_movies_gets_no_answer(
+    small: Dataset, tmp_path: Path
+) -> None:
+    plugin = fitted(small, tmp_path)
+    for profile in (Profile(), Profile(ratings={TOY_STORY: 1.0}), Profile(ratings={10**9: 5.0})):
+        with pytest.raises(NoAnswer, match="genres or tags"):
+            plugin.reelpick_recommend(profile=profile, k=5, exclude=profile.movies)

@@ -1,0 +1,202 @@
+"""``reelpick recommend``: movies for a person, from a rating file, a local profile or a user
+of the loaded MovieLens data; one block per plugin and the fused picks, or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from ..app import Reelpick
+from ..config import Config
+from ..errors import ReelpickError
+from ..picks import PickSettings, pick
+from ..profiles import FORMATS, ProfileStore, read_import
+from ..profiles.model import ParsedImport
+from ..profiles.store import FILENAME
+from ..types import Neighbour, PluginAnswer, Profile
+
+log = logging.getLogger(__name__)
+
+MAX_K = 100
+
+
+@dataclass
+class ProfileSummary:
+    """Where the profile came from, as the JSON's ``profile`` object reports it."""
+
+    rows: int
+    matched: int
+    unmatched: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "matched": self.matched, "unmatched": self.unmatched}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ratings", metavar="FILE", help="a Letterboxd, IMDb or MovieLens CSV")
+    source.add_argument(
+        "--user", type=int, metavar="ID", help="a user of the loaded MovieLens data"
+    )
+    source.add_argument("--profile", metavar="NAME", help="a local profile saved with --save")
+    parser.add_argument("--format", choices=FORMATS, help="format of --ratings (default: detect)")
+    parser.add_argument(
+        "--save", metavar="NAME", help="also keep the --ratings file as local profile NAME"
+    )
+    parser.add_argument("-k", type=int, default=10, help="movies per plugin (default 10)")
+    parser.add_argument("--plugin", action="append", help="ask only this plugin (repeatable)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def cmd_recommend(config: Config, args: argparse.Namespace) -> int:
+    """``reelpick recommend (--ratings FILE [--save NAME] | --user ID | --profile NAME)``."""
+    if not 1 <= args.k <= MAX_K:
+        raise ReelpickError(f"-k must be between 1 and {MAX_K}")
+    if args.save and not args.ratings:
+        raise ReelpickError("--save keeps a --ratings file; give one")
+    # Read the profile before fitting, so that a bad file is refused at once.
+    app = Reelpick.open(config, plugins=args.plugin, fit=False)
+    profile, summary = read_profile(app, args)
+    for name, error in app.registry.fit(app.dataset, args.plugin).items():
+        if error:
+            log.error("plugin %s is unavailable: %s", name, error)
+    answers = app.recommend(profile, args.k, args.plugin)
+    settings = PickSettings.from_config(config)
+    picks = pick(answers, args.k, settings.weights, settings.rrf_k)
+    if args.json:
+        print(json.dumps(recommend_json(app, summary, answers, picks), indent=2))
+    else:
+        print(format_recommendations(app, profile, summary, answers, picks))
+    return 0
+
+
+def read_profile(app: Reelpick, args: argparse.Namespace) -> tuple[Profile, ProfileSummary]:
+    """The profile the arguments name, and how many rows it came from."""
+    if args.user is not None:
+        return user_profile(app, args.user)
+    if args.profile is not None:
+        with local_store(app.config) as store:
+            profile = store.profile(f"local:{args.profile}")
+        if not len(profile):
+            raise ReelpickError(
+                f"no local profile named {args.profile!r}; make one with "
+                f"`reelpick recommend --ratings FILE --save {args.profile}`"
+            )
+        return profile, ProfileSummary(len(profile), len(profile))
+    parsed = read_import(Path(args.ratings), app.dataset, format=args.format)
+    summary = ProfileSummary(
+        parsed.rows,
+        parsed.matched_rows,
+        [{"row": u.row, "reason": u.reason} for u in parsed.unmatched],
+    )
+    if args.save:
+        with local_store(app.config) as store:
+            owner = f"local:{args.save}"
+            store.apply(owner, parsed)
+            return store.profile(owner), summary
+    return imported_profile(parsed), summary
+
+
+def user_profile(app: Reelpick, user_id: int) -> tuple[Profile, ProfileSummary]:
+    ratings = app.dataset.ratings
+    mine = ratings[ratings["userId"] == user_id]
+    if mine.empty:
+        raise ReelpickError(f"user {user_id} has no ratings in {app.dataset.source}")
+    stars = dict(zip(mine["movieId"].astype(int), mine["rating"].astype(float), strict=True))
+    return Profile(ratings=MappingProxyType(stars)), ProfileSummary(len(mine), len(stars))
+
+
+def imported_profile(parsed: ParsedImport) -> Profile:
+    """The profile an import file describes, without storing it."""
+    rows = parsed.matched
+    return Profile(
+        ratings=MappingProxyType({r.movie_id: r.stars for r in rows if r.kind == "rating"}),
+        seen=frozenset(r.movie_id for r in rows if r.kind == "seen"),
+        not_interested=frozenset(r.movie_id for r in rows if r.kind == "not_interested"),
+    )
+
+
+def local_store(config: Config) -> ProfileStore:
+    """The command line's own profiles: ``<cache.dir>/profiles.sqlite3``, owners ``local:NAME``."""
+    return ProfileStore(config.cache_dir / FILENAME)
+
+
+def _results(app: Reelpick, found: list[Neighbour]) -> list[dict]:
+    return [
+        {
+            "movie_id": n.movie_id,
+            "label": app.dataset.label(n.movie_id),
+            "score": round(n.score, 6),
+            "because": list(getattr(n, "because", ())),
+        }
+        for n in found
+    ]
+
+
+def recommend_json(
+    app: Reelpick, summary: ProfileSummary, answers: list[PluginAnswer], picks: list
+) -> dict:
+    return {
+        "profile": summary.to_json(),
+        "plugins": [
+            {
+                "plugin": a.plugin,
+                "label": a.label,
+                "error": a.error,
+                "no_answer": a.no_answer,
+                "results": _results(app, a.neighbours),
+            }
+            for a in answers
+        ],
+        "picks": _results(app, picks),
+    }
+
+
+def format_recommendations(
+    app: Reelpick,
+    profile: Profile,
+    summary: ProfileSummary,
+    answers: list[PluginAnswer],
+    picks: list,
+) -> str:
+    lines = [f"Recommendations for a profile of {len(profile)} movies{_rows(summary)}:", ""]
+    if not answers:
+        lines += ["No enabled plugin recommends for a profile.", ""]
+    for answer in answers:
+        lines += _block(app, answer.label, answer.neighbours, _shortfall(answer))
+    if answers:
+        lines += _block(app, "Picks (all plugins together)", picks, "no plugin had picks")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _rows(summary: ProfileSummary) -> str:
+    if not summary.unmatched:
+        return ""
+    shown = "; ".join(f"row {u['row']}: {u['reason']}" for u in summary.unmatched[:3])
+    more = f"; {len(summary.unmatched) - 3} more" if len(summary.unmatched) > 3 else ""
+    return f" ({len(summary.unmatched)} of {summary.rows} rows not matched: {shown}{more})"
+
+
+def _shortfall(answer: PluginAnswer) -> str:
+    if answer.error:
+        return f"{answer.label} had a problem with this profile ({answer.error})"
+    if answer.no_answer:
+        return f"{answer.label} has no suggestions for this profile: {answer.no_answer}"
+    return f"{answer.label} found nothing to suggest"
+
+
+def _block(app: Reelpick, title: str, found: list[Neighbour], shortfall: str) -> list[str]:
+    lines = [f"[{title}]"]
+    if not found:
+        lines.append(f"  {shortfall}")
+    for rank, n in enumerate(found, 1):
+        lines.append(f"  {rank:>2}. {app.dataset.label(n.movie_id):<60.60} {n.score:7.3f}")
+        because = getattr(n, "because", ())
+        if because:
+            names = ", ".join(str(app.dataset.movies.at[m, "name"]) for m in because)
+            lines.append(f"      because: {names}")
+    return [*lines, ""]

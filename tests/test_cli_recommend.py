@@ -1,0 +1,116 @@
+"""``reelpick recommend``, run in-process as a user would type it (cosine-cf on ml-latest-small)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reelpick.cli import main
+
+HEAT, RONIN, TOY_STORY, MATRIX = 6, 2278, 1, 2571
+LETTERBOXD = (
+    "Date,Name,Year,Letterboxd URI,Rating\n"
+    "2024-01-01,Heat,1995,https://boxd.it/a,5\n"
+    "2024-01-02,Ronin,1998,https://boxd.it/b,4.5\n"
+    "2024-01-03,Toy Story,1995,https://boxd.it/c,1\n"
+    "2024-01-04,No Such Film At All,2031,https://boxd.it/d,4\n"
+)
+KEYS = {"movie_id", "label", "score", "because"}
+
+
+@pytest.fixture
+def cli(make_config, capsys):
+    config = make_config(enabled=["cosine-cf"])
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["--config", str(config.path), "recommend", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    run.config = config
+    return run
+
+
+@pytest.fixture
+def ratings_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ratings.csv"
+    path.write_text(LETTERBOXD)
+    return path
+
+
+def test_ratings_file_as_json(cli, ratings_file: Path) -> None:
+    code, out, _ = cli("--ratings", str(ratings_file), "-k", "5", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    assert set(answer) == {"profile", "plugins", "picks"}
+    assert answer["profile"]["rows"] == 4 and answer["profile"]["matched"] == 3
+    [unmatched] = answer["profile"]["unmatched"]
+    assert unmatched["row"] == 5 and set(unmatched) == {"row", "reason"}
+    [plugin] = answer["plugins"]
+    assert set(plugin) == {"plugin", "label", "error", "no_answer", "results"}
+    assert plugin["plugin"] == "cosine-cf" and plugin["error"] is plugin["no_answer"] is None
+    results = plugin["results"]
+    assert len(results) == 5 and all(set(r) == KEYS for r in results)
+    profile = {HEAT, RONIN, TOY_STORY}
+    assert not {r["movie_id"] for r in results} & profile
+    assert all(set(r["because"]) <= {HEAT, RONIN} and r["because"] for r in results)
+    assert [r["movie_id"] for r in answer["picks"]] == [r["movie_id"] for r in results]
+    assert all(set(r) == KEYS for r in answer["picks"])
+
+
+def test_table_for_people(cli, ratings_file: Path) -> None:
+    code, out, _ = cli("--ratings", str(ratings_file), "-k", "3")
+    assert code == 0
+    assert "Recommendations for a profile of 3 movies (1 of 4 rows not matched" in out
+    assert "[cosine-CF]" in out and "[Picks (all plugins together)]" in out
+    assert "because: Heat" in out or "because: Ronin" in out
+
+
+def test_a_user_of_the_data(cli, ml_small) -> None:
+    code, out, _ = cli("--user", "1", "--json", "-k", "10", "--plugin", "cosine-cf")
+    assert code == 0
+    answer = json.loads(out)
+    rated = set(ml_small.ratings.loc[ml_small.ratings["userId"] == 1, "movieId"])
+    assert answer["profile"] == {"rows": len(rated), "matched": len(rated), "unmatched": []}
+    results = answer["plugins"][0]["results"]
+    assert len(results) == 10 and not {r["movie_id"] for r in results} & rated
+    assert all(set(r["because"]) <= rated for r in results)
+
+
+def test_save_then_recommend_from_the_local_profile(cli, ratings_file: Path) -> None:
+    code, first, _ = cli("--ratings", str(ratings_file), "--save", "me", "--json", "-k", "5")
+    assert code == 0
+    assert (cli.config.cache_dir / "profiles.sqlite3").is_file()
+    code, again, _ = cli("--profile", "me", "--json", "-k", "5")
+    assert code == 0
+    first, again = json.loads(first), json.loads(again)
+    assert again["profile"] == {"rows": 3, "matched": 3, "unmatched": []}
+    assert again["plugins"] == first["plugins"]  # the same three movies, the same picks
+    code, _, err = cli("--profile", "nobody")
+    assert code == 1 and err.startswith("reelpick: no local profile named 'nobody'")
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--user", "999999"], "user 999999 has no ratings"),
+        (["--ratings", "{missing}"], "cannot read it"),
+        (["--ratings", "{binary}"], "not a text file"),
+        (["--ratings", "{wrong}"], "Letterboxd"),
+        (["--user", "1", "-k", "0"], "-k must be between 1 and"),
+        (["--user", "1", "--save", "x"], "--save keeps a --ratings file"),
+        (["--user", "1", "--plugin", "nope"], "unknown plugin 'nope'"),
+    ],
+    ids=["unknown-user", "missing", "binary", "wrong-columns", "k", "save", "plugin"],
+)
+def test_bad_input_is_one_line(cli, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02" * 100)
+    (tmp_path / "wrong.csv").write_text("a,b\n1,2\n")
+    files = {n: str(tmp_path / f"{n}.csv") for n in ("missing", "binary", "wrong")}
+    code, out, err = cli(*[a.format(**files) for a in args])
+    assert code == 1 and out == ""
+    assert err.startswith("reelpick: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
