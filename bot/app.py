@@ -7,7 +7,9 @@ reach it with :func:`reelpick.bot.services.services`), adds the bot's own handle
 nights are: ``register_movienight(application, app, config, services=shared)``. A feature
 adds its handlers and appends its (command, description) pairs to ``shared.commands`` (every
 chat) or ``shared.group_commands`` (groups only), which ``_post_init`` sends with
-setMyCommands per scope; a feature reached by a ``t.me/<bot>?start=<payload>`` link registers
+setMyCommands per scope and per language (descriptions are English message ids marked with
+``N_()``, translated with :mod:`reelpick.bot.i18n`; English is the default for any language
+without its own list); a feature reached by a ``t.me/<bot>?start=<payload>`` link registers
 its payload with ``shared.deep_links``. Features import :mod:`~reelpick.bot.services`,
 :mod:`~reelpick.bot.media`, :mod:`~reelpick.bot.resolve` and
 :mod:`~reelpick.bot.permissions`, never this module, so imports run one way
@@ -46,6 +48,8 @@ from reelpick.config import Config, secret
 from reelpick.errors import ConfigError
 
 from . import handlers as h
+from . import settings_handlers
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 from .limits import RetryingRateLimiter
 from .movienight import register_movienight
 from .profiles import register_profiles
@@ -56,12 +60,12 @@ log = logging.getLogger(__name__)
 GUARD_GROUP = -100  # before every feature's handlers (movie nights use group -1)
 UNKNOWN_COMMAND_GROUP = 50
 # What an empty chat with the bot shows (at most 512 characters), and its profile line (120).
-DESCRIPTION = (
+DESCRIPTION = N_(
     "Send me a movie title and I answer with posters of similar movies, one album per "
     "recommender. In a group, mention me or use /similar, and plan a movie night with "
     "/movienight: everyone suggests titles, then the group votes in a poll."
 )
-SHORT_DESCRIPTION = "Movies similar to the ones you like, and group movie-night polls."
+SHORT_DESCRIPTION = N_("Movies similar to the ones you like, and group movie-night polls.")
 
 
 def bot_token() -> str:
@@ -122,11 +126,13 @@ def build_application(
     application.add_handler(CommandHandler("help", h.help_command))
     application.add_handler(CommandHandler("plugins", h.plugins_command))
     application.add_handler(CommandHandler("about", h.about_command))
-    application.add_handler(CommandHandler("settings", h.settings_command))
+    application.add_handler(CommandHandler("settings", settings_handlers.settings_command))
     application.add_handler(CommandHandler("similar", h.similar_command))
     application.add_handler(CommandHandler("reload", h.reload_command))
     application.add_handler(CallbackQueryHandler(h.pick_button, pattern=r"^pick:"))
-    application.add_handler(CallbackQueryHandler(h.settings_button, pattern=r"^set:"))
+    application.add_handler(
+        CallbackQueryHandler(settings_handlers.settings_button, pattern=r"^set:")
+    )
     # Last in its group: any other callback data (old, foreign, forged) is answered, no effect.
     application.add_handler(CallbackQueryHandler(h.stale_button))
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
@@ -155,15 +161,21 @@ async def _post_init(application: Application) -> None:
     everywhere = list(dict.fromkeys(shared.commands))
     in_groups = list(dict.fromkeys(everywhere + shared.group_commands))
     bot = application.bot
-    # Per scope, as Telegram shows them: movie-night commands only in groups.
-    for commands, scope in (
-        (everywhere, None),
-        (everywhere, BotCommandScopeAllPrivateChats()),
-        (in_groups, BotCommandScopeAllGroupChats()),
-    ):
-        await bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=scope)
-    await bot.set_my_description(DESCRIPTION)
-    await bot.set_my_short_description(SHORT_DESCRIPTION)
+    # Per language: English with no language_code is what every other language gets.
+    for language in LANGUAGES:
+        _ = translator(language)
+        code = None if language == DEFAULT_LANGUAGE else language
+        # Per scope, as Telegram shows them: movie-night commands only in groups.
+        for commands, scope in (
+            (everywhere, None),
+            (everywhere, BotCommandScopeAllPrivateChats()),
+            (in_groups, BotCommandScopeAllGroupChats()),
+        ):
+            await bot.set_my_commands(
+                [BotCommand(c, _(d)) for c, d in commands], scope=scope, language_code=code
+            )
+        await bot.set_my_description(_(DESCRIPTION), language_code=code)
+        await bot.set_my_short_description(_(SHORT_DESCRIPTION), language_code=code)
     registry = shared.reelpick.registry
     ready = [n for n in registry.enabled() if registry.plugins[n].fitted]
     log.info("bot @%s ready; answering with %s", bot.username, ", ".join(ready) or "nothing")

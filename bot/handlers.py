@@ -1,8 +1,12 @@
 """The bot's handlers: one small async function per command, message kind and button.
 
 Every handler reaches shared state through :func:`reelpick.bot.services.services`; the
-wiring in :mod:`reelpick.bot.app` adds them to the application. Nothing here
-shows a raw error to a person: failures become one polite line, the traceback goes to the log.
+wiring in :mod:`reelpick.bot.app` adds them to the application (/settings and its buttons
+are in :mod:`reelpick.bot.settings_handlers`). Nothing here shows a raw error to a person:
+failures become one polite line, the traceback goes to the log.
+
+Every reply is in the language of the person it answers (:func:`~reelpick.bot.i18n.translator_for`);
+an answer to a whole group (header, albums) is in the language of whoever asked for it.
 """
 
 from __future__ import annotations
@@ -11,17 +15,9 @@ import asyncio
 import contextlib
 import html
 import logging
-import re
 import time
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    ReplyParameters,
-    Update,
-    User,
-)
+from telegram import LinkPreviewOptions, ReplyParameters, Update, User
 from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
@@ -30,21 +26,26 @@ from reelpick.posters.tmdb import TMDB_ATTRIBUTION  # the exact wording TMDB ask
 from reelpick.redact import redact
 from reelpick.types import PluginAnswer
 
+from .i18n import N_, Translator, translator_for
 from .media import ChatAction, album_caption, movie_header
-from .permissions import is_chat_admin
 from .profiles import rating_markup  # rating buttons under a single movie's header
-from .resolve import EXAMPLES, choice_keyboard, parse_choice, question_text, resolve_title
+from .resolve import (
+    EXAMPLE_TITLES,
+    choice_keyboard,
+    examples,
+    parse_choice,
+    question_text,
+    resolve_title,
+)
 from .services import BotServices, services
-from .settings import K_CHOICES, MAX_K
 
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-STALE = "That button is out of date."
-BUSY = "I'm answering a lot of requests right now. Please try again in a minute."
-SETTINGS_DATA = re.compile(r"set:(k|p):([0-9]{1,2}|[a-z0-9][a-z0-9_-]{0,40})")
+STALE = N_("That button is out of date.")
+BUSY = N_("I'm answering a lot of requests right now. Please try again in a minute.")
 
-HELP = """<b>Send me a movie title</b> and I answer with posters of similar movies, one album per recommender.
+HELP = N_("""<b>Send me a movie title</b> and I answer with posters of similar movies, one album per recommender.
 
 Examples: <code>Heat</code>, <code>The Matrix 1999</code>, <code>Amelie</code>
 In groups: mention me (<code>@{username} Heat</code>), reply to me, or use <code>/similar Heat</code>.
@@ -53,14 +54,15 @@ In groups: mention me (<code>@{username} Heat</code>), reply to me, or use <code
 /plugins - the recommenders and what each one means
 /settings - posters per album and which recommenders answer in this chat
 /about - where the data and posters come from
-/help - this message"""
+/help - this message""")
 
+# (command, description): descriptions are message ids, translated per language at startup.
 COMMANDS = [
-    ("similar", "Movies similar to a title"),
-    ("help", "How to use the bot, with examples"),
-    ("plugins", "Which recommenders answer and what they mean"),
-    ("settings", "Posters per album and recommenders for this chat"),
-    ("about", "Data sources and attribution"),
+    ("similar", N_("Movies similar to a title")),
+    ("help", N_("How to use the bot, with examples")),
+    ("plugins", N_("Which recommenders answer and what they mean")),
+    ("settings", N_("Posters per album and recommenders for this chat")),
+    ("about", N_("Data sources and attribution")),
 ]
 
 
@@ -82,7 +84,8 @@ async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     notice = None
     if verdict == "warn":
         wait = max(1, round(limiter.wait_seconds(key)))
-        notice = f"That's a lot of requests. Please wait {wait} s and try again."
+        _ = translator_for(update)
+        notice = _("That's a lot of requests. Please wait {seconds} s and try again.", seconds=wait)
     try:
         if update.callback_query:
             await update.callback_query.answer(notice)
@@ -101,132 +104,79 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         update, context, context.args[0]
     ):
         return
+    _ = translator_for(update)
     await update.effective_message.reply_html(
-        "Hi! I find movies similar to the ones you like.\n\n" + _help(context),
+        _("Hi! I find movies similar to the ones you like.") + "\n\n" + _help(context, _),
         link_preview_options=NO_PREVIEW,
     )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_html(_help(context), link_preview_options=NO_PREVIEW)
+    _ = translator_for(update)
+    await update.effective_message.reply_html(_help(context, _), link_preview_options=NO_PREVIEW)
 
 
 async def plugins_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    _ = translator_for(update)
     s = services(context)
     registry = s.reelpick.registry
     chosen = s.settings.get(update.effective_chat.id, registry.enabled()).plugins
-    lines = ["<b>Recommenders</b> (each answers with its own album):"]
+    lines = [_("<b>Recommenders</b> (each answers with its own album):")]
     for name in registry.enabled():
         plugin = registry.plugins[name]
-        state = "" if plugin.fitted else " (not available right now)"
-        off = "" if name in chosen else " (off in this chat)"
+        state = "" if plugin.fitted else _(" (not available right now)")
+        off = "" if name in chosen else _(" (off in this chat)")
+        # Label and description are the plugin's own words (data, not the bot's wording).
         lines.append(
             f"• <b>{html.escape(plugin.info.label)}</b>{state}{off}: "
             f"{html.escape(plugin.info.description)}"
         )
     for failure in registry.failures:
         if failure.name in s.config.enabled_plugins:
-            lines.append(f"• <b>{html.escape(failure.name)}</b>: could not be loaded")
-    lines.append("\nChoose which ones answer here with /settings.")
+            lines.append(_("• <b>{name}</b>: could not be loaded", name=html.escape(failure.name)))
+    lines.append("\n" + _("Choose which ones answer here with /settings."))
     await update.effective_message.reply_html("\n".join(lines))
 
 
 async def about_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    _ = translator_for(update)
     s = services(context)
     dataset = s.reelpick.dataset
-    text = (
+    text = _(
         "<b>About reelpick</b>\n"
-        f"Ratings and titles: MovieLens ({len(dataset.movies):,} movies, "
-        f"{len(dataset.ratings):,} ratings) by GroupLens Research, University of Minnesota "
+        "Ratings and titles: MovieLens ({movies} movies, {ratings} ratings) by GroupLens "
+        "Research, University of Minnesota "
         '(<a href="https://grouplens.org/datasets/movielens/">grouplens.org</a>). '
         "F. Maxwell Harper and Joseph A. Konstan, The MovieLens Datasets: History and Context, "
         "ACM TiiS 5(4), 2015.\n"
         'Posters: <a href="https://www.themoviedb.org/">The Movie Database (TMDB)</a>; '
         "movies without one get a drawn placeholder.\n"
-        f"{html.escape(TMDB_ATTRIBUTION)}\n"
-        "Recommendations are computed by the plugins listed in /plugins."
+        "{attribution}\n"
+        "Recommendations are computed by the plugins listed in /plugins.",
+        movies=_.number(len(dataset.movies)),
+        ratings=_.number(len(dataset.ratings)),
+        # TMDB asks for this exact sentence; it stays in English in every language.
+        attribution=html.escape(TMDB_ATTRIBUTION),
     )
     await update.effective_message.reply_html(text, link_preview_options=NO_PREVIEW)
-
-
-async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/settings shows buttons; /settings k 8 and /settings plugins a b also work as text."""
-    s = services(context)
-    chat_id = update.effective_chat.id
-    available = s.reelpick.registry.enabled()
-    # "k 8", "k=8", "plugins cosine-cf sgd-mf", "plugins=cosine-cf,sgd-mf"
-    words = " ".join(context.args or []).lower().replace("=", " ").replace(",", " ").split()
-    note = ""
-    if words:
-        if not await _may_change_settings(update, context):
-            await update.effective_message.reply_text(
-                "Only the group's admins can change settings."
-            )
-            return
-        key, values = words[0], words[1:]
-        if key == "k" and len(values) == 1 and values[0].isdigit() and 1 <= int(values[0]) <= MAX_K:
-            s.settings.set_k(chat_id, int(values[0]))
-            note = f"Posters per album: {int(values[0])}."
-        elif key == "plugins" and values and all(v in available for v in values):
-            s.settings.set_plugins(chat_id, [p for p in available if p in values])
-            note = "Recommenders updated."
-        else:
-            note = (
-                f"I did not understand that. Use /settings k N (1-{MAX_K}) or "
-                f"/settings plugins NAME ... (one or more of: {', '.join(available)})."
-            )
-    text, markup = _settings_view(s, chat_id)
-    await update.effective_message.reply_html(
-        (html.escape(note) + "\n\n" if note else "") + text, reply_markup=markup
-    )
-
-
-async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    s = services(context)
-    available = s.reelpick.registry.enabled()
-    match = SETTINGS_DATA.fullmatch(query.data or "")
-    if query.message is None or match is None:
-        await query.answer(STALE)
-        return
-    chat_id = query.message.chat.id
-    if not await _may_change_settings(update, context):
-        await query.answer("Only the group's admins can change settings.", show_alert=True)
-        return
-    what, value = match.groups()
-    current = s.settings.get(chat_id, available)
-    if what == "k" and value.isascii() and value.isdigit() and int(value) in K_CHOICES:
-        s.settings.set_k(chat_id, int(value))
-        await query.answer(f"{value} posters per album")
-    elif what == "p" and value in available:
-        plugins = set(current.plugins) ^ {value}
-        if not plugins:
-            await query.answer("At least one recommender has to stay on.", show_alert=True)
-            return
-        s.settings.set_plugins(chat_id, [p for p in available if p in plugins])
-        await query.answer("Saved")
-    else:
-        await query.answer(STALE)
-        return
-    text, markup = _settings_view(s, chat_id)
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    except TelegramError as exc:  # unchanged (pressed twice) or gone: the answer was given
-        log.info("settings view not updated: %s", redact(exc))
 
 
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any callback data no other handler takes (old, foreign or forged): answer, do nothing."""
     with contextlib.suppress(TelegramError):
-        await update.callback_query.answer(STALE)
+        await update.callback_query.answer(translator_for(update)(STALE))
 
 
 async def similar_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     title = " ".join(context.args or [])
     if not title.strip():
+        _ = translator_for(update)
         await update.effective_message.reply_html(
-            f"Tell me which movie: <code>/similar TITLE</code>, for example "
-            f"<code>/similar {html.escape(EXAMPLES.split(',')[0])}</code>."
+            _(
+                "Tell me which movie: <code>/similar TITLE</code>, for example "
+                "<code>/similar {example}</code>.",
+                example=html.escape(EXAMPLE_TITLES[0]),
+            )
         )
         return
     await _answer_title(update, context, title)
@@ -234,28 +184,29 @@ async def similar_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admin only: reload the data and the plugins' fitted tables (fits what is missing)."""
+    _ = translator_for(update)
     s = services(context)
     user = update.effective_user
     if user is None or user.id not in s.admins:
-        await update.effective_message.reply_text("Sorry, /reload is only for the bot's admins.")
+        await update.effective_message.reply_text(_("Sorry, /reload is only for the bot's admins."))
         log.warning("refused /reload from user %s", user.id if user else "?")
         return
     if s.reload_lock.locked():  # two reloads at once would load everything twice
-        await update.effective_message.reply_text("A reload is already running.")
+        await update.effective_message.reply_text(_("A reload is already running."))
         return
     async with s.reload_lock:
-        await _reload(update, s)
+        await _reload(update, s, _)
 
 
-async def _reload(update: Update, s: BotServices) -> None:
-    await update.effective_message.reply_text("Reloading data and models…")
+async def _reload(update: Update, s: BotServices, _: Translator) -> None:
+    await update.effective_message.reply_text(_("Reloading data and models…"))
     started = time.perf_counter()
     try:
         await s.reload()
     except Exception:
         log.exception("reload failed; keeping the models already loaded")
         await update.effective_message.reply_text(
-            "Reload failed (see the log); the models already loaded keep answering."
+            _("Reload failed (see the log); the models already loaded keep answering.")
         )
         return
     registry = s.reelpick.registry
@@ -263,7 +214,11 @@ async def _reload(update: Update, s: BotServices) -> None:
         registry.plugins[n].info.label for n in registry.enabled() if registry.plugins[n].fitted
     ]
     await update.effective_message.reply_text(
-        f"Reloaded in {time.perf_counter() - started:.1f} s: {', '.join(ready) or 'no recommenders'} ready."
+        _(
+            "Reloaded in {seconds} s: {plugins} ready.",
+            seconds=_.number(time.perf_counter() - started, 1),
+            plugins=", ".join(ready) or _("no recommenders"),
+        )
     )
 
 
@@ -282,7 +237,8 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     }
     if command in known:
         return
-    await message.reply_text("I don't know that command. /help lists what I can do.")
+    _ = translator_for(update)
+    await message.reply_text(_("I don't know that command. /help lists what I can do."))
 
 
 # -- plain messages and buttons ---------------------------------------------------------------
@@ -320,25 +276,28 @@ async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice... in a private chat: say what works."""
+    _ = translator_for(update)
     await update.effective_message.reply_text(
-        f"Send me a movie title as text, for example {EXAMPLES}."
+        _("Send me a movie title as text, for example {examples}.", examples=examples(_))
     )
 
 
 async def pick_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A candidate button: edit the question to the choice, then answer for that movie."""
+    _ = translator_for(update)
     query = update.callback_query
     s = services(context)
     movie_id = parse_choice(query.data)
     if query.message is None or movie_id is None or movie_id not in s.reelpick.dataset:
-        await query.answer(STALE)  # no chat to answer in (inline message), or not our data
+        await query.answer(_(STALE))  # no chat to answer in (inline message), or not our data
         return
     await query.answer()
     label = s.label(movie_id)
     if query.message is not None:
         try:
             await query.edit_message_text(
-                f"You picked <b>{html.escape(label)}</b>.", parse_mode=ParseMode.HTML
+                _("You picked <b>{title}</b>.", title=html.escape(label)),
+                parse_mode=ParseMode.HTML,
             )
         except TelegramError as exc:  # the question may be gone or unchanged: answer anyway
             log.info("could not edit the question: %s", redact(exc))
@@ -356,16 +315,18 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await update.callback_query.answer()
     elif isinstance(update, Update) and update.effective_chat is not None:
         with contextlib.suppress(TelegramError):
+            _ = translator_for(update)
             await context.bot.send_message(
-                update.effective_chat.id, "Sorry, something went wrong. Please try again."
+                update.effective_chat.id, _("Sorry, something went wrong. Please try again.")
             )
 
 
 # -- answering ----------------------------------------------------------------------------------
 async def _answer_title(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    _ = translator_for(update)
     s = services(context)
     message = update.effective_message
-    found = await asyncio.to_thread(resolve_title, s.reelpick, text)
+    found = await asyncio.to_thread(resolve_title, s.reelpick, text, translate=_)
     if found.kind == "invalid":
         await message.reply_text(found.problem)
     elif found.kind == "match":
@@ -378,7 +339,7 @@ async def _answer_title(update: Update, context: ContextTypes.DEFAULT_TYPE, text
         )
     else:
         markup = choice_keyboard(found.candidates) if found.candidates else None
-        await message.reply_html(question_text(found), reply_markup=markup)
+        await message.reply_html(question_text(found, _), reply_markup=markup)
 
 
 async def answer_movie(
@@ -390,15 +351,17 @@ async def answer_movie(
 ) -> None:
     """Header, then one album per plugin in plugin order (one line for a plugin that failed).
 
-    In the private chat with ``user`` the header carries rating buttons (bot/profiles).
+    In the private chat with ``user`` the header carries rating buttons (bot/profiles). The
+    whole answer is in ``user``'s language: in a group, whoever asked for it.
 
     Plugins are asked and posters read concurrently while the header goes out; albums are
     sent one after another so they arrive in order. One chat's answers never interleave.
     """
+    _ = translator_for(user)
     s = services(context)
     bot = context.bot
     if not s.heavy_work_allowed():
-        await bot.send_message(chat_id, BUSY)
+        await bot.send_message(chat_id, _(BUSY))
         return
     async with s.chat_lock(chat_id):
         app = s.reelpick
@@ -409,12 +372,14 @@ async def answer_movie(
         }
         uploading = ChatAction(bot, chat_id, "upload_photo")
         if not chosen.plugins:
-            await bot.send_message(chat_id, "No recommender is available right now; see /plugins.")
+            await bot.send_message(
+                chat_id, _("No recommender is available right now; see /plugins.")
+            )
             return
         try:
             await bot.send_message(
                 chat_id,
-                movie_header(app.dataset, movie_id),
+                movie_header(app.dataset, movie_id, _),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
@@ -426,7 +391,7 @@ async def answer_movie(
                 answer, posters = await prepared[name]
                 if posters and s.sender.needs_upload(bot, posters):
                     await uploading.start()  # "sending photo…" while files upload
-                await _send_answer(s, bot, chat_id, movie_id, answer, posters)
+                await _send_answer(s, bot, chat_id, movie_id, answer, posters, _)
         finally:
             await uploading.stop()
             for task in prepared.values():
@@ -444,56 +409,55 @@ async def _prepare(
 
 
 async def _send_answer(
-    s: BotServices, bot, chat_id: int, movie_id: int, answer: PluginAnswer, posters: list | None
+    s: BotServices,
+    bot,
+    chat_id: int,
+    movie_id: int,
+    answer: PluginAnswer,
+    posters: list | None,
+    _: Translator,
 ) -> None:
-    # The one wording of an empty answer; chat members never see the technical error text.
-    shortfall = answer.shortfall(with_error=False)
+    shortfall = shortfall_text(answer, _)
     if shortfall is not None:
-        await bot.send_message(chat_id, f"{shortfall}.")
+        await bot.send_message(chat_id, shortfall)
         return
-    label = html.escape(answer.label)
     ids = [n.movie_id for n in answer.neighbours]
     caption = album_caption(
-        f"<b>{label}</b> · like {html.escape(s.label(movie_id))}",
+        _(
+            "<b>{label}</b> · like {title}",
+            label=html.escape(answer.label),
+            title=html.escape(s.label(movie_id)),
+        ),
         [s.label(m) for m in ids],
     )
     try:
         await s.sender.send(bot, chat_id, ids, caption, posters=posters)
     except TelegramError as exc:
         log.error("sending the %s album to chat %s failed: %s", answer.plugin, chat_id, redact(exc))
-        await bot.send_message(chat_id, f"I couldn't send the {answer.label} posters just now.")
+        await bot.send_message(
+            chat_id, _("I couldn't send the {label} posters just now.", label=answer.label)
+        )
 
 
-def _help(context: ContextTypes.DEFAULT_TYPE) -> str:
-    return HELP.format(username=context.bot.username or "bot")
+def _help(context: ContextTypes.DEFAULT_TYPE, _: Translator) -> str:
+    return _(HELP, username=context.bot.username or "bot")
 
 
-async def _may_change_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    return await is_chat_admin(
-        context.bot, update.effective_chat, update.effective_user, services(context).admins
-    )
+def shortfall_text(answer: PluginAnswer, _: Translator) -> str | None:
+    """Why ``answer`` has no movies to show, in the reader's language; None when it has some.
 
-
-def _settings_view(s: BotServices, chat_id: int) -> tuple[str, InlineKeyboardMarkup]:
-    registry = s.reelpick.registry
-    current = s.settings.get(chat_id, registry.enabled())
-    labels = [registry.plugins[p].info.label for p in current.plugins]
-    text = (
-        "<b>Settings for this chat</b>\n"
-        f"Posters per album: {current.k}\n"
-        f"Recommenders: {html.escape(', '.join(labels))}"
-    )
-    k_row = [
-        InlineKeyboardButton(f"• {k} •" if k == current.k else str(k), callback_data=f"set:k:{k}")
-        for k in K_CHOICES
-    ]
-    plugin_rows = [
-        [
-            InlineKeyboardButton(
-                ("✅ " if name in current.plugins else "⬜ ") + registry.plugins[name].info.label,
-                callback_data=f"set:p:{name}",
-            )
-        ]
-        for name in registry.enabled()
-    ]
-    return text, InlineKeyboardMarkup([k_row, *plugin_rows])
+    :meth:`PluginAnswer.shortfall` decides *whether* (core's English wording is for the CLI);
+    a plugin's own ``no_answer`` reason is its data and is shown as it is.
+    """
+    if answer.shortfall(with_error=False) is None:
+        return None
+    label = answer.label
+    if answer.error:  # chat members never see the technical error text
+        return _("{label} had a problem with this movie.", label=label)
+    if answer.no_answer:
+        return _(
+            "{label} has no suggestions for this movie: {reason}.",
+            label=label,
+            reason=answer.no_answer,
+        )
+    return _("{label} found no similar movies.", label=label)

@@ -32,6 +32,8 @@ LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT_LANGUAGE = "en"
 # Languages with complete catalogues; a client in any other language gets English.
 LANGUAGES = ("en", "de")
+# (thousands, decimal) separators of numbers shown to people; English's unless listed.
+SEPARATORS = {"en": (",", "."), "de": (".", ",")}
 
 
 def N_(message_id: str) -> str:
@@ -83,6 +85,16 @@ class Translator:
             # A broken translation must never cost the person their answer: fall back.
             log.error("translation of %r into %s does not format", message_id, self.language)
             return message_id.format(**values)
+
+    def number(self, value: float, digits: int | None = None) -> str:
+        """``value`` as this language writes it: 9,742 and 2.5 in English, 9.742 and 2,5 in
+        German; ``digits`` decimals, or (None) as many as it has, up to 6. Pass the result as
+        a placeholder value."""
+        exact = digits is None  # as many decimals as the value has: 0.01, 10
+        text = f"{value:,.{6 if exact else digits}f}"
+        text = text.rstrip("0").rstrip(".") if exact and "." in text else text
+        thousands, decimal = SEPARATORS.get(self.language, SEPARATORS[DEFAULT_LANGUAGE])
+        return text.translate(str.maketrans({",": thousands, ".": decimal}))
 
 
 @cache

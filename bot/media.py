@@ -34,6 +34,8 @@ from reelpick.data import Dataset
 from reelpick.posters import Poster, PosterStore
 from reelpick.redact import redact
 
+from .i18n import N_, Translator, translator
+
 log = logging.getLogger(__name__)
 
 CAPTION_LIMIT = 1024
@@ -41,6 +43,39 @@ TEXT_LIMIT = 4096
 ALBUM_MAX = 10
 _TAGS = re.compile(r"<[^>]+>")
 _Item = TypeVar("_Item")
+# MovieLens's fixed genre words, shown in headers and captions in the reader's language
+# (any other genre a dataset brings is shown as it is).
+GENRES = frozenset(
+    {
+        N_("Action"),
+        N_("Adventure"),
+        N_("Animation"),
+        N_("Children"),
+        N_("Comedy"),
+        N_("Crime"),
+        N_("Documentary"),
+        N_("Drama"),
+        N_("Fantasy"),
+        N_("Film-Noir"),
+        N_("Horror"),
+        N_("IMAX"),
+        N_("Musical"),
+        N_("Mystery"),
+        N_("Romance"),
+        N_("Sci-Fi"),
+        N_("Thriller"),
+        N_("War"),
+        N_("Western"),
+    }
+)
+NO_GENRES = "(no genres listed)"  # MovieLens's marker for none, never shown
+
+
+def genre_line(genres: Sequence[str], translate: Translator | None = None) -> str:
+    """``"Action · Crime"`` (escaped HTML) in the reader's language; "" for none."""
+    _ = translate or translator(None)
+    shown = [_(g) if g in GENRES else g for g in genres if g and g != NO_GENRES]
+    return html.escape(" · ".join(shown))
 
 
 def strip_tags(html_text: str) -> str:
@@ -67,13 +102,14 @@ def album_caption(
     return caption
 
 
-def movie_header(dataset: Dataset, movie_id: int) -> str:
-    """HTML header of an answer: title with year, genres, IMDb/TMDB links."""
+def movie_header(dataset: Dataset, movie_id: int, translate: Translator | None = None) -> str:
+    """HTML header of an answer: title with year, genres (in the reader's language),
+    IMDb/TMDB links."""
     row = dataset.movies.loc[movie_id]
     parts = [f"<b>{html.escape(dataset.label(movie_id))}</b>"]
-    genres = [g for g in row["genres"] if g and g != "(no genres listed)"]
+    genres = genre_line(row["genres"], translate)
     if genres:
-        parts.append(html.escape(" · ".join(genres)))
+        parts.append(genres)
     links = dataset.links(movie_id)
     if links:
         parts.append(

@@ -8,6 +8,8 @@ Shared by every feature that takes a title (the /similar flow, movie nights' /su
     elif found.kind == "none":      reply with choice_keyboard(found.candidates) ("did you mean")
     else:                           reply found.problem  (kind "invalid": empty, emoji, too long)
 
+Texts for people come in the asker's language: ``resolve_title(app, text, translate=_)`` words
+``found.problem`` with it and ``question_text(found, _)`` the question (English without one).
 Buttons carry ``"<action>:<movie_id>"`` (``action`` defaults to "pick"); read them back with
 :func:`parse_choice`.
 """
@@ -25,9 +27,21 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from reelpick.app import Reelpick
 from reelpick.data.search import MAX_QUERY, Candidate, normalise
 
+from .i18n import Translator, translator
+
 MAX_MESSAGE_BYTES = 10_000
 BUTTON_TEXT = 60
-EXAMPLES = "Heat, The Matrix 1999 or Amelie"
+# Real titles of the catalogue, so not translated; only the words around them are.
+EXAMPLE_TITLES = ("Heat", "The Matrix 1999", "Amelie")
+ENGLISH = translator(None)  # for callers that do not say whom they answer
+
+
+def examples(translate: Translator = ENGLISH) -> str:
+    """``"Heat, The Matrix 1999 or Amelie"`` in the reader's language."""
+    _ = translate
+    first, second, third = EXAMPLE_TITLES
+    return _("{first}, {second} or {third}", first=first, second=second, third=third)
+
 
 _names_cache: dict[str, tuple[list[str], list[int]]] = {}
 _names_lock = threading.Lock()
@@ -42,25 +56,34 @@ class Resolution:
     problem: str = ""  # what to tell the person when kind is "invalid"
 
 
-def clean_title(text: str | None) -> tuple[str, str]:
-    """``(title, problem)``: the title with spaces tidied, or why it cannot be one."""
+def clean_title(text: str | None, translate: Translator = ENGLISH) -> tuple[str, str]:
+    """``(title, problem)``: the title with spaces tidied, or why it cannot be one (worded
+    with ``translate``)."""
+    _ = translate
     text = text or ""
     if len(text.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES or len(text) > MAX_QUERY:
-        return "", (
-            f"That is too long for a movie title (at most {MAX_QUERY} characters). "
-            f"Send just the title, for example {EXAMPLES}."
+        return "", _(
+            "That is too long for a movie title (at most {limit} characters). "
+            "Send just the title, for example {examples}.",
+            limit=MAX_QUERY,
+            examples=examples(_),
         )
     title = re.sub(r"\s+", " ", text).strip()
     if not title:
-        return "", f"Send me a movie title, for example {EXAMPLES}."
+        return "", _("Send me a movie title, for example {examples}.", examples=examples(_))
     if not any(c.isalnum() for c in title):
-        return "", f"I can only look up movie titles, for example {EXAMPLES}."
+        return "", _(
+            "I can only look up movie titles, for example {examples}.", examples=examples(_)
+        )
     return title, ""
 
 
-def resolve_title(app: Reelpick, text: str | None, limit: int = 5) -> Resolution:
-    """Resolve free text to a movie: a clear match, several candidates, or suggestions."""
-    title, problem = clean_title(text)
+def resolve_title(
+    app: Reelpick, text: str | None, limit: int = 5, *, translate: Translator = ENGLISH
+) -> Resolution:
+    """Resolve free text to a movie: a clear match, several candidates, or suggestions.
+    ``translate`` words ``problem`` in the asker's language."""
+    title, problem = clean_title(text, translate)
     if problem:
         return Resolution(text or "", "invalid", problem=problem)
     found = app.search(title, limit)
@@ -119,14 +142,19 @@ def parse_choice(data: str | None, action: str = "pick") -> int | None:
     return int(match.group(1)) if match else None
 
 
-def question_text(found: Resolution) -> str:
+def question_text(found: Resolution, translate: Translator = ENGLISH) -> str:
     """The HTML question above the buttons of an ambiguous or unmatched title."""
+    _ = translate
     shown = html.escape(found.query[:80])
     if found.kind == "ambiguous":
-        return f"Which “{shown}” do you mean?"
+        return _("Which “{title}” do you mean?", title=shown)
     if found.candidates:
-        return f"I found no movie called “{shown}”. Did you mean one of these?"
-    return f"I found no movie called “{shown}”. Check the spelling, or try {EXAMPLES}."
+        return _("I found no movie called “{title}”. Did you mean one of these?", title=shown)
+    return _(
+        "I found no movie called “{title}”. Check the spelling, or try {examples}.",
+        title=shown,
+        examples=examples(_),
+    )
 
 
 def _short(text: str) -> str:

@@ -19,7 +19,9 @@ editMessageReplyMarkup, deleteMessage, setMyCommands, getMyCommands, deleteMyCom
 scopes and language codes), setMyDescription, getMyDescription, setMyShortDescription,
 getMyShortDescription, sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators,
 sendDocument, getFile, and file downloads (``GET /file/bot<token>/<file_path>``, recorded as
-"downloadFile"); users send files with :meth:`BotAPIServer.push_document`.
+"downloadFile"); users send files with :meth:`BotAPIServer.push_document`. Users carry their
+client's ``language_code`` ("en" unless a push says ``language_code="de"``, or None for none);
+commands and descriptions are stored and returned per language code, as Telegram does.
 """
 
 from __future__ import annotations
@@ -230,6 +232,7 @@ class _DocumentsAPI:
         *,
         user_id: int | None = None,
         report_size: bool = True,
+        language_code: str | None = "en",
     ) -> dict:
         """A user sends ``data`` as a file named ``filename``; ``report_size=False`` leaves out
         ``file_size`` (optional in the Bot API)."""
@@ -241,7 +244,7 @@ class _DocumentsAPI:
             chat.next_message_id += 1
             message = {
                 "message_id": message_id,
-                "from": self.user(user_id),  # type: ignore[attr-defined]
+                "from": self.user(user_id, language_code=language_code),  # type: ignore[attr-defined]
                 "chat": self._chat_json(chat),  # type: ignore[attr-defined]
                 "date": int(time.time()),
                 "document": self._document_json(stored, with_size=report_size),
@@ -400,14 +403,18 @@ class BotAPIServer(_DocumentsAPI):
         return None
 
     # -- what a user does -------------------------------------------------------------------
-    def user(self, user_id: int, name: str | None = None) -> dict:
-        return {
+    def user(self, user_id: int, name: str | None = None, language_code: str | None = "en") -> dict:
+        """A user as updates carry it; ``language_code`` None leaves the field out (Telegram
+        omits it when the client does not say, e.g. some bots and old clients)."""
+        user = {
             "id": user_id,
             "is_bot": False,
             "first_name": name or f"User{user_id}",
             "username": f"user{user_id}",
-            "language_code": "en",
         }
+        if language_code is not None:
+            user["language_code"] = language_code
+        return user
 
     def chat(self, chat_id: int, kind: str | None = None, title: str | None = None) -> Chat:
         """The chat ``chat_id`` (created on first use: negative ids are groups)."""
@@ -435,8 +442,10 @@ class BotAPIServer(_DocumentsAPI):
         user_id: int | None = None,
         reply_to: int | None = None,
         chat_type: str | None = None,
+        language_code: str | None = "en",
     ) -> dict:
-        """A user sends ``text``; commands and @mentions get their entities as Telegram adds them."""
+        """A user sends ``text``; commands and @mentions get their entities as Telegram adds them.
+        ``language_code`` is the sender's client language (None: not given)."""
         chat = self.chat(chat_id, chat_type)
         user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
         with self._lock:
@@ -444,7 +453,7 @@ class BotAPIServer(_DocumentsAPI):
             chat.next_message_id += 1
             message = {
                 "message_id": message_id,
-                "from": self.user(user_id),
+                "from": self.user(user_id, language_code=language_code),
                 "chat": self._chat_json(chat),
                 "date": int(time.time()),
                 "text": text,
@@ -470,6 +479,7 @@ class BotAPIServer(_DocumentsAPI):
         user_id: int | None = None,
         *,
         message: dict | None = None,
+        language_code: str | None = "en",
     ) -> str:
         """A user presses an inline button under a bot message; returns the query id.
 
@@ -485,7 +495,7 @@ class BotAPIServer(_DocumentsAPI):
             self.callback_queries[query_id] = {"answered": None}
             query = {
                 "id": query_id,
-                "from": self.user(user_id),
+                "from": self.user(user_id, language_code=language_code),
                 "message": message,
                 "chat_instance": str(abs(chat_id) * 7 + 11),
                 "data": data,

@@ -35,6 +35,7 @@ from telegram.ext import (
     filters,
 )
 
+from ..i18n import N_, translator_for
 from ..services import BotServices
 from .forme import ForMe
 from .manage import Manage
@@ -48,11 +49,12 @@ log = logging.getLogger(__name__)
 # After the bot's rate limit (-100), before movie nights (-1) and the bot's own handlers (0);
 # each handler here stops the update, so no later group answers it a second time.
 HANDLER_GROUP = -2
+# (command, description): descriptions are message ids, translated per language at startup.
 COMMANDS = [
-    ("rate", "Rate movies, one tap each, for personal picks"),
-    ("forme", "Personal picks from your ratings"),
-    ("myratings", "Your ratings, with a CSV file of them"),
-    ("forget", "Delete your ratings"),
+    ("rate", N_("Rate movies, one tap each, for personal picks")),
+    ("forme", N_("Personal picks from your ratings")),
+    ("myratings", N_("Your ratings, with a CSV file of them")),
+    ("forget", N_("Delete your ratings")),
 ]
 # /start payloads this feature answers (the t.me/<bot>?start=... links it sends in groups).
 DEEP_LINKS = ("rate", "forme")
@@ -119,12 +121,14 @@ def _stop_after(callback: Handler) -> Handler:
             raise
         except Exception:
             log.exception("profile handler %s failed", getattr(callback, "__name__", "?"))
+            _ = translator_for(update)
             with contextlib.suppress(TelegramError):
                 if update.callback_query is not None:
-                    await update.callback_query.answer("Sorry, something went wrong.")
+                    await update.callback_query.answer(_("Sorry, something went wrong."))
                 elif update.effective_chat is not None:
                     await context.bot.send_message(
-                        update.effective_chat.id, "Sorry, something went wrong. Please try again."
+                        update.effective_chat.id,
+                        _("Sorry, something went wrong. Please try again."),
                     )
         raise ApplicationHandlerStop
 

@@ -27,6 +27,7 @@ from reelpick.picks import PickSettings, pick
 from reelpick.redact import redact
 from reelpick.types import PluginAnswer, Profile
 
+from ..i18n import Translator, translator_for
 from ..media import ChatAction, album_caption
 from ..services import BotServices, services
 from . import texts
@@ -47,47 +48,57 @@ class ForMe:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
         if user is None:
             return
+        _ = translator_for(update)
         if chat.type != ChatType.PRIVATE:
             await message.reply_text(
-                texts.PRIVATE_ONLY + " Tap below for your picks there.",
-                reply_markup=texts.private_keyboard(context.bot.username, "forme", "My picks"),
+                _(texts.PRIVATE_FORME),
+                reply_markup=texts.private_keyboard(context.bot.username, "forme", _("My picks")),
             )
             return
-        await self.answer(context, chat.id, user.id)
+        await self.answer(context, chat.id, user.id, _)
 
-    async def answer(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int) -> None:
+    async def answer(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int, _: Translator
+    ) -> None:
         s = services(context)
         profile = await asyncio.to_thread(s.profiles.profile, owner_of(user_id))
         async with s.chat_lock(chat_id):
             if not profile.ratings:
-                await self._starters(context, s, chat_id, profile)
+                await self._starters(context, s, chat_id, profile, _)
             else:
-                await self._picks(context, s, chat_id, profile)
+                await self._picks(context, s, chat_id, profile, _)
 
     async def _picks(
-        self, context: ContextTypes.DEFAULT_TYPE, s: BotServices, chat_id: int, profile: Profile
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        s: BotServices,
+        chat_id: int,
+        profile: Profile,
+        _: Translator,
     ) -> None:
         bot = context.bot
         registry = s.reelpick.registry
         chosen = s.settings.get(chat_id, registry.enabled())
         names = [n for n in chosen.plugins if registry.implements(n, "reelpick_recommend")]
         if not names:
-            await bot.send_message(chat_id, texts.NO_RECOMMENDER)
+            await bot.send_message(chat_id, _(texts.NO_RECOMMENDER))
             return
         asked = {n: asyncio.create_task(_recommend(s, n, profile, DEPTH * chosen.k)) for n in names}
         uploading = ChatAction(bot, chat_id, "upload_photo")
         try:
-            await bot.send_message(chat_id, texts.forme_header(profile), parse_mode=ParseMode.HTML)
+            await bot.send_message(
+                chat_id, texts.forme_header(profile, _), parse_mode=ParseMode.HTML
+            )
             answers: list[PluginAnswer] = []
             for n in names:
                 answer = await asked[n]
                 answers.append(answer)
-                line = texts.shortfall_line(answer)
+                line = texts.shortfall_line(answer, _)
                 if line is not None:
                     await bot.send_message(chat_id, line)
                     continue
                 ids = [r.movie_id for r in answer.neighbours[: chosen.k]]
-                heading = f"<b>{html.escape(answer.label)}</b> · for you"
+                heading = _("<b>{label}</b> · for you", label=html.escape(answer.label))
                 await _album(
                     s,
                     bot,
@@ -95,19 +106,20 @@ class ForMe:
                     ids,
                     album_caption(heading, [s.label(m) for m in ids]),
                     uploading,
+                    _,
                 )
             settings = PickSettings.from_config(s.config)
             fused = pick(answers, chosen.k, weights=settings.weights, rrf_k=settings.rrf_k)
             if not fused:
-                await bot.send_message(chat_id, "No picks to fuse: no recommender answered.")
+                await bot.send_message(chat_id, _("No picks to fuse: no recommender answered."))
                 return
             dataset = s.reelpick.dataset
             lines = [
                 s.label(r.movie_id)
-                + (f" — {reason}" if (reason := texts.because_text(dataset, r.because)) else "")
+                + (f" — {reason}" if (reason := texts.because_text(dataset, r.because, _)) else "")
                 for r in fused
             ]
-            heading = "<b>Picks</b> · all recommenders together"
+            heading = _("<b>Picks</b> · all recommenders together")
             await _album(
                 s,
                 bot,
@@ -115,6 +127,7 @@ class ForMe:
                 [r.movie_id for r in fused],
                 album_caption(heading, lines),
                 uploading,
+                _,
             )
         finally:
             await uploading.stop()
@@ -122,16 +135,23 @@ class ForMe:
                 task.cancel()
 
     async def _starters(
-        self, context: ContextTypes.DEFAULT_TYPE, s: BotServices, chat_id: int, profile: Profile
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        s: BotServices,
+        chat_id: int,
+        profile: Profile,
+        _: Translator,
     ) -> None:
         k = s.settings.get(chat_id, s.reelpick.registry.enabled()).k
         dataset = s.reelpick.dataset
         ids = [m for m in await asyncio.to_thread(starters, dataset) if m not in profile.movies][:k]
-        await context.bot.send_message(chat_id, texts.EMPTY_PROFILE, parse_mode=ParseMode.HTML)
+        await context.bot.send_message(chat_id, _(texts.EMPTY_PROFILE), parse_mode=ParseMode.HTML)
         if ids:
-            caption = album_caption("<b>Well-liked</b> · to start with", [s.label(m) for m in ids])
+            caption = album_caption(
+                _("<b>Well-liked</b> · to start with"), [s.label(m) for m in ids]
+            )
             async with ChatAction(context.bot, chat_id, "upload_photo") as uploading:
-                await _album(s, context.bot, chat_id, ids, caption, uploading)
+                await _album(s, context.bot, chat_id, ids, caption, uploading, _)
 
 
 async def _recommend(s: BotServices, name: str, profile: Profile, k: int) -> PluginAnswer:
@@ -148,7 +168,13 @@ async def _recommend(s: BotServices, name: str, profile: Profile, k: int) -> Plu
 
 
 async def _album(
-    s: BotServices, bot, chat_id: int, ids: list[int], caption: str, uploading: ChatAction
+    s: BotServices,
+    bot,
+    chat_id: int,
+    ids: list[int],
+    caption: str,
+    uploading: ChatAction,
+    _: Translator,
 ) -> None:
     posters = await s.sender.load(ids)
     if s.sender.needs_upload(bot, posters):
@@ -157,7 +183,7 @@ async def _album(
         await s.sender.send(bot, chat_id, ids, caption, posters=posters)
     except TelegramError as exc:
         log.error("sending a /forme album to chat %s failed: %s", chat_id, redact(exc))
-        await bot.send_message(chat_id, "I couldn't send those posters just now.")
+        await bot.send_message(chat_id, _("I couldn't send those posters just now."))
 
 
 def starters(dataset: Dataset, count: int = 60) -> list[int]:

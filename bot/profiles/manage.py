@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes
 
 from reelpick.profiles import export_csv
 
+from ..i18n import translator_for
 from ..services import services
 from . import texts
 from .rate import owner_of
@@ -40,8 +41,9 @@ class Manage:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
         if user is None:
             return
+        _ = translator_for(update)
         if chat.type != ChatType.PRIVATE:
-            await message.reply_text(texts.PRIVATE_ONLY + " Send /myratings to me there.")
+            await message.reply_text(_(texts.PRIVATE_MYRATINGS))
             return
         s = services(context)
         owner = owner_of(user)
@@ -51,40 +53,48 @@ class Manage:
             asyncio.to_thread(s.profiles.entries, owner),
         )
         if not entries:
-            await message.reply_text(texts.NOTHING_RATED)
+            await message.reply_text(_(texts.NOTHING_RATED))
             return
         document = await asyncio.to_thread(export_csv, entries, dataset)
-        await message.reply_html(texts.summary(profile, entries, dataset))
+        await message.reply_html(texts.summary(profile, entries, dataset, _))
         await context.bot.send_document(
-            chat.id, document, filename=EXPORT_NAME, caption=f"{len(entries)} movies"
+            chat.id,
+            document,
+            filename=EXPORT_NAME,
+            caption=_("{count} movies", count=len(entries)),
         )
 
     async def cmd_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
         if user is None:
             return
+        _ = translator_for(update)
         if chat.type != ChatType.PRIVATE:
-            await message.reply_text(texts.PRIVATE_ONLY + " Send /forget to me there.")
+            await message.reply_text(_(texts.PRIVATE_FORGET))
             return
         s = services(context)
         count = len(await asyncio.to_thread(s.profiles.entries, owner_of(user)))
         if not count:
-            await message.reply_text("There is nothing to forget: you have no ratings.")
+            await message.reply_text(_("There is nothing to forget: you have no ratings."))
             return
         nonce = secrets.token_hex(8)
         s.cache.set(_nonce_key(user.id), nonce, expire=CONFIRM_SECONDS)
         await message.reply_html(
-            f"Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
-            reply_markup=texts.forget_keyboard(user.id, nonce),
+            _(
+                "Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
+                count=count,
+            ),
+            reply_markup=texts.forget_keyboard(user.id, nonce, _),
         )
 
     async def on_forget_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        _ = translator_for(update)
         query = update.callback_query
         s = services(context)
         press = texts.parse_forget(query.data)
         chat = update.effective_chat
         if press is None:
-            await query.answer(texts.STALE)
+            await query.answer(_(texts.STALE))
             return
         if query.from_user.id != press.user_id or chat is None or chat.id != press.user_id:
             log.info(
@@ -92,7 +102,7 @@ class Manage:
                 press.user_id,
                 query.from_user.id,
             )
-            await query.answer(texts.NOT_YOURS, show_alert=True)
+            await query.answer(_(texts.NOT_YOURS), show_alert=True)
             return
         key = _nonce_key(press.user_id)
         with s.cache.transact():  # one press uses the nonce up, however fast two arrive
@@ -100,13 +110,13 @@ class Manage:
             if valid:
                 s.cache.delete(key)
         if not valid:
-            await query.answer(texts.STALE)
+            await query.answer(_(texts.STALE))
             return
         if press.confirmed:
             removed = await asyncio.to_thread(s.profiles.forget, owner_of(press.user_id))
-            text = f"Done: I deleted your {removed} ratings and marks."
+            text = _("Done: I deleted your {count} ratings and marks.", count=removed)
         else:
-            text = "Kept: nothing was deleted."
+            text = _("Kept: nothing was deleted.")
         await query.answer(text[:190])
         if query.message is not None:
             await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)

@@ -26,6 +26,7 @@ from telegram.ext import ContextTypes
 from reelpick.profiles import next_to_rate
 from reelpick.redact import redact
 
+from ..i18n import Translator, translator_for
 from ..services import BotServices, services
 from . import texts
 
@@ -48,7 +49,7 @@ def rating_markup(chat_id: int, user: User | None, movie_id: int) -> InlineKeybo
     """
     if user is None or user.is_bot or int(chat_id) != user.id:
         return None
-    return texts.rating_keyboard(movie_id, user.id, skip=False)
+    return texts.rating_keyboard(movie_id, user.id, translator_for(user), skip=False)
 
 
 class Rating:
@@ -58,34 +59,36 @@ class Rating:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
         if user is None:
             return
+        _ = translator_for(update)
         if chat.type != ChatType.PRIVATE:
             await message.reply_text(
-                texts.PRIVATE_ONLY + " Tap below and I'll ask you there.",
-                reply_markup=texts.private_keyboard(context.bot.username, "rate", "Rate movies"),
+                _(texts.PRIVATE_RATE),
+                reply_markup=texts.private_keyboard(context.bot.username, "rate", _("Rate movies")),
             )
             return
         s = services(context)
         async with s.chat_lock(chat.id):
             session = _session(s, user.id)
-            await self._ask_next(context, s, user.id, session)
+            await self._ask_next(context, s, user.id, session, _)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        _ = translator_for(update)
         query = update.callback_query
         s = services(context)
         press = texts.parse_rate(query.data)
         if press is None:
-            await query.answer(texts.STALE)
+            await query.answer(_(texts.STALE))
             return
         chat = update.effective_chat
         user = query.from_user
         # The person the button was sent to, in their own private chat; nobody else.
         if user.id != press.user_id or chat is None or chat.id != press.user_id:
             log.info("refused a rating button of user %s pressed by %s", press.user_id, user.id)
-            await query.answer(texts.NOT_YOURS, show_alert=True)
+            await query.answer(_(texts.NOT_YOURS), show_alert=True)
             return
         dataset = s.reelpick.dataset
         if press.movie_id not in dataset:
-            await query.answer(texts.UNKNOWN_MOVIE)
+            await query.answer(_(texts.UNKNOWN_MOVIE))
             return
         owner = owner_of(user)
         async with s.chat_lock(chat.id):
@@ -95,7 +98,7 @@ class Rating:
                 s.profiles.mark_seen(owner, press.movie_id)
             elif press.choice == "no":
                 s.profiles.mark_not_interested(owner, press.movie_id)
-            await query.answer(texts.recorded(press.choice, s.label(press.movie_id)))
+            await query.answer(texts.recorded(press.choice, s.label(press.movie_id), _))
             session = _session(s, user.id)
             is_question = session.get("current") == press.movie_id
             if query.message is not None:
@@ -103,16 +106,22 @@ class Rating:
                 markup = texts.rating_keyboard(
                     press.movie_id,
                     user.id,
+                    _,
                     chosen=press.choice,
                     skip=is_question or _has_skip(query.message.reply_markup),
                 )
                 with contextlib.suppress(BadRequest):  # unchanged: the same button again
                     await query.edit_message_reply_markup(markup)
             if is_question:  # the latest question: ask the next one
-                await self._ask_next(context, s, user.id, session)
+                await self._ask_next(context, s, user.id, session, _)
 
     async def _ask_next(
-        self, context: ContextTypes.DEFAULT_TYPE, s: BotServices, user_id: int, session: dict
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        s: BotServices,
+        user_id: int,
+        session: dict,
+        _: Translator,
     ) -> None:
         dataset = s.reelpick.dataset
         asked = [int(m) for m in session.get("asked", [])]
@@ -122,25 +131,25 @@ class Rating:
             session["current"] = None
             _save(s, user_id, session)
             await context.bot.send_message(
-                user_id, "That's every movie I had to ask about. See your picks with /forme."
+                user_id, _("That's every movie I had to ask about. See your picks with /forme.")
             )
             return
         movie_id = found[0]
         session["asked"] = [*asked, movie_id][-MAX_ASKED:]
         session["current"] = movie_id
         _save(s, user_id, session)  # before sending: a press may arrive as soon as it is out
-        caption = texts.question_caption(dataset, movie_id, len(profile.ratings))
+        caption = texts.question_caption(dataset, movie_id, len(profile.ratings), _)
         try:
             await s.sender.send(
                 context.bot,
                 user_id,
                 [movie_id],
                 caption,
-                reply_markup=texts.rating_keyboard(movie_id, user_id),
+                reply_markup=texts.rating_keyboard(movie_id, user_id, _),
             )
         except TelegramError as exc:
             log.error("sending a /rate question to %s failed: %s", user_id, redact(exc))
-            await context.bot.send_message(user_id, "I couldn't send the next movie; try /rate.")
+            await context.bot.send_message(user_id, _("I couldn't send the next movie; try /rate."))
 
 
 def _has_skip(markup: InlineKeyboardMarkup | None) -> bool:

@@ -3,6 +3,9 @@
 Button data is parsed strictly: every rating button carries the movie *and* the person it
 was sent to (``rate:<choice>:<movie id>:<user id>``), so a press is accepted only from that
 person and only for a movie the catalogue knows; /forget's buttons carry a one-time nonce.
+
+Wording is in the reader's language: constants are message ids (``N_``) translated where they
+are sent, and every function that words something takes the reader's translator ``_``.
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ from reelpick.data import Dataset
 from reelpick.profiles import Entry, ImportResult
 from reelpick.types import PluginAnswer, Profile
 
+from ..i18n import N_, Translator
+from ..media import genre_line
+
 RATE_PREFIX = "rate:"
 FORGET_PREFIX = "forget:"
 STARS = ("1", "2", "3", "4", "5")
-# choice code in button data -> button text
+# choice code in button data -> button text (a message id; stars are symbols, not words)
 CHOICES = {
     **{s: f"★{s}" for s in STARS},
-    "seen": "Seen it",
-    "no": "Not interested",
-    "skip": "Skip",
+    "seen": N_("Seen it"),
+    "no": N_("Not interested"),
+    "skip": N_("Skip"),
 }
 _RATE = re.compile(r"rate:(1|2|3|4|5|seen|no|skip):([1-9]\d{0,9}):([1-9]\d{0,19})")
 _FORGET = re.compile(r"forget:(yes|no):([1-9]\d{0,19}):([0-9a-f]{16})")
@@ -34,10 +40,26 @@ TOP_SHOWN = 5  # top-rated movies named in /myratings
 BECAUSE_SHOWN = 2  # liked movies named in a pick's "because"
 
 # -- one-line answers to a refused button ------------------------------------------------
-STALE = "That button is out of date."
-NOT_YOURS = "These buttons are for someone else."
-UNKNOWN_MOVIE = "I don't know that movie."
-PRIVATE_ONLY = "Your ratings are personal, so I keep them to a private chat with you."
+STALE = N_("That button is out of date.")
+NOT_YOURS = N_("These buttons are for someone else.")
+UNKNOWN_MOVIE = N_("I don't know that movie.")
+# A profile command in a group: one whole sentence per command, for translators' sake.
+PRIVATE_RATE = N_(
+    "Your ratings are personal, so I keep them to a private chat with you. "
+    "Tap below and I'll ask you there."
+)
+PRIVATE_FORME = N_(
+    "Your ratings are personal, so I keep them to a private chat with you. "
+    "Tap below for your picks there."
+)
+PRIVATE_MYRATINGS = N_(
+    "Your ratings are personal, so I keep them to a private chat with you. "
+    "Send /myratings to me there."
+)
+PRIVATE_FORGET = N_(
+    "Your ratings are personal, so I keep them to a private chat with you. "
+    "Send /forget to me there."
+)
 
 
 @dataclass(frozen=True)
@@ -70,12 +92,17 @@ def parse_forget(data: str | None) -> ForgetPress | None:
 
 
 def rating_keyboard(
-    movie_id: int, user_id: int, *, chosen: str | None = None, skip: bool = True
+    movie_id: int,
+    user_id: int,
+    _: Translator,
+    *,
+    chosen: str | None = None,
+    skip: bool = True,
 ) -> InlineKeyboardMarkup:
     """★1…★5, then "Seen it", "Not interested" (and "Skip" in /rate); ``chosen`` is marked."""
 
     def button(choice: str) -> InlineKeyboardButton:
-        text = CHOICES[choice]
+        text = _(CHOICES[choice])
         return InlineKeyboardButton(
             f"✓ {text}" if choice == chosen else text,
             callback_data=f"{RATE_PREFIX}{choice}:{int(movie_id)}:{int(user_id)}",
@@ -85,63 +112,66 @@ def rating_keyboard(
     return InlineKeyboardMarkup([[button(s) for s in STARS], [button(m) for m in marks]])
 
 
-def forget_keyboard(user_id: int, nonce: str) -> InlineKeyboardMarkup:
+def forget_keyboard(user_id: int, nonce: str, _: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    "Delete everything", callback_data=f"{FORGET_PREFIX}yes:{user_id}:{nonce}"
+                    _("Delete everything"), callback_data=f"{FORGET_PREFIX}yes:{user_id}:{nonce}"
                 ),
-                InlineKeyboardButton("Keep", callback_data=f"{FORGET_PREFIX}no:{user_id}:{nonce}"),
+                InlineKeyboardButton(
+                    _("Keep"), callback_data=f"{FORGET_PREFIX}no:{user_id}:{nonce}"
+                ),
             ]
         ]
     )
 
 
 def private_keyboard(username: str, payload: str, text: str) -> InlineKeyboardMarkup:
-    """A button opening the private chat with the bot, sending ``/start <payload>``."""
+    """A button opening the private chat with the bot, sending ``/start <payload>``
+    (``text`` already in the reader's language)."""
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(text, url=f"https://t.me/{username}?start={payload}")]]
     )
 
 
-def recorded(choice: str, label: str) -> str:
+def recorded(choice: str, label: str, _: Translator) -> str:
     """The short answer to a rating press (shown as a toast, at most 200 characters)."""
     if choice in STARS:
-        text = f"★{choice} for {label}"
+        text = _("★{stars} for {title}", stars=choice, title=label)
     elif choice == "seen":
-        text = f"Marked as seen: {label}"
+        text = _("Marked as seen: {title}", title=label)
     elif choice == "no":
-        text = f"I won't suggest {label}"
+        text = _("I won't suggest {title}", title=label)
     else:
-        text = "Skipped"
+        text = _("Skipped")
     return text[:190]
 
 
-def question_caption(dataset: Dataset, movie_id: int, rated: int) -> str:
+def question_caption(dataset: Dataset, movie_id: int, rated: int, _: Translator) -> str:
     """HTML caption of a /rate question: title, genres, how far the person has come."""
-    genres = [g for g in dataset.movies.loc[movie_id]["genres"] if g != "(no genres listed)"]
     lines = [f"<b>{html.escape(dataset.label(movie_id))}</b>"]
+    genres = genre_line(dataset.movies.loc[movie_id]["genres"], _)
     if genres:
-        lines.append(html.escape(" · ".join(genres)))
-    lines.append(f"How would you rate it? ({rated} rated so far; /forme for picks)")
+        lines.append(genres)
+    lines.append(_("How would you rate it? ({rated} rated so far; /forme for picks)", rated=rated))
     return "\n".join(lines)
 
 
-def name(dataset: Dataset, movie_id: int) -> str:
+def name(dataset: Dataset, movie_id: int, _: Translator) -> str:
     """A movie's name without the year ("Heat"), for short reasons."""
     if movie_id not in dataset:
-        return f"movie {movie_id}"
+        return _("movie {id}", id=movie_id)
     return str(dataset.movies.loc[movie_id]["name"])
 
 
-def because_text(dataset: Dataset, because: tuple[int, ...]) -> str:
+def because_text(dataset: Dataset, because: tuple[int, ...], _: Translator) -> str:
     """``"because you liked Heat, Ronin"`` from a recommendation's reasons ("" for none)."""
-    names = [name(dataset, m) for m in because[:BECAUSE_SHOWN]]
-    return f"because you liked {', '.join(names)}" if names else ""
+    names = [name(dataset, m, _) for m in because[:BECAUSE_SHOWN]]
+    return _("because you liked {titles}", titles=", ".join(names)) if names else ""
 
 
-def shortfall_line(answer: PluginAnswer) -> str | None:
+def shortfall_line(answer: PluginAnswer, _: Translator) -> str | None:
     """Why a plugin has no personal picks, worded for the person; None when it has some.
 
     :meth:`PluginAnswer.shortfall` decides *whether*; its wording speaks of "this movie",
@@ -150,36 +180,48 @@ def shortfall_line(answer: PluginAnswer) -> str | None:
     if answer.shortfall(with_error=False) is None:
         return None
     if answer.error:
-        return f"{answer.label} could not make picks for you just now."
-    if answer.no_answer:
-        return f"{answer.label} has no picks for you: {answer.no_answer}."
-    return f"{answer.label} found nothing new for you."
+        return _("{label} could not make picks for you just now.", label=answer.label)
+    if answer.no_answer:  # the plugin's own reason: its data, shown as it is
+        return _(
+            "{label} has no picks for you: {reason}.", label=answer.label, reason=answer.no_answer
+        )
+    return _("{label} found nothing new for you.", label=answer.label)
 
 
-def forme_header(profile: Profile) -> str:
+def forme_header(profile: Profile, _: Translator) -> str:
     rated = len(profile.ratings)
-    return (
-        f"<b>Picks for you</b>, from your {rated} rating{'s' if rated != 1 else ''}. "
-        "Rate more with /rate to sharpen them."
+    # English and German both have one singular and one plural form: two ids suffice.
+    if rated == 1:
+        return _(
+            "<b>Picks for you</b>, from your {count} rating. Rate more with /rate to sharpen them.",
+            count=rated,
+        )
+    return _(
+        "<b>Picks for you</b>, from your {count} ratings. Rate more with /rate to sharpen them.",
+        count=rated,
     )
 
 
-EMPTY_PROFILE = (
+EMPTY_PROFILE = N_(
     "<b>I don't know your taste yet.</b> Rate a few movies with /rate (one tap each), or send "
     "me your Letterboxd or IMDb ratings export (a CSV file). Meanwhile, some well-liked movies:"
 )
-NO_RECOMMENDER = "No recommender can make personal picks right now; see /plugins."
+NO_RECOMMENDER = N_("No recommender can make personal picks right now; see /plugins.")
 
 
-def summary(profile: Profile, entries: list[Entry], dataset: Dataset) -> str:
+def summary(profile: Profile, entries: list[Entry], dataset: Dataset, _: Translator) -> str:
     """HTML summary for /myratings: counts and a few top-rated movies."""
     ratings = len(profile.ratings)
+    rated_line = (
+        _("Rated: {count} (average ★{mean})", count=ratings, mean=_.number(profile.mean_rating, 1))
+        if profile.mean_rating
+        else _("Rated: {count}", count=ratings)
+    )
     lines = [
-        "<b>Your ratings</b>",
-        f"Rated: {ratings}"
-        + (f" (average ★{profile.mean_rating:.1f})" if profile.mean_rating else ""),
-        f"Seen, no rating: {len(profile.seen)}",
-        f"Not interested: {len(profile.not_interested)}",
+        _("<b>Your ratings</b>"),
+        rated_line,
+        _("Seen, no rating: {count}", count=len(profile.seen)),
+        _("Not interested: {count}", count=len(profile.not_interested)),
     ]
     # Best first; among equals the most recent change first.
     rated = sorted(
@@ -187,46 +229,58 @@ def summary(profile: Profile, entries: list[Entry], dataset: Dataset) -> str:
         key=lambda e: (-(e.stars or 0), -e.updated_at),
     )[:TOP_SHOWN]
     if rated:
-        lines.append("Top rated:")
+        lines.append(_("Top rated:"))
         lines += [f"★{e.stars:g} {html.escape(dataset.label(e.movie_id))}" for e in rated]
-    lines.append("The full list is in the file below (it imports back unchanged).")
+    lines.append(_("The full list is in the file below (it imports back unchanged)."))
     return "\n".join(lines)
 
 
-NOTHING_RATED = (
+NOTHING_RATED = N_(
     "You have no ratings yet. Rate movies with /rate, or send me your Letterboxd or IMDb "
     "ratings export (a CSV file)."
 )
 
 
-def import_report(result: ImportResult, filename: str) -> str:
-    """HTML reply to an import: what matched, what changed, a few rows that did not match."""
-    shown_name = html.escape(filename)
+def import_report(result: ImportResult, filename: str, _: Translator) -> str:
+    """HTML reply to an import: what matched, what changed, a few rows that did not match.
+
+    The notes and row reasons come from :mod:`reelpick.profiles` (core) in English.
+    """
     lines = [
-        f"Imported <b>{shown_name}</b> ({result.format}): {result.matched} of {result.rows} "
-        f"rows matched a movie; {result.changed} changed your profile."
+        _(
+            "Imported <b>{file}</b> ({format}): {matched} of {rows} rows matched a movie; "
+            "{changed} changed your profile.",
+            file=html.escape(filename),
+            format=result.format,
+            matched=result.matched,
+            rows=result.rows,
+            changed=result.changed,
+        )
     ]
     lines += [html.escape(note) for note in result.notes]
     if result.unmatched:
-        lines.append(f"{len(result.unmatched)} rows did not match, for example:")
+        lines.append(_("{count} rows did not match, for example:", count=len(result.unmatched)))
         lines += [
-            f"row {u.row}: {html.escape(u.reason)}" for u in result.unmatched[:UNMATCHED_SHOWN]
+            _("row {row}: {reason}", row=u.row, reason=html.escape(u.reason))
+            for u in result.unmatched[:UNMATCHED_SHOWN]
         ]
-    lines.append("See them with /myratings; picks with /forme.")
+    lines.append(_("See them with /myratings; picks with /forme."))
     return "\n".join(lines)
 
 
-def import_refused(reason: str) -> str:
-    return f"Nothing stored: {reason}."
+def import_refused(reason: str, _: Translator) -> str:
+    """``reason`` comes from :mod:`reelpick.profiles` (core), in English."""
+    return _("Nothing stored: {reason}.", reason=reason)
 
 
-NOT_A_CSV = (
+NOT_A_CSV = N_(
     "I can import ratings from a CSV file: your Letterboxd export (ratings.csv) or IMDb "
     "ratings export. {name} is not one."
 )
-TOO_BIG = "Nothing stored: {name} is {size:.1f} MB; an import takes at most {limit:g} MB."
-ZIPPED = (
+# size and limit come in formatted with Translator.number (decimal comma in German).
+TOO_BIG = N_("Nothing stored: {name} is {size} MB; an import takes at most {limit} MB.")
+ZIPPED = N_(
     "Nothing stored: {name} is a zip archive. Unpack it and send me the CSV file inside "
     "(ratings.csv for Letterboxd)."
 )
-DOWNLOAD_FAILED = "I couldn't download {name} from Telegram just now; please send it again."
+DOWNLOAD_FAILED = N_("I couldn't download {name} from Telegram just now; please send it again.")

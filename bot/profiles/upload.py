@@ -21,6 +21,7 @@ from telegram.ext import ContextTypes
 from reelpick.profiles import MovieMatcher, ProfileImportError, import_profile
 from reelpick.redact import redact
 
+from ..i18n import Translator, translator_for
 from ..services import BotServices, services
 from . import texts
 from .rate import owner_of
@@ -45,10 +46,11 @@ class Upload:
         document = message.document if message is not None else None
         if document is None or user is None:
             return
+        _ = translator_for(update)
         s = services(context)
-        filename = _display_name(document)
+        filename = _display_name(document, _)
         limit = float(s.config.section("bot")["max_import_mb"])
-        verdict = _precheck(document, filename, limit)
+        verdict = _precheck(document, filename, limit, _)
         if verdict:
             await message.reply_text(verdict)
             return
@@ -57,7 +59,7 @@ class Upload:
             data = bytes(await file.download_as_bytearray())
         except TelegramError as exc:
             log.warning("downloading an import from user %s failed: %s", user.id, redact(exc))
-            await message.reply_text(texts.DOWNLOAD_FAILED.format(name=filename))
+            await message.reply_text(_(texts.DOWNLOAD_FAILED, name=filename))
             return
         try:
             matcher = await asyncio.to_thread(self._matcher_for, s)
@@ -71,7 +73,7 @@ class Upload:
                 max_bytes=int(limit * MB),
             )
         except ProfileImportError as exc:
-            await message.reply_text(texts.import_refused(str(exc).rstrip(".")))
+            await message.reply_text(texts.import_refused(str(exc).rstrip("."), _))
             return
         log.info(
             "user %s imported %s: %d rows, %d matched, %d changed",
@@ -81,7 +83,9 @@ class Upload:
             result.matched,
             result.changed,
         )
-        await message.reply_text(texts.import_report(result, filename), parse_mode=ParseMode.HTML)
+        await message.reply_text(
+            texts.import_report(result, filename, _), parse_mode=ParseMode.HTML
+        )
 
     def _matcher_for(self, s: BotServices) -> MovieMatcher:
         """One matcher per dataset (it caches titles across imports); rebuilt after /reload."""
@@ -91,21 +95,24 @@ class Upload:
         return self._matcher
 
 
-def _display_name(document: Document) -> str:
+def _display_name(document: Document, _: Translator) -> str:
     # Only the last part of what the client says, shortened: it is shown back in replies.
-    name = PurePath((document.file_name or "the file").replace("\\", "/")).name or "the file"
+    unnamed = _("the file")
+    name = PurePath((document.file_name or unnamed).replace("\\", "/")).name or unnamed
     return name if len(name) <= 60 else name[:57] + "…"
 
 
-def _precheck(document: Document, filename: str, limit_mb: float) -> str | None:
+def _precheck(document: Document, filename: str, limit_mb: float, _: Translator) -> str | None:
     """The one line refusing ``document`` before any download, or None to go ahead."""
     suffix = PurePath(filename).suffix.lower()
     mime = (document.mime_type or "").lower()
     if suffix == ".zip" or mime in ZIP_TYPES:
-        return texts.ZIPPED.format(name=filename)
+        return _(texts.ZIPPED, name=filename)
     if not (suffix in CSV_SUFFIXES or mime.startswith("text/") or mime in CSV_TYPES):
-        return texts.NOT_A_CSV.format(name=filename)
+        return _(texts.NOT_A_CSV, name=filename)
     size = document.file_size
     if size is not None and size > limit_mb * MB:
-        return texts.TOO_BIG.format(name=filename, size=size / MB, limit=limit_mb)
+        return _(
+            texts.TOO_BIG, name=filename, size=_.number(size / MB, 1), limit=_.number(limit_mb)
+        )
     return None
