@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = {
     "cosine-cf": "reelpick.plugins.cosine_cf:CosineCF",
     "sgd-mf": "reelpick.plugins.sgd_mf:SgdMF",
     "vgg16-poster": "reelpick.plugins.vgg16_poster:VGG16Poster",
+    "hybrid": "reelpick.plugins.hybrid:Hybrid",
 }
 
 
