@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "cache": {"dir": "~/.cache/reelpick"},
     "plugins": {
         # Answer order in the CLI and the bot. Plugin parameters go in [plugins.NAME].
-        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster"],
+        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster", "hybrid"],
     },
     "posters": {
         "dir": "",
