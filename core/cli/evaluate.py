@@ -11,10 +11,16 @@ from ..config import Config
 from ..data import load_dataset
 from ..errors import ReelpickError
 from ..evaluation import draw_chart, evaluate, format_table
+from .evaluate_cold import cmd_evaluate_cold
+
+# --task -> the command that runs it ("ratings" is cmd_evaluate itself).
+TASKS = {"cold": cmd_evaluate_cold}
 
 
 def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
     """``reelpick evaluate``: rating accuracy and similar-movie quality per plugin."""
+    if getattr(args, "task", "ratings") in TASKS:
+        return TASKS[args.task](config, args)
     if args.folds == 1 or args.folds < 0:
         raise ReelpickError("--folds must be 0 (article protocol) or at least 2")
     dataset = load_dataset(data_path(config))

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--folds", type=int, default=0, help="k-fold cross-validation instead (k >= 2)"
     )
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluate.add_argument(
+        "--task",
+        choices=["ratings", "cold"],
+        default="ratings",
+        help="what to measure: ratings (default), cold (movies whose ratings are held out)",
+    )
     evaluate.add_argument("--chart", metavar="PNG", help="also draw a chart comparing the plugins")
 
     posters = command("posters", None, "movie posters (TMDB, offline folder, placeholders)")
