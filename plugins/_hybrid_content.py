@@ -22,12 +22,17 @@ content), so that a later fit recomputes only the rows whose digest changed.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from reelpick import Dataset
+from reelpick import Config, Dataset, PluginError, PosterStore
+
+from .vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec, indexed_posters
+
+log = logging.getLogger(__name__)
 
 POSTER_DIM = 512  # block5_pool channels: what average pooling leaves
 GRID = (7, 7, 512)
@@ -230,3 +235,53 @@ def unit(vector: np.ndarray) -> np.ndarray:
     """``vector`` scaled to length 1 (zero stays zero)."""
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
+
+
+# -- posters, through vgg16-poster's cache ------------------------------------------------
+
+
+def poster_hashes(dataset: Dataset, params: dict, config: Config) -> tuple[dict[int, str], str]:
+    """movie id -> content hash of its real poster with cached VGG16 features, and the spec id.
+
+    Placeholders are never listed (``indexed_posters``); a poster whose features
+    ``vgg16-poster`` has not computed with the configured weights counts as no poster.
+    """
+    features = feature_store(params, config)
+    if features is None:
+        return {}, "no posters"
+    with PosterStore(config, dataset) as posters:
+        refs = indexed_posters(posters, dataset)
+    found = {r.movie_id: r.content_hash for r in refs if features.path(r.content_hash).is_file()}
+    if len(found) < len(refs):
+        log.warning(
+            "hybrid: %d of %d posters have no cached VGG16 features (fit vgg16-poster first); "
+            "those movies count as having no poster",
+            len(refs) - len(found),
+            len(refs),
+        )
+    return found, features.spec.id
+
+
+def feature_store(params: dict, config: Config) -> FeatureStore | None:
+    if not params["posters"]:
+        return None
+    vgg = VGG16Poster().reelpick_plugin_info().params | config.plugin_params("vgg16-poster")
+    try:
+        spec = feature_spec(vgg, config)
+    except PluginError as exc:
+        log.warning("hybrid: posters left out (%s)", exc)
+        return None
+    return FeatureStore(config.cache_dir / FEATURES_DIR, spec)
+
+
+def poster_vectors(
+    content: MovieContent, rows: np.ndarray, features: FeatureStore | None
+) -> dict[int, np.ndarray]:
+    """row -> pooled unit poster vector, for the ``rows`` whose poster features load."""
+    out = {}
+    for r in rows:
+        if features is not None and content.poster_hashes[r]:
+            vector = features.load(content.poster_hashes[r])
+            if vector is not None:
+                out[int(r)] = unit(pooled(vector))
+    return out

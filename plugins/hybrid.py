@@ -45,19 +45,25 @@ from reelpick import (
     NoAnswer,
     PluginError,
     PluginInfo,
-    PosterStore,
     Profile,
     Recommendation,
     hookimpl,
     topk_cosine_dense,
 )
 
-from ._hybrid_content import ContentEncoder, MovieContent, movie_content, pooled, unit
+from ._hybrid_content import (
+    ContentEncoder,
+    MovieContent,
+    feature_store,
+    movie_content,
+    poster_hashes,
+    poster_vectors,
+)
 from ._hybrid_model import Choice, ContentMap, UserSide, blend_weights, choose_and_fit
 from ._sgd_model import Factors, fit_factors
 from ._sgd_model import fold_in as fold_in_factors
 from .sgd_mf import DEFAULT_PARAMS as SGD_DEFAULTS
-from .vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec, indexed_posters
+from .vgg16_poster import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +180,7 @@ class Hybrid:
     ) -> dict[str, np.ndarray]:
         """Blended parameters of every movie (fit or load the map, encode the missing rows)."""
         f, params = self.factors, self.params
-        features = _feature_store(params, config)
+        features = feature_store(params, config)
         loaded = _load_model(model_store)
         if loaded is None:
             self.last_fit["model"] = "fitted"
@@ -218,7 +224,7 @@ class Hybrid:
                 "more; too few to learn from (lower min_ratings)"
             )
         every = np.arange(len(content.movie_ids))
-        vectors = _poster_vectors(content, every, features)
+        vectors = poster_vectors(content, every, features)
         encoder = ContentEncoder.fit(content, teaching, vectors, params["tag_terms"])
         rows = encoder.encode(content, every, vectors)
         self.last_fit["rows_computed"] = len(every)
@@ -276,7 +282,7 @@ class Hybrid:
         rows[hit] = old[found[hit]].toarray()
         missing = np.flatnonzero(~hit)
         if len(missing):
-            vectors = _poster_vectors(content, missing, features)
+            vectors = poster_vectors(content, missing, features)
             rows[missing] = encoder.encode(content, missing, vectors)
         self.last_fit["rows_computed"] = len(missing)
         return rows
@@ -404,53 +410,6 @@ def ratings_key(dataset: Dataset) -> str:
     for movie_id, genres, year in zip(rated.index, rated["genres"], rated["year"], strict=True):
         digest.update(f"{movie_id}|{','.join(genres)}|{year}\n".encode())
     return digest.hexdigest()[:20]
-
-
-def poster_hashes(dataset: Dataset, params: dict, config: Config) -> tuple[dict[int, str], str]:
-    """movie id -> content hash of its real poster with cached VGG16 features, and the spec id.
-
-    Placeholders are never listed (``indexed_posters``); a poster whose features
-    ``vgg16-poster`` has not computed with the configured weights counts as no poster.
-    """
-    features = _feature_store(params, config)
-    if features is None:
-        return {}, "no posters"
-    with PosterStore(config, dataset) as posters:
-        refs = indexed_posters(posters, dataset)
-    found = {r.movie_id: r.content_hash for r in refs if features.path(r.content_hash).is_file()}
-    if len(found) < len(refs):
-        log.warning(
-            "hybrid: %d of %d posters have no cached VGG16 features (fit vgg16-poster first); "
-            "those movies count as having no poster",
-            len(refs) - len(found),
-            len(refs),
-        )
-    return found, features.spec.id
-
-
-def _feature_store(params: dict, config: Config) -> FeatureStore | None:
-    if not params["posters"]:
-        return None
-    vgg = VGG16Poster().reelpick_plugin_info().params | config.plugin_params("vgg16-poster")
-    try:
-        spec = feature_spec(vgg, config)
-    except PluginError as exc:
-        log.warning("hybrid: posters left out (%s)", exc)
-        return None
-    return FeatureStore(config.cache_dir / FEATURES_DIR, spec)
-
-
-def _poster_vectors(
-    content: MovieContent, rows: np.ndarray, features: FeatureStore | None
-) -> dict[int, np.ndarray]:
-    """row -> pooled unit poster vector, for the ``rows`` whose poster features load."""
-    out = {}
-    for r in rows:
-        if features is not None and content.poster_hashes[r]:
-            vector = features.load(content.poster_hashes[r])
-            if vector is not None:
-                out[int(r)] = unit(pooled(vector))
-    return out
 
 
 def _load_model(store: ArtifactStore):

@@ -14,8 +14,9 @@ from reelpick import DataError, NoAnswer, Profile
 from reelpick.cli.main import main
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
+from reelpick.plugins._hybrid_content import poster_hashes
 from reelpick.plugins._hybrid_model import UserSide, choose_and_fit, fit_mlp, fit_ridge
-from reelpick.plugins.hybrid import Hybrid, poster_hashes
+from reelpick.plugins.hybrid import Hybrid
 from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec
 from reelpick.registry import Registry
 from reelpick.testing import check_plugin, save_dataset, small_dataset
