@@ -330,3 +330,39 @@ def blend_weights(counts: np.ndarray, shrinkage: float) -> np.ndarray:
     if shrinkage <= 0:
         return (counts > 0).astype(np.float64)
     return counts / (counts + shrinkage)
+
+
+def topk_among(
+    vectors: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int, block: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k cosine neighbours of the ``queries`` rows, drawn from the ``candidates`` rows only.
+
+    The layout of :func:`reelpick.topk_cosine_dense` (positions into ``vectors``, -1 padding),
+    but queries and candidates are separate masks: every placed movie gets neighbours, and they
+    are movies whose place was measured from ratings rather than guessed from content.
+    """
+    norms = np.linalg.norm(vectors, axis=1)
+    unit_rows = np.divide(
+        vectors, norms[:, None], out=np.zeros_like(vectors), where=norms[:, None] > 0
+    )
+    pool = np.flatnonzero(candidates & (norms > 0))
+    n = len(vectors)
+    k = min(k, max(len(pool) - 1, 0))
+    index = np.full((n, k), -1, dtype=np.int32)
+    score = np.zeros((n, k), dtype=np.float32)
+    asked = np.flatnonzero(queries & (norms > 0))
+    if k == 0 or len(asked) == 0:
+        return index, score
+    for start in range(0, len(asked), block):
+        rows = asked[start : start + block]
+        sims = (unit_rows[rows] @ unit_rows[pool].T).astype(np.float32)
+        sims[pool[None, :] == rows[:, None]] = -np.inf  # never the query itself
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        index[rows] = pool[np.take_along_axis(top, order, axis=1)]
+        score[rows] = np.take_along_axis(top_scores, order, axis=1)
+    bad = ~np.isfinite(score)
+    index[bad], score[bad] = -1, 0
+    np.clip(score, -1.0, 1.0, out=score)
+    return index, score

@@ -48,7 +48,6 @@ from reelpick import (
     Profile,
     Recommendation,
     hookimpl,
-    topk_cosine_dense,
 )
 
 from ._hybrid_content import (
@@ -59,7 +58,14 @@ from ._hybrid_content import (
     poster_hashes,
     poster_vectors,
 )
-from ._hybrid_model import Choice, ContentMap, UserSide, blend_weights, choose_and_fit
+from ._hybrid_model import (
+    Choice,
+    ContentMap,
+    UserSide,
+    blend_weights,
+    choose_and_fit,
+    topk_among,
+)
 from ._sgd_model import Factors, fit_factors
 from ._sgd_model import fold_in as fold_in_factors
 from .sgd_mf import DEFAULT_PARAMS as SGD_DEFAULTS
@@ -79,6 +85,9 @@ DEFAULT_PARAMS = {
     "mlp_epochs": 60,  # most MLP epochs (the best on validation is kept)
     "seed": 0,  # validation split, MLP initialisation
     "neighbours": 50,  # width of the stored similar-movie table
+    # Similar movies are drawn from movies with this many ratings (their place is measured,
+    # not guessed); every movie with content still gets similar movies. 0: from all movies.
+    "similar_min_ratings": 10,
     "fold_in_reg": 3.0,  # ridge penalty when placing a person (and in choosing c)
     "sgd_factors": 100,  # SGD-MF's factors, epochs and ensemble (its defaults; tests use less)
     "sgd_epochs": 100,
@@ -138,7 +147,7 @@ class Hybrid:
             ),
             version=VERSION,
             params={k: v for k, v in params.items() if not k.startswith("sgd_")}
-            | {"neighbours": None},
+            | {"neighbours": None, "similar_min_ratings": None},
         )
         # Named after every movie's content: a changed poster or tag set gets a new entry.
         movie_set = _digest([model_store.key, *digests])
@@ -148,7 +157,8 @@ class Hybrid:
             taste = self._taste(dataset, content, digests, model_store, config)
             store.save_arrays(f"taste-{movie_set}", **taste)
             vectors = taste["item_vec"] - taste["centre"]
-            index, score = topk_cosine_dense(vectors, params["neighbours"], taste["usable"])
+            placed = counts >= params["similar_min_ratings"]
+            index, score = topk_among(vectors, taste["usable"], placed, params["neighbours"])
             self.table = NeighbourTable(content.movie_ids, index, score)
             self.table.save(store, f"neighbours-{movie_set}")
             for old in [*store.path.glob("taste-*.npz"), *store.path.glob("neighbours-*.npz")]:
@@ -450,6 +460,7 @@ def _check_params(params: dict) -> None:
         (0 < params["validation_share"] < 0.5, "validation_share must be in (0, 0.5)"),
         (params["mlp_hidden"] >= 1 and params["mlp_epochs"] >= 1, "MLP sizes must be >= 1"),
         (params["neighbours"] >= 1, "neighbours must be at least 1"),
+        (params["similar_min_ratings"] >= 0, "similar_min_ratings must be 0 or more"),
         (params["fold_in_reg"] > 0, "fold_in_reg must be positive"),
         (min(params[k] for k in ("sgd_factors", "sgd_epochs", "sgd_ensemble")) >= 1, "sgd_* >= 1"),
     ]
