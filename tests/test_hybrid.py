@@ -15,7 +15,13 @@ from reelpick.cli.main import main
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
 from reelpick.plugins._hybrid_content import poster_hashes
-from reelpick.plugins._hybrid_model import UserSide, choose_and_fit, fit_mlp, fit_ridge
+from reelpick.plugins._hybrid_model import (
+    UserSide,
+    choose_and_fit,
+    fit_mlp,
+    fit_ridge,
+    topk_among,
+)
 from reelpick.plugins.hybrid import Hybrid
 from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec
 from reelpick.registry import Registry
@@ -265,3 +271,16 @@ def test_evaluate_cold_json(small: Dataset, tmp_path: Path, capsys: pytest.Captu
     assert 0 <= results["hybrid"]["ndcg@10"] <= 1
     # cosine-CF knows nothing of movies with no training ratings.
     assert results["cosine-cf"]["neighbour_recall@10"] is None
+
+
+def test_neighbours_come_from_candidates_only() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((50, 4)).astype(np.float32)
+    queries = np.ones(50, dtype=bool)
+    candidates = np.arange(50) % 2 == 0
+    index, score = topk_among(vectors, queries, candidates, 5, block=7)
+    assert (index % 2 == 0).all() and (index != np.arange(50)[:, None]).all()
+    assert (np.diff(score, axis=1) <= 0).all()
+    unit_rows = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    best = np.argmax(np.where(candidates & (np.arange(50) != 3), unit_rows @ unit_rows[3], -2))
+    assert index[3, 0] == best
