@@ -105,7 +105,15 @@ def fit_times(config_path: Path, data: Path, work: Path) -> None:
         registry = Registry(config, load_entry_points=False)
         started = time.perf_counter()
         assert registry.fit(dataset, ["hybrid"]) == {"hybrid": None}
-        return time.perf_counter() - started, registry.plugin_object("hybrid").last_fit
+        plugin = registry.plugin_object("hybrid")
+        if plugin.choice is not None:
+            c = plugin.choice
+            print(
+                f"chosen on validation (full data): {c.kind}, ridge λ={c.lam:g} "
+                f"(validation RMSE {c.ridge_rmse:.4f}), MLP {c.mlp_epochs} epochs "
+                f"({c.mlp_rmse:.4f}), shrinkage c={c.shrinkage:g}"
+            )
+        return time.perf_counter() - started, plugin.last_fit
 
     cold, cold_fit = fit()
     movies = pd.read_csv(folder / "movies.csv")
