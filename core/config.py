@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "plugins": {
         # Answer order in the CLI and the bot. Plugin parameters go in [plugins.NAME].
-        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster", "ease"],
+        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster", "ease", "hybrid"],
     },
     "posters": {
         "dir": "",

@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = {
     "ease": "reelpick.plugins.ease:Ease",
     # Needs the [spark] extra to fit (not to answer); not enabled by default.
     "als": "reelpick.plugins.als:SparkALS",
+    "hybrid": "reelpick.plugins.hybrid:Hybrid",
 }
 
 

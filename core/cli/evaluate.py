@@ -12,6 +12,7 @@ from ..data import load_dataset
 from ..errors import ReelpickError
 from ..evaluation import draw_chart, evaluate, format_table
 from ..evaluation.topn import draw_topn_chart, evaluate_topn, format_topn_table
+from .evaluate_cold import cmd_evaluate_cold
 
 
 def progress(line: str) -> None:
@@ -24,6 +25,8 @@ def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
         return cmd_evaluate_topn(config, args)
     if args.tune:
         raise ReelpickError("--tune goes with --task topn")
+    if args.task == "cold":
+        return cmd_evaluate_cold(config, args)
     if args.folds == 1 or args.folds < 0:
         raise ReelpickError("--folds must be 0 (article protocol) or at least 2")
     dataset = load_dataset(data_path(config))

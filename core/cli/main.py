@@ -137,10 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--task",
-        choices=["rating", "topn"],
+        choices=["rating", "topn", "cold"],
         default="rating",
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
-        "recommendations on a temporal split",
+        "recommendations on a temporal split; cold: movies whose ratings are held out",
     )
     evaluate.add_argument(
         "--tune",
