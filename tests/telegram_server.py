@@ -16,7 +16,8 @@ retry_after, 5xx, slow answers, dropped connections) and assert on :attr:`reques
 Supported methods: getMe, logOut, close, deleteWebhook, setWebhook, getWebhookInfo, getUpdates,
 sendMessage, sendPhoto, sendMediaGroup, sendChatAction, answerCallbackQuery, editMessageText,
 editMessageReplyMarkup, deleteMessage, setMyCommands, getMyCommands, deleteMyCommands,
-sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators.
+sendPoll, stopPoll, getChat, getChatMember, getChatAdministrators, getFile (and file
+downloads), answerInlineQuery.
 """
 
 from __future__ import annotations
@@ -189,6 +190,11 @@ class BotAPIServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._webhook_thread: threading.Thread | None = None
+        # -- inline mode and files sent by users (the "inline mode, files" section below) --
+        self.inline_queries: dict[str, dict] = {}  # id -> {"query", "from", "answered"}
+        self.file_paths: dict[str, bytes] = {}  # file_path -> bytes (getFile + download)
+        self.downloads: list[str] = []  # file_paths downloaded, in order
+        self._file_path_of: dict[str, str] = {}  # file_unique_id -> file_path
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> BotAPIServer:
@@ -781,6 +787,220 @@ class BotAPIServer:
             return {"status": "administrator", "user": self.user(user_id), **_ADMIN_RIGHTS}
         return {"status": "member", "user": self.user(user_id)}
 
+    # -- inline mode, files sent by users (getFile and downloads) ---------------------------
+    # As the real Bot API: getFile -> {"file_id", "file_unique_id", "file_size", "file_path"},
+    # the bytes at <base_file_url><token>/<file_path>.
+    def push_photo(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        user_id: int | None = None,
+        caption: str | None = None,
+        file_size: int | None = None,
+    ) -> dict:
+        """A user sends a photo (``data``: image bytes). ``file_size`` overrides the size
+        Telegram declares for the largest PhotoSize (an oversize photo needs no big bytes)."""
+        sizes = self._upload(data)
+        if file_size is not None:
+            sizes[-1]["file_size"] = file_size
+            with self._lock:
+                self.files[sizes[-1]["file_id"]].sizes = sizes
+        return self._push_user_message(chat_id, user_id, {"photo": sizes}, caption)
+
+    def push_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        file_name: str = "file.bin",
+        mime_type: str = "application/octet-stream",
+        user_id: int | None = None,
+        caption: str | None = None,
+        file_size: int | None = None,
+    ) -> dict:
+        """A user sends a file (as a document, so no PhotoSize is made even for an image)."""
+        unique = "AgAD" + base64.urlsafe_b64encode(os.urandom(9)).decode()
+        file_id = "BQACAgIAAxkBAAI" + base64.urlsafe_b64encode(os.urandom(24)).decode()
+        document = {
+            "file_id": file_id,
+            "file_unique_id": unique,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": file_size if file_size is not None else len(data),
+        }
+        with self._lock:
+            self.files[file_id] = StoredFile(file_id, unique, data, [document])
+        return self._push_user_message(chat_id, user_id, {"document": document}, caption)
+
+    def _push_user_message(
+        self, chat_id: int, user_id: int | None, content: dict, caption: str | None
+    ) -> dict:
+        chat = self.chat(chat_id)
+        user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
+        with self._lock:
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.user(user_id),
+                "chat": self._chat_json(chat),
+                "date": int(time.time()),
+                **content,
+            }
+            if caption:
+                message["caption"] = caption
+                entities = _entities_of(caption)
+                if entities:
+                    message["caption_entities"] = entities
+            chat.messages[message_id] = message
+            return self.push_update({"message": message})
+
+    def api_getfile(self, params: dict, files: dict) -> dict:
+        with self._lock:
+            stored = self.files.get(str(params.get("file_id") or ""))
+            if stored is None:
+                raise bad_request("invalid file_id")
+            size = next(
+                (item for item in stored.sizes if item.get("file_id") == params["file_id"]),
+                {"file_size": len(stored.data)},
+            )
+            if int(size.get("file_size") or 0) > 20 * 1024 * 1024:
+                raise bad_request("file is too big")
+            unique = size.get("file_unique_id", stored.file_unique_id)
+            path = self._file_path_of.get(unique)
+            if path is None:
+                folder = "documents" if "file_name" in size else "photos"
+                suffix = os.path.splitext(size.get("file_name") or "x.jpg")[1] or ".jpg"
+                path = f"{folder}/file_{len(self.file_paths)}{suffix}"
+                self._file_path_of[unique] = path
+                self.file_paths[path] = stored.data
+            return {
+                "file_id": params["file_id"],
+                "file_unique_id": unique,
+                "file_size": int(size.get("file_size") or len(stored.data)),
+                "file_path": path,
+            }
+
+    def download(self, token: str, file_path: str) -> bytes | None:
+        """The bytes behind ``/file/bot<token>/<file_path>``, or None (404)."""
+        with self._lock:
+            if token != self.token or file_path not in self.file_paths:
+                return None
+            self.downloads.append(file_path)
+            return self.file_paths[file_path]
+
+    def push_inline_query(
+        self, user_id: int, query: str, offset: str = "", chat_type: str = "sender"
+    ) -> str:
+        """A user types ``@bot query`` (scrolled to ``offset``); returns the inline query id."""
+        with self._lock:
+            query_id = str(6_000_000_000_000_000_000 + self._count())
+            self.inline_queries[query_id] = {"query": query, "from": user_id, "answered": None}
+            self.push_update(
+                {
+                    "inline_query": {
+                        "id": query_id,
+                        "from": self.user(user_id),
+                        "query": query,
+                        "offset": offset,
+                        "chat_type": chat_type,
+                    }
+                }
+            )
+            return query_id
+
+    def api_answerinlinequery(self, params: dict, files: dict) -> bool:
+        results = _json(params.get("results"))
+        with self._lock:
+            entry = self.inline_queries.get(str(params.get("inline_query_id")))
+            if entry is None or entry["answered"] is not None:
+                raise bad_request(
+                    "query is too old and response timeout expired or query ID is invalid"
+                )
+        if not isinstance(results, list):
+            raise bad_request("can't parse inline query results")
+        if len(results) > 50:
+            raise bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            result_id = str(result.get("id") or "")
+            if not 1 <= len(result_id.encode()) <= 64:
+                raise bad_request("RESULT_ID_INVALID")
+            if result_id in seen:
+                raise bad_request("RESULT_ID_DUPLICATE")
+            seen.add(result_id)
+            self._check_inline_result(result)
+        if len(str(params.get("next_offset") or "").encode()) > 64:
+            raise bad_request("NEXT_OFFSET_INVALID")
+        with self._lock:
+            entry["answered"] = {
+                "results": results,
+                "next_offset": str(params.get("next_offset") or ""),
+                "cache_time": int(params.get("cache_time") or 300),
+                "is_personal": _flag(params.get("is_personal")),
+            }
+        return True
+
+    def _check_inline_result(self, result: dict) -> None:
+        kind = result.get("type")
+        if kind == "article":
+            content = result.get("input_message_content") or {}
+            text, _ = _parse_text(content.get("message_text"), content.get("parse_mode"), "text")
+            if not text.strip():
+                raise bad_request("MESSAGE_EMPTY")
+            if _utf16_len(text) > 4096:
+                raise bad_request("MESSAGE_TOO_LONG")
+        elif kind == "photo" and "photo_file_id" in result:
+            with self._lock:
+                if result["photo_file_id"] not in self.files:
+                    raise bad_request("wrong file identifier/HTTP URL specified")
+            caption, _ = _parse_text(result.get("caption") or "", result.get("parse_mode"), "c")
+            if _utf16_len(caption) > 1024:
+                raise bad_request("MEDIA_CAPTION_TOO_LONG")
+        else:
+            raise bad_request(f"unsupported inline result type {kind!r} in this server")
+        url = result.get("thumbnail_url")
+        if url is not None and not str(url).startswith(("http://", "https://")):
+            raise bad_request("RESULT_THUMB_URL_INVALID")
+
+    def choose_inline_result(self, chat_id: int, query_id: str, result_id: str) -> dict:
+        """The user taps result ``result_id``: its message appears in ``chat_id``, sent by the
+        user "via @bot", as Telegram posts it. Returns the message."""
+        with self._lock:
+            entry = self.inline_queries[query_id]
+            answered = entry["answered"] or {"results": []}
+            [result] = [r for r in answered["results"] if r["id"] == result_id]
+            if result["type"] == "photo":
+                content: dict = {
+                    "photo": json.loads(json.dumps(self.files[result["photo_file_id"]].sizes))
+                }
+                text, entities = _parse_text(
+                    result.get("caption") or "", result.get("parse_mode"), "caption"
+                )
+                key = "caption"
+            else:
+                body = result["input_message_content"]
+                content = {}
+                text, entities = _parse_text(body["message_text"], body.get("parse_mode"), "text")
+                key = "text"
+            content[key] = text
+            if entities:
+                content[f"{key}_entities" if key == "caption" else "entities"] = entities
+            content["via_bot"] = self.api_getme({}, {})
+            chat = self.chat(chat_id)
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.user(entry["from"]),
+                "chat": self._chat_json(chat),
+                "date": int(time.time()),
+                **content,
+            }
+            chat.messages[message_id] = message
+            return json.loads(json.dumps(message))
+
     # -- helpers ----------------------------------------------------------------------------
     def _count(self) -> int:
         with self._lock:
@@ -983,6 +1203,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        download = re.fullmatch(r"/file/bot([^/]*)/(.+)", url.path)
+        if download is not None:  # a file download (see the "inline mode, files" section)
+            self._serve_file(*download.groups())
+            return
         match = re.fullmatch(r"/bot([^/]*)/(\w+)", url.path)
         if match is None:
             self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -1038,6 +1262,20 @@ class _Handler(BaseHTTPRequestHandler):
         record.error = answer.get("description")
         record.status = status
         self._reply(status, answer)
+
+    def _serve_file(self, token: str, file_path: str) -> None:
+        data = self.api.download(token, urllib.parse.unquote(file_path))
+        if data is None:
+            self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
 
     def _reply(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
