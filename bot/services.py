@@ -62,6 +62,9 @@ class BotServices:
         # Plugins get their own threads so a hung plugin cannot starve poster reading.
         self.plugin_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reelpick-plugin")
         self.commands: list[tuple[str, str]] = []
+        # State a feature keeps for itself (inline cards, the photo worker), by feature name;
+        # whatever has a close() is closed with the bot.
+        self.features: dict[str, object] = {}
         self._labels: tuple[object, dict[int, str]] | None = None
         warm_up(app)
         self.label(int(app.dataset.movies.index[0]))  # build the label table now
@@ -113,6 +116,10 @@ class BotServices:
         old.close()
 
     def close(self) -> None:
+        for feature in self.features.values():
+            close = getattr(feature, "close", None)
+            if close is not None:
+                close()
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
         self.sender.store.close()
         self.cache.close()
