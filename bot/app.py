@@ -39,8 +39,10 @@ from reelpick.config import Config, secret
 from reelpick.errors import ConfigError
 
 from . import handlers as h
+from .inline import register_inline
 from .limits import RetryingRateLimiter
 from .movienight import register_movienight
+from .photo import register_photo
 from .services import SERVICES, BotServices
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,8 @@ def build_application(
     shared.commands.extend(h.COMMANDS)
 
     register_movienight(application, app, config, services=shared)
+    register_inline(application, config, services=shared)
+    register_photo(application, config, services=shared)
 
     application.add_handler(
         MessageHandler(filters.COMMAND, h.unknown_command), group=UNKNOWN_COMMAND_GROUP

@@ -1264,7 +1264,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, answer)
 
     def _serve_file(self, token: str, file_path: str) -> None:
-        data = self.api.download(token, urllib.parse.unquote(file_path))
+        data = self.api.download(urllib.parse.unquote(token), urllib.parse.unquote(file_path))
         if data is None:
             self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return
