@@ -72,9 +72,9 @@ DEFAULTS: dict[str, Any] = {
         "timeout": 30.0,  # seconds a running worker may take for one photo
         "start_timeout": 180.0,  # ... a fresh one (it loads the data and the model first)
         # Calibrated by bench/bench_photo.py (top-1 cosine and its margin over the second).
-        "confident_score": 0.5,
-        "confident_margin": 0.1,
-        "candidate_score": 0.3,  # below: "I don't know this movie"
+        "confident_score": 0.57,
+        "confident_margin": 0.28,
+        "candidate_score": 0.44,  # below: "I don't know this movie"
     },
     "movienight": {
         "max_options": 10,
