@@ -19,6 +19,10 @@ Phases:
               GenreFan test recommender added), so at least one plugin recommends; every
               enabled plugin that implements reelpick_recommend adds its album (target p95
               <= 1 s).
+  inline      ``@bot title`` -> answerInlineQuery, cards warm (p50/p95; target p95 <= 300 ms)
+  photo       a poster photo -> the "That looks like ..." reply: the first one (cold: the image
+              worker starts, loads TensorFlow and the index) and then warm; the bot's RSS
+              before any photo, and the image worker's RSS (its own process)
 
 There is no other Telegram bot to compare with, so each figure is printed beside its target
 with the ratio figure/target (below 1.0 meets it). The per-chat anti-spam limit
@@ -27,6 +31,7 @@ with the ratio figure/target (below 1.0 meets it). The per-chat anti-spam limit
     .venv/bin/python bench/bench_bot.py                       # all three plugins
     .venv/bin/python bench/bench_bot.py --plugins cosine-cf   # quick
     .venv/bin/python bench/bench_bot.py --plugins cosine-cf --only-forme
+    .venv/bin/python bench/bench_bot.py --plugins cosine-cf,vgg16-poster --phases inline,photo
 """
 
 from __future__ import annotations
@@ -90,7 +95,9 @@ def main() -> int:
     parser.add_argument("--startup-timeout", type=float, default=3600.0)
     parser.add_argument("--forme-rounds", type=int, default=25, help="/forme queries")
     parser.add_argument("--only-forme", action="store_true", help="run the /forme phase only")
+    parser.add_argument("--phases", default="text,inline,photo", help="text, inline, photo")
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
     plugins = [p.strip() for p in args.plugins.split(",") if p.strip()]
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -111,11 +118,38 @@ def main() -> int:
         try:
             answering = bot.warm_up()
             print(f"answering plugins: {answering} (+1 header per query)", flush=True)
-            one = bot.one_chat(args.rounds)
-            many = bot.many_chats(args.chats, args.waves)
+            if "text" in phases:
+                one = bot.one_chat(args.rounds)
+                many = bot.many_chats(args.chats, args.waves)
+            if "inline" in phases:
+                inline = bot.inline_queries(args.rounds * 2)
+            if "photo" in phases:
+                rss_no_photo = bot.memory()[0]
+                cold, warm = bot.photos(args.rounds)
+                worker_rss = bot.worker_memory()
             rss, peak = bot.memory()
         finally:
             bot.stop()
+        if "inline" in phases or "photo" in phases:
+            print()
+            print(
+                f"{'phase':<44} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'target':>8} {'p95/target':>10}"
+            )
+        if "inline" in phases:
+            report("inline query -> answerInlineQuery (warm)", inline, 300)
+        if "photo" in phases:
+            report("photo -> identification, cold worker", cold, 60_000)
+            report("photo -> identification, warm worker", warm, 3000)
+            gib = 1024**3
+            print(f"bot RSS after text queries, before any photo: {rss_no_photo / gib:.2f} GiB")
+            print(f"bot RSS after the photos: {rss / gib:.2f} GiB (the bot process alone)")
+            for pid, (now, most, command) in worker_rss.items():
+                print(
+                    f"image worker pid {pid} ({command}): RSS {now / gib:.2f} GiB, "
+                    f"peak {most / gib:.2f} GiB"
+                )
+        if "text" not in phases:
+            return 0
         unlimited = Bot(server, cache, plugins, flood=0.0, timeout=args.startup_timeout)
         try:
             unlimited.warm_up(chat=100_000_000)
@@ -309,6 +343,65 @@ class Bot:
             samples += [self._latency(chat, update_id, timeout=120) for chat, update_id in pushed]
             first_chat += chats
         return samples
+
+    def inline_queries(self, rounds: int, user: int = 300_000_000) -> list[float]:
+        """Inline queries one after another (every query once first, to warm the cards)."""
+        queries = ["", *TITLES]
+        for query in queries:
+            self._inline_latency(user, query)
+        return [self._inline_latency(user, queries[i % len(queries)]) for i in range(rounds)]
+
+    def _inline_latency(self, user: int, query: str) -> float:
+        server = self.server
+        query_id = server.push_inline_query(user, query)
+        update_id = server._next_update_id  # the update just pushed (pushes are sequential)
+        server.wait_for_sync(lambda: server.inline_queries[query_id]["answered"], timeout=60)
+        [answer] = [
+            r
+            for r in server.calls("answerInlineQuery")
+            if r.params.get("inline_query_id") == query_id
+        ]
+        return answer.at - server.delivered_at[update_id]
+
+    def photos(self, rounds: int, chat: int = 400_000_000) -> tuple[list[float], list[float]]:
+        """A re-photographed poster per chat; the first starts the image worker (cold)."""
+        from tests.photo_variants import variants
+
+        ids = sorted(int(p.stem) for p in POSTERS.glob("*.jpg"))[:: max(1, 500 // (rounds + 1))]
+        samples = []
+        for i, movie_id in enumerate(ids[: rounds + 1]):
+            photo = variants((POSTERS / f"{movie_id}.jpg").read_bytes())["scaled 60%"]
+            update_id = self.server.push_photo(chat + i, photo)["update_id"]
+            samples.append(self._reply_latency(chat + i, update_id))
+            time.sleep(self.answers_per_query / CHAT_RATE)  # let its albums go out
+        return samples[:1], samples[1:]
+
+    def _reply_latency(self, chat: int, update_id: int, timeout: float = 300.0) -> float:
+        server = self.server
+        server.wait_for_sync(lambda: update_id in server.delivered_at, timeout=timeout)
+        delivered = server.delivered_at[update_id]
+        replies = server.wait_for_sync(
+            lambda: [r for r in server.calls("sendMessage", chat) if r.ok], timeout=timeout
+        )
+        if not replies[0].result["text"].startswith("That looks like"):
+            print(f"  photo in chat {chat}: {replies[0].result['text']!r}", flush=True)
+        return replies[0].at - delivered
+
+    def worker_memory(self) -> dict[int, tuple[int, int, str]]:
+        """RSS and peak of the bot's child processes (the image worker), by pid."""
+        found = {}
+        pid = self.process.pid
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                status = Path(f"/proc/{child}/status").read_text()
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(child)] = (
+                    int(fields["VmRSS"].split()[0]) * 1024,
+                    int(fields["VmHWM"].split()[0]) * 1024,
+                    command.decode(errors="replace")[:60].strip(),
+                )
+        return found
 
     def memory(self) -> tuple[int, int]:
         status = Path(f"/proc/{self.process.pid}/status").read_text()

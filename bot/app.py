@@ -50,8 +50,10 @@ from reelpick.errors import ConfigError
 from . import handlers as h
 from . import settings_handlers
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
+from .inline import register_inline
 from .limits import RetryingRateLimiter
 from .movienight import register_movienight
+from .photo import register_photo
 from .profiles import register_profiles
 from .services import SERVICES, BotServices
 
@@ -142,6 +144,8 @@ def build_application(
 
     register_movienight(application, app, config, services=shared)
     register_profiles(application, shared)
+    register_inline(application, config, services=shared)
+    register_photo(application, config, services=shared)
 
     application.add_handler(
         MessageHandler(filters.COMMAND, h.unknown_command), group=UNKNOWN_COMMAND_GROUP

@@ -81,6 +81,9 @@ class BotServices:
         self.commands: list[tuple[str, str]] = []  # in every chat
         self.group_commands: list[tuple[str, str]] = []  # in groups only (movie nights)
         self.deep_links = DeepLinks()  # /start payloads of t.me links, by feature
+        # State a feature keeps for itself (inline cards, the photo worker), by feature name;
+        # whatever has a close() is closed with the bot.
+        self.features: dict[str, object] = {}
         self._labels: tuple[object, dict[int, str]] | None = None
         warm_up(app)
         self.label(int(app.dataset.movies.index[0]))  # build the label table now
@@ -149,6 +152,10 @@ class BotServices:
         old.close()
 
     def close(self) -> None:
+        for feature in self.features.values():
+            close = getattr(feature, "close", None)
+            if close is not None:
+                close()
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()
         self.sender.store.close()

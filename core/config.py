@@ -96,6 +96,25 @@ DEFAULTS: dict[str, Any] = {
         "profiles_db": "",
         "max_import_mb": 10.0,
     },
+    # -- inline mode and photo queries (bot/inline.py, bot/photo/) --
+    "inline": {
+        "page_size": 10,  # results per inline answer page (Telegram allows 50)
+        "max_results": 50,  # candidates of a title, or popular movies, over all pages
+        "cache_time": 300,  # seconds Telegram may reuse an answer to the same query
+        "cache_time_personal": 30,  # ... when the answer is personal (the user has a profile)
+        "cards": 512,  # movies whose card (top picks per plugin) is kept in memory
+    },
+    "photo": {
+        "max_bytes": 10_000_000,  # larger photos are refused before they are downloaded
+        "max_pixels": 40_000_000,  # ... and pictures of more pixels after
+        "idle_seconds": 600.0,  # the image worker stops after this long without a photo
+        "timeout": 30.0,  # seconds a running worker may take for one photo
+        "start_timeout": 180.0,  # ... a fresh one (it loads the data and the model first)
+        # Calibrated by bench/bench_photo.py (top-1 cosine and its margin over the second).
+        "confident_score": 0.57,
+        "confident_margin": 0.28,
+        "candidate_score": 0.44,  # below: "I don't know this movie"
+    },
     "movienight": {
         "max_options": 10,
         "voting_minutes": 10.0,

@@ -72,3 +72,17 @@ def reelpick_recommend(
     plugin's index). Must be fast (a lookup or a fold-in, never a refit): a front end calls
     it while a person waits.
     """
+
+
+@hookspec(firstresult=True)
+def reelpick_similar_image(image: bytes, k: int) -> list[Neighbour]:
+    """Return up to ``k`` movies whose posters look most like ``image``, best first.
+
+    Optional: for plugins that compare pictures. ``image`` is the encoded bytes of any
+    picture (a photo of a poster, a screenshot), already checked to be a decodable image of a
+    sane size. Scores must mean the same across calls (a cosine, say), so that a front end
+    can set a confidence threshold on them. Unlike the other queries this may load a model
+    (seconds, hundreds of MB) on its first call: front ends call it in a worker process
+    (:mod:`reelpick.imagesearch`), never in a process that answers people. Raise
+    :class:`reelpick.NoAnswer` with a reason when the picture tells the plugin nothing.
+    """

@@ -322,6 +322,28 @@ class Registry:
             ],
         )
 
+    def ask_image(self, name: str, image: bytes, k: int) -> PluginAnswer:
+        """Plugin ``name``'s movies whose posters look like ``image`` (``reelpick_similar_image``).
+
+        Isolation as in :meth:`similar`. May load a model: call it in a worker process
+        (:class:`reelpick.imagesearch.ImageSearchWorker`), not where people wait.
+        """
+        return self._answer(
+            name,
+            f"an image of {len(image):,} bytes",
+            lambda: _checked(
+                self._caller(name, "reelpick_similar_image")(image=bytes(image), k=int(k)),
+                k,
+                self.dataset,
+                exclude=frozenset(),
+                hook="reelpick_similar_image",
+            ),
+        )
+
+    def image_searchers(self, names: list[str] | None = None) -> list[str]:
+        """The enabled plugins (or those of ``names``) that find movies by a picture."""
+        return [n for n in self.enabled(names) if self.implements(n, "reelpick_similar_image")]
+
     def _answer(self, name: str, about: str, call: Any) -> PluginAnswer:
         """Run one plugin ``call`` and turn any outcome into a :class:`PluginAnswer`."""
         plugin = self.plugins[name]

@@ -39,6 +39,7 @@ from reelpick import (
     ArtifactStore,
     Config,
     Dataset,
+    Neighbour,
     NeighbourTable,
     NoAnswer,
     PluginError,
@@ -183,6 +184,8 @@ class PosterRef:
 class VGG16Poster:
     def __init__(self) -> None:
         self.table: NeighbourTable | None = None
+        self._fit_inputs: tuple | None = None
+        self._image_index: tuple[np.ndarray, np.ndarray] | None = None  # (movie ids, unit rows)
         # What the last fit did and where its time went, for the benchmark and the tests.
         self.last_fit: dict = {}
         self.timings: dict[str, float] = {}
@@ -211,6 +214,9 @@ class VGG16Poster:
         started = time.perf_counter()
         spec = feature_spec(params, config)
         self.timings = {}
+        # What an image query needs later (reelpick_similar_image builds its index lazily).
+        self._fit_inputs = (spec, params, config, dataset)
+        self._image_index = None
         with PosterStore(config, dataset) as posters:
             refs = indexed_posters(posters, dataset)
             self.timings["posters"] = time.perf_counter() - started
@@ -257,6 +263,43 @@ class VGG16Poster:
         if self.table is None or not any(self.table.has_neighbours(m) for m in weights):
             raise NoAnswer("none of the movies liked or seen here has a poster to compare")
         return self.table.recommend(weights, k, exclude, combine="max")
+
+    def reelpick_similar_image(self, image: bytes, k: int) -> list[Neighbour]:
+        """The indexed posters nearest to ``image`` by cosine, in the same comparable form as
+        the table (so a flipped or slightly cropped photo of a poster finds it). Loads
+        TensorFlow and every indexed poster's features on the first call."""
+        if self._fit_inputs is None:
+            raise NoAnswer("the poster index is not fitted")
+        spec, params, _, _ = self._fit_inputs
+        movie_ids, rows = self._index()
+        if not len(movie_ids):
+            raise NoAnswer("no posters are indexed")
+        from ._vgg16_features import features_of  # TensorFlow: only in an image query
+
+        vector = features_of([image], spec)[0]
+        if not vector.any():
+            raise NoAnswer("the picture could not be read")
+        query = comparable(vector, spec.pooling, params["mirror"])
+        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        scores = rows @ query
+        best = np.argsort(-scores, kind="stable")[: max(0, int(k))]
+        return [Neighbour(int(movie_ids[i]), float(scores[i])) for i in best]
+
+    def _index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Movie ids and unit-length comparable features of every indexed poster (built once)."""
+        if self._image_index is None:
+            spec, params, config, dataset = self._fit_inputs
+            with PosterStore(config, dataset) as posters:
+                refs = indexed_posters(posters, dataset)
+                features = FeatureStore(config.cache_dir / FEATURES_DIR, spec)
+                vectors, usable = self._features(
+                    refs, features, posters, params["batch_size"], params["mirror"]
+                )
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            usable &= norms[:, 0] > 0
+            ids = np.array([r.movie_id for r in refs], dtype=np.int64)[usable]
+            self._image_index = (ids, vectors[usable] / norms[usable])
+        return self._image_index
 
     def _features(
         self,

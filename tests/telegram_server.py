@@ -22,6 +22,8 @@ sendDocument, getFile, and file downloads (``GET /file/bot<token>/<file_path>``,
 "downloadFile"); users send files with :meth:`BotAPIServer.push_document`. Users carry their
 client's ``language_code`` ("en" unless a push says ``language_code="de"``, or None for none);
 commands and descriptions are stored and returned per language code, as Telegram does.
+Inline mode: push_inline_query, answerInlineQuery (with its limits), choose_inline_result;
+users send photos with :meth:`BotAPIServer.push_photo`.
 """
 
 from __future__ import annotations
@@ -233,9 +235,12 @@ class _DocumentsAPI:
         user_id: int | None = None,
         report_size: bool = True,
         language_code: str | None = "en",
+        caption: str | None = None,
+        file_size: int | None = None,
     ) -> dict:
         """A user sends ``data`` as a file named ``filename``; ``report_size=False`` leaves out
-        ``file_size`` (optional in the Bot API)."""
+        ``file_size`` (optional in the Bot API); ``file_size`` declares another size (an
+        oversize file needs no big bytes)."""
         stored = self._store_document(data, filename, mime_type)
         chat = self.chat(chat_id)  # type: ignore[attr-defined]
         user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
@@ -249,6 +254,10 @@ class _DocumentsAPI:
                 "date": int(time.time()),
                 "document": self._document_json(stored, with_size=report_size),
             }
+            if file_size is not None:
+                message["document"]["file_size"] = file_size
+            if caption:
+                message["caption"] = caption
             chat.messages[message_id] = message
             return self.push_update({"message": message})  # type: ignore[attr-defined]
 
@@ -280,7 +289,10 @@ class _DocumentsAPI:
         with self._lock:
             stored = self.documents.get(file_id)
         if stored is None:
-            raise bad_request("invalid file_id")
+            photo = self._photo_file(params)  # type: ignore[attr-defined]
+            if photo is None:
+                raise bad_request("invalid file_id")
+            return photo
         if len(stored.data) > MAX_DOWNLOAD_BYTES:
             raise bad_request("file is too big")
         return {**self._document_json(stored), "file_path": stored.file_path}
@@ -292,10 +304,14 @@ class _DocumentsAPI:
         if match is None or match.group(1) != self.token:
             return 401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}'
         with self._lock:
-            found = [d for d in self.documents.values() if d.file_path == match.group(2)]
-        if not found:
-            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
-        return 200, found[0].data
+            found = [d.data for d in self.documents.values() if d.file_path == match.group(2)]
+            photos = self.__dict__.get("file_paths", {})  # photos users sent (push_photo)
+            if not found and match.group(2) in photos:
+                found = [photos[match.group(2)]]
+            if not found:
+                return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
+            self.__dict__.setdefault("downloads", []).append(match.group(2))
+        return 200, found[0]
 
 
 def _mime_of(name: str) -> str:
@@ -337,6 +353,11 @@ class BotAPIServer(_DocumentsAPI):
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._webhook_thread: threading.Thread | None = None
+        # -- inline mode and files sent by users (the "inline mode, files" section below) --
+        self.inline_queries: dict[str, dict] = {}  # id -> {"query", "from", "answered"}
+        self.file_paths: dict[str, bytes] = {}  # file_path -> bytes (getFile + download)
+        self.downloads: list[str] = []  # file_paths downloaded, in order
+        self._file_path_of: dict[str, str] = {}  # file_unique_id -> file_path
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> BotAPIServer:
@@ -972,6 +993,188 @@ class BotAPIServer(_DocumentsAPI):
         if user_id in chat.admins:
             return {"status": "administrator", "user": self.user(user_id), **_ADMIN_RIGHTS}
         return {"status": "member", "user": self.user(user_id)}
+
+    # -- inline mode, files sent by users (getFile and downloads) ---------------------------
+    # As the real Bot API: getFile -> {"file_id", "file_unique_id", "file_size", "file_path"},
+    # the bytes at <base_file_url><token>/<file_path>.
+    def push_photo(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        user_id: int | None = None,
+        caption: str | None = None,
+        file_size: int | None = None,
+    ) -> dict:
+        """A user sends a photo (``data``: image bytes). ``file_size`` overrides the size
+        Telegram declares for the largest PhotoSize (an oversize photo needs no big bytes)."""
+        sizes = self._upload(data)
+        if file_size is not None:
+            sizes[-1]["file_size"] = file_size
+            with self._lock:
+                self.files[sizes[-1]["file_id"]].sizes = sizes
+        return self._push_user_message(chat_id, user_id, {"photo": sizes}, caption)
+
+    def _push_user_message(
+        self, chat_id: int, user_id: int | None, content: dict, caption: str | None
+    ) -> dict:
+        chat = self.chat(chat_id)
+        user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
+        with self._lock:
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.user(user_id),
+                "chat": self._chat_json(chat),
+                "date": int(time.time()),
+                **content,
+            }
+            if caption:
+                message["caption"] = caption
+                entities = _entities_of(caption)
+                if entities:
+                    message["caption_entities"] = entities
+            chat.messages[message_id] = message
+            return self.push_update({"message": message})
+
+    def _photo_file(self, params: dict) -> dict | None:
+        """getFile for a photo a user sent (push_photo); None when the id is not one."""
+        with self._lock:
+            stored = self.files.get(str(params.get("file_id") or ""))
+            if stored is None:
+                return None
+            size = next(
+                (item for item in stored.sizes if item.get("file_id") == params["file_id"]),
+                {"file_size": len(stored.data)},
+            )
+            if int(size.get("file_size") or 0) > 20 * 1024 * 1024:
+                raise bad_request("file is too big")
+            unique = size.get("file_unique_id", stored.file_unique_id)
+            path = self._file_path_of.get(unique)
+            if path is None:
+                folder = "documents" if "file_name" in size else "photos"
+                suffix = os.path.splitext(size.get("file_name") or "x.jpg")[1] or ".jpg"
+                path = f"{folder}/file_{len(self.file_paths)}{suffix}"
+                self._file_path_of[unique] = path
+                self.file_paths[path] = stored.data
+            return {
+                "file_id": params["file_id"],
+                "file_unique_id": unique,
+                "file_size": int(size.get("file_size") or len(stored.data)),
+                "file_path": path,
+            }
+
+    def push_inline_query(
+        self, user_id: int, query: str, offset: str = "", chat_type: str = "sender"
+    ) -> str:
+        """A user types ``@bot query`` (scrolled to ``offset``); returns the inline query id."""
+        with self._lock:
+            query_id = str(6_000_000_000_000_000_000 + self._count())
+            self.inline_queries[query_id] = {"query": query, "from": user_id, "answered": None}
+            self.push_update(
+                {
+                    "inline_query": {
+                        "id": query_id,
+                        "from": self.user(user_id),
+                        "query": query,
+                        "offset": offset,
+                        "chat_type": chat_type,
+                    }
+                }
+            )
+            return query_id
+
+    def api_answerinlinequery(self, params: dict, files: dict) -> bool:
+        results = _json(params.get("results"))
+        with self._lock:
+            entry = self.inline_queries.get(str(params.get("inline_query_id")))
+            if entry is None or entry["answered"] is not None:
+                raise bad_request(
+                    "query is too old and response timeout expired or query ID is invalid"
+                )
+        if not isinstance(results, list):
+            raise bad_request("can't parse inline query results")
+        if len(results) > 50:
+            raise bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            result_id = str(result.get("id") or "")
+            if not 1 <= len(result_id.encode()) <= 64:
+                raise bad_request("RESULT_ID_INVALID")
+            if result_id in seen:
+                raise bad_request("RESULT_ID_DUPLICATE")
+            seen.add(result_id)
+            self._check_inline_result(result)
+        if len(str(params.get("next_offset") or "").encode()) > 64:
+            raise bad_request("NEXT_OFFSET_INVALID")
+        with self._lock:
+            entry["answered"] = {
+                "results": results,
+                "next_offset": str(params.get("next_offset") or ""),
+                "cache_time": int(params.get("cache_time") or 300),
+                "is_personal": _flag(params.get("is_personal")),
+            }
+        return True
+
+    def _check_inline_result(self, result: dict) -> None:
+        kind = result.get("type")
+        if kind == "article":
+            content = result.get("input_message_content") or {}
+            text, _ = _parse_text(content.get("message_text"), content.get("parse_mode"), "text")
+            if not text.strip():
+                raise bad_request("MESSAGE_EMPTY")
+            if _utf16_len(text) > 4096:
+                raise bad_request("MESSAGE_TOO_LONG")
+        elif kind == "photo" and "photo_file_id" in result:
+            with self._lock:
+                if result["photo_file_id"] not in self.files:
+                    raise bad_request("wrong file identifier/HTTP URL specified")
+            caption, _ = _parse_text(result.get("caption") or "", result.get("parse_mode"), "c")
+            if _utf16_len(caption) > 1024:
+                raise bad_request("MEDIA_CAPTION_TOO_LONG")
+        else:
+            raise bad_request(f"unsupported inline result type {kind!r} in this server")
+        url = result.get("thumbnail_url")
+        if url is not None and not str(url).startswith(("http://", "https://")):
+            raise bad_request("RESULT_THUMB_URL_INVALID")
+
+    def choose_inline_result(self, chat_id: int, query_id: str, result_id: str) -> dict:
+        """The user taps result ``result_id``: its message appears in ``chat_id``, sent by the
+        user "via @bot", as Telegram posts it. Returns the message."""
+        with self._lock:
+            entry = self.inline_queries[query_id]
+            answered = entry["answered"] or {"results": []}
+            [result] = [r for r in answered["results"] if r["id"] == result_id]
+            if result["type"] == "photo":
+                content: dict = {
+                    "photo": json.loads(json.dumps(self.files[result["photo_file_id"]].sizes))
+                }
+                text, entities = _parse_text(
+                    result.get("caption") or "", result.get("parse_mode"), "caption"
+                )
+                key = "caption"
+            else:
+                body = result["input_message_content"]
+                content = {}
+                text, entities = _parse_text(body["message_text"], body.get("parse_mode"), "text")
+                key = "text"
+            content[key] = text
+            if entities:
+                content[f"{key}_entities" if key == "caption" else "entities"] = entities
+            content["via_bot"] = self.api_getme({}, {})
+            chat = self.chat(chat_id)
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.user(entry["from"]),
+                "chat": self._chat_json(chat),
+                "date": int(time.time()),
+                **content,
+            }
+            chat.messages[message_id] = message
+            return json.loads(json.dumps(message))
 
     # -- helpers ----------------------------------------------------------------------------
     def _count(self) -> int:

@@ -420,9 +420,10 @@ async def test_files_that_are_not_rating_csvs_are_refused_in_one_line(
             server.push_document(USER, name, data, mime, report_size=sized)
             await server.wait_for(lambda n=number: len(server.calls("sendMessage", USER)) == n)
     replies = texts(server, USER)
-    assert "poster.png is not one" in replies[0]
+    # A picture is the photo feature's: it looks at it and finds no image it can open.
+    assert replies[0].startswith("I can only read pictures")
     assert replies[1].startswith("Nothing stored: export.zip is a zip archive")
-    assert "notes.pdf is not one" in replies[2]
+    assert "notes.pdf is neither" in replies[2]
     assert replies[3].startswith("Nothing stored: ratings.csv is")
     assert replies[3].endswith("an import takes at most 0.01 MB.")
     assert replies[4].startswith("Nothing stored: ratings.csv is")
@@ -430,8 +431,9 @@ async def test_files_that_are_not_rating_csvs_are_refused_in_one_line(
     assert replies[5].startswith("Nothing stored: people.csv has the columns 'name', 'age'")
     assert replies[6] == "Nothing stored: binary.csv is not a text file (it holds binary data)."
     assert all("\n" not in r for r in replies)
-    # Only the three that could be CSV files of a fitting size were downloaded.
-    assert len(server.calls("getFile")) == 3
+    # Only the three that could be CSV files of a fitting size were downloaded, and the
+    # picture, by the photo feature.
+    assert len(server.calls("getFile")) == 4
     assert len(ProfileStore(store.path).profile(f"tg:{USER}")) == 0
 
 

@@ -90,7 +90,11 @@ class Profiles:
         )
         application.add_handler(
             MessageHandler(
-                filters.Document.ALL & private & filters.UpdateType.MESSAGE,
+                # Pictures are the photo feature's (a poster as the query).
+                filters.Document.ALL
+                & ~filters.Document.IMAGE
+                & private
+                & filters.UpdateType.MESSAGE,
                 _stop_after(self.upload.on_document),
             ),
             HANDLER_GROUP,

@@ -273,9 +273,10 @@ def import_refused(reason: str, _: Translator) -> str:
     return _("Nothing stored: {reason}.", reason=reason)
 
 
+# Pictures go to the photo feature; this answers every other kind of file.
 NOT_A_CSV = N_(
-    "I can import ratings from a CSV file: your Letterboxd export (ratings.csv) or IMDb "
-    "ratings export. {name} is not one."
+    "I can read your ratings from a CSV file (your Letterboxd export ratings.csv or your IMDb "
+    "ratings export) and find a movie from a picture of its poster. {name} is neither."
 )
 # size and limit come in formatted with Translator.number (decimal comma in German).
 TOO_BIG = N_("Nothing stored: {name} is {size} MB; an import takes at most {limit} MB.")

@@ -1,0 +1,241 @@
+"""Inline mode: ``@bot heat`` in any chat lists movies; choosing one posts its card there.
+
+Each result is one movie: title and year, and a description with one line per plugin's top
+pick. The message it posts (the *card*) is the poster with "similar: A, B, C" per plugin as
+its caption when the poster was uploaded before (Telegram needs a ``file_id`` for a photo
+result: :class:`~reelpick.bot.media.PosterSender` knows them), else the same text as an
+article (with TMDB's small poster as thumbnail when the poster came from TMDB).
+
+An empty query lists popular movies (most rated); a title lists every candidate the search
+finds (or "did you mean" suggestions); pages of ``[inline] page_size`` with ``next_offset``.
+Telegram waits a few seconds at most, so cards are kept in a small LRU per movie: a warm
+answer reads no plugin. Answers are the same for everyone (cached by Telegram for
+``cache_time``) unless ``is_personal(user_id)`` says the user has a profile.
+
+Enable inline mode for the bot with BotFather's ``/setinline`` (see NOTES-inline-photo.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from telegram import (
+    InlineQueryResultArticle,
+    InlineQueryResultCachedPhoto,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import Application, ContextTypes, InlineQueryHandler
+
+from reelpick.app import Reelpick
+from reelpick.config import Config
+from reelpick.posters import Poster
+
+from .media import CAPTION_LIMIT, visible_length
+from .resolve import clean_title, did_you_mean
+from .services import BotServices, services
+
+log = logging.getLogger(__name__)
+
+FEATURE = "inline"
+PICKS = 3  # similar movies named per plugin on a card
+TITLE_CHARS = 60  # longer titles are cut on cards
+TMDB_THUMBNAIL = "https://image.tmdb.org/t/p/w92"  # TMDB's image base + its smallest poster size
+MAX_OFFSET = 10_000
+
+# Every sentence a person sees, in one place (for translation).
+TEXTS = {
+    "similar": "similar",
+    "no_picks": "no suggestions",
+    "card_heading": "<b>{title}</b>",
+    "card_line": "<b>{plugin}</b> {similar}: {titles}",
+    "description_line": "{plugin}: {title}",
+}
+
+
+@dataclass(frozen=True)
+class Card:
+    """What an inline result shows of one movie (plugins' picks computed once)."""
+
+    movie_id: int
+    title: str  # "Heat (1995)"
+    picks: tuple[tuple[str, tuple[str, ...]], ...]  # (plugin label, similar titles)
+    poster: Poster | None  # the local poster (~20 kB), whose file_id is looked up per answer
+    thumbnail_url: str | None  # TMDB's small poster, when the poster came from TMDB
+
+    def text(self) -> str:
+        """The card as HTML (the caption of the poster, or an article's message)."""
+        text = TEXTS["card_heading"].format(title=html.escape(self.title))
+        for plugin, titles in self.picks:
+            named = ", ".join(html.escape(_short(t)) for t in titles) or TEXTS["no_picks"]
+            line = "\n" + TEXTS["card_line"].format(
+                plugin=html.escape(plugin), similar=TEXTS["similar"], titles=named
+            )
+            if visible_length(text + line) > CAPTION_LIMIT - 2:
+                break
+            text += line
+        return text
+
+    def description(self) -> str:
+        return "\n".join(
+            TEXTS["description_line"].format(plugin=plugin, title=titles[0])
+            for plugin, titles in self.picks
+            if titles
+        )
+
+
+class InlineState:
+    """The inline feature's own state: an LRU of cards and the popular-movie list."""
+
+    def __init__(self, config: Config, is_personal: Callable[[int], bool] | None = None) -> None:
+        section = config.section("inline")
+        self.page_size = max(1, min(50, int(section["page_size"])))
+        self.max_results = max(1, int(section["max_results"]))
+        self.cache_time = int(section["cache_time"])
+        self.cache_time_personal = int(section["cache_time_personal"])
+        self.size = int(section["cards"])
+        self.is_personal = is_personal or (lambda user_id: False)
+        self._cards: OrderedDict[int, Card] = OrderedDict()
+        self._cards_of: Reelpick | None = None  # cards belong to one Reelpick (see /reload)
+        self._popular: tuple[object, list[int]] | None = None
+
+    async def card(self, s: BotServices, movie_id: int) -> Card:
+        app = s.reelpick
+        if self._cards_of is not app:
+            self._cards.clear()
+            self._cards_of = app
+        card = self._cards.get(movie_id)
+        if card is None:
+            card = await _make_card(s, movie_id)
+            self._cards[movie_id] = card
+            while len(self._cards) > self.size:
+                self._cards.popitem(last=False)
+        self._cards.move_to_end(movie_id)
+        return card
+
+    def popular(self, app: Reelpick) -> list[int]:
+        """The most rated movies, most first (computed once per dataset)."""
+        if self._popular is None or self._popular[0] is not app.dataset:
+            counts = app.dataset.rating_counts.sort_values(ascending=False, kind="stable")
+            self._popular = (app.dataset, [int(m) for m in counts.index[: self.max_results]])
+        return self._popular[1]
+
+
+def register_inline(
+    application: Application,
+    config: Config,
+    *,
+    services: BotServices,
+    is_personal: Callable[[int], bool] | None = None,
+) -> InlineState:
+    """Answer inline queries. ``is_personal(user_id)``: whether answers for this user are
+    personal (a profile store's "has a profile"); by default nobody's are."""
+    state = InlineState(config, is_personal)
+    services.features[FEATURE] = state
+    application.add_handler(InlineQueryHandler(inline_query))
+    return state
+
+
+def movies_for(app: Reelpick, state: InlineState, query: str) -> list[int]:
+    """The movies an inline query lists, best first: popular ones for an empty query."""
+    if not query.strip():
+        return state.popular(app)
+    title, problem = clean_title(query)
+    if problem:
+        return []
+    found = app.search(title, state.max_results)
+    if found.candidates:
+        return [c.movie_id for c in found.candidates]
+    return [c.movie_id for c in did_you_mean(app, title, state.max_results)]
+
+
+def parse_offset(offset: str | None) -> int:
+    """The position an inline page starts at; anything but our own offsets reads as 0
+    (the offset comes back from the client, so it is checked like any input)."""
+    if offset and re.fullmatch(r"\d{1,5}", offset) and int(offset) <= MAX_OFFSET:
+        return int(offset)
+    return 0
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.inline_query
+    s = services(context)
+    state: InlineState = s.features[FEATURE]
+    movies = await asyncio.to_thread(movies_for, s.reelpick, state, query.query or "")
+    start = parse_offset(query.offset)
+    page = movies[start : start + state.page_size]
+    cards = await asyncio.gather(*(state.card(s, m) for m in page))
+    results = [_result(s, context, card) for card in cards]
+    end = start + len(page)
+    personal = bool(query.from_user and state.is_personal(query.from_user.id))
+    await query.answer(
+        results,
+        cache_time=state.cache_time_personal if personal else state.cache_time,
+        is_personal=personal,
+        next_offset=str(end) if page and end < len(movies) else "",
+    )
+
+
+def _result(
+    s: BotServices, context: ContextTypes.DEFAULT_TYPE, card: Card
+) -> InlineQueryResultCachedPhoto | InlineQueryResultArticle:
+    result_id = f"movie-{card.movie_id}"  # unique within an answer, far below 64 bytes
+    file_id = s.sender.file_id(context.bot, card.poster) if card.poster is not None else None
+    if file_id:
+        return InlineQueryResultCachedPhoto(
+            result_id,
+            file_id,
+            title=card.title,
+            description=card.description(),
+            caption=card.text(),
+            parse_mode=ParseMode.HTML,
+        )
+    return InlineQueryResultArticle(
+        result_id,
+        card.title,
+        InputTextMessageContent(
+            card.text(),
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        description=card.description(),
+        thumbnail_url=card.thumbnail_url,
+    )
+
+
+async def _make_card(s: BotServices, movie_id: int) -> Card:
+    registry = s.reelpick.registry
+    names = [n for n in registry.enabled() if registry.plugins[n].fitted]
+    answers = await asyncio.gather(*(s.ask(name, movie_id, PICKS) for name in names))
+    picks = tuple(
+        (answer.label, tuple(s.label(n.movie_id) for n in answer.neighbours))
+        for answer in answers
+        if answer.ok
+    )
+    store = s.sender.store
+    poster = await asyncio.to_thread(store.local, movie_id)  # never the network here
+    thumbnail = None
+    if poster is not None and poster.source == "tmdb":
+        entry = await asyncio.to_thread(store.entry, movie_id)
+        path = (entry or {}).get("tmdb_path")
+        if isinstance(path, str) and path.startswith("/"):
+            thumbnail = TMDB_THUMBNAIL + path
+    return Card(
+        movie_id,
+        s.label(movie_id),
+        picks,
+        poster,
+        thumbnail,
+    )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"

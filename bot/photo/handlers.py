@@ -1,0 +1,196 @@
+"""A photo (or an image file) as the query: which movie's poster is it?
+
+Private chats: every photo and document. Groups: a photo whose caption mentions the bot or
+that replies to the bot. The size Telegram declares is checked before anything is
+downloaded; the bytes are checked as an image (Pillow, pixel cap) before the worker sees
+them. One photo at a time per chat. Buttons carry ``photo:pick:<token>:<movie id>`` or
+``photo:look:<token>``; the token names a result kept for that chat only, and a pick must be
+one of that result's guesses, so forged data gets "out of date".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from reelpick.imagesearch import ImageSearchFailed
+from reelpick.posters import BadImage, check_image
+from reelpick.redact import redact
+
+from ..handlers import answer_movie
+from ..media import ChatAction, album_caption
+from ..services import BotServices, services
+from .judge import Verdict, judge
+from .service import FEATURE, PhotoService
+from .texts import TEXTS
+
+log = logging.getLogger(__name__)
+
+CALLBACK = re.compile(r"photo:(?:pick:([0-9a-f]{8}):(\d{1,10})|look:([0-9a-f]{8}))")
+BUTTON_TEXT = 60
+
+
+def photo_service(context: ContextTypes.DEFAULT_TYPE) -> PhotoService:
+    return services(context).features[FEATURE]
+
+
+async def photo_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo or a document: identify the poster, or say why not. Stops other handlers."""
+    message = update.effective_message
+    if message is None or not _addressed_to_bot(message, context):
+        return
+    s, photos = services(context), photo_service(context)
+    chat_id = message.chat_id
+    if message.photo:
+        file_id, declared = message.photo[-1].file_id, message.photo[-1].file_size
+    elif message.document is not None and (message.document.mime_type or "").startswith("image/"):
+        file_id, declared = message.document.file_id, message.document.file_size
+    else:
+        await message.reply_text(TEXTS["not_image"])
+        raise ApplicationHandlerStop
+    if declared is not None and declared > photos.max_bytes:
+        await _too_big(message, photos)
+        raise ApplicationHandlerStop
+    if chat_id in photos.busy:
+        await message.reply_text(TEXTS["still_looking"])
+        raise ApplicationHandlerStop
+    photos.busy.add(chat_id)  # no await since the check: no other update slips in between
+    try:
+        async with ChatAction(context.bot, chat_id, "typing"):
+            await _identify(update, context, s, photos, file_id)
+    finally:
+        photos.busy.discard(chat_id)
+    raise ApplicationHandlerStop
+
+
+async def _identify(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    s: BotServices,
+    photos: PhotoService,
+    file_id: str,
+) -> None:
+    message = update.effective_message
+    file = await context.bot.get_file(file_id)
+    if file.file_size is not None and file.file_size > photos.max_bytes:
+        await _too_big(message, photos)
+        return
+    data = bytes(await file.download_as_bytearray())
+    try:
+        await asyncio.to_thread(check_image, data, photos.max_bytes, photos.max_pixels)
+    except BadImage as exc:
+        log.info("photo in chat %s refused: %s", message.chat_id, exc)
+        await message.reply_text(
+            TEXTS["too_big"].format(mb=photos.max_bytes // 1_000_000)
+            if "limit" in str(exc)
+            else TEXTS["not_image"]
+        )
+        return
+    chosen = s.settings.get(message.chat_id, s.reelpick.registry.enabled())
+    try:
+        answers = await photos.search(s.reelpick, data, chosen.k + 1)
+    except LookupError:
+        await message.reply_text(TEXTS["unavailable"])
+        return
+    except ImageSearchFailed as exc:
+        log.error("photo search for chat %s failed: %s", message.chat_id, exc)
+        await message.reply_text(TEXTS["try_again"])
+        return
+    answer = next((a for a in answers if a.ok and a.neighbours), None)
+    if answer is None:
+        await message.reply_text(TEXTS["unknown"])
+        return
+    verdict = judge(answer.neighbours, photos.thresholds, chosen.k)
+    token = photos.remember(message.chat_id, verdict)
+    look = [InlineKeyboardButton(TEXTS["lookalikes_button"], callback_data=f"photo:look:{token}")]
+    if verdict.kind == "match":
+        await message.reply_html(
+            TEXTS["match"].format(title=html.escape(s.label(verdict.movie_id))),
+            reply_markup=InlineKeyboardMarkup([look]) if verdict.lookalikes else None,
+            do_quote=True,
+        )
+        await answer_movie(context, message.chat_id, verdict.movie_id, reply_to=message.message_id)
+        return
+    rows = [
+        [InlineKeyboardButton(_short(s.label(m)), callback_data=f"photo:pick:{token}:{m}")]
+        for m in verdict.guesses
+    ]
+    if verdict.lookalikes:
+        rows.append(look)
+    await message.reply_text(
+        TEXTS["unsure" if verdict.guesses else "unknown"],
+        reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+        do_quote=True,
+    )
+
+
+async def photo_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A guess ("It's this one") or "posters that look like this", checked against what was
+    offered in this chat."""
+    query = update.callback_query
+    s, photos = services(context), photo_service(context)
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    match = CALLBACK.fullmatch(query.data or "")
+    result = None
+    if match and chat_id is not None:
+        result = photos.recall(chat_id, match.group(1) or match.group(3))
+    picked = int(match.group(2)) if match and match.group(2) else None
+    if result is None or (picked is not None and picked not in result.verdict.guesses):
+        await query.answer(TEXTS["out_of_date"])
+        return
+    await query.answer()
+    if picked is not None:
+        if query.message is not None:
+            try:
+                await query.edit_message_text(
+                    TEXTS["picked"].format(title=html.escape(s.label(picked))),
+                    parse_mode=ParseMode.HTML,
+                )
+            except TelegramError as exc:  # gone or unchanged: answer anyway
+                log.info("could not edit the photo question: %s", redact(exc))
+        reply_to = query.message.message_id if query.message is not None else None
+        await answer_movie(context, chat_id, picked, reply_to=reply_to)
+        return
+    await _send_lookalikes(s, context, chat_id, result.verdict)
+
+
+async def _send_lookalikes(
+    s: BotServices, context: ContextTypes.DEFAULT_TYPE, chat_id: int, verdict: Verdict
+) -> None:
+    ids = list(verdict.lookalikes)
+    caption = album_caption(TEXTS["lookalikes_caption"], [s.label(m) for m in ids])
+    async with s.chat_lock(chat_id):
+        try:
+            await s.sender.send(context.bot, chat_id, ids, caption)
+        except TelegramError as exc:
+            log.error("lookalike posters for chat %s failed: %s", chat_id, redact(exc))
+            await context.bot.send_message(chat_id, TEXTS["try_again"])
+
+
+def _addressed_to_bot(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Private chats: always. Groups: a caption mentioning the bot, or a reply to it."""
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    bot = context.bot
+    mentioned = f"@{bot.username}".lower() in (message.caption or "").lower()
+    replied = (
+        message.reply_to_message is not None
+        and message.reply_to_message.from_user is not None
+        and message.reply_to_message.from_user.id == bot.id
+    )
+    return mentioned or replied
+
+
+async def _too_big(message: Message, photos: PhotoService) -> None:
+    await message.reply_text(TEXTS["too_big"].format(mb=photos.max_bytes // 1_000_000))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= BUTTON_TEXT else text[: BUTTON_TEXT - 1] + "…"
