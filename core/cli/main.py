@@ -132,15 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--task",
-        choices=["rating", "topn"],
+        choices=["rating", "topn", "groups"],
         default="rating",
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
-        "recommendations on a temporal split",
+        "recommendations on a temporal split; groups: one list for synthetic groups",
     )
     evaluate.add_argument(
         "--tune",
         action="store_true",
-        help="with --task topn: also derive the [picks] weights on a validation split",
+        help="with --task topn: also derive the [picks] weights on a validation split; "
+        "with --task groups: the [groups] settings",
+    )
+    evaluate.add_argument(
+        "--groups", type=int, default=200, help="with --task groups: groups drawn (default 200)"
     )
     evaluate.add_argument(
         "--plugin", action="append", help="evaluate only this plugin (repeatable)"
