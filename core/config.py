@@ -122,12 +122,20 @@ DEFAULTS: dict[str, Any] = {
         "rrf_k": 60,
         "max_seeds": 20,
         "db": "",
+        "ask_after_hours": 20.0,
         "weights": {},
     },
     "picks": {
         # Rank fusion of every plugin's recommendations for a person (reelpick.picks).
         "rrf_k": 60,
         "weights": {},
+    },
+    "groups": {
+        # One list for several people (reelpick.groups); chosen on validation data.
+        "strategy": "average_without_misery",
+        "misery_threshold": 0.0,
+        "prior_weight": 0.2,
+        "depth": 50,
     },
 }
 

@@ -146,12 +146,17 @@ def test_state_rules(store: MovieNightStore) -> None:
         store.night(999)
 
 
+OPTION_ROW = (
+    "INSERT INTO options (night_id, position, movie_id, score, text) VALUES (?, 0, ?, 0.1, ?)"
+)
+
+
 def test_a_failed_transaction_leaves_nothing_behind(store: MovieNightStore) -> None:
     night = store.open_night(CHAT, ALICE, "Alice")
     # The same position twice: the second insert fails, and the first is rolled back with it.
     with pytest.raises(sqlite3.IntegrityError), store._tx() as db:
-        db.execute("INSERT INTO options VALUES (?, 0, 1, 0.1, 'a')", (night.id,))
-        db.execute("INSERT INTO options VALUES (?, 0, 2, 0.1, 'b')", (night.id,))
+        db.execute(OPTION_ROW, (night.id, 1, "a"))
+        db.execute(OPTION_ROW, (night.id, 2, "b"))
     assert store.options(night.id) == []
 
 

@@ -18,7 +18,8 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from ..media import strip_tags
-from .lifecycle import CALLBACK_PREFIX, NightLifecycle
+from .lifecycle import CALLBACK_PREFIX
+from .members import JOIN, NightMembers
 from .store import Night, StoreError
 from .texts import esc, outcome_lines, person, shorten
 
@@ -44,7 +45,7 @@ def random_button_data(night_id: int) -> str:
     return f"{CALLBACK_PREFIX}r:{night_id}"
 
 
-class NightButtons(NightLifecycle):
+class NightButtons(NightMembers):
     """The button half of the movie-night feature."""
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,6 +66,8 @@ class NightButtons(NightLifecycle):
                 kind = _CODE_KIND[match.group(1)]
                 night_id, movie_id = int(match.group(2)), int(match.group(3))
                 await self._button_add(query, answer, chat_id, kind, night_id, movie_id)
+            elif match := JOIN.fullmatch(data):
+                await self.button_join(context, query, answer, chat_id, int(match.group(1)))
             elif match := _RANDOM.fullmatch(data):
                 await self._button_random(context.bot, query, answer, chat_id, int(match.group(1)))
             else:

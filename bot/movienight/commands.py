@@ -18,19 +18,23 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     PollAnswerHandler,
+    filters,
 )
 
+from ..i18n import translator_for
 from ..permissions import is_chat_admin
 from ..resolve import choice_keyboard, question_text, resolve_title
 from .buttons import NightButtons, add_button_data
 from .buttons import quiet as _quiet
 from .lifecycle import CALLBACK_PREFIX
+from .members import join_markup
 from .store import Night, StoreError
 from .texts import (
-    OPTION_MAX_CHARS,
     command_argument,
     esc,
     fit,
@@ -50,6 +54,8 @@ COMMANDS = [
     ("suggest", "Movie night: add a title you like"),
     ("seen", "Movie night: leave out a movie someone has seen"),
     ("veto", "Movie night: leave out a movie"),
+    ("in", "Movie night: join (the list learns your taste)"),
+    ("out", "Movie night: leave"),
     ("status", "Movie night: titles, vetoes, deadline"),
     ("vote", "Movie night: start the poll (opener or admin)"),
     ("close", "Movie night: close the poll now (opener or admin)"),
@@ -68,6 +74,8 @@ class MovieNight(NightButtons):
             "suggest": self.cmd_suggest,
             "seen": self.cmd_seen,
             "veto": self.cmd_veto,
+            "in": self.cmd_in,
+            "out": self.cmd_out,
             "status": self.cmd_status,
             "vote": self.cmd_vote,
             "close": self.cmd_close,
@@ -80,6 +88,14 @@ class MovieNight(NightButtons):
         )
         application.add_handler(
             PollAnswerHandler(self._stop_after(self.on_poll_answer)), HANDLER_GROUP
+        )
+        # Not stopped: other features may want to see people leave too.
+        application.add_handler(
+            ChatMemberHandler(self.on_left_member, ChatMemberHandler.CHAT_MEMBER), HANDLER_GROUP
+        )
+        application.add_handler(
+            MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, self.on_left_member),
+            HANDLER_GROUP,
         )
         if application.job_queue is not None:
             # misfire_grace_time=None: run even if the application starts long after this.
@@ -125,7 +141,10 @@ class MovieNight(NightButtons):
     # -- commands --------------------------------------------------------------------
     async def cmd_movienight(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-        titles = split_titles(command_argument(message))
+        argument = command_argument(message)
+        rewatch = argument.strip().lower() == "rewatch"  # seen movies may come back tonight
+        titles = [] if rewatch else split_titles(argument)
+        _ = translator_for(update)
         night = self.store.current(chat.id)
         if night is not None:
             intro = (
@@ -135,9 +154,12 @@ class MovieNight(NightButtons):
             if night.state != "gathering" or not titles:
                 await self._reply(message, intro)
                 return
+            markup = None
         else:
             try:
-                night = self.store.open_night(chat.id, user.id, person(user))
+                night = self.store.open_night(
+                    chat.id, user.id, person(user), rewatch=rewatch, language=user.language_code
+                )
             except StoreError:  # opened by someone else a moment ago
                 night = self.store.current(chat.id)
                 if night is None:
@@ -148,10 +170,19 @@ class MovieNight(NightButtons):
                 "keep movies out with /seen TITLE or /veto TITLE, then the opener or an "
                 "admin starts the poll with /vote."
             )
+            intro += "\n" + _(
+                "Join with /in or the button below: I'll pick movies for the people who join "
+                "from their ratings, with at least one for each of them."
+            )
+            if rewatch:
+                intro += "\n" + _("Rewatch night: movies you have seen may come up.")
+            markup = join_markup(_, night.id)
         if titles:
             await self._add_titles(context.bot, message, night, user, titles, "seed", intro)
+            if markup is not None:
+                await _quiet(context.bot.send_message(chat.id, _("Who's in?"), reply_markup=markup))
         else:
-            await self._reply(message, intro)
+            await message.reply_text(fit(intro), parse_mode=ParseMode.HTML, reply_markup=markup)
 
     async def cmd_suggest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._title_command(update, context, "seed", "/suggest TITLE (e.g. /suggest Heat)")
@@ -252,29 +283,28 @@ class MovieNight(NightButtons):
                 f"The poll is already running; it closes in {minutes_left(night.deadline)}.",
             )
             return
-        seeds = [s.movie_id for s in self.store.seeds(night.id)]
-        if not seeds:
+        _ = translator_for(update)
+        if not self.store.seeds(night.id) and not self.store.members(night.id):
             await self._reply(
                 message,
-                "I need some titles first: add movies you like with /suggest TITLE, "
-                "then /vote again.",
+                _(
+                    "I need some titles first (or people): add movies you like with "
+                    "/suggest TITLE, or join with /in, then /vote again."
+                ),
             )
             return
-        exclude = {e.movie_id for e in self.store.exclusions(night.id)}
-        exclude |= set(self.store.watched(chat.id))
-        fused = await self.candidates(seeds, exclude)
-        if len(fused) < 2:
+        options, notes = await self.ballot_options(night, _)
+        if len(options) < 2:
             await self._reply(
                 message,
-                f"The recommenders found only {len(fused)} candidate(s) for these titles "
-                "after leaving out seen, vetoed and watched movies. Add more titles with "
-                "/suggest TITLE, then /vote again.",
+                _(
+                    "The recommenders found only {count} candidate(s) after leaving out seen, "
+                    "vetoed and watched movies. Add more titles with /suggest TITLE, then /vote "
+                    "again.",
+                    count=len(options),
+                ),
             )
             return
-        options = [
-            (f.movie_id, f.score, shorten(f"{i}. {self._label(f.movie_id)}", OPTION_MAX_CHARS))
-            for i, f in enumerate(fused, 1)
-        ]
         # The night's lock is held from "voting" until the poll is saved: a /close or a
         # deadline meanwhile waits for the poll instead of closing a night without one.
         async with self.night_lock(night.id):
@@ -283,6 +313,8 @@ class MovieNight(NightButtons):
             except StoreError:
                 await self._reply(message, "The poll has just been started (or the night ended).")
                 return
+            if notes:
+                await self._reply(message, "\n".join(notes))
             await self._send_ballot(context.bot, night)
 
     async def cmd_close(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -382,6 +414,10 @@ class MovieNight(NightButtons):
         )
         if night is None:
             log.debug("poll answer for unknown or closed poll %s", answer.poll_id)
+        elif answer.option_ids:  # everyone who votes counts as joined
+            await asyncio.to_thread(
+                self.store.join_by_vote, night.id, user.id, person(user), user.language_code
+            )
 
     # -- permissions -------------------------------------------------------------------
     async def _may_manage(self, bot: Bot, chat: Chat, user: User | None, night: Night) -> bool:

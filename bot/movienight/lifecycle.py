@@ -105,7 +105,9 @@ class NightLifecycle:
         return await message.reply_text(fit(text), parse_mode=ParseMode.HTML)
 
     # -- voting ----------------------------------------------------------------------
-    async def candidates(self, seeds: Sequence[int], exclude: set[int]) -> list[Fused]:
+    async def candidates(
+        self, seeds: Sequence[int], exclude: set[int], limit: int | None = None
+    ) -> list[Fused]:
         """Every enabled plugin's neighbours of every seed, fused (see :mod:`reelpick.fusion`)."""
         registry = self.app.registry
         weights = self.settings.weights
@@ -126,7 +128,7 @@ class NightLifecycle:
             weights=self.settings.weights,
             rrf_k=self.settings.rrf_k,
             exclude=exclude,
-            limit=self.settings.max_options,
+            limit=limit or self.settings.max_options,
         )
 
     async def _send_ballot(self, bot: Bot, night: Night) -> None:
@@ -139,7 +141,10 @@ class NightLifecycle:
         """
         options = self.store.options(night.id)
         captions = [
-            shorten(f"{o.position + 1}. {self._label(o.movie_id)}", CAPTION_MAX_CHARS)
+            shorten(
+                f"{o.position + 1}. {self._label(o.movie_id)}" + (f" — {o.note}" if o.note else ""),
+                CAPTION_MAX_CHARS,
+            )
             for o in options
         ]
         anchor = None
@@ -265,6 +270,10 @@ class NightLifecycle:
                     await self._close_safely(bot, night.id)
             except Exception:
                 log.exception("movie night %s: recovery failed", night.id)
+        try:
+            await self.recover_aftercare(bot)
+        except Exception:
+            log.exception("movie nights: recovering the next-day questions failed")
 
     async def close_night(
         self, bot: Bot, night_id: int, *, final_counts: list[int] | None = None
@@ -299,8 +308,15 @@ class NightLifecycle:
                 return
             if night.state == "closing":
                 await self._announce_winner(bot, night)
+                await self.after_night(bot, night_id)
             elif night.state == "novotes":
                 await self._announce_no_votes(bot, night)
+
+    async def after_night(self, bot: Bot, night_id: int) -> None:
+        """What follows a night with a winner (the voters' questions: see aftercare.py)."""
+
+    async def recover_aftercare(self, bot: Bot) -> None:
+        """After a restart: the voters' questions still to plan or send (aftercare.py)."""
 
     async def _stop_poll(self, bot: Bot, night: Night, counts: list[int]) -> list[int]:
         """Stop the poll; Telegram's final counts win over ours (they include votes whose

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: members, waiting, asks; nights.rewatch/language/aftercare
 
 # States in which a chat "has a movie night" (only one such night per chat).
 OPEN_STATES = ("gathering", "voting", "closing")
@@ -33,7 +33,10 @@ CREATE TABLE IF NOT EXISTS nights (
     announce_message_id INTEGER,
     closed_at       REAL,
     poll_intent_at  REAL,              -- set just before sendPoll (see store.record_poll_intent)
-    poll_anchor_id  INTEGER            -- the bot's last message before the poll, to find it
+    poll_anchor_id  INTEGER,           -- the bot's last message before the poll, to find it
+    rewatch         INTEGER NOT NULL DEFAULT 0,  -- /movienight rewatch: seen movies may come
+    language        TEXT,              -- the opener's language: for messages without a sender
+    aftercare       INTEGER NOT NULL DEFAULT 0   -- voters' "seen" marks and questions planned
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_night_per_chat
     ON nights (chat_id) WHERE state IN ('gathering', 'voting', 'closing');
@@ -60,6 +63,7 @@ CREATE TABLE IF NOT EXISTS options (
     movie_id INTEGER NOT NULL,
     score    REAL NOT NULL,
     text     TEXT NOT NULL,
+    note     TEXT,                     -- whom the option is for ("for Ann, Bob +1")
     PRIMARY KEY (night_id, position)
 );
 CREATE TABLE IF NOT EXISTS votes (
@@ -78,12 +82,42 @@ CREATE TABLE IF NOT EXISTS history (
     watched_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_by_chat ON history (chat_id);
+CREATE TABLE IF NOT EXISTS members (   -- who joined a night (/in, the button, or a vote)
+    night_id  INTEGER NOT NULL REFERENCES nights (id),
+    user_id   INTEGER NOT NULL,
+    user_name TEXT NOT NULL,
+    language  TEXT,
+    joined_at REAL NOT NULL,
+    gone      INTEGER NOT NULL DEFAULT 0,  -- left the group: counted, never messaged
+    PRIMARY KEY (night_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS waiting (   -- /in while a poll runs: joins the chat's next night
+    chat_id   INTEGER NOT NULL,
+    user_id   INTEGER NOT NULL,
+    user_name TEXT NOT NULL,
+    language  TEXT,
+    joined_at REAL NOT NULL,
+    PRIMARY KEY (chat_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS asks (      -- the next day's "How was <title>?" per voter
+    night_id INTEGER NOT NULL REFERENCES nights (id),
+    user_id  INTEGER NOT NULL,
+    movie_id INTEGER NOT NULL,
+    language TEXT,
+    due      REAL NOT NULL,
+    sent     INTEGER NOT NULL DEFAULT 0,  -- claimed before sending: at most one question
+    PRIMARY KEY (night_id, user_id)
+);
 """
 
 # Columns added after version 1, for files created by an older bot: (table, column, type).
 MIGRATIONS = [
     ("nights", "poll_intent_at", "REAL"),
     ("nights", "poll_anchor_id", "INTEGER"),
+    ("nights", "rewatch", "INTEGER NOT NULL DEFAULT 0"),
+    ("nights", "language", "TEXT"),
+    ("nights", "aftercare", "INTEGER NOT NULL DEFAULT 0"),
+    ("options", "note", "TEXT"),
 ]
 
 
@@ -112,6 +146,9 @@ class Night:
     closed_at: float | None
     poll_intent_at: float | None = None
     poll_anchor_id: int | None = None
+    rewatch: bool = False
+    language: str | None = None
+    aftercare: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -135,6 +172,26 @@ class Option:
     movie_id: int
     score: float
     text: str  # the poll option as sent (at most 100 characters)
+    note: str | None = None  # whom it is for, shown in the album caption
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    user_name: str
+    language: str | None
+    gone: bool = False
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A voter's next-day question about the night's winner."""
+
+    night_id: int
+    user_id: int
+    movie_id: int
+    language: str | None
+    due: float
 
 
 @dataclass(frozen=True)
@@ -162,7 +219,7 @@ def night_from_row(row: sqlite3.Row) -> Night:
         values["tally"] = None
     if values["state"] not in STATES:
         raise ValueError(f"night {values['id']}: unknown state {values['state']!r}")
-    for flag in ("tie_broken", "random_pick", "announced"):
+    for flag in ("tie_broken", "random_pick", "announced", "rewatch", "aftercare"):
         values[flag] = bool(values[flag])
     return Night(**values)
 

@@ -23,6 +23,7 @@ class Settings:
     max_seeds: int
     weights: dict[str, float]
     db: Path
+    ask_after_hours: float = 20.0
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -41,6 +42,8 @@ class Settings:
             raise ConfigError(f"{where('per_seed')}: must be >= 1")
         if section["rrf_k"] < 0:
             raise ConfigError(f"{where('rrf_k')}: must be >= 0")
+        if section["ask_after_hours"] <= 0:
+            raise ConfigError(f"{where('ask_after_hours')}: must be > 0")
         if section["max_seeds"] < 1:
             raise ConfigError(f"{where('max_seeds')}: must be >= 1")
         try:
@@ -57,4 +60,5 @@ class Settings:
             max_seeds=section["max_seeds"],
             weights=weights,
             db=path,
+            ask_after_hours=float(section["ask_after_hours"]),
         )

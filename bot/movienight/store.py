@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from .memberstore import MemberQueries
 from .schema import (
     MIGRATIONS,
     OPEN_STATES,
@@ -51,8 +52,8 @@ log = logging.getLogger(__name__)
 __all__ = ["OPEN_STATES", "Entry", "MovieNightStore", "Night", "Option", "StoreError", "Vote"]
 
 
-class MovieNightStore:
-    """All movie nights of all chats, in one SQLite file."""
+class MovieNightStore(MemberQueries):
+    """All movie nights of all chats, in one SQLite file (members' queries: memberstore.py)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -136,18 +137,26 @@ class MovieNightStore:
 
     # -- nights ----------------------------------------------------------------------
     def open_night(
-        self, chat_id: int, opener_id: int, opener_name: str, now: float | None = None
+        self,
+        chat_id: int,
+        opener_id: int,
+        opener_name: str,
+        now: float | None = None,
+        *,
+        rewatch: bool = False,
+        language: str | None = None,
     ) -> Night:
-        """Start a movie night; raises StoreError if the chat already has one open."""
+        """Start a movie night (the chat's waiting members join it); StoreError if one is open."""
         now = time.time() if now is None else now
         try:
             with self._tx() as db:
                 cur = db.execute(
-                    "INSERT INTO nights (chat_id, opener_id, opener_name, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (chat_id, opener_id, opener_name, now),
+                    "INSERT INTO nights (chat_id, opener_id, opener_name, created_at, rewatch,"
+                    " language) VALUES (?, ?, ?, ?, ?, ?)",
+                    (chat_id, opener_id, opener_name, now, int(rewatch), language),
                 )
                 night_id = cur.lastrowid
+                self._admit_waiting(db, chat_id, night_id)
         except sqlite3.IntegrityError:
             raise StoreError("this chat already has a movie night open") from None
         return self.night(night_id)
@@ -238,33 +247,9 @@ class MovieNightStore:
             )
             return "added"
 
-    def seeds(self, night_id: int) -> list[Entry]:
-        rows = self._read(
-            "SELECT movie_id, user_id, user_name, added_at FROM seeds"
-            " WHERE night_id = ? ORDER BY added_at, movie_id",
-            (night_id,),
-        )
-        return [Entry(**dict(r)) for r in rows]
-
-    def exclusions(self, night_id: int) -> list[Entry]:
-        rows = self._read(
-            "SELECT movie_id, user_id, user_name, added_at, kind FROM exclusions"
-            " WHERE night_id = ? ORDER BY added_at, movie_id",
-            (night_id,),
-        )
-        return [Entry(**dict(r)) for r in rows]
-
-    def watched(self, chat_id: int) -> list[int]:
-        """Movies this chat has watched on earlier movie nights, oldest first."""
-        rows = self._read(
-            "SELECT movie_id FROM history WHERE chat_id = ? ORDER BY watched_at, night_id",
-            (chat_id,),
-        )
-        return [r["movie_id"] for r in rows]
-
     # -- voting ----------------------------------------------------------------------
-    def start_voting(self, night_id: int, options: Sequence[tuple[int, float, str]]) -> Night:
-        """gathering -> voting with the poll options (movie_id, fused score, option text).
+    def start_voting(self, night_id: int, options: Sequence[tuple]) -> Night:
+        """gathering -> voting with the poll options (movie_id, score, option text[, note]).
 
         Raises StoreError when the night is not gathering (someone else already started it).
         """
@@ -273,8 +258,11 @@ class MovieNightStore:
         with self._tx() as db:
             self._require_state(db, night_id, "gathering")
             db.executemany(
-                "INSERT INTO options VALUES (?, ?, ?, ?, ?)",
-                [(night_id, i, m, s, t) for i, (m, s, t) in enumerate(options)],
+                "INSERT INTO options VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (night_id, i, *o[:3], o[3] if len(o) > 3 else None)
+                    for i, o in enumerate(options)
+                ],
             )
             db.execute("UPDATE nights SET state = 'voting' WHERE id = ?", (night_id,))
         return self.night(night_id)
@@ -318,7 +306,8 @@ class MovieNightStore:
 
     def options(self, night_id: int) -> list[Option]:
         rows = self._read(
-            "SELECT position, movie_id, score, text FROM options WHERE night_id = ? ORDER BY position",
+            "SELECT position, movie_id, score, text, note FROM options WHERE night_id = ?"
+            " ORDER BY position",
             (night_id,),
         )
         return [Option(**dict(r)) for r in rows]

@@ -11,6 +11,7 @@ from ..config import Config
 from ..data import load_dataset
 from ..errors import ReelpickError
 from ..evaluation import draw_chart, evaluate, format_table
+from ..evaluation.groups import evaluate_groups, format_groups_table
 from ..evaluation.topn import draw_topn_chart, evaluate_topn, format_topn_table
 from .evaluate_cold import cmd_evaluate_cold
 
@@ -23,8 +24,10 @@ def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
     """``reelpick evaluate``: rating accuracy and similar-movie quality per plugin."""
     if args.task == "topn":
         return cmd_evaluate_topn(config, args)
+    if args.task == "groups":
+        return cmd_evaluate_groups(config, args)
     if args.tune:
-        raise ReelpickError("--tune goes with --task topn")
+        raise ReelpickError("--tune goes with --task topn or --task groups")
     if args.task == "cold":
         return cmd_evaluate_cold(config, args)
     if args.folds == 1 or args.folds < 0:
@@ -69,4 +72,30 @@ def cmd_evaluate_topn(config: Config, args: argparse.Namespace) -> int:
     if args.chart:
         draw_topn_chart(report, args.chart)
         print(f"chart written to {args.chart}", file=sys.stderr)
+    return 0 if report.results else 1
+
+
+def cmd_evaluate_groups(config: Config, args: argparse.Namespace) -> int:
+    """``reelpick evaluate --task groups``: one list for synthetic groups, per strategy."""
+    if args.folds:
+        raise ReelpickError("--folds goes with --task rating (groups use a temporal split)")
+    if args.chart:
+        raise ReelpickError("--chart goes with --task rating or --task topn")
+    if args.groups < 1:
+        raise ReelpickError("--groups must be at least 1")
+    dataset = load_dataset(data_path(config))
+    report = evaluate_groups(
+        config,
+        dataset,
+        plugins=args.plugin,
+        groups=args.groups,
+        seed=args.seed,
+        test_per_user=args.test_per_user,
+        tune=args.tune,
+        progress=progress,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(format_groups_table(report))
     return 0 if report.results else 1

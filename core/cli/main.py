@@ -137,15 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--task",
-        choices=["rating", "topn", "cold"],
+        choices=["rating", "topn", "groups", "cold"],
         default="rating",
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
-        "recommendations on a temporal split; cold: movies whose ratings are held out",
+        "recommendations on a temporal split; groups: one list for synthetic groups; cold: "
+        "movies whose ratings are held out",
     )
     evaluate.add_argument(
         "--tune",
         action="store_true",
-        help="with --task topn: also derive the [picks] weights on a validation split",
+        help="with --task topn: also derive the [picks] weights on a validation split; "
+        "with --task groups: the [groups] settings",
+    )
+    evaluate.add_argument(
+        "--groups", type=int, default=200, help="with --task groups: groups drawn (default 200)"
     )
     evaluate.add_argument(
         "--plugin", action="append", help="evaluate only this plugin (repeatable)"

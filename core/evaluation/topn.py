@@ -156,6 +156,7 @@ class _Fitted:
     names: list[str]
     fit_seconds: dict[str, float]
     skipped: list[dict]
+    registry: Registry | None = None  # the fitted plugins, to ask more (movie-night seeds)
 
 
 def _fit_and_ask(
@@ -193,7 +194,7 @@ def _fit_and_ask(
     if names:
         for user_id, profile in profiles_of(split.train, users).items():
             answers[user_id] = registry.recommend(profile, k, names)
-    return _Fitted(answers, names, fit_seconds, skipped)
+    return _Fitted(answers, names, fit_seconds, skipped, registry)
 
 
 def _truth(test: pd.DataFrame) -> dict[int, set[int]]:

@@ -1,0 +1,106 @@
+"""After the night: the winner goes into each voter's profile as "seen", and the next day each
+voter gets one private "How was <title>?" with ★1–★5 buttons (the profile feature's rating
+buttons, so a press updates their profile like any rating).
+
+Restart-safe like the deadlines: the questions are rows of the movie-night store, planned in
+one transaction once the winner is announced (``nights.aftercare`` says it was done), and
+every pending one is put back on the JobQueue when the bot starts. A question is claimed in
+the store before it is sent, so none is asked twice. A voter who never opened a private chat
+with the bot cannot be messaged: Telegram refuses, and that is logged quietly, never retried.
+A voter who left the group is not asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from ..i18n import translator
+from ..profiles.texts import rating_keyboard
+from .lifecycle import NightLifecycle
+from .schema import Ask
+from .texts import esc
+
+log = logging.getLogger(__name__)
+
+
+class NightAftercare(NightLifecycle):
+    """The voters' "seen" marks and next-day questions."""
+
+    async def after_night(self, bot: Bot, night_id: int) -> None:
+        """Once per night with a winner (safe to call again): marks, then the questions."""
+        due = time.time() + self.settings.ask_after_hours * 3600
+        voters = await asyncio.to_thread(self.store.plan_aftercare, night_id, due)
+        if not voters:
+            return
+        winner = self.store.night(night_id).winner
+        if self.services is not None and winner is not None:
+            await asyncio.to_thread(self._mark_seen, voters, winner)
+        for ask in self.store.pending_asks():
+            if ask.night_id == night_id:
+                self.schedule_ask(ask)
+
+    def _mark_seen(self, voters: list[int], movie_id: int) -> None:
+        profiles = self.services.profiles
+        for user_id in voters:
+            owner = f"tg:{int(user_id)}"
+            if movie_id not in profiles.profile(owner).movies:  # a rating stays a rating
+                profiles.mark_seen(owner, movie_id)
+
+    def schedule_ask(self, ask: Ask) -> None:
+        application = self.application
+        if application is None or application.job_queue is None:
+            log.warning("no JobQueue: the question to %s waits for a restart", ask.user_id)
+            return
+        name = f"movienight-ask-{ask.night_id}-{ask.user_id}"
+        for job in application.job_queue.get_jobs_by_name(name):
+            job.schedule_removal()
+        application.job_queue.run_once(
+            self._ask_job,
+            when=max(0.0, ask.due - time.time()),
+            data=(ask.night_id, ask.user_id),
+            name=name,
+            job_kwargs={"misfire_grace_time": None},
+        )
+
+    async def _ask_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        night_id, user_id = context.job.data
+        await self.ask(context.bot, night_id, user_id)
+
+    async def ask(self, bot: Bot, night_id: int, user_id: int) -> bool:
+        """Send one voter their question (claimed first); True when Telegram took it."""
+        ask = await asyncio.to_thread(self.store.claim_ask, night_id, user_id)
+        if ask is None:
+            return False
+        _ = translator(ask.language)
+        text = _(
+            "How was <b>{title}</b>? Your rating improves your picks (and the next movie night).",
+            title=esc(self._label(ask.movie_id)),
+        )
+        try:
+            await bot.send_message(
+                user_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=rating_keyboard(ask.movie_id, user_id, skip=False),
+            )
+        except (Forbidden, BadRequest) as exc:  # never started the bot privately, or blocked it
+            log.info("movie night %s: cannot ask user %s (%s)", night_id, user_id, exc)
+            return False
+        except TelegramError as exc:
+            log.warning("movie night %s: asking user %s failed: %s", night_id, user_id, exc)
+            return False
+        return True
+
+    async def recover_aftercare(self, bot: Bot) -> None:
+        """After a restart: plan what a kill interrupted, and reschedule every pending question."""
+        for night_id in self.store.unplanned_aftercare():
+            await self.after_night(bot, night_id)
+        for ask in self.store.pending_asks():
+            self.schedule_ask(ask)

@@ -1,0 +1,325 @@
+"""``reelpick evaluate --task groups``: how well one list of 10 serves each member of a group.
+
+Synthetic groups on the temporal split of ``--task topn`` (each user's 10 latest ratings are
+the test set, :func:`~.topn.temporal_split`): ``groups`` groups of ``size`` test users are
+drawn with ``seed``. For each group one list of 10 is made from movies no member rated in
+training, and each member's nDCG@10 is computed against their *own* test movies. Reported
+per strategy, averaged over groups: the mean over members, the min over members (the least
+served member) and "served", the share of members with at least one test movie in the list.
+
+Every recommending plugin is fitted on the training ratings (as in ``--task topn``); each
+member's personal list is the picks (:func:`reelpick.picks.pick`) of their training profile,
+``MAX_DEPTH`` long, cut to the configured depth. Compared in the same run:
+
+- ``popularity``: the most rated training movies;
+- ``seeds``: today's movie night without profiles: each member's best-rated training movie
+  (latest first on ties) is a title seed, and the plugins' similar movies of the seeds are
+  fused by rank (:mod:`reelpick.fusion`, the ``[movienight]`` weights and ``per_seed``);
+- each strategy of :mod:`reelpick.groups` with the ``[groups]`` settings (prior: popularity;
+  fairness rule on), ``default`` being the configured one;
+- ``individual``: each member's own list (not a group list: the upper bound).
+
+``tune=True`` chooses the ``[groups]`` settings without touching the test users: the same
+split is applied again to the training ratings (each user's last 10 training ratings are the
+validation set), the plugins are fitted on the rest, groups are drawn from the validation
+users, and a small grid of depth, prior weight and misery threshold is scored there.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..data import Dataset
+from ..errors import ReelpickError
+from ..fusion import fuse, ranked_lists
+from ..groups import STRATEGIES, GroupSettings, recommend_for_group
+from ..picks import PickSettings, pick
+from ..types import PluginAnswer
+from .ratings import Split
+from .topn import K, _fit_and_ask, _Fitted, _truth, recall_ndcg, temporal_split
+
+GROUPS = 200
+GROUP_SIZE = 4
+MAX_DEPTH = 200  # longest personal list asked for (the deepest depth of the tuning grid)
+DEPTH_GRID = (25, 50, 100, 200)
+PRIOR_WEIGHT_GRID = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLD_GRID = (0.0, 0.05, 0.1, 0.2)
+
+
+@dataclass
+class GroupResult:
+    strategy: str
+    ndcg_mean: float
+    ndcg_min: float | None  # None for "individual" (no group list to take a min over)
+    served: float | None
+
+    def to_json(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "ndcg@10_mean": self.ndcg_mean,
+            "ndcg@10_min": self.ndcg_min,
+            "served": self.served,
+        }
+
+
+@dataclass
+class GroupsReport:
+    dataset: str
+    groups: int
+    size: int
+    settings: GroupSettings
+    results: list[GroupResult] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    tuned: dict | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "task": "groups",
+            "dataset": self.dataset,
+            "groups": self.groups,
+            "size": self.size,
+            "settings": self.settings.__dict__,
+            "results": [r.to_json() for r in self.results],
+            "skipped": self.skipped,
+            **({"tuned": self.tuned} if self.tuned is not None else {}),
+        }
+
+    def result(self, strategy: str) -> GroupResult:
+        return next(r for r in self.results if r.strategy == strategy)
+
+
+# -- groups and scores ---------------------------------------------------------------------
+
+
+def draw_groups(users: list[int], groups: int, size: int, seed: int) -> list[tuple[int, ...]]:
+    """``groups`` groups of ``size`` distinct users (a user may be in several groups)."""
+    if len(users) < size:
+        raise ReelpickError(f"only {len(users)} test users: too few for groups of {size}")
+    rng = np.random.default_rng(seed)
+    pool = np.array(sorted(users))
+    return [tuple(int(u) for u in rng.choice(pool, size, replace=False)) for _ in range(groups)]
+
+
+def score_group(listed: list[int], members: tuple[int, ...], truth: dict[int, set[int]]):
+    """(mean nDCG@10 over members, min over members, share of members with a hit)."""
+    ndcgs = [recall_ndcg(listed, truth[u], K)[1] for u in members]
+    served = sum(1 for u in members if truth[u] & set(listed[:K])) / len(members)
+    return float(np.mean(ndcgs)), float(min(ndcgs)), served
+
+
+def score_strategy(
+    name: str,
+    make: Callable[[tuple[int, ...]], list[int]],
+    groups: list[tuple[int, ...]],
+    truth: dict[int, set[int]],
+) -> GroupResult:
+    scores = (
+        np.array([score_group(make(g), g, truth) for g in groups]) if groups else np.zeros((1, 3))
+    )
+    mean, low, served = scores.mean(axis=0)
+    return GroupResult(name, float(mean), float(low), float(served))
+
+
+# -- what is compared ------------------------------------------------------------------------
+
+
+@dataclass
+class _Inputs:
+    """Everything the lists are made from, for one split."""
+
+    personal: dict[int, list[int]]  # user -> picks, MAX_DEPTH long
+    rated: dict[int, set[int]]  # user -> training movies
+    popular: list[int]  # training movies, most rated first
+    truth: dict[int, set[int]]
+    groups: list[tuple[int, ...]]
+
+
+def _inputs(
+    config: Config,
+    dataset: Dataset,
+    split: Split,
+    plugins: list[str] | None,
+    groups: int,
+    size: int,
+    seed: int,
+    progress: Callable[[str], None],
+) -> tuple[_Inputs, _Fitted]:
+    fitted = _fit_and_ask(config, dataset, split, plugins, MAX_DEPTH, progress)
+    if not fitted.names:
+        raise ReelpickError("no plugin recommends: nothing to evaluate for groups")
+    picks = PickSettings.from_config(config)
+    personal = {
+        user: [r.movie_id for r in pick(answers, MAX_DEPTH, picks.weights, picks.rrf_k)]
+        for user, answers in fitted.answers.items()
+    }
+    train = split.train
+    rated = {int(u): set(rows.tolist()) for u, rows in train.groupby("userId")["movieId"]}
+    counts = train["movieId"].value_counts(sort=False)
+    popular = [int(m) for m in counts.sort_values(ascending=False, kind="stable").index]
+    truth = _truth(split.test)
+    drawn = draw_groups(list(truth), groups, size, seed)
+    return _Inputs(personal, rated, popular, truth, drawn), fitted
+
+
+def _seen_by(inputs: _Inputs, group: tuple[int, ...]) -> set[int]:
+    return set().union(*(inputs.rated.get(u, set()) for u in group))
+
+
+def popularity_list(inputs: _Inputs, group: tuple[int, ...]) -> list[int]:
+    seen = _seen_by(inputs, group)
+    return [m for m in inputs.popular if m not in seen][:K]
+
+
+def group_list(
+    inputs: _Inputs, group: tuple[int, ...], settings: GroupSettings, fair: bool = True
+) -> list[int]:
+    seen = _seen_by(inputs, group)
+    lists = {u: inputs.personal.get(u, []) for u in group}
+    prior = [m for m in inputs.popular[: settings.depth * 4] if m not in seen]
+    picks = recommend_for_group(lists, K, settings, prior=prior, exclude=seen, fair=fair)
+    return [p.movie_id for p in picks]
+
+
+def _seeds_maker(
+    config: Config, fitted: _Fitted, inputs: _Inputs, train: pd.DataFrame
+) -> Callable[[tuple[int, ...]], list[int]]:
+    """Today's movie night from each member's favourite training movie as a title seed."""
+    section = config.section("movienight")
+    ordered = train.sort_values(["rating", "timestamp", "movieId"], ascending=[False, False, True])
+    favourite = {int(u): int(m) for u, m in ordered.groupby("userId")["movieId"].first().items()}
+    registry = fitted.registry
+    asked: dict[int, list[PluginAnswer]] = {}
+
+    def lists_of(seed: int) -> list:
+        if seed not in asked:
+            asked[seed] = [registry.ask(n, seed, section["per_seed"]) for n in fitted.names]
+        return ranked_lists(seed, asked[seed])
+
+    def make(group: tuple[int, ...]) -> list[int]:
+        seeds = sorted({favourite[u] for u in group if u in favourite})
+        exclude = _seen_by(inputs, group) | set(seeds)
+        lists = [ranked for s in seeds for ranked in lists_of(s)]
+        fused = fuse(
+            lists, weights=section["weights"], rrf_k=section["rrf_k"], exclude=exclude, limit=K
+        )
+        return [f.movie_id for f in fused]
+
+    return make
+
+
+# -- the evaluation ----------------------------------------------------------------------------
+
+
+def evaluate_groups(
+    config: Config,
+    dataset: Dataset,
+    plugins: list[str] | None = None,
+    groups: int = GROUPS,
+    size: int = GROUP_SIZE,
+    seed: int = 0,
+    test_per_user: int = 10,
+    tune: bool = False,
+    progress: Callable[[str], None] = lambda line: None,
+) -> GroupsReport:
+    """Score the baselines and every group strategy on synthetic groups (module doc)."""
+    settings = GroupSettings.from_config(config)
+    split = temporal_split(dataset.ratings, test_per_user)
+    progress(f"{split.label}: {groups} groups of {size} test users, seed {seed}")
+    inputs, fitted = _inputs(config, dataset, split, plugins, groups, size, seed, progress)
+    report = GroupsReport(dataset.source, groups, size, settings, skipped=fitted.skipped)
+    truth, drawn = inputs.truth, inputs.groups
+    report.results.append(
+        score_strategy("popularity", lambda g: popularity_list(inputs, g), drawn, truth)
+    )
+    seeds = _seeds_maker(config, fitted, inputs, split.train)
+    report.results.append(score_strategy("seeds", seeds, drawn, truth))
+    for strategy in STRATEGIES:
+        chosen = replace(settings, strategy=strategy)
+        result = score_strategy(
+            strategy, lambda g, s=chosen: group_list(inputs, g, s), drawn, truth
+        )
+        report.results.append(result)
+        if strategy == settings.strategy:
+            report.results.append(replace(result, strategy="default"))
+    own = [score_group(inputs.personal.get(u, [])[:K], (u,), truth)[0] for g in drawn for u in g]
+    report.results.append(GroupResult("individual", float(np.mean(own)), None, None))
+    if tune:
+        report.tuned = tune_groups(config, dataset, split, plugins, groups, size, seed, progress)
+    return report
+
+
+def tune_groups(
+    config: Config,
+    dataset: Dataset,
+    split: Split,
+    plugins: list[str] | None,
+    groups: int,
+    size: int,
+    seed: int,
+    progress: Callable[[str], None],
+) -> dict:
+    """Best ``[groups]`` settings on validation groups inside ``split.train`` (never the test).
+
+    Chosen by the mean nDCG@10 of the configured strategy; ties keep the earlier setting.
+    """
+    inner = temporal_split(split.train, 10)
+    progress(f"validation inside training: {inner.label}")
+    inputs, _ = _inputs(config, dataset, inner, plugins, groups, size, seed, progress)
+    strategy = GroupSettings.from_config(config).strategy
+    thresholds = THRESHOLD_GRID if strategy == "average_without_misery" else (0.0,)
+    best: tuple[float, GroupSettings, GroupResult] | None = None
+    for depth, weight, threshold in itertools.product(DEPTH_GRID, PRIOR_WEIGHT_GRID, thresholds):
+        settings = GroupSettings(strategy, threshold, weight, depth)
+        result = score_strategy(
+            strategy, lambda g, s=settings: group_list(inputs, g, s), inputs.groups, inputs.truth
+        )
+        if best is None or result.ndcg_mean > best[0] + 1e-12:
+            best = (result.ndcg_mean, settings, result)
+    assert best is not None
+    return {
+        "validation_groups": len(inputs.groups),
+        "settings": best[1].__dict__,
+        **best[2].to_json(),
+    }
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def format_groups_table(report: GroupsReport) -> str:
+    s = report.settings
+    lines = [
+        f"Data: {report.dataset}",
+        f"{report.groups} synthetic groups of {report.size} test users (temporal split: each "
+        "user's 10 latest ratings are their test movies); one list of 10 per group",
+        "",
+        f"{'strategy':<24} {'nDCG@10 mean':>12} {'nDCG@10 min':>11} {'served':>7}",
+    ]
+    for r in report.results:
+        low = "" if r.ndcg_min is None else f"{r.ndcg_min:.4f}"
+        served = "" if r.served is None else f"{r.served:.3f}"
+        lines.append(f"{r.strategy:<24.24} {r.ndcg_mean:>12.4f} {low:>11} {served:>7}")
+    for skipped in report.skipped:
+        lines.append(f"{skipped['name']}: skipped, {skipped['reason']}")
+    lines += [
+        "",
+        f"[groups] strategy = {s.strategy}, misery_threshold = {s.misery_threshold:g}, "
+        f"prior_weight = {s.prior_weight:g}, depth = {s.depth}; fairness rule on. "
+        "individual: each member's own list (upper bound, not a group list).",
+    ]
+    if report.tuned:
+        t = report.tuned
+        lines += [
+            "",
+            f"tuned on {t['validation_groups']} validation groups (each user's last 10 training "
+            f"ratings): nDCG@10 mean {t['ndcg@10_mean']:.4f}, served {t['served']:.3f}",
+            "[groups]",
+            *(f"{k} = {v!r}".replace("'", '"') for k, v in t["settings"].items()),
+        ]
+    return "\n".join(lines)

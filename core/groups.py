@@ -1,0 +1,221 @@
+"""Group recommendations: one short list for several people, fair to each of them.
+
+Every member brings a ranked list of personal recommendations (best first; in the bot, the
+plugins' :func:`~reelpick.picks.pick` for their profile). Each list is turned into a
+*utility* per movie by rank, so that plugins scoring on different scales mix fairly::
+
+    utility_u(m) = (depth - rank_u(m) + 1) / depth     for the member's top ``depth`` movies
+    utility_u(m) = 0                                   for every other movie
+
+(1 for a member's best movie, 1/depth for the last one they were asked for). A strategy
+turns the members' utilities of a movie into one group score (Masthoff's classic rules):
+
+- ``average``: the mean utility over the members: what pleases the group most on the whole.
+- ``least_misery``: the smallest utility (ties by the mean): nobody is left unhappy.
+- ``average_without_misery``: the mean, but a movie on which any member's utility falls
+  below ``misery_threshold`` ranks after every movie that leaves nobody miserable.
+
+The group score is then blended with a *prior*, an outside ranked list (popularity in the
+training data, the chat's title seeds), by ``prior_weight``::
+
+    score(m) = (1 - prior_weight) * group(m) + prior_weight * utility_prior(m)
+
+because what people watch next tends to be recent and popular: a pure aggregate of personal
+lists misses that, and popularity alone ignores taste (``reelpick evaluate --task groups``).
+
+Fairness (:func:`make_fair`): every member with a list gets at least one movie from their
+own top ``depth``; when a member has none, the lowest-scored movie that no other member
+relies on is swapped for that member's best movie.
+
+Everything here is a pure function of its arguments: the bot and the evaluation share it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .config import Config
+from .errors import ConfigError
+
+Member = TypeVar("Member", bound=Hashable)
+
+STRATEGIES = ("average", "least_misery", "average_without_misery")
+DEFAULT_STRATEGY = "average_without_misery"
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """The ``[groups]`` section of config.toml, checked (defaults: see config.toml)."""
+
+    strategy: str = DEFAULT_STRATEGY
+    misery_threshold: float = 0.0
+    prior_weight: float = 0.2
+    depth: int = 50
+
+    @classmethod
+    def from_config(cls, config: Config) -> GroupSettings:
+        section = config.section("groups")
+        strategy = section["strategy"]
+        if strategy not in STRATEGIES:
+            raise ConfigError(
+                f"{config.where('groups', 'strategy')}: {strategy!r} is not one of "
+                + ", ".join(STRATEGIES)
+            )
+        threshold = float(section["misery_threshold"])
+        if not 0 <= threshold <= 1:
+            raise ConfigError(f"{config.where('groups', 'misery_threshold')}: must be 0-1")
+        weight = float(section["prior_weight"])
+        if not 0 <= weight <= 1:
+            raise ConfigError(f"{config.where('groups', 'prior_weight')}: must be 0-1")
+        depth = section["depth"]
+        if not 1 <= depth <= 1000:
+            raise ConfigError(f"{config.where('groups', 'depth')}: must be 1-1000")
+        return cls(strategy, threshold, weight, int(depth))
+
+
+@dataclass(frozen=True)
+class GroupPick:
+    """A movie for the group: its score and the members whose own top list holds it."""
+
+    movie_id: int
+    score: float
+    members: tuple  # best-served member first (highest utility)
+
+
+def utilities(ranked: Sequence[int], depth: int) -> dict[int, float]:
+    """Rank utilities of one ranked list (see the module doc); movies after ``depth`` get none."""
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    found: dict[int, float] = {}
+    for rank, movie_id in enumerate(ranked[:depth], 1):
+        found.setdefault(int(movie_id), (depth - rank + 1) / depth)
+    return found
+
+
+def group_score(values: Sequence[float], strategy: str, misery_threshold: float = 0.0) -> float:
+    """One movie's group score from its members' utilities under ``strategy``.
+
+    ``average_without_misery`` returns the mean minus 1 when a member is miserable, so such
+    a movie ranks after every movie without misery (means lie in 0-1) but keeps its order
+    among the miserable ones.
+    """
+    if not values:
+        return 0.0
+    mean = math.fsum(values) / len(values)
+    if strategy == "average":
+        return mean
+    if strategy == "least_misery":
+        # The mean breaks ties between equal minima (a tiny weight keeps it second).
+        return min(values) + 1e-6 * mean
+    if strategy == "average_without_misery":
+        return mean - 1.0 if min(values) < misery_threshold else mean
+    raise ValueError(f"unknown group strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+
+
+def aggregate(
+    member_lists: Mapping[Member, Sequence[int]],
+    k: int,
+    strategy: str = DEFAULT_STRATEGY,
+    *,
+    misery_threshold: float = 0.0,
+    depth: int = 50,
+    prior: Sequence[int] = (),
+    prior_weight: float = 0.0,
+    exclude: frozenset[int] | set[int] = frozenset(),
+) -> list[GroupPick]:
+    """The ``k`` best movies for the group (module doc), never one of ``exclude``.
+
+    ``member_lists``: each member's ranked recommendations, best first (an empty list is a
+    member without a profile: they take no part in the score). ``prior``: an outside ranked
+    list blended in by ``prior_weight``; its movies are candidates too. Ties: higher score,
+    then the movie named by more members, then the smaller movieId (deterministic).
+    """
+    members = [m for m, ranked in member_lists.items() if ranked]
+    member_utils = {m: utilities(member_lists[m], depth) for m in members}
+    prior_utils = utilities(prior, depth) if prior and prior_weight > 0 else {}
+    candidates = set(prior_utils)
+    for found in member_utils.values():
+        candidates |= found.keys()
+    candidates -= set(exclude)
+    picks = []
+    for movie_id in candidates:
+        values = [member_utils[m].get(movie_id, 0.0) for m in members]
+        group = group_score(values, strategy, misery_threshold) if members else 0.0
+        score = (1 - prior_weight) * group + prior_weight * prior_utils.get(movie_id, 0.0)
+        served = sorted(
+            (m for m in members if movie_id in member_utils[m]),
+            key=lambda m: -member_utils[m][movie_id],
+        )
+        picks.append(GroupPick(movie_id, score, tuple(served)))
+    picks.sort(key=lambda p: (-p.score, -len(p.members), p.movie_id))
+    return picks[:k]
+
+
+def make_fair(
+    picks: Sequence[GroupPick],
+    member_lists: Mapping[Member, Sequence[int]],
+    *,
+    depth: int = 50,
+    exclude: frozenset[int] | set[int] = frozenset(),
+) -> tuple[list[GroupPick], list]:
+    """``picks`` changed so that every member with a list has a movie of their own top ``depth``.
+
+    For each member without one (in the order of ``member_lists``), the lowest-scored pick
+    whose removal leaves no other member without a movie is replaced by the member's best
+    movie not already picked nor excluded; it keeps the replaced pick's place and score (the
+    poll order stays the group's). Returns the new list and the members who got a swap.
+    A member whose whole list is excluded, or who could only be helped by taking another
+    member's only movie (more members than picks), is skipped.
+    """
+    tops = {m: utilities(ranked, depth) for m, ranked in member_lists.items() if ranked}
+    chosen = list(picks)
+    swapped = []
+
+    def covering(pick: GroupPick) -> list:
+        return [m for m, top in tops.items() if pick.movie_id in top]
+
+    for member, top in tops.items():
+        if any(p.movie_id in top for p in chosen):
+            continue
+        taken = {p.movie_id for p in chosen} | set(exclude)
+        best = next((int(m) for m in member_lists[member][:depth] if int(m) not in taken), None)
+        if best is None:
+            continue
+        # The pick to give up: lowest score first, never one another member's only movie.
+        for index in sorted(range(len(chosen)), key=lambda i: (chosen[i].score, -i)):
+            others = [m for m in covering(chosen[index]) if m != member]
+            if all(sum(1 for p in chosen if p.movie_id in tops[m]) > 1 for m in others):
+                served = tuple(m for m in tops if best in tops[m])
+                served = tuple(sorted(served, key=lambda m: -tops[m][best]))
+                chosen[index] = GroupPick(best, chosen[index].score, served)
+                swapped.append(member)
+                break
+    return chosen, swapped
+
+
+def recommend_for_group(
+    member_lists: Mapping[Member, Sequence[int]],
+    k: int,
+    settings: GroupSettings,
+    *,
+    prior: Sequence[int] = (),
+    exclude: frozenset[int] | set[int] = frozenset(),
+    fair: bool = True,
+) -> list[GroupPick]:
+    """:func:`aggregate` with ``settings``, then (``fair``) :func:`make_fair`."""
+    picks = aggregate(
+        member_lists,
+        k,
+        settings.strategy,
+        misery_threshold=settings.misery_threshold,
+        depth=settings.depth,
+        prior=prior,
+        prior_weight=settings.prior_weight,
+        exclude=exclude,
+    )
+    if fair:
+        picks, _ = make_fair(picks, member_lists, depth=settings.depth, exclude=exclude)
+    return picks
