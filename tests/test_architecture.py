@@ -278,7 +278,11 @@ NEGATIVE_CASES = {
         "direction",
     ),
     "plugin reaching past the public API": (
-        {"core/__init__.py": "", "core/cache.py": "", "plugins/p.py": "from reelpick.cache import x\n"},
+        {
+            "core/__init__.py": "",
+            "core/cache.py": "",
+            "plugins/p.py": "from reelpick.cache import x\n",
+        },
         "direction",
     ),
     "core importing the bot outside the starter": (
@@ -323,3 +327,16 @@ def test_the_starter_may_import_the_bot(tmp_path):
     graph, edges = import_graph(module_files(tree_root(tree, tmp_path)))
     assert direction_violations(edges) == []
     assert find_cycles(graph) == []
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists packages one by one (package-dir maps folders to names): a new
+    sub-package missing there works in an editable install and is absent from a wheel."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    files = module_files(ROOT)
+    packages = {name for name, path in files.items() if path.name == "__init__.py"}
+    assert packages - listed == set()
