@@ -363,7 +363,10 @@ async def test_forget_needs_a_confirmation_that_works_once(server, bot_config, p
         query = server.push_callback(USER, message_id, delete)
         assert (await answered(server, query))["text"].startswith("Done")
         assert len(store.profile(f"tg:{USER}")) == 0
-        assert server.chats[USER].messages[message_id]["text"].startswith("Done")
+        # The bot answers the press first, then edits the message: wait for the edit.
+        await server.wait_for(
+            lambda: server.chats[USER].messages[message_id]["text"].startswith("Done")
+        )
 
         store.rate(f"tg:{USER}", RONIN, 4)  # rated after the confirmation
         query = press(server, USER, message_id, delete, USER)  # the same press again

@@ -18,7 +18,7 @@ import logging
 
 import numpy as np
 from telegram import Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -45,15 +45,13 @@ class ForMe:
     """The /forme command."""
 
     async def cmd_forme(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        chat, user = update.effective_chat, update.effective_user
         if user is None:
             return
         _ = translator_for(update)
-        if chat.type != ChatType.PRIVATE:
-            await message.reply_text(
-                _(texts.PRIVATE_FORME),
-                reply_markup=texts.private_keyboard(context.bot.username, "forme", _("My picks")),
-            )
+        if not await texts.only_in_private(
+            update, context, _(texts.PRIVATE_FORME), "forme", _("My picks")
+        ):
             return
         await self.answer(context, chat.id, user.id, _)
 

@@ -19,7 +19,6 @@ import contextlib
 import logging
 
 from telegram import InlineKeyboardMarkup, Update, User
-from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
@@ -56,15 +55,13 @@ class Rating:
     """The /rate command and every rating button."""
 
     async def cmd_rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        chat, user = update.effective_chat, update.effective_user
         if user is None:
             return
         _ = translator_for(update)
-        if chat.type != ChatType.PRIVATE:
-            await message.reply_text(
-                _(texts.PRIVATE_RATE),
-                reply_markup=texts.private_keyboard(context.bot.username, "rate", _("Rate movies")),
-            )
+        if not await texts.only_in_private(
+            update, context, _(texts.PRIVATE_RATE), "rate", _("Rate movies")
+        ):
             return
         s = services(context)
         async with s.chat_lock(chat.id):

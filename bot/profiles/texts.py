@@ -14,7 +14,9 @@ import html
 import re
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
 
 from reelpick.data import Dataset
 from reelpick.profiles import Entry, ImportResult
@@ -133,6 +135,19 @@ def private_keyboard(username: str, payload: str, text: str) -> InlineKeyboardMa
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(text, url=f"https://t.me/{username}?start={payload}")]]
     )
+
+
+async def only_in_private(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, payload: str, button: str
+) -> bool:
+    """True in a private chat; elsewhere reply ``text`` with a button that opens the private
+    chat on ``/start <payload>`` (profiles are personal: never shown in a group)."""
+    if update.effective_chat.type == ChatType.PRIVATE:
+        return True
+    await update.effective_message.reply_text(
+        text, reply_markup=private_keyboard(context.bot.username, payload, button)
+    )
+    return False
 
 
 def recorded(choice: str, label: str, _: Translator) -> str:

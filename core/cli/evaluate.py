@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ..app import data_path
 from ..config import Config
@@ -18,6 +20,19 @@ from .evaluate_cold import cmd_evaluate_cold
 
 def progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def show(
+    report: Any,
+    args: argparse.Namespace,
+    table: Callable[[Any], str],
+    chart: Callable[[Any, str], None] | None = None,
+) -> None:
+    """Print ``report`` as JSON (``--json``) or a table, and draw its chart (``--chart``)."""
+    print(json.dumps(report.to_json(), indent=2) if args.json else table(report))
+    if args.chart and chart is not None:
+        chart(report, args.chart)
+        print(f"chart written to {args.chart}", file=sys.stderr)
 
 
 def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
@@ -42,13 +57,7 @@ def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
         folds=args.folds,
         progress=progress,
     )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(format_table(report))
-    if args.chart:
-        draw_chart(report, args.chart)
-        print(f"chart written to {args.chart}", file=sys.stderr)
+    show(report, args, format_table, draw_chart)
     return 0 if report.plugins else 1
 
 
@@ -65,13 +74,7 @@ def cmd_evaluate_topn(config: Config, args: argparse.Namespace) -> int:
         tune=args.tune,
         progress=progress,
     )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(format_topn_table(report))
-    if args.chart:
-        draw_topn_chart(report, args.chart)
-        print(f"chart written to {args.chart}", file=sys.stderr)
+    show(report, args, format_topn_table, draw_topn_chart)
     return 0 if report.results else 1
 
 
@@ -94,8 +97,5 @@ def cmd_evaluate_groups(config: Config, args: argparse.Namespace) -> int:
         tune=args.tune,
         progress=progress,
     )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(format_groups_table(report))
+    show(report, args, format_groups_table)
     return 0 if report.results else 1
