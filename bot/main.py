@@ -10,6 +10,7 @@ import urllib.parse
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
+from threadpoolctl import threadpool_limits
 
 from reelpick.app import Reelpick
 from reelpick.config import Config
@@ -41,6 +42,11 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     # Plugins load (or fit, with a log line) before the first update is taken.
     log.info("loading data and plugins")
     app = Reelpick.open(config)
+    # From here on the process answers many small queries from worker threads (fold-ins,
+    # small solves). BLAS's own thread pool only contends with them: on 2 busy cores sgd-mf's
+    # recommend measured p95 116-155 ms with it and 16 ms without (bench/bench_recommend.py).
+    # The fits above ran with every thread; only serving is limited.
+    threadpool_limits(limits=1, user_api="blas")
     application = build_application(config, app)
     try:
         if mode == "polling":
