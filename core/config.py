@@ -134,8 +134,9 @@ DEFAULTS: dict[str, Any] = {
         # One list for several people (reelpick.groups); chosen on validation data.
         "strategy": "average_without_misery",
         "misery_threshold": 0.0,
-        "prior_weight": 0.2,
+        "prior_weight": 0.1,
         "depth": 50,
+        "rank_k": 0,
     },
 }
 

@@ -26,6 +26,20 @@ def test_utilities_fall_linearly_with_rank() -> None:
     assert utilities([9, 8, 7], 2) == {9: 1.0, 8: 0.5}  # past depth: nothing
 
 
+def test_reciprocal_utilities_follow_rank_k() -> None:
+    # (k + 1) / (k + rank) with k = 1: 2/2, 2/3, 2/4; the depth still cuts the list.
+    assert utilities([9, 8, 7, 6], 3, rank_k=1) == pytest.approx({9: 1.0, 8: 2 / 3, 7: 0.5})
+    assert utilities([9, 8], 50, rank_k=10) == pytest.approx({9: 1.0, 8: 11 / 12})
+    with pytest.raises(ValueError):
+        utilities([9], 3, rank_k=-1)
+    # aggregate passes rank_k on: one member, scores are the reciprocal utilities.
+    picks = aggregate({"Ann": [1, 2, 3]}, 3, "average", depth=3, rank_k=1)
+    assert [p.score for p in picks] == pytest.approx([1.0, 2 / 3, 0.5])
+    # Linear on the same list: 3/3, 2/3, 1/3.
+    picks = aggregate({"Ann": [1, 2, 3]}, 3, "average", depth=3)
+    assert [p.score for p in picks] == pytest.approx([1.0, 2 / 3, 1 / 3])
+
+
 def test_average_prefers_what_most_like() -> None:
     # 1: (1 + 1 + 0) / 3 = .667 beats 2: (.75 + .75 + .25) / 3 = .583.
     picks = aggregate(GROUP, 3, "average", depth=4)
@@ -91,6 +105,9 @@ def test_settings_are_checked(make_config) -> None:
         GroupSettings.from_config(make_config('[groups]\nstrategy = "median"\n'))
     with pytest.raises(ConfigError, match="prior_weight"):
         GroupSettings.from_config(make_config("[groups]\nprior_weight = 2\n"))
+    with pytest.raises(ConfigError, match="rank_k"):
+        GroupSettings.from_config(make_config("[groups]\nrank_k = -1\n"))
+    assert GroupSettings.from_config(make_config("[groups]\nrank_k = 10\n")).rank_k == 10
 
 
 def test_evaluate_groups_json(make_config, tmp_path: Path, capsys) -> None:

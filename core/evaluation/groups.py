@@ -22,7 +22,8 @@ member's personal list is the picks (:func:`reelpick.picks.pick`) of their train
 ``tune=True`` chooses the ``[groups]`` settings without touching the test users: the same
 split is applied again to the training ratings (each user's last 10 training ratings are the
 validation set), the plugins are fitted on the rest, groups are drawn from the validation
-users, and a small grid of depth, prior weight and misery threshold is scored there.
+users (``VALIDATION_GROUPS`` of them, at least ``groups``), and a small grid of depth, rank
+utility, prior weight and misery threshold is scored there.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ from .topn import K, _fit_and_ask, _Fitted, _truth, recall_ndcg, temporal_split
 GROUPS = 200
 GROUP_SIZE = 4
 MAX_DEPTH = 200  # longest personal list asked for (the deepest depth of the tuning grid)
-DEPTH_GRID = (25, 50, 100, 200)
-PRIOR_WEIGHT_GRID = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-THRESHOLD_GRID = (0.0, 0.05, 0.1, 0.2)
+VALIDATION_GROUPS = 1000  # more groups than the test's: 200 groups differ by noise alone
+DEPTH_GRID = (50, 200)
+PRIOR_WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3)
+THRESHOLD_GRID = (0.0, 0.05)
+RANK_K_GRID = (0, 10)  # 0: linear rank utility; else reciprocal (reelpick.groups)
 
 
 @dataclass
@@ -270,12 +273,14 @@ def tune_groups(
     """
     inner = temporal_split(split.train, 10)
     progress(f"validation inside training: {inner.label}")
-    inputs, _ = _inputs(config, dataset, inner, plugins, groups, size, seed, progress)
+    drawn = max(groups, VALIDATION_GROUPS)
+    inputs, _ = _inputs(config, dataset, inner, plugins, drawn, size, seed, progress)
     strategy = GroupSettings.from_config(config).strategy
     thresholds = THRESHOLD_GRID if strategy == "average_without_misery" else (0.0,)
     best: tuple[float, GroupSettings, GroupResult] | None = None
-    for depth, weight, threshold in itertools.product(DEPTH_GRID, PRIOR_WEIGHT_GRID, thresholds):
-        settings = GroupSettings(strategy, threshold, weight, depth)
+    grid = itertools.product(DEPTH_GRID, RANK_K_GRID, PRIOR_WEIGHT_GRID, thresholds)
+    for depth, rank_k, weight, threshold in grid:
+        settings = GroupSettings(strategy, threshold, weight, depth, rank_k)
         result = score_strategy(
             strategy, lambda g, s=settings: group_list(inputs, g, s), inputs.groups, inputs.truth
         )
@@ -310,7 +315,8 @@ def format_groups_table(report: GroupsReport) -> str:
     lines += [
         "",
         f"[groups] strategy = {s.strategy}, misery_threshold = {s.misery_threshold:g}, "
-        f"prior_weight = {s.prior_weight:g}, depth = {s.depth}; fairness rule on. "
+        f"prior_weight = {s.prior_weight:g}, depth = {s.depth}, rank_k = {s.rank_k}; "
+        "fairness rule on. "
         "individual: each member's own list (upper bound, not a group list).",
     ]
     if report.tuned:
