@@ -128,7 +128,15 @@ DEFAULTS: dict[str, Any] = {
     "picks": {
         # Rank fusion of every plugin's recommendations for a person (reelpick.picks).
         "rrf_k": 60,
-        "weights": {},
+        # Chosen by `reelpick evaluate --task topn --tune` on validation users inside the
+        # training data (config.toml says more).
+        "weights": {
+            "cosine-cf": 1.0,
+            "sgd-mf": 0.0,
+            "vgg16-poster": 0.25,
+            "ease": 2.0,
+            "hybrid": 0.25,
+        },
     },
     "groups": {
         # One list for several people (reelpick.groups); chosen on validation data.
