@@ -14,6 +14,7 @@ from reelpick import DataError, NoAnswer, Profile
 from reelpick.cli.main import main
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
+from reelpick.evaluation.cold import format_cold, mean_recall
 from reelpick.plugins._hybrid_content import poster_hashes
 from reelpick.plugins._hybrid_model import (
     UserSide,
@@ -271,6 +272,43 @@ def test_evaluate_cold_json(small: Dataset, tmp_path: Path, capsys: pytest.Captu
     assert 0 <= results["hybrid"]["ndcg@10"] <= 1
     # cosine-CF knows nothing of movies with no training ratings.
     assert results["cosine-cf"]["neighbour_recall@10"] is None
+    # Like-for-like recall against vgg16-poster: not evaluated here, so nothing is shared.
+    assert report["shared_reference"] == "vgg16-poster"
+    for r in report["results"]:
+        assert r["neighbour_recall@10_shared"] is None and r["shared_movies"] == 0, r
+    per_movie = report["neighbour_recall_per_movie"]
+    assert list(per_movie) == ["hybrid"]  # only plugins with an answer
+    shares = per_movie["hybrid"]
+    assert len(shares) == results["hybrid"]["recall_movies"]
+    assert np.mean(list(shares.values())) == pytest.approx(results["hybrid"]["neighbour_recall@10"])
+
+
+def test_shared_recall_is_over_the_movies_both_answer_for() -> None:
+    hybrid = {1: 0.1, 2: 0.2, 3: 0.9}
+    poster = {2: 0.4, 3: 0.5, 4: 1.0}
+    assert mean_recall(hybrid) == (pytest.approx(0.4), 3)
+    assert mean_recall(hybrid, poster) == (pytest.approx(0.55), 2)
+    assert mean_recall(poster, hybrid) == (pytest.approx(0.45), 2)
+    assert mean_recall(hybrid, {}) == (None, 0)
+    report = {
+        "movies": 4,
+        "held_out_ratings": 10,
+        "truth_movies": 4,
+        "shared_reference": "vgg16-poster",
+        "results": [
+            {
+                "plugin": "hybrid",
+                "rmse": 0.9,
+                "neighbour_recall@10": 0.4,
+                "recall_movies": 3,
+                "neighbour_recall@10_shared": 0.55,
+                "shared_movies": 2,
+                "ndcg@10": 0.1,
+            }
+        ],
+    }
+    row = format_cold(report).splitlines()[3].split()
+    assert row == ["hybrid", "0.9000", "0.4000", "3", "0.5500", "2", "0.1000"]
 
 
 def test_neighbours_come_from_candidates_only() -> None:

@@ -12,7 +12,12 @@ ratings are the test set. Every plugin is fitted on the rest through a fresh
 - ``neighbour_recall@10``: the share of a cold movie's true top-10 neighbours found in the
   plugin's top-10, where the truth is cosine-CF fitted on the *full* data (cold movies' ratings
   included), through the registry. Averaged over the cold movies the plugin answers for
-  (``recall_movies`` says how many: vgg16-poster answers only for movies with a poster);
+  (``recall_movies`` says how many: vgg16-poster answers only for movies with a poster).
+  Since plugins answer for different movies, each plugin also gets
+  ``neighbour_recall@10_shared``: its recall over only the cold movies that both it and
+  ``vgg16-poster`` (``SHARED_REFERENCE``) answer for (``shared_movies`` says how many; ``null``
+  and 0 when there are none, e.g. vgg16-poster not evaluated), so the two compare like for
+  like. The per-movie recalls are kept in the report (``neighbour_recall_per_movie``);
 - ``ndcg@10``: top-N restricted to cold movies: for each user with held-out ratings, every
   cold movie is ranked by the plugin's predicted rating; binary gain, 1 when the user rated it
   4 or more (a rating below 4, or no rating, is no gain); users with no such rating are
@@ -43,6 +48,7 @@ K = 10
 RELEVANT = 4.0  # a held-out rating at least this high is a hit in nDCG
 DAMPING = 10.0  # pseudo-ratings pulling user biases and genre offsets towards 0
 TRUTH_PLUGIN = "cosine-cf"
+SHARED_REFERENCE = "vgg16-poster"  # recall is also compared over the movies this one answers for
 
 
 @dataclass
@@ -129,17 +135,25 @@ def ndcg_at_k(
 
 def neighbour_recall(
     registry: Registry, name: str, truth: dict[int, set[int]], k: int = K
-) -> tuple[float | None, int]:
-    """Mean share of each cold movie's true neighbours in plugin ``name``'s top-k, over the
-    movies it answers for; and how many that was."""
-    shares = []
+) -> dict[int, float]:
+    """Share of each cold movie's true neighbours in plugin ``name``'s top-k, for the movies it
+    answers for (movie id -> share)."""
+    shares = {}
     for movie_id, expected in truth.items():
         answer = registry.ask(name, movie_id, k)
         if not answer.ok or not answer.neighbours:
             continue
         found = {n.movie_id for n in answer.neighbours}
-        shares.append(len(found & expected) / len(expected))
-    return (float(np.mean(shares)) if shares else None), len(shares)
+        shares[movie_id] = len(found & expected) / len(expected)
+    return shares
+
+
+def mean_recall(
+    shares: dict[int, float], only: dict[int, float] | None = None
+) -> tuple[float | None, int]:
+    """Mean of ``shares`` (over the movies also in ``only`` when given), and over how many."""
+    values = [v for m, v in shares.items() if only is None or m in only]
+    return (float(np.mean(values)) if values else None), len(values)
 
 
 def true_neighbours(
@@ -189,6 +203,7 @@ def evaluate_cold(
     progress(f"neighbour truth: {TRUTH_PLUGIN} on the full data, {len(truth)} cold movies")
     baselines = Baselines(split.train, dataset.movies)
     results = []
+    recalls: dict[str, dict[int, float]] = {}
     for name, predict in (("bias", baselines.bias), ("genre-mean", baselines.genre_mean)):
         errors = RatingErrors()
         for user_id, rows in split.test.groupby("userId"):
@@ -208,11 +223,17 @@ def evaluate_cold(
         if registry.predicts(name):
             score_ratings(registry, name, split.test, errors)
             ndcg = ndcg_at_k(lambda u, m, n=name: registry.predict(n, u, m), split.test, cold)
-        recall, answered = neighbour_recall(registry, name, truth) if truth else (None, 0)
+        recalls[name] = neighbour_recall(registry, name, truth) if truth else {}
+        recall, answered = mean_recall(recalls[name])
         results.append(
             _result(name, errors if registry.predicts(name) else None, recall, answered, ndcg)
         )
         progress(f"  {name}: done")
+    reference = recalls.get(SHARED_REFERENCE, {})
+    for result in results:
+        shared, count = mean_recall(recalls.get(result["plugin"], {}), reference)
+        result["neighbour_recall@10_shared"] = shared
+        result["shared_movies"] = count
     return {
         "task": "cold",
         "movies": len(cold),
@@ -220,7 +241,13 @@ def evaluate_cold(
         "share": share,
         "held_out_ratings": len(split.test),
         "truth_movies": len(truth),
+        "shared_reference": SHARED_REFERENCE,
         "results": results,
+        "neighbour_recall_per_movie": {
+            name: {str(m): share for m, share in shares.items()}
+            for name, shares in recalls.items()
+            if shares
+        },
     }
 
 
@@ -244,17 +271,22 @@ def format_cold(report: dict) -> str:
         f"{report['movies']} cold movies, {report['held_out_ratings']:,} held-out ratings; "
         f"neighbour truth for {report['truth_movies']} of them (cosine-CF, full data)",
         "",
-        f"{'plugin':<20} {'RMSE':>7} {'recall@10':>10} {'(movies)':>9} {'nDCG@10':>8}",
+        f"{'plugin':<20} {'RMSE':>7} {'recall@10':>10} {'(movies)':>9} {'shared':>8} "
+        f"{'(movies)':>9} {'nDCG@10':>8}",
     ]
     for r in report["results"]:
         lines.append(
             f"{r['plugin']:<20.20} {_num(r['rmse'], 7)} {_num(r['neighbour_recall@10'], 10)} "
-            f"{r['recall_movies'] or '-':>9} {_num(r['ndcg@10'], 8)}"
+            f"{r['recall_movies'] or '-':>9} {_num(r.get('neighbour_recall@10_shared'), 8)} "
+            f"{r.get('shared_movies') or '-':>9} {_num(r['ndcg@10'], 8)}"
         )
+    reference = report.get("shared_reference", SHARED_REFERENCE)
     lines += [
         "",
         "recall@10: share of the true top-10 neighbours found, over the movies a plugin answers",
-        "for ((movies)); nDCG@10: cold movies ranked per user, gain 1 for a rating of 4 or more.",
+        f"for ((movies)); shared: the same over only the movies both it and {reference}",
+        "answer for ((movies)), like for like; nDCG@10: cold movies ranked per user, gain 1 for",
+        "a rating of 4 or more.",
     ]
     return "\n".join(lines)
 
