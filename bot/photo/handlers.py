@@ -78,11 +78,16 @@ async def _identify(
     file_id: str,
 ) -> None:
     message = update.effective_message
-    file = await context.bot.get_file(file_id)
-    if file.file_size is not None and file.file_size > photos.max_bytes:
-        await _too_big(message, photos)
+    try:
+        file = await context.bot.get_file(file_id)
+        if file.file_size is not None and file.file_size > photos.max_bytes:
+            await _too_big(message, photos)
+            return
+        data = bytes(await file.download_as_bytearray())
+    except TelegramError as exc:  # an expired or unknown file id, a file Telegram won't serve
+        log.info("photo in chat %s not fetched: %s", message.chat_id, redact(exc))
+        await message.reply_text(TEXTS["try_again"])
         return
-    data = bytes(await file.download_as_bytearray())
     try:
         await asyncio.to_thread(check_image, data, photos.max_bytes, photos.max_pixels)
     except BadImage as exc:
