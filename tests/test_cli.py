@@ -76,6 +76,10 @@ def test_demo(cli) -> None:
     code, out, _ = cli("demo")
     assert code == 0
     assert "=== 'Heat' -> Heat (1995)" in out and "=== 'Toy Story' -> Toy Story (1995)" in out
+    # And picks for a person who loved the first titles (cosine-cf recommends too).
+    person = out[out.index("=== For someone who loved Heat (1995)") :]
+    assert "[Picks (all plugins together)]" in person and " 1. " in person
+    assert "Heat (1995)  " not in person.split("\n", 1)[1]  # never the movies they loved
 
 
 def test_config_error_is_one_line(tmp_path, capsys) -> None:

@@ -16,6 +16,7 @@ from ..data.fetch import fetch_dataset
 from ..errors import ReelpickError
 from ..registry import Registry
 from ..render.contact_sheet import MAX_K
+from ..types import Profile
 from ..version import __version__
 from .bot import cmd_bot
 from .cache import cmd_cache_info, cmd_cache_prune
@@ -33,7 +34,7 @@ from .evaluate import cmd_evaluate
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
 from .recommend import add_arguments as add_recommend_arguments
-from .recommend import cmd_recommend
+from .recommend import cmd_recommend, format_picks, picks_for
 from .show import cmd_show
 
 log = logging.getLogger("reelpick")
@@ -314,6 +315,13 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
         print(f"=== {title!r} -> {app.dataset.label(movie_id)}")
         for answer in app.similar(movie_id, 5):
             print(format_answer(app, answer))
+    # And for a person: someone who loved the first three titles.
+    loved = [c[0].movie_id for t in DEMO_TITLES[:3] if (c := app.search(t).candidates)]
+    if loved:
+        _, picks = picks_for(app, config, Profile(ratings=dict.fromkeys(loved, 5.0)), 5)
+        names = ", ".join(app.dataset.label(m) for m in loved)
+        print(f"=== For someone who loved {names}")
+        print(format_picks(app, picks))
     return 0
 
 

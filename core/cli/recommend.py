@@ -173,6 +173,18 @@ def format_recommendations(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def format_picks(app: Reelpick, picks: list) -> str:
+    """The fused picks as a block of the table (the demo shows them alone)."""
+    return "\n".join(_block(app, "Picks (all plugins together)", picks, "no plugin had picks"))
+
+
+def picks_for(app: Reelpick, config: Config, profile: Profile, k: int) -> tuple[list, list]:
+    """Every recommending plugin's answer for ``profile`` and the fused picks, as configured."""
+    answers = app.recommend(profile, k)
+    settings = PickSettings.from_config(config)
+    return answers, pick(answers, k, settings.weights, settings.rrf_k)
+
+
 def _rows(summary: ProfileSummary) -> str:
     if not summary.unmatched:
         return ""
