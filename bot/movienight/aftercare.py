@@ -88,7 +88,7 @@ class NightAftercare(NightLifecycle):
                 user_id,
                 text,
                 parse_mode=ParseMode.HTML,
-                reply_markup=rating_keyboard(ask.movie_id, user_id, skip=False),
+                reply_markup=rating_keyboard(ask.movie_id, user_id, _, skip=False),
             )
         except (Forbidden, BadRequest) as exc:  # never started the bot privately, or blocked it
             log.info("movie night %s: cannot ask user %s (%s)", night_id, user_id, exc)
