@@ -159,8 +159,10 @@ async def test_a_night_for_the_people_who_joined(bot) -> None:
     server.push_command(GROUP, "close", user_id=ANN)
     await server.wait_for(lambda: store.night(night.id).state == "closed", timeout=30)
     winner = store.night(night.id).winner
-    assert winner in profiles.profile(f"tg:{ANN}").movies
-    assert winner in profiles.profile(f"tg:{BOB}").movies
+    # The voters' "seen" marks follow the announcement (which closes the night): wait for them.
+    await server.wait_for(
+        lambda: all(winner in profiles.profile(f"tg:{u}").movies for u in (ANN, BOB)), timeout=10
+    )
     question = await server.wait_for(
         lambda: next((m for m in server.sent(ANN) if "How was" in m["text"]), None), timeout=20
     )
