@@ -9,8 +9,12 @@ article (with TMDB's small poster as thumbnail when the poster came from TMDB).
 An empty query lists popular movies (most rated); a title lists every candidate the search
 finds (or "did you mean" suggestions); pages of ``[inline] page_size`` with ``next_offset``.
 Telegram waits a few seconds at most, so cards are kept in a small LRU per movie: a warm
-answer reads no plugin. Answers are the same for everyone (cached by Telegram for
-``cache_time``) unless ``is_personal(user_id)`` says the user has a profile.
+answer reads no plugin. A card holds data only (titles, plugin labels); its words are put
+in at each answer, in the language of whoever typed the query. English answers are the same
+for everyone (cached by Telegram for ``cache_time``) unless ``is_personal(user_id)`` says the
+user has a profile; answers in another language are personal, because Telegram's shared
+cache knows the query but not the language (an English answer cached for another user may
+still reach someone whose client is in German within ``cache_time``).
 
 Enable inline mode for the bot with BotFather's ``/setinline`` (see NOTES-inline-photo.md).
 """
@@ -39,6 +43,7 @@ from reelpick.app import Reelpick
 from reelpick.config import Config
 from reelpick.posters import Poster
 
+from .i18n import DEFAULT_LANGUAGE, Translator, translator_for
 from .media import CAPTION_LIMIT, visible_length
 from .resolve import clean_title, did_you_mean
 from .services import BotServices, services
@@ -51,15 +56,6 @@ TITLE_CHARS = 60  # longer titles are cut on cards
 TMDB_THUMBNAIL = "https://image.tmdb.org/t/p/w92"  # TMDB's image base + its smallest poster size
 MAX_OFFSET = 10_000
 
-# Every sentence a person sees, in one place (for translation).
-TEXTS = {
-    "similar": "similar",
-    "no_picks": "no suggestions",
-    "card_heading": "<b>{title}</b>",
-    "card_line": "<b>{plugin}</b> {similar}: {titles}",
-    "description_line": "{plugin}: {title}",
-}
-
 
 @dataclass(frozen=True)
 class Card:
@@ -71,13 +67,14 @@ class Card:
     poster: Poster | None  # the local poster (~20 kB), whose file_id is looked up per answer
     thumbnail_url: str | None  # TMDB's small poster, when the poster came from TMDB
 
-    def text(self) -> str:
-        """The card as HTML (the caption of the poster, or an article's message)."""
-        text = TEXTS["card_heading"].format(title=html.escape(self.title))
+    def text(self, _: Translator) -> str:
+        """The card as HTML (the caption of the poster, or an article's message), worded
+        with ``_``."""
+        text = f"<b>{html.escape(self.title)}</b>"
         for plugin, titles in self.picks:
-            named = ", ".join(html.escape(_short(t)) for t in titles) or TEXTS["no_picks"]
-            line = "\n" + TEXTS["card_line"].format(
-                plugin=html.escape(plugin), similar=TEXTS["similar"], titles=named
+            named = ", ".join(html.escape(_short(t)) for t in titles) or _("no suggestions")
+            line = "\n" + _(
+                "<b>{plugin}</b> similar: {titles}", plugin=html.escape(plugin), titles=named
             )
             if visible_length(text + line) > CAPTION_LIMIT - 2:
                 break
@@ -85,11 +82,8 @@ class Card:
         return text
 
     def description(self) -> str:
-        return "\n".join(
-            TEXTS["description_line"].format(plugin=plugin, title=titles[0])
-            for plugin, titles in self.picks
-            if titles
-        )
+        """One line per plugin: its label and top pick (data only, nothing to translate)."""
+        return "\n".join(f"{plugin}: {titles[0]}" for plugin, titles in self.picks if titles)
 
 
 class InlineState:
@@ -167,25 +161,27 @@ def parse_offset(offset: str | None) -> int:
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.inline_query
+    _ = translator_for(update)  # the language of whoever typed the query
     s = services(context)
     state: InlineState = s.features[FEATURE]
     movies = await asyncio.to_thread(movies_for, s.reelpick, state, query.query or "")
     start = parse_offset(query.offset)
     page = movies[start : start + state.page_size]
     cards = await asyncio.gather(*(state.card(s, m) for m in page))
-    results = [_result(s, context, card) for card in cards]
+    results = [_result(s, context, card, _) for card in cards]
     end = start + len(page)
     personal = bool(query.from_user and state.is_personal(query.from_user.id))
+    translated = _.language != DEFAULT_LANGUAGE  # see the module's docstring
     await query.answer(
         results,
         cache_time=state.cache_time_personal if personal else state.cache_time,
-        is_personal=personal,
+        is_personal=personal or translated,
         next_offset=str(end) if page and end < len(movies) else "",
     )
 
 
 def _result(
-    s: BotServices, context: ContextTypes.DEFAULT_TYPE, card: Card
+    s: BotServices, context: ContextTypes.DEFAULT_TYPE, card: Card, _: Translator
 ) -> InlineQueryResultCachedPhoto | InlineQueryResultArticle:
     result_id = f"movie-{card.movie_id}"  # unique within an answer, far below 64 bytes
     file_id = s.sender.file_id(context.bot, card.poster) if card.poster is not None else None
@@ -195,14 +191,14 @@ def _result(
             file_id,
             title=card.title,
             description=card.description(),
-            caption=card.text(),
+            caption=card.text(_),
             parse_mode=ParseMode.HTML,
         )
     return InlineQueryResultArticle(
         result_id,
         card.title,
         InputTextMessageContent(
-            card.text(),
+            card.text(_),
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         ),

@@ -264,6 +264,7 @@ class VGG16Poster:
             raise NoAnswer("none of the movies liked or seen here has a poster to compare")
         return self.table.recommend(weights, k, exclude, combine="max")
 
+    @hookimpl
     def reelpick_similar_image(self, image: bytes, k: int) -> list[Neighbour]:
         """The indexed posters nearest to ``image`` by cosine, in the same comparable form as
         the table (so a flipped or slightly cropped photo of a poster finds it). Loads

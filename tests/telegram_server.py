@@ -1066,9 +1066,15 @@ class BotAPIServer(_DocumentsAPI):
             }
 
     def push_inline_query(
-        self, user_id: int, query: str, offset: str = "", chat_type: str = "sender"
+        self,
+        user_id: int,
+        query: str,
+        offset: str = "",
+        chat_type: str = "sender",
+        language_code: str | None = "en",
     ) -> str:
-        """A user types ``@bot query`` (scrolled to ``offset``); returns the inline query id."""
+        """A user types ``@bot query`` (scrolled to ``offset``) in a client in
+        ``language_code``; returns the inline query id."""
         with self._lock:
             query_id = str(6_000_000_000_000_000_000 + self._count())
             self.inline_queries[query_id] = {"query": query, "from": user_id, "answered": None}
@@ -1076,7 +1082,7 @@ class BotAPIServer(_DocumentsAPI):
                 {
                     "inline_query": {
                         "id": query_id,
-                        "from": self.user(user_id),
+                        "from": self.user(user_id, language_code=language_code),
                         "query": query,
                         "offset": offset,
                         "chat_type": chat_type,

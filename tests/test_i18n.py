@@ -14,8 +14,8 @@ Message ids are found in the code with ``ast``, by these rules (bot/i18n.py's co
 
 Untranslated text is found where text leaves for Telegram (:data:`TEXT_ARGUMENTS`): the text
 argument of ``send_message``, ``reply_text``, ``reply_html``, ``edit_message_text``,
-``answer`` (callback queries), ``set_my_description``..., any ``caption=`` and the text of an
-``InlineKeyboardButton``. There a string literal or f-string is refused unless it says no word:
+``answer`` (callback queries), ``set_my_description``..., any ``caption=``, the text of an
+``InlineKeyboardButton`` and inline results' titles, descriptions and messages. There a string literal or f-string is refused unless it says no word:
 after HTML tags are removed it holds no letter (emoji, "★", "•", digits, punctuation pass,
 :func:`is_wordless`). The scan follows ``+``, ``%``, conditional expressions, ``and``/``or``,
 f-string parts, and ``"...".join([...])``/``"...".format(...)`` on a literal; it stops at a
@@ -45,11 +45,6 @@ from tests.test_bot import GROUP, USER, albums, texts
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
 
-# Movie nights are converted to i18n on their own branch (bot/locales/de/movienight.json comes
-# with them). Until that branch is merged their literals are a known exception to the
-# untranslated-text check; remove this constant at the merge.
-PENDING_CONVERSION_AT_MERGE = ("bot/movienight/",)
-
 TRANSLATORS = {"_", "N_"}
 TRANSLATOR_FACTORIES = {"translator", "translator_for"}
 # method or class -> (position of the text argument, its keyword names)
@@ -63,6 +58,10 @@ TEXT_ARGUMENTS = {
     "set_my_description": (0, ("description",)),
     "set_my_short_description": (0, ("short_description",)),
     "send_poll": (1, ("question",)),
+    "InlineQueryResultArticle": (1, ("title", "description")),
+    "InlineQueryResultCachedPhoto": (2, ("title", "description")),
+    "InputTextMessageContent": (0, ("message_text",)),
+    "InlineQueryResultsButton": (0, ("text",)),
 }
 CAPTION_KEYWORD = "caption"  # send_photo, send_document, InputMediaPhoto...
 _TAG = re.compile(r"<[^>]*>")
@@ -318,14 +317,7 @@ def test_the_extraction_rules(tmp_path: Path):
 
 def test_no_untranslated_text_is_sent():
     found = untranslated_texts()
-    pending = [f for f in found if f.startswith(PENDING_CONVERSION_AT_MERGE)]
-    rest = [f for f in found if f not in pending]
-    assert not rest, "texts sent without _():\n" + "\n".join(rest)
-    # The exception must still be needed: once movie nights are converted, drop it.
-    for folder in PENDING_CONVERSION_AT_MERGE:
-        assert any(f.startswith(folder) for f in pending), (
-            f"{folder} has no untranslated text left: remove it from PENDING_CONVERSION_AT_MERGE"
-        )
+    assert not found, "texts sent without _():\n" + "\n".join(found)
 
 
 def test_the_untranslated_text_rules(tmp_path: Path):
@@ -455,3 +447,75 @@ async def test_commands_and_descriptions_are_set_per_language(server, bot_config
     assert english["description"].startswith("Send me a movie title")
     assert german["short"] != english["short"] and 0 < len(german["short"]) <= 120
     assert len(german["description"]) <= 512
+    assert described["movienight"] == "Filmabend starten: /movienight TITEL; TITEL"
+    assert {c.command: c.description for c in english["groups"]}["vote"] == (
+        "Movie night: start the poll (opener or admin)"
+    )
+
+
+@pytest.mark.timeout(90)
+async def test_a_movie_night_speaks_the_language_of_whoever_sets_it_off(
+    server, bot_config, reelpick_app
+):
+    german, english = 7, 8  # the German opener, an English member of the same group
+    server.chat(GROUP, "supergroup")
+    async with running(build_application(bot_config(), reelpick_app)) as application:
+        intro = await _ask(server, GROUP, "movienight", user_id=german, language_code="de")
+        status = await _ask(server, GROUP, "status", user_id=german, language_code="de")
+        status_en = await _ask(server, GROUP, "status", user_id=english, language_code="en")
+        added = await _ask(
+            server, GROUP, "suggest", "Heat; xqzvwjk", user_id=german, language_code="de"
+        )
+        question = await server.wait_for(
+            lambda: [t for t in shown(server, GROUP) if "Meintest du" in t]
+        )
+        server.push_command(GROUP, "vote", user_id=german, language_code="de")
+        await server.wait_for(lambda: server.calls("sendPoll", GROUP), timeout=30)
+        refused = await _ask(server, GROUP, "close", user_id=english, language_code="en")
+        # The deadline (no one to take a language from): the night's, its German opener's.
+        feature = application.bot_data["movienight"]
+        before = len(shown(server, GROUP))
+        await feature.close_night(application.bot, feature.store.current(GROUP).id)
+        closed = shown(server, GROUP)[before]
+    assert intro.startswith("🎬 Filmabend! Eröffnet von User7.\nSchlag Titel, die du magst")
+    assert status.startswith(
+        "🎬 Filmabend, eröffnet von User7: Titel werden gesammelt.\n\nVorschläge (0/20):\n"
+        "noch keine: /suggest TITEL"
+    )
+    assert status_en.startswith("🎬 Movie night opened by User7: collecting titles.")
+    assert added == (
+        "Hinzugefügt: Heat (1995).\nKein Film passt zu „xqzvwjk“.\n"
+        "Bitte wähl unten aus, was du gemeint hast (Buttons)."
+    )
+    assert question == [
+        "Ich habe keinen Film namens „xqzvwjk“ gefunden. Meintest du einen von diesen?"
+    ]
+    poll = server.calls("sendPoll", GROUP)[-1].params
+    assert poll["question"] == "🎬 Filmabend: Was schauen wir? Die Abstimmung endet in 10 min."
+    assert refused.startswith("Sorry, only User7 (who opened this movie night)")
+    # Nobody voted: a German announcement and button for the whole group.
+    assert closed.startswith("🗳 Niemand hat abgestimmt, deshalb gibt es diesmal keinen Gewinner.")
+    announcement = server.calls("sendMessage", GROUP)[-1]
+    assert buttons(announcement.params)[0][0] == "🎲 Zufallsauswahl aus den Top 3"
+
+
+@pytest.mark.timeout(60)
+async def test_inline_answers_speak_the_language_of_whoever_typed(server, bot_config, reelpick_app):
+    async with running(build_application(bot_config(), reelpick_app)):
+        answers = {}
+        for user, code in ((USER, "de"), (USER + 1, "en"), (USER, "de")):
+            query = server.push_inline_query(user, "Heat 1995", language_code=code)
+            answers.setdefault(code, []).append(
+                await server.wait_for(lambda q=query: server.inline_queries[q]["answered"])
+            )
+    german, again = answers["de"]
+    [english] = answers["en"]
+    cards = {
+        code: answer["results"][0]["input_message_content"]["message_text"]
+        for code, answer in (("de", german), ("en", english), ("again", again))
+    }
+    assert cards["de"].startswith("<b>Heat (1995)</b>\n<b>cosine-CF</b> ähnlich: ")
+    assert cards["en"].startswith("<b>Heat (1995)</b>\n<b>cosine-CF</b> similar: ")
+    assert cards["again"] == cards["de"]  # the cached card, worded again in German
+    # Telegram's shared cache does not know languages: a German answer stays with its user.
+    assert german["is_personal"] is True and english["is_personal"] is False

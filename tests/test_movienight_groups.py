@@ -159,7 +159,7 @@ async def test_a_night_for_the_people_who_joined(bot) -> None:
     server.push_command(GROUP, "close", user_id=ANN)
     await server.wait_for(lambda: store.night(night.id).state == "closed", timeout=30)
     winner = store.night(night.id).winner
-    # The close announces first, then marks the winner seen: wait for the marks.
+    # The voters' "seen" marks follow the announcement (which closes the night): wait for them.
     await server.wait_for(
         lambda: all(winner in profiles.profile(f"tg:{u}").movies for u in (ANN, BOB)), timeout=10
     )

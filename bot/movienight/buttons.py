@@ -17,9 +17,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from ..i18n import Translator, translator_for
 from ..media import strip_tags
 from .lifecycle import CALLBACK_PREFIX
-from .members import JOIN, NightMembers
+from .members import INVALID, JOIN, NightMembers
 from .store import Night, StoreError
 from .texts import esc, outcome_lines, person, shorten
 
@@ -33,7 +34,6 @@ _ADD = re.compile(
     rf"{re.escape(CALLBACK_PREFIX)}a:([{''.join(_CODE_KIND)}]):(\d{{1,12}}):(\d{{1,12}})"
 )
 _RANDOM = re.compile(rf"{re.escape(CALLBACK_PREFIX)}r:(\d{{1,12}})")
-INVALID = "That button is out of date."  # the wording of the bot's other buttons
 
 
 def add_button_data(kind: str, night_id: int) -> str:
@@ -50,6 +50,7 @@ class NightButtons(NightMembers):
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        _ = translator_for(update)  # the presser's language
         answered = False
 
         async def answer(text: str | None = None) -> None:
@@ -61,17 +62,18 @@ class NightButtons(NightMembers):
             data = query.data or ""
             chat_id = query.message.chat.id if query.message is not None else None
             if chat_id is None:  # inline or inaccessible message: no chat to check against
-                await answer(INVALID)
+                await answer(_(INVALID))
             elif match := _ADD.fullmatch(data):
                 kind = _CODE_KIND[match.group(1)]
                 night_id, movie_id = int(match.group(2)), int(match.group(3))
-                await self._button_add(query, answer, chat_id, kind, night_id, movie_id)
+                await self._button_add(query, answer, chat_id, kind, night_id, movie_id, _)
             elif match := JOIN.fullmatch(data):
                 await self.button_join(context, query, answer, chat_id, int(match.group(1)))
             elif match := _RANDOM.fullmatch(data):
-                await self._button_random(context.bot, query, answer, chat_id, int(match.group(1)))
+                night_id = int(match.group(1))
+                await self._button_random(context.bot, query, answer, chat_id, night_id, _)
             else:
-                await answer(INVALID)
+                await answer(_(INVALID))
         finally:
             if not answered:  # an error on the way: the client must not spin forever
                 await quiet(query.answer())
@@ -84,18 +86,19 @@ class NightButtons(NightMembers):
         kind: str,
         night_id: int,
         movie_id: int,
+        _: Translator,
     ) -> None:
         if not self._known_movie(movie_id):
-            await answer(INVALID)
+            await answer(_(INVALID))
             return
         night = self.store.current(chat_id)  # the night of the chat the button is in
         if night is None or night.id != night_id or night.state != "gathering":
-            await answer("That movie night's list is closed.")
+            await answer(_("That movie night's list is closed."))
             return
         outcome = self._add(night, movie_id, query.from_user, kind)
         label = esc(self._label(movie_id))
-        lines = outcome_lines({outcome: [label]}, kind)
-        await answer(strip_tags(lines[0]) if lines else "OK")
+        lines = outcome_lines({outcome: [label]}, kind, _)
+        await answer(strip_tags(lines[0]) if lines else _("OK"))
         await quiet(
             query.edit_message_text(
                 f"{lines[0] if lines else label} ({esc(person(query.from_user))})",
@@ -104,8 +107,15 @@ class NightButtons(NightMembers):
         )
 
     async def _button_random(
-        self, bot: Bot, query: CallbackQuery, answer: Any, chat_id: int, night_id: int
+        self,
+        bot: Bot,
+        query: CallbackQuery,
+        answer: Any,
+        chat_id: int,
+        night_id: int,
+        _: Translator,
     ) -> None:
+        """The random pick from the top 3; its announcement goes in the presser's language."""
         try:
             night = self.store.night(night_id)
         except StoreError:
@@ -118,30 +128,33 @@ class NightButtons(NightMembers):
                     night.chat_id,
                     chat_id,
                 )
-            await answer(INVALID)
+            await answer(_(INVALID))
             return
         top = self.store.options(night_id)[:3]
         if night.state != "novotes" or not top:
-            await answer("A movie was already picked.")
+            await answer(_("A movie was already picked."))
             return
         choice = self.rng.choice(top)
         try:
             picked = self.store.claim_random_pick(night_id, choice.movie_id)
-        except StoreError as exc:
-            await answer(str(exc)[:200])
+        except StoreError as exc:  # another night was opened in the chat since
+            log.info("random pick for night %s refused: %s", night_id, exc)
+            await answer(_("This chat has started another movie night since."))
             return
         if picked is None:
-            await answer("A movie was already picked.")
+            await answer(_("A movie was already picked."))
             return
-        await answer(f"Picked: {shorten(self._label(choice.movie_id), 150)}")
+        await answer(_("Picked: {title}", title=shorten(self._label(choice.movie_id), 150)))
         await quiet(
             query.edit_message_text(
-                f"Nobody voted, so {esc(person(query.from_user))} asked for a random pick "
-                "among the top 3.",
+                _(
+                    "Nobody voted, so {name} asked for a random pick among the top 3.",
+                    name=esc(person(query.from_user)),
+                ),
                 parse_mode=ParseMode.HTML,
             )
         )
-        await self._close_safely(bot, night_id)
+        await self._close_safely(bot, night_id, _)
 
     def _known_movie(self, movie_id: int) -> bool:
         try:

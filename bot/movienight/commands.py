@@ -26,7 +26,7 @@ from telegram.ext import (
     filters,
 )
 
-from ..i18n import translator_for
+from ..i18n import N_, Translator, translator_for
 from ..permissions import is_chat_admin
 from ..resolve import choice_keyboard, question_text, resolve_title
 from .buttons import NightButtons, add_button_data
@@ -41,8 +41,10 @@ from .texts import (
     minutes_left,
     outcome_lines,
     person,
+    quoted,
     shorten,
     split_titles,
+    status_text,
 )
 
 log = logging.getLogger(__name__)
@@ -50,16 +52,17 @@ log = logging.getLogger(__name__)
 AMBIGUOUS_PROMPTS = 3  # button messages per command; more ambiguous titles are only listed
 HANDLER_GROUP = -1  # after the bot's rate limit (-100), before its own handlers (0)
 COMMANDS = [
-    ("movienight", "Start a movie night: /movienight TITLE; TITLE"),
-    ("suggest", "Movie night: add a title you like"),
-    ("seen", "Movie night: leave out a movie someone has seen"),
-    ("veto", "Movie night: leave out a movie"),
-    ("in", "Movie night: join (the list learns your taste)"),
-    ("out", "Movie night: leave"),
-    ("status", "Movie night: titles, vetoes, deadline"),
-    ("vote", "Movie night: start the poll (opener or admin)"),
-    ("close", "Movie night: close the poll now (opener or admin)"),
+    ("movienight", N_("Start a movie night: /movienight TITLE; TITLE")),
+    ("suggest", N_("Movie night: add a title you like")),
+    ("seen", N_("Movie night: leave out a movie someone has seen")),
+    ("veto", N_("Movie night: leave out a movie")),
+    ("in", N_("Movie night: join (the list learns your taste)")),
+    ("out", N_("Movie night: leave")),
+    ("status", N_("Movie night: titles, vetoes, deadline")),
+    ("vote", N_("Movie night: start the poll (opener or admin)")),
+    ("close", N_("Movie night: close the poll now (opener or admin)")),
 ]
+NO_NIGHT = N_("No movie night is open here. Start one with /movienight.")
 
 
 class MovieNight(NightButtons):
@@ -128,9 +131,10 @@ class MovieNight(NightButtons):
                 log.exception("movie night handler %s failed", callback.__name__)
                 chat = update.effective_chat
                 if chat is not None and update.callback_query is None:
+                    _ = translator_for(update)
                     await _quiet(
                         context.bot.send_message(
-                            chat.id, "Sorry, something went wrong with the movie night."
+                            chat.id, _("Sorry, something went wrong with the movie night.")
                         )
                     )
             raise ApplicationHandlerStop
@@ -147,9 +151,9 @@ class MovieNight(NightButtons):
         _ = translator_for(update)
         night = self.store.current(chat.id)
         if night is not None:
-            intro = (
-                f"A movie night is already open here (opened by {esc(night.opener_name)}). "
-                "/status shows it."
+            intro = _(
+                "A movie night is already open here (opened by {name}). /status shows it.",
+                name=esc(night.opener_name),
             )
             if night.state != "gathering" or not titles:
                 await self._reply(message, intro)
@@ -164,11 +168,12 @@ class MovieNight(NightButtons):
                 night = self.store.current(chat.id)
                 if night is None:
                     raise
-            intro = (
-                f"🎬 <b>Movie night!</b> Opened by {esc(person(user))}.\n"
+            intro = _(
+                "🎬 <b>Movie night!</b> Opened by {name}.\n"
                 "Add titles you like with /suggest TITLE (several: separate with ;), "
                 "keep movies out with /seen TITLE or /veto TITLE, then the opener or an "
-                "admin starts the poll with /vote."
+                "admin starts the poll with /vote.",
+                name=esc(person(user)),
             )
             intro += "\n" + _(
                 "Join with /in or the button below: I'll pick movies for the people who join "
@@ -178,112 +183,114 @@ class MovieNight(NightButtons):
                 intro += "\n" + _("Rewatch night: movies you have seen may come up.")
             markup = join_markup(_, night.id)
         if titles:
-            await self._add_titles(context.bot, message, night, user, titles, "seed", intro)
+            await self._add_titles(context.bot, message, night, user, titles, "seed", _, intro)
             if markup is not None:
                 await _quiet(context.bot.send_message(chat.id, _("Who's in?"), reply_markup=markup))
         else:
             await message.reply_text(fit(intro), parse_mode=ParseMode.HTML, reply_markup=markup)
 
     async def cmd_suggest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._title_command(update, context, "seed", "/suggest TITLE (e.g. /suggest Heat)")
+        await self._title_command(
+            update, context, "seed", N_("/suggest TITLE (e.g. /suggest Heat)")
+        )
 
     async def cmd_seen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._title_command(update, context, "seen", "/seen TITLE")
+        await self._title_command(update, context, "seen", N_("/seen TITLE"))
 
     async def cmd_veto(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._title_command(update, context, "veto", "/veto TITLE")
+        await self._title_command(update, context, "veto", N_("/veto TITLE"))
 
     async def _title_command(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str, usage: str
     ) -> None:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-        night = await self._gathering_night(message, chat.id)
+        _ = translator_for(update)
+        night = await self._gathering_night(message, chat.id, _)
         if night is None:
             return
         titles = split_titles(command_argument(message))
         if not titles:
-            await self._reply(message, f"Which movie? Usage: {esc(usage)}")
+            await self._reply(message, _("Which movie? Usage: {usage}", usage=esc(_(usage))))
             return
-        await self._add_titles(context.bot, message, night, user, titles, kind)
+        await self._add_titles(context.bot, message, night, user, titles, kind, _)
 
-    async def _gathering_night(self, message: Message, chat_id: int) -> Night | None:
+    async def _gathering_night(self, message: Message, chat_id: int, _: Translator) -> Night | None:
         night = self.store.current(chat_id)
         if night is None:
-            await self._reply(message, "No movie night is open here. Start one with /movienight.")
+            await self._reply(message, _(NO_NIGHT))
             return None
         if night.state != "gathering":
             await self._reply(
                 message,
-                "Voting has already started, so the list is fixed. "
-                f"The poll closes in {minutes_left(night.deadline)}.",
+                _(
+                    "Voting has already started, so the list is fixed. The poll closes in {time}.",
+                    time=minutes_left(night.deadline, _),
+                ),
             )
             return None
         return night
 
     async def cmd_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, message = update.effective_chat, update.effective_message
+        _ = translator_for(update)
         night = self.store.current(chat.id)
         if night is None:
             latest = self.store.latest(chat.id)
-            text = "No movie night is open here. Start one with /movienight."
+            text = _(NO_NIGHT)
             if latest is not None and latest.winner is not None:
-                text += f"\nLast time's pick: {esc(self._label(latest.winner))}."
+                text += "\n" + _(
+                    "Last time's pick: {title}.", title=esc(self._label(latest.winner))
+                )
             watched = self.store.watched(chat.id)
             if watched:
-                text += f"\nWatched here so far: {len(watched)} movie(s)."
+                text += "\n" + _(
+                    "Watched here so far: {count} movie(s).", count=_.number(len(watched))
+                )
             await self._reply(message, text)
             return
-        await self._reply(message, self.status_text(night))
+        await self._reply(message, self.status_text(night, _))
 
-    def status_text(self, night: Night) -> str:
+    def status_text(self, night: Night, _: Translator) -> str:
         """What /status shows: state, seeds and exclusions with who added them, deadline."""
-        seeds = self.store.seeds(night.id)
-        excluded = self.store.exclusions(night.id)
-        state = {
-            "gathering": "collecting titles",
-            "voting": f"voting, closes in {minutes_left(night.deadline)}",
-            "closing": "closing",
-        }[night.state]
-        lines = [f"🎬 <b>Movie night</b> opened by {esc(night.opener_name)}: {state}."]
-        lines.append(f"\n<b>Seeds</b> ({len(seeds)}/{self.settings.max_seeds}):")
-        lines += [f"• {esc(self._label(s.movie_id))} ({esc(s.user_name)})" for s in seeds] or [
-            "none yet: /suggest TITLE"
-        ]
-        if excluded:
-            lines.append("\n<b>Left out</b>:")
-            lines += [
-                f"• {esc(self._label(e.movie_id))} ({'seen by' if e.kind == 'seen' else 'vetoed by'}"
-                f" {esc(e.user_name)})"
-                for e in excluded
-            ]
-        watched = self.store.watched(night.chat_id)
-        if watched:
-            lines.append(f"\nWatched here before (left out too): {len(watched)} movie(s).")
-        if night.state == "voting":
-            options = self.store.options(night.id)
-            counts = self.store.tally(night.id)
-            lines.append("\n<b>Votes so far</b>:")
-            lines += [f"{esc(o.text)}: {counts[o.position]}" for o in options]
-        elif night.state == "gathering":
-            lines.append(f"\n{esc(night.opener_name)} or an admin starts the poll with /vote.")
-        return fit("\n".join(lines))
+        voting = night.state == "voting"
+        return status_text(
+            night,
+            self.store.seeds(night.id),
+            self.store.exclusions(night.id),
+            len(self.store.watched(night.chat_id)),
+            self.store.options(night.id) if voting else [],
+            self.store.tally(night.id) if voting else [],
+            self.settings.max_seeds,
+            self._label,
+            _,
+        )
 
     async def cmd_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        _ = translator_for(update)
         night = self.store.current(chat.id)
         if night is None:
-            await self._reply(message, "No movie night is open here. Start one with /movienight.")
+            await self._reply(message, _(NO_NIGHT))
             return
         if not await self._may_manage(context.bot, chat, user, night):
-            await self._refuse(message, night, "start the poll")
+            await self._reply(
+                message,
+                _(
+                    "Sorry, only {name} (who opened this movie night) or a chat admin can "
+                    "start the poll.",
+                    name=esc(night.opener_name),
+                ),
+            )
             return
         if night.state != "gathering":
             await self._reply(
                 message,
-                f"The poll is already running; it closes in {minutes_left(night.deadline)}.",
+                _(
+                    "The poll is already running; it closes in {time}.",
+                    time=minutes_left(night.deadline, _),
+                ),
             )
             return
-        _ = translator_for(update)
         if not self.store.seeds(night.id) and not self.store.members(night.id):
             await self._reply(
                 message,
@@ -311,30 +318,40 @@ class MovieNight(NightButtons):
             try:
                 night = self.store.start_voting(night.id, options)
             except StoreError:
-                await self._reply(message, "The poll has just been started (or the night ended).")
+                await self._reply(
+                    message, _("The poll has just been started (or the night ended).")
+                )
                 return
             if notes:
                 await self._reply(message, "\n".join(notes))
-            await self._send_ballot(context.bot, night)
+            await self._send_ballot(context.bot, night, _)
 
     async def cmd_close(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        _ = translator_for(update)
         night = self.store.current(chat.id)
         if night is None:
-            await self._reply(message, "No movie night is open here.")
+            await self._reply(message, _("No movie night is open here."))
             return
         if not await self._may_manage(context.bot, chat, user, night):
-            await self._refuse(message, night, "close it")
+            await self._reply(
+                message,
+                _(
+                    "Sorry, only {name} (who opened this movie night) or a chat admin can "
+                    "close it.",
+                    name=esc(night.opener_name),
+                ),
+            )
             return
         async with self.night_lock(night.id):  # waits for a /vote that is sending the poll
             night = self.store.night(night.id)
             called_off = night.state == "gathering" and self.store.cancel(night.id)
         if called_off:
-            await self._reply(message, "Movie night called off (no poll was running).")
+            await self._reply(message, _("Movie night called off (no poll was running)."))
         elif night.state == "voting":
-            await self._close_safely(context.bot, night.id)
+            await self._close_safely(context.bot, night.id, _)
         else:
-            await self._reply(message, "This movie night is already closing.")
+            await self._reply(message, _("This movie night is already closing."))
 
     # -- titles ----------------------------------------------------------------------
     async def _add_titles(
@@ -345,28 +362,36 @@ class MovieNight(NightButtons):
         user: User,
         titles: list[str],
         kind: str,
+        _: Translator,
         intro: str = "",
     ) -> None:
-        """Resolve ``titles`` and add them as seeds or exclusions; one summary reply."""
+        """Resolve ``titles`` and add them as seeds or exclusions; one summary reply (in the
+        language of ``_``, the sender's)."""
         notes = [intro + "\n"] if intro else []
         if kind == "seed":
             limit = self.settings.max_seeds
             room = max(0, limit - len(self.store.seeds(night.id)))
             if room == 0:
-                await self._reply(
-                    message, "\n".join([*notes, f"The list is full ({limit} titles). /vote!"])
-                )
+                full = _("The list is full ({limit} titles). /vote!", limit=limit)
+                await self._reply(message, "\n".join([*notes, full]))
                 return
             if len(titles) > room:
                 notes.append(
-                    f"A movie night takes at most {limit} titles; "
-                    f"I read the first {room} of your {len(titles)}."
+                    _(
+                        "A movie night takes at most {limit} titles; "
+                        "I read the first {room} of your {count}.",
+                        limit=limit,
+                        room=room,
+                        count=len(titles),
+                    )
                 )
                 titles = titles[:room]
         else:
             titles = titles[: self.settings.max_seeds]
         app = self.app
-        results = await asyncio.to_thread(lambda: [resolve_title(app, t) for t in titles])
+        results = await asyncio.to_thread(
+            lambda: [resolve_title(app, t, translate=_) for t in titles]
+        )
         done: dict[str, list[str]] = defaultdict(list)
         questions = []
         for found in results:
@@ -377,22 +402,27 @@ class MovieNight(NightButtons):
                 done["invalid"].append(esc(found.problem))
             else:
                 if found.kind == "none":
-                    done["nomatch"].append(f"“{esc(shorten(found.query, 60))}”")
+                    done["nomatch"].append(quoted(esc(shorten(found.query, 60)), _))
                 if found.candidates:  # which one (ambiguous), or "did you mean" (none)
                     questions.append(found)
-        lines = outcome_lines(done, kind)
+        lines = outcome_lines(done, kind, _)
         asked = questions[:AMBIGUOUS_PROMPTS]
         if asked:
-            lines.append("Please pick below what you meant (buttons).")
+            lines.append(_("Please pick below what you meant (buttons)."))
         for found in questions[AMBIGUOUS_PROMPTS:]:
-            lines.append(f"“{esc(shorten(found.query, 60))}” is unclear: add the year, please.")
+            lines.append(
+                _(
+                    "{title} is unclear: add the year, please.",
+                    title=quoted(esc(shorten(found.query, 60)), _),
+                )
+            )
         await self._reply(message, "\n".join(notes + lines))
         action = add_button_data(kind, night.id)
         for found in asked:
             await _quiet(
                 bot.send_message(
                     message.chat_id,
-                    question_text(found),
+                    question_text(found, _),
                     parse_mode=ParseMode.HTML,
                     reply_markup=choice_keyboard(found.candidates, action=action),
                 )
@@ -425,10 +455,3 @@ class MovieNight(NightButtons):
         if user is not None and user.id == night.opener_id:
             return True
         return await is_chat_admin(bot, chat, user, self.admins)
-
-    async def _refuse(self, message: Message, night: Night, action: str) -> None:
-        await self._reply(
-            message,
-            f"Sorry, only {esc(night.opener_name)} (who opened this movie night) or a chat "
-            f"admin can {action}.",
-        )

@@ -4,6 +4,10 @@ the announcement, and picking up unfinished nights after a restart.
 :class:`NightLifecycle` holds what the feature shares (store, settings, the bot's services)
 and does everything that happens without a command; :class:`~.commands.MovieNight` adds the
 commands and buttons on top of it.
+
+What goes to the whole group is worded in the language of whoever set it off (the /vote or
+/close caller, the random-pick button's presser: their translator is passed down as ``_``);
+without one (a deadline, a restart) in the language stored with the night, its opener's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from reelpick.app import Reelpick
 from reelpick.config import Config
 from reelpick.fusion import Fused, fuse, ranked_lists
 
+from ..i18n import Translator, translator
 from ..media import PosterSender, strip_tags
 from ..services import BotServices
 from .settings import Settings
@@ -131,14 +136,16 @@ class NightLifecycle:
             limit=limit or self.settings.max_options,
         )
 
-    async def _send_ballot(self, bot: Bot, night: Night) -> None:
+    async def _send_ballot(self, bot: Bot, night: Night, _: Translator | None = None) -> None:
         """The album of candidates, then the poll; remember the poll and schedule its deadline.
+        Worded with ``_`` (default: the night's language).
 
         Call with :meth:`night_lock` held. Exactly one poll per night: the intent to send it
         is committed first (with the album's last message id as an anchor), so a bot killed
         between sendPoll and saving the poll finds it after a restart (:meth:`_recover_poll`)
         rather than sending a second one; a poll that cannot be saved is stopped at once.
         """
+        _ = _ or translator(night.language)
         options = self.store.options(night.id)
         captions = [
             shorten(
@@ -156,7 +163,10 @@ class NightLifecycle:
         except TelegramError as exc:  # the poll matters more than the pictures
             log.warning("movie night %s: candidate album failed: %s", night.id, exc)
         minutes = self.settings.voting_minutes
-        question = f"🎬 Movie night: what do we watch? Voting closes in {duration(minutes)}."
+        question = _(
+            "🎬 Movie night: what do we watch? Voting closes in {duration}.",
+            duration=duration(minutes, _),
+        )
         self.store.record_poll_intent(night.id, anchor)
         sent = await bot.send_poll(
             night.chat_id,
@@ -236,10 +246,11 @@ class NightLifecycle:
     async def _deadline_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._close_safely(context.bot, context.job.data)
 
-    async def _close_safely(self, bot: Bot, night_id: int) -> None:
-        """:meth:`close_night`, retried later while Telegram is unreachable."""
+    async def _close_safely(self, bot: Bot, night_id: int, _: Translator | None = None) -> None:
+        """:meth:`close_night`, retried later while Telegram is unreachable (a retry speaks
+        the night's language)."""
         try:
-            await self.close_night(bot, night_id)
+            await self.close_night(bot, night_id, _=_)
         except TelegramError as exc:
             if _transient(exc):
                 log.warning("movie night %s: closing failed (%s); retrying", night_id, exc)
@@ -276,11 +287,17 @@ class NightLifecycle:
             log.exception("movie nights: recovering the next-day questions failed")
 
     async def close_night(
-        self, bot: Bot, night_id: int, *, final_counts: list[int] | None = None
+        self,
+        bot: Bot,
+        night_id: int,
+        *,
+        final_counts: list[int] | None = None,
+        _: Translator | None = None,
     ) -> None:
         """Stop the poll, decide and record the winner, announce it. Safe to call repeatedly.
 
         ``final_counts``: the poll was stopped already and these are Telegram's counts.
+        ``_``: the announcement's language (default: the night's).
         Raises TelegramError when Telegram could not be reached (the caller retries).
         """
         # With final_counts the caller (restart recovery) holds the night's lock already.
@@ -306,11 +323,12 @@ class NightLifecycle:
                 night = claimed
             if night.announced:
                 return
+            _ = _ or translator(night.language)
             if night.state == "closing":
-                await self._announce_winner(bot, night)
+                await self._announce_winner(bot, night, _)
                 await self.after_night(bot, night_id)
             elif night.state == "novotes":
-                await self._announce_no_votes(bot, night)
+                await self._announce_no_votes(bot, night, _)
 
     async def after_night(self, bot: Bot, night_id: int) -> None:
         """What follows a night with a winner (the voters' questions: see aftercare.py)."""
@@ -333,29 +351,29 @@ class NightLifecycle:
             log.info("movie night %s: Telegram's tally %s, ours %s", night.id, final, counts)
         return final
 
-    async def _announce_winner(self, bot: Bot, night: Night) -> None:
+    async def _announce_winner(self, bot: Bot, night: Night, _: Translator) -> None:
         options = self.store.options(night.id)
         counts = list(night.tally or [0] * len(options))
         winner = next(o for o in options if o.movie_id == night.winner)
-        _, tied = decide(options, counts)
+        _best, tied = decide(options, counts)
         caption = None
         for width in (OPTION_MAX_CHARS, 60, 40, 25):
-            caption = winner_text(night, options, counts, winner, tied, self._label, width)
+            caption = winner_text(night, options, counts, winner, tied, self._label, _, width)
             if len(strip_tags(caption)) <= CAPTION_MAX_CHARS:
                 break
         sent = await self._send_poster(bot, night.chat_id, winner.movie_id, caption)
         self.store.mark_announced(night.id, sent.message_id if sent else None, "closing")
 
-    async def _announce_no_votes(self, bot: Bot, night: Night) -> None:
+    async def _announce_no_votes(self, bot: Bot, night: Night, _: Translator) -> None:
         top = self.store.options(night.id)[:3]
-        lines = ["🗳 Nobody voted, so there is no winner this time."]
-        lines.append("Top 3 by the recommenders:")
+        lines = [_("🗳 Nobody voted, so there is no winner this time.")]
+        lines.append(_("Top 3 by the recommenders:"))
         lines += [esc(o.text) for o in top]
         markup = InlineKeyboardMarkup(
             [
                 [
                     InlineKeyboardButton(
-                        "🎲 Random pick from the top 3",
+                        _("🎲 Random pick from the top 3"),
                         callback_data=f"{CALLBACK_PREFIX}r:{night.id}",
                     )
                 ]

@@ -1,6 +1,7 @@
 """Movie nights' wording: short titles, status lines, announcements, HTML helpers.
 
-Pure functions (no Telegram calls, no store): what the commands and the lifecycle say.
+Pure functions (no Telegram calls, no store): what the commands and the lifecycle say, in
+the language of the translator ``_`` they are given (:mod:`reelpick.bot.i18n`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable, Sequence
 
 from telegram import Message, User
 
+from ..i18n import Translator
 from ..media import strip_tags
-from .schema import Night, Option
+from .schema import Entry, Night, Option
 
 OPTION_MAX_CHARS = 100  # Telegram's limit for a poll option
 CAPTION_MAX_CHARS = 1024
@@ -40,7 +42,8 @@ def command_argument(message: Message | None) -> str:
 
 
 def person(user: User | None) -> str:
-    """A person's name as the chat knows it."""
+    """A person's name as the chat knows it (stored with what they did, so not translated:
+    Telegram always gives a first name, the fallbacks are for the impossible case)."""
     if user is None:
         return "someone"
     return user.full_name or (f"@{user.username}" if user.username else f"user {user.id}")
@@ -51,46 +54,68 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
-def minutes_left(deadline: float | None, now: float | None = None) -> str:
-    """Time until ``deadline`` (unix time): ``"45 s"``, ``"12 min"``."""
+def quoted(text: str, _: Translator) -> str:
+    """``text`` (already escaped) in the reader's quotation marks: “Heat”, „Heat“."""
+    return _("“{title}”", title=text)
+
+
+def minutes_left(deadline: float | None, _: Translator, now: float | None = None) -> str:
+    """Time until ``deadline`` (unix time): ``"45 s"``, ``"12 min"`` (the same in every
+    language we speak), or "soon"."""
     if deadline is None:
-        return "soon"
+        return _("soon")
     seconds = max(0.0, deadline - (time.time() if now is None else now))
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min"
 
 
-def outcome_lines(done: dict[str, list[str]], kind: str) -> list[str]:
+def outcome_lines(done: dict[str, list[str]], kind: str, _: Translator) -> list[str]:
     """The reply to /suggest, /seen or /veto: what happened to each title, by outcome."""
-    verb = {"seed": "Added", "seen": "Marked as seen", "veto": "Vetoed"}[kind]
     lines = []
     if done.get("added"):
-        lines.append(f"{verb}: {', '.join(done['added'])}.")
+        titles = ", ".join(done["added"])
+        if kind == "seed":
+            lines.append(_("Added: {titles}.", titles=titles))
+        elif kind == "seen":
+            lines.append(_("Marked as seen: {titles}.", titles=titles))
+        else:
+            lines.append(_("Vetoed: {titles}.", titles=titles))
     if done.get("duplicate"):
-        lines.append(f"Already on the list: {', '.join(done['duplicate'])}.")
+        lines.append(_("Already on the list: {titles}.", titles=", ".join(done["duplicate"])))
     if done.get("excluded"):
-        lines.append(f"Left out by a /seen or /veto, so not added: {', '.join(done['excluded'])}.")
+        lines.append(
+            _(
+                "Left out by a /seen or /veto, so not added: {titles}.",
+                titles=", ".join(done["excluded"]),
+            )
+        )
     if done.get("seed"):
-        lines.append(f"Suggested as a seed, so it stays: {', '.join(done['seed'])}.")
+        lines.append(
+            _("Suggested as a seed, so it stays: {titles}.", titles=", ".join(done["seed"]))
+        )
     if done.get("full"):
-        lines.append(f"The list is full, not added: {', '.join(done['full'])}.")
+        lines.append(_("The list is full, not added: {titles}.", titles=", ".join(done["full"])))
     if done.get("closed"):
-        lines.append("Voting has started, so the list is fixed.")
+        lines.append(_("Voting has started, so the list is fixed."))
     if done.get("nomatch"):
-        lines.append(f"No movie matches {', '.join(done['nomatch'])}.")
+        lines.append(_("No movie matches {titles}.", titles=", ".join(done["nomatch"])))
     lines += done.get("invalid", [])
     return lines
 
 
-def vote_count(n: int) -> str:
+def vote_count(n: int, _: Translator) -> str:
     """``"1 vote"``, ``"3 votes"``."""
-    return f"{n} vote" if n == 1 else f"{n} votes"
+    if n == 1:
+        return _("{count} vote", count=_.number(n))
+    return _("{count} votes", count=_.number(n))
 
 
-def duration(minutes: float) -> str:
-    """How long voting lasts, as the poll question says it."""
-    return f"{max(1, round(minutes * 60))} s" if minutes < 1 else f"{minutes:g} min"
+def duration(minutes: float, _: Translator) -> str:
+    """How long voting lasts, as the poll question says it ("45 s", "30 min", "1.5 min")."""
+    if minutes < 1:
+        return f"{max(1, round(minutes * 60))} s"
+    return f"{_.number(minutes)} min"
 
 
 def fit(text: str, limit: int = TEXT_MAX_CHARS) -> str:
@@ -110,24 +135,80 @@ def winner_text(
     winner: Option,
     tied: Sequence[Option],
     label: Callable[[int], str],
+    _: Translator,
     width: int = OPTION_MAX_CHARS,
 ) -> str:
-    """The announcement: winner, tie note, votes per option (HTML)."""
+    """The announcement: winner, tie note, votes per option (HTML), worded with ``_``."""
     title = esc(label(winner.movie_id))
+    votes = vote_count(counts[winner.position], _)
     if night.random_pick:
-        lines = [f"🎲 Tonight's movie (random pick among the top 3): <b>{title}</b>"]
+        lines = [_("🎲 Tonight's movie (random pick among the top 3): <b>{title}</b>", title=title)]
     else:
-        lines = [f"🏆 Tonight's movie: <b>{title}</b> with {vote_count(counts[winner.position])}"]
+        lines = [_("🏆 Tonight's movie: <b>{title}</b> with {votes}", title=title, votes=votes)]
     if len(tied) > 1 and not night.random_pick:
         names = ", ".join(esc(shorten(label(o.movie_id), 40)) for o in tied)
         lines.append(
-            f"It was a tie between {names} ({vote_count(counts[winner.position])} each); "
-            "broken by the recommenders' fused score."
+            _(
+                "It was a tie between {names} ({votes} each); "
+                "broken by the recommenders' fused score.",
+                names=names,
+                votes=votes,
+            )
         )
-    lines.append("\nVotes:")
+    lines.append("\n" + _("Votes:"))
     for o in options:
         text = esc(shorten(o.text, width))
         line = f"{text}: {counts[o.position] if o.position < len(counts) else 0}"
         lines.append(f"<b>{line}</b>" if o.movie_id == winner.movie_id else line)
-    lines.append("\nAdded to this chat's watched list.")
+    lines.append("\n" + _("Added to this chat's watched list."))
     return "\n".join(lines)
+
+
+def status_text(
+    night: Night,
+    seeds: Sequence[Entry],
+    excluded: Sequence[Entry],
+    watched: int,
+    options: Sequence[Option],
+    counts: Sequence[int],
+    max_seeds: int,
+    label: Callable[[int], str],
+    _: Translator,
+) -> str:
+    """What /status shows (HTML): state, seeds and exclusions with who added them, the
+    movies watched before, and the votes so far or who starts the poll."""
+    if night.state == "gathering":
+        state = _("collecting titles")
+    elif night.state == "voting":
+        state = _("voting, closes in {time}", time=minutes_left(night.deadline, _))
+    else:
+        state = _("closing")
+    name = esc(night.opener_name)
+    lines = [_("🎬 <b>Movie night</b> opened by {name}: {state}.", name=name, state=state)]
+    lines.append("\n" + _("<b>Seeds</b> ({count}/{limit}):", count=len(seeds), limit=max_seeds))
+    lines += [f"• {esc(label(s.movie_id))} ({esc(s.user_name)})" for s in seeds] or [
+        _("none yet: /suggest TITLE")
+    ]
+    if excluded:
+        lines.append("\n" + _("<b>Left out</b>:"))
+        for e in excluded:
+            who = esc(e.user_name)
+            if e.kind == "seen":
+                by = _("seen by {name}", name=who)
+            else:
+                by = _("vetoed by {name}", name=who)
+            lines.append(f"• {esc(label(e.movie_id))} ({by})")
+    if watched:
+        lines.append(
+            "\n"
+            + _(
+                "Watched here before (left out too): {count} movie(s).",
+                count=_.number(watched),
+            )
+        )
+    if night.state == "voting":
+        lines.append("\n" + _("<b>Votes so far</b>:"))
+        lines += [f"{esc(o.text)}: {counts[o.position]}" for o in options]
+    elif night.state == "gathering":
+        lines.append("\n" + _("{name} or an admin starts the poll with /vote.", name=name))
+    return fit("\n".join(lines))

@@ -25,11 +25,12 @@ from reelpick.posters import BadImage, check_image
 from reelpick.redact import redact
 
 from ..handlers import answer_movie
+from ..i18n import Translator, translator_for
 from ..media import ChatAction, album_caption
 from ..services import BotServices, services
+from . import texts
 from .judge import Verdict, judge
 from .service import FEATURE, PhotoService
-from .texts import TEXTS
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ async def photo_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     message = update.effective_message
     if message is None or not _addressed_to_bot(message, context):
         return
+    _ = translator_for(update)
     s, photos = services(context), photo_service(context)
     chat_id = message.chat_id
     if message.photo:
@@ -53,13 +55,13 @@ async def photo_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     elif message.document is not None and (message.document.mime_type or "").startswith("image/"):
         file_id, declared = message.document.file_id, message.document.file_size
     else:
-        await message.reply_text(TEXTS["not_image"])
+        await message.reply_text(_(texts.NOT_IMAGE))
         raise ApplicationHandlerStop
     if declared is not None and declared > photos.max_bytes:
-        await _too_big(message, photos)
+        await _too_big(message, photos, _)
         raise ApplicationHandlerStop
     if chat_id in photos.busy:
-        await message.reply_text(TEXTS["still_looking"])
+        await message.reply_text(_(texts.STILL_LOOKING))
         raise ApplicationHandlerStop
     photos.busy.add(chat_id)  # no await since the check: no other update slips in between
     try:
@@ -77,51 +79,57 @@ async def _identify(
     photos: PhotoService,
     file_id: str,
 ) -> None:
+    _ = translator_for(update)
     message = update.effective_message
     try:
         file = await context.bot.get_file(file_id)
         if file.file_size is not None and file.file_size > photos.max_bytes:
-            await _too_big(message, photos)
+            await _too_big(message, photos, _)
             return
         data = bytes(await file.download_as_bytearray())
     except TelegramError as exc:  # an expired or unknown file id, a file Telegram won't serve
         log.info("photo in chat %s not fetched: %s", message.chat_id, redact(exc))
-        await message.reply_text(TEXTS["try_again"])
+        await message.reply_text(_(texts.TRY_AGAIN))
         return
     try:
         await asyncio.to_thread(check_image, data, photos.max_bytes, photos.max_pixels)
     except BadImage as exc:
         log.info("photo in chat %s refused: %s", message.chat_id, exc)
-        await message.reply_text(
-            TEXTS["too_big"].format(mb=photos.max_bytes // 1_000_000)
-            if "limit" in str(exc)
-            else TEXTS["not_image"]
-        )
+        if "limit" in str(exc):
+            await _too_big(message, photos, _)
+        else:
+            await message.reply_text(_(texts.NOT_IMAGE))
         return
     chosen = s.settings.get(message.chat_id, s.reelpick.registry.enabled())
     try:
         answers = await photos.search(s.reelpick, data, chosen.k + 1)
     except LookupError:
-        await message.reply_text(TEXTS["unavailable"])
+        await message.reply_text(_(texts.UNAVAILABLE))
         return
     except ImageSearchFailed as exc:
         log.error("photo search for chat %s failed: %s", message.chat_id, exc)
-        await message.reply_text(TEXTS["try_again"])
+        await message.reply_text(_(texts.TRY_AGAIN))
         return
     answer = next((a for a in answers if a.ok and a.neighbours), None)
     if answer is None:
-        await message.reply_text(TEXTS["unknown"])
+        await message.reply_text(_(texts.UNKNOWN))
         return
     verdict = judge(answer.neighbours, photos.thresholds, chosen.k)
     token = photos.remember(message.chat_id, verdict)
-    look = [InlineKeyboardButton(TEXTS["lookalikes_button"], callback_data=f"photo:look:{token}")]
+    look = [InlineKeyboardButton(_(texts.LOOKALIKES_BUTTON), callback_data=f"photo:look:{token}")]
     if verdict.kind == "match":
         await message.reply_html(
-            TEXTS["match"].format(title=html.escape(s.label(verdict.movie_id))),
+            _(texts.MATCH, title=html.escape(s.label(verdict.movie_id))),
             reply_markup=InlineKeyboardMarkup([look]) if verdict.lookalikes else None,
             do_quote=True,
         )
-        await answer_movie(context, message.chat_id, verdict.movie_id, reply_to=message.message_id)
+        await answer_movie(
+            context,
+            message.chat_id,
+            verdict.movie_id,
+            reply_to=message.message_id,
+            user=update.effective_user,
+        )
         return
     rows = [
         [InlineKeyboardButton(_short(s.label(m)), callback_data=f"photo:pick:{token}:{m}")]
@@ -130,7 +138,7 @@ async def _identify(
     if verdict.lookalikes:
         rows.append(look)
     await message.reply_text(
-        TEXTS["unsure" if verdict.guesses else "unknown"],
+        _(texts.UNSURE) if verdict.guesses else _(texts.UNKNOWN),
         reply_markup=InlineKeyboardMarkup(rows) if rows else None,
         do_quote=True,
     )
@@ -140,6 +148,7 @@ async def photo_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """A guess ("It's this one") or "posters that look like this", checked against what was
     offered in this chat."""
     query = update.callback_query
+    _ = translator_for(update)
     s, photos = services(context), photo_service(context)
     chat_id = update.effective_chat.id if update.effective_chat else None
     match = CALLBACK.fullmatch(query.data or "")
@@ -148,35 +157,39 @@ async def photo_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         result = photos.recall(chat_id, match.group(1) or match.group(3))
     picked = int(match.group(2)) if match and match.group(2) else None
     if result is None or (picked is not None and picked not in result.verdict.guesses):
-        await query.answer(TEXTS["out_of_date"])
+        await query.answer(_(texts.OUT_OF_DATE))
         return
     await query.answer()
     if picked is not None:
         if query.message is not None:
             try:
                 await query.edit_message_text(
-                    TEXTS["picked"].format(title=html.escape(s.label(picked))),
+                    _(texts.PICKED, title=html.escape(s.label(picked))),
                     parse_mode=ParseMode.HTML,
                 )
             except TelegramError as exc:  # gone or unchanged: answer anyway
                 log.info("could not edit the photo question: %s", redact(exc))
         reply_to = query.message.message_id if query.message is not None else None
-        await answer_movie(context, chat_id, picked, reply_to=reply_to)
+        await answer_movie(context, chat_id, picked, reply_to=reply_to, user=query.from_user)
         return
-    await _send_lookalikes(s, context, chat_id, result.verdict)
+    await _send_lookalikes(s, context, chat_id, result.verdict, _)
 
 
 async def _send_lookalikes(
-    s: BotServices, context: ContextTypes.DEFAULT_TYPE, chat_id: int, verdict: Verdict
+    s: BotServices,
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    verdict: Verdict,
+    _: Translator,
 ) -> None:
     ids = list(verdict.lookalikes)
-    caption = album_caption(TEXTS["lookalikes_caption"], [s.label(m) for m in ids])
+    caption = album_caption(_(texts.LOOKALIKES_CAPTION), [s.label(m) for m in ids])
     async with s.chat_lock(chat_id):
         try:
             await s.sender.send(context.bot, chat_id, ids, caption)
         except TelegramError as exc:
             log.error("lookalike posters for chat %s failed: %s", chat_id, redact(exc))
-            await context.bot.send_message(chat_id, TEXTS["try_again"])
+            await context.bot.send_message(chat_id, _(texts.TRY_AGAIN))
 
 
 def _addressed_to_bot(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -193,8 +206,8 @@ def _addressed_to_bot(message: Message, context: ContextTypes.DEFAULT_TYPE) -> b
     return mentioned or replied
 
 
-async def _too_big(message: Message, photos: PhotoService) -> None:
-    await message.reply_text(TEXTS["too_big"].format(mb=photos.max_bytes // 1_000_000))
+async def _too_big(message: Message, photos: PhotoService, _: Translator) -> None:
+    await message.reply_text(_(texts.TOO_BIG, mb=_.number(photos.max_bytes // 1_000_000)))
 
 
 def _short(text: str) -> str:
