@@ -135,8 +135,6 @@ def build_application(
     application.add_handler(
         CallbackQueryHandler(settings_handlers.settings_button, pattern=r"^set:")
     )
-    # Last in its group: any other callback data (old, foreign, forged) is answered, no effect.
-    application.add_handler(CallbackQueryHandler(h.stale_button))
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     application.add_handler(MessageHandler(text & filters.ChatType.PRIVATE, h.private_text))
     application.add_handler(MessageHandler(text & filters.ChatType.GROUPS, h.group_text))
@@ -146,6 +144,10 @@ def build_application(
     register_profiles(application, shared)
     register_inline(application, config, services=shared)
     register_photo(application, config, services=shared)
+    # After every feature's buttons, last in group 0: PTB runs only the first matching handler
+    # of a group, so a catch-all registered earlier would swallow the features' callbacks. Any
+    # other callback data (old, foreign, forged) is answered here, with no effect.
+    application.add_handler(CallbackQueryHandler(h.stale_button))
 
     application.add_handler(
         MessageHandler(filters.COMMAND, h.unknown_command), group=UNKNOWN_COMMAND_GROUP
