@@ -16,7 +16,7 @@ user has a profile; answers in another language are personal, because Telegram's
 cache knows the query but not the language (an English answer cached for another user may
 still reach someone whose client is in German within ``cache_time``).
 
-Enable inline mode for the bot with BotFather's ``/setinline`` (see NOTES-inline-photo.md).
+Enable inline mode for the bot with BotFather's ``/setinline`` (README.md, "The Telegram bot").
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ was rated (``Profile.rated_at``), recent movies weigh more: the weight halves ev
 they watch next far better than what they watched years ago). With ``hide_newer_movies``,
 movies nobody had rated yet at the profile's latest rating are not offered: they had not
 come out. Defaults were chosen on a validation split inside the training data (the last 10
-training ratings of each user), never on test users: see NOTES-topn.md.
+training ratings of each user), never on test users: ``reelpick evaluate --task topn --tune``.
 
 Similar movies come from ``B``'s rows: the movies that watching this one predicts most.
 """

@@ -78,6 +78,7 @@ def small_movielens(tmp_path: Path) -> Path:
 
 # -- Spark (tests/test_spark.py, tests/test_als.py) -------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def spark():
     """One local[2] SparkSession for every Spark test (reelpick's engines reuse it)."""
