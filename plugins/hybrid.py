@@ -89,7 +89,7 @@ DEFAULT_PARAMS = {
     "neighbours": 50,  # width of the stored similar-movie table
     # Similar movies are drawn from movies with this many ratings (their place is measured,
     # not guessed); every movie with content still gets similar movies. 0: from all movies.
-    "similar_min_ratings": 10,
+    "similar_min_ratings": 40,
     "fold_in_reg": 3.0,  # ridge penalty when placing a person (and in choosing c)
     "sgd_factors": 100,  # SGD-MF's factors, epochs and ensemble (its defaults; tests use less)
     "sgd_epochs": 100,
