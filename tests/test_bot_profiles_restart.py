@@ -8,9 +8,6 @@ arrives while the bot is down, as Telegram does.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from telegram_server import BotAPIServer, buttons
 
 from reelpick.data import load_dataset
 from reelpick.profiles import ProfileStore
+from tests.bot_process import BotProcess
 from tests.fixtures import ML_SMALL, POSTERS
 
 pytestmark = pytest.mark.timeout(180)
@@ -27,64 +25,17 @@ USER = 5151
 LAUNCHER = Path(__file__).with_name("profile_plugins.py")
 
 
-class BotProcess:
-    """The bot in a subprocess, pointed at the test server and test folders."""
-
-    def __init__(self, server: BotAPIServer, folder: Path) -> None:
-        self.server = server
-        self.folder = folder
-        self.db = folder / "profiles.db"
-        config = folder / "config.toml"
-        config.write_text(
-            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
-            '[plugins]\nenabled = ["genre-fan"]\n'
-            f'[posters]\ndir = "{POSTERS}"\n'
-            "[bot]\nmessages_per_minute = 0\nmax_messages_per_chat_second = 0\n"
-            f'profiles_db = "{self.db}"\n'
-        )
-        self.env = {
-            **os.environ,
-            "REELPICK_CONFIG": str(config),
-            "REELPICK_TELEGRAM_BASE_URL": server.base_url,
-            "REELPICK_TELEGRAM_BASE_FILE_URL": server.base_file_url,
-            "TELEGRAM_BOT_TOKEN": server.token,
-        }
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        polls_before = self._get_updates()
-        self.starts += 1
-        log = open(self.folder / f"bot-{self.starts}.log", "wb")  # noqa: SIM115 (kept by Popen)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "-v", "bot"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        # Ready when it asks for updates (the request is still open: a long poll).
-        self.server.wait_for_sync(
-            lambda: self._check_alive() and self._get_updates() > polls_before, timeout=90
-        )
-
-    def _get_updates(self) -> int:
-        with self.server._lock:
-            return sum(r.method == "getUpdates" for r in self.server.requests)
-
-    def _check_alive(self) -> bool:
-        if self.proc.poll() is not None:
-            log = (self.folder / f"bot-{self.starts}.log").read_text()[-3000:]
-            raise AssertionError(f"bot exited with {self.proc.returncode}:\n{log}")
-        return True
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        assert self.proc.wait(timeout=10) == -signal.SIGKILL
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+def profile_bot(server: BotAPIServer, folder: Path) -> BotProcess:
+    """The bot with the GenreFan test plugin, its profiles in ``folder/profiles.db``."""
+    config = folder / "config.toml"
+    config.write_text(
+        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
+        '[plugins]\nenabled = ["genre-fan"]\n'
+        f'[posters]\ndir = "{POSTERS}"\n'
+        "[bot]\nmessages_per_minute = 0\nmax_messages_per_chat_second = 0\n"
+        f'profiles_db = "{folder / "profiles.db"}"\n'
+    )
+    return BotProcess(server, folder, config, [sys.executable, str(LAUNCHER)])
 
 
 def questions(server: BotAPIServer) -> list:
@@ -108,7 +59,7 @@ def movie_of(question) -> int:
 def test_ratings_survive_sigkill_and_forme_uses_them(tmp_path: Path) -> None:
     dataset = load_dataset(ML_SMALL)
     with BotAPIServer() as server:
-        bot = BotProcess(server, tmp_path)
+        bot = profile_bot(server, tmp_path)
         try:
             bot.start()
             server.push_command(USER, "rate")
@@ -118,7 +69,7 @@ def test_ratings_survive_sigkill_and_forme_uses_them(tmp_path: Path) -> None:
             tap(server, questions(server)[1], "★4")
             server.wait_for_sync(lambda: len(questions(server)) == 3, timeout=30)
             first, second, third = (movie_of(q) for q in questions(server))
-            with ProfileStore(bot.db) as store:
+            with ProfileStore(tmp_path / "profiles.db") as store:
                 assert dict(store.profile(f"tg:{USER}").ratings) == {first: 5.0, second: 4.0}
 
             bot.kill()
@@ -137,7 +88,7 @@ def test_ratings_survive_sigkill_and_forme_uses_them(tmp_path: Path) -> None:
             tap(server, questions(server)[2], "★3")
             server.wait_for_sync(lambda: len(questions(server)) == 4, timeout=30)
             assert movie_of(questions(server)[3]) not in (first, second, third)
-            with ProfileStore(bot.db) as store:
+            with ProfileStore(tmp_path / "profiles.db") as store:
                 ratings = dict(store.profile(f"tg:{USER}").ratings)
             assert ratings == {first: 5.0, second: 4.0, third: 3.0}
         finally:

@@ -6,9 +6,6 @@ updates that arrive while the bot is down and delivers them after the restart.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -19,6 +16,7 @@ import pytest
 from telegram_server import BotAPIServer
 
 from reelpick.bot.movienight.store import MovieNightStore
+from tests.bot_process import BotProcess
 from tests.fixtures import ML_SMALL, POSTERS
 
 GROUP = -100777
@@ -30,26 +28,18 @@ def choice_of(user: int) -> list[int]:
     return [user % 3]  # spread over the first three options
 
 
-class BotProcess:
-    """``reelpick bot`` in a subprocess, pointed at the test server and test folders."""
+class NightBot(BotProcess):
+    """``reelpick bot`` with cosine-CF, its movie nights in ``folder/nights.db``."""
 
     def __init__(
         self, server: BotAPIServer, folder: Path, voting_minutes: float, cache: Path
     ) -> None:
-        self.server = server
-        self.folder = folder
         self.cache = cache
         self.config = folder / "config.toml"
         self.write_config(voting_minutes)
-        self.env = {
-            **os.environ,
-            "REELPICK_CONFIG": str(self.config),
-            "REELPICK_TELEGRAM_BASE_URL": server.base_url,
-            "REELPICK_TELEGRAM_BASE_FILE_URL": server.base_file_url,
-            "TELEGRAM_BOT_TOKEN": server.token,
-        }
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
+        script = Path(sys.executable).with_name("reelpick")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "reelpick"]
+        super().__init__(server, folder, self.config, command)
 
     def write_config(self, voting_minutes: float) -> None:
         """The config file (read afresh by every start)."""
@@ -59,47 +49,8 @@ class BotProcess:
             f'[posters]\ndir = "{POSTERS}"\n'
             "[bot]\nmessages_per_minute = 0\nmessages_per_user_minute = 0\nmax_messages_per_group_minute = 10000\n"
             f"[movienight]\nvoting_minutes = {voting_minutes}\n"
-            f'db = "{self.folder / "nights.db"}"\n'
+            f'db = "{self.config.parent / "nights.db"}"\n'
         )
-
-    def start(self) -> None:
-        script = Path(sys.executable).with_name("reelpick")
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "reelpick"]
-        polls_before = self._get_updates()
-        self.starts += 1
-        log = open(self.folder / f"bot-{self.starts}.log", "wb")  # noqa: SIM115 (kept by Popen)
-        self.proc = subprocess.Popen(
-            [*command, "-v", "bot"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        # Ready when it asks for updates (the request is still open: a long poll).
-        self.server.wait_for_sync(
-            lambda: self._check_alive() and self._get_updates() > polls_before, timeout=60
-        )
-
-    def _get_updates(self) -> int:
-        with self.server._lock:
-            return sum(r.method == "getUpdates" for r in self.server.requests)
-
-    def _check_alive(self) -> bool:
-        if self.proc.poll() is not None:
-            log = (self.folder / f"bot-{self.starts}.log").read_text()[-3000:]
-            raise AssertionError(f"bot exited with {self.proc.returncode}:\n{log}")
-        return True
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        assert self.proc.wait(timeout=10) == -signal.SIGKILL
-
-    def terminate(self) -> None:
-        """SIGTERM, and wait for the process to finish what it was doing and exit."""
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
 
 @pytest.fixture
 def server():
@@ -149,7 +100,7 @@ def test_sigkill_mid_poll_then_a_deadline_passing_while_down(
        pass while it is down; restarted, it closes at once with all three votes counted, and
        night 1 is not announced again.
     """
-    bot = BotProcess(server, tmp_path, voting_minutes=30, cache=tmp_path / "cache")
+    bot = NightBot(server, tmp_path, voting_minutes=30, cache=tmp_path / "cache")
     try:
         bot.start()
         poll_id = start_poll(server, bot)

@@ -6,11 +6,14 @@ after a fit or a query with these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..errors import NoAnswer
 from ..types import Neighbour
 
 # Scores closer than this count as a tie when comparing two fits' answers.
@@ -34,6 +37,23 @@ class Outcome:
         if self.no_answer is not None:
             return f"NoAnswer({self.no_answer!r})"
         return "[" + ", ".join(f"{n.movie_id}:{n.score:.4g}" for n in self.neighbours or []) + "]"
+
+
+def outcome_of(call: Callable[[], Any], item: str) -> Outcome:
+    """Exactly what a hook call returns or raises, as an :class:`Outcome` (the registry's own
+    checks would hide it). ``item`` names what the list should hold, for the error text."""
+    try:
+        found = call()
+    except NoAnswer as exc:
+        return Outcome(no_answer=str(exc))
+    except Exception as exc:
+        return Outcome(error=f"{type(exc).__name__}: {exc}")
+    if found is None:
+        return Outcome(error="returned None (return a list, or raise NoAnswer)")
+    try:
+        return Outcome(neighbours=list(found))
+    except TypeError:
+        return Outcome(error=f"returned {type(found).__name__}, not a list of {item}")
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:

@@ -48,7 +48,7 @@ from ..config import DEFAULTS, Config
 from ..data import Dataset, load_dataset
 from ..errors import ConfigError, NoAnswer, PluginError
 from ..registry import Registry
-from .compare import Outcome, close_lists, same_ranking, snapshot
+from .compare import Outcome, close_lists, outcome_of, same_ranking, snapshot
 from .datasets import pick_queries
 from .recommend_checks import RecommendChecks
 from .sources import PluginSource, default_name, factory_of
@@ -271,18 +271,10 @@ class _Checker:
     def _ask(self, registry: Registry, movie_id: int, k: int) -> Outcome:
         # The hook itself, not Registry.ask: the registry trims and checks answers, and the
         # point here is to see exactly what the plugin returns.
-        try:
-            found = registry.call_unchecked(self.name, "reelpick_similar", movie_id=movie_id, k=k)
-        except NoAnswer as exc:
-            return Outcome(no_answer=str(exc))
-        except Exception as exc:
-            return Outcome(error=f"{type(exc).__name__}: {exc}")
-        if found is None:
-            return Outcome(error="returned None (return a list, or raise NoAnswer)")
-        try:
-            return Outcome(neighbours=list(found))
-        except TypeError:
-            return Outcome(error=f"returned {type(found).__name__}, not a list of Neighbour")
+        return outcome_of(
+            lambda: registry.call_unchecked(self.name, "reelpick_similar", movie_id=movie_id, k=k),
+            "Neighbour",
+        )
 
     def _predict(self, registry: Registry, user_id: int, movie_ids: list[int]) -> Any:
         return registry.call_unchecked(

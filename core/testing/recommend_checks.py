@@ -20,14 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from ..answers import neighbour_problems
 from ..data import Dataset
-from ..errors import NoAnswer
 from ..registry import Registry
 from ..types import Profile, Recommendation
-from .compare import Outcome, same_ranking
+from .compare import Outcome, outcome_of, same_ranking
 
 HOOK = "reelpick_recommend"
 PROFILE_RATINGS = 30
@@ -97,20 +95,12 @@ class RecommendChecks:
 
     def ask(self, registry: Registry, case: Case, k: int) -> Outcome:
         """Exactly what the hook returns or raises (the registry's checks would hide it)."""
-        try:
-            found: Any = registry.call_unchecked(
+        return outcome_of(
+            lambda: registry.call_unchecked(
                 self.name, HOOK, profile=case.profile, k=k, exclude=case.banned
-            )
-        except NoAnswer as exc:
-            return Outcome(no_answer=str(exc))
-        except Exception as exc:
-            return Outcome(error=f"{type(exc).__name__}: {exc}")
-        if found is None:
-            return Outcome(error="returned None (return a list, or raise NoAnswer)")
-        try:
-            return Outcome(neighbours=list(found))
-        except TypeError:
-            return Outcome(error=f"returned {type(found).__name__}, not a list of Recommendation")
+            ),
+            "Recommendation",
+        )
 
     def ask_all(self, registry: Registry) -> dict[str, Outcome]:
         return {case.name: self.ask(registry, case, self.k) for case in self.cases}

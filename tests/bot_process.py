@@ -1,0 +1,78 @@
+"""The bot as a real process for restart tests: started, killed with SIGKILL, started again.
+
+The Bot API test server lives in the test process, so, like Telegram, it keeps the updates
+that arrive while the bot is down and delivers them after the restart.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from telegram_server import BotAPIServer
+
+
+class BotProcess:
+    """``command`` plus ``-v bot`` in a subprocess, pointed at ``server`` and ``config``.
+
+    Each start logs to ``<folder>/bot-<n>.log``; a bot that exits early fails the test with
+    the end of its log.
+    """
+
+    def __init__(
+        self, server: BotAPIServer, folder: Path, config: Path, command: list[str]
+    ) -> None:
+        self.server = server
+        self.folder = folder
+        self.command = command
+        self.env = {
+            **os.environ,
+            "REELPICK_CONFIG": str(config),
+            "REELPICK_TELEGRAM_BASE_URL": server.base_url,
+            "REELPICK_TELEGRAM_BASE_FILE_URL": server.base_file_url,
+            "TELEGRAM_BOT_TOKEN": server.token,
+        }
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the bot and wait until it is ready: it asks for updates (a long poll)."""
+        polls_before = self._get_updates()
+        self.starts += 1
+        log = open(self.folder / f"bot-{self.starts}.log", "wb")  # noqa: SIM115 (kept by Popen)
+        self.proc = subprocess.Popen(
+            [*self.command, "-v", "bot"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.server.wait_for_sync(
+            lambda: self._check_alive() and self._get_updates() > polls_before, timeout=timeout
+        )
+
+    def _get_updates(self) -> int:
+        with self.server._lock:
+            return sum(r.method == "getUpdates" for r in self.server.requests)
+
+    def _check_alive(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            log = (self.folder / f"bot-{self.starts}.log").read_text()[-3000:]
+            raise AssertionError(f"bot exited with {self.proc.returncode}:\n{log}")
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when the machine loses power."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait(timeout=10) == -signal.SIGKILL
+
+    def terminate(self) -> None:
+        """SIGTERM, and wait for the process to finish what it was doing and exit."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
