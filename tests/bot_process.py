@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from telegram_server import BotAPIServer
+
+from tests.fixtures import ML_SMALL, POSTERS
 
 
 class BotProcess:
@@ -76,3 +79,28 @@ class BotProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class NightBot(BotProcess):
+    """``reelpick bot`` with cosine-CF, its movie nights in ``folder/nights.db``."""
+
+    def __init__(
+        self, server: BotAPIServer, folder: Path, voting_minutes: float, cache: Path
+    ) -> None:
+        self.cache = cache
+        self.config = folder / "config.toml"
+        self.write_config(voting_minutes)
+        script = Path(sys.executable).with_name("reelpick")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "reelpick"]
+        super().__init__(server, folder, self.config, command)
+
+    def write_config(self, voting_minutes: float) -> None:
+        """The config file (read afresh by every start)."""
+        self.config.write_text(
+            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{self.cache}"\n'
+            '[plugins]\nenabled = ["cosine-cf"]\n'
+            f'[posters]\ndir = "{POSTERS}"\n'
+            "[bot]\nmessages_per_minute = 0\nmessages_per_user_minute = 0\nmax_messages_per_group_minute = 10000\n"
+            f"[movienight]\nvoting_minutes = {voting_minutes}\n"
+            f'db = "{self.config.parent / "nights.db"}"\n'
+        )

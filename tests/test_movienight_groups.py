@@ -15,8 +15,8 @@ from reelpick.bot.app import build_application
 from reelpick.bot.movienight.store import MovieNightStore
 from reelpick.config import load_config
 from reelpick.profiles import ProfileStore
+from tests.bot_process import NightBot
 from tests.fixtures import ML_SMALL, POSTERS
-from tests.test_movienight_restart import BotProcess
 
 GROUP, OTHER_GROUP = -100511, -100522
 ANN, BOB, CEM, DAN, EVE = 5001, 5002, 5003, 5004, 5005
@@ -185,7 +185,7 @@ def test_sigkill_between_poll_and_close_then_the_question_after_a_restart(tmp_pa
     with BotAPIServer() as server:
         server.chat(GROUP, "supergroup")
         server.chat(ANN, "private")
-        bot = BotProcess(server, tmp_path, voting_minutes=30, cache=tmp_path / "cache")
+        bot = NightBot(server, tmp_path, voting_minutes=30, cache=tmp_path / "cache")
         profiles_db = tmp_path / "profiles.sqlite3"
         text = bot.config.read_text().replace('enabled = ["cosine-cf"]', 'enabled = ["ease"]')
         text = text.replace("[bot]\n", f'[bot]\nprofiles_db = "{profiles_db}"\n')

@@ -6,7 +6,6 @@ updates that arrive while the bot is down and delivers them after the restart.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections import Counter
@@ -16,8 +15,7 @@ import pytest
 from telegram_server import BotAPIServer
 
 from reelpick.bot.movienight.store import MovieNightStore
-from tests.bot_process import BotProcess
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.bot_process import BotProcess, NightBot
 
 GROUP = -100777
 ALICE = 1001
@@ -27,30 +25,6 @@ VOTERS = range(2001, 2031)  # 30 group members vote
 def choice_of(user: int) -> list[int]:
     return [user % 3]  # spread over the first three options
 
-
-class NightBot(BotProcess):
-    """``reelpick bot`` with cosine-CF, its movie nights in ``folder/nights.db``."""
-
-    def __init__(
-        self, server: BotAPIServer, folder: Path, voting_minutes: float, cache: Path
-    ) -> None:
-        self.cache = cache
-        self.config = folder / "config.toml"
-        self.write_config(voting_minutes)
-        script = Path(sys.executable).with_name("reelpick")
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "reelpick"]
-        super().__init__(server, folder, self.config, command)
-
-    def write_config(self, voting_minutes: float) -> None:
-        """The config file (read afresh by every start)."""
-        self.config.write_text(
-            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{self.cache}"\n'
-            '[plugins]\nenabled = ["cosine-cf"]\n'
-            f'[posters]\ndir = "{POSTERS}"\n'
-            "[bot]\nmessages_per_minute = 0\nmessages_per_user_minute = 0\nmax_messages_per_group_minute = 10000\n"
-            f"[movienight]\nvoting_minutes = {voting_minutes}\n"
-            f'db = "{self.config.parent / "nights.db"}"\n'
-        )
 
 @pytest.fixture
 def server():

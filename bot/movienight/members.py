@@ -28,7 +28,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from reelpick.groups import GroupSettings, aggregate, make_fair
+from reelpick.groups import GroupSettings, recommend_for_group
 from reelpick.picks import PickSettings, pick
 from reelpick.types import Profile
 
@@ -202,17 +202,9 @@ class NightMembers(NightAftercare):
         )
         member_lists = {m.user_id: ranked for m, ranked in zip(rated, lists, strict=True)}
         prior = [f.movie_id for f in fused] or self._popular(exclude, settings.depth)
-        picks = aggregate(
-            member_lists,
-            limit,
-            settings.strategy,
-            misery_threshold=settings.misery_threshold,
-            depth=settings.depth,
-            prior=prior,
-            prior_weight=settings.prior_weight,
-            exclude=exclude,
-        )
-        picks, _swapped = make_fair(picks, member_lists, depth=settings.depth, exclude=exclude)
+        # The same function the evaluation scores (reelpick evaluate --task groups), so every
+        # [groups] setting means here what it means there; the fairness rule included.
+        picks = recommend_for_group(member_lists, limit, settings, prior=prior, exclude=exclude)
         names = {m.user_id: m.user_name for m in members}
         options = [
             (p.movie_id, p.score, self._option_text(i, p.movie_id), self._for(p.members, names, _))
