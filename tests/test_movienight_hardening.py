@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import test_movienight
+from telegram.error import TelegramError
 from test_movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
 from reelpick.bot.movienight.store import MovieNightStore, StoreError
@@ -163,6 +164,36 @@ async def test_a_poll_sent_but_not_saved_is_found_after_a_restart_not_sent_again
     done = store.night(night.id)
     assert (done.state, done.winner, done.poll_id) == ("closed", 3, orphan_id)
     assert any("found the poll sent before the restart" in r.getMessage() for r in caplog.records)
+
+
+async def test_without_an_album_the_vote_command_anchors_the_orphan_search(
+    bot: Bot, monkeypatch
+) -> None:
+    """The album fails (no anchor of its own), then the bot dies between sendPoll and saving
+    the poll: the /vote message still tells the restarted bot where to look."""
+    server, store = bot.server, bot.store
+    night = store.open_night(GROUP, ALICE, "Alice")
+    store.add_seed(night.id, TOY_STORY, ALICE, "Alice", max_seeds=20)
+    night = store.start_voting(night.id, [(2, 1.0, "1. Jumanji"), (3, 0.5, "2. Grumpier")])
+    vote = server.push_text(GROUP, "/vote", user_id=ALICE)["message"]["message_id"]
+
+    async def album_fails(*args, **kwargs):
+        raise TelegramError("Bad Request: wrong file identifier")
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bot.feature, "_send_album", album_fails)
+        patch.setattr(store, "set_poll", killed)
+        with pytest.raises(Killed):
+            await bot.feature._send_ballot(bot.application.bot, night, after=vote)
+    assert store.night(night.id).poll_anchor_id == vote
+    [orphan] = server.calls("sendPoll", GROUP)
+    await bot.feature.recover(bot.application.bot)
+    assert len(server.calls("sendPoll", GROUP)) == 1  # found and stopped, not sent again
+    assert server.polls[orphan.result["poll"]["id"]]["poll"]["is_closed"]
+    assert store.night(night.id).poll_id == orphan.result["poll"]["id"]
 
 
 async def test_an_intent_without_a_poll_sends_the_ballot_once(bot: Bot) -> None:

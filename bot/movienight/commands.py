@@ -324,7 +324,7 @@ class MovieNight(NightButtons):
                 return
             if notes:
                 await self._reply(message, "\n".join(notes))
-            await self._send_ballot(context.bot, night, _)
+            await self._send_ballot(context.bot, night, _, after=message.message_id)
 
     async def cmd_close(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message

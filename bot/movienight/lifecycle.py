@@ -136,7 +136,9 @@ class NightLifecycle:
             limit=limit or self.settings.max_options,
         )
 
-    async def _send_ballot(self, bot: Bot, night: Night, _: Translator | None = None) -> None:
+    async def _send_ballot(
+        self, bot: Bot, night: Night, _: Translator | None = None, *, after: int | None = None
+    ) -> None:
         """The album of candidates, then the poll; remember the poll and schedule its deadline.
         Worded with ``_`` (default: the night's language).
 
@@ -144,6 +146,8 @@ class NightLifecycle:
         is committed first (with the album's last message id as an anchor), so a bot killed
         between sendPoll and saving the poll finds it after a restart (:meth:`_recover_poll`)
         rather than sending a second one; a poll that cannot be saved is stopped at once.
+        Without an album (it failed) the anchor is ``after``, a message known to come before
+        the poll (the /vote command), or the night's earlier anchor (a recovery).
         """
         _ = _ or translator(night.language)
         options = self.store.options(night.id)
@@ -162,6 +166,8 @@ class NightLifecycle:
             anchor = max((m.message_id for m in album or []), default=None)
         except TelegramError as exc:  # the poll matters more than the pictures
             log.warning("movie night %s: candidate album failed: %s", night.id, exc)
+        if anchor is None:  # message ids grow per chat: any earlier message anchors the probe
+            anchor = after if after is not None else night.poll_anchor_id
         minutes = self.settings.voting_minutes
         question = _(
             "🎬 Movie night: what do we watch? Voting closes in {duration}.",
