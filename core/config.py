@@ -143,8 +143,10 @@ DEFAULTS: dict[str, Any] = {
         "strategy": "average_without_misery",
         "misery_threshold": 0.0,
         "prior_weight": 0.1,
-        "depth": 50,
-        "rank_k": 0,
+        "depth": 200,
+        "rank_k": 10,
+        "size_exponent": -0.75,
+        "fair_depth": 50,
     },
 }
 

@@ -23,6 +23,14 @@ turns the members' utilities of a movie into one group score (Masthoff's classic
 - ``average_without_misery``: the mean, but a movie on which any member's utility falls
   below ``misery_threshold`` ranks after every movie that leaves nobody miserable.
 
+Members can weigh differently (``member_weights``; the ``average`` rules take the weighted
+mean): with ``size_exponent`` e < 0, a member with a profile of n movies weighs n ** e. On
+validation (ml-latest-small) a member's own list predicts their next movies far better when
+their profile is small (nDCG@10 0.20 for the quarter with ~19 ratings, 0.05 for the quarter
+with ~500): such a list names what they will actually watch, a long profile's list is a
+guess among many tastes. Weighing by that confidence fills the shared list with the movies
+most likely to be watched; the fairness rule still gives every member one of their own.
+
 The group score is then blended with a *prior*, an outside ranked list (popularity in the
 training data, the chat's title seeds), by ``prior_weight``::
 
@@ -32,8 +40,9 @@ because what people watch next tends to be recent and popular: a pure aggregate 
 lists misses that, and popularity alone ignores taste (``reelpick evaluate --task groups``).
 
 Fairness (:func:`make_fair`): every member with a list gets at least one movie from their
-own top ``depth``; when a member has none, the lowest-scored movie that no other member
-relies on is swapped for that member's best movie.
+own top ``fair_depth`` (50 by default, whatever ``depth`` the scores use); when a member has
+none, the lowest-scored movie that no other member relies on is swapped for that member's
+best movie.
 
 Everything here is a pure function of its arguments: the bot and the evaluation share it.
 """
@@ -63,6 +72,8 @@ class GroupSettings:
     prior_weight: float = 0.1
     depth: int = 50
     rank_k: int = 0  # 0: linear rank utility; > 0: reciprocal (rank_k + 1) / (rank_k + rank)
+    size_exponent: float = 0.0  # a member with n profile movies weighs n ** size_exponent
+    fair_depth: int = 50  # the fairness rule: everyone gets one of their own top fair_depth
 
     @classmethod
     def from_config(cls, config: Config) -> GroupSettings:
@@ -85,7 +96,17 @@ class GroupSettings:
         rank_k = section["rank_k"]
         if not 0 <= rank_k <= 1000:
             raise ConfigError(f"{config.where('groups', 'rank_k')}: must be 0-1000")
-        return cls(strategy, threshold, weight, int(depth), int(rank_k))
+        exponent = float(section["size_exponent"])
+        if not -2 <= exponent <= 2:
+            raise ConfigError(f"{config.where('groups', 'size_exponent')}: must be -2 to 2")
+        fair_depth = section["fair_depth"]
+        if not 1 <= fair_depth <= 1000:
+            raise ConfigError(f"{config.where('groups', 'fair_depth')}: must be 1-1000")
+        return cls(strategy, threshold, weight, int(depth), int(rank_k), exponent, int(fair_depth))
+
+    def member_weights(self, profile_sizes: Mapping[Member, int]) -> dict[Member, float]:
+        """Each member's weight from the size of their profile (at least 1 movie)."""
+        return {m: max(int(n), 1) ** self.size_exponent for m, n in profile_sizes.items()}
 
 
 @dataclass(frozen=True)
@@ -113,16 +134,27 @@ def utilities(ranked: Sequence[int], depth: int, rank_k: int = 0) -> dict[int, f
     return found
 
 
-def group_score(values: Sequence[float], strategy: str, misery_threshold: float = 0.0) -> float:
+def group_score(
+    values: Sequence[float],
+    strategy: str,
+    misery_threshold: float = 0.0,
+    weights: Sequence[float] | None = None,
+) -> float:
     """One movie's group score from its members' utilities under ``strategy``.
 
-    ``average_without_misery`` returns the mean minus 1 when a member is miserable, so such
-    a movie ranks after every movie without misery (means lie in 0-1) but keeps its order
-    among the miserable ones.
+    ``weights`` (one per value, default equal) weigh the mean. ``average_without_misery``
+    returns the mean minus 1 when a member is miserable, so such a movie ranks after every
+    movie without misery (means lie in 0-1) but keeps its order among the miserable ones.
     """
     if not values:
         return 0.0
-    mean = math.fsum(values) / len(values)
+    if weights is None:
+        mean = math.fsum(values) / len(values)
+    else:
+        total = math.fsum(weights)
+        if len(weights) != len(values) or total <= 0 or min(weights) < 0:
+            raise ValueError("weights must be one non-negative number per value, not all 0")
+        mean = math.fsum(v * w for v, w in zip(values, weights, strict=True)) / total
     if strategy == "average":
         return mean
     if strategy == "least_misery":
@@ -144,11 +176,13 @@ def aggregate(
     prior_weight: float = 0.0,
     exclude: frozenset[int] | set[int] = frozenset(),
     rank_k: int = 0,
+    member_weights: Mapping[Member, float] | None = None,
 ) -> list[GroupPick]:
     """The ``k`` best movies for the group (module doc), never one of ``exclude``.
 
     ``member_lists``: each member's ranked recommendations, best first (an empty list is a
-    member without a profile: they take no part in the score). ``prior``: an outside ranked
+    member without a profile: they take no part in the score). ``member_weights``: how much
+    each member counts in the mean (default: equally). ``prior``: an outside ranked
     list blended in by ``prior_weight``; its movies are candidates too. Ties: higher score,
     then the movie named by more members, then the smaller movieId (deterministic).
     """
@@ -159,10 +193,11 @@ def aggregate(
     for found in member_utils.values():
         candidates |= found.keys()
     candidates -= set(exclude)
+    weights = [member_weights[m] for m in members] if member_weights is not None else None
     picks = []
     for movie_id in candidates:
         values = [member_utils[m].get(movie_id, 0.0) for m in members]
-        group = group_score(values, strategy, misery_threshold) if members else 0.0
+        group = group_score(values, strategy, misery_threshold, weights) if members else 0.0
         score = (1 - prior_weight) * group + prior_weight * prior_utils.get(movie_id, 0.0)
         served = sorted(
             (m for m in members if movie_id in member_utils[m]),
@@ -223,8 +258,19 @@ def recommend_for_group(
     prior: Sequence[int] = (),
     exclude: frozenset[int] | set[int] = frozenset(),
     fair: bool = True,
+    profile_sizes: Mapping[Member, int] | None = None,
 ) -> list[GroupPick]:
-    """:func:`aggregate` with ``settings``, then (``fair``) :func:`make_fair`."""
+    """:func:`aggregate` with ``settings``, then (``fair``) :func:`make_fair`.
+
+    ``profile_sizes``: how many movies each member's profile holds, for the member weights
+    (``settings.size_exponent``); without them, or with exponent 0, members count equally.
+    """
+    weights = None
+    if profile_sizes is not None and settings.size_exponent != 0:
+        missing = [m for m, ranked in member_lists.items() if ranked and m not in profile_sizes]
+        if missing:
+            raise ValueError(f"no profile size for members {missing}")
+        weights = settings.member_weights(profile_sizes)
     picks = aggregate(
         member_lists,
         k,
@@ -235,7 +281,8 @@ def recommend_for_group(
         prior_weight=settings.prior_weight,
         exclude=exclude,
         rank_k=settings.rank_k,
+        member_weights=weights,
     )
     if fair:
-        picks, _ = make_fair(picks, member_lists, depth=settings.depth, exclude=exclude)
+        picks, _ = make_fair(picks, member_lists, depth=settings.fair_depth, exclude=exclude)
     return picks

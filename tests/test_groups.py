@@ -10,7 +10,14 @@ import pytest
 
 from reelpick.cli import main
 from reelpick.errors import ConfigError
-from reelpick.groups import GroupSettings, aggregate, group_score, make_fair, utilities
+from reelpick.groups import (
+    GroupSettings,
+    aggregate,
+    group_score,
+    make_fair,
+    recommend_for_group,
+    utilities,
+)
 from tests.fixtures import write_movielens
 
 # Ann and Bob love 1 then 2; Cem's list has 2 only at its end and lacks 1.
@@ -80,6 +87,49 @@ def test_exclusions_prior_and_members_without_a_profile() -> None:
     assert ids(aggregate({"Dan": []}, 2, "average", prior=[7, 8], prior_weight=0.5)) == [7, 8]
 
 
+def test_member_weights_follow_profile_sizes() -> None:
+    # Ann (4 rated movies) and Cem (100) disagree; equal weights tie 1 and 5 at 0.5 each.
+    lists = {"Ann": [1, 2], "Cem": [5, 6]}
+    equal = aggregate(lists, 2, "average", depth=2)
+    assert [p.score for p in equal] == pytest.approx([0.5, 0.5])
+    settings = GroupSettings(strategy="average", prior_weight=0.0, depth=2, size_exponent=-0.5)
+    weights = settings.member_weights({"Ann": 4, "Cem": 100})
+    assert weights == pytest.approx({"Ann": 0.5, "Cem": 0.1})
+    # Ann's weight is 5x Cem's: her 1 scores 5/6, Cem's 5 scores 1/6; her 2 beats his 5.
+    picks = recommend_for_group(
+        lists, 3, settings, fair=False, profile_sizes={"Ann": 4, "Cem": 100}
+    )
+    assert ids(picks) == [1, 2, 5]
+    assert [p.score for p in picks] == pytest.approx([5 / 6, 2.5 / 6, 1 / 6])
+    # The fairness rule still gives Cem one of his own when the list is short.
+    fair = recommend_for_group(lists, 2, settings, profile_sizes={"Ann": 4, "Cem": 100})
+    assert ids(fair) == [1, 5]
+    # Exponent 0, or no sizes: everyone counts the same.
+    same = GroupSettings(strategy="average", prior_weight=0.0, depth=2)
+    assert ids(
+        recommend_for_group(lists, 2, same, fair=False, profile_sizes={"Ann": 4, "Cem": 100})
+    ) == [1, 5]
+    with pytest.raises(ValueError, match="profile size"):
+        recommend_for_group(lists, 2, settings, profile_sizes={"Ann": 4})
+
+
+def test_the_fairness_rule_uses_its_own_depth() -> None:
+    # Scores from the top 4 of each list; fairness asks for each member's own top 1.
+    settings = GroupSettings(strategy="average", prior_weight=0.0, depth=4, fair_depth=1)
+    picks = recommend_for_group(GROUP, 2, settings)
+    assert ids(picks) == [1, 5]  # Cem's 5 replaces 2, which is only in his top 4
+    wide = GroupSettings(strategy="average", prior_weight=0.0, depth=4, fair_depth=4)
+    assert ids(recommend_for_group(GROUP, 2, wide)) == [1, 2]  # 2 is in Cem's top 4
+
+
+def test_weighted_group_scores_check_their_weights() -> None:
+    assert group_score([1.0, 0.0], "average", weights=[3, 1]) == pytest.approx(0.75)
+    assert group_score([1.0, 0.0], "least_misery", weights=[3, 1]) == pytest.approx(0.75e-6)
+    for bad in ([1], [0, 0], [-1, 2]):
+        with pytest.raises(ValueError, match="weights"):
+            group_score([1.0, 0.0], "average", weights=bad)
+
+
 def test_fairness_swaps_the_lowest_option_for_a_forgotten_member() -> None:
     lists = {"Ann": [1, 2, 3], "Bob": [1, 2, 3], "Dan": [9, 8]}
     picks = aggregate(lists, 2, "average", depth=3)
@@ -108,6 +158,12 @@ def test_settings_are_checked(make_config) -> None:
     with pytest.raises(ConfigError, match="rank_k"):
         GroupSettings.from_config(make_config("[groups]\nrank_k = -1\n"))
     assert GroupSettings.from_config(make_config("[groups]\nrank_k = 10\n")).rank_k == 10
+    with pytest.raises(ConfigError, match="size_exponent"):
+        GroupSettings.from_config(make_config("[groups]\nsize_exponent = -3\n"))
+    settings = GroupSettings.from_config(make_config("[groups]\nsize_exponent = -0.25\n"))
+    assert settings.size_exponent == -0.25
+    with pytest.raises(ConfigError, match="fair_depth"):
+        GroupSettings.from_config(make_config("[groups]\nfair_depth = 0\n"))
 
 
 def test_evaluate_groups_json(make_config, tmp_path: Path, capsys) -> None:

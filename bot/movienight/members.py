@@ -13,7 +13,7 @@ picks from every recommending plugin (``[groups] depth`` long, in a thread), agg
 rank when there are any, otherwise the most rated movies. Left out: vetoed and /seen movies,
 and, unless the night was opened with ``/movienight rewatch``, the chat's watch history and
 every movie a joined member has rated or marked seen. The fairness rule then gives every
-member with a profile at least one option from their own top ``depth``.
+member with a profile at least one option from their own top ``fair_depth``.
 """
 
 from __future__ import annotations
@@ -204,7 +204,10 @@ class NightMembers(NightAftercare):
         prior = [f.movie_id for f in fused] or self._popular(exclude, settings.depth)
         # The same function the evaluation scores (reelpick evaluate --task groups), so every
         # [groups] setting means here what it means there; the fairness rule included.
-        picks = recommend_for_group(member_lists, limit, settings, prior=prior, exclude=exclude)
+        sizes = {m.user_id: len(profiles[m.user_id].ratings) for m in rated}
+        picks = recommend_for_group(
+            member_lists, limit, settings, prior=prior, exclude=exclude, profile_sizes=sizes
+        )
         names = {m.user_id: m.user_name for m in members}
         options = [
             (p.movie_id, p.score, self._option_text(i, p.movie_id), self._for(p.members, names, _))
@@ -215,7 +218,7 @@ class NightMembers(NightAftercare):
             _("🎯 Picked for {names} from their ratings.", names=served),
             _(
                 "Everyone who joined with ratings has at least one movie from their own top {depth} in this poll.",
-                depth=settings.depth,
+                depth=settings.fair_depth,
             ),
         ]
         unrated = [esc(m.user_name) for m in members if not profiles[m.user_id].ratings]

@@ -23,7 +23,7 @@ member's personal list is the picks (:func:`reelpick.picks.pick`) of their train
 split is applied again to the training ratings (each user's last 10 training ratings are the
 validation set), the plugins are fitted on the rest, groups are drawn from the validation
 users (``VALIDATION_GROUPS`` of them, at least ``groups``), and a small grid of depth, rank
-utility, prior weight and misery threshold is scored there.
+utility, prior weight, misery threshold and member weight exponent is scored there.
 """
 
 from __future__ import annotations
@@ -50,9 +50,12 @@ GROUP_SIZE = 4
 MAX_DEPTH = 200  # longest personal list asked for (the deepest depth of the tuning grid)
 VALIDATION_GROUPS = 1000  # more groups than the test's: 200 groups differ by noise alone
 DEPTH_GRID = (50, 200)
-PRIOR_WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3)
+# Never 0: in the bot the prior is the chat's title seeds (/suggest), which must still count
+# when members have profiles (validation alone would drop them: 0.0496 at 0, 0.0487 at 0.1).
+PRIOR_WEIGHT_GRID = (0.1, 0.2, 0.3)
 THRESHOLD_GRID = (0.0, 0.05)
 RANK_K_GRID = (0, 10)  # 0: linear rank utility; else reciprocal (reelpick.groups)
+SIZE_EXPONENT_GRID = (0.0, -0.25, -0.5, -0.75, -1.0)  # member weight n ** e (0: all equal)
 
 
 @dataclass
@@ -185,7 +188,10 @@ def group_list(
     seen = _seen_by(inputs, group)
     lists = {u: inputs.personal.get(u, []) for u in group}
     prior = [m for m in inputs.popular[: settings.depth * 4] if m not in seen]
-    picks = recommend_for_group(lists, K, settings, prior=prior, exclude=seen, fair=fair)
+    sizes = {u: len(inputs.rated.get(u, ())) for u in group}
+    picks = recommend_for_group(
+        lists, K, settings, prior=prior, exclude=seen, fair=fair, profile_sizes=sizes
+    )
     return [p.movie_id for p in picks]
 
 
@@ -278,9 +284,11 @@ def tune_groups(
     strategy = GroupSettings.from_config(config).strategy
     thresholds = THRESHOLD_GRID if strategy == "average_without_misery" else (0.0,)
     best: tuple[float, GroupSettings, GroupResult] | None = None
-    grid = itertools.product(DEPTH_GRID, RANK_K_GRID, PRIOR_WEIGHT_GRID, thresholds)
-    for depth, rank_k, weight, threshold in grid:
-        settings = GroupSettings(strategy, threshold, weight, depth, rank_k)
+    grid = itertools.product(
+        DEPTH_GRID, RANK_K_GRID, PRIOR_WEIGHT_GRID, thresholds, SIZE_EXPONENT_GRID
+    )
+    for depth, rank_k, weight, threshold, exponent in grid:
+        settings = GroupSettings(strategy, threshold, weight, depth, rank_k, exponent)
         result = score_strategy(
             strategy, lambda g, s=settings: group_list(inputs, g, s), inputs.groups, inputs.truth
         )
@@ -315,7 +323,8 @@ def format_groups_table(report: GroupsReport) -> str:
     lines += [
         "",
         f"[groups] strategy = {s.strategy}, misery_threshold = {s.misery_threshold:g}, "
-        f"prior_weight = {s.prior_weight:g}, depth = {s.depth}, rank_k = {s.rank_k}; "
+        f"prior_weight = {s.prior_weight:g}, depth = {s.depth}, rank_k = {s.rank_k}, "
+        f"size_exponent = {s.size_exponent:g}; "
         "fairness rule on. "
         "individual: each member's own list (upper bound, not a group list).",
     ]
