@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from reelpick.bot.movienight.store import MovieNightStore  # noqa: E402
-from tests.bot_process import BotProcess  # noqa: E402
+from tests.bot_process import BotProcess, open_poll  # noqa: E402
 from tests.telegram_server import BotAPIServer  # noqa: E402
 
 SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
@@ -76,7 +76,10 @@ def main() -> int:
             bot.start(timeout=600)
             answers = warm_up(server)
             groups = [FIRST_GROUP - g for g in range(args.groups)]
-            polls = {group: open_poll(server, group) for group in groups}
+            polls = {}
+            for group in groups:
+                server.chat(group, "supergroup")
+                polls[group] = open_poll(server, group, ADMIN)
             print(f"{len(polls)} polls open; each title answer is {answers} requests", flush=True)
             quiet = [latency(server, title, answers) for title in queries(args.rounds)]
             stop = threading.Event()
@@ -150,24 +153,6 @@ def latency(server: BotAPIServer, title: str, answers: int) -> float:
     )
     time.sleep(1.0)
     return found[answers - 1] - delivered
-
-
-def open_poll(server: BotAPIServer, group: int) -> str:
-    """/movienight with two seeds, then /vote; the poll's id."""
-    server.chat(group, "supergroup")
-    pushed = server.push_command(group, "movienight", "Toy Story; Jumanji", user_id=ADMIN)
-    message_id = pushed["message"]["message_id"]
-    server.wait_for_sync(
-        lambda: any(
-            m.get("reply_to_message", {}).get("message_id") == message_id
-            for m in server.sent(group)
-        ),
-        timeout=60,
-    )
-    polls = len(server.calls("sendPoll", group))
-    server.push_command(group, "vote", user_id=ADMIN)
-    server.wait_for_sync(lambda: len(server.calls("sendPoll", group)) > polls, timeout=60)
-    return server.calls("sendPoll", group)[-1].result["poll"]["id"]
 
 
 def vote_flood(

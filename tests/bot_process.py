@@ -104,3 +104,20 @@ class NightBot(BotProcess):
             f"[movienight]\nvoting_minutes = {voting_minutes}\n"
             f'db = "{self.config.parent / "nights.db"}"\n'
         )
+
+
+def open_poll(server: BotAPIServer, group: int, user_id: int, timeout: float = 60) -> str:
+    """In ``group``: /movienight with two seeds, then /vote; returns the poll's id."""
+    pushed = server.push_command(group, "movienight", "Toy Story; Jumanji", user_id=user_id)
+    message_id = pushed["message"]["message_id"]
+    server.wait_for_sync(
+        lambda: any(
+            m.get("reply_to_message", {}).get("message_id") == message_id
+            for m in server.sent(group)
+        ),
+        timeout=timeout,
+    )
+    polls = len(server.calls("sendPoll", group))
+    server.push_command(group, "vote", user_id=user_id)
+    server.wait_for_sync(lambda: len(server.calls("sendPoll", group)) > polls, timeout=timeout)
+    return server.calls("sendPoll", group)[-1].result["poll"]["id"]

@@ -15,7 +15,7 @@ import pytest
 from telegram_server import BotAPIServer
 
 from reelpick.bot.movienight.store import MovieNightStore
-from tests.bot_process import BotProcess, NightBot
+from tests.bot_process import NightBot, open_poll
 
 GROUP = -100777
 ALICE = 1001
@@ -41,23 +41,6 @@ def announcements(server: BotAPIServer) -> list:
     ]
 
 
-def start_poll(server: BotAPIServer, bot: BotProcess) -> str:
-    """/movienight with two seeds, then /vote; returns the poll id."""
-    pushed = server.push_command(GROUP, "movienight", "Toy Story; Jumanji", user_id=ALICE)
-    message_id = pushed["message"]["message_id"]
-    server.wait_for_sync(
-        lambda: any(
-            m.get("reply_to_message", {}).get("message_id") == message_id
-            for m in server.sent(GROUP)
-        ),
-        timeout=30,
-    )
-    polls = len(server.calls("sendPoll", GROUP))
-    server.push_command(GROUP, "vote", user_id=ALICE)
-    server.wait_for_sync(lambda: len(server.calls("sendPoll", GROUP)) > polls, timeout=30)
-    return server.calls("sendPoll", GROUP)[-1].result["poll"]["id"]
-
-
 def final_counts(server: BotAPIServer, poll_id: str) -> list[int]:
     return [o["voter_count"] for o in server.polls[poll_id]["poll"]["options"]]
 
@@ -77,7 +60,7 @@ def test_sigkill_mid_poll_then_a_deadline_passing_while_down(
     bot = NightBot(server, tmp_path, voting_minutes=30, cache=tmp_path / "cache")
     try:
         bot.start()
-        poll_id = start_poll(server, bot)
+        poll_id = open_poll(server, GROUP, ALICE)
         store = MovieNightStore(tmp_path / "nights.db")
         night = store.current(GROUP)
 
@@ -119,7 +102,7 @@ def test_sigkill_mid_poll_then_a_deadline_passing_while_down(
         assert store.night(night.id).tally == tuple(want)
 
         # Night 2: the deadline passes while the bot is down.
-        poll_2 = start_poll(server, bot)
+        poll_2 = open_poll(server, GROUP, ALICE)
         night_2 = store.current(GROUP)
         assert night_2.id != night.id
         server.push_poll_answer(poll_2, 3001, [1])
