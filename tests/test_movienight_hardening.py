@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import test_movienight
-from telegram.error import TelegramError
 from test_movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
 from reelpick.bot.movienight.store import MovieNightStore, StoreError
@@ -176,18 +175,17 @@ async def test_without_an_album_the_vote_command_anchors_the_orphan_search(
     store.add_seed(night.id, TOY_STORY, ALICE, "Alice", max_seeds=20)
     night = store.start_voting(night.id, [(2, 1.0, "1. Jumanji"), (3, 0.5, "2. Grumpier")])
     vote = server.push_text(GROUP, "/vote", user_id=ALICE)["message"]["message_id"]
-
-    async def album_fails(*args, **kwargs):
-        raise TelegramError("Bad Request: wrong file identifier")
+    server.inject("sendMediaGroup", "502", times=100)  # Telegram keeps refusing the album
 
     def killed(*args, **kwargs):
         raise Killed
 
     with monkeypatch.context() as patch:
-        patch.setattr(bot.feature, "_send_album", album_fails)
         patch.setattr(store, "set_poll", killed)
         with pytest.raises(Killed):
             await bot.feature._send_ballot(bot.application.bot, night, after=vote)
+    assert server.calls("sendMediaGroup", GROUP)  # tried, and
+    assert not [r for r in server.calls("sendMediaGroup", GROUP) if r.ok]  # refused
     assert store.night(night.id).poll_anchor_id == vote
     [orphan] = server.calls("sendPoll", GROUP)
     await bot.feature.recover(bot.application.bot)
