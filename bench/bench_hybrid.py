@@ -146,14 +146,19 @@ def fit_times(config_path: Path, data: Path, work: Path) -> None:
     print(f"incremental / cold:     {incremental / cold:6.3f}")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data, --cache, --posters, --weights: the inputs of the hybrid's benches."""
     parser.add_argument("--data", default=str(SHARED / "data" / "ml-latest-small"))
     parser.add_argument("--cache", default="/tmp/reelpick-bench-hybrid")
     parser.add_argument("--posters", default=str(SHARED / "data" / "posters"))
     parser.add_argument(
         "--weights", default=str(SHARED / "models" / "vgg16_imagenet_notop.weights.h5")
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_arguments(parser)
     parser.add_argument("--skip-fit-times", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -21,26 +21,20 @@ import argparse
 import copy
 import logging
 import sys
-from pathlib import Path
+
+from bench_hybrid import ROOT, add_data_arguments  # this folder: run as bench/...py
 
 from reelpick.config import Config, load_config
 from reelpick.data import load_dataset
 from reelpick.evaluation.cold import cold_split, evaluate_cold
 from reelpick.registry import Registry
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 TEST_SEED, VALIDATION_SEED = 0, 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(SHARED / "data" / "ml-latest-small"))
-    parser.add_argument("--cache", default="/tmp/reelpick-bench-hybrid")
-    parser.add_argument("--posters", default=str(SHARED / "data" / "posters"))
-    parser.add_argument(
-        "--weights", default=str(SHARED / "models" / "vgg16_imagenet_notop.weights.h5")
-    )
+    add_data_arguments(parser)  # the same inputs and cache as bench_hybrid.py
     parser.add_argument("--grid", type=int, nargs="+", default=[10, 20, 25, 30, 40, 50])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
