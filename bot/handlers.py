@@ -28,7 +28,8 @@ from reelpick.types import PluginAnswer
 
 from .i18n import N_, Translator, translator_for
 from .media import ChatAction, album_caption, movie_header
-from .profiles import rating_markup  # rating buttons under a single movie's header
+from .rating_buttons import rating_markup  # under a single movie's header, private chats only
+from .replies import BUSY, STALE
 from .resolve import (
     EXAMPLE_TITLES,
     choice_keyboard,
@@ -42,8 +43,6 @@ from .services import BotServices, services
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-STALE = N_("That button is out of date.")
-BUSY = N_("I'm answering a lot of requests right now. Please try again in a minute.")
 
 HELP = N_("""<b>Send me a movie title</b> and I answer with posters of similar movies, one album per recommender.
 

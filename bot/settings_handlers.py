@@ -18,9 +18,9 @@ from telegram.ext import ContextTypes
 
 from reelpick.redact import redact
 
-from .handlers import STALE
 from .i18n import N_, Translator, translator_for
 from .permissions import is_chat_admin
+from .replies import STALE
 from .services import BotServices, services
 from .settings import K_CHOICES, MAX_K
 

@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from ..i18n import translator
-from ..profiles.texts import rating_keyboard
+from ..rating_buttons import owner_of, rating_keyboard
 from .lifecycle import NightLifecycle
 from .schema import Ask
 from .texts import esc
@@ -49,7 +49,7 @@ class NightAftercare(NightLifecycle):
     def _mark_seen(self, voters: list[int], movie_id: int) -> None:
         profiles = self.services.profiles
         for user_id in voters:
-            owner = f"tg:{int(user_id)}"
+            owner = owner_of(user_id)
             if movie_id not in profiles.profile(owner).movies:  # a rating stays a rating
                 profiles.mark_seen(owner, movie_id)
 

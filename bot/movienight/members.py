@@ -33,6 +33,7 @@ from reelpick.picks import PickSettings, pick
 from reelpick.types import Profile
 
 from ..i18n import N_, Translator, translator_for
+from ..rating_buttons import owner_of
 from .aftercare import NightAftercare
 from .lifecycle import CALLBACK_PREFIX
 from .schema import Night
@@ -56,10 +57,6 @@ def join_markup(_: Translator, night_id: int) -> InlineKeyboardMarkup:
     )
 
 
-def owner_key(user_id: int) -> str:
-    return f"tg:{int(user_id)}"
-
-
 class NightMembers(NightAftercare):
     """Joining, leaving, and the ballot from the members' profiles."""
 
@@ -70,7 +67,7 @@ class NightMembers(NightAftercare):
     def _profile(self, user_id: int) -> Profile:
         if self.services is None:
             return Profile()
-        return self.services.profiles.profile(owner_key(user_id))
+        return self.services.profiles.profile(owner_of(user_id))
 
     # -- joining ---------------------------------------------------------------------
     async def cmd_in(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -39,10 +39,10 @@ from ..i18n import N_, translator_for
 from ..services import BotServices
 from .forme import ForMe
 from .manage import Manage
-from .rate import Rating, owner_of, rating_markup
+from .rate import Rating
 from .upload import Upload
 
-__all__ = ["COMMANDS", "Profiles", "owner_of", "rating_markup", "register_profiles"]
+__all__ = ["COMMANDS", "Profiles", "register_profiles"]
 
 log = logging.getLogger(__name__)
 

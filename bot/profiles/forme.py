@@ -29,9 +29,9 @@ from reelpick.types import PluginAnswer, Profile
 
 from ..i18n import Translator, translator_for
 from ..media import ChatAction, album_caption
+from ..rating_buttons import owner_of
 from ..services import BotServices, services
 from . import texts
-from .rate import owner_of
 
 log = logging.getLogger(__name__)
 

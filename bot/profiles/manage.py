@@ -20,9 +20,10 @@ from telegram.ext import ContextTypes
 from reelpick.profiles import export_csv
 
 from ..i18n import translator_for
+from ..rating_buttons import owner_of
+from ..replies import STALE
 from ..services import services
 from . import texts
-from .rate import owner_of
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class Manage:
         press = texts.parse_forget(query.data)
         chat = update.effective_chat
         if press is None:
-            await query.answer(_(texts.STALE))
+            await query.answer(_(STALE))
             return
         if query.from_user.id != press.user_id or chat is None or chat.id != press.user_id:
             log.info(
@@ -110,7 +111,7 @@ class Manage:
             if valid:
                 s.cache.delete(key)
         if not valid:
-            await query.answer(_(texts.STALE))
+            await query.answer(_(STALE))
             return
         if press.confirmed:
             removed = await asyncio.to_thread(s.profiles.forget, owner_of(press.user_id))

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import InlineKeyboardMarkup, Update, User
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
@@ -26,6 +26,8 @@ from reelpick.profiles import next_to_rate
 from reelpick.redact import redact
 
 from ..i18n import Translator, translator_for
+from ..rating_buttons import RATE_PREFIX, STARS, owner_of, parse_rate, rating_keyboard
+from ..replies import STALE
 from ..services import BotServices, services
 from . import texts
 
@@ -33,22 +35,6 @@ log = logging.getLogger(__name__)
 
 SESSION_SECONDS = 7 * 24 * 3600  # a rating session is remembered this long after its last tap
 MAX_ASKED = 300  # movies remembered per session (the question pool holds 500)
-
-
-def owner_of(user: User | int) -> str:
-    """The profile owner key of a Telegram user."""
-    return f"tg:{int(user if isinstance(user, int) else user.id)}"
-
-
-def rating_markup(chat_id: int, user: User | None, movie_id: int) -> InlineKeyboardMarkup | None:
-    """Rating buttons for a single-movie answer in ``chat_id``, or None where they do not belong.
-
-    Only in the private chat with ``user`` (its chat id is the user's id): in a group a
-    highlighted ★ would show everyone the rating.
-    """
-    if user is None or user.is_bot or int(chat_id) != user.id:
-        return None
-    return texts.rating_keyboard(movie_id, user.id, translator_for(user), skip=False)
 
 
 class Rating:
@@ -72,9 +58,9 @@ class Rating:
         _ = translator_for(update)
         query = update.callback_query
         s = services(context)
-        press = texts.parse_rate(query.data)
+        press = parse_rate(query.data)
         if press is None:
-            await query.answer(_(texts.STALE))
+            await query.answer(_(STALE))
             return
         chat = update.effective_chat
         user = query.from_user
@@ -89,7 +75,7 @@ class Rating:
             return
         owner = owner_of(user)
         async with s.chat_lock(chat.id):
-            if press.choice in texts.STARS:
+            if press.choice in STARS:
                 s.profiles.rate(owner, press.movie_id, float(press.choice))
             elif press.choice == "seen":
                 s.profiles.mark_seen(owner, press.movie_id)
@@ -100,7 +86,7 @@ class Rating:
             is_question = session.get("current") == press.movie_id
             if query.message is not None:
                 # Mark the choice; the buttons stay, so a slip of the finger can be corrected.
-                markup = texts.rating_keyboard(
+                markup = rating_keyboard(
                     press.movie_id,
                     user.id,
                     _,
@@ -142,7 +128,7 @@ class Rating:
                 user_id,
                 [movie_id],
                 caption,
-                reply_markup=texts.rating_keyboard(movie_id, user_id, _),
+                reply_markup=rating_keyboard(movie_id, user_id, _),
             )
         except TelegramError as exc:
             log.error("sending a /rate question to %s failed: %s", user_id, redact(exc))
@@ -154,7 +140,7 @@ def _has_skip(markup: InlineKeyboardMarkup | None) -> bool:
     if markup is None:
         return False
     return any(
-        (b.callback_data or "").startswith(f"{texts.RATE_PREFIX}skip:")
+        (b.callback_data or "").startswith(f"{RATE_PREFIX}skip:")
         for row in markup.inline_keyboard
         for b in row
         if isinstance(b.callback_data, str)

@@ -24,25 +24,15 @@ from reelpick.types import PluginAnswer, Profile
 
 from ..i18n import N_, Translator
 from ..media import genre_line
+from ..rating_buttons import STARS
 
-RATE_PREFIX = "rate:"
 FORGET_PREFIX = "forget:"
-STARS = ("1", "2", "3", "4", "5")
-# choice code in button data -> button text (a message id; stars are symbols, not words)
-CHOICES = {
-    **{s: f"★{s}" for s in STARS},
-    "seen": N_("Seen it"),
-    "no": N_("Not interested"),
-    "skip": N_("Skip"),
-}
-_RATE = re.compile(r"rate:(1|2|3|4|5|seen|no|skip):([1-9]\d{0,9}):([1-9]\d{0,19})")
 _FORGET = re.compile(r"forget:(yes|no):([1-9]\d{0,19}):([0-9a-f]{16})")
 UNMATCHED_SHOWN = 5  # unmatched import rows listed in the reply
 TOP_SHOWN = 5  # top-rated movies named in /myratings
 BECAUSE_SHOWN = 2  # liked movies named in a pick's "because"
 
 # -- one-line answers to a refused button ------------------------------------------------
-STALE = N_("That button is out of date.")
 NOT_YOURS = N_("These buttons are for someone else.")
 UNKNOWN_MOVIE = N_("I don't know that movie.")
 # A profile command in a group: one whole sentence per command, for translators' sake.
@@ -65,25 +55,10 @@ PRIVATE_FORGET = N_(
 
 
 @dataclass(frozen=True)
-class RatePress:
-    choice: str  # "1".."5", "seen", "no" or "skip"
-    movie_id: int
-    user_id: int
-
-
-@dataclass(frozen=True)
 class ForgetPress:
     confirmed: bool
     user_id: int
     nonce: str
-
-
-def parse_rate(data: str | None) -> RatePress | None:
-    """The press a rating button carries, or None for anything that is not exactly one."""
-    found = _RATE.fullmatch(data or "")
-    if found is None:
-        return None
-    return RatePress(found.group(1), int(found.group(2)), int(found.group(3)))
 
 
 def parse_forget(data: str | None) -> ForgetPress | None:
@@ -91,27 +66,6 @@ def parse_forget(data: str | None) -> ForgetPress | None:
     if found is None:
         return None
     return ForgetPress(found.group(1) == "yes", int(found.group(2)), found.group(3))
-
-
-def rating_keyboard(
-    movie_id: int,
-    user_id: int,
-    _: Translator,
-    *,
-    chosen: str | None = None,
-    skip: bool = True,
-) -> InlineKeyboardMarkup:
-    """★1…★5, then "Seen it", "Not interested" (and "Skip" in /rate); ``chosen`` is marked."""
-
-    def button(choice: str) -> InlineKeyboardButton:
-        text = _(CHOICES[choice])
-        return InlineKeyboardButton(
-            f"✓ {text}" if choice == chosen else text,
-            callback_data=f"{RATE_PREFIX}{choice}:{int(movie_id)}:{int(user_id)}",
-        )
-
-    marks = ["seen", "no", *(["skip"] if skip else [])]
-    return InlineKeyboardMarkup([[button(s) for s in STARS], [button(m) for m in marks]])
 
 
 def forget_keyboard(user_id: int, nonce: str, _: Translator) -> InlineKeyboardMarkup:

@@ -22,9 +22,9 @@ from reelpick.profiles import MovieMatcher, ProfileImportError, import_profile
 from reelpick.redact import redact
 
 from ..i18n import Translator, translator_for
+from ..rating_buttons import owner_of
 from ..services import BotServices, services
 from . import texts
-from .rate import owner_of
 
 log = logging.getLogger(__name__)
 
