@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,14 +127,22 @@ class Dataset:
     def __contains__(self, movie_id: object) -> bool:
         return movie_id in self.movies.index
 
+    def movie(self, movie_id: int) -> pd.Series[Any]:
+        """The row of :attr:`movies` for ``movie_id`` (KeyError for an unknown one)."""
+        row = self.movies.loc[movie_id]
+        if isinstance(row, pd.DataFrame):  # the index holds each movieId once (_build_movies)
+            raise DataError(f"movieId {movie_id} appears {len(row)} times in movies.csv")
+        return row
+
     def label(self, movie_id: int) -> str:
         """``"The Matrix (1999)"``: display name with year, for captions and tables."""
-        row = self.movies.loc[movie_id]
-        return f"{row['name']} ({row['year']})" if pd.notna(row["year"]) else row["name"]
+        row = self.movie(movie_id)
+        name = str(row["name"])
+        return f"{name} ({row['year']})" if pd.notna(row["year"]) else name
 
     def links(self, movie_id: int) -> dict[str, str]:
         """IMDb and TMDB pages of a movie, where links.csv knows them."""
-        row = self.movies.loc[movie_id]
+        row = self.movie(movie_id)
         found = {}
         if pd.notna(row["imdb_id"]):
             found["IMDb"] = f"https://www.imdb.com/title/tt{int(row['imdb_id']):07d}/"
@@ -196,7 +205,7 @@ def _open_source(source: Path) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in source.iterdir() if p.name in SCHEMAS}
     if source.is_file() and zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
-            found = {}
+            found: dict[str, str] = {}
             for member in archive.namelist():
                 name = member.rsplit("/", 1)[-1]
                 # The official zips hold one folder; take the shallowest copy of each file.
@@ -238,9 +247,9 @@ def _locate_bad_row(raw: bytes, path: Path, schema: dict[str, str], exc: Excepti
     """
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        line = raw[: bad.start].count(b"\n") + 1
-        return f"{path}: line {line}: not valid UTF-8 (byte {raw[bad.start]:#04x})"
+    except UnicodeDecodeError as undecodable:
+        line = raw[: undecodable.start].count(b"\n") + 1
+        return f"{path}: line {line}: not valid UTF-8 (byte {raw[undecodable.start]:#04x})"
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     for row in reader:
         if row and len(row) != len(schema):
@@ -263,10 +272,10 @@ def _locate_bad_row(raw: bytes, path: Path, schema: dict[str, str], exc: Excepti
             huge = (parsed.abs() >= 2.0**63).to_numpy().nonzero()[0]
         for rows, problem in ((bad, "expected a number"), (huge, "out of range")):
             if len(rows):
-                row = int(rows[0])
-                value = frame[column].iloc[row]
+                first = int(rows[0])
+                value = str(frame[column].iloc[first])
                 shown = value if len(value) <= 40 else value[:40] + "..."
-                return f"{path}: line {row + 2}: {column} is {shown!r}, {problem}"
+                return f"{path}: line {first + 2}: {column} is {shown!r}, {problem}"
     return f"{path}: could not be parsed ({type(exc).__name__}: {exc})"
 
 

@@ -376,7 +376,8 @@ def _holds(postings: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Which of ``rows`` are in the sorted array ``postings`` (as 0/1)."""
     found = np.searchsorted(postings, rows)
     found[found == len(postings)] = 0
-    return postings[found] == rows
+    held: np.ndarray = postings[found] == rows
+    return held
 
 
 def _deletions(word: str) -> list[str]:
