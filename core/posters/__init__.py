@@ -3,6 +3,15 @@ placeholders and the TMDB client (:mod:`.tmdb`, imported only when a key is conf
 
 from .images import BadImage, check_image
 from .placeholder import render_placeholder
-from .store import Outcome, Poster, PosterStore
+from .store import FetchStatus, Outcome, Poster, PosterSource, PosterStore
 
-__all__ = ["BadImage", "Outcome", "Poster", "PosterStore", "check_image", "render_placeholder"]
+__all__ = [
+    "BadImage",
+    "FetchStatus",
+    "Outcome",
+    "Poster",
+    "PosterSource",
+    "PosterStore",
+    "check_image",
+    "render_placeholder",
+]

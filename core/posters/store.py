@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class PosterSource(StrEnum):
+    """Where a poster's bytes came from."""
+
+    FOLDER = "folder"  # the offline posters folder
+    TMDB = "tmdb"  # downloaded from TMDB (now or earlier, from the disk cache)
+    PLACEHOLDER = "placeholder"  # rendered by reelpick
+
+
+class FetchStatus(StrEnum):
+    """How one TMDB attempt ended."""
+
+    FETCHED = "fetched"
+    MISSING = "missing"  # TMDB has no poster for the movie
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Poster:
     """Image bytes ready to send, and where they came from."""
@@ -44,15 +61,15 @@ class Poster:
     movie_id: int
     data: bytes
     placeholder: bool  # rendered by reelpick: image models must skip it
-    source: str  # "folder" | "tmdb" | "placeholder"
+    source: PosterSource
     content_hash: str  # sha256 hex of data
 
     @classmethod
-    def of(cls, movie_id: int, data: bytes, source: str) -> Poster:
+    def of(cls, movie_id: int, data: bytes, source: PosterSource) -> Poster:
         return cls(
             movie_id=movie_id,
             data=data,
-            placeholder=source == "placeholder",
+            placeholder=source == PosterSource.PLACEHOLDER,
             source=source,
             content_hash=hashlib.sha256(data).hexdigest(),
         )
@@ -60,9 +77,9 @@ class Poster:
 
 @dataclass(frozen=True)
 class Outcome:
-    """Result of one TMDB attempt: ``fetched``, ``missing`` (TMDB has none) or ``failed``."""
+    """Result of one TMDB attempt."""
 
-    status: str
+    status: FetchStatus
     reason: str = ""
     poster: Poster | None = None
     fatal: bool = False  # TMDB refused the key: no point asking about other movies
@@ -81,7 +98,8 @@ class PosterStore:
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._cache: diskcache.Cache | None = None
-        self._client: TMDBClient | None | bool = False  # False: not looked up yet
+        self._client: TMDBClient | None = None  # None also when no key is set
+        self._client_looked_up = False
         self._paused_until: float = 0.0  # TMDB as a whole (outage, rejected key)
         self._movie_paused_until: dict[int, float] = {}
 
@@ -95,7 +113,7 @@ class PosterStore:
             if file.is_file():
                 try:
                     data = file.read_bytes()
-                    poster = Poster.of(movie_id, data, "folder")
+                    poster = Poster.of(movie_id, data, PosterSource.FOLDER)
                     # Decoding every file on every call is what made a warm VGG16 fit slow:
                     # remember which file contents already passed the check.
                     checked = (
@@ -112,7 +130,7 @@ class PosterStore:
                     log.warning("poster file %s is unusable: %s", file, exc)
         entry = self.entry(movie_id, size)
         if entry is not None:
-            return Poster.of(movie_id, entry["data"], "tmdb")
+            return Poster.of(movie_id, entry["data"], PosterSource.TMDB)
         return None
 
     def local_ids(self, size: str | None = None) -> set[int]:
@@ -164,21 +182,22 @@ class PosterStore:
     def client(self) -> TMDBClient | None:
         """The TMDB client, or None when no key is set (then only folder and cache are used)."""
         with self._open_lock:
-            if self._client is False:
+            if not self._client_looked_up:
                 from .tmdb import TMDBClient
 
                 self._client = TMDBClient.from_config(self.config)
+                self._client_looked_up = True
             return self._client
 
     def placeholder(self, movie_id: int) -> Poster:
         """A rendered stand-in poster: title, year and genres on a genre-coloured card."""
         if movie_id in self.dataset:
-            row = self.dataset.movies.loc[movie_id]
+            row = self.dataset.movie(movie_id)
             year = int(row["year"]) if pd.notna(row["year"]) else None
             data = render_placeholder(str(row["name"]), year, tuple(row["genres"]))
         else:
             data = render_placeholder(f"Movie {movie_id}", None, ())
-        return Poster.of(movie_id, data, "placeholder")
+        return Poster.of(movie_id, data, PosterSource.PLACEHOLDER)
 
     def has(self, movie_id: int, size: str | None = None) -> bool:
         """A real poster is on disk (folder or cache) for this movie and size."""
@@ -199,13 +218,13 @@ class PosterStore:
         size = size or self.settings["size"]
         client = self.client
         if client is None:
-            return Outcome("failed", "no TMDB key (set TMDB_API_KEY or TMDB_READ_TOKEN)")
+            return Outcome(FetchStatus.FAILED, "no TMDB key (set TMDB_API_KEY or TMDB_READ_TOKEN)")
         if movie_id not in self.dataset:
-            return Outcome("missing", f"movie {movie_id} is not in the dataset")
+            return Outcome(FetchStatus.MISSING, f"movie {movie_id} is not in the dataset")
         reason = self.known_missing(movie_id)
         if reason is not None:
-            return Outcome("missing", reason)
-        row = self.dataset.movies.loc[movie_id]
+            return Outcome(FetchStatus.MISSING, reason)
+        row = self.dataset.movie(movie_id)
         tmdb_id = int(row["tmdb_id"]) if pd.notna(row["tmdb_id"]) else None
         imdb_id = int(row["imdb_id"]) if pd.notna(row["imdb_id"]) else None
         try:
@@ -219,16 +238,16 @@ class PosterStore:
                 expire=self.settings["failure_ttl_hours"] * 3600,
             )
             log.info("movie %s has no TMDB poster: %s", movie_id, exc)
-            return Outcome("missing", str(exc))
+            return Outcome(FetchStatus.MISSING, str(exc))
         except AuthError as exc:
             self._pause(None, exc)
-            return Outcome("failed", str(exc), fatal=True)
+            return Outcome(FetchStatus.FAILED, str(exc), fatal=True)
         except TMDBError as exc:
             self._pause(None if exc.outage else movie_id, exc)
-            return Outcome("failed", str(exc))
+            return Outcome(FetchStatus.FAILED, str(exc))
         except BadImage as exc:
             self._pause(movie_id, f"bad image: {exc}")
-            return Outcome("failed", f"bad image: {exc}")
+            return Outcome(FetchStatus.FAILED, f"bad image: {exc}")
         self.cache.set(
             _key(movie_id, size),
             {
@@ -238,9 +257,11 @@ class PosterStore:
                 "sha256": hashlib.sha256(image.data).hexdigest(),
             },
         )
-        return Outcome("fetched", poster=Poster.of(movie_id, image.data, "tmdb"))
+        return Outcome(
+            FetchStatus.FETCHED, poster=Poster.of(movie_id, image.data, PosterSource.TMDB)
+        )
 
-    def entry(self, movie_id: int, size: str | None = None) -> dict | None:
+    def entry(self, movie_id: int, size: str | None = None) -> dict[str, Any] | None:
         """The raw cache entry (data, tmdb_path, fetched_at, sha256) of a fetched poster, or
         None; a damaged entry is deleted and reads as absent, so it is fetched again."""
         return read_cached(
@@ -252,9 +273,10 @@ class PosterStore:
             if self._cache is not None:
                 self._cache.close()
                 self._cache = None
-            if self._client:
+            if self._client is not None:
                 self._client.close()
-            self._client = False
+            self._client = None
+            self._client_looked_up = False
 
     def __enter__(self) -> PosterStore:
         return self

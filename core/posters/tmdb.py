@@ -38,6 +38,10 @@ MAX_JSON_BYTES = 2_000_000
 CHUNK_BYTES = 16 << 10  # small reads: each inflates to at most ~16 MB of a bomb
 
 
+# A JSON object as TMDB sends it: each field is checked where it is read.
+JSONObject = dict[str, Any]
+
+
 class TMDBError(ReelpickError):
     """TMDB could not give what was asked. Messages never contain the credentials."""
 
@@ -129,7 +133,7 @@ class TMDBClient:
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
-        self._configuration: tuple[dict, float] | None = None  # (value, fetched at)
+        self._configuration: tuple[JSONObject, float] | None = None  # (value, fetched at)
         self._config_lock = threading.Lock()
         self._cache: Any = None
 
@@ -143,7 +147,7 @@ class TMDBClient:
 
     # -- API ----------------------------------------------------------------------------
 
-    def configuration(self) -> dict:
+    def configuration(self) -> JSONObject:
         """``/configuration`` (image base URL and sizes), cached on disk for a few days.
 
         A stale copy is used, with a warning, when refreshing it fails.
@@ -151,15 +155,18 @@ class TMDBClient:
         with self._config_lock:  # one fetch, even when many threads start at once
             return self._load_configuration()
 
-    def _load_configuration(self) -> dict:
+    def _load_configuration(self) -> JSONObject:
         now = time.time()
         if self._configuration is not None and now - self._configuration[1] < self.max_age:
             return self._configuration[0]
         key = f"configuration {self.api_url}"  # no credentials in cache keys
-        cached = read_cached(self._disk_cache(), key, _is_configuration_entry)
-        if cached is not None and now - cached["at"] < self.max_age:
-            self._configuration = (cached["value"], cached["at"])
-            return cached["value"]
+        entry = read_cached(self._disk_cache(), key, _is_configuration_entry)
+        cached: tuple[JSONObject, float] | None = (
+            None if entry is None else (entry["value"], entry["at"])
+        )
+        if cached is not None and now - cached[1] < self.max_age:
+            self._configuration = cached
+            return cached[0]
         try:
             value = self._get_json("configuration")
             images = value.get("images") if isinstance(value, dict) else None
@@ -170,8 +177,8 @@ class TMDBClient:
                 raise
             log.warning("could not refresh TMDB /configuration (%s); using the old copy", exc)
             # Try again in ten minutes, not on every request of an outage.
-            self._configuration = (cached["value"], now - self.max_age + STALE_RETRY)
-            return cached["value"]
+            self._configuration = (cached[0], now - self.max_age + STALE_RETRY)
+            return cached[0]
         self._disk_cache().set(key, {"value": value, "at": now})
         self._configuration = (value, now)
         return value
@@ -179,11 +186,11 @@ class TMDBClient:
     def poster_sizes(self) -> list[str]:
         return list(self.configuration()["images"].get("poster_sizes") or [])
 
-    def movie(self, tmdb_id: int) -> dict:
+    def movie(self, tmdb_id: int) -> JSONObject:
         """``/movie/{tmdb_id}``; raises :class:`TMDBNotFound` for an unknown id."""
         return self._get_json(f"movie/{int(tmdb_id)}")
 
-    def find_imdb(self, imdb_id: int) -> dict | None:
+    def find_imdb(self, imdb_id: int) -> JSONObject | None:
         """The TMDB movie for an IMDb id (``/find/tt0114709?external_source=imdb_id``)."""
         found = self._get_json(f"find/tt{int(imdb_id):07d}", external_source="imdb_id")
         results = found.get("movie_results") or []
@@ -200,15 +207,15 @@ class TMDBClient:
                     raise
             else:
                 if movie.get("poster_path"):
-                    return movie["poster_path"]
+                    return str(movie["poster_path"])
                 raise TMDBNotFound(f"TMDB movie {tmdb_id} has no poster")
         if imdb_id is not None:
-            movie = self.find_imdb(imdb_id)
-            if movie is None:
+            found = self.find_imdb(imdb_id)
+            if found is None:
                 raise TMDBNotFound(f"IMDb id tt{imdb_id:07d} is not on TMDB")
-            if movie.get("poster_path"):
-                return movie["poster_path"]
-            raise TMDBNotFound(f"TMDB movie {movie.get('id')} has no poster")
+            if found.get("poster_path"):
+                return str(found["poster_path"])
+            raise TMDBNotFound(f"TMDB movie {found.get('id')} has no poster")
         raise TMDBNotFound("links.csv has neither a TMDB nor an IMDb id")
 
     def image(self, poster_path: str, size: str) -> ImageData:
@@ -260,7 +267,7 @@ class TMDBClient:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _get_json(self, path: str, **params: str) -> dict:
+    def _get_json(self, path: str, **params: str) -> JSONObject:
         """GET an API path; TMDB's error bodies become the matching :class:`TMDBError`."""
         self.rate.wait()
         where = f"TMDB /{path}"

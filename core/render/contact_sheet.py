@@ -14,7 +14,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageOps
 
 from ..app import Reelpick
-from ..posters import PosterStore
+from ..posters import Poster, PosterSource, PosterStore
 from ..types import PluginAnswer
 from .text import font, wrap
 
@@ -65,7 +65,7 @@ def contact_sheet(
     width = MARGIN * 2 + LABEL_W + CELL_W + QUERY_GAP + k * CELL_W + (k - 1) * GAP
     row_h = CELL_H + CAPTION_H + GAP * 2
     footer = f"reelpick  ·  {len(app.dataset.movies):,} movies  ·  #rank  ·  similarity score"
-    if any(p.source == "tmdb" for p in posters.values()):
+    if any(p.source == PosterSource.TMDB for p in posters.values()):
         from ..posters.tmdb import TMDB_ATTRIBUTION
 
         footer += f"  ·  Posters: TMDB. {TMDB_ATTRIBUTION}"
@@ -154,7 +154,7 @@ def _cell(
     sheet: Image.Image,
     draw: ImageDraw.ImageDraw,
     app: Reelpick,
-    poster: object,
+    poster: Poster,
     movie_id: int,
     x: int,
     y: int,
