@@ -139,7 +139,7 @@ def _walk(folder: Path) -> tuple[int, int]:
     return size, files
 
 
-def _manifest(store: Path) -> dict:
+def _manifest(store: Path) -> dict[str, object]:
     try:
         value = json.loads((store / MANIFEST).read_text())
     except (OSError, ValueError):

@@ -135,7 +135,8 @@ class ImageSearchWorker:
         self._fresh = False
         if kind != "ok":
             raise ImageSearchFailed(f"the image search failed: {payload}")
-        return payload
+        answers: list[PluginAnswer] = payload
+        return answers
 
     # -- life cycle ---------------------------------------------------------------------------
     def _start(self) -> None:

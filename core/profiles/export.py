@@ -31,7 +31,7 @@ def export_csv(entries: Iterable[Entry], dataset: Dataset | None = None) -> byte
     for entry in sorted(entries, key=lambda e: e.movie_id):
         title, year = "", ""
         if dataset is not None and entry.movie_id in dataset:
-            row = dataset.movies.loc[entry.movie_id]
+            row = dataset.movie(entry.movie_id)
             title = str(row["name"])
             year = str(int(row["year"])) if pd.notna(row["year"]) else ""
         writer.writerow(

@@ -71,7 +71,7 @@ class ImportResult:
     unmatched: list[Unmatched] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         """``{"rows", "matched", "changed", "format", "notes", "unmatched": [{"row", "reason"}]}``.
 
         Unmatched rows carry their number and reason only; ``text`` stays out of reports

@@ -93,12 +93,14 @@ class RatingQuestions:
         genres = self._genres_of(movie_ids)
         if not len(genres):
             return np.zeros(self._genres.shape[1], dtype=np.float32)
-        return genres.mean(axis=0)
+        share: np.ndarray = genres.mean(axis=0)
+        return share
 
     def _genres_of(self, movie_ids: np.ndarray | list[int]) -> np.ndarray:
         ids = np.asarray(movie_ids, dtype=np.int64)
         rows = np.searchsorted(self._movie_ids, ids).clip(max=len(self._movie_ids) - 1)
-        return self._genres[rows[self._movie_ids[rows] == ids]]
+        genres: np.ndarray = self._genres[rows[self._movie_ids[rows] == ids]]
+        return genres
 
     def _run_genres(self, last: list[int]) -> np.ndarray | None:
         """Genres every one of the last questions had (a third would make a run)."""

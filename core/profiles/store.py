@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from ..types import Profile
 from .errors import ProfileStoreError
@@ -152,7 +153,7 @@ class ProfileStore:
             except sqlite3.Error as exc:
                 raise ProfileStoreError(f"{self.path}: could not save ({exc})") from None
 
-    def _read(self, sql: str, args: Sequence = ()) -> list[tuple]:
+    def _read(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._db.execute(sql, args).fetchall()
@@ -191,7 +192,7 @@ class ProfileStore:
         return [Entry(*row) for row in rows]
 
     def owners_count(self) -> int:
-        return self._read("SELECT count(DISTINCT owner) FROM entries")[0][0]
+        return int(self._read("SELECT count(DISTINCT owner) FROM entries")[0][0])
 
     # -- changing --------------------------------------------------------------------
     def rate(self, owner: str, movie_id: int, stars: float) -> bool:
