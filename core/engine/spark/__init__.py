@@ -8,7 +8,7 @@ plugins never import pyspark at import time.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from ..settings import EngineSettings
 from .als import SparkAlsFactors, spark_fit_als
 from .cosine import spark_topk_cosine
 from .session import java_available, local_master, spark_errors, spark_session, stop_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 __all__ = ["SparkEngine", "java_available", "local_master", "stop_session"]
 
@@ -36,7 +39,7 @@ class SparkEngine:
         self.settings = settings
 
     @property
-    def session(self) -> Any:
+    def session(self) -> SparkSession:
         return spark_session(self.settings)
 
     def topk_cosine(
@@ -75,6 +78,6 @@ class SparkEngine:
                 F.col("rating").cast("float"),
                 stamp.cast("long").alias("timestamp"),
             ).toArrow()
-        ratings = table.to_pandas()
+        ratings: pd.DataFrame = table.to_pandas()
         # The same ratings give the same fingerprint, whatever order Spark read them in.
         return ratings.sort_values(["userId", "movieId"], kind="stable").reset_index(drop=True)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from .session import spark_errors
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
 
 
 @dataclass
@@ -18,7 +22,7 @@ class SparkAlsFactors:
 
 
 def spark_fit_als(
-    spark: Any, ratings: sp.csr_matrix, rank: int, reg: float, max_iter: int, seed: int
+    spark: SparkSession, ratings: sp.csr_matrix, rank: int, reg: float, max_iter: int, seed: int
 ) -> SparkAlsFactors:
     import pyarrow as pa
     from pyspark.ml.recommendation import ALS
@@ -57,7 +61,7 @@ def spark_fit_als(
     )
 
 
-def _dense(table: Any, n: int, rank: int) -> np.ndarray:
+def _dense(table: pa.Table, n: int, rank: int) -> np.ndarray:
     factors = np.zeros((n, rank), dtype=np.float32)
     ids = table.column("id").to_numpy()
     if len(ids):

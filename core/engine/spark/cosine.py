@@ -26,15 +26,19 @@ import logging
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from ...neighbours import cosine_inputs, topk_cosine_prepared
 from .session import spark_errors
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +48,18 @@ task_fault: Callable[[int, int], None] | None = None
 BLOCKS_PER_CORE = 4
 
 
-def matrix_bytes(ratings: sp.spmatrix) -> int:
+def matrix_bytes(ratings: sp.csr_matrix) -> int:
     """Bytes of the two CSR copies the kernel reads (values, indices and pointers)."""
     users, items = ratings.shape
     return 2 * ratings.nnz * 8 + 8 * (users + items + 2)
 
 
 def spark_topk_cosine(
-    spark: Any, ratings: sp.csr_matrix, k: int, min_support: int, broadcast_limit_mb: int
+    spark: SparkSession,
+    ratings: sp.csr_matrix,
+    k: int,
+    min_support: int,
+    broadcast_limit_mb: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     size = matrix_bytes(ratings)
     plan = "broadcast" if size <= broadcast_limit_mb * (1 << 20) else "self-join"
@@ -66,7 +74,9 @@ def spark_topk_cosine(
     return found
 
 
-def _broadcast(spark: Any, ratings: sp.csr_matrix, k: int, min_support: int):
+def _broadcast(
+    spark: SparkSession, ratings: sp.csr_matrix, k: int, min_support: int
+) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
     from pyspark import SparkFiles
 
@@ -86,7 +96,7 @@ def _broadcast(spark: Any, ratings: sp.csr_matrix, k: int, min_support: int):
         n_blocks = max(1, min(n_items, sc.defaultParallelism * BLOCKS_PER_CORE))
         fault = task_fault
 
-        def run_blocks(batches):
+        def run_blocks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             import numba
             import numpy as np
             from pyspark import TaskContext
@@ -94,7 +104,7 @@ def _broadcast(spark: Any, ratings: sp.csr_matrix, k: int, min_support: int):
             context = TaskContext.get()
             # One numba thread per core Spark gave this task (the other cores run other tasks).
             cpus = int(context.cpus()) if context else 1
-            numba.set_num_threads(max(1, min(cpus, numba.config.NUMBA_NUM_THREADS)))
+            numba.set_num_threads(max(1, min(cpus, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
             arrays = {
                 key: np.load(SparkFiles.get(name), mmap_mode="r") for key, name in names.items()
             }
@@ -118,16 +128,18 @@ def _broadcast(spark: Any, ratings: sp.csr_matrix, k: int, min_support: int):
     return _assemble(table, n_items, k)
 
 
-def _self_join(spark: Any, ratings: sp.csr_matrix, k: int, min_support: int):
+def _self_join(
+    spark: SparkSession, ratings: sp.csr_matrix, k: int, min_support: int
+) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    coo = sp.csr_matrix(ratings, dtype=np.float32)
-    if not coo.has_canonical_format:
-        coo = coo.copy()
-        coo.sum_duplicates()
-    coo = coo.tocoo()
+    csr = sp.csr_matrix(ratings, dtype=np.float32)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+    coo = csr.tocoo()
     n_items = coo.shape[1]
     k = min(k, max(n_items - 1, 0))
     arrow = pa.table(
@@ -177,7 +189,7 @@ def _self_join(spark: Any, ratings: sp.csr_matrix, k: int, min_support: int):
     return index, score
 
 
-def _assemble(table: Any, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _assemble(table: pa.Table, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     index = np.full((n_items, k), -1, dtype=np.int32)
     score = np.zeros((n_items, k), dtype=np.float32)
     if k == 0 or table.num_rows == 0:

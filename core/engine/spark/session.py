@@ -16,10 +16,13 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...errors import DataError, EngineError
 from ..settings import EngineSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +73,10 @@ def _probe_master(master: str) -> None:
     raise EngineError(f"Spark master {master} does not answer ({'; '.join(errors)})")
 
 
-_session: Any = None
+_session: SparkSession | None = None
 
 
-def spark_session(settings: EngineSettings) -> Any:
+def spark_session(settings: EngineSettings) -> SparkSession:
     """The process's SparkSession (created on first use from ``settings``)."""
     global _session
     try:
