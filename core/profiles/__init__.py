@@ -1,4 +1,4 @@
-"""Personal profiles (issue 12): what each person rated, saw or does not want, on disk.
+"""Personal profiles: what each person rated, saw or does not want, on disk.
 
 * :class:`ProfileStore` keeps ratings and marks per owner (``tg:<id>``, ``local:<name>``)
   in SQLite and hands out :class:`~reelpick.types.Profile` objects for plugins;
@@ -9,9 +9,19 @@
 
 from .errors import ProfileError, ProfileImportError, ProfileStoreError
 from .export import export_csv
-from .imports import FORMATS, MAX_BYTES, MAX_ROWS, detect_format, import_profile, read_import
+from .imports import MAX_BYTES, MAX_ROWS, detect_format, import_profile, read_import
 from .matching import MovieMatcher
-from .model import KINDS, Entry, ImportResult, ImportRow, Kind, ParsedImport, Unmatched
+from .model import (
+    FORMATS,
+    KINDS,
+    Entry,
+    ImportFormat,
+    ImportResult,
+    ImportRow,
+    Kind,
+    ParsedImport,
+    Unmatched,
+)
 from .questions import RatingQuestions, next_to_rate
 from .store import FILENAME, ProfileStore
 
@@ -22,6 +32,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_ROWS",
     "Entry",
+    "ImportFormat",
     "ImportResult",
     "ImportRow",
     "Kind",

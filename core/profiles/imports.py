@@ -34,21 +34,29 @@ from pathlib import Path
 from ..data import Dataset
 from .errors import ProfileImportError
 from .matching import MovieMatcher
-from .model import KINDS, ImportResult, ImportRow, Kind, ParsedImport, Unmatched
+from .model import (
+    FORMATS,
+    KINDS,
+    ImportFormat,
+    ImportResult,
+    ImportRow,
+    Kind,
+    ParsedImport,
+    Unmatched,
+)
 from .store import ProfileStore
 
 MAX_BYTES = 10 * 1024 * 1024
 # A title lookup costs up to ~2 ms; rows past this cap would tie up a bot worker for
 # minutes. Heavy IMDb or Letterboxd users have around 10,000 films.
 MAX_ROWS = 20_000
-FORMATS = ("letterboxd", "imdb", "movielens")
 # Columns a format cannot do without (lower case), and how its header is shown in messages.
-REQUIRED = {
+REQUIRED: dict[ImportFormat, tuple[str, ...]] = {
     "letterboxd": ("name", "year"),
     "imdb": ("const", "your rating"),
     "movielens": ("movieid",),
 }
-EXPECTED = {
+EXPECTED: dict[ImportFormat, str] = {
     "letterboxd": "a Letterboxd export (Date, Name, Year, Letterboxd URI, Rating)",
     "imdb": "an IMDb ratings export (Const, Your Rating, Title, Year, ...)",
     "movielens": "MovieLens ratings (movieId, rating)",
@@ -99,16 +107,13 @@ def read_import(
         filename = filename or data.name
         data = _read_capped(data, max_bytes)
     name = filename or "the file"
-    if format is not None and format not in FORMATS:
-        raise ProfileImportError(
-            f"unknown import format {format!r} (expected one of {', '.join(FORMATS)})"
-        )
+    named = None if format is None else _known_format(format)
     if not isinstance(matcher, MovieMatcher):
         matcher = MovieMatcher(matcher)
     text, notes = decode(data, name, max_bytes)
     header, rows = _records(text, name)
     columns = [c.strip().lower() for c in header]
-    chosen = format or detect_format(columns)
+    chosen = named or detect_format(columns)
     if chosen is None or any(c not in columns for c in REQUIRED[chosen]):
         raise ProfileImportError(_wrong_columns(name, header, chosen))
     if chosen == "letterboxd" and Path(name).name.lower().startswith("watchlist"):
@@ -132,7 +137,16 @@ def read_import(
     return parsed
 
 
-def detect_format(columns: list[str]) -> str | None:
+def _known_format(format: str) -> ImportFormat:
+    for known in FORMATS:
+        if format == known:
+            return known
+    raise ProfileImportError(
+        f"unknown import format {format!r} (expected one of {', '.join(FORMATS)})"
+    )
+
+
+def detect_format(columns: list[str]) -> ImportFormat | None:
     """The format a header (lower-case column names) belongs to, or None."""
     present = set(columns)
     if {"const", "your rating"} <= present:
@@ -218,7 +232,7 @@ def _records(text: str, name: str) -> tuple[list[str], list[tuple[int, list[str]
     return header, rows
 
 
-def _wrong_columns(name: str, header: list[str], chosen: str | None) -> str:
+def _wrong_columns(name: str, header: list[str], chosen: ImportFormat | None) -> str:
     shown = [repr(h.strip()[:40]) for h in header[:12]]
     found = ", ".join(shown) + (", ..." if len(header) > 12 else "")
     expected = [EXPECTED[chosen]] if chosen else list(EXPECTED.values())
@@ -337,7 +351,7 @@ def _read_movielens(
         _add(parsed, row.number, text, movie_id, stars, problem, kind)
 
 
-_READERS: dict[str, Callable[[list[_Row], MovieMatcher, ParsedImport, str], None]] = {
+_READERS: dict[ImportFormat, Callable[[list[_Row], MovieMatcher, ParsedImport, str], None]] = {
     "letterboxd": _read_letterboxd,
     "imdb": _read_imdb,
     "movielens": _read_movielens,

@@ -11,6 +11,9 @@ from .errors import ProfileError
 
 Kind = Literal["rating", "seen", "not_interested"]
 KINDS: tuple[Kind, ...] = ("rating", "seen", "not_interested")
+# The export files an import reads.
+ImportFormat = Literal["letterboxd", "imdb", "movielens"]
+FORMATS: tuple[ImportFormat, ...] = ("letterboxd", "imdb", "movielens")
 MIN_STARS, MAX_STARS = 0.5, 5.0
 
 # "tg:<telegram user id>" for Telegram users, "local:<name>" for the command line.
@@ -50,7 +53,7 @@ class Unmatched:
 class ParsedImport:
     """An import file read and matched against the catalogue, not stored yet."""
 
-    format: str  # "letterboxd", "imdb" or "movielens"
+    format: ImportFormat
     rows: int  # data rows in the file (blank lines not counted)
     matched_rows: int = 0  # rows that found their movie
     # One row per movie (a movie listed twice keeps its rating, the later one if several).
@@ -64,7 +67,7 @@ class ImportResult:
     """What an import did. ``changed`` counts movies whose stored state changed, so a second
     import of the same file reports 0."""
 
-    format: str
+    format: ImportFormat
     rows: int
     matched: int
     changed: int
