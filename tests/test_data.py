@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reelpick.data import load_dataset, split_title
@@ -29,6 +30,14 @@ def test_real_ml_latest_small(ml_small) -> None:
     # A rating lands in the right cell.
     row, col = matrix.row(1), matrix.column(2571)
     assert matrix.matrix[row, col] == 5.0
+
+
+def test_movie_is_one_row_of_movies(ml_small) -> None:
+    row = ml_small.movie(2571)
+    assert isinstance(row, pd.Series)
+    assert (row["name"], row["year"], row["tmdb_id"]) == ("The Matrix", 1999, 603)
+    with pytest.raises(KeyError):
+        ml_small.movie(999_999_999)
 
 
 def test_zip_and_folder_give_the_same_data(tmp_path: Path, ml_small) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import logging
 import os
 import subprocess
@@ -19,7 +20,14 @@ from PIL import Image
 from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, huge_png
 
 from reelpick.cli.posters import cmd_posters_fetch
-from reelpick.posters import BadImage, PosterStore, check_image, render_placeholder
+from reelpick.posters import (
+    BadImage,
+    FetchStatus,
+    PosterSource,
+    PosterStore,
+    check_image,
+    render_placeholder,
+)
 from reelpick.posters.placeholder import genre_colours
 from tests.fixtures import ML_SMALL, POSTERS
 
@@ -103,6 +111,15 @@ def test_no_key_gives_placeholders_without_network(store_for, server):
     assert poster.placeholder and poster.source == "placeholder"
     assert store.local(TOY_STORY) is None
     assert requests_made(server) == 0
+
+
+def test_sources_and_statuses_are_enums_equal_to_their_names(store_for):
+    store = store_for(key=None)
+    poster = store.get(TOY_STORY)
+    assert poster.source is PosterSource.PLACEHOLDER and poster.source == "placeholder"
+    outcome = store.fetch(TOY_STORY)
+    assert outcome.status is FetchStatus.FAILED and outcome.status == "failed"
+    assert json.dumps({outcome.status: 1}) == '{"failed": 1}'
 
 
 def test_placeholder_is_a_readable_poster_shaped_png(store_for):
