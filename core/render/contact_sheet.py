@@ -168,7 +168,7 @@ def _cell(
         thumb = Image.new("RGB", (CELL_W, CELL_H), (200, 200, 200))
     sheet.paste(thumb, (x, y))
     draw.rectangle((x - 1, y - 1, x + CELL_W, y + CELL_H), outline=(205, 205, 200))
-    row = app.dataset.movies.loc[movie_id] if movie_id in app.dataset else None
+    row = app.dataset.movie(movie_id) if movie_id in app.dataset else None
     name = str(row["name"]) if row is not None else f"Movie {movie_id}"
     year = row["year"] if row is not None and pd.notna(row["year"]) else None
     face = font(13, bold=True)
