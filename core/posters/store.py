@@ -308,7 +308,7 @@ class PosterStore:
             log.warning("%s failed (%s); not asking %s again for %.0f s", what, exc, what, seconds)
 
 
-def _is_poster_entry(entry: Any) -> bool:
+def _is_poster_entry(entry: object) -> bool:
     """A fetched poster as :meth:`PosterStore.fetch` writes it (entries written before the
     sha256 field existed are accepted without the check)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("data"), bytes) or not entry["data"]:
@@ -317,7 +317,7 @@ def _is_poster_entry(entry: Any) -> bool:
     return digest is None or digest == hashlib.sha256(entry["data"]).hexdigest()
 
 
-def _is_missing_entry(entry: Any) -> bool:
+def _is_missing_entry(entry: object) -> bool:
     return isinstance(entry, dict) and isinstance(entry.get("reason"), str)
 
 

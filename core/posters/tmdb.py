@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -23,6 +23,10 @@ from ..cache import open_diskcache, read_cached
 from ..config import Config, secret
 from ..errors import ReelpickError
 from ..redact import protect, redact
+
+if TYPE_CHECKING:
+    import diskcache
+    from urllib3.response import BaseHTTPResponse
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ class ImageData:
 class CappedRetry(Retry):
     """urllib3 Retry whose Retry-After waits are capped, so a 429 cannot stall us for hours."""
 
-    def get_retry_after(self, response: Any) -> float | None:
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
@@ -135,7 +139,7 @@ class TMDBClient:
         self._lock = threading.Lock()
         self._configuration: tuple[JSONObject, float] | None = None  # (value, fetched at)
         self._config_lock = threading.Lock()
-        self._cache: Any = None
+        self._cache: diskcache.Cache | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> TMDBClient | None:
@@ -327,7 +331,7 @@ class TMDBClient:
                 self._sessions.append(session)
         return session
 
-    def _disk_cache(self) -> Any:
+    def _disk_cache(self) -> diskcache.Cache:
         with self._lock:
             if self._cache is None:
                 self._cache = open_diskcache(self.cache_dir)
@@ -347,7 +351,7 @@ def _read_capped(response: requests.Response, limit: int, where: str) -> bytes:
     return bytes(body)
 
 
-def _is_configuration_entry(entry: Any) -> bool:
+def _is_configuration_entry(entry: object) -> bool:
     """A /configuration answer as :meth:`TMDBClient.configuration` stores it."""
     if not isinstance(entry, dict) or not isinstance(entry.get("at"), int | float):
         return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from PIL import ImageFont
 
@@ -24,7 +23,7 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
     return ImageFont.load_default(size=size)
 
 
-def wrap(text: str, face: Any, width: int) -> list[str]:
+def wrap(text: str, face: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
     """Greedy word wrap to ``width`` pixels; words longer than a line are cut."""
     lines: list[str] = []
     line = ""
