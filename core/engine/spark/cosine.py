@@ -104,7 +104,9 @@ def _broadcast(
             context = TaskContext.get()
             # One numba thread per core Spark gave this task (the other cores run other tasks).
             cpus = int(context.cpus()) if context else 1
-            numba.set_num_threads(max(1, min(cpus, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+            # numba.config sets its attributes at import, so its types do not list them.
+            most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+            numba.set_num_threads(max(1, min(cpus, most)))
             arrays = {
                 key: np.load(SparkFiles.get(name), mmap_mode="r") for key, name in names.items()
             }
