@@ -23,6 +23,7 @@ import contextlib
 import logging
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationHandlerStop,
@@ -72,7 +73,7 @@ class Profiles:
         The links carry no argument; one crafted with an argument is treated as the same
         request (the person is only ever acting on their own profile).
         """
-        if update.effective_chat is None or update.effective_chat.type != "private":
+        if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
             return
         message = update.effective_message
         payload = ((message.text if message else None) or "").split()[-1].partition("_")[0]

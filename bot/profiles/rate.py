@@ -26,7 +26,7 @@ from reelpick.redact import redact
 
 from ..context import BotContext
 from ..i18n import Translator, translator_for
-from ..rating_buttons import RATE_PREFIX, STARS, owner_of, parse_rate, rating_keyboard
+from ..rating_buttons import RATE_PREFIX, STARS, Mark, owner_of, parse_rate, rating_keyboard
 from ..replies import STALE
 from ..services import BotServices
 from ..updates import chat_of, query_of
@@ -78,9 +78,9 @@ class Rating:
         async with s.chat_lock(chat.id):
             if press.choice in STARS:
                 s.profiles.rate(owner, press.movie_id, float(press.choice))
-            elif press.choice == "seen":
+            elif press.choice == Mark.SEEN:
                 s.profiles.mark_seen(owner, press.movie_id)
-            elif press.choice == "no":
+            elif press.choice == Mark.NOT_INTERESTED:
                 s.profiles.mark_not_interested(owner, press.movie_id)
             await query.answer(texts.recorded(press.choice, s.label(press.movie_id), _))
             session = _session(s, user.id)
@@ -141,7 +141,7 @@ def _has_skip(markup: InlineKeyboardMarkup | None) -> bool:
     if markup is None:
         return False
     return any(
-        (b.callback_data or "").startswith(f"{RATE_PREFIX}skip:")
+        (b.callback_data or "").startswith(f"{RATE_PREFIX}{Mark.SKIP}:")
         for row in markup.inline_keyboard
         for b in row
         if isinstance(b.callback_data, str)

@@ -24,7 +24,7 @@ from reelpick.types import PluginAnswer, Profile
 from ..context import BotContext
 from ..i18n import N_, Translator
 from ..media import genre_line
-from ..rating_buttons import STARS
+from ..rating_buttons import STARS, Mark
 from ..updates import chat_of, message_of
 
 FORGET_PREFIX = "forget:"
@@ -109,9 +109,9 @@ def recorded(choice: str, label: str, _: Translator) -> str:
     """The short answer to a rating press (shown as a toast, at most 200 characters)."""
     if choice in STARS:
         text = _("★{stars} for {title}", stars=choice, title=label)
-    elif choice == "seen":
+    elif choice == Mark.SEEN:
         text = _("Marked as seen: {title}", title=label)
-    elif choice == "no":
+    elif choice == Mark.NOT_INTERESTED:
         text = _("I won't suggest {title}", title=label)
     else:
         text = _("Skipped")
