@@ -1,1 +1,30 @@
-"""The Telegram bot (``reelpick bot``): see :mod:`reelpick.bot.app` for how it is built."""
+"""The Telegram bot (``reelpick bot``): see :mod:`reelpick.bot.app` for how it is built.
+
+The bot is a set of features, each a module or package with one
+``register(application, services)``: ``guard`` (rate limits), ``titles`` (title answers and
+the bot's own commands), ``chat_settings`` (/settings), ``movienight``, ``profiles``,
+``inline``, ``photo`` and ``fallbacks`` (what no feature answers). A feature imports only
+the shared modules in :data:`SHARED_MODULES`, never another feature; what two features
+share moves to a shared module. ``app`` wires the features together and ``main`` runs it.
+"""
+
+# Modules any feature may import (tests/test_architecture.py checks that features import
+# nothing else of the bot).
+SHARED_MODULES = (
+    "breaker",  # pausing a plugin that keeps failing
+    "context",  # BotContext: the handlers' context, with typed services
+    "deeplinks",  # t.me/<bot>?start=<payload> links, dispatched by /start
+    "handler_groups",  # HandlerGroup: every handler group, in order
+    "i18n",  # translators and message ids
+    "limits",  # per-chat rate limits and the retrying Bot API rate limiter
+    "media",  # posters to Telegram: captions, albums, file-id reuse
+    "movie_answer",  # answering with one movie: header, then one album per plugin
+    "permissions",  # who may change a group's settings
+    "rating_buttons",  # the rating keyboard and the profile key of a Telegram user
+    "replies",  # one-line replies several features give
+    "resolve",  # a typed title -> one movie, candidates or a problem
+    "services",  # BotServices: what every feature shares; FeatureStates
+    "settings",  # SettingsStore: k and plugins per chat
+    "stopping",  # stop_after: a handler that answered stops later groups
+    "updates",  # the message, chat or query of an update, typed without None
+)

@@ -1,66 +1,62 @@
 """Wiring only: ``build_application(config, app)`` -> a ready python-telegram-bot Application.
 
-No behaviour lives here. ``build_application`` creates the one shared
-:class:`~reelpick.bot.services.BotServices` (stored in ``application.bot_data``; handlers
-reach it with :func:`reelpick.bot.services.services`), adds the bot's own handlers from
-:mod:`reelpick.bot.handlers`, then registers every other feature with a plain call, as movie
-nights are: ``register_movienight(application, app, config, services=shared)``. A feature
-adds its handlers and appends its (command, description) pairs to ``shared.commands`` (every
-chat) or ``shared.group_commands`` (groups only), which ``_post_init`` sends with
-setMyCommands per scope and per language (descriptions are English message ids marked with
-``N_()``, translated with :mod:`reelpick.bot.i18n`; English is the default for any language
-without its own list); a feature reached by a ``t.me/<bot>?start=<payload>`` link registers
-its payload with ``shared.deep_links``. Features import :mod:`~reelpick.bot.services`,
-:mod:`~reelpick.bot.media`, :mod:`~reelpick.bot.resolve` and
-:mod:`~reelpick.bot.permissions`, never this module, so imports run one way
-(app -> features -> shared modules).
+No behaviour lives here. ``build_application`` builds the application with
+:func:`~reelpick.bot.context.context_types` (every handler's context is a
+:class:`~reelpick.bot.context.BotContext`, whose ``.services`` is the one shared
+:class:`~reelpick.bot.services.BotServices` created here), then calls every feature's
+``register(application, services)`` from :data:`FEATURES`, in order.
 
-Handler groups: a per-chat rate limit runs first (``GUARD_GROUP``, -100) for every update
-that has a chat; movie nights answer their commands, buttons and poll answers in group -1
-and stop the update there; plain text in private chats and mentions in groups are the bot's
-(group 0, so add plain-text handlers of your own in group 1 or later); commands nobody
-handles get a hint (``UNKNOWN_COMMAND_GROUP``, 50); errors are logged with a traceback and
-the person gets one polite line.
+A feature adds its handlers in its :class:`~reelpick.bot.handler_groups.HandlerGroup`, keeps
+its own state in ``services.features``, appends its (command, description) pairs to
+``services.commands`` (every chat) or ``services.group_commands`` (groups only), which
+``_post_init`` sends with setMyCommands per scope and per language (descriptions are English
+message ids marked with ``N_()``, translated with :mod:`reelpick.bot.i18n`; English is the
+default for any language without its own list), and registers the ``/start`` payloads of
+its ``t.me/<bot>?start=<payload>`` links with ``services.deep_links``. The menu lists the
+commands in the order of :data:`FEATURES`. Features import shared modules only, never each
+other nor this module (:mod:`reelpick.bot` lists the shared modules).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeAllGroupChats,
-    BotCommandScopeAllPrivateChats,
-    Update,
-)
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram.ext import ApplicationBuilder
 
 from reelpick.app import Reelpick
 from reelpick.config import Config, secret
 from reelpick.errors import ConfigError
 
-from . import handlers as h
-from . import settings_handlers
+from . import chat_settings, fallbacks, guard, inline, photo, profiles, titles
+from .context import BotApplication, context_types
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
-from .inline import register_inline
 from .limits import RetryingRateLimiter
 from .movienight import register_movienight
-from .photo import register_photo
-from .profiles import register_profiles
 from .services import SERVICES, BotServices
 
 log = logging.getLogger(__name__)
 
-GUARD_GROUP = -100  # before every feature's handlers (movie nights use group -1)
-UNKNOWN_COMMAND_GROUP = 50
+
+# SHIM, to go when bot/movienight provides register(application, services) like every other
+# feature: FEATURES then names movienight.register in this slot, and this function goes.
+def _movienight_register(application: BotApplication, services: BotServices) -> None:
+    register_movienight(application, services.reelpick, services.config, services=services)
+
+
+# Every feature, registered in this order (the order of the command menu).
+FEATURES: tuple[Callable[[BotApplication, BotServices], None], ...] = (
+    guard.register,
+    titles.register,
+    chat_settings.register,
+    _movienight_register,
+    profiles.register,
+    inline.register,
+    photo.register,
+    fallbacks.register,
+)
+
 # What an empty chat with the bot shows (at most 512 characters), and its profile line (120).
 DESCRIPTION = N_(
     "Send me a movie title and I answer with posters of similar movies, one album per "
@@ -80,7 +76,7 @@ def bot_token() -> str:
 
 def build_application(
     config: Config, app: Reelpick, *, concurrent_updates: int = 64
-) -> Application:
+) -> BotApplication:
     """The bot with all handlers, over the Bot API at ``bot.base_url``.
 
     The token is read from the environment (TELEGRAM_BOT_TOKEN) and kept out of the logs.
@@ -94,6 +90,7 @@ def build_application(
     section = config.section("bot")
     application = (
         ApplicationBuilder()
+        .context_types(context_types())
         .token(token)
         .base_url(section["base_url"])
         .base_file_url(section["base_file_url"])
@@ -120,49 +117,14 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .build()
     )
-    shared = BotServices(config, app)
-    application.bot_data[SERVICES] = shared
-
-    application.add_handler(TypeHandler(Update, h.guard), group=GUARD_GROUP)
-    application.add_handler(CommandHandler("start", h.start))
-    application.add_handler(CommandHandler("help", h.help_command))
-    application.add_handler(CommandHandler("plugins", h.plugins_command))
-    application.add_handler(CommandHandler("about", h.about_command))
-    application.add_handler(CommandHandler("settings", settings_handlers.settings_command))
-    application.add_handler(CommandHandler("similar", h.similar_command))
-    application.add_handler(CommandHandler("reload", h.reload_command))
-    application.add_handler(CallbackQueryHandler(h.pick_button, pattern=r"^pick:"))
-    application.add_handler(
-        CallbackQueryHandler(settings_handlers.settings_button, pattern=r"^set:")
-    )
-    text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
-    application.add_handler(MessageHandler(text & filters.ChatType.PRIVATE, h.private_text))
-    application.add_handler(MessageHandler(text & filters.ChatType.GROUPS, h.group_text))
-    shared.commands.extend(h.COMMANDS)
-
-    register_movienight(application, app, config, services=shared)
-    register_profiles(application, shared)
-    register_inline(application, config, services=shared)
-    register_photo(application, config, services=shared)
-    # After every feature's buttons, last in group 0: PTB runs only the first matching handler
-    # of a group, so a catch-all registered earlier would swallow the features' callbacks. Any
-    # other callback data (old, foreign, forged) is answered here, with no effect.
-    application.add_handler(CallbackQueryHandler(h.stale_button))
-
-    application.add_handler(
-        MessageHandler(filters.COMMAND, h.unknown_command), group=UNKNOWN_COMMAND_GROUP
-    )
-    application.add_handler(
-        MessageHandler(
-            filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.TEXT, h.other_message
-        ),
-        group=UNKNOWN_COMMAND_GROUP,
-    )
-    application.add_error_handler(h.on_error)
+    services = BotServices(config, app)
+    application.bot_data[SERVICES] = services
+    for register in FEATURES:
+        register(application, services)
     return application
 
 
-async def _post_init(application: Application) -> None:
+async def _post_init(application: BotApplication) -> None:
     shared: BotServices = application.bot_data[SERVICES]
     everywhere = list(dict.fromkeys(shared.commands))
     in_groups = list(dict.fromkeys(everywhere + shared.group_commands))
@@ -187,7 +149,7 @@ async def _post_init(application: Application) -> None:
     log.info("bot @%s ready; answering with %s", bot.username, ", ".join(ready) or "nothing")
 
 
-async def _post_shutdown(application: Application) -> None:
+async def _post_shutdown(application: BotApplication) -> None:
     shared: BotServices | None = application.bot_data.get(SERVICES)
     if shared is not None:
         shared.close()

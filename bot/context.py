@@ -7,8 +7,10 @@ the wiring created. :func:`context_types` is passed to ``ApplicationBuilder.cont
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from .services import SERVICES, BotServices
@@ -25,7 +27,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
         return services
 
 
-BotApplication = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+BotApplication = Application[ExtBot[int], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+Handler = Callable[
+    [Update, BotContext], Coroutine[Any, Any, None]
+]  # what every feature's handler is
 
 
 def context_types() -> ContextTypes[BotContext, dict[Any, Any], dict[Any, Any], BotData]:

@@ -3,7 +3,7 @@
 Features register a handler for a payload name; ``/start`` hands matching payloads to it and
 gives everything else (no payload, unknown or malformed ones) the normal welcome::
 
-    services(context).deep_links.register("rate", rate_from_link)
+    services.deep_links.register("rate", rate_from_link)    # in a feature's register
     # t.me/reelpick_bot?start=rate_6  ->  await rate_from_link(update, context, "6")
 
 A payload is what Telegram allows: 1-64 characters of ``A-Z a-z 0-9 _ -``. Its name is the
@@ -16,16 +16,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from telegram import Update
-from telegram.ext import ContextTypes
+
+if TYPE_CHECKING:  # the context module imports this one (through services)
+    from .context import BotContext
 
 log = logging.getLogger(__name__)
 
 PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME = re.compile(r"[A-Za-z0-9-]{1,32}")
 
-DeepLinkHandler = Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[None]]
+DeepLinkHandler = Callable[[Update, "BotContext", str], Awaitable[None]]
 
 
 class DeepLinks:
@@ -49,9 +52,7 @@ class DeepLinks:
             raise ValueError(f"deep-link payload {payload!r} is not allowed by Telegram")
         return f"https://t.me/{bot_username}?start={payload}"
 
-    async def dispatch(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, payload: str
-    ) -> bool:
+    async def dispatch(self, update: Update, context: BotContext, payload: str) -> bool:
         """Run the handler of ``payload``; False when there is none (welcome as usual)."""
         if not PAYLOAD.fullmatch(payload):
             return False

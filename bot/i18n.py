@@ -94,7 +94,8 @@ class Translator:
         text = f"{value:,.{6 if exact else digits}f}"
         text = text.rstrip("0").rstrip(".") if exact and "." in text else text
         thousands, decimal = SEPARATORS.get(self.language, SEPARATORS[DEFAULT_LANGUAGE])
-        return text.translate(str.maketrans({",": thousands, ".": decimal}))
+        separators: dict[str, str | int | None] = {",": thousands, ".": decimal}
+        return text.translate(str.maketrans(separators))
 
 
 @cache

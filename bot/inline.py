@@ -37,20 +37,22 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.ext import Application, ContextTypes, InlineQueryHandler
+from telegram.ext import InlineQueryHandler
 
 from reelpick.app import Reelpick
 from reelpick.config import Config
 from reelpick.posters import Poster
 
+from .context import BotApplication, BotContext
+from .handler_groups import HandlerGroup
 from .i18n import DEFAULT_LANGUAGE, Translator, translator_for
 from .media import CAPTION_LIMIT, visible_length
 from .resolve import clean_title, did_you_mean
-from .services import BotServices, services
+from .services import BotServices
+from .updates import inline_query_of
 
 log = logging.getLogger(__name__)
 
-FEATURE = "inline"
 PICKS = 3  # similar movies named per plugin on a card
 TITLE_CHARS = 60  # longer titles are cut on cards
 TMDB_THUMBNAIL = "https://image.tmdb.org/t/p/w92"  # TMDB's image base + its smallest poster size
@@ -87,7 +89,11 @@ class Card:
 
 
 class InlineState:
-    """The inline feature's own state: an LRU of cards and the popular-movie list."""
+    """The inline feature's own state: an LRU of cards and the popular-movie list.
+
+    ``is_personal(user_id)``: whether answers for this user are personal (a profile store's
+    "has a profile"); by default nobody's are.
+    """
 
     def __init__(self, config: Config, is_personal: Callable[[int], bool] | None = None) -> None:
         section = config.section("inline")
@@ -123,19 +129,10 @@ class InlineState:
         return self._popular[1]
 
 
-def register_inline(
-    application: Application,
-    config: Config,
-    *,
-    services: BotServices,
-    is_personal: Callable[[int], bool] | None = None,
-) -> InlineState:
-    """Answer inline queries. ``is_personal(user_id)``: whether answers for this user are
-    personal (a profile store's "has a profile"); by default nobody's are."""
-    state = InlineState(config, is_personal)
-    services.features[FEATURE] = state
-    application.add_handler(InlineQueryHandler(inline_query))
-    return state
+def register(application: BotApplication, services: BotServices) -> None:
+    """Answer inline queries; the cards live in this feature's :class:`InlineState`."""
+    services.features.add(InlineState(services.config))
+    application.add_handler(InlineQueryHandler(inline_query), HandlerGroup.DEFAULT)
 
 
 def movies_for(app: Reelpick, state: InlineState, query: str) -> list[int]:
@@ -159,11 +156,11 @@ def parse_offset(offset: str | None) -> int:
     return 0
 
 
-async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.inline_query
+async def inline_query(update: Update, context: BotContext) -> None:
+    query = inline_query_of(update)
     _ = translator_for(update)  # the language of whoever typed the query
-    s = services(context)
-    state: InlineState = s.features[FEATURE]
+    s = context.services
+    state = s.features.get(InlineState)
     movies = await asyncio.to_thread(movies_for, s.reelpick, state, query.query or "")
     start = parse_offset(query.offset)
     page = movies[start : start + state.page_size]
@@ -181,7 +178,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 def _result(
-    s: BotServices, context: ContextTypes.DEFAULT_TYPE, card: Card, _: Translator
+    s: BotServices, context: BotContext, card: Card, _: Translator
 ) -> InlineQueryResultCachedPhoto | InlineQueryResultArticle:
     result_id = f"movie-{card.movie_id}"  # unique within an answer, far below 64 bytes
     file_id = s.sender.file_id(context.bot, card.poster) if card.poster is not None else None

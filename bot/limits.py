@@ -14,6 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
+from enum import StrEnum
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -28,12 +29,16 @@ log = logging.getLogger(__name__)
 MESSAGE_ENDPOINTS = ("send", "copyMessage", "forwardMessage")
 
 
-class ChatLimiter:
-    """Sliding one-minute window of accepted requests per chat.
+class LimitVerdict(StrEnum):
+    """What :meth:`ChatLimiter.check` says about one more request."""
 
-    :meth:`check` answers "ok", "warn" (first refusal: tell the user once) or "drop"
-    (refused again within the same window: stay silent).
-    """
+    OK = "ok"
+    WARN = "warn"  # the first refusal: tell the person once
+    DROP = "drop"  # refused again within the same window: stay silent
+
+
+class ChatLimiter:
+    """Sliding one-minute window of accepted requests per chat (see :class:`LimitVerdict`)."""
 
     def __init__(self, per_minute: int, window: float = 60.0) -> None:
         self.per_minute = per_minute
@@ -41,9 +46,9 @@ class ChatLimiter:
         self._seen: dict[int, deque[float]] = {}
         self._warned: dict[int, float] = {}
 
-    def check(self, chat_id: int, now: float | None = None) -> str:
+    def check(self, chat_id: int, now: float | None = None) -> LimitVerdict:
         if self.per_minute <= 0:
-            return "ok"
+            return LimitVerdict.OK
         now = time.monotonic() if now is None else now
         if len(self._seen) > 10_000:
             self.forget_idle(now)
@@ -53,11 +58,11 @@ class ChatLimiter:
         if len(seen) < self.per_minute:
             seen.append(now)
             self._warned.pop(chat_id, None)
-            return "ok"
+            return LimitVerdict.OK
         if chat_id in self._warned:
-            return "drop"
+            return LimitVerdict.DROP
         self._warned[chat_id] = now
-        return "warn"
+        return LimitVerdict.WARN
 
     def wait_seconds(self, chat_id: int, now: float | None = None) -> float:
         """How long until ``chat_id`` may ask again."""
@@ -107,8 +112,11 @@ class RetryingRateLimiter(AIORateLimiter):
             return None
         if endpoint == "sendChatAction":
             return None
+        raw = data.get("chat_id")
+        if raw is None:
+            return None
         try:
-            chat_id = int(data.get("chat_id"))
+            chat_id = int(raw)
         except (TypeError, ValueError):
             return None
         if chat_id <= 0:

@@ -26,7 +26,14 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import diskcache
-from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto, Message, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
@@ -41,6 +48,7 @@ log = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
 ALBUM_MAX = 10
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # texts whose links need no preview card
 _TAGS = re.compile(r"<[^>]+>")
 _Item = TypeVar("_Item")
 # MovieLens's fixed genre words, shown in headers and captions in the reader's language

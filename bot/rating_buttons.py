@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
 
@@ -17,12 +18,22 @@ from .i18n import N_, Translator, translator_for
 
 RATE_PREFIX = "rate:"
 STARS = ("1", "2", "3", "4", "5")
+
+
+class Mark(StrEnum):
+    """A rating button's choice other than stars (its code in the button data)."""
+
+    SEEN = "seen"
+    NOT_INTERESTED = "no"
+    SKIP = "skip"
+
+
 # choice code in button data -> button text (a message id; stars are symbols, not words)
 CHOICES = {
     **{s: f"★{s}" for s in STARS},
-    "seen": N_("Seen it"),
-    "no": N_("Not interested"),
-    "skip": N_("Skip"),
+    Mark.SEEN: N_("Seen it"),
+    Mark.NOT_INTERESTED: N_("Not interested"),
+    Mark.SKIP: N_("Skip"),
 }
 _RATE = re.compile(r"rate:(1|2|3|4|5|seen|no|skip):([1-9]\d{0,9}):([1-9]\d{0,19})")
 
@@ -34,7 +45,7 @@ def owner_of(user: User | int) -> str:
 
 @dataclass(frozen=True)
 class RatePress:
-    choice: str  # "1".."5", "seen", "no" or "skip"
+    choice: str  # one of STARS, or a Mark
     movie_id: int
     user_id: int
 
@@ -64,7 +75,7 @@ def rating_keyboard(
             callback_data=f"{RATE_PREFIX}{choice}:{int(movie_id)}:{int(user_id)}",
         )
 
-    marks = ["seen", "no", *(["skip"] if skip else [])]
+    marks = [Mark.SEEN, Mark.NOT_INTERESTED, *([Mark.SKIP] if skip else [])]
     return InlineKeyboardMarkup([[button(s) for s in STARS], [button(m) for m in marks]])
 
 

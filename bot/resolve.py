@@ -3,10 +3,10 @@
 Shared by every feature that takes a title (the /similar flow, movie nights' /suggest):
 
     found = resolve_title(app, text)
-    if found.kind == "match":       ... found.movie_id
-    elif found.kind == "ambiguous": reply with choice_keyboard(found.candidates)
-    elif found.kind == "none":      reply with choice_keyboard(found.candidates) ("did you mean")
-    else:                           reply found.problem  (kind "invalid": empty, emoji, too long)
+    if found.kind == TitleKind.MATCH:        ... found.movie_id
+    elif found.kind == TitleKind.AMBIGUOUS:  reply with choice_keyboard(found.candidates)
+    elif found.kind == TitleKind.NONE:       reply with choice_keyboard(found.candidates)
+    else:                                    reply found.problem  (INVALID: empty, emoji, long)
 
 Texts for people come in the asker's language: ``resolve_title(app, text, translate=_)`` words
 ``found.problem`` with it and ``question_text(found, _)`` the question (English without one).
@@ -20,6 +20,7 @@ import html
 import re
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 
 from rapidfuzz import fuzz, process
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -47,10 +48,19 @@ _names_cache: dict[str, tuple[list[str], list[int]]] = {}
 _names_lock = threading.Lock()
 
 
+class TitleKind(StrEnum):
+    """What a typed title turned out to be."""
+
+    MATCH = "match"  # one movie, clearly
+    AMBIGUOUS = "ambiguous"  # several candidates to choose from
+    NONE = "none"  # no movie; "did you mean" suggestions, perhaps
+    INVALID = "invalid"  # not a title at all (empty, only emoji, too long)
+
+
 @dataclass(frozen=True)
 class Resolution:
     query: str
-    kind: str  # "match" | "ambiguous" | "none" | "invalid"
+    kind: TitleKind
     movie_id: int | None = None
     candidates: tuple[Candidate, ...] = ()  # choices (ambiguous) or suggestions (none)
     problem: str = ""  # what to tell the person when kind is "invalid"
@@ -85,13 +95,13 @@ def resolve_title(
     ``translate`` words ``problem`` in the asker's language."""
     title, problem = clean_title(text, translate)
     if problem:
-        return Resolution(text or "", "invalid", problem=problem)
+        return Resolution(text or "", TitleKind.INVALID, problem=problem)
     found = app.search(title, limit)
     if found.confident:
-        return Resolution(title, "match", movie_id=found.candidates[0].movie_id)
+        return Resolution(title, TitleKind.MATCH, movie_id=found.candidates[0].movie_id)
     if found.candidates:
-        return Resolution(title, "ambiguous", candidates=tuple(found.candidates))
-    return Resolution(title, "none", candidates=tuple(did_you_mean(app, title, limit)))
+        return Resolution(title, TitleKind.AMBIGUOUS, candidates=tuple(found.candidates))
+    return Resolution(title, TitleKind.NONE, candidates=tuple(did_you_mean(app, title, limit)))
 
 
 def did_you_mean(app: Reelpick, query: str, limit: int = 5) -> list[Candidate]:
@@ -146,7 +156,7 @@ def question_text(found: Resolution, translate: Translator = ENGLISH) -> str:
     """The HTML question above the buttons of an ambiguous or unmatched title."""
     _ = translate
     shown = html.escape(found.query[:80])
-    if found.kind == "ambiguous":
+    if found.kind == TitleKind.AMBIGUOUS:
         return _("Which “{title}” do you mean?", title=shown)
     if found.candidates:
         return _("I found no movie called “{title}”. Did you mean one of these?", title=shown)

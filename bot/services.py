@@ -2,9 +2,11 @@
 
 Like PTB's ``examples/contexttypesbot.py``, shared state lives with the application, not in
 module globals: ``build_application`` stores one :class:`BotServices` in
-``application.bot_data`` and every handler (the bot's own, movie nights') reaches it with
-``services(context)``. This module imports no other feature, so handlers and movie nights can
-import it at the top without an import cycle through the wiring in :mod:`reelpick.bot.app`.
+``application.bot_data`` and every handler reaches it as ``context.services``
+(:class:`~reelpick.bot.context.BotContext`). A feature's own state (inline cards, the photo
+worker, movie nights' store) is one object the feature's ``register`` creates and adds to
+:class:`FeatureStates`, found again by its type. This module imports no feature, so every
+feature can import it at the top without an import cycle.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol, TypeVar, runtime_checkable
 
 import diskcache
-from telegram.ext import ContextTypes
 
 from reelpick.app import Reelpick
 from reelpick.config import Config, expand
@@ -27,7 +29,7 @@ from reelpick.types import PluginAnswer
 
 from .breaker import PluginBreaker
 from .deeplinks import DeepLinks
-from .limits import ChatLimiter
+from .limits import ChatLimiter, LimitVerdict
 from .media import PosterSender
 from .resolve import did_you_mean
 from .settings import SettingsStore
@@ -35,6 +37,44 @@ from .settings import SettingsStore
 log = logging.getLogger(__name__)
 
 SERVICES = "reelpick"  # key of BotServices in application.bot_data
+
+State = TypeVar("State")
+
+
+@runtime_checkable
+class Closing(Protocol):
+    """A feature state holding something to release when the bot stops (a worker, a store)."""
+
+    def close(self) -> None: ...
+
+
+class FeatureStates:
+    """Each feature's own state: one object per feature, found by its type.
+
+    A feature's ``register`` creates its state and adds it here; its handlers read it back
+    typed, ``context.services.features.get(PhotoService)``. A state that has ``close()``
+    (:class:`Closing`) is closed with the bot, the last added first. Adding a state of a
+    type already present replaces it (tests give a feature a state built their own way).
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[type, object] = {}
+
+    def add(self, state: State) -> State:
+        self._states[type(state)] = state
+        return state
+
+    def get(self, kind: type[State]) -> State:
+        """The state of type ``kind``; KeyError when no feature added one."""
+        state = self._states[kind]
+        if not isinstance(state, kind):  # add() keys each state by its own type
+            raise TypeError(f"feature state {kind.__name__} holds a {type(state).__name__}")
+        return state
+
+    def close(self) -> None:
+        for state in reversed(list(self._states.values())):
+            if isinstance(state, Closing):
+                state.close()
 
 
 class BotServices:
@@ -45,7 +85,8 @@ class BotServices:
     the time budget; ``.sender`` sends posters with file_id reuse; ``.label`` names a movie;
     ``.settings`` holds per-chat k and plugins; ``.chat_lock`` keeps one chat's answers apart;
     ``.commands`` collects every feature's (command, description) for setMyCommands;
-    ``.profiles`` is the :class:`~reelpick.profiles.ProfileStore` of people's ratings.
+    ``.profiles`` is the :class:`~reelpick.profiles.ProfileStore` of people's ratings;
+    ``.features`` holds each feature's own state (:class:`FeatureStates`).
     """
 
     def __init__(self, config: Config, app: Reelpick) -> None:
@@ -81,9 +122,7 @@ class BotServices:
         self.commands: list[tuple[str, str]] = []  # in every chat
         self.group_commands: list[tuple[str, str]] = []  # in groups only (movie nights)
         self.deep_links = DeepLinks()  # /start payloads of t.me links, by feature
-        # State a feature keeps for itself (inline cards, the photo worker), by feature name;
-        # whatever has a close() is closed with the bot.
-        self.features: dict[str, object] = {}
+        self.features = FeatureStates()  # each feature's own state, by its type
         self._labels: tuple[object, dict[int, str]] | None = None
         warm_up(app)
         self.label(int(app.dataset.movies.index[0]))  # build the label table now
@@ -121,7 +160,7 @@ class BotServices:
 
     def heavy_work_allowed(self) -> bool:
         """Whether the bot-wide budget of plugin answers per minute has room for one more."""
-        return self.heavy_limiter.check(0) == "ok"
+        return self.heavy_limiter.check(0) == LimitVerdict.OK
 
     def label(self, movie_id: int) -> str:
         """``"Heat (1995)"``, from a table built once (a pandas lookup per title is slow)."""
@@ -152,10 +191,7 @@ class BotServices:
         old.close()
 
     def close(self) -> None:
-        for feature in self.features.values():
-            close = getattr(feature, "close", None)
-            if close is not None:
-                close()
+        self.features.close()
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()
         self.sender.store.close()
@@ -172,8 +208,3 @@ def profiles_path(config: Config) -> Path:
     """``[bot] profiles_db``, or ``<cache.dir>/profiles.sqlite3`` when it is empty."""
     db = config.section("bot")["profiles_db"]
     return expand(db, config.path) if db else config.cache_dir / "profiles.sqlite3"
-
-
-def services(context: ContextTypes.DEFAULT_TYPE) -> BotServices:
-    """The shared :class:`BotServices` from inside a handler or job."""
-    return context.application.bot_data[SERVICES]

@@ -340,3 +340,161 @@ def test_every_package_is_installed():
     files = module_files(ROOT)
     packages = {name for name, path in files.items() if path.name == "__init__.py"}
     assert packages - listed == set()
+
+
+# -- bot features ---------------------------------------------------------------------------
+# A bot feature is a module or package right under bot/ that is neither a shared module
+# (reelpick.bot.SHARED_MODULES) nor the wiring that puts the features together. Features
+# import shared modules only, never each other nor the wiring; shared modules import no
+# feature; every feature has one ``register(application, services)``.
+
+BOT = PACKAGES["bot"]
+BOT_WIRING = ("app", "main")  # build the application from every feature, then run it
+REGISTER = "def register(application: BotApplication, services: BotServices) -> None"
+
+
+def _bot_shared_modules() -> tuple[str, ...]:
+    from reelpick.bot import SHARED_MODULES
+
+    return SHARED_MODULES
+
+
+def bot_part(module: str, shared: tuple[str, ...]) -> tuple[str, str] | None:
+    """("feature" | "shared" | "wiring", name) of a module of the bot; None outside it or for
+    the package root."""
+    if not module.startswith(BOT + "."):
+        return None
+    name = module[len(BOT) + 1 :].split(".")[0]
+    if name in shared:
+        return "shared", name
+    if name in BOT_WIRING:
+        return "wiring", name
+    return "feature", name
+
+
+def feature_import_violations(
+    edges: list[tuple[str, str, int, bool]], shared: tuple[str, ...]
+) -> list[str]:
+    """Imports between bot features, from a feature into the wiring, or from a shared module
+    into a feature (type-only imports count: they couple the modules all the same)."""
+    problems = []
+    for source, target, line, _ in edges:
+        where = f"{source} (line {line}) imports {target}"
+        src, tgt = bot_part(source, shared), bot_part(target, shared)
+        if src is None or tgt is None or src == tgt:
+            continue
+        if src[0] == "feature" and tgt[0] == "feature":
+            problems.append(f"{where}: features never import each other (share a module)")
+        elif src[0] == "feature" and tgt[0] == "wiring":
+            problems.append(f"{where}: features never import the wiring")
+        elif src[0] == "shared" and tgt[0] == "feature":
+            problems.append(f"{where}: shared modules import no feature")
+    return problems
+
+
+def _register_of(module: str, files: dict[str, Path]) -> ast.FunctionDef | None:
+    """The ``register`` function a module defines, or imports from one of ours."""
+    tree = ast.parse(files[module].read_text(), str(files[module]))
+    package = module if _is_package(module, files) else module.rpartition(".")[0]
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "register":
+            return node
+        if isinstance(node, ast.ImportFrom) and any(a.name == "register" for a in node.names):
+            base = package.split(".")[: len(package.split(".")) - max(0, node.level - 1)]
+            target = ".".join(base + [node.module or ""]) if node.level else node.module or ""
+            if target in files and target != module:
+                return _register_of(target, files)
+    return None
+
+
+def register_violations(files: dict[str, Path], shared: tuple[str, ...]) -> list[str]:
+    """Features without exactly the one ``register`` signature every feature has."""
+    features = sorted(
+        {part[1] for name in files if (part := bot_part(name, shared)) and part[0] == "feature"}
+    )
+    problems = []
+    for feature in features:
+        module = f"{BOT}.{feature}"
+        if module not in files:
+            problems.append(f"{module}: a feature folder without an __init__.py")
+            continue
+        found = _register_of(module, files)
+        if found is None:
+            problems.append(f"{module}: no register function ({REGISTER})")
+            continue
+        signature = f"def register({ast.unparse(found.args)})" + (
+            f" -> {ast.unparse(found.returns)}" if found.returns else ""
+        )
+        if signature != REGISTER or found.decorator_list:
+            problems.append(f"{module}: {signature} (every feature has: {REGISTER})")
+    return problems
+
+
+def test_bot_features_import_only_shared_modules(repository):
+    _, _, edges = repository
+    assert feature_import_violations(edges, _bot_shared_modules()) == []
+
+
+def test_every_bot_feature_registers_the_same_way(repository):
+    files, _, _ = repository
+    shared = _bot_shared_modules()
+    assert register_violations(files, shared) == []
+    for name in shared:
+        assert f"{BOT}.{name}" in files, f"SHARED_MODULES names {name}, which is not in bot/"
+
+
+_FEATURE_TREE = {
+    "core/__init__.py": "",
+    "bot/__init__.py": "",
+    "bot/services.py": "class BotServices: ...\n",
+    "bot/app.py": "from . import photo, titles\n",
+    "bot/titles.py": f"from .services import BotServices\n\n\n{REGISTER}: ...\n",
+    "bot/photo/__init__.py": f"from ..services import BotServices\n\n\n{REGISTER}: ...\n",
+}
+BOT_NEGATIVE_CASES = {
+    "a feature importing another feature": (
+        {"bot/photo/handlers.py": "from ..titles import answer_movie\n"},
+        "imports",
+    ),
+    "a feature importing another through a function": (
+        {"bot/photo/handlers.py": "def f():\n    from reelpick.bot.titles import x\n"},
+        "imports",
+    ),
+    "a feature importing the wiring": (
+        {"bot/titles.py": f"from .app import build\n\n\n{REGISTER}: ...\n"},
+        "imports",
+    ),
+    "a shared module importing a feature": (
+        {"bot/services.py": "from .photo import register\n"},
+        "imports",
+    ),
+    "a feature registering with other arguments": (
+        {"bot/titles.py": "def register(application, config, *, services): ...\n"},
+        "register",
+    ),
+    "a feature registering through an object": (
+        {"bot/photo/__init__.py": "class Photo:\n    def register(self, application): ...\n"},
+        "register",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOT_NEGATIVE_CASES))
+def test_the_feature_checks_fail_on_a_broken_bot(case, tmp_path):
+    extra, kind = BOT_NEGATIVE_CASES[case]
+    files = module_files(tree_root({**_FEATURE_TREE, **extra}, tmp_path))
+    _, edges = import_graph(files)
+    shared = ("services",)
+    found = {
+        "imports": feature_import_violations(edges, shared),
+        "register": register_violations(files, shared),
+    }
+    assert found[kind], f"{case}: not detected"
+    assert not any(v for k, v in found.items() if k != kind), f"{case}: other rules fired {found}"
+
+
+def test_a_well_built_bot_passes_the_feature_checks(tmp_path):
+    files = module_files(tree_root(_FEATURE_TREE, tmp_path))
+    _, edges = import_graph(files)
+    assert feature_import_violations(edges, ("services",)) == []
+    assert register_violations(files, ("services",)) == []

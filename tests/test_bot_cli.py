@@ -98,7 +98,7 @@ def test_polling_bot_process_answers_and_keeps_the_token_out_of_its_log(tmp_path
     first_poll = next(r for r in server.requests if r.method == "getUpdates")
     assert first_poll.at > server.calls("setMyCommands")[0].at
     imported = re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s+(\S+)", output)
-    assert "reelpick.bot.handlers" in imported
+    assert "reelpick.bot.titles" in imported
     assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "keras")]
 
 

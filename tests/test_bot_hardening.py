@@ -66,6 +66,29 @@ async def test_forged_button_data_is_answered_and_does_nothing(server, bot_confi
     assert len(server.calls("editMessageText", USER)) == 2  # the first press; the 2nd refused
 
 
+async def test_every_button_press_is_answered_once(server, bot_config, reelpick_app):
+    """A feature's button is answered by that feature alone: the catch-all for buttons no
+    feature claims (a later handler group) never answers it a second time."""
+    movie = int(reelpick_app.dataset.movies.index[0])
+    pressed = [
+        "set:k:3",  # /settings
+        f"pick:{movie}",  # a title's candidate
+        "photo:look:0123abcd",  # a photo result this chat never had
+        f"rate:5:{movie}:{USER}",  # profiles
+        f"forget:no:{USER}:{'0' * 16}",  # profiles, with a nonce never given
+        "garbage",  # nobody's
+    ]
+    async with running(build_application(bot_config(), reelpick_app)):
+        server.push_command(USER, "settings")
+        [view] = await server.wait_for(lambda: server.calls("sendMessage", USER))
+        message_id = view.result["message_id"]
+        queries = [server.push_callback(USER, message_id, data) for data in pressed]
+        await server.wait_for(lambda: not server.unanswered_callbacks(), timeout=20)
+        await server.wait_for(lambda: albums(server, USER))  # the pick's answer, to its end
+    answers = [r.params["callback_query_id"] for r in server.calls("answerCallbackQuery")]
+    assert [answers.count(q) for q in queries] == [1] * len(pressed)
+
+
 async def test_one_member_cannot_spend_the_whole_group_quota(server, bot_config, reelpick_app):
     config = bot_config("messages_per_user_minute = 2\n")
     async with running(build_application(config, reelpick_app)):

@@ -12,6 +12,8 @@ import pytest
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
+from reelpick.bot.inline import InlineState
+from reelpick.bot.services import SERVICES
 from tests.fixtures import ML_SMALL, POSTERS, write_config
 from tests.telegram_server import BotAPIServer, running
 
@@ -112,7 +114,8 @@ async def test_a_poster_sent_before_becomes_a_photo_card_posted_into_the_chat(
         server.push_text(USER, reelpick_app.dataset.label(asker))
         await server.wait_for(lambda: server.calls("sendMediaGroup", USER))
         heat = await answer_to(server, "Heat 1995")
-        application.bot_data["reelpick"].features["inline"].is_personal = lambda u: u == USER + 1
+        inline = application.bot_data[SERVICES].features.get(InlineState)
+        inline.is_personal = lambda u: u == USER + 1
         personal = await answer_to(server, "Heat 1995", user=USER + 1)
 
     result = heat["results"][0]

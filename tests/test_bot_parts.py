@@ -9,6 +9,7 @@ import pytest
 from reelpick.bot.limits import ChatLimiter
 from reelpick.bot.media import _chunks, album_caption, visible_length
 from reelpick.bot.resolve import choice_keyboard, clean_title, parse_choice
+from reelpick.bot.services import FeatureStates
 from reelpick.data.search import Candidate
 from reelpick.posters import Poster
 from reelpick.redact import protect, redact
@@ -72,3 +73,33 @@ def test_protected_secrets_are_redacted_from_log_records(caplog):
     assert "do-not-log-me" not in caplog.text
     assert "http://x/bot***/getMe" in caplog.text
     assert redact("a 777:do-not-log-me b") == "a *** b"
+
+
+def test_feature_states_are_found_by_type_and_closed_last_added_first():
+    closed: list[str] = []
+
+    class Worker:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    class Cards:  # nothing to close
+        pass
+
+    class Store(Worker):
+        pass
+
+    states = FeatureStates()
+    worker = states.add(Worker("worker"))
+    cards = states.add(Cards())
+    states.add(Store("store"))
+    assert states.get(Worker) is worker and states.get(Cards) is cards
+    assert states.get(Store).name == "store"  # a subclass is a state of its own
+    replacement = states.add(Worker("replacement"))  # a test's own state replaces the first
+    assert states.get(Worker) is replacement
+    with pytest.raises(KeyError):
+        states.get(Poster)
+    states.close()
+    assert closed == ["store", "replacement"]

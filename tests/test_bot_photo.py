@@ -21,6 +21,7 @@ from PIL import Image
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.bot.photo import PhotoService
+from reelpick.bot.services import SERVICES
 from reelpick.config import Config
 from reelpick.imagesearch import ImageSearchWorker
 from tests.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
@@ -105,7 +106,7 @@ def bot(tmp_path: Path, server: BotAPIServer, reelpick_app: Reelpick, worker):
             f"max_messages_per_chat_second = 0\n[photo]\n{extra}",
         )
         application = build_application(config, reelpick_app)
-        application.bot_data["reelpick"].features["photo"] = PhotoService(config, worker)
+        application.bot_data[SERVICES].features.add(PhotoService(config, worker))
         return application
 
     return make

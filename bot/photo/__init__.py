@@ -1,5 +1,5 @@
 """A photo as the query: "That looks like Heat (1995)", or the closest guesses, and always
-"posters that look like this". Wiring: ``register_photo(application, config, services=...)``.
+"posters that look like this".
 
 Modules: ``handlers`` (messages and buttons), ``service`` (worker, per-chat state),
 ``judge`` (thresholds -> match / unsure / unknown), ``texts`` (every sentence shown).
@@ -7,29 +7,24 @@ Modules: ``handlers`` (messages and buttons), ``service`` (worker, per-chat stat
 
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
-from reelpick.config import Config
-
+from ..context import BotApplication
+from ..handler_groups import HandlerGroup
 from ..services import BotServices
+from ..stopping import stop_after
 from .handlers import photo_button, photo_message
-from .service import FEATURE, PhotoService
-
-# After the bot's own text handlers (group 0); before the hint for other messages (50),
-# which the photo handler stops once it has answered.
-PHOTO_GROUP = 1
+from .service import PhotoService
 
 
-def register_photo(
-    application: Application, config: Config, *, services: BotServices
-) -> PhotoService:
-    """Answer photos and image documents; add the buttons of the answers."""
-    photos = PhotoService(config)
-    services.features[FEATURE] = photos
+def register(application: BotApplication, services: BotServices) -> None:
+    """Answer photos and image documents (after the text handlers), and their buttons."""
+    services.features.add(PhotoService(services.config))
     pictures = (filters.PHOTO | filters.Document.ALL) & filters.UpdateType.MESSAGE
-    application.add_handler(MessageHandler(pictures, photo_message), group=PHOTO_GROUP)
-    application.add_handler(CallbackQueryHandler(photo_button, pattern=r"^photo:"))
-    return photos
+    application.add_handler(MessageHandler(pictures, photo_message), HandlerGroup.PHOTO)
+    application.add_handler(
+        CallbackQueryHandler(stop_after(photo_button), pattern=r"^photo:"), HandlerGroup.DEFAULT
+    )
 
 
-__all__ = ["PHOTO_GROUP", "PhotoService", "register_photo"]
+__all__ = ["PhotoService", "register"]

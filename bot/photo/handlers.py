@@ -18,19 +18,22 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from reelpick.imagesearch import ImageSearchFailed
 from reelpick.posters import BadImage, check_image
 from reelpick.redact import redact
 
-from ..handlers import answer_movie
+from ..context import BotContext
 from ..i18n import Translator, translator_for
 from ..media import ChatAction, album_caption
-from ..services import BotServices, services
+from ..movie_answer import answer_movie
+from ..replies import STALE
+from ..services import BotServices
+from ..updates import message_of, query_of
 from . import texts
-from .judge import Verdict, judge
-from .service import FEATURE, PhotoService
+from .judge import Recognition, Verdict, judge
+from .service import PhotoService
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +41,17 @@ CALLBACK = re.compile(r"photo:(?:pick:([0-9a-f]{8}):(\d{1,10})|look:([0-9a-f]{8}
 BUTTON_TEXT = 60
 
 
-def photo_service(context: ContextTypes.DEFAULT_TYPE) -> PhotoService:
-    return services(context).features[FEATURE]
+def photo_service(context: BotContext) -> PhotoService:
+    return context.services.features.get(PhotoService)
 
 
-async def photo_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def photo_message(update: Update, context: BotContext) -> None:
     """A photo or a document: identify the poster, or say why not. Stops other handlers."""
     message = update.effective_message
     if message is None or not _addressed_to_bot(message, context):
         return
     _ = translator_for(update)
-    s, photos = services(context), photo_service(context)
+    s, photos = context.services, photo_service(context)
     chat_id = message.chat_id
     if message.photo:
         file_id, declared = message.photo[-1].file_id, message.photo[-1].file_size
@@ -74,13 +77,13 @@ async def photo_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def _identify(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: BotContext,
     s: BotServices,
     photos: PhotoService,
     file_id: str,
 ) -> None:
     _ = translator_for(update)
-    message = update.effective_message
+    message = message_of(update)
     try:
         file = await context.bot.get_file(file_id)
         if file.file_size is not None and file.file_size > photos.max_bytes:
@@ -117,7 +120,7 @@ async def _identify(
     verdict = judge(answer.neighbours, photos.thresholds, chosen.k)
     token = photos.remember(message.chat_id, verdict)
     look = [InlineKeyboardButton(_(texts.LOOKALIKES_BUTTON), callback_data=f"photo:look:{token}")]
-    if verdict.kind == "match":
+    if verdict.kind == Recognition.MATCH and verdict.movie_id is not None:
         await message.reply_html(
             _(texts.MATCH, title=html.escape(s.label(verdict.movie_id))),
             reply_markup=InlineKeyboardMarkup([look]) if verdict.lookalikes else None,
@@ -144,20 +147,24 @@ async def _identify(
     )
 
 
-async def photo_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def photo_button(update: Update, context: BotContext) -> None:
     """A guess ("It's this one") or "posters that look like this", checked against what was
     offered in this chat."""
-    query = update.callback_query
+    query = query_of(update)
     _ = translator_for(update)
-    s, photos = services(context), photo_service(context)
+    s, photos = context.services, photo_service(context)
     chat_id = update.effective_chat.id if update.effective_chat else None
     match = CALLBACK.fullmatch(query.data or "")
     result = None
     if match and chat_id is not None:
         result = photos.recall(chat_id, match.group(1) or match.group(3))
     picked = int(match.group(2)) if match and match.group(2) else None
-    if result is None or (picked is not None and picked not in result.verdict.guesses):
-        await query.answer(_(texts.OUT_OF_DATE))
+    if (
+        chat_id is None
+        or result is None
+        or (picked is not None and picked not in result.verdict.guesses)
+    ):
+        await query.answer(_(STALE))
         return
     await query.answer()
     if picked is not None:
@@ -177,7 +184,7 @@ async def photo_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def _send_lookalikes(
     s: BotServices,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: BotContext,
     chat_id: int,
     verdict: Verdict,
     _: Translator,
@@ -192,7 +199,7 @@ async def _send_lookalikes(
             await context.bot.send_message(chat_id, _(texts.TRY_AGAIN))
 
 
-def _addressed_to_bot(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+def _addressed_to_bot(message: Message, context: BotContext) -> bool:
     """Private chats: always. Groups: a caption mentioning the bot, or a reply to it."""
     if message.chat.type == ChatType.PRIVATE:
         return True

@@ -1,6 +1,6 @@
 """The photo feature's state: the image-search worker, who is waiting, and recent results.
 
-One :class:`PhotoService` per bot (in ``BotServices.features["photo"]``). TensorFlow never
+One :class:`PhotoService` per bot, the feature's state in ``BotServices.features``. TensorFlow never
 enters the bot: :class:`~reelpick.imagesearch.ImageSearchWorker` runs the plugins'
 ``reelpick_similar_image`` in a child process, started on the first photo and stopped when
 idle. Requests go to it one at a time from a single thread of our own, so a queue of photos
@@ -22,7 +22,6 @@ from reelpick.types import PluginAnswer
 
 from .judge import Thresholds, Verdict
 
-FEATURE = "photo"
 RESULTS_PER_CHAT = 8  # photos whose buttons still work, per chat
 CHATS_REMEMBERED = 10_000
 
@@ -94,7 +93,8 @@ class PhotoService:
 
     def recall(self, chat_id: int, token: str) -> PhotoResult | None:
         """The result a button of this chat refers to (another chat's tokens find nothing)."""
-        return self._results.get(chat_id, {}).get(token)
+        kept = self._results.get(chat_id)
+        return kept.get(token) if kept is not None else None
 
     def close(self) -> None:
         if self.worker is not None and self._owns_worker:
@@ -102,4 +102,4 @@ class PhotoService:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-__all__ = ["FEATURE", "ImageSearchFailed", "PhotoResult", "PhotoService"]
+__all__ = ["ImageSearchFailed", "PhotoResult", "PhotoService"]

@@ -14,4 +14,3 @@ NOT_IMAGE = N_("I can only read pictures (JPEG, PNG, WebP…). That file isn't o
 TRY_AGAIN = N_("Sorry, I couldn't look at that photo just now. Please try again.")
 UNAVAILABLE = N_("I can't identify posters from photos right now. Send me a title instead.")
 PICKED = N_("You picked <b>{title}</b>.")  # HTML
-OUT_OF_DATE = N_("That button is out of date.")

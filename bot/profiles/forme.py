@@ -20,17 +20,18 @@ import numpy as np
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from reelpick.data import Dataset
 from reelpick.picks import PickSettings, pick
 from reelpick.redact import redact
 from reelpick.types import PluginAnswer, Profile
 
+from ..context import BotContext
 from ..i18n import Translator, translator_for
 from ..media import ChatAction, album_caption
 from ..rating_buttons import owner_of
-from ..services import BotServices, services
+from ..services import BotServices
+from ..updates import chat_of
 from . import texts
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,16 @@ log = logging.getLogger(__name__)
 DEPTH = 3  # each plugin is asked for DEPTH * k movies, so that picks fuse deeper lists
 STARTER_MIN_RATINGS = 50  # a "well-liked" starter movie has at least this many ratings
 STARTER_PRIOR = 20  # ratings of weight pulling a movie's mean towards the global mean
-_starters: dict[str, list[int]] = {}  # dataset fingerprint -> well-liked movies, best first
 
 
 class ForMe:
-    """The /forme command."""
+    """The /forme command, with the starter movies it computed, per dataset."""
 
-    async def cmd_forme(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user = update.effective_chat, update.effective_user
+    def __init__(self) -> None:
+        self._starter_ids: dict[str, list[int]] = {}  # dataset fingerprint -> best first
+
+    async def cmd_forme(self, update: Update, context: BotContext) -> None:
+        chat, user = chat_of(update), update.effective_user
         if user is None:
             return
         _ = translator_for(update)
@@ -55,10 +58,8 @@ class ForMe:
             return
         await self.answer(context, chat.id, user.id, _)
 
-    async def answer(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int, _: Translator
-    ) -> None:
-        s = services(context)
+    async def answer(self, context: BotContext, chat_id: int, user_id: int, _: Translator) -> None:
+        s = context.services
         profile = await asyncio.to_thread(s.profiles.profile, owner_of(user_id))
         async with s.chat_lock(chat_id):
             if not profile.ratings:
@@ -68,7 +69,7 @@ class ForMe:
 
     async def _picks(
         self,
-        context: ContextTypes.DEFAULT_TYPE,
+        context: BotContext,
         s: BotServices,
         chat_id: int,
         profile: Profile,
@@ -134,7 +135,7 @@ class ForMe:
 
     async def _starters(
         self,
-        context: ContextTypes.DEFAULT_TYPE,
+        context: BotContext,
         s: BotServices,
         chat_id: int,
         profile: Profile,
@@ -142,7 +143,8 @@ class ForMe:
     ) -> None:
         k = s.settings.get(chat_id, s.reelpick.registry.enabled()).k
         dataset = s.reelpick.dataset
-        ids = [m for m in await asyncio.to_thread(starters, dataset) if m not in profile.movies][:k]
+        found = await asyncio.to_thread(self._starters_of, dataset)
+        ids = [m for m in found if m not in profile.movies][:k]
         await context.bot.send_message(chat_id, _(texts.EMPTY_PROFILE), parse_mode=ParseMode.HTML)
         if ids:
             caption = album_caption(
@@ -150,6 +152,13 @@ class ForMe:
             )
             async with ChatAction(context.bot, chat_id, "upload_photo") as uploading:
                 await _album(s, context.bot, chat_id, ids, caption, uploading, _)
+
+    def _starters_of(self, dataset: Dataset) -> list[int]:
+        """:func:`starters` of ``dataset``, computed once per dataset."""
+        key = dataset.fingerprint
+        if key not in self._starter_ids:
+            self._starter_ids[key] = starters(dataset)
+        return self._starter_ids[key]
 
 
 async def _recommend(s: BotServices, name: str, profile: Profile, k: int) -> PluginAnswer:
@@ -192,23 +201,20 @@ def starters(dataset: Dataset, count: int = 60) -> list[int]:
     walking down that list, a movie whose first genre is already taken waits until every
     first genre had its turn.
     """
-    key = dataset.fingerprint
-    if key not in _starters:
-        stats = dataset.ratings.groupby("movieId")["rating"].agg(["count", "sum"])
-        stats = stats[stats.index.isin(dataset.movies.index)]
-        enough = stats[stats["count"] >= STARTER_MIN_RATINGS]
-        if len(enough) < count:  # a small dataset: take the best known anyway
-            enough = stats.nlargest(count * 3, "count")
-        overall = float(dataset.ratings["rating"].mean())
-        damped = (enough["sum"] + STARTER_PRIOR * overall) / (enough["count"] + STARTER_PRIOR)
-        order = np.lexsort((enough.index.to_numpy(), -damped.to_numpy()))
-        ranked = [int(m) for m in enough.index.to_numpy()[order]]
-        varied: list[int] = []
-        later: list[int] = []
-        taken: set[str] = set()
-        for movie_id in ranked:
-            genres = list(dataset.movies.loc[movie_id]["genres"]) or [""]
-            (later if genres[0] in taken else varied).append(movie_id)
-            taken.add(genres[0])
-        _starters[key] = (varied + later)[:count]
-    return _starters[key]
+    stats = dataset.ratings.groupby("movieId")["rating"].agg(["count", "sum"])
+    stats = stats[stats.index.isin(dataset.movies.index)]
+    enough = stats[stats["count"] >= STARTER_MIN_RATINGS]
+    if len(enough) < count:  # a small dataset: take the best known anyway
+        enough = stats.nlargest(count * 3, "count")
+    overall = float(dataset.ratings["rating"].mean())
+    damped = (enough["sum"] + STARTER_PRIOR * overall) / (enough["count"] + STARTER_PRIOR)
+    order = np.lexsort((enough.index.to_numpy(), -damped.to_numpy()))
+    ranked = [int(m) for m in enough.index.to_numpy()[order]]
+    varied: list[int] = []
+    later: list[int] = []
+    taken: set[str] = set()
+    for movie_id in ranked:
+        genres = list(dataset.movies.loc[movie_id]["genres"]) or [""]
+        (later if genres[0] in taken else varied).append(movie_id)
+        taken.add(genres[0])
+    return (varied + later)[:count]

@@ -15,14 +15,14 @@ import secrets
 
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import ContextTypes
 
 from reelpick.profiles import export_csv
 
+from ..context import BotContext
 from ..i18n import translator_for
 from ..rating_buttons import owner_of
 from ..replies import STALE
-from ..services import services
+from ..updates import chat_of, message_of, query_of
 from . import texts
 
 log = logging.getLogger(__name__)
@@ -38,15 +38,15 @@ def _nonce_key(user_id: int) -> str:
 class Manage:
     """/myratings and /forget."""
 
-    async def cmd_myratings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    async def cmd_myratings(self, update: Update, context: BotContext) -> None:
+        chat, user, message = chat_of(update), update.effective_user, message_of(update)
         if user is None:
             return
         _ = translator_for(update)
         if chat.type != ChatType.PRIVATE:
             await message.reply_text(_(texts.PRIVATE_MYRATINGS))
             return
-        s = services(context)
+        s = context.services
         owner = owner_of(user)
         dataset = s.reelpick.dataset
         profile, entries = await asyncio.gather(
@@ -65,15 +65,15 @@ class Manage:
             caption=_("{count} movies", count=len(entries)),
         )
 
-    async def cmd_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    async def cmd_forget(self, update: Update, context: BotContext) -> None:
+        chat, user, message = chat_of(update), update.effective_user, message_of(update)
         if user is None:
             return
         _ = translator_for(update)
         if chat.type != ChatType.PRIVATE:
             await message.reply_text(_(texts.PRIVATE_FORGET))
             return
-        s = services(context)
+        s = context.services
         count = len(await asyncio.to_thread(s.profiles.entries, owner_of(user)))
         if not count:
             await message.reply_text(_("There is nothing to forget: you have no ratings."))
@@ -88,10 +88,10 @@ class Manage:
             reply_markup=texts.forget_keyboard(user.id, nonce, _),
         )
 
-    async def on_forget_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_forget_button(self, update: Update, context: BotContext) -> None:
         _ = translator_for(update)
-        query = update.callback_query
-        s = services(context)
+        query = query_of(update)
+        s = context.services
         press = texts.parse_forget(query.data)
         chat = update.effective_chat
         if press is None:

@@ -18,17 +18,18 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
 from reelpick.profiles import next_to_rate
 from reelpick.redact import redact
 
+from ..context import BotContext
 from ..i18n import Translator, translator_for
-from ..rating_buttons import RATE_PREFIX, STARS, owner_of, parse_rate, rating_keyboard
+from ..rating_buttons import RATE_PREFIX, STARS, Mark, owner_of, parse_rate, rating_keyboard
 from ..replies import STALE
-from ..services import BotServices, services
+from ..services import BotServices
+from ..updates import chat_of, query_of
 from . import texts
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ MAX_ASKED = 300  # movies remembered per session (the question pool holds 500)
 class Rating:
     """The /rate command and every rating button."""
 
-    async def cmd_rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user = update.effective_chat, update.effective_user
+    async def cmd_rate(self, update: Update, context: BotContext) -> None:
+        chat, user = chat_of(update), update.effective_user
         if user is None:
             return
         _ = translator_for(update)
@@ -49,15 +50,15 @@ class Rating:
             update, context, _(texts.PRIVATE_RATE), "rate", _("Rate movies")
         ):
             return
-        s = services(context)
+        s = context.services
         async with s.chat_lock(chat.id):
             session = _session(s, user.id)
             await self._ask_next(context, s, user.id, session, _)
 
-    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_button(self, update: Update, context: BotContext) -> None:
         _ = translator_for(update)
-        query = update.callback_query
-        s = services(context)
+        query = query_of(update)
+        s = context.services
         press = parse_rate(query.data)
         if press is None:
             await query.answer(_(STALE))
@@ -77,14 +78,14 @@ class Rating:
         async with s.chat_lock(chat.id):
             if press.choice in STARS:
                 s.profiles.rate(owner, press.movie_id, float(press.choice))
-            elif press.choice == "seen":
+            elif press.choice == Mark.SEEN:
                 s.profiles.mark_seen(owner, press.movie_id)
-            elif press.choice == "no":
+            elif press.choice == Mark.NOT_INTERESTED:
                 s.profiles.mark_not_interested(owner, press.movie_id)
             await query.answer(texts.recorded(press.choice, s.label(press.movie_id), _))
             session = _session(s, user.id)
             is_question = session.get("current") == press.movie_id
-            if query.message is not None:
+            if isinstance(query.message, Message):  # not one too old for the bot to see
                 # Mark the choice; the buttons stay, so a slip of the finger can be corrected.
                 markup = rating_keyboard(
                     press.movie_id,
@@ -100,7 +101,7 @@ class Rating:
 
     async def _ask_next(
         self,
-        context: ContextTypes.DEFAULT_TYPE,
+        context: BotContext,
         s: BotServices,
         user_id: int,
         session: dict,
@@ -140,7 +141,7 @@ def _has_skip(markup: InlineKeyboardMarkup | None) -> bool:
     if markup is None:
         return False
     return any(
-        (b.callback_data or "").startswith(f"{RATE_PREFIX}skip:")
+        (b.callback_data or "").startswith(f"{RATE_PREFIX}{Mark.SKIP}:")
         for row in markup.inline_keyboard
         for b in row
         if isinstance(b.callback_data, str)

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes
 
 from reelpick.data import Dataset
 from reelpick.profiles import Entry, ImportResult
 from reelpick.types import PluginAnswer, Profile
 
+from ..context import BotContext
 from ..i18n import N_, Translator
 from ..media import genre_line
-from ..rating_buttons import STARS
+from ..rating_buttons import STARS, Mark
+from ..updates import chat_of, message_of
 
 FORGET_PREFIX = "forget:"
 _FORGET = re.compile(r"forget:(yes|no):([1-9]\d{0,19}):([0-9a-f]{16})")
@@ -92,13 +93,13 @@ def private_keyboard(username: str, payload: str, text: str) -> InlineKeyboardMa
 
 
 async def only_in_private(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, payload: str, button: str
+    update: Update, context: BotContext, text: str, payload: str, button: str
 ) -> bool:
     """True in a private chat; elsewhere reply ``text`` with a button that opens the private
     chat on ``/start <payload>`` (profiles are personal: never shown in a group)."""
-    if update.effective_chat.type == ChatType.PRIVATE:
+    if chat_of(update).type == ChatType.PRIVATE:
         return True
-    await update.effective_message.reply_text(
+    await message_of(update).reply_text(
         text, reply_markup=private_keyboard(context.bot.username, payload, button)
     )
     return False
@@ -108,9 +109,9 @@ def recorded(choice: str, label: str, _: Translator) -> str:
     """The short answer to a rating press (shown as a toast, at most 200 characters)."""
     if choice in STARS:
         text = _("★{stars} for {title}", stars=choice, title=label)
-    elif choice == "seen":
+    elif choice == Mark.SEEN:
         text = _("Marked as seen: {title}", title=label)
-    elif choice == "no":
+    elif choice == Mark.NOT_INTERESTED:
         text = _("I won't suggest {title}", title=label)
     else:
         text = _("Skipped")

@@ -16,14 +16,15 @@ from pathlib import PurePath
 from telegram import Document, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from reelpick.profiles import MovieMatcher, ProfileImportError, import_profile
 from reelpick.redact import redact
 
+from ..context import BotContext
 from ..i18n import Translator, translator_for
 from ..rating_buttons import owner_of
-from ..services import BotServices, services
+from ..services import BotServices
+from ..updates import message_of
 from . import texts
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,13 @@ class Upload:
     def __init__(self) -> None:
         self._matcher: MovieMatcher | None = None
 
-    async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, user = update.effective_message, update.effective_user
-        document = message.document if message is not None else None
+    async def on_document(self, update: Update, context: BotContext) -> None:
+        message, user = message_of(update), update.effective_user
+        document = message.document
         if document is None or user is None:
             return
         _ = translator_for(update)
-        s = services(context)
+        s = context.services
         filename = _display_name(document, _)
         limit = float(s.config.section("bot")["max_import_mb"])
         verdict = _precheck(document, filename, limit, _)

@@ -1,8 +1,9 @@
 """/settings and its buttons: posters per album and which recommenders answer in a chat.
 
-Split from :mod:`reelpick.bot.handlers` by job (the wiring in :mod:`reelpick.bot.app` adds
-both). Only the chat's admins change a group's settings (:func:`~reelpick.bot.permissions.is_chat_admin`);
-every text is in the language of the person who asked or pressed.
+The choices live in the shared :class:`~reelpick.bot.settings.SettingsStore`, which every
+answer reads. Only the chat's admins change a group's settings
+(:func:`~reelpick.bot.permissions.is_chat_admin`); every text is in the language of the
+person who asked or pressed.
 """
 
 from __future__ import annotations
@@ -14,34 +15,49 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from reelpick.redact import redact
 
+from .context import BotApplication, BotContext
+from .handler_groups import HandlerGroup
 from .i18n import N_, Translator, translator_for
 from .permissions import is_chat_admin
 from .replies import STALE
-from .services import BotServices, services
+from .services import BotServices
 from .settings import K_CHOICES, MAX_K
+from .stopping import stop_after
+from .updates import chat_of, message_of, query_of
 
 log = logging.getLogger(__name__)
 
 SETTINGS_DATA = re.compile(r"set:(k|p):([0-9]{1,2}|[a-z0-9][a-z0-9_-]{0,40})")
 ADMINS_ONLY = N_("Only the group's admins can change settings.")
+# (command, description): the description is a message id, translated per language at startup.
+COMMANDS = [("settings", N_("Posters per album and recommenders for this chat"))]
 
 
-async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+def register(application: BotApplication, services: BotServices) -> None:
+    """Add /settings and its buttons (``set:k:<k>``, ``set:p:<plugin>``)."""
+    application.add_handler(CommandHandler("settings", settings_command), HandlerGroup.DEFAULT)
+    application.add_handler(
+        CallbackQueryHandler(stop_after(settings_button), pattern=r"^set:"), HandlerGroup.DEFAULT
+    )
+    services.commands.extend(COMMANDS)
+
+
+async def settings_command(update: Update, context: BotContext) -> None:
     """/settings shows buttons; /settings k 8 and /settings plugins a b also work as text."""
     _ = translator_for(update)
-    s = services(context)
-    chat_id = update.effective_chat.id
+    s = context.services
+    chat_id = chat_of(update).id
     available = s.reelpick.registry.enabled()
     # "k 8", "k=8", "plugins cosine-cf sgd-mf", "plugins=cosine-cf,sgd-mf"
     words = " ".join(context.args or []).lower().replace("=", " ").replace(",", " ").split()
     note = ""
     if words:
         if not await _may_change_settings(update, context):
-            await update.effective_message.reply_text(_(ADMINS_ONLY))
+            await message_of(update).reply_text(_(ADMINS_ONLY))
             return
         key, values = words[0], words[1:]
         if key == "k" and len(values) == 1 and values[0].isdigit() and 1 <= int(values[0]) <= MAX_K:
@@ -58,15 +74,15 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                 names=", ".join(available),
             )
     text, markup = settings_view(s, chat_id, _)
-    await update.effective_message.reply_html(
+    await message_of(update).reply_html(
         (html.escape(note) + "\n\n" if note else "") + text, reply_markup=markup
     )
 
 
-async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def settings_button(update: Update, context: BotContext) -> None:
     _ = translator_for(update)
-    query = update.callback_query
-    s = services(context)
+    query = query_of(update)
+    s = context.services
     available = s.reelpick.registry.enabled()
     match = SETTINGS_DATA.fullmatch(query.data or "")
     if query.message is None or match is None:
@@ -99,9 +115,9 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         log.info("settings view not updated: %s", redact(exc))
 
 
-async def _may_change_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def _may_change_settings(update: Update, context: BotContext) -> bool:
     return await is_chat_admin(
-        context.bot, update.effective_chat, update.effective_user, services(context).admins
+        context.bot, chat_of(update), update.effective_user, context.services.admins
     )
 
 
