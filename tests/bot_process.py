@@ -1,4 +1,5 @@
-"""The bot as a real process for restart tests: started, killed with SIGKILL, started again.
+"""The bot under test: as a real process for restart tests (started, killed with SIGKILL,
+started again), and the movie-night feature of a bot built in the test process.
 
 The Bot API test server lives in the test process, so, like Telegram, it keeps the updates
 that arrive while the bot is down and delivers them after the restart.
@@ -12,9 +13,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from telegram_server import BotAPIServer
 
+from reelpick.bot.context import BotApplication
+from reelpick.bot.movienight import MovieNight
 from tests.fixtures import ML_SMALL, POSTERS
+
+
+def movienights_built(monkeypatch: pytest.MonkeyPatch) -> list[MovieNight]:
+    """Every :class:`MovieNight` whose handlers a bot built from now on adds, in order.
+
+    The bot keeps its movie-night feature only through the handlers, so a test that wants
+    to reach its store or its lifecycle collects it here before building the bot.
+    """
+    built: list[MovieNight] = []
+    add_handlers = MovieNight.add_handlers
+
+    def collect(feature: MovieNight, application: BotApplication) -> None:
+        built.append(feature)
+        add_handlers(feature, application)
+
+    monkeypatch.setattr(MovieNight, "add_handlers", collect)
+    return built
 
 
 class BotProcess:

@@ -22,6 +22,7 @@ from reelpick.bot.media import _chunks
 from reelpick.bot.movienight import MovieNight, decide, shorten, split_titles
 from reelpick.bot.movienight.store import Option
 from reelpick.config import load_config
+from tests.bot_process import movienights_built
 from tests.fixtures import ML_SMALL, POSTERS
 
 GROUP, OTHER_GROUP = -100111, -100222
@@ -116,8 +117,9 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Ree
         "[movienight]\nvoting_minutes = 30\n"
     )
     config = load_config(config_file)
+    built = movienights_built(monkeypatch)
     application = build_application(config, reelpick_app)
-    feature = application.bot_data["movienight"]
+    [feature] = built
     async with application:
         await application.start()
         await application.updater.start_polling(
@@ -130,7 +132,7 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Ree
             await application.stop()
             if application.post_shutdown:
                 await application.post_shutdown(application)
-            feature.store.close()
+            feature.close()
             server.stop()
 
 
@@ -189,7 +191,7 @@ async def test_full_movie_night_with_three_users(bot: Bot) -> None:
     # The album came first, one numbered caption per candidate with the full title.
     [album] = server.calls("sendMediaGroup", GROUP)
     assert album.at < poll_request.at
-    labels = [bot.feature.app.dataset.label(m) for m in movie_ids]
+    labels = [bot.feature.catalogue.app.dataset.label(m) for m in movie_ids]
     assert album_captions(album) == [f"{i}. {label}" for i, label in enumerate(labels, 1)]
 
     # Votes: Alice 1; Bob 2; Carol 2 then changes to 1; Bob retracts, then votes 2 again.
@@ -220,7 +222,7 @@ async def test_full_movie_night_with_three_users(bot: Bot) -> None:
     assert (done.state, done.announced, done.winner) == ("closed", True, movie_ids[0])
     assert store.watched(GROUP) == [movie_ids[0]]
     # The 30-minute deadline job is still scheduled: when it fires, nothing happens again.
-    await bot.feature.close_night(bot.application.bot, night.id)
+    await bot.feature.lifecycle.close_night(bot.application.bot, night.id)
     assert len(bot.announcements(GROUP)) == 1
     assert len(server.calls("stopPoll", GROUP)) == 1 and store.watched(GROUP) == [movie_ids[0]]
     assert "Nobody voted" not in json.dumps(server.sent(GROUP))
@@ -239,7 +241,7 @@ async def test_tie_is_broken_by_fused_score_and_said(bot: Bot) -> None:
     await bot.votes_are(night, [0, 1, 1] + [0] * 7)
     bot.server.push_command(GROUP, "close", user_id=ADMIN)  # an admin may close it too
     caption = (await bot.announced(GROUP))["caption"]
-    label = bot.feature.app.dataset.label(options[1].movie_id)
+    label = bot.feature.catalogue.app.dataset.label(options[1].movie_id)
     assert caption.startswith(f"🏆 Tonight's movie: {label} with 1 vote")
     assert (
         "It was a tie between" in caption and "broken by the recommenders' fused score" in caption
@@ -294,7 +296,7 @@ async def test_two_groups_at_once_are_independent(bot: Bot) -> None:
     cap_a = (await bot.announced(GROUP))["caption"]
     cap_b = (await bot.announced(OTHER_GROUP))["caption"]
     options_a, options_b = bot.store.options(night_a.id), bot.store.options(night_b.id)
-    label = bot.feature.app.dataset.label
+    label = bot.feature.catalogue.app.dataset.label
     assert f"Tonight's movie: {label(options_a[3].movie_id)} with 1 vote" in cap_a
     assert f"Tonight's movie: {label(options_b[0].movie_id)} with 2 votes" in cap_b
     assert bot.store.watched(GROUP) == [options_a[3].movie_id]
@@ -302,18 +304,19 @@ async def test_two_groups_at_once_are_independent(bot: Bot) -> None:
 
 
 async def test_deadline_closes_the_poll_by_itself(bot: Bot) -> None:
-    bot.feature.settings = dataclasses.replace(bot.feature.settings, voting_minutes=0.02)
+    lifecycle = bot.feature.lifecycle
+    lifecycle.settings = dataclasses.replace(lifecycle.settings, voting_minutes=0.02)
     night, request = await bot.open_vote(GROUP, "Toy Story", user=ALICE)
     assert request.params["question"].endswith("Voting closes in 1 s.")
     await bot.vote(night, CAROL, [4])
     caption = (await bot.announced(GROUP))["caption"]
-    label = bot.feature.app.dataset.label(bot.store.options(night.id)[4].movie_id)
+    label = bot.feature.catalogue.app.dataset.label(bot.store.options(night.id)[4].movie_id)
     assert f"Tonight's movie: {label} with 1 vote" in caption
     assert len(bot.server.calls("stopPoll", GROUP)) == 1
 
 
 async def test_announcement_that_fails_on_telegram_is_retried_and_sent_once(bot: Bot) -> None:
-    bot.feature.retry_seconds = 0.2
+    bot.feature.lifecycle.retry_seconds = 0.2
     night, _ = await bot.open_vote(GROUP, "Toy Story", user=ALICE)
     await bot.vote(night, BOB, [0])
     await bot.votes_are(night, [1] + [0] * 9)
@@ -343,7 +346,7 @@ async def test_bad_input_gets_clear_answers(bot: Bot) -> None:
     reply = await bot.say(GROUP, "suggest", "x" * 5000, user=BOB)
     assert "too long" in reply["text"]
     # 50 seeds in one go: the first 20 are read, the person is told.
-    titles = [bot.feature.app.dataset.movies["name"].iloc[i] for i in range(50)]
+    titles = [bot.feature.catalogue.app.dataset.movies["name"].iloc[i] for i in range(50)]
     reply = await bot.say(GROUP, "suggest", "; ".join(titles), user=CAROL)
     assert "at most 20 titles; I read the first 20 of your 50" in reply["text"]
     night = bot.store.current(GROUP)
@@ -382,7 +385,7 @@ async def test_ambiguous_title_buttons_add_the_chosen_movie(bot: Bot) -> None:
 
 async def test_long_titles_are_shortened_in_the_poll_and_whole_in_the_album(bot: Bot) -> None:
     """Twelve options (Telegram's maximum), one of them a 158-character title."""
-    dataset = bot.feature.app.dataset
+    dataset = bot.feature.catalogue.app.dataset
     long_label = dataset.label(LONG_TITLE)
     assert len(long_label) > 100
     night = bot.store.open_night(GROUP, ALICE, "Alice")
@@ -392,7 +395,7 @@ async def test_long_titles_are_shortened_in_the_poll_and_whole_in_the_album(bot:
         (m, 1.0 / i, shorten(f"{i}. {dataset.label(m)}", 100)) for i, m in enumerate(movies, 1)
     ]
     night = bot.store.start_voting(night.id, options)
-    await bot.feature._send_ballot(bot.application.bot, night)
+    await bot.feature.lifecycle.send_ballot(bot.application.bot, night)
     poll = bot.server.calls("sendPoll", GROUP)[-1]
     texts = [o["text"] if isinstance(o, dict) else o for o in _json(poll.params["options"])]
     assert len(texts) == 12 and all(len(t) <= 100 for t in texts)
