@@ -1,6 +1,6 @@
 """Movie nights against forged buttons, races between /vote and /close, a poll sent but never
-saved, and damaged store files. The real bot against the Bot API test server, as in
-tests/test_movienight.py (whose fixtures these tests share).
+saved, and damaged store files. The real bot against the Bot API test server (the ``bot``
+fixture of tests/bot_process.py, as in tests/test_movienight.py).
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import test_movienight
-from test_movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
 from reelpick.bot.movienight.store import MovieNightStore, StoreError
+from tests import bot_process
+from tests.bot_process import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
+# The running bot over the test server (fixtures of tests/bot_process.py).
+bot = bot_process.bot
+reelpick_app = bot_process.reelpick_app
 TOY_STORY = 1
-# The fixtures of tests/test_movienight.py: the running bot over the test server.
-bot = test_movienight.bot
-reelpick_app = test_movienight.reelpick_app
 
 
 async def _no_votes_night(bot: Bot) -> tuple[object, dict]:
