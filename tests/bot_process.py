@@ -1,4 +1,6 @@
-"""The bot as a real process for restart tests: started, killed with SIGKILL, started again.
+"""The bot under test: as a real process for restart tests (started, killed with SIGKILL,
+started again), and in the test process for the movie-night tests (the ``bot`` fixture,
+with the :class:`MovieNight` it built).
 
 The Bot API test server lives in the test process, so, like Telegram, it keeps the updates
 that arrive while the bot is down and delivers them after the restart.
@@ -12,9 +14,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from telegram import Update
 from telegram_server import BotAPIServer
 
+from reelpick.app import Reelpick
+from reelpick.bot.app import build_application
+from reelpick.bot.context import BotApplication
+from reelpick.bot.movienight import MovieNight
+from reelpick.config import load_config
 from tests.fixtures import ML_SMALL, POSTERS
+
+GROUP, OTHER_GROUP = -100111, -100222
+ALICE, BOB, CAROL, ADMIN = 1001, 1002, 1003, 1009
+
+
+def movienights_built(monkeypatch: pytest.MonkeyPatch) -> list[MovieNight]:
+    """Every :class:`MovieNight` whose handlers a bot built from now on adds, in order.
+
+    The bot keeps its movie-night feature only through the handlers, so a test that wants
+    to reach its store or its lifecycle collects it here before building the bot.
+    """
+    built: list[MovieNight] = []
+    add_handlers = MovieNight.add_handlers
+
+    def collect(feature: MovieNight, application: BotApplication) -> None:
+        built.append(feature)
+        add_handlers(feature, application)
+
+    monkeypatch.setattr(MovieNight, "add_handlers", collect)
+    return built
 
 
 class BotProcess:
@@ -121,3 +150,108 @@ def open_poll(server: BotAPIServer, group: int, user_id: int, timeout: float = 6
     server.push_command(group, "vote", user_id=user_id)
     server.wait_for_sync(lambda: len(server.calls("sendPoll", group)) > polls, timeout=timeout)
     return server.calls("sendPoll", group)[-1].result["poll"]["id"]
+
+
+@pytest.fixture(scope="module")
+def reelpick_app(tmp_path_factory: pytest.TempPathFactory) -> Reelpick:
+    folder = tmp_path_factory.mktemp("movienight-app")
+    config_file = folder / "config.toml"
+    config_file.write_text(
+        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
+        '[plugins]\nenabled = ["cosine-cf"]\n'
+    )
+    return Reelpick.open(load_config(config_file))
+
+
+class Bot:
+    """The running bot and the test server, with what a test needs to talk to them."""
+
+    def __init__(self, server: BotAPIServer, application, feature: MovieNight) -> None:
+        self.server = server
+        self.application = application
+        self.feature = feature
+        self.store = feature.store
+
+    async def say(self, chat: int, command: str, args: str = "", user: int = ALICE) -> dict:
+        """A user sends ``/command args``; returns the bot's reply to that message."""
+        pushed = self.server.push_command(chat, command, args, user_id=user)
+        message_id = pushed["message"]["message_id"]
+        return await self.server.wait_for(lambda: self.reply_to(chat, message_id), timeout=15)
+
+    def reply_to(self, chat: int, message_id: int) -> dict | None:
+        for message in self.server.sent(chat):
+            if message.get("reply_to_message", {}).get("message_id") == message_id:
+                return message
+        return None
+
+    async def open_vote(self, chat: int, *seeds: str, user: int = ALICE):
+        """/movienight with ``seeds`` and /vote; returns (night, poll request)."""
+        await self.say(chat, "movienight", "; ".join(seeds), user=user)
+        polls_before = len(self.server.calls("sendPoll", chat))
+        self.server.push_command(chat, "vote", user_id=user)
+        await self.server.wait_for(
+            lambda: len(self.server.calls("sendPoll", chat)) > polls_before, timeout=15
+        )
+        night = await self.server.wait_for(lambda: self._polled(chat), timeout=5)
+        return night, self.server.calls("sendPoll", chat)[-1]
+
+    def _polled(self, chat: int):
+        night = self.store.current(chat)
+        return night if night is not None and night.poll_id else None
+
+    async def vote(self, night, user: int, options: list[int]) -> None:
+        self.server.push_poll_answer(night.poll_id, user, options)
+
+    async def votes_are(self, night, counts: list[int]) -> None:
+        await self.server.wait_for(lambda: self.store.tally(night.id) == counts, timeout=10)
+
+    def announcements(self, chat: int) -> list[dict]:
+        return [
+            m
+            for m in self.server.sent(chat)
+            if "Tonight's movie" in (m.get("caption") or m.get("text") or "")
+        ]
+
+    async def announced(self, chat: int, count: int = 1) -> dict:
+        found = await self.server.wait_for(
+            lambda: len(self.announcements(chat)) >= count and self.announcements(chat),
+            timeout=15,
+        )
+        return found[-1]
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Reelpick):
+    server = BotAPIServer().start()
+    for chat in (GROUP, OTHER_GROUP):
+        server.chat(chat, "supergroup")
+        server.set_admins(chat, [ADMIN])
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{tmp_path / "cache"}"\n'
+        '[plugins]\nenabled = ["cosine-cf"]\n'
+        f'[posters]\ndir = "{POSTERS}"\n'
+        f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
+        "messages_per_minute = 0\nmessages_per_user_minute = 0\n"
+        "max_messages_per_group_minute = 10000\nretries = 0\n"
+        "[movienight]\nvoting_minutes = 30\n"
+    )
+    config = load_config(config_file)
+    built = movienights_built(monkeypatch)
+    application = build_application(config, reelpick_app)
+    [feature] = built
+    async with application:
+        await application.start()
+        await application.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
+        try:
+            yield Bot(server, application, feature)
+        finally:
+            await application.updater.stop()
+            await application.stop()
+            if application.post_shutdown:
+                await application.post_shutdown(application)
+            feature.close()
+            server.stop()

@@ -10,128 +10,21 @@ import asyncio
 import dataclasses
 import json
 import re
-from pathlib import Path
 
 import pytest
-from telegram import Update
-from telegram_server import BotAPIServer, album_captions, buttons
+from telegram_server import album_captions, buttons
 
-from reelpick.app import Reelpick
-from reelpick.bot.app import build_application
 from reelpick.bot.media import _chunks
-from reelpick.bot.movienight import MovieNight, decide, shorten, split_titles
+from reelpick.bot.movienight import decide, shorten, split_titles
 from reelpick.bot.movienight.store import Option
-from reelpick.config import load_config
-from tests.fixtures import ML_SMALL, POSTERS
+from tests import bot_process
+from tests.bot_process import ADMIN, ALICE, BOB, CAROL, GROUP, OTHER_GROUP, Bot
 
-GROUP, OTHER_GROUP = -100111, -100222
-ALICE, BOB, CAROL, ADMIN = 1001, 1002, 1003, 1009
+# The running bot over the test server (fixtures of tests/bot_process.py).
+bot = bot_process.bot
+reelpick_app = bot_process.reelpick_app
 TOY_STORY, JUMANJI, TOY_STORY_2, MONSTERS_INC = 1, 2, 3114, 4886
 LONG_TITLE = 95165  # Dragon Ball Z the Movie: The World's Strongest (a.k.a. ...) (1990): 158 chars
-
-
-@pytest.fixture(scope="module")
-def reelpick_app(tmp_path_factory: pytest.TempPathFactory) -> Reelpick:
-    folder = tmp_path_factory.mktemp("movienight-app")
-    config_file = folder / "config.toml"
-    config_file.write_text(
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
-        '[plugins]\nenabled = ["cosine-cf"]\n'
-    )
-    return Reelpick.open(load_config(config_file))
-
-
-class Bot:
-    """The running bot and the test server, with what a test needs to talk to them."""
-
-    def __init__(self, server: BotAPIServer, application, feature: MovieNight) -> None:
-        self.server = server
-        self.application = application
-        self.feature = feature
-        self.store = feature.store
-
-    async def say(self, chat: int, command: str, args: str = "", user: int = ALICE) -> dict:
-        """A user sends ``/command args``; returns the bot's reply to that message."""
-        pushed = self.server.push_command(chat, command, args, user_id=user)
-        message_id = pushed["message"]["message_id"]
-        return await self.server.wait_for(lambda: self.reply_to(chat, message_id), timeout=15)
-
-    def reply_to(self, chat: int, message_id: int) -> dict | None:
-        for message in self.server.sent(chat):
-            if message.get("reply_to_message", {}).get("message_id") == message_id:
-                return message
-        return None
-
-    async def open_vote(self, chat: int, *seeds: str, user: int = ALICE):
-        """/movienight with ``seeds`` and /vote; returns (night, poll request)."""
-        await self.say(chat, "movienight", "; ".join(seeds), user=user)
-        polls_before = len(self.server.calls("sendPoll", chat))
-        self.server.push_command(chat, "vote", user_id=user)
-        await self.server.wait_for(
-            lambda: len(self.server.calls("sendPoll", chat)) > polls_before, timeout=15
-        )
-        night = await self.server.wait_for(lambda: self._polled(chat), timeout=5)
-        return night, self.server.calls("sendPoll", chat)[-1]
-
-    def _polled(self, chat: int):
-        night = self.store.current(chat)
-        return night if night is not None and night.poll_id else None
-
-    async def vote(self, night, user: int, options: list[int]) -> None:
-        self.server.push_poll_answer(night.poll_id, user, options)
-
-    async def votes_are(self, night, counts: list[int]) -> None:
-        await self.server.wait_for(lambda: self.store.tally(night.id) == counts, timeout=10)
-
-    def announcements(self, chat: int) -> list[dict]:
-        return [
-            m
-            for m in self.server.sent(chat)
-            if "Tonight's movie" in (m.get("caption") or m.get("text") or "")
-        ]
-
-    async def announced(self, chat: int, count: int = 1) -> dict:
-        found = await self.server.wait_for(
-            lambda: len(self.announcements(chat)) >= count and self.announcements(chat),
-            timeout=15,
-        )
-        return found[-1]
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Reelpick):
-    server = BotAPIServer().start()
-    for chat in (GROUP, OTHER_GROUP):
-        server.chat(chat, "supergroup")
-        server.set_admins(chat, [ADMIN])
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{tmp_path / "cache"}"\n'
-        '[plugins]\nenabled = ["cosine-cf"]\n'
-        f'[posters]\ndir = "{POSTERS}"\n'
-        f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
-        "messages_per_minute = 0\nmessages_per_user_minute = 0\n"
-        "max_messages_per_group_minute = 10000\nretries = 0\n"
-        "[movienight]\nvoting_minutes = 30\n"
-    )
-    config = load_config(config_file)
-    application = build_application(config, reelpick_app)
-    feature = application.bot_data["movienight"]
-    async with application:
-        await application.start()
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        try:
-            yield Bot(server, application, feature)
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            if application.post_shutdown:
-                await application.post_shutdown(application)
-            feature.store.close()
-            server.stop()
 
 
 def title_buttons(message: dict) -> list:
@@ -189,7 +82,7 @@ async def test_full_movie_night_with_three_users(bot: Bot) -> None:
     # The album came first, one numbered caption per candidate with the full title.
     [album] = server.calls("sendMediaGroup", GROUP)
     assert album.at < poll_request.at
-    labels = [bot.feature.app.dataset.label(m) for m in movie_ids]
+    labels = [bot.feature.catalogue.app.dataset.label(m) for m in movie_ids]
     assert album_captions(album) == [f"{i}. {label}" for i, label in enumerate(labels, 1)]
 
     # Votes: Alice 1; Bob 2; Carol 2 then changes to 1; Bob retracts, then votes 2 again.
@@ -220,7 +113,7 @@ async def test_full_movie_night_with_three_users(bot: Bot) -> None:
     assert (done.state, done.announced, done.winner) == ("closed", True, movie_ids[0])
     assert store.watched(GROUP) == [movie_ids[0]]
     # The 30-minute deadline job is still scheduled: when it fires, nothing happens again.
-    await bot.feature.close_night(bot.application.bot, night.id)
+    await bot.feature.lifecycle.close_night(bot.application.bot, night.id)
     assert len(bot.announcements(GROUP)) == 1
     assert len(server.calls("stopPoll", GROUP)) == 1 and store.watched(GROUP) == [movie_ids[0]]
     assert "Nobody voted" not in json.dumps(server.sent(GROUP))
@@ -239,7 +132,7 @@ async def test_tie_is_broken_by_fused_score_and_said(bot: Bot) -> None:
     await bot.votes_are(night, [0, 1, 1] + [0] * 7)
     bot.server.push_command(GROUP, "close", user_id=ADMIN)  # an admin may close it too
     caption = (await bot.announced(GROUP))["caption"]
-    label = bot.feature.app.dataset.label(options[1].movie_id)
+    label = bot.feature.catalogue.app.dataset.label(options[1].movie_id)
     assert caption.startswith(f"🏆 Tonight's movie: {label} with 1 vote")
     assert (
         "It was a tie between" in caption and "broken by the recommenders' fused score" in caption
@@ -294,7 +187,7 @@ async def test_two_groups_at_once_are_independent(bot: Bot) -> None:
     cap_a = (await bot.announced(GROUP))["caption"]
     cap_b = (await bot.announced(OTHER_GROUP))["caption"]
     options_a, options_b = bot.store.options(night_a.id), bot.store.options(night_b.id)
-    label = bot.feature.app.dataset.label
+    label = bot.feature.catalogue.app.dataset.label
     assert f"Tonight's movie: {label(options_a[3].movie_id)} with 1 vote" in cap_a
     assert f"Tonight's movie: {label(options_b[0].movie_id)} with 2 votes" in cap_b
     assert bot.store.watched(GROUP) == [options_a[3].movie_id]
@@ -302,18 +195,19 @@ async def test_two_groups_at_once_are_independent(bot: Bot) -> None:
 
 
 async def test_deadline_closes_the_poll_by_itself(bot: Bot) -> None:
-    bot.feature.settings = dataclasses.replace(bot.feature.settings, voting_minutes=0.02)
+    lifecycle = bot.feature.lifecycle
+    lifecycle.settings = dataclasses.replace(lifecycle.settings, voting_minutes=0.02)
     night, request = await bot.open_vote(GROUP, "Toy Story", user=ALICE)
     assert request.params["question"].endswith("Voting closes in 1 s.")
     await bot.vote(night, CAROL, [4])
     caption = (await bot.announced(GROUP))["caption"]
-    label = bot.feature.app.dataset.label(bot.store.options(night.id)[4].movie_id)
+    label = bot.feature.catalogue.app.dataset.label(bot.store.options(night.id)[4].movie_id)
     assert f"Tonight's movie: {label} with 1 vote" in caption
     assert len(bot.server.calls("stopPoll", GROUP)) == 1
 
 
 async def test_announcement_that_fails_on_telegram_is_retried_and_sent_once(bot: Bot) -> None:
-    bot.feature.retry_seconds = 0.2
+    bot.feature.lifecycle.retry_seconds = 0.2
     night, _ = await bot.open_vote(GROUP, "Toy Story", user=ALICE)
     await bot.vote(night, BOB, [0])
     await bot.votes_are(night, [1] + [0] * 9)
@@ -343,7 +237,7 @@ async def test_bad_input_gets_clear_answers(bot: Bot) -> None:
     reply = await bot.say(GROUP, "suggest", "x" * 5000, user=BOB)
     assert "too long" in reply["text"]
     # 50 seeds in one go: the first 20 are read, the person is told.
-    titles = [bot.feature.app.dataset.movies["name"].iloc[i] for i in range(50)]
+    titles = [bot.feature.catalogue.app.dataset.movies["name"].iloc[i] for i in range(50)]
     reply = await bot.say(GROUP, "suggest", "; ".join(titles), user=CAROL)
     assert "at most 20 titles; I read the first 20 of your 50" in reply["text"]
     night = bot.store.current(GROUP)
@@ -382,7 +276,7 @@ async def test_ambiguous_title_buttons_add_the_chosen_movie(bot: Bot) -> None:
 
 async def test_long_titles_are_shortened_in_the_poll_and_whole_in_the_album(bot: Bot) -> None:
     """Twelve options (Telegram's maximum), one of them a 158-character title."""
-    dataset = bot.feature.app.dataset
+    dataset = bot.feature.catalogue.app.dataset
     long_label = dataset.label(LONG_TITLE)
     assert len(long_label) > 100
     night = bot.store.open_night(GROUP, ALICE, "Alice")
@@ -392,7 +286,7 @@ async def test_long_titles_are_shortened_in_the_poll_and_whole_in_the_album(bot:
         (m, 1.0 / i, shorten(f"{i}. {dataset.label(m)}", 100)) for i, m in enumerate(movies, 1)
     ]
     night = bot.store.start_voting(night.id, options)
-    await bot.feature._send_ballot(bot.application.bot, night)
+    await bot.feature.lifecycle.send_ballot(bot.application.bot, night)
     poll = bot.server.calls("sendPoll", GROUP)[-1]
     texts = [o["text"] if isinstance(o, dict) else o for o in _json(poll.params["options"])]
     assert len(texts) == 12 and all(len(t) <= 100 for t in texts)

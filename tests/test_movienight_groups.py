@@ -15,7 +15,7 @@ from reelpick.bot.app import build_application
 from reelpick.bot.movienight.store import MovieNightStore
 from reelpick.config import load_config
 from reelpick.profiles import ProfileStore
-from tests.bot_process import NightBot
+from tests.bot_process import NightBot, movienights_built
 from tests.fixtures import ML_SMALL, POSTERS
 
 GROUP, OTHER_GROUP = -100511, -100522
@@ -61,18 +61,20 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: Reelpick):
         f'base_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
         "[movienight]\nvoting_minutes = 30\nask_after_hours = 0.0003\n"
     )
+    built = movienights_built(monkeypatch)
     application = build_application(load_config(tmp_path / "config.toml"), app)
+    [feature] = built
     async with application:
         await application.start()
         await application.updater.start_polling(
             poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
         )
         try:
-            yield server, application
+            yield server, application, feature
         finally:
             await application.updater.stop()
             await application.stop()
-            application.bot_data["movienight"].store.close()
+            feature.close()
             server.stop()
 
 
@@ -93,8 +95,7 @@ async def reply(server: BotAPIServer, chat: int, command: str, args: str = "", u
 
 
 async def test_a_night_for_the_people_who_joined(bot) -> None:
-    server, application = bot
-    feature = application.bot_data["movienight"]
+    server, application, feature = bot
     profiles = application.bot_data["reelpick"].profiles
     store = feature.store
     rate_all(profiles)
@@ -145,7 +146,7 @@ async def test_a_night_for_the_people_who_joined(bot) -> None:
     # Fairness: Ann and Bob each have an option among their own top 50.
     exclude = seen
     for user in (ANN, BOB):
-        top = feature._personal(profiles.profile(f"tg:{user}"), exclude, 50)
+        top = feature.ballot.member_picks(profiles.profile(f"tg:{user}"), exclude, 50)
         assert {o.movie_id for o in options} & set(top), user
 
     # /in after the poll is out: the next night.

@@ -1,6 +1,6 @@
 """Movie nights against forged buttons, races between /vote and /close, a poll sent but never
-saved, and damaged store files. The real bot against the Bot API test server, as in
-tests/test_movienight.py (whose fixtures these tests share).
+saved, and damaged store files. The real bot against the Bot API test server (the ``bot``
+fixture of tests/bot_process.py, as in tests/test_movienight.py).
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import test_movienight
-from test_movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
 from reelpick.bot.movienight.store import MovieNightStore, StoreError
+from tests import bot_process
+from tests.bot_process import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
+# The running bot over the test server (fixtures of tests/bot_process.py).
+bot = bot_process.bot
+reelpick_app = bot_process.reelpick_app
 TOY_STORY = 1
-# The fixtures of tests/test_movienight.py: the running bot over the test server.
-bot = test_movienight.bot
-reelpick_app = test_movienight.reelpick_app
 
 
 async def _no_votes_night(bot: Bot) -> tuple[object, dict]:
@@ -124,7 +124,7 @@ async def test_a_poll_that_cannot_be_saved_is_stopped(bot: Bot, monkeypatch) -> 
         raise StoreError("the movie night is novotes, not voting")
 
     monkeypatch.setattr(bot.store, "set_poll", ended_meanwhile)
-    await bot.feature._send_ballot(bot.application.bot, night)
+    await bot.feature.lifecycle.send_ballot(bot.application.bot, night)
     [poll] = bot.server.calls("sendPoll", GROUP)
     assert bot.server.polls[poll.result["poll"]["id"]]["poll"]["is_closed"]
 
@@ -147,7 +147,7 @@ async def test_a_poll_sent_but_not_saved_is_found_after_a_restart_not_sent_again
     with monkeypatch.context() as patch:
         patch.setattr(store, "set_poll", killed)
         with pytest.raises(Killed):
-            await bot.feature._send_ballot(bot.application.bot, night)
+            await bot.feature.lifecycle.send_ballot(bot.application.bot, night)
     [orphan] = server.calls("sendPoll", GROUP)
     orphan_id = orphan.result["poll"]["id"]
     assert store.night(night.id).poll_id is None and store.night(night.id).poll_intent_at
@@ -155,7 +155,7 @@ async def test_a_poll_sent_but_not_saved_is_found_after_a_restart_not_sent_again
     server.push_poll_answer(orphan_id, BOB, [1])  # votes on the orphan while the bot is "down"
 
     caplog.set_level(logging.WARNING)
-    await bot.feature.recover(bot.application.bot)
+    await bot.feature.lifecycle.recover(bot.application.bot)
     caption = (await bot.announced(GROUP))["caption"]
     assert "with 1 vote" in caption
     assert len(server.calls("sendPoll", GROUP)) == 1  # no second poll
@@ -183,12 +183,12 @@ async def test_without_an_album_the_vote_command_anchors_the_orphan_search(
     with monkeypatch.context() as patch:
         patch.setattr(store, "set_poll", killed)
         with pytest.raises(Killed):
-            await bot.feature._send_ballot(bot.application.bot, night, after=vote)
+            await bot.feature.lifecycle.send_ballot(bot.application.bot, night, after=vote)
     assert server.calls("sendMediaGroup", GROUP)  # tried, and
     assert not [r for r in server.calls("sendMediaGroup", GROUP) if r.ok]  # refused
     assert store.night(night.id).poll_anchor_id == vote
     [orphan] = server.calls("sendPoll", GROUP)
-    await bot.feature.recover(bot.application.bot)
+    await bot.feature.lifecycle.recover(bot.application.bot)
     assert len(server.calls("sendPoll", GROUP)) == 1  # found and stopped, not sent again
     assert server.polls[orphan.result["poll"]["id"]]["poll"]["is_closed"]
     assert store.night(night.id).poll_id == orphan.result["poll"]["id"]
@@ -201,10 +201,12 @@ async def test_an_intent_without_a_poll_sends_the_ballot_once(bot: Bot) -> None:
     night = store.start_voting(night.id, [(2, 1.0, "1. Jumanji"), (3, 0.5, "2. Grumpier")])
     anchor = await bot.say(GROUP, "status", user=ALICE)
     store.record_poll_intent(night.id, anchor["message_id"])  # killed before sendPoll went out
-    await bot.feature.recover(bot.application.bot)
+    await bot.feature.lifecycle.recover(bot.application.bot)
     assert len(bot.server.calls("sendPoll", GROUP)) == 1
     assert store.night(night.id).poll_id is not None
-    await bot.feature.recover(bot.application.bot)  # and a second restart sends nothing more
+    await bot.feature.lifecycle.recover(
+        bot.application.bot
+    )  # and a second restart sends nothing more
     assert len(bot.server.calls("sendPoll", GROUP)) == 1
 
 

@@ -154,7 +154,7 @@ OPTION_ROW = (
 def test_a_failed_transaction_leaves_nothing_behind(store: MovieNightStore) -> None:
     night = store.open_night(CHAT, ALICE, "Alice")
     # The same position twice: the second insert fails, and the first is rolled back with it.
-    with pytest.raises(sqlite3.IntegrityError), store._tx() as db:
+    with pytest.raises(sqlite3.IntegrityError), store.database.tx() as db:
         db.execute(OPTION_ROW, (night.id, 1, "a"))
         db.execute(OPTION_ROW, (night.id, 2, "b"))
     assert store.options(night.id) == []

@@ -5,6 +5,7 @@ Commands (in a group; they work in a private chat too)::
     /movienight [TITLE; TITLE; ...]   open a movie night, optionally with seed titles
     /suggest TITLE[; TITLE ...]       add seed titles (buttons when a title is ambiguous)
     /seen TITLE, /veto TITLE          keep a movie out of the poll
+    /in, /out                         join or leave the night (picks learn the members' taste)
     /status                           seeds, exclusions, who added what, when voting closes
     /vote                             (opener or chat admin) album of candidates + poll
     /close                            (opener or chat admin) close the poll now
@@ -24,58 +25,68 @@ restarted bot reschedules running deadlines (an overdue one closes at once), sen
 announcement that was decided but not yet confirmed as sent, and counts the votes Telegram
 kept while it was down.
 
-Modules by job: ``commands`` (:class:`MovieNight`: the handlers and buttons), ``lifecycle``
-(ballot, deadlines, closing, announcements, restart recovery), ``texts`` (wording and HTML
-helpers), ``settings`` (the ``[movienight]`` section), ``store`` (queries) and ``schema``
-(tables and records). Posters go out through the bot's :class:`~reelpick.bot.media.PosterSender`.
+Modules by job:
+
+- ``feature``: :class:`MovieNight`, the feature of one bot: builds the parts below from the
+  bot's services, adds their handlers (handler group ``HandlerGroup.MOVIENIGHT``), closes
+  the store;
+- ``commands``, ``members``, ``buttons``: the handlers (the night's commands and poll
+  answers; /in, /out and people leaving; the buttons); ``callbacks``: the buttons' data;
+- ``lifecycle``: ballot, deadlines, closing, announcements, restart recovery;
+- ``ballot``: the poll's candidates, from seed titles and from the members' profiles;
+- ``aftercare``: the voters' "seen" marks and next-day questions;
+- ``lists``: adding seeds and exclusions; ``catalogue``: labels and checks of movie ids;
+- ``texts``: wording and HTML helpers; ``sending``: replies and notes to Telegram;
+- ``settings``: the ``[movienight]`` section;
+- ``store`` (the store the feature uses), composed of ``database`` (the connection and its
+  transactions) and the records ``nightstore``, ``ballotstore``, ``memberstore`` and
+  ``askstore``; ``schema``: tables, states and records.
+
+Posters go out through the bot's :class:`~reelpick.bot.media.PosterSender`.
 """
 
 from __future__ import annotations
 
-from telegram.ext import Application
-
-from reelpick.app import Reelpick
-from reelpick.config import Config
-
-from ..media import PosterSender
+from ..context import BotApplication
 from ..services import BotServices
-from .commands import COMMANDS, MovieNight
+from .commands import COMMANDS
+from .feature import MovieNight
 from .lifecycle import decide
+from .schema import EntryKind, NightState
 from .settings import Settings
 from .store import MovieNightStore, Night, Option, StoreError
 from .texts import shorten, split_titles
 
 __all__ = [
+    "EntryKind",
     "MovieNight",
     "MovieNightStore",
     "Night",
+    "NightState",
     "Option",
     "Settings",
     "StoreError",
     "decide",
-    "register_movienight",
+    "register",
     "shorten",
     "split_titles",
 ]
 
 
-def register_movienight(
-    application: Application,
-    app: Reelpick,
-    config: Config,
-    *,
-    services: BotServices | None = None,
-    media: PosterSender | None = None,
-    store: MovieNightStore | None = None,
-) -> MovieNight:
-    """Add movie nights to a bot's ``application`` (called by ``build_application``).
+def register(application: BotApplication, services: BotServices) -> None:
+    """Add movie nights to the bot: handlers, restart recovery, and the group-only commands.
 
-    The feature is kept in ``application.bot_data["movienight"]``; its commands join
-    ``services.group_commands`` (setMyCommands for group chats).
+    The :class:`MovieNight` built here is kept by its handlers; its :meth:`MovieNight.close`
+    closes the store.
     """
-    feature = MovieNight(app, config, store, media=media, services=services)
-    feature.register(application)
-    application.bot_data["movienight"] = feature
-    if services is not None:  # movie nights are for groups: their commands show there
-        services.group_commands.extend(COMMANDS)
-    return feature
+    feature = MovieNight(application, services)
+    feature.add_handlers(application)
+    services.group_commands.extend(COMMANDS)  # movie nights are for groups: shown there
+
+
+def register_movienight(
+    application: BotApplication, app: object, config: object, *, services: BotServices
+) -> None:
+    """The call ``bot/app.py`` makes until it calls :func:`register` (``app`` and ``config``
+    are read from ``services``); delete it with that change."""
+    register(application, services)

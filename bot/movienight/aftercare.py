@@ -1,6 +1,6 @@
 """After the night: the winner goes into each voter's profile as "seen", and the next day each
-voter gets one private "How was <title>?" with ★1–★5 buttons (the profile feature's rating
-buttons, so a press updates their profile like any rating).
+voter gets one private "How was <title>?" with ★1–★5 buttons (the shared rating buttons of
+:mod:`reelpick.bot.rating_buttons`, so a press updates their profile like any rating).
 
 Restart-safe like the deadlines: the questions are rows of the movie-night store, planned in
 one transaction once the winner is announced (``nights.aftercare`` says it was done), and
@@ -15,23 +15,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import cast
 
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ContextTypes
 
+from reelpick.profiles import ProfileStore
+
+from ..context import BotApplication, BotContext
 from ..i18n import translator
 from ..rating_buttons import owner_of, rating_keyboard
-from .lifecycle import NightLifecycle
+from .catalogue import Catalogue
 from .schema import Ask
+from .settings import Settings
+from .store import MovieNightStore
 from .texts import esc
 
 log = logging.getLogger(__name__)
 
 
-class NightAftercare(NightLifecycle):
-    """The voters' "seen" marks and next-day questions."""
+class Aftercare:
+    """The voters' "seen" marks and next-day questions, on the application's JobQueue."""
+
+    def __init__(
+        self,
+        application: BotApplication,
+        store: MovieNightStore,
+        settings: Settings,
+        profiles: ProfileStore,
+        catalogue: Catalogue,
+    ) -> None:
+        self.application = application
+        self.store = store
+        self.settings = settings
+        self.profiles = profiles
+        self.catalogue = catalogue
 
     async def after_night(self, bot: Bot, night_id: int) -> None:
         """Once per night with a winner (safe to call again): marks, then the questions."""
@@ -40,28 +59,27 @@ class NightAftercare(NightLifecycle):
         if not voters:
             return
         winner = self.store.night(night_id).winner
-        if self.services is not None and winner is not None:
+        if winner is not None:
             await asyncio.to_thread(self._mark_seen, voters, winner)
         for ask in self.store.pending_asks():
             if ask.night_id == night_id:
                 self.schedule_ask(ask)
 
     def _mark_seen(self, voters: list[int], movie_id: int) -> None:
-        profiles = self.services.profiles
         for user_id in voters:
             owner = owner_of(user_id)
-            if movie_id not in profiles.profile(owner).movies:  # a rating stays a rating
-                profiles.mark_seen(owner, movie_id)
+            if movie_id not in self.profiles.profile(owner).movies:  # a rating stays a rating
+                self.profiles.mark_seen(owner, movie_id)
 
     def schedule_ask(self, ask: Ask) -> None:
-        application = self.application
-        if application is None or application.job_queue is None:
+        job_queue = self.application.job_queue
+        if job_queue is None:
             log.warning("no JobQueue: the question to %s waits for a restart", ask.user_id)
             return
         name = f"movienight-ask-{ask.night_id}-{ask.user_id}"
-        for job in application.job_queue.get_jobs_by_name(name):
+        for job in job_queue.get_jobs_by_name(name):
             job.schedule_removal()
-        application.job_queue.run_once(
+        job_queue.run_once(
             self._ask_job,
             when=max(0.0, ask.due - time.time()),
             data=(ask.night_id, ask.user_id),
@@ -69,8 +87,9 @@ class NightAftercare(NightLifecycle):
             job_kwargs={"misfire_grace_time": None},
         )
 
-    async def _ask_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        night_id, user_id = context.job.data
+    async def _ask_job(self, context: BotContext) -> None:
+        assert context.job is not None
+        night_id, user_id = cast(tuple[int, int], context.job.data)
         await self.ask(context.bot, night_id, user_id)
 
     async def ask(self, bot: Bot, night_id: int, user_id: int) -> bool:
@@ -81,7 +100,7 @@ class NightAftercare(NightLifecycle):
         _ = translator(ask.language)
         text = _(
             "How was <b>{title}</b>? Your rating improves your picks (and the next movie night).",
-            title=esc(self._label(ask.movie_id)),
+            title=esc(self.catalogue.label(ask.movie_id)),
         )
         try:
             await bot.send_message(
@@ -98,7 +117,7 @@ class NightAftercare(NightLifecycle):
             return False
         return True
 
-    async def recover_aftercare(self, bot: Bot) -> None:
+    async def recover(self, bot: Bot) -> None:
         """After a restart: plan what a kill interrupted, and reschedule every pending question."""
         for night_id in self.store.unplanned_aftercare():
             await self.after_night(bot, night_id)

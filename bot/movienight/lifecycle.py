@@ -1,9 +1,8 @@
-"""A movie night's life from /vote on: the candidates and ballot, the deadline, the close,
-the announcement, and picking up unfinished nights after a restart.
+"""A movie night's life from /vote on: the ballot, the deadline, the close, the announcement,
+and picking up unfinished nights after a restart.
 
-:class:`NightLifecycle` holds what the feature shares (store, settings, the bot's services)
-and does everything that happens without a command; :class:`~.commands.MovieNight` adds the
-commands and buttons on top of it.
+:class:`NightLifecycle` does everything that happens without a command; the command and
+button handlers call it to send the ballot and to close a night.
 
 What goes to the whole group is worded in the language of whoever set it off (the /vote or
 /close caller, the random-pick button's presser: their translator is passed down as ``_``);
@@ -15,25 +14,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import cast
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ContextTypes
 
-from reelpick.app import Reelpick
-from reelpick.config import Config
-from reelpick.fusion import Fused, fuse, ranked_lists
-
+from ..context import BotApplication, BotContext
 from ..i18n import Translator, translator
 from ..media import PosterSender, strip_tags
-from ..services import BotServices
+from .aftercare import Aftercare
+from .callbacks import random_button_data
+from .catalogue import Catalogue
+from .schema import Night, NightState, Option, StoreError
 from .settings import Settings
-from .store import MovieNightStore, Night, Option, StoreError
+from .store import MovieNightStore
 from .texts import (
     CAPTION_MAX_CHARS,
     OPTION_MAX_CHARS,
@@ -48,7 +46,6 @@ log = logging.getLogger(__name__)
 
 ORPHAN_PROBE = 30  # message ids after the anchor where an unsaved poll may be (see _recover_poll)
 RETRY_SECONDS = 30.0  # a close or announcement that failed on Telegram's side is retried
-CALLBACK_PREFIX = "mn:"
 
 
 def decide(options: Sequence[Option], counts: Sequence[int]) -> tuple[Option | None, list[Option]]:
@@ -66,77 +63,32 @@ def decide(options: Sequence[Option], counts: Sequence[int]) -> tuple[Option | N
 
 
 class NightLifecycle:
-    """Shared state of the movie-night feature, and everything that runs without a command."""
+    """Ballots, deadlines, closing, announcements and restart recovery of every chat's nights."""
 
     def __init__(
         self,
-        app: Reelpick,
-        config: Config,
-        store: MovieNightStore | None = None,
-        *,
-        media: PosterSender | None = None,
-        services: BotServices | None = None,
-        rng: random.Random | None = None,
+        application: BotApplication,
+        store: MovieNightStore,
+        settings: Settings,
+        sender: PosterSender,
+        catalogue: Catalogue,
+        aftercare: Aftercare,
     ) -> None:
-        self._app = app
-        self.config = config
-        self.settings = Settings.from_config(config)
-        self.store = store or MovieNightStore(self.settings.db)
-        self.services = services
-        self.media = media or (services.sender if services is not None else None)
-        admins = services.admins if services is not None else config.section("bot")["admins"]
-        self.admins = {int(a) for a in admins}
-        self.rng = rng or random.Random()
+        self.application = application
+        self.store = store
+        self.settings = settings
+        self.sender = sender
+        self.catalogue = catalogue
+        self.aftercare = aftercare
         self.retry_seconds = RETRY_SECONDS
         self._night_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.application: Application | None = None
 
     def night_lock(self, night_id: int) -> asyncio.Lock:
         """One lock per night: starting the poll and closing the night never overlap."""
         return self._night_locks[night_id]
 
-    @property
-    def app(self) -> Reelpick:
-        """The current recommender (``/reload`` swaps it in the bot's services)."""
-        return self.services.reelpick if self.services is not None else self._app
-
-    def _label(self, movie_id: int) -> str:
-        try:
-            return self.app.dataset.label(movie_id)
-        except KeyError:
-            return f"movie {movie_id}"
-
-    async def _reply(self, message: Message, text: str) -> Message | None:
-        return await message.reply_text(fit(text), parse_mode=ParseMode.HTML)
-
     # -- voting ----------------------------------------------------------------------
-    async def candidates(
-        self, seeds: Sequence[int], exclude: set[int], limit: int | None = None
-    ) -> list[Fused]:
-        """Every enabled plugin's neighbours of every seed, fused (see :mod:`reelpick.fusion`)."""
-        registry = self.app.registry
-        weights = self.settings.weights
-        names = [
-            n for n in registry.enabled() if registry.plugins[n].fitted and weights.get(n, 1.0) > 0
-        ]
-        k = self.settings.per_seed
-        if self.services is not None:  # in threads, within the bot's per-plugin time budget
-            calls = [self.services.ask(n, seed, k) for seed in seeds for n in names]
-        else:
-            calls = [asyncio.to_thread(registry.ask, n, seed, k) for seed in seeds for n in names]
-        answers = await asyncio.gather(*calls)
-        lists = []
-        for i, seed in enumerate(seeds):
-            lists += ranked_lists(seed, answers[i * len(names) : (i + 1) * len(names)])
-        return fuse(
-            lists,
-            weights=self.settings.weights,
-            rrf_k=self.settings.rrf_k,
-            exclude=exclude,
-            limit=limit or self.settings.max_options,
-        )
-
-    async def _send_ballot(
+    async def send_ballot(
         self, bot: Bot, night: Night, _: Translator | None = None, *, after: int | None = None
     ) -> None:
         """The album of candidates, then the poll; remember the poll and schedule its deadline.
@@ -153,7 +105,8 @@ class NightLifecycle:
         options = self.store.options(night.id)
         captions = [
             shorten(
-                f"{o.position + 1}. {self._label(o.movie_id)}" + (f" — {o.note}" if o.note else ""),
+                f"{o.position + 1}. {self.catalogue.label(o.movie_id)}"
+                + (f" — {o.note}" if o.note else ""),
                 CAPTION_MAX_CHARS,
             )
             for o in options
@@ -182,6 +135,7 @@ class NightLifecycle:
             allows_multiple_answers=False,
         )
         deadline = time.time() + minutes * 60
+        assert sent.poll is not None  # sendPoll answers with the poll's message
         try:
             self.store.set_poll(night.id, sent.poll.id, sent.message_id, deadline)
         except StoreError as exc:  # the night ended meanwhile: the poll must not stay open
@@ -221,7 +175,7 @@ class NightLifecycle:
                 return
             log.info("movie night %s: no poll found after the restart; sending it", night.id)
             self.store.clear_poll_intent(night.id)
-        await self._send_ballot(bot, night)
+        await self.send_ballot(bot, night)
 
     # -- deadlines and closing ---------------------------------------------------------
     def schedule(self, night_id: int, deadline: float, *, retry: bool = False) -> None:
@@ -229,30 +183,30 @@ class NightLifecycle:
         delay = max(0.0, deadline - time.time())
         name = f"movienight-{night_id}" + ("-retry" if retry else "")
         application = self.application
-        if application is not None and application.job_queue is not None:
-            for job in application.job_queue.get_jobs_by_name(name):
+        job_queue = application.job_queue
+        if job_queue is not None:
+            for job in job_queue.get_jobs_by_name(name):
                 job.schedule_removal()
-            application.job_queue.run_once(
+            job_queue.run_once(
                 self._deadline_job,
                 when=delay,
                 data=night_id,
                 name=name,
                 job_kwargs={"misfire_grace_time": None},
             )
-        elif application is not None:
+        else:
 
             async def later() -> None:
                 await asyncio.sleep(delay)
-                await self._close_safely(application.bot, night_id)
+                await self.close_safely(application.bot, night_id)
 
             application.create_task(later(), name=name)
-        else:
-            raise RuntimeError("MovieNight.register(application) was not called")
 
-    async def _deadline_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._close_safely(context.bot, context.job.data)
+    async def _deadline_job(self, context: BotContext) -> None:
+        assert context.job is not None
+        await self.close_safely(context.bot, cast(int, context.job.data))
 
-    async def _close_safely(self, bot: Bot, night_id: int, _: Translator | None = None) -> None:
+    async def close_safely(self, bot: Bot, night_id: int, _: Translator | None = None) -> None:
         """:meth:`close_night`, retried later while Telegram is unreachable (a retry speaks
         the night's language)."""
         try:
@@ -265,11 +219,8 @@ class NightLifecycle:
             # Refused for good (bot removed from the chat, chat gone): retrying cannot help.
             log.error("movie night %s: Telegram refused to close it: %s", night_id, exc)
             night = self.store.night(night_id)
-            if night.state in ("closing", "novotes"):
+            if night.state in (NightState.CLOSING, NightState.NOVOTES):
                 self.store.mark_announced(night_id, None, night.state)
-
-    async def _recover_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.recover(context.bot)
 
     async def recover(self, bot: Bot) -> None:
         """After a (re)start: pick up every night the store says is unfinished."""
@@ -278,17 +229,17 @@ class NightLifecycle:
                 "movie night %s in chat %s: resuming (%s)", night.id, night.chat_id, night.state
             )
             try:
-                if night.state == "voting" and night.poll_id is None:
+                if night.state == NightState.VOTING and night.poll_id is None:
                     async with self.night_lock(night.id):  # stopped between /vote and the poll
                         await self._recover_poll(bot, self.store.night(night.id))
-                elif night.state == "voting":
+                elif night.state == NightState.VOTING:
                     self.schedule(night.id, night.deadline or 0)
                 else:
-                    await self._close_safely(bot, night.id)
+                    await self.close_safely(bot, night.id)
             except Exception:
                 log.exception("movie night %s: recovery failed", night.id)
         try:
-            await self.recover_aftercare(bot)
+            await self.aftercare.recover(bot)
         except Exception:
             log.exception("movie nights: recovering the next-day questions failed")
 
@@ -310,13 +261,13 @@ class NightLifecycle:
         lock = self.night_lock(night_id)
         async with contextlib.nullcontext() if final_counts is not None else lock:
             night = self.store.night(night_id)
-            if night.state == "voting":
+            if night.state == NightState.VOTING:
                 options = self.store.options(night_id)
                 counts = self.store.tally(night_id)
                 if final_counts is not None and len(final_counts) == len(counts):
                     counts = final_counts
                 elif night.poll_message_id is not None:
-                    counts = await self._stop_poll(bot, night, counts)
+                    counts = await self._stop_poll(bot, night, night.poll_message_id, counts)
                 winner, tied = decide(options, counts)
                 claimed = self.store.claim_close(
                     night_id,
@@ -330,23 +281,19 @@ class NightLifecycle:
             if night.announced:
                 return
             _ = _ or translator(night.language)
-            if night.state == "closing":
+            if night.state == NightState.CLOSING:
                 await self._announce_winner(bot, night, _)
-                await self.after_night(bot, night_id)
-            elif night.state == "novotes":
+                await self.aftercare.after_night(bot, night_id)
+            elif night.state == NightState.NOVOTES:
                 await self._announce_no_votes(bot, night, _)
 
-    async def after_night(self, bot: Bot, night_id: int) -> None:
-        """What follows a night with a winner (the voters' questions: see aftercare.py)."""
-
-    async def recover_aftercare(self, bot: Bot) -> None:
-        """After a restart: the voters' questions still to plan or send (aftercare.py)."""
-
-    async def _stop_poll(self, bot: Bot, night: Night, counts: list[int]) -> list[int]:
-        """Stop the poll; Telegram's final counts win over ours (they include votes whose
-        updates we have not seen yet, e.g. cast while the bot was down)."""
+    async def _stop_poll(
+        self, bot: Bot, night: Night, message_id: int, counts: list[int]
+    ) -> list[int]:
+        """Stop the poll in ``message_id``; Telegram's final counts win over ours (they include
+        votes whose updates we have not seen yet, e.g. cast while the bot was down)."""
         try:
-            poll = await bot.stop_poll(night.chat_id, night.poll_message_id)
+            poll = await bot.stop_poll(night.chat_id, message_id)
         except BadRequest as exc:  # already closed (by us, before a restart) or deleted
             log.info("movie night %s: stopPoll: %s; using stored votes", night.id, exc)
             return counts
@@ -362,13 +309,15 @@ class NightLifecycle:
         counts = list(night.tally or [0] * len(options))
         winner = next(o for o in options if o.movie_id == night.winner)
         _best, tied = decide(options, counts)
-        caption = None
+        caption = ""
         for width in (OPTION_MAX_CHARS, 60, 40, 25):
-            caption = winner_text(night, options, counts, winner, tied, self._label, _, width)
+            caption = winner_text(
+                night, options, counts, winner, tied, self.catalogue.label, _, width
+            )
             if len(strip_tags(caption)) <= CAPTION_MAX_CHARS:
                 break
         sent = await self._send_poster(bot, night.chat_id, winner.movie_id, caption)
-        self.store.mark_announced(night.id, sent.message_id if sent else None, "closing")
+        self.store.mark_announced(night.id, sent.message_id if sent else None, NightState.CLOSING)
 
     async def _announce_no_votes(self, bot: Bot, night: Night, _: Translator) -> None:
         top = self.store.options(night.id)[:3]
@@ -380,7 +329,7 @@ class NightLifecycle:
                 [
                     InlineKeyboardButton(
                         _("🎲 Random pick from the top 3"),
-                        callback_data=f"{CALLBACK_PREFIX}r:{night.id}",
+                        callback_data=random_button_data(night.id),
                     )
                 ]
             ]
@@ -388,26 +337,23 @@ class NightLifecycle:
         sent = await bot.send_message(
             night.chat_id, "\n".join(lines), parse_mode=ParseMode.HTML, reply_markup=markup
         )
-        self.store.mark_announced(night.id, sent.message_id, "novotes")
+        self.store.mark_announced(night.id, sent.message_id, NightState.NOVOTES)
 
     # -- sending -------------------------------------------------------------------------
     async def _send_album(
         self, bot: Bot, chat_id: int, movie_ids: list[int], captions: list[str]
     ) -> list[Message]:
         """The candidates' posters, one numbered caption each, as albums of 2-10 photos."""
-        if self.media is None:
-            return []
-        return list(await self.media.send_captioned(bot, chat_id, movie_ids, captions) or [])
+        return list(await self.sender.send_captioned(bot, chat_id, movie_ids, captions) or [])
 
     async def _send_poster(self, bot: Bot, chat_id: int, movie_id: int, caption: str) -> Message:
         """The winner's poster with ``caption`` (HTML); a text message when the photo fails."""
-        if self.media is not None:
-            try:
-                return (await self.media.send(bot, chat_id, [movie_id], caption))[0]
-            except Exception as exc:
-                if _transient(exc):
-                    raise
-                log.exception("winner poster for movie %s failed; sending text", movie_id)
+        try:
+            return (await self.sender.send(bot, chat_id, [movie_id], caption))[0]
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            log.exception("winner poster for movie %s failed; sending text", movie_id)
         return await bot.send_message(chat_id, fit(caption), parse_mode=ParseMode.HTML)
 
 

@@ -1,16 +1,60 @@
-"""Movie nights' SQLite schema and the records read from it (no queries here: see store.py)."""
+"""Movie nights' SQLite schema, the states and kinds stored in it, and the records read from it.
+
+No queries here (see store.py). The enums' values are the strings stored in SQLite, so a
+database written by any earlier version of the bot still loads.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 
 SCHEMA_VERSION = 3  # 3: members, waiting, asks; nights.rewatch/language/aftercare
 
+
+class NightState(StrEnum):
+    """Where a night is in its life (see store.py for the transitions)."""
+
+    GATHERING = "gathering"
+    VOTING = "voting"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    NOVOTES = "novotes"
+
+
+class EntryKind(StrEnum):
+    """Why a movie is on a night's lists: a seed title, or an exclusion (seen or vetoed)."""
+
+    SEED = "seed"
+    SEEN = "seen"
+    VETO = "veto"
+
+
+class TitleOutcome(StrEnum):
+    """What became of one title of /suggest, /seen or /veto (or of a title-choice button)."""
+
+    ADDED = "added"
+    DUPLICATE = "duplicate"  # already on the list
+    EXCLUDED = "excluded"  # a seed that a /seen or /veto keeps out
+    SEED = "seed"  # an exclusion of a movie that is a seed
+    FULL = "full"  # the seed list has no room
+    CLOSED = "closed"  # voting started meanwhile
+    NOMATCH = "nomatch"  # no movie has that title
+    INVALID = "invalid"  # not a title at all (empty, emoji, too long)
+
+
+class JoinOutcome(StrEnum):
+    """What /in (or the "I'm in" button) did."""
+
+    JOINED = "joined"
+    ALREADY = "already"
+    WAITING = "waiting"  # no night gathers: in for the chat's next one
+
+
 # States in which a chat "has a movie night" (only one such night per chat).
-OPEN_STATES = ("gathering", "voting", "closing")
-STATES = (*OPEN_STATES, "closed", "novotes")
+OPEN_STATES = (NightState.GATHERING, NightState.VOTING, NightState.CLOSING)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nights (
@@ -131,7 +175,7 @@ class Night:
     chat_id: int
     opener_id: int
     opener_name: str
-    state: str
+    state: NightState
     created_at: float
     deadline: float | None
     poll_id: str | None
@@ -163,7 +207,7 @@ class Entry:
     user_id: int
     user_name: str
     added_at: float
-    kind: str = "seed"
+    kind: EntryKind = EntryKind.SEED
 
 
 @dataclass(frozen=True)
@@ -217,8 +261,10 @@ def night_from_row(row: sqlite3.Row) -> Night:
         values["tally"] = tuple(counts)
     else:
         values["tally"] = None
-    if values["state"] not in STATES:
-        raise ValueError(f"night {values['id']}: unknown state {values['state']!r}")
+    try:
+        values["state"] = NightState(values["state"])
+    except ValueError:
+        raise ValueError(f"night {values['id']}: unknown state {values['state']!r}") from None
     for flag in ("tie_broken", "random_pick", "announced", "rewatch", "aftercare"):
         values[flag] = bool(values[flag])
     return Night(**values)

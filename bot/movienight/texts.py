@@ -9,13 +9,13 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from telegram import Message, User
 
 from ..i18n import Translator
 from ..media import strip_tags
-from .schema import Entry, Night, Option
+from .schema import Entry, EntryKind, Night, NightState, Option, TitleOutcome
 
 OPTION_MAX_CHARS = 100  # Telegram's limit for a poll option
 CAPTION_MAX_CHARS = 1024
@@ -70,37 +70,41 @@ def minutes_left(deadline: float | None, _: Translator, now: float | None = None
     return f"{seconds / 60:.0f} min"
 
 
-def outcome_lines(done: dict[str, list[str]], kind: str, _: Translator) -> list[str]:
+def outcome_lines(
+    done: Mapping[TitleOutcome, list[str]], kind: EntryKind, _: Translator
+) -> list[str]:
     """The reply to /suggest, /seen or /veto: what happened to each title, by outcome."""
     lines = []
-    if done.get("added"):
-        titles = ", ".join(done["added"])
-        if kind == "seed":
+    if done.get(TitleOutcome.ADDED):
+        titles = ", ".join(done[TitleOutcome.ADDED])
+        if kind == EntryKind.SEED:
             lines.append(_("Added: {titles}.", titles=titles))
-        elif kind == "seen":
+        elif kind == EntryKind.SEEN:
             lines.append(_("Marked as seen: {titles}.", titles=titles))
         else:
             lines.append(_("Vetoed: {titles}.", titles=titles))
-    if done.get("duplicate"):
-        lines.append(_("Already on the list: {titles}.", titles=", ".join(done["duplicate"])))
-    if done.get("excluded"):
+    if done.get(TitleOutcome.DUPLICATE):
+        titles = ", ".join(done[TitleOutcome.DUPLICATE])
+        lines.append(_("Already on the list: {titles}.", titles=titles))
+    if done.get(TitleOutcome.EXCLUDED):
         lines.append(
             _(
                 "Left out by a /seen or /veto, so not added: {titles}.",
-                titles=", ".join(done["excluded"]),
+                titles=", ".join(done[TitleOutcome.EXCLUDED]),
             )
         )
-    if done.get("seed"):
-        lines.append(
-            _("Suggested as a seed, so it stays: {titles}.", titles=", ".join(done["seed"]))
-        )
-    if done.get("full"):
-        lines.append(_("The list is full, not added: {titles}.", titles=", ".join(done["full"])))
-    if done.get("closed"):
+    if done.get(TitleOutcome.SEED):
+        titles = ", ".join(done[TitleOutcome.SEED])
+        lines.append(_("Suggested as a seed, so it stays: {titles}.", titles=titles))
+    if done.get(TitleOutcome.FULL):
+        titles = ", ".join(done[TitleOutcome.FULL])
+        lines.append(_("The list is full, not added: {titles}.", titles=titles))
+    if done.get(TitleOutcome.CLOSED):
         lines.append(_("Voting has started, so the list is fixed."))
-    if done.get("nomatch"):
-        lines.append(_("No movie matches {titles}.", titles=", ".join(done["nomatch"])))
-    lines += done.get("invalid", [])
+    if done.get(TitleOutcome.NOMATCH):
+        titles = ", ".join(done[TitleOutcome.NOMATCH])
+        lines.append(_("No movie matches {titles}.", titles=titles))
+    lines += done.get(TitleOutcome.INVALID, [])
     return lines
 
 
@@ -177,9 +181,9 @@ def status_text(
 ) -> str:
     """What /status shows (HTML): state, seeds and exclusions with who added them, the
     movies watched before, and the votes so far or who starts the poll."""
-    if night.state == "gathering":
+    if night.state == NightState.GATHERING:
         state = _("collecting titles")
-    elif night.state == "voting":
+    elif night.state == NightState.VOTING:
         state = _("voting, closes in {time}", time=minutes_left(night.deadline, _))
     else:
         state = _("closing")
@@ -193,7 +197,7 @@ def status_text(
         lines.append("\n" + _("<b>Left out</b>:"))
         for e in excluded:
             who = esc(e.user_name)
-            if e.kind == "seen":
+            if e.kind == EntryKind.SEEN:
                 by = _("seen by {name}", name=who)
             else:
                 by = _("vetoed by {name}", name=who)
@@ -206,9 +210,9 @@ def status_text(
                 count=_.number(watched),
             )
         )
-    if night.state == "voting":
+    if night.state == NightState.VOTING:
         lines.append("\n" + _("<b>Votes so far</b>:"))
         lines += [f"{esc(o.text)}: {counts[o.position]}" for o in options]
-    elif night.state == "gathering":
+    elif night.state == NightState.GATHERING:
         lines.append("\n" + _("{name} or an admin starts the poll with /vote.", name=name))
     return fit("\n".join(lines))

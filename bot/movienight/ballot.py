@@ -1,0 +1,179 @@
+"""The poll's candidates: from the chat's seed titles, and from the joined members' profiles.
+
+Seed titles (:meth:`Ballot.candidates`): every enabled plugin's ``per_seed`` neighbours of
+every seed, asked within the bot's per-plugin time budget and fused by weighted reciprocal
+rank fusion (:mod:`reelpick.fusion`).
+
+Members (:meth:`Ballot.options`), computed at /vote time from the *live* profiles (so a
+member who ``/forget``s mid-night is out of them at once): each joined member's picks from
+every recommending plugin (``[groups] depth`` long, in a thread), aggregated by the
+``[groups]`` strategy (:mod:`reelpick.groups`) with a prior: the chat's title seeds fused by
+rank when there are any, otherwise the most rated movies. Left out: vetoed and /seen movies,
+and, unless the night was opened with ``/movienight rewatch``, the chat's watch history and
+every movie a joined member has rated or marked seen. The fairness rule then gives every
+member with a profile at least one option from their own top ``fair_depth``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from reelpick.fusion import Fused, fuse, ranked_lists
+from reelpick.groups import GroupSettings, recommend_for_group
+from reelpick.picks import PickSettings, pick
+from reelpick.types import Profile
+
+from ..i18n import Translator
+from ..rating_buttons import owner_of
+from ..services import BotServices
+from .catalogue import Catalogue
+from .schema import Night
+from .settings import Settings
+from .store import MovieNightStore
+from .texts import OPTION_MAX_CHARS, esc, shorten
+
+NAMES_SHOWN = 2  # "for Ann, Bob +1"
+
+# A poll option as stored: (movie id, fused score, option text, whom it is for).
+BallotOption = tuple[int, float, str, str | None]
+
+
+class Ballot:
+    """Chooses a night's poll options; reads the recommender and profiles from ``services``."""
+
+    def __init__(
+        self,
+        services: BotServices,
+        store: MovieNightStore,
+        settings: Settings,
+        catalogue: Catalogue,
+    ) -> None:
+        self.services = services
+        self.store = store
+        self.settings = settings
+        self.catalogue = catalogue
+
+    # -- the recommender's part: the one place each flow is asked for ----------------------
+    def group_settings(self) -> GroupSettings:
+        """The ``[groups]`` settings the members' options follow."""
+        return GroupSettings.from_config(self.services.config)
+
+    def member_picks(self, profile: Profile, exclude: set[int], depth: int) -> list[int]:
+        """One member's picks from every recommending plugin (runs in a thread)."""
+        registry = self.catalogue.app.registry
+        names = [n for n in registry.enabled() if registry.plugins[n].fitted]
+        answers = registry.recommend(profile, depth, names, exclude)
+        settings = PickSettings.from_config(self.services.config)
+        return [r.movie_id for r in pick(answers, depth, settings.weights, settings.rrf_k)]
+
+    async def candidates(
+        self, seeds: Sequence[int], exclude: set[int], limit: int | None = None
+    ) -> list[Fused]:
+        """Every enabled plugin's neighbours of every seed, fused (see :mod:`reelpick.fusion`)."""
+        registry = self.catalogue.app.registry
+        weights = self.settings.weights
+        names = [
+            n for n in registry.enabled() if registry.plugins[n].fitted and weights.get(n, 1.0) > 0
+        ]
+        k = self.settings.per_seed
+        # In threads, within the bot's per-plugin time budget.
+        calls = [self.services.ask(n, seed, k) for seed in seeds for n in names]
+        answers = await asyncio.gather(*calls)
+        lists = []
+        for i, seed in enumerate(seeds):
+            lists += ranked_lists(seed, answers[i * len(names) : (i + 1) * len(names)])
+        return fuse(
+            lists,
+            weights=self.settings.weights,
+            rrf_k=self.settings.rrf_k,
+            exclude=exclude,
+            limit=limit or self.settings.max_options,
+        )
+
+    # -- the poll options ------------------------------------------------------------------
+    def _profile(self, user_id: int) -> Profile:
+        return self.services.profiles.profile(owner_of(user_id))
+
+    async def options(self, night: Night, _: Translator) -> tuple[list[BallotOption], list[str]]:
+        """The poll options and lines for the chat (who they were picked for, who has no
+        ratings), worded with ``_``."""
+        settings = self.group_settings()
+        seeds = [s.movie_id for s in self.store.seeds(night.id)]
+        members = self.store.members(night.id)
+        profiles = await asyncio.to_thread(
+            lambda: {m.user_id: self._profile(m.user_id) for m in members}
+        )
+        exclude = {e.movie_id for e in self.store.exclusions(night.id)}
+        for profile in profiles.values():
+            exclude |= profile.not_interested
+            if not night.rewatch:
+                exclude |= profile.movies
+        if not night.rewatch:
+            exclude |= set(self.store.watched(night.chat_id))
+        rated = [m for m in members if profiles[m.user_id].ratings]
+        limit = self.settings.max_options
+        fused = await self.candidates(seeds, exclude | set(seeds), settings.depth) if seeds else []
+        if not rated:
+            options: list[BallotOption] = [
+                (f.movie_id, f.score, self._option_text(i, f.movie_id), None)
+                for i, f in enumerate(fused[:limit], 1)
+            ]
+            lines = []
+            if members:
+                lines.append(
+                    _(
+                        "Nobody who joined has rated movies yet, so the list comes from the titles alone."
+                    )
+                )
+            return options, lines
+        lists = await asyncio.gather(
+            *(
+                asyncio.to_thread(self.member_picks, profiles[m.user_id], exclude, settings.depth)
+                for m in rated
+            )
+        )
+        member_lists = {m.user_id: ranked for m, ranked in zip(rated, lists, strict=True)}
+        prior = [f.movie_id for f in fused] or self.catalogue.popular(exclude, settings.depth)
+        # The same function the evaluation scores (reelpick evaluate --task groups), so every
+        # [groups] setting means here what it means there; the fairness rule included.
+        sizes = {m.user_id: len(profiles[m.user_id].ratings) for m in rated}
+        picks = recommend_for_group(
+            member_lists, limit, settings, prior=prior, exclude=exclude, profile_sizes=sizes
+        )
+        names = {m.user_id: m.user_name for m in members}
+        options = [
+            (p.movie_id, p.score, self._option_text(i, p.movie_id), _for(p.members, names, _))
+            for i, p in enumerate(picks, 1)
+        ]
+        served = ", ".join(esc(m.user_name) for m in rated)
+        lines = [
+            _("🎯 Picked for {names} from their ratings.", names=served),
+            _(
+                "Everyone who joined with ratings has at least one movie from their own top {depth} in this poll.",
+                depth=settings.fair_depth,
+            ),
+        ]
+        unrated = [esc(m.user_name) for m in members if not profiles[m.user_id].ratings]
+        if unrated:
+            lines.append(
+                _(
+                    "No ratings yet from {names}: /rate in a private chat with me.",
+                    names=", ".join(unrated),
+                )
+            )
+        return options, lines
+
+    def _option_text(self, position: int, movie_id: int) -> str:
+        return shorten(f"{position}. {self.catalogue.label(movie_id)}", OPTION_MAX_CHARS)
+
+
+def _for(members: Sequence[int], names: dict[int, str], _: Translator) -> str | None:
+    """Whom an option is for ("for Ann, Bob +1"), or None when it is for nobody in ``names``."""
+    shown = [names[m] for m in members if m in names]
+    if not shown:
+        return None
+    text = ", ".join(shown[:NAMES_SHOWN])
+    if len(shown) > NAMES_SHOWN:
+        text += f" +{len(shown) - NAMES_SHOWN}"
+    return _("for {names}", names=text)

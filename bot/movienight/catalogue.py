@@ -1,0 +1,47 @@
+"""The movies a movie night can name: the current recommender's catalogue.
+
+``/reload`` replaces ``BotServices.reelpick``, so :class:`Catalogue` reads it on every call
+rather than keeping the app it started with.
+"""
+
+from __future__ import annotations
+
+from reelpick.app import Reelpick
+
+from ..services import BotServices
+
+
+class Catalogue:
+    """Labels and checks of movie ids against the bot's current :class:`Reelpick`."""
+
+    def __init__(self, services: BotServices) -> None:
+        self._services = services
+        self._popular: tuple[object, list[int]] | None = None
+
+    @property
+    def app(self) -> Reelpick:
+        """The current recommender (``/reload`` swaps it in the bot's services)."""
+        return self._services.reelpick
+
+    def label(self, movie_id: int) -> str:
+        """``"Heat (1995)"``; ``"movie 123"`` for an id the catalogue no longer has."""
+        try:
+            return self.app.dataset.label(movie_id)
+        except KeyError:
+            return f"movie {movie_id}"
+
+    def knows(self, movie_id: int) -> bool:
+        """Whether ``movie_id`` is a movie of the catalogue (any int, however large)."""
+        try:
+            return movie_id in self.app.dataset
+        except (OverflowError, TypeError, ValueError):
+            return False
+
+    def popular(self, exclude: set[int], depth: int) -> list[int]:
+        """The ``depth`` most rated movies not in ``exclude`` (kept per dataset)."""
+        dataset = self.app.dataset
+        cached = self._popular
+        if cached is None or cached[0] is not dataset:
+            counts = dataset.ratings["movieId"].value_counts()
+            cached = self._popular = (dataset, [int(m) for m in counts.index[: depth * 20]])
+        return [m for m in cached[1] if m not in exclude][:depth]
