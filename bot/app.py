@@ -29,20 +29,13 @@ from reelpick.app import Reelpick
 from reelpick.config import Config, secret
 from reelpick.errors import ConfigError
 
-from . import chat_settings, fallbacks, guard, inline, photo, profiles, titles
+from . import chat_settings, fallbacks, guard, inline, movienight, photo, profiles, titles
 from .context import BotApplication, context_types
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 from .limits import RetryingRateLimiter
-from .movienight import register_movienight
 from .services import SERVICES, BotServices
 
 log = logging.getLogger(__name__)
-
-
-# SHIM, to go when bot/movienight provides register(application, services) like every other
-# feature: FEATURES then names movienight.register in this slot, and this function goes.
-def _movienight_register(application: BotApplication, services: BotServices) -> None:
-    register_movienight(application, services.reelpick, services.config, services=services)
 
 
 # Every feature, registered in this order (the order of the command menu).
@@ -50,7 +43,7 @@ FEATURES: tuple[Callable[[BotApplication, BotServices], None], ...] = (
     guard.register,
     titles.register,
     chat_settings.register,
-    _movienight_register,
+    movienight.register,
     profiles.register,
     inline.register,
     photo.register,

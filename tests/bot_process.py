@@ -20,30 +20,13 @@ from telegram_server import BotAPIServer
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
-from reelpick.bot.context import BotApplication
 from reelpick.bot.movienight import MovieNight
+from reelpick.bot.services import SERVICES
 from reelpick.config import load_config
 from tests.fixtures import ML_SMALL, POSTERS
 
 GROUP, OTHER_GROUP = -100111, -100222
 ALICE, BOB, CAROL, ADMIN = 1001, 1002, 1003, 1009
-
-
-def movienights_built(monkeypatch: pytest.MonkeyPatch) -> list[MovieNight]:
-    """Every :class:`MovieNight` whose handlers a bot built from now on adds, in order.
-
-    The bot keeps its movie-night feature only through the handlers, so a test that wants
-    to reach its store or its lifecycle collects it here before building the bot.
-    """
-    built: list[MovieNight] = []
-    add_handlers = MovieNight.add_handlers
-
-    def collect(feature: MovieNight, application: BotApplication) -> None:
-        built.append(feature)
-        add_handlers(feature, application)
-
-    monkeypatch.setattr(MovieNight, "add_handlers", collect)
-    return built
 
 
 class BotProcess:
@@ -238,9 +221,8 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Ree
         "[movienight]\nvoting_minutes = 30\n"
     )
     config = load_config(config_file)
-    built = movienights_built(monkeypatch)
     application = build_application(config, reelpick_app)
-    [feature] = built
+    feature = application.bot_data[SERVICES].features.get(MovieNight)
     async with application:
         await application.start()
         await application.updater.start_polling(
@@ -253,5 +235,4 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Ree
             await application.stop()
             if application.post_shutdown:
                 await application.post_shutdown(application)
-            feature.close()
             server.stop()

@@ -30,6 +30,8 @@ from telegram_server import BOT_ID, BOT_USERNAME, BotAPIServer, running
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
+from reelpick.bot.movienight import MovieNight
+from reelpick.bot.services import SERVICES
 from reelpick.config import load_config
 from tests.fixtures import ML_SMALL, POSTERS
 
@@ -213,7 +215,7 @@ async def test_random_updates_break_nothing_and_stay_in_their_chat(
         f'[movienight]\nvoting_minutes = 30\ndb = "{db}"\n'
     )
     application = build_application(load_config(tmp_path / "config.toml"), reelpick_app)
-    store = application.bot_data["movienight"].store
+    store = application.bot_data[SERVICES].features.get(MovieNight).store
     caplog.set_level(logging.WARNING)
 
     # Bystanders: one night waiting for a random pick (its button is there), one gathering.

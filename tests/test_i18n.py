@@ -38,6 +38,8 @@ from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChat
 
 from reelpick.bot.app import build_application
 from reelpick.bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, placeholders, translator
+from reelpick.bot.movienight import MovieNight
+from reelpick.bot.services import SERVICES
 from tests import test_bot
 from tests.telegram_server import buttons, running
 from tests.test_bot import GROUP, USER, albums, texts
@@ -473,9 +475,9 @@ async def test_a_movie_night_speaks_the_language_of_whoever_sets_it_off(
         await server.wait_for(lambda: server.calls("sendPoll", GROUP), timeout=30)
         refused = await _ask(server, GROUP, "close", user_id=english, language_code="en")
         # The deadline (no one to take a language from): the night's, its German opener's.
-        feature = application.bot_data["movienight"]
+        feature = application.bot_data[SERVICES].features.get(MovieNight)
         before = len(shown(server, GROUP))
-        await feature.close_night(application.bot, feature.store.current(GROUP).id)
+        await feature.lifecycle.close_night(application.bot, feature.store.current(GROUP).id)
         closed = shown(server, GROUP)[before]
     assert intro.startswith("🎬 Filmabend! Eröffnet von User7.\nSchlag Titel, die du magst")
     assert status.startswith(

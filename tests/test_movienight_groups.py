@@ -12,10 +12,12 @@ from telegram_server import BotAPIServer, album_captions, buttons
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
+from reelpick.bot.movienight import MovieNight
 from reelpick.bot.movienight.store import MovieNightStore
+from reelpick.bot.services import SERVICES
 from reelpick.config import load_config
 from reelpick.profiles import ProfileStore
-from tests.bot_process import NightBot, movienights_built
+from tests.bot_process import NightBot
 from tests.fixtures import ML_SMALL, POSTERS
 
 GROUP, OTHER_GROUP = -100511, -100522
@@ -61,9 +63,8 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: Reelpick):
         f'base_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
         "[movienight]\nvoting_minutes = 30\nask_after_hours = 0.0003\n"
     )
-    built = movienights_built(monkeypatch)
     application = build_application(load_config(tmp_path / "config.toml"), app)
-    [feature] = built
+    feature = application.bot_data[SERVICES].features.get(MovieNight)
     async with application:
         await application.start()
         await application.updater.start_polling(
@@ -74,7 +75,7 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: Reelpick):
         finally:
             await application.updater.stop()
             await application.stop()
-            feature.close()
+            await application.post_shutdown(application)
             server.stop()
 
 

@@ -76,17 +76,9 @@ __all__ = [
 def register(application: BotApplication, services: BotServices) -> None:
     """Add movie nights to the bot: handlers, restart recovery, and the group-only commands.
 
-    The :class:`MovieNight` built here is kept by its handlers; its :meth:`MovieNight.close`
-    closes the store.
+    The :class:`MovieNight` built here is the feature's one state, kept in
+    ``services.features``, which closes its store with the bot.
     """
-    feature = MovieNight(application, services)
+    feature = services.features.add(MovieNight(application, services))
     feature.add_handlers(application)
     services.group_commands.extend(COMMANDS)  # movie nights are for groups: shown there
-
-
-def register_movienight(
-    application: BotApplication, app: object, config: object, *, services: BotServices
-) -> None:
-    """The call ``bot/app.py`` makes until it calls :func:`register` (``app`` and ``config``
-    are read from ``services``); delete it with that change."""
-    register(application, services)
