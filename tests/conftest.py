@@ -10,7 +10,7 @@ import pytest
 
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
-from tests.fixtures import (
+from tests.support.fixtures import (
     ML_SMALL,
     REPO,
     SPARK_TEST_CONF,

@@ -19,8 +19,7 @@ from reelpick import NoAnswer, PluginInfo, hookimpl
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.registry import Registry
-from tests.fixtures import ML_SMALL, POSTERS, write_config
-from tests.telegram_server import (
+from tests.support.bot_api import (
     BOT_USERNAME,
     BotAPIServer,
     album_captions,
@@ -28,6 +27,7 @@ from tests.telegram_server import (
     buttons,
     running,
 )
+from tests.support.fixtures import ML_SMALL, POSTERS, write_config
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from reelpick.cli import main
-from tests.fixtures import ML_SMALL, POSTERS
-from tests.telegram_server import BotAPIServer
+from tests.support.bot_api import BotAPIServer
+from tests.support.fixtures import ML_SMALL, POSTERS
 
 pytestmark = pytest.mark.timeout(120)
 

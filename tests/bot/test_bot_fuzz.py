@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 import pytest
-from telegram_server import BOT_ID, BOT_USERNAME, BotAPIServer, running
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.config import load_config
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.support.bot_api import BOT_ID, BOT_USERNAME, BotAPIServer, running
+from tests.support.fixtures import ML_SMALL, POSTERS
 
 UPDATES = int(os.environ.get("REELPICK_FUZZ_UPDATES", "1500"))
 SEED = int(os.environ.get("REELPICK_FUZZ_SEED", "16"))

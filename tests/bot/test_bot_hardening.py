@@ -16,9 +16,9 @@ from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.bot.breaker import PluginBreaker
 from reelpick.registry import Registry
-from tests import test_bot
-from tests.telegram_server import running
-from tests.test_bot import GROUP, USER, albums, texts
+from tests.bot import test_bot
+from tests.bot.test_bot import GROUP, USER, albums, texts
+from tests.support.bot_api import running
 
 pytestmark = pytest.mark.timeout(60)
 

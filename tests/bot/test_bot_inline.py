@@ -12,8 +12,8 @@ import pytest
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
-from tests.fixtures import ML_SMALL, POSTERS, write_config
-from tests.telegram_server import BotAPIServer, running
+from tests.support.bot_api import BotAPIServer, running
+from tests.support.fixtures import ML_SMALL, POSTERS, write_config
 
 pytestmark = pytest.mark.timeout(60)
 

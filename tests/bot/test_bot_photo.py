@@ -23,9 +23,9 @@ from reelpick.bot.app import build_application
 from reelpick.bot.photo import PhotoService
 from reelpick.config import Config
 from reelpick.imagesearch import ImageSearchWorker
-from tests.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
-from tests.photo_variants import variants
-from tests.telegram_server import BotAPIServer, album_captions, buttons, running
+from tests.support.bot_api import BotAPIServer, album_captions, buttons, running
+from tests.support.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
+from tests.support.photo_variants import variants
 
 pytestmark = [
     pytest.mark.slow,

@@ -16,8 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from profile_plugins import Clueless, GenreFan, Grumpy, Sleepy
-from telegram_server import BOT_USERNAME, BotAPIServer, album_captions, buttons, running
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
@@ -25,7 +23,9 @@ from reelpick.bot.services import SERVICES
 from reelpick.data import Dataset
 from reelpick.profiles import ProfileStore
 from reelpick.registry import Registry
-from tests.fixtures import ML_SMALL, POSTERS, write_config
+from tests.support.bot_api import BOT_USERNAME, BotAPIServer, album_captions, buttons, running
+from tests.support.fixtures import ML_SMALL, POSTERS, write_config
+from tests.support.profile_plugins import Clueless, GenreFan, Grumpy, Sleepy
 
 pytestmark = pytest.mark.timeout(60)
 

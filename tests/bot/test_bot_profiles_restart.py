@@ -1,7 +1,7 @@
 """Restart safety of profiles: the bot as a real process, killed with SIGKILL between rating
 and /forme. The ratings, the rating session and the buttons already sent all survive.
 
-The bot runs ``tests/profile_plugins.py`` (``reelpick`` with the GenreFan test plugin
+The bot runs ``tests/support/profile_plugins.py`` (``reelpick`` with the GenreFan test plugin
 installed as if built in); the Bot API test server lives in this process and keeps what
 arrives while the bot is down, as Telegram does.
 """
@@ -12,17 +12,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from telegram_server import BotAPIServer, buttons
 
 from reelpick.data import load_dataset
 from reelpick.profiles import ProfileStore
-from tests.bot_process import BotProcess
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.support.bot_api import BotAPIServer, buttons
+from tests.support.bot_process import BotProcess
+from tests.support.fixtures import ML_SMALL, POSTERS
 
 pytestmark = pytest.mark.timeout(180)
 
 USER = 5151
-LAUNCHER = Path(__file__).with_name("profile_plugins.py")
+LAUNCHER = Path(__file__).parents[1] / "support" / "profile_plugins.py"
 
 
 def profile_bot(server: BotAPIServer, folder: Path) -> BotProcess:

@@ -12,8 +12,8 @@ import pytest
 from telegram import Bot, InputMediaPhoto
 from telegram.error import BadRequest, InvalidToken
 
-from tests.fixtures import POSTERS
-from tests.telegram_server import BOT_ID, BotAPIServer
+from tests.support.bot_api import BOT_ID, BotAPIServer
+from tests.support.fixtures import POSTERS
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -38,11 +38,11 @@ from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChat
 
 from reelpick.bot.app import build_application
 from reelpick.bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, placeholders, translator
-from tests import test_bot
-from tests.telegram_server import buttons, running
-from tests.test_bot import GROUP, USER, albums, texts
+from tests.bot import test_bot
+from tests.bot.test_bot import GROUP, USER, albums, texts
+from tests.support.bot_api import buttons, running
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "bot"
 
 TRANSLATORS = {"_", "N_"}

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from telegram import Update
-from telegram_server import BotAPIServer, album_captions, buttons
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
@@ -22,7 +21,8 @@ from reelpick.bot.media import _chunks
 from reelpick.bot.movienight import MovieNight, decide, shorten, split_titles
 from reelpick.bot.movienight.store import Option
 from reelpick.config import load_config
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.support.bot_api import BotAPIServer, album_captions, buttons
+from tests.support.fixtures import ML_SMALL, POSTERS
 
 GROUP, OTHER_GROUP = -100111, -100222
 ALICE, BOB, CAROL, ADMIN = 1001, 1002, 1003, 1009

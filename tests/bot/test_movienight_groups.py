@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 from telegram import Update
-from telegram_server import BotAPIServer, album_captions, buttons
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.bot.movienight.store import MovieNightStore
 from reelpick.config import load_config
 from reelpick.profiles import ProfileStore
-from tests.bot_process import NightBot
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.support.bot_api import BotAPIServer, album_captions, buttons
+from tests.support.bot_process import NightBot
+from tests.support.fixtures import ML_SMALL, POSTERS
 
 GROUP, OTHER_GROUP = -100511, -100522
 ANN, BOB, CEM, DAN, EVE = 5001, 5002, 5003, 5004, 5005

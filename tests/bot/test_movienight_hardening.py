@@ -10,10 +10,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import test_movienight
-from test_movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
 from reelpick.bot.movienight.store import MovieNightStore, StoreError
+from tests.bot import test_movienight
+from tests.bot.test_movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
 TOY_STORY = 1
 # The fixtures of tests/test_movienight.py: the running bot over the test server.

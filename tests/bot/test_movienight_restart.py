@@ -12,10 +12,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from telegram_server import BotAPIServer
 
 from reelpick.bot.movienight.store import MovieNightStore
-from tests.bot_process import NightBot, open_poll
+from tests.support.bot_api import BotAPIServer
+from tests.support.bot_process import NightBot, open_poll
 
 GROUP = -100777
 ALICE = 1001

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tmdb_server import API_KEY, TMDBServer
 
 from reelpick.cache import ArtifactStore
 from reelpick.data import load_dataset
@@ -24,7 +23,8 @@ from reelpick.neighbours import NeighbourTable
 from reelpick.plugins.vgg16_poster import FeatureSpec, FeatureStore
 from reelpick.posters import PosterStore
 from reelpick.registry import Registry
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.support.fixtures import ML_SMALL, POSTERS
+from tests.support.tmdb_server import API_KEY, TMDBServer
 
 RNG_SEED = 16
 

@@ -16,7 +16,7 @@ import pytest
 from reelpick.cache import ArtifactStore
 from reelpick.cli import main
 from reelpick.version import __version__
-from tests.fixtures import REPO, write_movielens
+from tests.support.fixtures import REPO, write_movielens
 
 
 @pytest.fixture

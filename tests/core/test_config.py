@@ -9,7 +9,7 @@ from reelpick.errors import ConfigError
 
 
 def test_repository_config_matches_the_defaults() -> None:
-    repo_config = Path(__file__).resolve().parent.parent / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     loaded = load_config(repo_config)
     for table, values in DEFAULTS.items():
         for key, default in values.items():
@@ -97,7 +97,7 @@ def test_config_toml_documents_every_builtin_plugin_parameter_with_its_default()
 
     from reelpick.registry import BUILTIN_PLUGINS, _import
 
-    repo_config = Path(__file__).resolve().parent.parent / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     documented = tomllib.loads(repo_config.read_text())["plugins"]
     for name, target in BUILTIN_PLUGINS.items():
         params = _import(target)().reelpick_plugin_info().params

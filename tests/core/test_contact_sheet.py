@@ -24,7 +24,7 @@ from reelpick.render.contact_sheet import (
     contact_sheet_png,
 )
 from reelpick.types import Neighbour, PluginAnswer
-from tests.fixtures import ML_SMALL, POSTERS, write_config
+from tests.support.fixtures import ML_SMALL, POSTERS, write_config
 
 TOY_STORY = 1
 

@@ -34,7 +34,7 @@ from reelpick.testing import (
     small_dataset,
     subset_dataset,
 )
-from tests.fixtures import ML_SMALL, POSTERS, REPO, VGG16_WEIGHTS
+from tests.support.fixtures import ML_SMALL, POSTERS, REPO, VGG16_WEIGHTS
 
 
 def builtin(name: str) -> type:

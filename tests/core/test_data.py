@@ -10,7 +10,7 @@ import pytest
 
 from reelpick.data import load_dataset, split_title
 from reelpick.errors import DataError
-from tests.fixtures import ML_SMALL
+from tests.support.fixtures import ML_SMALL
 
 
 def test_real_ml_latest_small(ml_small) -> None:

@@ -16,7 +16,7 @@ from reelpick.data import Dataset, load_dataset
 from reelpick.evaluation import article_split, evaluate, format_table, kfold_splits
 from reelpick.registry import BUILTIN_PLUGINS
 from reelpick.types import PluginInfo
-from tests.fixtures import write_movielens
+from tests.support.fixtures import write_movielens
 
 QUICK_SGD = "[plugins.sgd-mf]\nepochs = 25\nfactors = 20\nvalidation_share = 0.0\n"
 

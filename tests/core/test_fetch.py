@@ -19,7 +19,7 @@ from reelpick.cli import main
 from reelpick.data import load_dataset
 from reelpick.data.fetch import fetch_dataset
 from reelpick.errors import FetchError
-from tests.fixtures import ML_SMALL
+from tests.support.fixtures import ML_SMALL
 
 NAME = "ml-test"
 

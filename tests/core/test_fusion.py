@@ -9,7 +9,7 @@ import pytest
 from reelpick.app import Reelpick
 from reelpick.fusion import RankedList, check_weights, explain, fuse, ranked_lists
 from reelpick.types import Neighbour, PluginAnswer
-from tests.fixtures import ML_SMALL
+from tests.support.fixtures import ML_SMALL
 
 TOY_STORY, TOY_STORY_2, JUMANJI, HEAT, MATRIX = 1, 3114, 2, 6, 2571
 

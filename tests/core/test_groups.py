@@ -18,7 +18,7 @@ from reelpick.groups import (
     recommend_for_group,
     utilities,
 )
-from tests.fixtures import write_movielens
+from tests.support.fixtures import write_movielens
 
 # Ann and Bob love 1 then 2; Cem's list has 2 only at its end and lacks 1.
 GROUP = {"Ann": [1, 2, 3, 4], "Bob": [1, 2, 3, 4], "Cem": [5, 6, 7, 2]}

@@ -9,7 +9,7 @@ from reelpick import Neighbour, PluginInfo, hookimpl
 from reelpick.data import Dataset
 from reelpick.imagesearch import ImageSearchWorker
 from reelpick.registry import Registry
-from tests.fixtures import ML_SMALL, write_config
+from tests.support.fixtures import ML_SMALL, write_config
 
 
 class BySize:

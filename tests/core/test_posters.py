@@ -16,12 +16,12 @@ import diskcache
 import pandas as pd
 import pytest
 from PIL import Image
-from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, huge_png
 
 from reelpick.cli.posters import cmd_posters_fetch
 from reelpick.posters import BadImage, PosterStore, check_image, render_placeholder
 from reelpick.posters.placeholder import genre_colours
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.support.fixtures import ML_SMALL, POSTERS
+from tests.support.tmdb_server import API_KEY, READ_TOKEN, TMDBServer, huge_png
 
 TOY_STORY = 1  # movieId; on the test server (tmdbId 862)
 JUMANJI = 2

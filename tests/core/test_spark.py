@@ -21,7 +21,7 @@ from reelpick.engine.spark import cosine as spark_cosine
 from reelpick.errors import ConfigError, DataError
 from reelpick.neighbours import NeighbourTable
 from reelpick.testing import save_dataset, small_dataset
-from tests.fixtures import REPO, require_spark
+from tests.support.fixtures import REPO, require_spark
 
 pytestmark = pytest.mark.usefixtures("spark")
 

@@ -7,7 +7,6 @@ import socket
 import time
 
 import pytest
-from tmdb_server import API_KEY, READ_TOKEN, TMDBServer, gzip_bomb, poster_path
 
 from reelpick.posters.tmdb import (
     TMDB_ATTRIBUTION,
@@ -18,6 +17,7 @@ from reelpick.posters.tmdb import (
     TMDBUnavailable,
 )
 from reelpick.redact import redact
+from tests.support.tmdb_server import API_KEY, READ_TOKEN, TMDBServer, gzip_bomb, poster_path
 
 TOY_STORY = 862  # tmdbId of movieId 1 (in the shared posters)
 TOY_STORY_IMDB = 114709

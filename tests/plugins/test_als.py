@@ -15,7 +15,7 @@ from reelpick.app import Reelpick
 from reelpick.config import load_config
 from reelpick.plugins.als import SparkALS
 from reelpick.testing import check_plugin, save_dataset, small_dataset
-from tests.fixtures import REPO
+from tests.support.fixtures import REPO
 
 pytestmark = pytest.mark.usefixtures("spark")
 FAST = {"rank": 8, "max_iter": 5}  # small and quick: the contract, not the accuracy, is tested

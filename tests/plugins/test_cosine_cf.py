@@ -9,7 +9,7 @@ from reelpick.app import Reelpick
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Reelpick:
     from reelpick.config import load_config
-    from tests.fixtures import ML_SMALL
+    from tests.support.fixtures import ML_SMALL
 
     folder = tmp_path_factory.mktemp("cosine")
     (folder / "config.toml").write_text(

@@ -26,7 +26,7 @@ from reelpick.config import load_config
 from reelpick.data import load_dataset
 from reelpick.registry import Registry
 from reelpick.testing import save_dataset, small_dataset
-from tests.fixtures import ML_SMALL, REPO
+from tests.support.fixtures import ML_SMALL, REPO
 
 EXAMPLE = REPO / "examples" / "reelpick-genre-tags"
 SCRIPT = Path(sys.executable).parent / "reelpick"  # the real console script of this environment
@@ -378,8 +378,8 @@ async def test_the_bot_sends_the_external_plugins_album(
 ) -> None:
     """The bot, unchanged, answers with the installed plugin's album (issue 8)."""
     from reelpick.bot.app import build_application
-    from tests.fixtures import POSTERS, write_config
-    from tests.telegram_server import BotAPIServer, running
+    from tests.support.bot_api import BotAPIServer, running
+    from tests.support.fixtures import POSTERS, write_config
 
     monkeypatch.syspath_prepend(str(site))
     with BotAPIServer() as server:

@@ -27,7 +27,7 @@ from reelpick.plugins.hybrid import Hybrid
 from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec
 from reelpick.registry import Registry
 from reelpick.testing import check_plugin, save_dataset, small_dataset
-from tests.fixtures import POSTERS, write_config
+from tests.support.fixtures import POSTERS, write_config
 
 # Small and quick: the SGD fit underneath is what costs.
 FAST = {

@@ -30,7 +30,7 @@ from reelpick.plugins.vgg16_poster import (
 )
 from reelpick.registry import Registry
 from reelpick.types import Profile
-from tests.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
+from tests.support.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from telegram_server import BotAPIServer
-
-from tests.fixtures import ML_SMALL, POSTERS
+from tests.support.bot_api import BotAPIServer
+from tests.support.fixtures import ML_SMALL, POSTERS
 
 
 class BotProcess:

@@ -15,7 +15,7 @@ import pytest
 
 from reelpick.config import Config, load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
 ML_SMALL = SHARED / "data" / "ml-latest-small"
 ML_SMALL_2016 = SHARED / "data" / "ml-latest-small-2016"

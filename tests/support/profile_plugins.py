@@ -7,7 +7,7 @@ first genre, each with ``because`` naming the liked movie(s) that brought it.
 Run as a script, this module is ``reelpick`` with GenreFan installed as if it were built in
 (``genre-fan``), for tests and benchmarks that start the bot as a real process::
 
-    python tests/profile_plugins.py -v bot
+    python tests/support/profile_plugins.py -v bot
 """
 
 from __future__ import annotations

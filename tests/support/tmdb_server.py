@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 POSTERS = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared")) / "data" / "posters"
 
 API_KEY = "0123456789abcdef0123456789abcdef"  # 32 hex digits, like a real v3 key
