@@ -11,7 +11,6 @@ import logging
 import re
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -21,78 +20,16 @@ from reelpick.bot.app import build_application
 from reelpick.registry import Registry
 from tests.support.bot_api import (
     BOT_USERNAME,
-    BotAPIServer,
     album_captions,
     album_media,
     buttons,
     running,
 )
-from tests.support.fixtures import ML_SMALL, POSTERS, write_config
+from tests.support.bot_chats import GROUP, USER, albums, texts
 
 pytestmark = pytest.mark.timeout(60)
 
-USER = 4242  # a private chat with this user
-GROUP = -100555
 HEAT = 6  # "Heat (1995)" in ml-latest-small
-
-
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bot-shared") / "cache"
-
-
-@pytest.fixture(scope="module")
-def reelpick_app(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Reelpick:
-    """cosine-CF fitted once for the module (about 2 s)."""
-    config = write_config(
-        tmp_path_factory.mktemp("bot-app"),
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{shared_cache}"\n'
-        '[plugins]\nenabled = ["cosine-cf"]\n',
-    )
-    return Reelpick.open(config)
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with BotAPIServer() as api:
-        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", api.token)
-        yield api
-
-
-@pytest.fixture
-def bot_config(tmp_path: Path, server: BotAPIServer):
-    """A config for one test: its own bot cache, the test server, the poster folder."""
-
-    def make(extra: str = "", enabled: list[str] | None = None, cache: Path | None = None):
-        enabled = enabled or ["cosine-cf"]
-        text = (
-            f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{cache or tmp_path / "cache"}"\n'
-            "[plugins]\nenabled = [" + ", ".join(f'"{n}"' for n in enabled) + "]\n"
-            f'[posters]\ndir = "{POSTERS}"\n'
-            f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
-            # Telegram's per-chat pacing is tested on its own; elsewhere it only slows tests.
-            + (
-                ""
-                if "max_messages_per_chat_second" in extra
-                else "max_messages_per_chat_second = 0\n"
-            )
-            # Tests send as one person in many chats; the per-person cap is tested on its own.
-            + ("" if "messages_per_user_minute" in extra else "messages_per_user_minute = 0\n")
-            + extra
-        )
-        folder = tmp_path / f"config-{abs(hash(text))}"
-        folder.mkdir(exist_ok=True)
-        return write_config(folder, text)
-
-    return make
-
-
-def albums(server: BotAPIServer, chat_id: int) -> list:
-    return [r for r in server.calls("sendMediaGroup", chat_id) if r.ok]
-
-
-def texts(server: BotAPIServer, chat_id: int) -> list[str]:
-    return [r.params.get("text", "") for r in server.calls("sendMessage", chat_id) if r.ok]
 
 
 def expected_lines(app: Reelpick, movie_id: int, k: int, plugin: str = "cosine-cf") -> list[str]:

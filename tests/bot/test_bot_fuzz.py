@@ -179,16 +179,6 @@ def rows(db: Path, chat_id: int) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def reelpick_app(tmp_path_factory: pytest.TempPathFactory) -> Reelpick:
-    folder = tmp_path_factory.mktemp("fuzz-app")
-    (folder / "config.toml").write_text(
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
-        '[plugins]\nenabled = ["cosine-cf"]\n'
-    )
-    return Reelpick.open(load_config(folder / "config.toml"))
-
-
 async def test_random_updates_break_nothing_and_stay_in_their_chat(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Reelpick, caplog
 ) -> None:

@@ -1,6 +1,6 @@
 """The bot against forged buttons, greedy members, hung plugins and concurrent reloads; its
 command scopes, descriptions and deep links. The real Application against the test server,
-with the fixtures of tests/test_bot.py.
+with the fixtures of tests/bot/conftest.py.
 """
 
 from __future__ import annotations
@@ -16,17 +16,10 @@ from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.bot.breaker import PluginBreaker
 from reelpick.registry import Registry
-from tests.bot import test_bot
-from tests.bot.test_bot import GROUP, USER, albums, texts
 from tests.support.bot_api import running
+from tests.support.bot_chats import GROUP, USER, albums, texts
 
 pytestmark = pytest.mark.timeout(60)
-
-# The fixtures of tests/test_bot.py: the test server, a config per test, cosine-CF fitted.
-server = test_bot.server
-bot_config = test_bot.bot_config
-reelpick_app = test_bot.reelpick_app
-shared_cache = test_bot.shared_cache
 
 FORGED = [
     "pick:" + "9" * 30,

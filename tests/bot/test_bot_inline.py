@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from tests.support.bot_api import BotAPIServer, running
 from tests.support.fixtures import ML_SMALL, POSTERS, write_config
@@ -19,24 +18,6 @@ pytestmark = pytest.mark.timeout(60)
 
 USER = 5151
 HEAT = 6
-
-
-@pytest.fixture(scope="module")
-def reelpick_app(tmp_path_factory: pytest.TempPathFactory) -> Reelpick:
-    folder = tmp_path_factory.mktemp("inline-app")
-    config = write_config(
-        folder,
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
-        '[plugins]\nenabled = ["cosine-cf"]\n',
-    )
-    return Reelpick.open(config)
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with BotAPIServer() as api:
-        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", api.token)
-        yield api
 
 
 @pytest.fixture

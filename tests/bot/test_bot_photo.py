@@ -72,7 +72,9 @@ def index_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
 
 
 @pytest.fixture(scope="module")
-def reelpick_app(index_config: Config) -> Reelpick:
+def photo_app(index_config: Config) -> Reelpick:
+    """cosine-CF and vgg16-poster over the module's index (the conftest's ``reelpick_app`` is
+    cosine-CF alone)."""
     app = Reelpick.open(index_config)  # tables from the cache: no TensorFlow here
     assert all(app.registry.plugins[n].fitted for n in ("cosine-cf", "vgg16-poster"))
     return app
@@ -86,14 +88,7 @@ def worker(index_config: Config):
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with BotAPIServer() as api:
-        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", api.token)
-        yield api
-
-
-@pytest.fixture
-def bot(tmp_path: Path, server: BotAPIServer, reelpick_app: Reelpick, worker):
+def bot(tmp_path: Path, server: BotAPIServer, photo_app: Reelpick, worker):
     """A bot application over the module's app and worker; ``extra`` goes into [photo]."""
 
     def make(extra: str = ""):
@@ -104,7 +99,7 @@ def bot(tmp_path: Path, server: BotAPIServer, reelpick_app: Reelpick, worker):
             f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
             f"max_messages_per_chat_second = 0\n[photo]\n{extra}",
         )
-        application = build_application(config, reelpick_app)
+        application = build_application(config, photo_app)
         application.bot_data["reelpick"].features["photo"] = PhotoService(config, worker)
         return application
 
@@ -123,7 +118,7 @@ def label(app: Reelpick, movie_id: int) -> str:
     return app.dataset.label(movie_id)
 
 
-async def test_a_photo_is_identified_and_answered_with_albums(server, bot, reelpick_app):
+async def test_a_photo_is_identified_and_answered_with_albums(server, bot, photo_app):
     known = INDEXED[3]
     photo = variants(poster(known))["scaled 60%"]
     modules = set(sys.modules)  # other test files may have loaded TensorFlow themselves
@@ -137,10 +132,10 @@ async def test_a_photo_is_identified_and_answered_with_albums(server, bot, reelp
             timeout=200,
         )
         reply = server.calls("sendMessage", USER)[0]
-        assert reply.result["text"] == f"That looks like {label(reelpick_app, known)}."
+        assert reply.result["text"] == f"That looks like {label(photo_app, known)}."
         assert reply.result["reply_to_message"]["message_id"] == sent["message"]["message_id"]
         header = server.calls("sendMessage", USER)[1]
-        assert header.result["text"].startswith(label(reelpick_app, known))
+        assert header.result["text"].startswith(label(photo_app, known))
         first, second = server.calls("sendMediaGroup", USER)
         assert album_captions(first)[0].startswith("<b>cosine-CF</b>")
         assert album_captions(second)[0].startswith("<b>VGG16 posters</b>")
@@ -151,7 +146,7 @@ async def test_a_photo_is_identified_and_answered_with_albums(server, bot, reelp
         await server.wait_for(lambda: len(server.calls("sendMediaGroup", USER)) == 3)
     lookalikes = server.calls("sendMediaGroup", USER)[2]
     assert album_captions(lookalikes)[0].startswith("<b>Posters that look like your photo</b>")
-    assert f"1. {label(reelpick_app, known)}" not in album_captions(lookalikes)[0]
+    assert f"1. {label(photo_app, known)}" not in album_captions(lookalikes)[0]
     assert [r.params["file_id"] for r in server.calls("getFile")] == [
         sent["message"]["photo"][-1]["file_id"]
     ]
@@ -159,14 +154,14 @@ async def test_a_photo_is_identified_and_answered_with_albums(server, bot, reelp
     assert not [m for m in set(sys.modules) - modules if m.startswith(("tensorflow", "keras"))]
 
 
-async def test_an_image_document_is_identified(server, bot, reelpick_app):
+async def test_an_image_document_is_identified(server, bot, photo_app):
     known = INDEXED[7]
     png = io.BytesIO()
     Image.open(io.BytesIO(variants(poster(known))["cropped 10%"])).save(png, "PNG")
     async with running(bot()):
         server.push_document(USER, "poster.png", png.getvalue(), "image/png")
         found = await server.wait_for(lambda: texts(server, USER), timeout=60)
-    assert found[0] == f"That looks like {label(reelpick_app, known)}."
+    assert found[0] == f"That looks like {label(photo_app, known)}."
 
 
 async def test_non_images_and_oversize_photos_are_refused(server, bot):
@@ -188,9 +183,7 @@ async def test_non_images_and_oversize_photos_are_refused(server, bot):
     assert len(server.calls("getFile")) == 1 and len(server.downloads) == 1
 
 
-async def test_unsure_answers_offer_guesses_and_forged_buttons_are_refused(
-    server, bot, reelpick_app
-):
+async def test_unsure_answers_offer_guesses_and_forged_buttons_are_refused(server, bot, photo_app):
     # Nothing is ever confident here, so the closest posters come as buttons.
     async with running(bot("confident_score = 1.01\ncandidate_score = 0.0\n")):
         server.push_photo(USER, variants(poster(NOT_INDEXED))["rotated 3°"])
@@ -224,13 +217,11 @@ async def test_unsure_answers_offer_guesses_and_forged_buttons_are_refused(
         await server.wait_for(lambda: len(server.calls("sendMediaGroup", USER)) == 2, 60)
     picked = int(chosen.rsplit(":", 1)[1])
     [edit] = server.calls("editMessageText", USER)
-    assert edit.result["text"] == f"You picked {label(reelpick_app, picked)}."
+    assert edit.result["text"] == f"You picked {label(photo_app, picked)}."
     assert texts(server, USER + 9) == []
 
 
-async def test_worker_killed_mid_request_then_the_next_photo_works(
-    server, bot, reelpick_app, worker
-):
+async def test_worker_killed_mid_request_then_the_next_photo_works(server, bot, photo_app, worker):
     known = INDEXED[11]
     if worker.pid is None:  # warm it, so the kill below lands on a request, not a start
         worker.search(poster(known), 2)
@@ -250,7 +241,7 @@ async def test_worker_killed_mid_request_then_the_next_photo_works(
         )
         server.push_photo(USER, variants(poster(known))["brightness -20%"])
         await server.wait_for(lambda: len(texts(server, USER)) >= 3, timeout=200)
-    assert texts(server, USER)[2] == f"That looks like {label(reelpick_app, known)}."
+    assert texts(server, USER)[2] == f"That looks like {label(photo_app, known)}."
     assert worker.starts == starts + 1 and worker.pid not in (None, pid)
 
 

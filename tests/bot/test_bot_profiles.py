@@ -57,13 +57,6 @@ def profile_app(tmp_path_factory: pytest.TempPathFactory) -> Reelpick:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with BotAPIServer() as api:
-        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", api.token)
-        yield api
-
-
-@pytest.fixture
 def bot_config(tmp_path: Path, server: BotAPIServer):
     def make(extra: str = ""):
         return write_config(

@@ -20,11 +20,10 @@ pytestmark = pytest.mark.timeout(60)
 CHAT = 77
 
 
-@pytest.fixture
-def server():
-    with BotAPIServer() as api:
-        api.chat(CHAT)
-        yield api
+@pytest.fixture(autouse=True)
+def _known_chat(server: BotAPIServer) -> None:
+    """CHAT is known to the server (the conftest's ``server``), as after a user wrote to the bot."""
+    server.chat(CHAT)
 
 
 @pytest.fixture

@@ -38,9 +38,8 @@ from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChat
 
 from reelpick.bot.app import build_application
 from reelpick.bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, placeholders, translator
-from tests.bot import test_bot
-from tests.bot.test_bot import GROUP, USER, albums, texts
 from tests.support.bot_api import buttons, running
+from tests.support.bot_chats import GROUP, USER, albums, texts
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "bot"
@@ -340,11 +339,6 @@ def test_the_untranslated_text_rules(tmp_path: Path):
 
 
 # -- (c) the same interaction in German and in English, end to end ---------------------------
-
-server = test_bot.server
-bot_config = test_bot.bot_config
-reelpick_app = test_bot.reelpick_app
-shared_cache = test_bot.shared_cache
 
 GERMAN = translator("de")
 ENGLISH_CLIENTS = ["en", None, "fr"]  # English itself, no language given, an unsupported one

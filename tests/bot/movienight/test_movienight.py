@@ -10,128 +10,17 @@ import asyncio
 import dataclasses
 import json
 import re
-from pathlib import Path
 
 import pytest
-from telegram import Update
 
-from reelpick.app import Reelpick
-from reelpick.bot.app import build_application
 from reelpick.bot.media import _chunks
-from reelpick.bot.movienight import MovieNight, decide, shorten, split_titles
+from reelpick.bot.movienight import decide, shorten, split_titles
 from reelpick.bot.movienight.store import Option
-from reelpick.config import load_config
-from tests.support.bot_api import BotAPIServer, album_captions, buttons
-from tests.support.fixtures import ML_SMALL, POSTERS
+from tests.support.bot_api import album_captions, buttons
+from tests.support.movienight import ADMIN, ALICE, BOB, CAROL, GROUP, OTHER_GROUP, Bot
 
-GROUP, OTHER_GROUP = -100111, -100222
-ALICE, BOB, CAROL, ADMIN = 1001, 1002, 1003, 1009
 TOY_STORY, JUMANJI, TOY_STORY_2, MONSTERS_INC = 1, 2, 3114, 4886
 LONG_TITLE = 95165  # Dragon Ball Z the Movie: The World's Strongest (a.k.a. ...) (1990): 158 chars
-
-
-@pytest.fixture(scope="module")
-def reelpick_app(tmp_path_factory: pytest.TempPathFactory) -> Reelpick:
-    folder = tmp_path_factory.mktemp("movienight-app")
-    config_file = folder / "config.toml"
-    config_file.write_text(
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
-        '[plugins]\nenabled = ["cosine-cf"]\n'
-    )
-    return Reelpick.open(load_config(config_file))
-
-
-class Bot:
-    """The running bot and the test server, with what a test needs to talk to them."""
-
-    def __init__(self, server: BotAPIServer, application, feature: MovieNight) -> None:
-        self.server = server
-        self.application = application
-        self.feature = feature
-        self.store = feature.store
-
-    async def say(self, chat: int, command: str, args: str = "", user: int = ALICE) -> dict:
-        """A user sends ``/command args``; returns the bot's reply to that message."""
-        pushed = self.server.push_command(chat, command, args, user_id=user)
-        message_id = pushed["message"]["message_id"]
-        return await self.server.wait_for(lambda: self.reply_to(chat, message_id), timeout=15)
-
-    def reply_to(self, chat: int, message_id: int) -> dict | None:
-        for message in self.server.sent(chat):
-            if message.get("reply_to_message", {}).get("message_id") == message_id:
-                return message
-        return None
-
-    async def open_vote(self, chat: int, *seeds: str, user: int = ALICE):
-        """/movienight with ``seeds`` and /vote; returns (night, poll request)."""
-        await self.say(chat, "movienight", "; ".join(seeds), user=user)
-        polls_before = len(self.server.calls("sendPoll", chat))
-        self.server.push_command(chat, "vote", user_id=user)
-        await self.server.wait_for(
-            lambda: len(self.server.calls("sendPoll", chat)) > polls_before, timeout=15
-        )
-        night = await self.server.wait_for(lambda: self._polled(chat), timeout=5)
-        return night, self.server.calls("sendPoll", chat)[-1]
-
-    def _polled(self, chat: int):
-        night = self.store.current(chat)
-        return night if night is not None and night.poll_id else None
-
-    async def vote(self, night, user: int, options: list[int]) -> None:
-        self.server.push_poll_answer(night.poll_id, user, options)
-
-    async def votes_are(self, night, counts: list[int]) -> None:
-        await self.server.wait_for(lambda: self.store.tally(night.id) == counts, timeout=10)
-
-    def announcements(self, chat: int) -> list[dict]:
-        return [
-            m
-            for m in self.server.sent(chat)
-            if "Tonight's movie" in (m.get("caption") or m.get("text") or "")
-        ]
-
-    async def announced(self, chat: int, count: int = 1) -> dict:
-        found = await self.server.wait_for(
-            lambda: len(self.announcements(chat)) >= count and self.announcements(chat),
-            timeout=15,
-        )
-        return found[-1]
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Reelpick):
-    server = BotAPIServer().start()
-    for chat in (GROUP, OTHER_GROUP):
-        server.chat(chat, "supergroup")
-        server.set_admins(chat, [ADMIN])
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{tmp_path / "cache"}"\n'
-        '[plugins]\nenabled = ["cosine-cf"]\n'
-        f'[posters]\ndir = "{POSTERS}"\n'
-        f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
-        "messages_per_minute = 0\nmessages_per_user_minute = 0\n"
-        "max_messages_per_group_minute = 10000\nretries = 0\n"
-        "[movienight]\nvoting_minutes = 30\n"
-    )
-    config = load_config(config_file)
-    application = build_application(config, reelpick_app)
-    feature = application.bot_data["movienight"]
-    async with application:
-        await application.start()
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        try:
-            yield Bot(server, application, feature)
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            if application.post_shutdown:
-                await application.post_shutdown(application)
-            feature.store.close()
-            server.stop()
 
 
 def title_buttons(message: dict) -> list:

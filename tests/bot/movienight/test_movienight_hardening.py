@@ -1,6 +1,6 @@
 """Movie nights against forged buttons, races between /vote and /close, a poll sent but never
 saved, and damaged store files. The real bot against the Bot API test server, as in
-tests/test_movienight.py (whose fixtures these tests share).
+tests/bot/movienight/test_movienight.py (fixtures: tests/bot/movienight/conftest.py).
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ from pathlib import Path
 import pytest
 
 from reelpick.bot.movienight.store import MovieNightStore, StoreError
-from tests.bot import test_movienight
-from tests.bot.test_movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
+from tests.support.movienight import ALICE, BOB, GROUP, OTHER_GROUP, Bot
 
 TOY_STORY = 1
-# The fixtures of tests/test_movienight.py: the running bot over the test server.
-bot = test_movienight.bot
-reelpick_app = test_movienight.reelpick_app
 
 
 async def _no_votes_night(bot: Bot) -> tuple[object, dict]:

@@ -26,11 +26,10 @@ def choice_of(user: int) -> list[int]:
     return [user % 3]  # spread over the first three options
 
 
-@pytest.fixture
-def server():
-    with BotAPIServer() as server:
-        server.chat(GROUP, "supergroup")
-        yield server
+@pytest.fixture(autouse=True)
+def _supergroup(server: BotAPIServer) -> None:
+    """GROUP is a supergroup on the server (the conftest's ``server``)."""
+    server.chat(GROUP, "supergroup")
 
 
 def announcements(server: BotAPIServer) -> list:

@@ -29,12 +29,6 @@ NOT_ON_TMDB = 4  # Waiting to Exhale: in ml-latest-small, not among the server's
 
 
 @pytest.fixture
-def server():
-    with TMDBServer(retry_after=1, delay=1.0) as running:
-        yield running
-
-
-@pytest.fixture
 def store_for(make_config, monkeypatch, server, ml_small):
     """A PosterStore over ml-latest-small and the test server; [posters] settings as kwargs."""
     stores: list[PosterStore] = []

@@ -17,16 +17,10 @@ from reelpick.posters.tmdb import (
     TMDBUnavailable,
 )
 from reelpick.redact import redact
-from tests.support.tmdb_server import API_KEY, READ_TOKEN, TMDBServer, gzip_bomb, poster_path
+from tests.support.tmdb_server import API_KEY, READ_TOKEN, gzip_bomb, poster_path
 
 TOY_STORY = 862  # tmdbId of movieId 1 (in the shared posters)
 TOY_STORY_IMDB = 114709
-
-
-@pytest.fixture
-def server():
-    with TMDBServer(retry_after=1, delay=1.0) as running:
-        yield running
 
 
 @pytest.fixture
