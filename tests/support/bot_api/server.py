@@ -30,301 +30,50 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import html
 import io
 import json
 import os
 import re
-import socket
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from email import policy
-from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-BOT_ID = 7000000001
-BOT_USERNAME = "reelpick_test_bot"
-DEFAULT_TOKEN = f"{BOT_ID}:AAFakeTokenForTests-0123456789abcdefXYZ"
-
-CHAT_ACTIONS = {
-    "typing",
-    "upload_photo",
-    "record_video",
-    "upload_video",
-    "record_voice",
-    "upload_voice",
-    "upload_document",
-    "choose_sticker",
-    "find_location",
-    "record_video_note",
-    "upload_video_note",
-}
-UPDATE_TYPES = (
-    "message",
-    "edited_message",
-    "channel_post",
-    "callback_query",
-    "inline_query",
-    "poll",
-    "poll_answer",
-    "my_chat_member",
-    "chat_member",
+from tests.support.bot_api.documents import (
+    MAX_DOWNLOAD_BYTES,
+    DocumentStore,
+    StoredDocument,
+    describe_document,
+    mime_of,
 )
-HTML_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "tg-spoiler": "spoiler",
-    "span": "spoiler",
-    "blockquote": "blockquote",
-}
-MARKDOWN_V2_RESERVED = "_*[]()~`>#+-=|{}.!"
+from tests.support.bot_api.entities import client_entities, parse_text, utf16_len
+from tests.support.bot_api.params import (
+    check_markup,
+    command_scope,
+    flag_param,
+    json_param,
+    language_param,
+)
+from tests.support.bot_api.state import (
+    ADMIN_RIGHTS,
+    BOT_ID,
+    BOT_USERNAME,
+    CHAT_ACTIONS,
+    DEFAULT_TOKEN,
+    ApiError,
+    Chat,
+    Fault,
+    Request,
+    StoredFile,
+    bad_request,
+)
+from tests.support.bot_api.transport import BotAPIHandler, QuietHTTPServer
 
 
-class ApiError(Exception):
-    """An error answer: HTTP status, Telegram's description, optional parameters."""
-
-    def __init__(self, code: int, description: str, parameters: dict | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
-
-    def body(self) -> dict:
-        body = {"ok": False, "error_code": self.code, "description": self.description}
-        if self.parameters:
-            body["parameters"] = self.parameters
-        return body
-
-
-def bad_request(text: str) -> ApiError:
-    return ApiError(400, f"Bad Request: {text}")
-
-
-@dataclass
-class Request:
-    """One request the server received, as tests see it."""
-
-    method: str
-    params: dict[str, Any]
-    files: dict[str, bytes]
-    at: float  # time.perf_counter() when it arrived
-    token_ok: bool
-    status: int = 0  # HTTP status answered (0 while in flight, -1 when the connection was dropped)
-    result: Any = None
-    error: str | None = None  # the description of an error answer
-
-    @property
-    def chat_id(self) -> int | None:
-        value = self.params.get("chat_id")
-        try:
-            return int(value) if value is not None else None
-        except (TypeError, ValueError):
-            return None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
-@dataclass
-class Fault:
-    method: str  # a method name or "*"
-    kind: str  # "429" | "500" | "502" | "drop" | "slow"
-    times: int
-    retry_after: int = 1
-    delay: float = 0.0
-
-
-@dataclass
-class StoredFile:
-    file_id: str
-    file_unique_id: str
-    data: bytes
-    sizes: list[dict]  # the PhotoSize array this upload produced
-
-
-@dataclass
-class Chat:
-    id: int
-    type: str  # "private" | "group" | "supergroup"
-    title: str | None = None
-    next_message_id: int = 1
-    messages: dict[int, dict] = field(default_factory=dict)
-    admins: set[int] = field(default_factory=set)
-
-
-# == documents and files (sendDocument, getFile, file downloads, push_document) ==============
-# Kept together: what the profile feature (CSV imports, /myratings exports) needs of Telegram.
-MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files, as api.telegram.org does
-
-
-@dataclass
-class StoredDocument:
-    file_id: str
-    file_unique_id: str
-    data: bytes
-    file_name: str | None
-    mime_type: str | None
-    file_path: str
-
-
-class _DocumentsAPI:
-    """sendDocument, getFile and ``GET /file/bot<token>/<file_path>``, mixed into the server."""
-
-    _lock: threading.RLock
-    token: str
-
-    @property
-    def documents(self) -> dict[str, StoredDocument]:
-        """Documents by file_id: those users sent (push_document) and those the bot sent."""
-        with self._lock:
-            return self.__dict__.setdefault("_documents", {})
-
-    def _store_document(
-        self, data: bytes, file_name: str | None, mime_type: str | None
-    ) -> StoredDocument:
-        with self._lock:
-            number = len(self.documents) + 1
-            unique = base64.urlsafe_b64encode(os.urandom(9)).decode()
-            suffix = os.path.splitext(file_name or "")[1][:10]
-            stored = StoredDocument(
-                file_id="BQACAgIAAxkBAAI" + base64.urlsafe_b64encode(os.urandom(24)).decode(),
-                file_unique_id=f"AgAD{unique}",
-                data=data,
-                file_name=file_name,
-                mime_type=mime_type,
-                file_path=f"documents/file_{number}{suffix}",
-            )
-            self.documents[stored.file_id] = stored
-            return stored
-
-    @staticmethod
-    def _document_json(stored: StoredDocument, with_size: bool = True) -> dict:
-        found = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
-        if stored.file_name:
-            found["file_name"] = stored.file_name
-        if stored.mime_type:
-            found["mime_type"] = stored.mime_type
-        if with_size:
-            found["file_size"] = len(stored.data)
-        return found
-
-    def push_document(
-        self,
-        chat_id: int,
-        filename: str,
-        data: bytes,
-        mime_type: str | None = "text/csv",
-        *,
-        user_id: int | None = None,
-        report_size: bool = True,
-        language_code: str | None = "en",
-        caption: str | None = None,
-        file_size: int | None = None,
-    ) -> dict:
-        """A user sends ``data`` as a file named ``filename``; ``report_size=False`` leaves out
-        ``file_size`` (optional in the Bot API); ``file_size`` declares another size (an
-        oversize file needs no big bytes)."""
-        stored = self._store_document(data, filename, mime_type)
-        chat = self.chat(chat_id)  # type: ignore[attr-defined]
-        user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
-        with self._lock:
-            message_id = chat.next_message_id
-            chat.next_message_id += 1
-            message = {
-                "message_id": message_id,
-                "from": self.user(user_id, language_code=language_code),  # type: ignore[attr-defined]
-                "chat": self._chat_json(chat),  # type: ignore[attr-defined]
-                "date": int(time.time()),
-                "document": self._document_json(stored, with_size=report_size),
-            }
-            if file_size is not None:
-                message["document"]["file_size"] = file_size
-            if caption:
-                message["caption"] = caption
-            chat.messages[message_id] = message
-            return self.push_update({"message": message})  # type: ignore[attr-defined]
-
-    def api_senddocument(self, params: dict, files: dict) -> dict:
-        chat = self._existing_chat(params)  # type: ignore[attr-defined]
-        value = params.get("document")
-        if isinstance(value, str) and value.startswith("attach://"):
-            value = files.get(value[len("attach://") :])
-        if isinstance(value, bytes):
-            if not value:
-                raise bad_request("file must be non-empty")
-            name = params.get("document_file_name") or "document"
-            stored = self._store_document(value, name, _mime_of(name))
-        elif isinstance(value, str) and value:
-            with self._lock:
-                stored = self.documents.get(value)
-            if stored is None:
-                raise bad_request("wrong file identifier/HTTP URL specified")
-        else:
-            raise bad_request("there is no document in the request")
-        message = self._new_message(  # type: ignore[attr-defined]
-            chat, params, document=self._document_json(stored)
-        )
-        self._caption(message, params)  # type: ignore[attr-defined]
-        return message
-
-    def api_getfile(self, params: dict, files: dict) -> dict:
-        file_id = str(params.get("file_id") or "")
-        with self._lock:
-            stored = self.documents.get(file_id)
-        if stored is None:
-            photo = self._photo_file(params)  # type: ignore[attr-defined]
-            if photo is None:
-                raise bad_request("invalid file_id")
-            return photo
-        if len(stored.data) > MAX_DOWNLOAD_BYTES:
-            raise bad_request("file is too big")
-        return {**self._document_json(stored), "file_path": stored.file_path}
-
-    def download(self, path: str) -> tuple[int, bytes]:
-        """``GET /file/bot<token>/<file_path>``: (HTTP status, body)."""
-        # Clients may percent-encode the token's ":" (httpx does).
-        match = re.fullmatch(r"/file/bot([^/]*)/(.+)", urllib.parse.unquote(path))
-        if match is None or match.group(1) != self.token:
-            return 401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}'
-        with self._lock:
-            found = [d.data for d in self.documents.values() if d.file_path == match.group(2)]
-            photos = self.__dict__.get("file_paths", {})  # photos users sent (push_photo)
-            if not found and match.group(2) in photos:
-                found = [photos[match.group(2)]]
-            if not found:
-                return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
-            self.__dict__.setdefault("downloads", []).append(match.group(2))
-        return 200, found[0]
-
-
-def _mime_of(name: str) -> str:
-    suffix = os.path.splitext(name)[1].lower()
-    return {".csv": "text/csv", ".txt": "text/plain", ".zip": "application/zip"}.get(
-        suffix, "application/octet-stream"
-    )
-
-
-# == end of documents and files ================================================================
-
-
-class BotAPIServer(_DocumentsAPI):
+class BotAPIServer:
     """The server and its state. Thread-safe; start with ``with BotAPIServer() as s`` or start()."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, latency: float = 0.0) -> None:
@@ -358,11 +107,12 @@ class BotAPIServer(_DocumentsAPI):
         self.file_paths: dict[str, bytes] = {}  # file_path -> bytes (getFile + download)
         self.downloads: list[str] = []  # file_paths downloaded, in order
         self._file_path_of: dict[str, str] = {}  # file_unique_id -> file_path
+        self._documents = DocumentStore()
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> BotAPIServer:
-        handler = type("Handler", (_Handler,), {"api": self})
-        self._httpd = _Server(("127.0.0.1", 0), handler)
+        handler = type("Handler", (BotAPIHandler,), {"api": self})
+        self._httpd = QuietHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -479,7 +229,7 @@ class BotAPIServer(_DocumentsAPI):
                 "date": int(time.time()),
                 "text": text,
             }
-            entities = _entities_of(text)
+            entities = client_entities(text)
             if entities:
                 message["entities"] = entities
             if reply_to is not None:
@@ -670,7 +420,7 @@ class BotAPIServer(_DocumentsAPI):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         with self._lock:
             self.webhook = {"url": url, "secret_token": params.get("secret_token")}
-            if _flag(params.get("drop_pending_updates")):
+            if flag_param(params.get("drop_pending_updates")):
                 self._updates.clear()
         if url:
             self._start_webhook_delivery()
@@ -679,7 +429,7 @@ class BotAPIServer(_DocumentsAPI):
     def api_deletewebhook(self, params: dict, files: dict) -> bool:
         with self._lock:
             self.webhook = {"url": ""}
-            if _flag(params.get("drop_pending_updates")):
+            if flag_param(params.get("drop_pending_updates")):
                 self._updates.clear()
         return True
 
@@ -695,7 +445,7 @@ class BotAPIServer(_DocumentsAPI):
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
-        allowed = _json(params.get("allowed_updates"))
+        allowed = json_param(params.get("allowed_updates"))
         deadline = time.monotonic() + timeout
         with self._lock:
             if self.webhook["url"]:
@@ -743,10 +493,10 @@ class BotAPIServer(_DocumentsAPI):
 
     def api_sendmessage(self, params: dict, files: dict) -> dict:
         chat = self._existing_chat(params)
-        text, entities = _parse_text(params.get("text"), params.get("parse_mode"), "text")
+        text, entities = parse_text(params.get("text"), params.get("parse_mode"), "text")
         if not text.strip():
             raise bad_request("message text is empty")
-        if _utf16_len(text) > 4096:
+        if utf16_len(text) > 4096:
             raise bad_request("message is too long")
         message = self._new_message(chat, params, text=text)
         if entities:
@@ -762,7 +512,7 @@ class BotAPIServer(_DocumentsAPI):
 
     def api_sendmediagroup(self, params: dict, files: dict) -> list[dict]:
         chat = self._existing_chat(params)
-        media = _json(params.get("media"))
+        media = json_param(params.get("media"))
         if not isinstance(media, list) or not media:
             raise bad_request("there are no messages to send")
         if len(media) > 10:
@@ -774,7 +524,7 @@ class BotAPIServer(_DocumentsAPI):
             if not isinstance(item, dict) or item.get("type") != "photo":
                 raise bad_request("can't parse InputMedia: media type must be photo in this server")
             photos.append(self._photo(item.get("media"), files, "media"))
-            _parse_text(item.get("caption") or "", item.get("parse_mode"), "caption", limit=1024)
+            parse_text(item.get("caption") or "", item.get("parse_mode"), "caption", limit=1024)
         group_id = str(13_000_000_000_000_000 + self._count())
         messages = []
         for item, sizes in zip(media, photos, strict=True):
@@ -809,12 +559,12 @@ class BotAPIServer(_DocumentsAPI):
                 raise bad_request("message to edit not found")
             if "text" not in message:
                 raise bad_request("there is no text in the message to edit")
-            text, entities = _parse_text(params.get("text"), params.get("parse_mode"), "text")
+            text, entities = parse_text(params.get("text"), params.get("parse_mode"), "text")
             if not text.strip():
                 raise bad_request("message text is empty")
-            if _utf16_len(text) > 4096:
+            if utf16_len(text) > 4096:
                 raise bad_request("MESSAGE_TOO_LONG")
-            markup = _json(params.get("reply_markup"))
+            markup = json_param(params.get("reply_markup"))
             if (
                 text == message["text"]
                 and entities == message.get("entities", [])
@@ -829,7 +579,7 @@ class BotAPIServer(_DocumentsAPI):
             if not entities:
                 message.pop("entities")
             if markup:
-                _check_markup(markup)
+                check_markup(markup)
                 message["reply_markup"] = markup
             else:
                 message.pop("reply_markup", None)
@@ -842,11 +592,11 @@ class BotAPIServer(_DocumentsAPI):
             message = chat.messages.get(int(params.get("message_id") or 0))
             if message is None or message["from"]["id"] != BOT_ID:
                 raise bad_request("message to edit not found")
-            markup = _json(params.get("reply_markup"))
+            markup = json_param(params.get("reply_markup"))
             if markup == message.get("reply_markup"):
                 raise bad_request("message is not modified")
             if markup:
-                _check_markup(markup)
+                check_markup(markup)
                 message["reply_markup"] = markup
             else:
                 message.pop("reply_markup", None)
@@ -860,7 +610,7 @@ class BotAPIServer(_DocumentsAPI):
         return True
 
     def api_setmycommands(self, params: dict, files: dict) -> bool:
-        commands = _json(params.get("commands"))
+        commands = json_param(params.get("commands"))
         if not isinstance(commands, list) or len(commands) > 100:
             raise bad_request("BOT_COMMANDS_TOO_MUCH")
         for c in commands:
@@ -869,16 +619,16 @@ class BotAPIServer(_DocumentsAPI):
             if not 1 <= len(c.get("description", "")) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
         with self._lock:
-            self.scoped_commands[_command_scope(params)] = commands
+            self.scoped_commands[command_scope(params)] = commands
         return True
 
     def api_getmycommands(self, params: dict, files: dict) -> list[dict]:
         with self._lock:
-            return list(self.scoped_commands.get(_command_scope(params), []))
+            return list(self.scoped_commands.get(command_scope(params), []))
 
     def api_deletemycommands(self, params: dict, files: dict) -> bool:
         with self._lock:
-            self.scoped_commands.pop(_command_scope(params), None)
+            self.scoped_commands.pop(command_scope(params), None)
         return True
 
     @property
@@ -892,14 +642,16 @@ class BotAPIServer(_DocumentsAPI):
 
     def api_getmydescription(self, params: dict, files: dict) -> dict:
         with self._lock:
-            return {"description": self.descriptions.get(("description", _lang(params)), "")}
+            return {
+                "description": self.descriptions.get(("description", language_param(params)), "")
+            }
 
     def api_setmyshortdescription(self, params: dict, files: dict) -> bool:
         return self._set_text("short_description", params, 120)
 
     def api_getmyshortdescription(self, params: dict, files: dict) -> dict:
         with self._lock:
-            text = self.descriptions.get(("short_description", _lang(params)), "")
+            text = self.descriptions.get(("short_description", language_param(params)), "")
             return {"short_description": text}
 
     def _set_text(self, key: str, params: dict, limit: int) -> bool:
@@ -907,7 +659,7 @@ class BotAPIServer(_DocumentsAPI):
         if len(text) > limit:
             raise bad_request(f"{key.upper()}_INVALID")
         with self._lock:
-            self.descriptions[(key, _lang(params))] = text  # empty: back to none
+            self.descriptions[(key, language_param(params))] = text  # empty: back to none
         return True
 
     def api_sendpoll(self, params: dict, files: dict) -> dict:
@@ -917,7 +669,7 @@ class BotAPIServer(_DocumentsAPI):
             raise bad_request("poll question must be non-empty")
         if len(question) > 300:
             raise bad_request("poll question length must not exceed 300")
-        options = _json(params.get("options"))
+        options = json_param(params.get("options"))
         if not isinstance(options, list) or len(options) < 2:
             raise bad_request("poll must have at least 2 option")
         if len(options) > 12:
@@ -943,11 +695,11 @@ class BotAPIServer(_DocumentsAPI):
                 ],
                 "total_voter_count": 0,
                 "is_closed": False,
-                "is_anonymous": _flag(params.get("is_anonymous"), default=True),
+                "is_anonymous": flag_param(params.get("is_anonymous"), default=True),
                 "type": poll_type,
-                "allows_multiple_answers": _flag(params.get("allows_multiple_answers")),
-                "allows_revoting": _flag(params.get("allows_revoting"), default=True),
-                "members_only": _flag(params.get("members_only")),
+                "allows_multiple_answers": flag_param(params.get("allows_multiple_answers")),
+                "allows_revoting": flag_param(params.get("allows_revoting"), default=True),
+                "members_only": flag_param(params.get("members_only")),
             }
             for key in ("open_period", "close_date"):
                 if params.get(key) is not None:
@@ -971,7 +723,7 @@ class BotAPIServer(_DocumentsAPI):
             if poll["is_closed"]:
                 raise bad_request("poll has already been closed")
             poll["is_closed"] = True
-            markup = _json(params.get("reply_markup"))
+            markup = json_param(params.get("reply_markup"))
             if markup:
                 message["reply_markup"] = markup
             return json.loads(json.dumps(poll))
@@ -983,7 +735,7 @@ class BotAPIServer(_DocumentsAPI):
     def api_getchatadministrators(self, params: dict, files: dict) -> list[dict]:
         chat = self._existing_chat(params)
         return [
-            {"status": "administrator", "user": self.user(u), **_ADMIN_RIGHTS}
+            {"status": "administrator", "user": self.user(u), **ADMIN_RIGHTS}
             for u in sorted(chat.admins)
         ]
 
@@ -991,7 +743,7 @@ class BotAPIServer(_DocumentsAPI):
         chat = self._existing_chat(params)
         user_id = int(params.get("user_id") or 0)
         if user_id in chat.admins:
-            return {"status": "administrator", "user": self.user(user_id), **_ADMIN_RIGHTS}
+            return {"status": "administrator", "user": self.user(user_id), **ADMIN_RIGHTS}
         return {"status": "member", "user": self.user(user_id)}
 
     # -- inline mode, files sent by users (getFile and downloads) ---------------------------
@@ -1032,7 +784,7 @@ class BotAPIServer(_DocumentsAPI):
             }
             if caption:
                 message["caption"] = caption
-                entities = _entities_of(caption)
+                entities = client_entities(caption)
                 if entities:
                     message["caption_entities"] = entities
             chat.messages[message_id] = message
@@ -1092,7 +844,7 @@ class BotAPIServer(_DocumentsAPI):
             return query_id
 
     def api_answerinlinequery(self, params: dict, files: dict) -> bool:
-        results = _json(params.get("results"))
+        results = json_param(params.get("results"))
         with self._lock:
             entry = self.inline_queries.get(str(params.get("inline_query_id")))
             if entry is None or entry["answered"] is not None:
@@ -1119,7 +871,7 @@ class BotAPIServer(_DocumentsAPI):
                 "results": results,
                 "next_offset": str(params.get("next_offset") or ""),
                 "cache_time": int(params.get("cache_time") or 300),
-                "is_personal": _flag(params.get("is_personal")),
+                "is_personal": flag_param(params.get("is_personal")),
             }
         return True
 
@@ -1127,17 +879,17 @@ class BotAPIServer(_DocumentsAPI):
         kind = result.get("type")
         if kind == "article":
             content = result.get("input_message_content") or {}
-            text, _ = _parse_text(content.get("message_text"), content.get("parse_mode"), "text")
+            text, _ = parse_text(content.get("message_text"), content.get("parse_mode"), "text")
             if not text.strip():
                 raise bad_request("MESSAGE_EMPTY")
-            if _utf16_len(text) > 4096:
+            if utf16_len(text) > 4096:
                 raise bad_request("MESSAGE_TOO_LONG")
         elif kind == "photo" and "photo_file_id" in result:
             with self._lock:
                 if result["photo_file_id"] not in self.files:
                     raise bad_request("wrong file identifier/HTTP URL specified")
-            caption, _ = _parse_text(result.get("caption") or "", result.get("parse_mode"), "c")
-            if _utf16_len(caption) > 1024:
+            caption, _ = parse_text(result.get("caption") or "", result.get("parse_mode"), "c")
+            if utf16_len(caption) > 1024:
                 raise bad_request("MEDIA_CAPTION_TOO_LONG")
         else:
             raise bad_request(f"unsupported inline result type {kind!r} in this server")
@@ -1156,14 +908,14 @@ class BotAPIServer(_DocumentsAPI):
                 content: dict = {
                     "photo": json.loads(json.dumps(self.files[result["photo_file_id"]].sizes))
                 }
-                text, entities = _parse_text(
+                text, entities = parse_text(
                     result.get("caption") or "", result.get("parse_mode"), "caption"
                 )
                 key = "caption"
             else:
                 body = result["input_message_content"]
                 content = {}
-                text, entities = _parse_text(body["message_text"], body.get("parse_mode"), "text")
+                text, entities = parse_text(body["message_text"], body.get("parse_mode"), "text")
                 key = "text"
             content[key] = text
             if entities:
@@ -1213,7 +965,7 @@ class BotAPIServer(_DocumentsAPI):
                 "date": int(time.time()),
                 **content,
             }
-            reply = _json(params.get("reply_parameters")) or {}
+            reply = json_param(params.get("reply_parameters")) or {}
             reply_to = reply.get("message_id") or params.get("reply_to_message_id")
             if reply_to:
                 original = chat.messages.get(int(reply_to))
@@ -1222,15 +974,15 @@ class BotAPIServer(_DocumentsAPI):
                 message["reply_to_message"] = {
                     k: v for k, v in original.items() if k != "reply_to_message"
                 }
-            markup = _json(params.get("reply_markup"))
+            markup = json_param(params.get("reply_markup"))
             if markup:
-                _check_markup(markup)
+                check_markup(markup)
                 message["reply_markup"] = markup
             chat.messages[message_id] = message
             return json.loads(json.dumps(message))
 
     def _caption(self, message: dict, params: dict) -> None:
-        caption, entities = _parse_text(
+        caption, entities = parse_text(
             params.get("caption") or "", params.get("parse_mode"), "caption", limit=1024
         )
         if caption:
@@ -1299,6 +1051,105 @@ class BotAPIServer(_DocumentsAPI):
                 )
         return json.loads(json.dumps(sizes))
 
+    # -- documents and files (sendDocument, getFile, downloads, push_document) ---------------
+    @property
+    def documents(self) -> dict[str, StoredDocument]:
+        """Documents by file_id: those users sent (push_document) and those the bot sent."""
+        with self._lock:
+            return self._documents.by_id
+
+    def _store_document(
+        self, data: bytes, file_name: str | None, mime_type: str | None
+    ) -> StoredDocument:
+        with self._lock:
+            return self._documents.store(data, file_name, mime_type)
+
+    def push_document(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        mime_type: str | None = "text/csv",
+        *,
+        user_id: int | None = None,
+        report_size: bool = True,
+        language_code: str | None = "en",
+        caption: str | None = None,
+        file_size: int | None = None,
+    ) -> dict:
+        """A user sends ``data`` as a file named ``filename``; ``report_size=False`` leaves out
+        ``file_size`` (optional in the Bot API); ``file_size`` declares another size (an
+        oversize file needs no big bytes)."""
+        stored = self._store_document(data, filename, mime_type)
+        chat = self.chat(chat_id)
+        user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
+        with self._lock:
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+            message = {
+                "message_id": message_id,
+                "from": self.user(user_id, language_code=language_code),
+                "chat": self._chat_json(chat),
+                "date": int(time.time()),
+                "document": describe_document(stored, with_size=report_size),
+            }
+            if file_size is not None:
+                message["document"]["file_size"] = file_size
+            if caption:
+                message["caption"] = caption
+            chat.messages[message_id] = message
+            return self.push_update({"message": message})
+
+    def api_senddocument(self, params: dict, files: dict) -> dict:
+        chat = self._existing_chat(params)
+        value = params.get("document")
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = files.get(value[len("attach://") :])
+        if isinstance(value, bytes):
+            if not value:
+                raise bad_request("file must be non-empty")
+            name = params.get("document_file_name") or "document"
+            stored = self._store_document(value, name, mime_of(name))
+        elif isinstance(value, str) and value:
+            with self._lock:
+                stored = self.documents.get(value)
+            if stored is None:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+        else:
+            raise bad_request("there is no document in the request")
+        message = self._new_message(chat, params, document=describe_document(stored))
+        self._caption(message, params)
+        return message
+
+    def api_getfile(self, params: dict, files: dict) -> dict:
+        file_id = str(params.get("file_id") or "")
+        with self._lock:
+            stored = self.documents.get(file_id)
+        if stored is None:
+            photo = self._photo_file(params)
+            if photo is None:
+                raise bad_request("invalid file_id")
+            return photo
+        if len(stored.data) > MAX_DOWNLOAD_BYTES:
+            raise bad_request("file is too big")
+        return {**describe_document(stored), "file_path": stored.file_path}
+
+    def download(self, path: str) -> tuple[int, bytes]:
+        """``GET /file/bot<token>/<file_path>``: (HTTP status, body)."""
+        # Clients may percent-encode the token's ":" (httpx does).
+        match = re.fullmatch(r"/file/bot([^/]*)/(.+)", urllib.parse.unquote(path))
+        if match is None or match.group(1) != self.token:
+            return 401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}'
+        with self._lock:
+            found = [d.data for d in self.documents.values() if d.file_path == match.group(2)]
+            photos = self.file_paths  # photos users sent (push_photo)
+            if not found and match.group(2) in photos:
+                found = [photos[match.group(2)]]
+            if not found:
+                return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
+            self.downloads.append(match.group(2))
+        return 200, found[0]
+
     # -- webhook delivery -------------------------------------------------------------------
     def _start_webhook_delivery(self) -> None:
         with self._lock:
@@ -1334,513 +1185,3 @@ class BotAPIServer(_DocumentsAPI):
                         self._updates.pop(0)
             if not delivered:
                 time.sleep(0.2)
-
-
-_ADMIN_RIGHTS = {
-    "can_be_edited": False,
-    "is_anonymous": False,
-    "can_manage_chat": True,
-    "can_delete_messages": True,
-    "can_manage_video_chats": True,
-    "can_restrict_members": True,
-    "can_promote_members": False,
-    "can_change_info": True,
-    "can_invite_users": True,
-    "can_post_stories": False,
-    "can_edit_stories": False,
-    "can_delete_stories": False,
-}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients closing kept-alive connections (a bot shutting down) are normal here.
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle's algorithm the body would wait for
-    # the client's delayed ACK (40 ms on Linux), a delay api.telegram.org does not have.
-    disable_nagle_algorithm = True
-    api: BotAPIServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        api = self.api
-        url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if url.path.startswith("/file/bot"):  # a file download (see _DocumentsAPI)
-            status, data = api.download(url.path)
-            with api._lock:
-                api.requests.append(
-                    # The file path only: the URL holds the token.
-                    Request(
-                        "downloadFile",
-                        {"file_path": url.path.split("/", 3)[-1]},
-                        {},
-                        time.perf_counter(),
-                        True,
-                        status,
-                    )
-                )
-            self._reply_bytes(status, data)
-            return
-        match = re.fullmatch(r"/bot([^/]*)/(\w+)", url.path)
-        if match is None:
-            self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-            return
-        token, method = match.groups()
-        try:
-            params, files = _parse_body(self.headers.get("Content-Type", ""), body)
-        except ValueError as exc:
-            self._reply(400, bad_request(str(exc)).body())
-            return
-        for key, values in urllib.parse.parse_qs(url.query).items():
-            params.setdefault(key, values[-1])
-        canonical = _canonical(method)
-        record = Request(canonical, params, files, time.perf_counter(), token == api.token)
-        with api._lock:
-            api.requests.append(record)
-        if ":" not in token:
-            status, answer = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
-        elif token != api.token:
-            status, answer = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
-        else:
-            fault = api._take_fault(canonical)
-            if fault is not None and fault.kind == "drop":
-                record.status = -1
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            if fault is not None and fault.kind == "slow":
-                time.sleep(fault.delay)
-            if api.latency and canonical != "getUpdates":
-                time.sleep(api.latency)
-            if fault is not None and fault.kind == "429":
-                error = ApiError(
-                    429,
-                    f"Too Many Requests: retry after {fault.retry_after}",
-                    {"retry_after": fault.retry_after},
-                )
-                status, answer = 429, error.body()
-            elif fault is not None and fault.kind in ("500", "502"):
-                status = int(fault.kind)
-                description = "Internal Server Error" if status == 500 else "Bad Gateway"
-                answer = {"ok": False, "error_code": status, "description": description}
-            else:
-                try:
-                    status, answer = (
-                        200,
-                        {"ok": True, "result": api.handle(canonical, params, files)},
-                    )
-                except ApiError as exc:
-                    status, answer = exc.code, exc.body()
-        record.result = answer.get("result")
-        record.error = answer.get("description")
-        record.status = status
-        self._reply(status, answer)
-
-    def _reply_bytes(self, status: int, data: bytes) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True
-
-    def _reply(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:  # the client went away (a test stopping the bot mid-poll)
-            self.close_connection = True
-
-
-_METHODS = {
-    name[4:].lower(): name
-    for name in [
-        "api_getMe",
-        "api_logOut",
-        "api_close",
-        "api_setWebhook",
-        "api_deleteWebhook",
-        "api_getWebhookInfo",
-        "api_getUpdates",
-        "api_sendMessage",
-        "api_sendPhoto",
-        "api_sendMediaGroup",
-        "api_sendChatAction",
-        "api_answerCallbackQuery",
-        "api_editMessageText",
-        "api_editMessageReplyMarkup",
-        "api_deleteMessage",
-        "api_setMyCommands",
-        "api_getMyCommands",
-        "api_deleteMyCommands",
-        "api_sendPoll",
-        "api_stopPoll",
-        "api_getChat",
-        "api_getChatMember",
-        "api_getChatAdministrators",
-        "api_sendDocument",
-        "api_getFile",
-    ]
-}
-
-
-def _canonical(method: str) -> str:
-    """Telegram's method names are case-insensitive; record them in their documented spelling."""
-    name = _METHODS.get(method.lower())
-    return name[4:] if name else method
-
-
-def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Parameters and uploaded files of a JSON, form-encoded or multipart request."""
-    params: dict[str, Any] = {}
-    files: dict[str, bytes] = {}
-    kind = content_type.split(";")[0].strip().lower()
-    if not body:
-        return params, files
-    if kind == "application/json":
-        try:
-            loaded = json.loads(body)
-        except json.JSONDecodeError:
-            raise ValueError("can't parse JSON encoded request") from None
-        return {k: v for k, v in loaded.items()}, files
-    if kind == "application/x-www-form-urlencoded":
-        for key, values in urllib.parse.parse_qs(body.decode(), keep_blank_values=True).items():
-            params[key] = values[-1]
-        return params, files
-    if kind == "multipart/form-data":
-        message = BytesParser(policy=policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-        )
-        if not message.is_multipart():
-            raise ValueError("can't parse multipart/form-data request")
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
-            if part.get_filename() is not None:
-                files[name] = payload
-                if name == "document":  # sendDocument: Telegram keeps the uploaded file's name
-                    params["document_file_name"] = part.get_filename()
-            else:
-                params[name] = payload.decode()
-        # A file sent as the parameter itself (sendPhoto photo=<file>) is that parameter's value.
-        for name in list(files):
-            if name in ("photo", "document", "video", "audio", "animation", "sticker"):
-                params[name] = files.pop(name)
-        return params, files
-    raise ValueError(f"unsupported Content-Type {kind!r}")
-
-
-def _json(value: Any) -> Any:
-    """Parameters sent form-encoded carry objects and arrays as JSON text."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            raise bad_request(f"can't parse JSON object: {value[:40]!r}") from None
-    return value
-
-
-COMMAND_SCOPES = (
-    "default",
-    "all_private_chats",
-    "all_group_chats",
-    "all_chat_administrators",
-    "chat",
-    "chat_administrators",
-    "chat_member",
-)
-
-
-def _lang(params: dict) -> str:
-    language = str(params.get("language_code") or "")
-    if language and not re.fullmatch(r"[a-z]{2}", language):
-        raise bad_request("invalid language code specified")
-    return language
-
-
-def _command_scope(params: dict) -> tuple[str, str]:
-    """The key of a setMyCommands/getMyCommands/deleteMyCommands scope and language."""
-    scope = _json(params.get("scope")) or {"type": "default"}
-    kind = scope.get("type") if isinstance(scope, dict) else None
-    if kind not in COMMAND_SCOPES:
-        raise bad_request("wrong scope type specified")
-    key = kind
-    if kind.startswith("chat"):
-        if scope.get("chat_id") is None:
-            raise bad_request("chat_id is empty")
-        key += f":{scope['chat_id']}"
-        if kind == "chat_member":
-            key += f":{scope.get('user_id')}"
-    return key, _lang(params)
-
-
-def _flag(value: Any, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).lower() in ("true", "1")
-
-
-def _check_markup(markup: Any) -> None:
-    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
-    if rows is None:
-        return
-    for row in rows:
-        for button in row:
-            if not button.get("text"):
-                raise bad_request("text buttons are unallowed in the inline keyboard")
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(data.encode()) <= 64:
-                raise bad_request("BUTTON_DATA_INVALID")
-            url = button.get("url")
-            if url is not None and not url.startswith(("http://", "https://", "tg://")):
-                raise bad_request("inline keyboard button URL is invalid")
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _entities_of(text: str) -> list[dict]:
-    """Entities Telegram's clients attach: a leading /command and @mentions."""
-    entities = []
-    command = re.match(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{5,32})?", text)
-    if command:
-        entities.append({"type": "bot_command", "offset": 0, "length": _utf16_len(command.group())})
-    for mention in re.finditer(r"(?<![\w@/])@[A-Za-z0-9_]{5,32}", text):
-        offset = _utf16_len(text[: mention.start()])
-        entities.append(
-            {"type": "mention", "offset": offset, "length": _utf16_len(mention.group())}
-        )
-    return entities
-
-
-_TAG = re.compile(
-    r"<(/?)([a-zA-Z][\w-]*)((?:\s+[\w-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>"
-)
-_ATTRIBUTE = re.compile(r"([\w-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+)))?")
-_ENTITY_REF = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
-
-
-def _parse_text(
-    text: Any, parse_mode: Any, what: str, limit: int | None = None
-) -> tuple[str, list[dict]]:
-    """Text as the user will see it and its entities; Telegram's errors for bad markup."""
-    text = "" if text is None else str(text)
-    mode = (parse_mode or "").lower()
-    if mode == "html":
-        plain, entities = _parse_html(text)
-    elif mode == "markdownv2":
-        plain, entities = _parse_markdown_v2(text)
-    elif mode in ("", "markdown"):
-        plain, entities = text, []
-    else:
-        raise bad_request("unsupported parse_mode")
-    if limit is not None and _utf16_len(plain) > limit:
-        raise bad_request(f"message {what} is too long")
-    return plain, entities
-
-
-def _parse_html(text: str) -> tuple[str, list[dict]]:
-    out: list[str] = []
-    entities: list[dict] = []
-    stack: list[tuple[str, int, dict]] = []  # (tag, utf-16 offset, entity extras)
-    pos = 0
-
-    def offset_now() -> int:
-        return _utf16_len("".join(out))
-
-    def byte_offset(i: int) -> int:
-        return len(text[:i].encode())
-
-    while pos < len(text):
-        char = text[pos]
-        if char == "<":
-            match = _TAG.match(text, pos)
-            if match is None:
-                raise bad_request(
-                    f'can\'t parse entities: Unsupported start tag "" at byte offset {byte_offset(pos)}'
-                )
-            closing, tag, attributes = match.group(1), match.group(2).lower(), match.group(3)
-            if closing:
-                if not stack or stack[-1][0] != tag:
-                    raise bad_request(
-                        f"can't parse entities: Unexpected end tag at byte offset {byte_offset(pos)}"
-                    )
-                open_tag, start, extra = stack.pop()
-                length = offset_now() - start
-                if length:
-                    entities.append(
-                        {"offset": start, "length": length, "type": HTML_TAGS[open_tag], **extra}
-                    )
-            else:
-                if tag not in HTML_TAGS:
-                    raise bad_request(
-                        f'can\'t parse entities: Unsupported start tag "{tag}" at byte offset {byte_offset(pos)}'
-                    )
-                extra: dict = {}
-                attrs = {
-                    m.group(1).lower(): html.unescape(m.group(2) or m.group(3) or m.group(4) or "")
-                    for m in _ATTRIBUTE.finditer(attributes)
-                }
-                if tag == "a":
-                    href = attrs.get("href", "")
-                    if not href:
-                        raise bad_request(
-                            "can't parse entities: Can't find end tag corresponding to start tag \"a\""
-                        )
-                    extra["url"] = href
-                if tag == "span" and attrs.get("class") != "tg-spoiler":
-                    raise bad_request(
-                        f'can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(pos)}'
-                    )
-                stack.append((tag, offset_now(), extra))
-            pos = match.end()
-        elif char == ">":
-            # Telegram accepts a bare '>' in HTML text.
-            out.append(char)
-            pos += 1
-        elif char == "&":
-            match = _ENTITY_REF.match(text, pos)
-            if match:
-                out.append(html.unescape(match.group()))
-                pos = match.end()
-            else:
-                out.append(char)
-                pos += 1
-        else:
-            out.append(char)
-            pos += 1
-    if stack:
-        raise bad_request(
-            f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1][0]}\""
-        )
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
-
-
-def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
-    """Enough of MarkdownV2 to reject what Telegram rejects: unescaped reserved characters."""
-    out: list[str] = []
-    open_marks: dict[str, int] = {}
-    entities: list[dict] = []
-    kinds = {"*": "bold", "_": "italic", "~": "strikethrough", "`": "code"}
-    pos = 0
-    while pos < len(text):
-        char = text[pos]
-        if char == "\\" and pos + 1 < len(text):
-            out.append(text[pos + 1])
-            pos += 2
-            continue
-        if char in kinds:
-            if char in open_marks:
-                start = open_marks.pop(char)
-                entities.append(
-                    {
-                        "offset": start,
-                        "length": _utf16_len("".join(out)) - start,
-                        "type": kinds[char],
-                    }
-                )
-            else:
-                open_marks[char] = _utf16_len("".join(out))
-            pos += 1
-            continue
-        if char in MARKDOWN_V2_RESERVED:
-            raise bad_request(
-                f"can't parse entities: Character '{char}' is reserved and must be escaped "
-                "with the preceding '\\'"
-            )
-        out.append(char)
-        pos += 1
-    if open_marks:
-        mark, start = next(iter(open_marks.items()))
-        raise bad_request(
-            f"can't parse entities: Can't find end of {kinds[mark].capitalize()} entity at byte "
-            f"offset {start}"
-        )
-    return "".join(out), entities
-
-
-@contextlib.asynccontextmanager
-async def running(application: Any, *, poll_timeout: int = 1) -> AsyncIterator[Any]:
-    """Run a python-telegram-bot Application's long polling inside the test's event loop.
-
-    Calls ``post_init``/``post_shutdown`` as ``run_polling`` would (setMyCommands and so on).
-    """
-    from telegram import Update
-
-    async with application:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        await application.updater.start_polling(
-            poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
-        )
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-    if application.post_shutdown is not None:
-        await application.post_shutdown(application)
-
-
-def album_captions(request: Request) -> list[str]:
-    """Captions of a recorded sendMediaGroup request, item by item."""
-    return [item.get("caption") or "" for item in _json(request.params["media"])]
-
-
-def album_media(request: Request) -> list[str]:
-    """The ``media`` field of each album item: ``attach://...`` for uploads, else a file_id."""
-    return [item["media"] for item in _json(request.params["media"])]
-
-
-def buttons(message_or_params: dict) -> list[tuple[str, str]]:
-    """(text, callback_data or url) of every inline button in a message or request params."""
-    markup = _json(message_or_params.get("reply_markup")) or {}
-    return [
-        (b["text"], b.get("callback_data") or b.get("url", ""))
-        for row in markup.get("inline_keyboard", [])
-        for b in row
-    ]
-
-
-__all__ = [
-    "BOT_ID",
-    "BOT_USERNAME",
-    "DEFAULT_TOKEN",
-    "BotAPIServer",
-    "Request",
-    "album_captions",
-    "album_media",
-    "buttons",
-    "running",
-]
