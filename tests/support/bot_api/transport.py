@@ -7,6 +7,7 @@ import contextlib
 import json
 import re
 import socket
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -15,10 +16,10 @@ from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from tests.support.bot_api.state import ApiError, Request, bad_request
+from tests.support.bot_api.state import ApiError, Request, ServerState, bad_request
 
 if TYPE_CHECKING:
-    from tests.support.bot_api.server import BotAPIServer
+    from tests.support.bot_api.methods import BotMethods
 
 
 class QuietHTTPServer(ThreadingHTTPServer):
@@ -37,7 +38,9 @@ class BotAPIHandler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle's algorithm the body would wait for
     # the client's delayed ACK (40 ms on Linux), a delay api.telegram.org does not have.
     disable_nagle_algorithm = True
-    api: BotAPIServer
+    # Set per server (BotAPIServer.start): what the handler records into and answers with.
+    state: ServerState
+    methods: BotMethods
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -49,14 +52,14 @@ class BotAPIHandler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        api = self.api
+        state, methods = self.state, self.methods
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        if url.path.startswith("/file/bot"):  # a file download (BotAPIServer.download)
-            status, data = api.download(url.path)
-            with api._lock:
-                api.requests.append(
+        if url.path.startswith("/file/bot"):  # a file download (BotMethods.download)
+            status, data = methods.download(url.path)
+            with state.lock:
+                state.requests.append(
                     # The file path only: the URL holds the token.
                     Request(
                         "downloadFile",
@@ -82,15 +85,15 @@ class BotAPIHandler(BaseHTTPRequestHandler):
         for key, values in urllib.parse.parse_qs(url.query).items():
             params.setdefault(key, values[-1])
         canonical = canonical_method(method)
-        record = Request(canonical, params, files, time.perf_counter(), token == api.token)
-        with api._lock:
-            api.requests.append(record)
+        record = Request(canonical, params, files, time.perf_counter(), token == state.token)
+        with state.lock:
+            state.requests.append(record)
         if ":" not in token:
             status, answer = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
-        elif token != api.token:
+        elif token != state.token:
             status, answer = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         else:
-            fault = api._take_fault(canonical)
+            fault = state.take_fault(canonical)
             if fault is not None and fault.kind == "drop":
                 record.status = -1
                 self.close_connection = True
@@ -99,8 +102,8 @@ class BotAPIHandler(BaseHTTPRequestHandler):
                 return
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
-            if api.latency and canonical != "getUpdates":
-                time.sleep(api.latency)
+            if state.latency and canonical != "getUpdates":
+                time.sleep(state.latency)
             if fault is not None and fault.kind == "429":
                 error = ApiError(
                     429,
@@ -116,7 +119,7 @@ class BotAPIHandler(BaseHTTPRequestHandler):
                 try:
                     status, answer = (
                         200,
-                        {"ok": True, "result": api.handle(canonical, params, files)},
+                        {"ok": True, "result": methods.handle(canonical, params, files)},
                     )
                 except ApiError as exc:
                     status, answer = exc.code, exc.body()
@@ -223,3 +226,48 @@ def parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str
                 params[name] = files.pop(name)
         return params, files
     raise ValueError(f"unsupported Content-Type {kind!r}")
+
+
+class WebhookDelivery:
+    """With a webhook set, a thread POSTs queued updates to it one at a time, as Telegram does."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self.state.lock:
+            if self.thread is not None and self.thread.is_alive():
+                self.state.changed.notify_all()
+                return
+            self.thread = threading.Thread(target=self._deliver, daemon=True)
+            self.thread.start()
+
+    def _deliver(self) -> None:
+        """POST queued updates to the webhook one at a time, as Telegram does; retry on failure."""
+        while True:
+            with self.state.lock:
+                while (
+                    not self.state.stopping and self.state.webhook["url"] and not self.state.updates
+                ):
+                    self.state.changed.wait(0.5)
+                if self.state.stopping or not self.state.webhook["url"]:
+                    return
+                update = self.state.updates[0]
+                url, secret = self.state.webhook["url"], self.state.webhook.get("secret_token")
+            request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST")
+            request.add_header("Content-Type", "application/json")
+            if secret:
+                request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    delivered = 200 <= response.status < 300
+            except OSError:
+                delivered = False
+            with self.state.lock:
+                if delivered:
+                    self.state.delivered_at.setdefault(update["update_id"], time.perf_counter())
+                    if self.state.updates and self.state.updates[0] is update:
+                        self.state.updates.pop(0)
+            if not delivered:
+                time.sleep(0.2)
