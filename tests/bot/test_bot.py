@@ -1,7 +1,7 @@
 """The Telegram bot, driven as a person would drive it, against the Bot API test server.
 
 Each test runs the real Application (long polling inside the test's event loop) over HTTP
-against tests/telegram_server.py, with cosine-CF on the real ml-latest-small and the real
+against tests/support/bot_api/, with cosine-CF on the real ml-latest-small and the real
 poster folder (no TensorFlow).
 """
 
@@ -89,7 +89,7 @@ async def test_title_gets_header_then_album_and_reuses_uploads(server, bot_confi
         ]
 
     # setMyCommands ran at startup with the bot's commands, per scope (the English lists, set
-    # without a language_code; tests/test_i18n.py checks the other languages').
+    # without a language_code; tests/bot/test_i18n.py checks the other languages').
     default, private, groups = [
         c for c in server.calls("setMyCommands") if not c.params.get("language_code")
     ]

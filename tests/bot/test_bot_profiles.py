@@ -1,7 +1,7 @@
 """Personal recommendations in the bot (/rate, /forme, /myratings, /forget, CSV imports), driven
 as a person would drive them, against the Bot API test server.
 
-The recommender is :class:`tests.profile_plugins.GenreFan` on the real ml-latest-small: small,
+The recommender is :class:`tests.support.profile_plugins.GenreFan` on the real ml-latest-small: small,
 deterministic, and independent of how the built-in plugins recommend.
 """
 

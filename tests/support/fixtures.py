@@ -1,7 +1,7 @@
 """Test helpers: where the shared real data is, and writers of small config and data files.
 
-Tests import these (``from tests.fixtures import ML_SMALL``); conftest.py holds only fixtures,
-since pytest advises never importing from a conftest.
+Tests import these (``from tests.support.fixtures import ML_SMALL``); conftest.py holds only
+fixtures, since pytest advises never importing from a conftest.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def write_movielens(
     return folder
 
 
-# -- Spark (tests/test_spark.py, tests/test_als.py) -------------------------------------------
+# -- Spark (tests/core/test_spark.py, tests/plugins/test_als.py) -----------------------------
 
 SPARK_TEST_CONF = {
     # Loopback only, no web UI: tests never open a port to the network.

@@ -382,7 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    """``python tests/tmdb_server.py [PORT]``: serve until interrupted, for trying the CLI by hand."""
+    """``python tests/support/tmdb_server.py [PORT]``: serve until interrupted, for trying the CLI by hand."""
     import sys
 
     server = TMDBServer().start(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
