@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from reelpick.profiles import ProfileStore  # noqa: E402
-from tests.telegram_server import BotAPIServer  # noqa: E402
+from tests.support.bot_api import BotAPIServer  # noqa: E402
 
 SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
 ML_SMALL = SHARED / "data" / "ml-latest-small"
@@ -201,7 +201,7 @@ def forme_phase(
         [*plugins, "genre-fan"],
         flood=30.0,
         timeout=args.startup_timeout,
-        launcher=REPO / "tests" / "profile_plugins.py",
+        launcher=REPO / "tests" / "support" / "profile_plugins.py",
         name="forme",
     )
     try:
@@ -365,7 +365,7 @@ class Bot:
 
     def photos(self, rounds: int, chat: int = 400_000_000) -> tuple[list[float], list[float]]:
         """A re-photographed poster per chat; the first starts the image worker (cold)."""
-        from tests.photo_variants import variants
+        from tests.support.photo_variants import variants
 
         ids = sorted(int(p.stem) for p in POSTERS.glob("*.jpg"))[:: max(1, 500 // (rounds + 1))]
         samples = []

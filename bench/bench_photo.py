@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from reelpick.app import Reelpick  # noqa: E402
 from reelpick.config import load_config  # noqa: E402
-from tests.photo_variants import VARIANTS, variants  # noqa: E402
+from tests.support.photo_variants import VARIANTS, variants  # noqa: E402
 
 SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
 ML_SMALL = SHARED / "data" / "ml-latest-small"

@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from reelpick.bot.movienight.store import MovieNightStore  # noqa: E402
-from tests.bot_process import BotProcess, open_poll  # noqa: E402
-from tests.telegram_server import BotAPIServer  # noqa: E402
+from tests.support.bot_api import BotAPIServer  # noqa: E402
+from tests.support.bot_process import BotProcess, open_poll  # noqa: E402
 
 SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
 ML_SMALL = SHARED / "data" / "ml-latest-small"

@@ -1,5 +1,6 @@
-"""Shared fixtures (helpers and data paths: tests/fixtures.py). Real MovieLens files and posters
-are read from ../shared, never copied."""
+"""Fixtures for every test (helpers and data paths: tests/support/fixtures.py; each folder's
+own in its conftest.py). Real MovieLens files and posters are read from ../shared, never
+copied."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
-from tests.fixtures import (
+from tests.support.fixtures import (
     ML_SMALL,
     REPO,
     SPARK_TEST_CONF,
@@ -76,7 +77,7 @@ def small_movielens(tmp_path: Path) -> Path:
     return write_movielens(tmp_path / "ml-small-generated")
 
 
-# -- Spark (tests/test_spark.py, tests/test_als.py) -------------------------------------------
+# -- Spark (tests/core/test_spark.py, tests/plugins/test_als.py) -----------------------------
 
 
 @pytest.fixture(scope="session")

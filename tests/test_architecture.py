@@ -498,3 +498,53 @@ def test_a_well_built_bot_passes_the_feature_checks(tmp_path):
     _, edges = import_graph(files)
     assert feature_import_violations(edges, ("services",)) == []
     assert register_violations(files, ("services",)) == []
+
+
+# -- the tests: no test module imports another ---------------------------------------------
+
+
+def imports_of_test_modules(tests: Path) -> list[str]:
+    """``file:line imports name`` for every import, anywhere under ``tests``, of a test module
+    (``test_*``): shared helpers live in tests/support/, shared fixtures in a conftest.py."""
+    found: list[str] = []
+    for path in sorted(tests.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.rpartition(".")[2].startswith("test_"):
+                    found.append(f"{path.relative_to(tests)}:{node.lineno} imports {name}")
+    return found
+
+
+def test_no_test_module_imports_another():
+    assert imports_of_test_modules(ROOT / "tests") == []
+
+
+def test_the_checker_finds_a_test_module_imported(tmp_path):
+    tree = {
+        "tests/__init__.py": "",
+        "tests/support/__init__.py": "",
+        "tests/support/chats.py": "USER = 1\n",
+        "tests/bot/__init__.py": "",
+        "tests/bot/test_a.py": "from tests.support.chats import USER\n",
+        "tests/bot/test_b.py": (
+            "from tests.bot.test_a import USER\n"
+            "from tests.bot import test_a\n"
+            "import test_a\n"
+            "def test_b():\n    from .test_a import USER\n"
+        ),
+    }
+    tests = tree_root(tree, tmp_path) / "tests"
+    assert imports_of_test_modules(tests) == [
+        "bot/test_b.py:1 imports tests.bot.test_a",
+        "bot/test_b.py:2 imports tests.bot.test_a",
+        "bot/test_b.py:3 imports test_a",
+        "bot/test_b.py:5 imports .test_a",
+    ]

@@ -1,0 +1,324 @@
+"""The hybrid plugin: the content map, incremental fits for new movies, bad input, the contract,
+and ``reelpick evaluate --task cold``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reelpick import DataError, NoAnswer, Profile
+from reelpick.cli.main import main
+from reelpick.config import Config
+from reelpick.data import Dataset, load_dataset
+from reelpick.evaluation.cold import format_cold, mean_recall
+from reelpick.plugins._hybrid_content import poster_hashes
+from reelpick.plugins._hybrid_model import (
+    UserSide,
+    choose_and_fit,
+    fit_mlp,
+    fit_ridge,
+    topk_among,
+)
+from reelpick.plugins.hybrid import Hybrid
+from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec
+from reelpick.registry import Registry
+from reelpick.testing import check_plugin, save_dataset, small_dataset
+from tests.support.fixtures import POSTERS, write_config
+
+# Small and quick: the SGD fit underneath is what costs.
+FAST = {
+    "sgd_factors": 8,
+    "sgd_epochs": 8,
+    "sgd_ensemble": 1,
+    "mlp_epochs": 8,
+    "mlp_hidden": 32,
+    "tag_terms": 50,
+    "neighbours": 20,
+}
+NEW_MOVIE = 999_999
+
+
+@pytest.fixture(scope="module")
+def small(ml_small: Dataset) -> Dataset:
+    return small_dataset(ml_small, 300)
+
+
+def hybrid_config(folder: Path, data: Path | str, extra: str = "", **params) -> Config:
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {**FAST, **params}
+    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+    return write_config(
+        folder,
+        f'[data]\nsource = "{data}"\n[cache]\ndir = "{folder / "cache"}"\n'
+        f'[plugins]\nenabled = ["cosine-cf", "hybrid"]\n[plugins.hybrid]\n{table}{extra}',
+    )
+
+
+def fitted(config: Config, dataset: Dataset) -> tuple[Registry, Hybrid]:
+    registry = Registry(config, load_entry_points=False)
+    assert registry.fit(dataset, ["hybrid"]) == {"hybrid": None}
+    return registry, registry.plugin_object("hybrid")
+
+
+# -- the map -------------------------------------------------------------------------------------
+
+
+def linear_world(
+    n: int = 600, d: int = 12, k: int = 6, noise: float = 0.01, scale: float = 0.3, seed: int = 0
+):
+    """Content rows and targets (bias, vector) where the content determines the factors."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    weights = rng.standard_normal((d, 1 + k)) * scale
+    y = x @ weights + 0.5 + noise * rng.standard_normal((n, 1 + k))
+    return x, y, weights
+
+
+def test_ridge_recovers_the_map_that_made_the_factors() -> None:
+    x, y, weights = linear_world()
+    mapped = fit_ridge(x[:500], y[:500], lam=0.01)
+    assert np.allclose(mapped.layers[0], weights, atol=0.01)
+    bias, vectors = mapped.predict(x[500:])  # movies the map never saw: "cold" ones
+    truth = x[500:] @ weights + 0.5
+    assert np.abs(bias - truth[:, 0]).max() < 0.05
+    assert np.abs(vectors - truth[:, 1:]).max() < 0.05
+
+
+def test_mlp_learns_the_map_too() -> None:
+    x, y, _ = linear_world()
+    mapped, curve = fit_mlp(x[:500], y[:500], 64, 60, seed=0, validate=(x[500:], y[500:]))
+    assert curve[-1] < 0.3 * curve[0]
+    bias, vectors = mapped.predict(x[500:])
+    guessed = np.column_stack([bias, vectors])
+    r2 = 1 - np.sum((guessed - y[500:]) ** 2) / np.sum((y[500:] - y[500:].mean(0)) ** 2)
+    assert r2 > 0.9
+
+
+def test_validation_picks_a_map_that_predicts_held_out_ratings() -> None:
+    """Ratings made from content-determined factors: the chosen map places unseen movies."""
+    x, y, weights = linear_world(n=400, scale=0.1)
+    rng = np.random.default_rng(1)
+    n_users = 300
+    users = 0.2 * rng.standard_normal((n_users, y.shape[1] - 1))
+    pairs = [(u, i) for i in range(400) for u in rng.choice(n_users, 30, replace=False)]
+    u, i = np.array(pairs).T
+    ratings = 2.5 + y[i, 0] + np.einsum("ij,ij->i", users[u], y[i, 1:])
+    assert ratings.min() > 0.5 and ratings.max() < 5  # no clipping: the test knows the answer
+    side = UserSide(2.5, np.zeros(n_users), users, u, i, ratings)
+    params = {"model": "auto", "validation_share": 0.2, "seed": 0, "mlp_hidden": 32}
+    params |= {"mlp_epochs": 20, "fold_in_reg": 3.0}
+    mapped, choice = choose_and_fit(x, y, side, params)
+    assert choice.kind == "ridge" and choice.lam <= 1.0  # a linear world wants little penalty
+    assert choice.ridge_rmse < 0.05
+    # Revealing a few exact ratings never beats a perfect map: c goes to its largest value.
+    assert choice.shrinkage >= 32
+    new = np.random.default_rng(2).standard_normal((5, x.shape[1]))
+    bias, vectors = mapped.predict(new)
+    assert np.allclose(np.column_stack([bias, vectors]), new @ weights + 0.5, atol=0.05)
+
+
+# -- the plugin ----------------------------------------------------------------------------------
+
+
+def test_contract(small: Dataset, tmp_path: Path) -> None:
+    report = check_plugin(Hybrid, small, FAST, name="hybrid", cache_root=tmp_path)
+    assert report.predicts
+    assert report.answered == report.queries  # unrated movies too: they have genres
+
+
+def add_movie(folder: Path, genres: str, tags: list[str]) -> None:
+    movies = pd.read_csv(folder / "movies.csv")
+    row = {"movieId": NEW_MOVIE, "title": "A Brand New Film (2024)", "genres": genres}
+    pd.concat([movies, pd.DataFrame([row])]).to_csv(folder / "movies.csv", index=False)
+    tags_file = pd.read_csv(folder / "tags.csv")
+    added = [{"userId": 1, "movieId": NEW_MOVIE, "tag": t, "timestamp": 1} for t in tags]
+    pd.concat([tags_file, pd.DataFrame(added)]).to_csv(folder / "tags.csv", index=False)
+
+
+def test_a_new_movie_is_answered_after_an_incremental_fit(
+    small: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = save_dataset(small, tmp_path / "data")
+    config = hybrid_config(tmp_path, folder, posters=False)
+    assert main(["--config", str(config.path), "fit", "--plugin", "hybrid"]) == 0
+    assert "hybrid: ok" in capsys.readouterr().out
+    heavy = sorted((tmp_path / "cache").glob("hybrid-*/*/*.npz"))
+    assert {p.parent.parent.name for p in heavy} == {"hybrid-factors", "hybrid-model"}
+    before = {p: p.stat().st_mtime_ns for p in heavy}
+
+    pixar = small.tags.loc[small.tags["movieId"] == 1, "tag"].head(3).tolist()  # Toy Story's
+    add_movie(folder, "Adventure|Animation|Children|Comedy|Fantasy", pixar)
+    grown = load_dataset(folder)
+    assert NEW_MOVIE in grown and grown.rating_counts[NEW_MOVIE] == 0
+    registry, plugin = fitted(config, grown)
+    # The SGD factors, map and other movies' rows came from the cache: one row computed.
+    assert plugin.last_fit | {"seconds": 0} == {
+        "factors": "loaded",
+        "model": "loaded",
+        "rows_computed": 1,
+        "seconds": 0,
+    }
+    assert {p: p.stat().st_mtime_ns for p in heavy} == before
+    answer = registry.ask("hybrid", NEW_MOVIE, 10)
+    assert answer.ok and len(answer.neighbours) == 10, answer
+    assert 1 in {n.movie_id for n in answer.neighbours} or any(
+        "Animation" in grown.movies.loc[n.movie_id, "genres"] for n in answer.neighbours[:3]
+    )
+    user = int(grown.ratings["userId"].iloc[0])
+    predicted = registry.predict("hybrid", user, [NEW_MOVIE])
+    assert 0.5 <= predicted[0] <= 5.0
+    # ... and it can be recommended, because a liked movie points its way.
+    recommended = plugin.reelpick_recommend(Profile(ratings={1: 5.0}), 2000, frozenset())
+    assert NEW_MOVIE in {r.movie_id for r in recommended}
+
+
+def test_a_movie_with_nothing_to_go_on(small: Dataset, tmp_path: Path) -> None:
+    """No ratings, genres, tags or poster: similar has no answer and says why; predict falls
+    back to the map's average movie (user bias + mean movie), a finite rating."""
+    folder = save_dataset(small, tmp_path / "data")
+    add_movie(folder, "(no genres listed)", [])
+    grown = load_dataset(folder)
+    registry, plugin = fitted(hybrid_config(tmp_path, folder, posters=False), grown)
+    with pytest.raises(NoAnswer, match="no ratings, genres, tags or poster"):
+        plugin.reelpick_similar(NEW_MOVIE, 5)
+    assert NEW_MOVIE not in {
+        n.movie_id for m in (1, 2, 3) if m in grown for n in plugin.reelpick_similar(m, 20)
+    }
+    user = int(grown.ratings["userId"].iloc[0])
+    assert np.isfinite(plugin.reelpick_predict(user, [NEW_MOVIE])[0])
+    with pytest.raises(NoAnswer, match="user"):
+        plugin.reelpick_predict(-5, [1])
+
+
+def test_a_movie_id_twice_is_refused_by_the_loader(small: Dataset, tmp_path: Path) -> None:
+    folder = save_dataset(small, tmp_path / "data")
+    movies = pd.read_csv(folder / "movies.csv")
+    pd.concat([movies, movies.head(1)]).to_csv(folder / "movies.csv", index=False)
+    with pytest.raises(DataError, match="repeats"):
+        load_dataset(folder)
+
+
+def test_posters_only_count_with_features_from_the_configured_weights(
+    small: Dataset, tmp_path: Path
+) -> None:
+    """Features cached under one weights file are invisible with another; placeholders (any
+    movie without a real poster) are never content."""
+    if not POSTERS.exists():
+        pytest.fail(f"poster fixtures not found at {POSTERS}")
+    with_poster = sorted(int(p.stem) for p in POSTERS.glob("*.jpg") if int(p.stem) in small)[:5]
+    assert with_poster
+    weights_a, weights_b = tmp_path / "a.weights.h5", tmp_path / "b.weights.h5"
+    weights_a.write_bytes(b"weights A")
+    weights_b.write_bytes(b"weights B")
+
+    def config(weights: Path) -> Config:
+        extra = f'[posters]\ndir = "{POSTERS}"\n[plugins.vgg16-poster]\nweights = "{weights}"\n'
+        return hybrid_config(tmp_path / weights.stem, "unused", extra=extra)
+
+    config_a = config(weights_a)
+    vgg = VGG16Poster().reelpick_plugin_info().params | config_a.plugin_params("vgg16-poster")
+    features = FeatureStore(config_a.cache_dir / FEATURES_DIR, feature_spec(vgg, config_a))
+    from reelpick import PosterStore
+    from reelpick.plugins.vgg16_poster import indexed_posters
+
+    with PosterStore(config_a, small) as posters:
+        refs = [r for r in indexed_posters(posters, small) if r.movie_id in with_poster]
+        placeholder = posters.get(
+            int(
+                small.movies.index[
+                    ~small.movies.index.isin([int(p.stem) for p in POSTERS.glob("*.jpg")])
+                ][0]
+            )
+        )
+    assert placeholder.placeholder
+    for ref in refs:
+        features.save(ref.content_hash, np.random.default_rng(ref.movie_id).random(512))
+    found, spec_id = poster_hashes(small, {"posters": True}, config_a)
+    assert set(found) == set(with_poster) and placeholder.movie_id not in found
+    config_b = config(weights_b)
+    (config_b.cache_dir / FEATURES_DIR).mkdir(parents=True)
+    for file in (config_a.cache_dir / FEATURES_DIR).rglob("*.vgf"):  # same files, other key
+        target = (
+            config_b.cache_dir / FEATURES_DIR / file.relative_to(config_a.cache_dir / FEATURES_DIR)
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(file.read_bytes())
+    found_b, spec_b = poster_hashes(small, {"posters": True}, config_b)
+    assert found_b == {} and spec_b != spec_id
+
+
+# -- evaluate --task cold --------------------------------------------------------------------------
+
+
+def test_evaluate_cold_json(small: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = save_dataset(small, tmp_path / "data")
+    config = hybrid_config(tmp_path, folder, posters=False)
+    code = main(["--config", str(config.path), "evaluate", "--task", "cold", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    eligible = (small.rating_counts >= 10).sum()
+    assert report["task"] == "cold" and report["movies"] == round(0.1 * eligible)
+    results = {r["plugin"]: r for r in report["results"]}
+    assert list(results) == ["bias", "genre-mean", "cosine-cf", "hybrid"]
+    for name in ("bias", "genre-mean", "hybrid"):
+        assert 0.3 < results[name]["rmse"] < 1.5, results[name]
+    assert results["bias"]["ndcg@10"] is None and results["bias"]["neighbour_recall@10"] is None
+    assert 0 <= results["hybrid"]["neighbour_recall@10"] <= 1
+    assert results["hybrid"]["recall_movies"] == report["truth_movies"] > 0
+    assert 0 <= results["hybrid"]["ndcg@10"] <= 1
+    # cosine-CF knows nothing of movies with no training ratings.
+    assert results["cosine-cf"]["neighbour_recall@10"] is None
+    # Like-for-like recall against vgg16-poster: not evaluated here, so nothing is shared.
+    assert report["shared_reference"] == "vgg16-poster"
+    for r in report["results"]:
+        assert r["neighbour_recall@10_shared"] is None and r["shared_movies"] == 0, r
+    per_movie = report["neighbour_recall_per_movie"]
+    assert list(per_movie) == ["hybrid"]  # only plugins with an answer
+    shares = per_movie["hybrid"]
+    assert len(shares) == results["hybrid"]["recall_movies"]
+    assert np.mean(list(shares.values())) == pytest.approx(results["hybrid"]["neighbour_recall@10"])
+
+
+def test_shared_recall_is_over_the_movies_both_answer_for() -> None:
+    hybrid = {1: 0.1, 2: 0.2, 3: 0.9}
+    poster = {2: 0.4, 3: 0.5, 4: 1.0}
+    assert mean_recall(hybrid) == (pytest.approx(0.4), 3)
+    assert mean_recall(hybrid, poster) == (pytest.approx(0.55), 2)
+    assert mean_recall(poster, hybrid) == (pytest.approx(0.45), 2)
+    assert mean_recall(hybrid, {}) == (None, 0)
+    report = {
+        "movies": 4,
+        "held_out_ratings": 10,
+        "truth_movies": 4,
+        "shared_reference": "vgg16-poster",
+        "results": [
+            {
+                "plugin": "hybrid",
+                "rmse": 0.9,
+                "neighbour_recall@10": 0.4,
+                "recall_movies": 3,
+                "neighbour_recall@10_shared": 0.55,
+                "shared_movies": 2,
+                "ndcg@10": 0.1,
+            }
+        ],
+    }
+    row = format_cold(report).splitlines()[3].split()
+    assert row == ["hybrid", "0.9000", "0.4000", "3", "0.5500", "2", "0.1000"]
+
+
+def test_neighbours_come_from_candidates_only() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((50, 4)).astype(np.float32)
+    queries = np.ones(50, dtype=bool)
+    candidates = np.arange(50) % 2 == 0
+    index, score = topk_among(vectors, queries, candidates, 5, block=7)
+    assert (index % 2 == 0).all() and (index != np.arange(50)[:, None]).all()
+    assert (np.diff(score, axis=1) <= 0).all()
+    unit_rows = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    best = np.argmax(np.where(candidates & (np.arange(50) != 3), unit_rows @ unit_rows[3], -2))
+    assert index[3, 0] == best

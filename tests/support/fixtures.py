@@ -1,0 +1,106 @@
+"""Test helpers: where the shared real data is, and writers of small config and data files.
+
+Tests import these (``from tests.support.fixtures import ML_SMALL``); conftest.py holds only
+fixtures, since pytest advises never importing from a conftest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reelpick.config import Config, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
+ML_SMALL = SHARED / "data" / "ml-latest-small"
+ML_SMALL_2016 = SHARED / "data" / "ml-latest-small-2016"
+POSTERS = SHARED / "data" / "posters"
+VGG16_WEIGHTS = SHARED / "models" / "vgg16_imagenet_notop.weights.h5"
+
+
+def write_config(path: Path, text: str = "", **env_like: str) -> Config:
+    """Write a config.toml under ``path`` and load it."""
+    file = path / "config.toml"
+    file.write_text(text)
+    return load_config(file)
+
+
+def write_movielens(
+    folder: Path,
+    n_users: int = 40,
+    n_movies: int = 30,
+    density: float = 0.3,
+    seed: int = 0,
+) -> Path:
+    """A small, valid MovieLens folder: two taste groups so that similarity has structure."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    genres = ["Action|Thriller", "Animation|Children|Comedy", "Drama", "Comedy|Romance"]
+    movies = pd.DataFrame(
+        {
+            "movieId": np.arange(1, n_movies + 1),
+            "title": [f"Movie {i} ({1990 + i % 30})" for i in range(1, n_movies + 1)],
+            "genres": [genres[i % len(genres)] for i in range(n_movies)],
+        }
+    )
+    rows = []
+    for user in range(1, n_users + 1):
+        group = user % 2
+        for movie in range(1, n_movies + 1):
+            if rng.random() < density:
+                liked = (movie % 2) == group
+                rating = np.clip(np.round((4.2 if liked else 2.0) + rng.normal(0, 0.6)), 1, 5)
+                rows.append((user, movie, float(rating), 1_000_000_000 + len(rows)))
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    links = pd.DataFrame(
+        {
+            "movieId": movies.movieId,
+            "imdbId": [f"{100000 + i:07d}" for i in movies.movieId],
+            "tmdbId": 1000 + movies.movieId,
+        }
+    )
+    movies.to_csv(folder / "movies.csv", index=False)
+    ratings.to_csv(folder / "ratings.csv", index=False)
+    links.to_csv(folder / "links.csv", index=False)
+    pd.DataFrame(columns=["userId", "movieId", "tag", "timestamp"]).to_csv(
+        folder / "tags.csv", index=False
+    )
+    return folder
+
+
+# -- Spark (tests/core/test_spark.py, tests/plugins/test_als.py) -----------------------------
+
+SPARK_TEST_CONF = {
+    # Loopback only, no web UI: tests never open a port to the network.
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "2",
+}
+
+
+def require_spark() -> None:
+    """Skip without Java or pyspark, except under CI=true, where that is a failure."""
+    import importlib.util
+
+    from reelpick.engine.spark import java_available
+
+    missing = [
+        what
+        for what, ok in (
+            ("pyspark", importlib.util.find_spec("pyspark") is not None),
+            ("Java", java_available()),
+        )
+        if not ok
+    ]
+    if missing:
+        reason = f"Spark tests need {' and '.join(missing)} (pip install -e '.[spark]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
