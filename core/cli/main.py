@@ -231,7 +231,9 @@ def cmd_similar(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_fit(config: Config, args: argparse.Namespace) -> int:
     if args.engine:
-        config.values["engine"]["name"] = args.engine
+        # A new Config: its settings are parsed on first use, with this engine.
+        engine = {**config.values["engine"], "name": args.engine}
+        config = Config(values={**config.values, "engine": engine}, path=config.path)
     app = Reelpick.open(config, fit=False)
     results = fit_with_progress(app, args.plugin, quiet=args.quiet)
     engine_failure = next(
@@ -318,7 +320,7 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
     # And for a person: someone who loved the first three titles.
     loved = [c[0].movie_id for t in DEMO_TITLES[:3] if (c := app.search(t).candidates)]
     if loved:
-        _, picks = picks_for(app, config, Profile(ratings=dict.fromkeys(loved, 5.0)), 5)
+        _, picks = picks_for(app, Profile(ratings=dict.fromkeys(loved, 5.0)), 5)
         names = ", ".join(app.dataset.label(m) for m in loved)
         print(f"=== For someone who loved {names}")
         print(format_picks(app, picks))

@@ -13,11 +13,10 @@ from types import MappingProxyType
 from ..app import Reelpick
 from ..config import Config
 from ..errors import ReelpickError
-from ..picks import PickSettings, pick
 from ..profiles import FORMATS, ProfileStore, read_import
 from ..profiles.model import ParsedImport
 from ..profiles.store import FILENAME
-from ..types import Neighbour, PluginAnswer, Profile
+from ..types import Neighbour, PluginAnswer, Profile, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,7 @@ def cmd_recommend(config: Config, args: argparse.Namespace) -> int:
         if error:
             log.error("plugin %s is unavailable: %s", name, error)
     answers = app.recommend(profile, args.k, args.plugin)
-    settings = PickSettings.from_config(config)
-    picks = pick(answers, args.k, settings.weights, settings.rrf_k)
+    picks = app.picks(profile, args.k, answers=answers)
     if args.json:
         print(json.dumps(recommend_json(app, summary, answers, picks), indent=2))
     else:
@@ -178,11 +176,12 @@ def format_picks(app: Reelpick, picks: list) -> str:
     return "\n".join(_block(app, "Picks (all plugins together)", picks, "no plugin had picks"))
 
 
-def picks_for(app: Reelpick, config: Config, profile: Profile, k: int) -> tuple[list, list]:
+def picks_for(
+    app: Reelpick, profile: Profile, k: int
+) -> tuple[list[PluginAnswer], list[Recommendation]]:
     """Every recommending plugin's answer for ``profile`` and the fused picks, as configured."""
     answers = app.recommend(profile, k)
-    settings = PickSettings.from_config(config)
-    return answers, pick(answers, k, settings.weights, settings.rrf_k)
+    return answers, app.picks(profile, k, answers=answers)
 
 
 def _rows(summary: ProfileSummary) -> str:
