@@ -97,7 +97,7 @@ class Config:
 
     @property
     def data_source(self) -> str:
-        return self.values["data"]["source"]
+        return str(self.values["data"]["source"])
 
     @property
     def enabled_plugins(self) -> list[str]:
@@ -121,7 +121,7 @@ def secret(name: str) -> str | None:
     return value or None
 
 
-def load_config(path: str | os.PathLike | None = None) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load settings from ``path``, else ``$REELPICK_CONFIG``, else ./config.toml, else the
     user's ``~/.config/reelpick/config.toml`` (``$XDG_CONFIG_HOME``), whichever exists first."""
     chosen = path or os.environ.get("REELPICK_CONFIG")
@@ -155,7 +155,13 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     return Config(values=values, path=file_path)
 
 
-def _merge(into: dict, user: dict, defaults: dict, trail: tuple, file_path: Path) -> None:
+def _merge(
+    into: dict[str, Any],
+    user: dict[str, Any],
+    defaults: dict[str, Any],
+    trail: tuple[str, ...],
+    file_path: Path,
+) -> None:
     for key, value in user.items():
         where = f"{file_path}: [{'.'.join(trail)}] {key}" if trail else f"{file_path}: {key}"
         if trail in FREE_FORM and key not in defaults:

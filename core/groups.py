@@ -142,7 +142,7 @@ class GroupPick:
 
     movie_id: int
     score: float
-    members: tuple  # best-served member first (highest utility)
+    members: tuple[Hashable, ...]  # best-served member first (highest utility)
 
 
 def utilities(ranked: Sequence[int], depth: int, rank_k: int = 0) -> dict[int, float]:
@@ -241,7 +241,7 @@ def make_fair(
     *,
     depth: int = 50,
     exclude: frozenset[int] | set[int] = frozenset(),
-) -> tuple[list[GroupPick], list]:
+) -> tuple[list[GroupPick], list[Member]]:
     """``picks`` changed so that every member with a list has a movie of their own top ``depth``.
 
     For each member without one (in the order of ``member_lists``), the lowest-scored pick
@@ -255,7 +255,7 @@ def make_fair(
     chosen = list(picks)
     swapped = []
 
-    def covering(pick: GroupPick) -> list:
+    def covering(pick: GroupPick) -> list[Member]:
         return [m for m, top in tops.items() if pick.movie_id in top]
 
     for member, top in tops.items():

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import platformdirs
 
@@ -32,6 +32,8 @@ from .groups import GroupSettings
 from .picks import PickSettings
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from .config import Config
 
 APP_NAME = "reelpick"
@@ -40,6 +42,8 @@ TELEGRAM_MAX_OPTIONS = 12  # sendPoll accepts 2-12 options
 # Field metadata of a path setting whose default is a file in cache.dir: config.toml leaves
 # it blank (""), which stands for ``<cache.dir>/<the field's default>``.
 IN_CACHE = {"in_cache": True}
+
+T = TypeVar("T", bound="DataclassInstance")
 
 Where = Callable[..., str]
 """Names a setting for an error message from its keys inside a section: ``where("k")``."""
@@ -86,7 +90,7 @@ def _path_in(
     return cache / Path(str(default))
 
 
-def _plain(cls: type[Any], table: Mapping[str, Any]) -> Any:
+def _plain(cls: type[T], table: Mapping[str, Any]) -> T:
     """A section whose values need no more than load_config's type check (lists as tuples)."""
     return cls(
         **{
@@ -182,7 +186,7 @@ class BotSettings:
             raise ConfigError(f"{where('mode')}: {mode!r} is not one of {known}")
         values = {**table, "mode": BotMode(mode)}
         values["profiles_db"] = _path_in(table, cls, "profiles_db", origin, cache)
-        return _plain(cls, values)  # type: ignore[no-any-return]
+        return _plain(cls, values)
 
 
 @dataclass(frozen=True)
@@ -324,10 +328,10 @@ def _toml_value(value: Any) -> Any:
     return value
 
 
-def section_defaults(section: object) -> dict[str, Any]:
+def section_defaults(section: DataclassInstance) -> dict[str, Any]:
     """One section's defaults as config.toml writes them (a field may sit in a sub-table)."""
     found: dict[str, Any] = {}
-    for f in dataclasses.fields(section):  # type: ignore[arg-type]
+    for f in dataclasses.fields(section):
         value = getattr(section, f.name)
         target = found
         for sub in f.metadata.get("table", ()):

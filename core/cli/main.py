@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from ..app import Reelpick, data_path
 from ..config import Config, load_config
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, run: Callable | None, help: str) -> argparse.ArgumentParser:
+    def command(name: str, run: Callable[..., int] | None, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(run=run, parser=sub)  # parser: whose help a bare group prints
         return sub
@@ -259,7 +260,7 @@ def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
     fingerprint = None
     with contextlib.suppress(ReelpickError):
         fingerprint = load_dataset(data_path(config, fetch_missing=False))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, plugin in registry.plugins.items():
         fitted = None
         if fingerprint is not None:
@@ -295,9 +296,9 @@ def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
                 f"  FAILED TO LOAD: {row['error']}"
             )
         else:
-            fitted = "?" if row["fitted"] is None else yes(row["fitted"])
+            shown = "?" if row["fitted"] is None else yes(row["fitted"])
             print(
-                f"{row['name']:<16} {row['version']:<8} {yes(row['enabled']):<8} {fitted:<7} {row['origin']}"
+                f"{row['name']:<16} {row['version']:<8} {yes(row['enabled']):<8} {shown:<7} {row['origin']}"
             )
     return 0
 

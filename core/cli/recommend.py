@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -29,9 +30,9 @@ class ProfileSummary:
 
     rows: int
     matched: int
-    unmatched: list[dict] = field(default_factory=list)
+    unmatched: list[dict[str, object]] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"rows": self.rows, "matched": self.matched, "unmatched": self.unmatched}
 
 
@@ -112,7 +113,9 @@ def imported_profile(parsed: ParsedImport) -> Profile:
     """The profile an import file describes, without storing it."""
     rows = parsed.matched
     return Profile(
-        ratings=MappingProxyType({r.movie_id: r.stars for r in rows if r.kind == "rating"}),
+        ratings=MappingProxyType(
+            {r.movie_id: r.stars for r in rows if r.kind == "rating" and r.stars is not None}
+        ),
         seen=frozenset(r.movie_id for r in rows if r.kind == "seen"),
         not_interested=frozenset(r.movie_id for r in rows if r.kind == "not_interested"),
     )
@@ -123,7 +126,7 @@ def local_store(config: Config) -> ProfileStore:
     return ProfileStore(config.cache_dir / FILENAME)
 
 
-def _results(app: Reelpick, found: list[Neighbour]) -> list[dict]:
+def _results(app: Reelpick, found: Sequence[Neighbour]) -> list[dict[str, object]]:
     return [
         {
             "movie_id": n.movie_id,
@@ -136,8 +139,11 @@ def _results(app: Reelpick, found: list[Neighbour]) -> list[dict]:
 
 
 def recommend_json(
-    app: Reelpick, summary: ProfileSummary, answers: list[PluginAnswer], picks: list
-) -> dict:
+    app: Reelpick,
+    summary: ProfileSummary,
+    answers: list[PluginAnswer],
+    picks: list[Recommendation],
+) -> dict[str, object]:
     return {
         "profile": summary.to_json(),
         "plugins": [
@@ -159,7 +165,7 @@ def format_recommendations(
     profile: Profile,
     summary: ProfileSummary,
     answers: list[PluginAnswer],
-    picks: list,
+    picks: list[Recommendation],
 ) -> str:
     lines = [f"Recommendations for a profile of {len(profile)} movies{_rows(summary)}:", ""]
     if not answers:
@@ -171,7 +177,7 @@ def format_recommendations(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def format_picks(app: Reelpick, picks: list) -> str:
+def format_picks(app: Reelpick, picks: list[Recommendation]) -> str:
     """The fused picks as a block of the table (the demo shows them alone)."""
     return "\n".join(_block(app, "Picks (all plugins together)", picks, "no plugin had picks"))
 
@@ -200,7 +206,7 @@ def _shortfall(answer: PluginAnswer) -> str:
     return f"{answer.label} found nothing to suggest"
 
 
-def _block(app: Reelpick, title: str, found: list[Neighbour], shortfall: str) -> list[str]:
+def _block(app: Reelpick, title: str, found: Sequence[Neighbour], shortfall: str) -> list[str]:
     lines = [f"[{title}]"]
     if not found:
         lines.append(f"  {shortfall}")

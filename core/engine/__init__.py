@@ -64,7 +64,7 @@ class Engine(Protocol):
 class LocalEngine:
     """This machine: numba kernels; ALS through pyspark in local mode (it has no numba twin)."""
 
-    name = EngineName.LOCAL
+    name: str = EngineName.LOCAL
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()

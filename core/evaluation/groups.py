@@ -68,7 +68,7 @@ class GroupResult:
     ndcg_min: float | None  # None for "individual" (no group list to take a min over)
     served: float | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
             "ndcg@10_mean": self.ndcg_mean,
@@ -84,10 +84,10 @@ class GroupsReport:
     size: int
     settings: GroupSettings
     results: list[GroupResult] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
-    tuned: dict | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    tuned: dict[str, Any] | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "task": "groups",
             "dataset": self.dataset,
@@ -120,7 +120,9 @@ def draw_groups(users: list[int], groups: int, size: int, seed: int) -> list[tup
     return [tuple(int(u) for u in rng.choice(pool, size, replace=False)) for _ in range(groups)]
 
 
-def score_group(listed: list[int], members: tuple[int, ...], truth: dict[int, set[int]]):
+def score_group(
+    listed: list[int], members: tuple[int, ...], truth: dict[int, set[int]]
+) -> tuple[float, float, float]:
     """(mean nDCG@10 over members, min over members, share of members with a hit)."""
     ndcgs = [recall_ndcg(listed, truth[u], K)[1] for u in members]
     served = sum(1 for u in members if truth[u] & set(listed[:K])) / len(members)
@@ -205,6 +207,11 @@ def group_list(
     return [p.movie_id for p in picks]
 
 
+def _maker(inputs: _Inputs, settings: GroupSettings) -> Callable[[tuple[int, ...]], list[int]]:
+    """The group list under ``settings``, as a function of the group."""
+    return lambda group: group_list(inputs, group, settings)
+
+
 def _seeds_maker(inputs: _Inputs, train: pd.DataFrame) -> Callable[[tuple[int, ...]], list[int]]:
     """Today's movie night from each member's favourite training movie as a title seed."""
     fitted = inputs.trained
@@ -257,9 +264,7 @@ def evaluate_groups(
     report.results.append(score_strategy("seeds", seeds, drawn, truth))
     for strategy in STRATEGIES:
         chosen = replace(settings, strategy=strategy)
-        result = score_strategy(
-            strategy, lambda g, s=chosen: group_list(inputs, g, s), drawn, truth
-        )
+        result = score_strategy(strategy, _maker(inputs, chosen), drawn, truth)
         report.results.append(result)
         if strategy == settings.strategy:
             report.results.append(replace(result, strategy="default"))
@@ -279,7 +284,7 @@ def tune_groups(
     size: int,
     seed: int,
     progress: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     """Best ``[groups]`` settings on validation groups inside ``split.train`` (never the test).
 
     Chosen by the mean nDCG@10 of the configured strategy; ties keep the earlier setting.
@@ -296,9 +301,7 @@ def tune_groups(
     )
     for depth, rank_k, weight, threshold, exponent in grid:
         settings = GroupSettings(strategy, threshold, weight, depth, rank_k, exponent)
-        result = score_strategy(
-            strategy, lambda g, s=settings: group_list(inputs, g, s), inputs.groups, inputs.truth
-        )
+        result = score_strategy(strategy, _maker(inputs, settings), inputs.groups, inputs.truth)
         if best is None or result.ndcg_mean > best[0] + 1e-12:
             best = (result.ndcg_mean, settings, result)
     assert best is not None

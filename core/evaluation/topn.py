@@ -21,6 +21,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,11 +109,11 @@ class TopnReport:
     dataset: str
     users: int
     results: list[TopnResult] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
-    picks: dict = field(default_factory=dict)  # the weights and rrf_k the picks used
-    tuned: dict | None = None  # with tune: best weights on validation and their scores
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    picks: dict[str, Any] = field(default_factory=dict)  # the weights and rrf_k the picks used
+    tuned: dict[str, Any] | None = None  # with tune: best weights on validation and scores
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "task": "topn",
             "dataset": self.dataset,
@@ -187,7 +188,7 @@ def tune_picks(
     plugins: list[str] | None,
     test_per_user: int,
     progress: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     """Best picks weights and rrf_k on a validation split of ``split.train`` (never the test)."""
     inner = temporal_split(split.train, test_per_user)
     inner.label = f"validation inside training: {inner.label}"
@@ -268,13 +269,13 @@ def draw_topn_chart(report: TopnReport, path: str) -> None:
     import matplotlib.pyplot as plt
 
     names = [r.plugin for r in report.results]
-    colors = plt.get_cmap("tab10").colors
+    colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
     for ax, (title, key) in zip(axes, [("Recall@10", "recall"), ("nDCG@10", "ndcg")], strict=True):
         heights = [getattr(r, key) for r in report.results]
         if heights:
             bars = ax.bar(
-                range(len(heights)), heights, color=[colors[i % 10] for i in range(len(heights))]
+                range(len(heights)), heights, color=[colors(i % 10) for i in range(len(heights))]
             )
             ax.bar_label(bars, fmt="%.3f", fontsize=8)
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
