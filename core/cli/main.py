@@ -31,7 +31,7 @@ from .conventions import (
     bounded_int,
     fit_with_progress,
 )
-from .evaluate import cmd_evaluate
+from .evaluate import Task, cmd_evaluate
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
 from .recommend import add_arguments as add_recommend_arguments
@@ -139,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--task",
-        choices=["rating", "topn", "groups", "cold"],
-        default="rating",
+        choices=[task.value for task in Task],
+        default=Task.RATING.value,
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
         "recommendations on a temporal split; groups: one list for synthetic groups; cold: "
         "movies whose ratings are held out",
