@@ -34,16 +34,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from reelpick.app import Reelpick
 from reelpick.config import Config, load_config
 from reelpick.data import load_dataset
-from reelpick.evaluation.topn import (
-    K,
-    TopnResult,
-    profiles_of,
-    score_lists,
-    temporal_split,
-)
-from reelpick.picks import PICKS, PickSettings, pick
+from reelpick.evaluation.topn import K, TopnResult, score_lists, temporal_split
+from reelpick.evaluation.training import profiles_of
+from reelpick.picks import PICKS
 from reelpick.registry import Registry
 from reelpick.types import Profile
 
@@ -129,6 +125,7 @@ def reelpick_config(path: str | None, cache: str) -> Config:
 def run_reelpick(config, dataset, split, users, truth) -> tuple[list[TopnResult], Registry]:
     train = dataset.with_ratings(split.train, split.label)
     registry = Registry(config)
+    app = Reelpick(config, train, registry)
     results, names = [], []
     for name in registry.enabled():
         if not registry.implements(name, "reelpick_recommend"):
@@ -140,9 +137,8 @@ def run_reelpick(config, dataset, split, users, truth) -> tuple[list[TopnResult]
             continue
         names.append(name)
         results.append(TopnResult(name, 0, 0, 0, time.perf_counter() - started))
-    answers = {
-        u: registry.recommend(p, K, names) for u, p in profiles_of(split.train, users).items()
-    }
+    profiles = profiles_of(split.train, users)
+    answers = {u: app.recommend(p, K, names) for u, p in profiles.items()}
     for result in results:
         lists = {
             u: [
@@ -155,9 +151,8 @@ def run_reelpick(config, dataset, split, users, truth) -> tuple[list[TopnResult]
         }
         scored = score_lists(lists, truth, result.plugin)
         result.recall, result.ndcg, result.answered = scored.recall, scored.ndcg, scored.answered
-    settings = PickSettings.from_config(config)
     picks = {
-        u: [r.movie_id for r in pick(found, K, settings.weights, settings.rrf_k)]
+        u: [r.movie_id for r in app.picks(profiles[u], K, answers=found)]
         for u, found in answers.items()
     }
     scored = score_lists(picks, truth, PICKS)

@@ -1,22 +1,32 @@
-"""One object that holds what a front end needs: settings, data, titles and plugins.
+"""One object that holds what a front end needs: settings, data, titles and plugins, and the
+flows built on them: a person's picks and a group's picks.
 
-The CLI and the bot both start from :meth:`Reelpick.open`; neither imports a plugin.
+The CLI, the bot and the evaluation start from a :class:`Reelpick` (:meth:`Reelpick.open`, or
+one over a training split) and get picks only through :meth:`Reelpick.picks` and
+:meth:`Reelpick.group_picks`; none of them imports a plugin.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from .config import Config
 from .data.fetch import fetch_dataset
 from .data.movielens import Dataset, load_dataset
 from .data.search import SearchResult, TitleIndex
-from .engine import EngineSettings, engine_for
+from .engine import EngineName, engine_for
 from .errors import DataError
+from .groups import GroupPick, GroupSettings, recommend_for_group
+from .picks import PickSettings, pick
 from .registry import Registry
-from .types import PluginAnswer, Profile
+from .settings import Settings
+from .types import PluginAnswer, Profile, Recommendation
+
+Member = TypeVar("Member", bound=Hashable)
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +53,8 @@ def data_path(config: Config, fetch_missing: bool = True) -> Path:
 def with_engine_ratings(config: Config, dataset: Dataset) -> Dataset:
     """``dataset`` with its ratings replaced by ``[engine.spark] ratings`` when the Spark engine
     is chosen and that path is set (read by Spark: Parquet or CSV, local or remote)."""
-    settings = EngineSettings.from_config(config)
-    if settings.name != "spark" or not settings.ratings:
+    settings = config.settings.engine
+    if settings.name != EngineName.SPARK or not settings.ratings:
         return dataset
     ratings = engine_for(config).read_ratings(settings.ratings)
     unknown = ~ratings["movieId"].isin(dataset.movies.index)
@@ -58,15 +68,22 @@ def with_engine_ratings(config: Config, dataset: Dataset) -> Dataset:
 
 
 class Reelpick:
-    """Settings + dataset + registry + title index, opened once per process."""
+    """Settings + dataset + registry + title index, opened once per process.
+
+    ``settings`` are the config's sections checked once (:class:`~reelpick.settings.Settings`);
+    front ends read them here rather than parsing ``config`` again.
+    """
 
     def __init__(self, config: Config, dataset: Dataset, registry: Registry) -> None:
         self.config = config
+        self.settings: Settings = config.settings
         self.dataset = dataset
         self.registry = registry
 
     @classmethod
     def open(cls, config: Config, plugins: list[str] | None = None, fit: bool = True) -> Reelpick:
+        """Check the settings, load the configured dataset and (``fit``) fit the plugins."""
+        _ = config.settings  # a mistake in config.toml stops here, before any loading
         dataset = with_engine_ratings(config, load_dataset(data_path(config)))
         registry = Registry(config)
         app = cls(config, dataset, registry)
@@ -97,3 +114,58 @@ class Reelpick:
         person waits.
         """
         return self.registry.recommend(profile, k, plugins)
+
+    def picks(
+        self,
+        profile: Profile,
+        k: int,
+        *,
+        exclude: frozenset[int] | set[int] = frozenset(),
+        answers: Sequence[PluginAnswer] | None = None,
+        settings: PickSettings | None = None,
+    ) -> list[Recommendation]:
+        """The ``k`` picks for ``profile``: the recommending plugins' answers fused by rank with
+        the ``[picks]`` weights (:func:`reelpick.picks.pick`).
+
+        ``answers``: fuse these instead of asking the fitted plugins (a front end that asks
+        each plugin itself, within a time budget, or shows the answers too). ``settings``:
+        other weights than the configured ones (the tuner tries a grid of them).
+        """
+        chosen = settings or self.settings.picks
+        if answers is None:
+            fitted = [n for n in self.registry.enabled() if self.registry.plugins[n].fitted]
+            answers = self.registry.recommend(profile, k, fitted, exclude)
+        return pick(list(answers), k, chosen.weights, chosen.rrf_k)
+
+    def group_picks(
+        self,
+        member_profiles: Mapping[Member, Profile],
+        k: int,
+        *,
+        prior: Sequence[int] = (),
+        exclude: frozenset[int] | set[int] = frozenset(),
+        fair: bool = True,
+        settings: GroupSettings | None = None,
+        personal: Mapping[Member, Sequence[int]] | None = None,
+    ) -> list[GroupPick]:
+        """One list of ``k`` movies for the members (:func:`reelpick.groups.recommend_for_group`).
+
+        Each member's personal list is their :meth:`picks`, ``settings.depth`` long (a member
+        without ratings takes no part); ``personal`` gives those lists already made by
+        :meth:`picks` (the evaluation makes each member's once, for many groups). Members weigh
+        by the size of their profiles. ``settings``: other ``[groups]`` settings than the
+        configured ones (the tuner tries a grid of them).
+        """
+        chosen = settings or self.settings.groups
+        if personal is None:
+            personal = {
+                member: [r.movie_id for r in self.picks(profile, chosen.depth, exclude=exclude)]
+                if profile.ratings
+                else []
+                for member, profile in member_profiles.items()
+            }
+        lists = {member: personal.get(member, []) for member in member_profiles}
+        sizes = {member: len(profile.ratings) for member, profile in member_profiles.items()}
+        return recommend_for_group(
+            lists, k, chosen, prior=prior, exclude=exclude, fair=fair, profile_sizes=sizes
+        )

@@ -1,14 +1,17 @@
-"""Settings: built-in defaults, overlaid by config.toml, overlaid by a few environment variables.
+"""The config file: built-in defaults, overlaid by config.toml, overlaid by a few environment
+variables, each key checked against the schema derived from :mod:`reelpick.settings`.
 
-Secrets (the Telegram token, the TMDB key) are never read from files: see :func:`secret`.
+:class:`Config` keeps the merged values in config.toml's layout and parses them once into
+typed :class:`~reelpick.settings.Settings` (``config.settings``). Secrets (the Telegram token,
+the TMDB key) are never read from files: see :func:`secret`.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,27 @@ import platformdirs
 
 from .errors import ConfigError
 from .redact import protect
+from .settings import (
+    APP_NAME,
+    Settings,
+    default_folders,
+    expand,
+    free_form_tables,
+    setting_name,
+    toml_defaults,
+)
 
-APP_NAME = "reelpick"
+__all__ = [
+    "APP_NAME",
+    "DEFAULTS",
+    "Config",
+    "check_type",
+    "default_folders",
+    "expand",
+    "load_config",
+    "secret",
+    "user_config_file",
+]
 
 
 def user_config_file() -> Path:
@@ -25,138 +47,12 @@ def user_config_file() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 
-def default_folders() -> dict[str, str]:
-    """Where data and cache go when config.toml does not say: the platform's folders
-    (on Linux ``$XDG_DATA_HOME/reelpick/data`` and ``$XDG_CACHE_HOME/reelpick``), read
-    when the config is loaded so that a changed XDG variable is followed."""
-    return {
-        "data": str(platformdirs.user_data_path(APP_NAME) / "data"),
-        "cache": str(platformdirs.user_cache_path(APP_NAME)),
-    }
-
-
-# Every key a config file may set, with its default. config.toml documents the same keys.
-DEFAULTS: dict[str, Any] = {
-    "data": {
-        # A dataset name (fetched into data.dir), a MovieLens folder, or an official zip.
-        "source": "ml-latest-small",
-        # Both folders follow XDG (see default_folders), read again by every load_config.
-        "dir": default_folders()["data"],
-    },
-    "cache": {"dir": default_folders()["cache"]},
-    "engine": {
-        # Where heavy fits run: "local" (numba on this machine) or "spark" (pyspark extra).
-        "name": "local",
-        "spark": {
-            "master": "local[2]",
-            "ratings": "",  # optional Parquet/CSV ratings read by Spark for the fit
-            "broadcast_limit_mb": 1024,
-            "conf": {},  # free-form SparkSession settings
-        },
-    },
-    "plugins": {
-        # Answer order in the CLI and the bot. Plugin parameters go in [plugins.NAME].
-        "enabled": ["cosine-cf", "sgd-mf", "vgg16-poster", "ease", "hybrid"],
-    },
-    "posters": {
-        "dir": "",
-        "size": "w185",
-        "api_url": "https://api.themoviedb.org/3",
-        "timeout": 10.0,
-        "retries": 3,
-        "concurrency": 8,
-        "configuration_max_age_days": 3,
-        "failure_ttl_hours": 24.0,
-        "failure_pause_seconds": 60.0,
-        "requests_per_second": 40.0,
-        "max_bytes": 5_000_000,
-        "max_pixels": 4_000_000,
-    },
-    "bot": {
-        "base_url": "https://api.telegram.org/bot",
-        "base_file_url": "https://api.telegram.org/file/bot",
-        "mode": "polling",
-        "webhook_url": "",
-        "webhook_listen": "127.0.0.1",
-        "webhook_port": 8443,
-        "admins": [],
-        "k": 5,
-        "plugin_timeout": 10.0,
-        "messages_per_minute": 20,
-        "messages_per_user_minute": 10,
-        "heavy_answers_per_minute": 120,
-        "plugin_failures_before_pause": 3,
-        "plugin_pause_seconds": 60.0,
-        "plugin_max_running": 4,
-        "max_messages_per_second": 30.0,
-        "max_messages_per_group_minute": 20,
-        "max_messages_per_chat_second": 1.0,
-        "retries": 3,
-        # Personal profiles (/rate, /forme): "" keeps them in <cache.dir>/profiles.sqlite3.
-        "profiles_db": "",
-        "max_import_mb": 10.0,
-    },
-    # -- inline mode and photo queries (bot/inline.py, bot/photo/) --
-    "inline": {
-        "page_size": 10,  # results per inline answer page (Telegram allows 50)
-        "max_results": 50,  # candidates of a title, or popular movies, over all pages
-        "cache_time": 300,  # seconds Telegram may reuse an answer to the same query
-        "cache_time_personal": 30,  # ... when the answer is personal (the user has a profile)
-        "cards": 512,  # movies whose card (top picks per plugin) is kept in memory
-    },
-    "photo": {
-        "max_bytes": 10_000_000,  # larger photos are refused before they are downloaded
-        "max_pixels": 40_000_000,  # ... and pictures of more pixels after
-        "idle_seconds": 600.0,  # the image worker stops after this long without a photo
-        "timeout": 30.0,  # seconds a running worker may take for one photo
-        "start_timeout": 180.0,  # ... a fresh one (it loads the data and the model first)
-        # Calibrated by bench/bench_photo.py (top-1 cosine and its margin over the second).
-        "confident_score": 0.57,
-        "confident_margin": 0.28,
-        "candidate_score": 0.44,  # below: "I don't know this movie"
-    },
-    "movienight": {
-        "max_options": 10,
-        "voting_minutes": 10.0,
-        "per_seed": 10,
-        "rrf_k": 60,
-        "max_seeds": 20,
-        "db": "",
-        "ask_after_hours": 20.0,
-        "weights": {},
-    },
-    "picks": {
-        # Rank fusion of every plugin's recommendations for a person (reelpick.picks).
-        "rrf_k": 60,
-        # Chosen by `reelpick evaluate --task topn --tune` on validation users inside the
-        # training data (config.toml says more).
-        "weights": {
-            "cosine-cf": 1.0,
-            "sgd-mf": 0.0,
-            "vgg16-poster": 0.25,
-            "ease": 2.0,
-            "hybrid": 0.25,
-        },
-    },
-    "groups": {
-        # One list for several people (reelpick.groups); chosen on validation data.
-        "strategy": "average_without_misery",
-        "misery_threshold": 0.0,
-        "prior_weight": 0.1,
-        "depth": 200,
-        "rank_k": 10,
-        "size_exponent": -0.75,
-        "fair_depth": 50,
-    },
-}
+# Every key a config file may set, with its default, derived from the section classes of
+# reelpick.settings (config.toml documents the same keys and values).
+DEFAULTS: dict[str, Any] = toml_defaults()
 
 # Tables whose keys are not known in advance (plugin parameters are checked by the registry).
-FREE_FORM = {
-    ("plugins",),
-    ("movienight", "weights"),
-    ("picks", "weights"),
-    ("engine", "spark", "conf"),
-}
+FREE_FORM = free_form_tables()
 
 ENVIRONMENT = {
     "REELPICK_DATA": ("data", "source"),
@@ -176,13 +72,20 @@ SECRETS = ("TELEGRAM_BOT_TOKEN", "TMDB_API_KEY", "TMDB_READ_TOKEN")
 
 @dataclass
 class Config:
-    """Merged settings. ``values`` mirrors the layout of config.toml."""
+    """Merged settings. ``values`` mirrors the layout of config.toml; :attr:`settings` is the
+    same, checked and typed (parsed on first use, so change ``values`` only before that)."""
 
     values: dict[str, Any]
     path: Path | None = None
 
+    @cached_property
+    def settings(self) -> Settings:
+        """Every section checked into its frozen dataclass (one-line ConfigError otherwise)."""
+        return Settings.from_config(self)
+
     def section(self, name: str) -> dict[str, Any]:
-        return self.values[name]
+        """The raw ``[name]`` table (unchecked beyond its keys and types)."""
+        return self.values[name]  # type: ignore[no-any-return]
 
     @property
     def cache_dir(self) -> Path:
@@ -194,7 +97,7 @@ class Config:
 
     @property
     def data_source(self) -> str:
-        return self.values["data"]["source"]
+        return str(self.values["data"]["source"])
 
     @property
     def enabled_plugins(self) -> list[str]:
@@ -206,17 +109,7 @@ class Config:
 
     def where(self, *keys: str) -> str:
         """Human name of a setting, for error messages: ``config.toml: [bot] k``."""
-        origin = str(self.path) if self.path else "built-in defaults"
-        table = ".".join(keys[:-1])
-        return f"{origin}: [{table}] {keys[-1]}" if table else f"{origin}: {keys[-1]}"
-
-
-def expand(value: str, relative_to: Path | None = None) -> Path:
-    """A path from config: ``~`` expanded; relative paths are relative to the config file."""
-    path = Path(os.path.expanduser(value))
-    if not path.is_absolute() and relative_to is not None:
-        path = relative_to.parent / path
-    return path
+        return setting_name(self.path, *keys)
 
 
 def secret(name: str) -> str | None:
@@ -228,7 +121,7 @@ def secret(name: str) -> str | None:
     return value or None
 
 
-def load_config(path: str | os.PathLike | None = None) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load settings from ``path``, else ``$REELPICK_CONFIG``, else ./config.toml, else the
     user's ``~/.config/reelpick/config.toml`` (``$XDG_CONFIG_HOME``), whichever exists first."""
     chosen = path or os.environ.get("REELPICK_CONFIG")
@@ -236,10 +129,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         chosen = "config.toml"
     if chosen is None and user_config_file().is_file():
         chosen = str(user_config_file())
-    values = copy.deepcopy(DEFAULTS)
-    folders = default_folders()
-    values["data"]["dir"] = folders["data"]
-    values["cache"]["dir"] = folders["cache"]
+    values = toml_defaults()  # a fresh copy, its data and cache folders read from XDG now
     file_path = None
     if chosen:
         file_path = Path(chosen).expanduser().resolve()
@@ -250,7 +140,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
                 user = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
-        _merge(values, user, DEFAULTS, (), file_path)
+        _merge(values, user, toml_defaults(), (), file_path)
     for env_name, (*tables, key) in ENVIRONMENT.items():
         value = os.environ.get(env_name)
         if value:
@@ -265,7 +155,13 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     return Config(values=values, path=file_path)
 
 
-def _merge(into: dict, user: dict, defaults: dict, trail: tuple, file_path: Path) -> None:
+def _merge(
+    into: dict[str, Any],
+    user: dict[str, Any],
+    defaults: dict[str, Any],
+    trail: tuple[str, ...],
+    file_path: Path,
+) -> None:
     for key, value in user.items():
         where = f"{file_path}: [{'.'.join(trail)}] {key}" if trail else f"{file_path}: {key}"
         if trail in FREE_FORM and key not in defaults:

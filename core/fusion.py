@@ -62,7 +62,9 @@ def ranked_lists(seed: int | None, answers: Iterable[PluginAnswer]) -> list[Rank
     ]
 
 
-def check_weights(weights: Mapping[str, object], where: str = "[movienight.weights]") -> dict:
+def check_weights(
+    weights: Mapping[str, object], where: str = "[movienight.weights]"
+) -> dict[str, float]:
     """Plugin weights as floats; raises ValueError for a weight that is not a number >= 0."""
     checked: dict[str, float] = {}
     for name, value in weights.items():
@@ -120,7 +122,7 @@ def explain(
     lists: Sequence[RankedList],
     weights: Mapping[str, float] | None = None,
     rrf_k: float = DEFAULT_RRF_K,
-) -> list[tuple[str, int, int, float]]:
+) -> list[tuple[str, int | None, int, float]]:
     """Where a movie's score comes from: (plugin, seed, rank, contribution) per list naming it."""
     weights = weights or {}
     found = []

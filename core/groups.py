@@ -1,7 +1,7 @@
 """Group recommendations: one short list for several people, fair to each of them.
 
 Every member brings a ranked list of personal recommendations (best first; in the bot, the
-plugins' :func:`~reelpick.picks.pick` for their profile). Each list is turned into a
+picks of :meth:`reelpick.app.Reelpick.picks` for their profile). Each list is turned into a
 *utility* per movie by rank, so that plugins scoring on different scales mix fairly::
 
     utility_u(m) = (depth - rank_u(m) + 1) / depth     for the member's top ``depth`` movies
@@ -44,65 +44,92 @@ own top ``fair_depth`` (50 by default, whatever ``depth`` the scores use); when 
 none, the lowest-scored movie that no other member relies on is swapped for that member's
 best movie.
 
-Everything here is a pure function of its arguments: the bot and the evaluation share it.
+Everything here is a pure function of its arguments; :meth:`reelpick.app.Reelpick.group_picks`
+gathers the members' lists and calls :func:`recommend_for_group` for the bot, the CLI and the
+evaluation alike.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from .config import Config
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 Member = TypeVar("Member", bound=Hashable)
 
-STRATEGIES = ("average", "least_misery", "average_without_misery")
-DEFAULT_STRATEGY = "average_without_misery"
+
+class GroupStrategy(StrEnum):
+    """How members' utilities of a movie become one group score (module doc)."""
+
+    AVERAGE = "average"
+    LEAST_MISERY = "least_misery"
+    AVERAGE_WITHOUT_MISERY = "average_without_misery"
+
+
+STRATEGIES = tuple(GroupStrategy)
+DEFAULT_STRATEGY = GroupStrategy.AVERAGE_WITHOUT_MISERY
 
 
 @dataclass(frozen=True)
 class GroupSettings:
-    """The ``[groups]`` section of config.toml, checked (defaults: see config.toml)."""
+    """The ``[groups]`` section: chosen on validation groups inside the training data
+    (``reelpick evaluate --task groups --tune``)."""
 
-    strategy: str = DEFAULT_STRATEGY
-    misery_threshold: float = 0.0
-    prior_weight: float = 0.1
-    depth: int = 50
-    rank_k: int = 0  # 0: linear rank utility; > 0: reciprocal (rank_k + 1) / (rank_k + rank)
-    size_exponent: float = 0.0  # a member with n profile movies weighs n ** size_exponent
+    strategy: GroupStrategy = DEFAULT_STRATEGY
+    misery_threshold: float = 0.0  # a member's utility below this makes a movie "miserable"
+    prior_weight: float = 0.1  # blend of the outside ranked list (popularity, the chat's seeds)
+    depth: int = 200  # each member's personal list that the scores use
+    rank_k: int = 10  # 0: linear rank utility; > 0: reciprocal (rank_k + 1) / (rank_k + rank)
+    size_exponent: float = -0.75  # a member with n profile movies weighs n ** size_exponent
     fair_depth: int = 50  # the fairness rule: everyone gets one of their own top fair_depth
 
     @classmethod
-    def from_config(cls, config: Config) -> GroupSettings:
-        section = config.section("groups")
-        strategy = section["strategy"]
+    def from_table(cls, table: Mapping[str, Any], where: Callable[..., str]) -> Self:
+        """The ``[groups]`` table checked, each error in one line."""
+        strategy = table["strategy"]
         if strategy not in STRATEGIES:
             raise ConfigError(
-                f"{config.where('groups', 'strategy')}: {strategy!r} is not one of "
-                + ", ".join(STRATEGIES)
+                f"{where('strategy')}: {strategy!r} is not one of " + ", ".join(STRATEGIES)
             )
-        threshold = float(section["misery_threshold"])
+        threshold = float(table["misery_threshold"])
         if not 0 <= threshold <= 1:
-            raise ConfigError(f"{config.where('groups', 'misery_threshold')}: must be 0-1")
-        weight = float(section["prior_weight"])
+            raise ConfigError(f"{where('misery_threshold')}: must be 0-1")
+        weight = float(table["prior_weight"])
         if not 0 <= weight <= 1:
-            raise ConfigError(f"{config.where('groups', 'prior_weight')}: must be 0-1")
-        depth = section["depth"]
+            raise ConfigError(f"{where('prior_weight')}: must be 0-1")
+        depth = table["depth"]
         if not 1 <= depth <= 1000:
-            raise ConfigError(f"{config.where('groups', 'depth')}: must be 1-1000")
-        rank_k = section["rank_k"]
+            raise ConfigError(f"{where('depth')}: must be 1-1000")
+        rank_k = table["rank_k"]
         if not 0 <= rank_k <= 1000:
-            raise ConfigError(f"{config.where('groups', 'rank_k')}: must be 0-1000")
-        exponent = float(section["size_exponent"])
+            raise ConfigError(f"{where('rank_k')}: must be 0-1000")
+        exponent = float(table["size_exponent"])
         if not -2 <= exponent <= 2:
-            raise ConfigError(f"{config.where('groups', 'size_exponent')}: must be -2 to 2")
-        fair_depth = section["fair_depth"]
+            raise ConfigError(f"{where('size_exponent')}: must be -2 to 2")
+        fair_depth = table["fair_depth"]
         if not 1 <= fair_depth <= 1000:
-            raise ConfigError(f"{config.where('groups', 'fair_depth')}: must be 1-1000")
-        return cls(strategy, threshold, weight, int(depth), int(rank_k), exponent, int(fair_depth))
+            raise ConfigError(f"{where('fair_depth')}: must be 1-1000")
+        return cls(
+            GroupStrategy(strategy),
+            threshold,
+            weight,
+            int(depth),
+            int(rank_k),
+            exponent,
+            int(fair_depth),
+        )
+
+    @classmethod
+    def from_config(cls, config: Config) -> GroupSettings:
+        """``config.settings.groups``: for callers that hold a :class:`Config`, not the app."""
+        return config.settings.groups
 
     def member_weights(self, profile_sizes: Mapping[Member, int]) -> dict[Member, float]:
         """Each member's weight from the size of their profile (at least 1 movie)."""
@@ -115,7 +142,7 @@ class GroupPick:
 
     movie_id: int
     score: float
-    members: tuple  # best-served member first (highest utility)
+    members: tuple[Hashable, ...]  # best-served member first (highest utility)
 
 
 def utilities(ranked: Sequence[int], depth: int, rank_k: int = 0) -> dict[int, float]:
@@ -136,7 +163,7 @@ def utilities(ranked: Sequence[int], depth: int, rank_k: int = 0) -> dict[int, f
 
 def group_score(
     values: Sequence[float],
-    strategy: str,
+    strategy: GroupStrategy,
     misery_threshold: float = 0.0,
     weights: Sequence[float] | None = None,
 ) -> float:
@@ -155,12 +182,12 @@ def group_score(
         if len(weights) != len(values) or total <= 0 or min(weights) < 0:
             raise ValueError("weights must be one non-negative number per value, not all 0")
         mean = math.fsum(v * w for v, w in zip(values, weights, strict=True)) / total
-    if strategy == "average":
+    if strategy == GroupStrategy.AVERAGE:
         return mean
-    if strategy == "least_misery":
+    if strategy == GroupStrategy.LEAST_MISERY:
         # The mean breaks ties between equal minima (a tiny weight keeps it second).
         return min(values) + 1e-6 * mean
-    if strategy == "average_without_misery":
+    if strategy == GroupStrategy.AVERAGE_WITHOUT_MISERY:
         return mean - 1.0 if min(values) < misery_threshold else mean
     raise ValueError(f"unknown group strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
 
@@ -168,7 +195,7 @@ def group_score(
 def aggregate(
     member_lists: Mapping[Member, Sequence[int]],
     k: int,
-    strategy: str = DEFAULT_STRATEGY,
+    strategy: GroupStrategy = DEFAULT_STRATEGY,
     *,
     misery_threshold: float = 0.0,
     depth: int = 50,
@@ -214,7 +241,7 @@ def make_fair(
     *,
     depth: int = 50,
     exclude: frozenset[int] | set[int] = frozenset(),
-) -> tuple[list[GroupPick], list]:
+) -> tuple[list[GroupPick], list[Member]]:
     """``picks`` changed so that every member with a list has a movie of their own top ``depth``.
 
     For each member without one (in the order of ``member_lists``), the lowest-scored pick
@@ -228,7 +255,7 @@ def make_fair(
     chosen = list(picks)
     swapped = []
 
-    def covering(pick: GroupPick) -> list:
+    def covering(pick: GroupPick) -> list[Member]:
         return [m for m, top in tops.items() if pick.movie_id in top]
 
     for member, top in tops.items():

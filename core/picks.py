@@ -2,9 +2,12 @@
 
 Each plugin's answer to a recommend call is a ranked list; the picks are their weighted
 reciprocal rank fusion (:func:`reelpick.fusion.fuse`, the rule movie nights use), so plugins
-whose scores live on different scales mix by rank only. Weights and ``rrf_k`` come from the
-``[picks]`` section of config.toml; they were chosen on a validation split inside the training
-data (``reelpick evaluate --task topn --tune`` derives them again).
+whose scores live on different scales mix by rank only. Weights and ``rrf_k`` are the
+``[picks]`` section (:class:`PickSettings`); they were chosen on a validation split inside the
+training data (``reelpick evaluate --task topn --tune`` derives them again).
+
+:func:`pick` is a pure function of the answers; :meth:`reelpick.app.Reelpick.picks` asks the
+plugins and fuses their answers with the app's settings.
 
 A pick's ``because`` is the union of the contributing plugins' ``because``, the plugin that
 contributed most to the pick first, each plugin's reasons in its own order.
@@ -12,35 +15,52 @@ contributed most to the pick first, each plugin's reasons in its own order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Self
 
-from .config import Config
 from .errors import ConfigError
 from .fusion import DEFAULT_RRF_K, check_weights, fuse, ranked_lists
 from .types import PluginAnswer, Recommendation
+
+if TYPE_CHECKING:
+    from .config import Config
 
 PICKS = "picks"  # the name the fused list goes by in reports and JSON
 
 
 @dataclass(frozen=True)
 class PickSettings:
-    """The ``[picks]`` section, checked."""
+    """The ``[picks]`` section: each plugin's weight (unlisted: 1.0; 0 leaves it out) and the
+    fusion constant. Chosen by ``reelpick evaluate --task topn --tune`` on ml-latest-small."""
 
-    weights: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "cosine-cf": 1.0,
+            "sgd-mf": 0.0,
+            "vgg16-poster": 0.25,
+            "ease": 2.0,
+            "hybrid": 0.25,
+        }
+    )
     rrf_k: float = DEFAULT_RRF_K
 
     @classmethod
-    def from_config(cls, config: Config) -> PickSettings:
-        section = config.section("picks")
-        rrf_k = float(section["rrf_k"])
+    def from_table(cls, table: Mapping[str, Any], where: Callable[..., str]) -> Self:
+        """The ``[picks]`` table checked, each error in one line."""
+        rrf_k = float(table["rrf_k"])
         if rrf_k < 0:
-            raise ConfigError(f"{config.where('picks', 'rrf_k')}: must be >= 0")
+            raise ConfigError(f"{where('rrf_k')}: must be >= 0")
         try:
-            weights = check_weights(section["weights"], config.where("picks", "weights"))
+            weights = check_weights(table["weights"], where("weights"))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         return cls(weights=weights, rrf_k=rrf_k)
+
+    @classmethod
+    def from_config(cls, config: Config) -> PickSettings:
+        """``config.settings.picks``: for callers that hold a :class:`Config`, not the app."""
+        return config.settings.picks
 
 
 def pick(

@@ -14,4 +14,5 @@ from ..config import Config
 def cmd_bot(config: Config, args: argparse.Namespace) -> int:
     from reelpick.bot.main import run_cli
 
-    return run_cli(config, args)
+    code: int = run_cli(config, args)
+    return code

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from ..app import data_path
@@ -16,6 +17,15 @@ from ..evaluation import draw_chart, evaluate, format_table
 from ..evaluation.groups import evaluate_groups, format_groups_table
 from ..evaluation.topn import draw_topn_chart, evaluate_topn, format_topn_table
 from .evaluate_cold import cmd_evaluate_cold
+
+
+class Task(StrEnum):
+    """What ``reelpick evaluate --task`` measures."""
+
+    RATING = "rating"
+    TOPN = "topn"
+    GROUPS = "groups"
+    COLD = "cold"
 
 
 def progress(line: str) -> None:
@@ -37,13 +47,13 @@ def show(
 
 def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
     """``reelpick evaluate``: rating accuracy and similar-movie quality per plugin."""
-    if args.task == "topn":
+    if args.task == Task.TOPN:
         return cmd_evaluate_topn(config, args)
-    if args.task == "groups":
+    if args.task == Task.GROUPS:
         return cmd_evaluate_groups(config, args)
     if args.tune:
         raise ReelpickError("--tune goes with --task topn or --task groups")
-    if args.task == "cold":
+    if args.task == Task.COLD:
         return cmd_evaluate_cold(config, args)
     if args.folds == 1 or args.folds < 0:
         raise ReelpickError("--folds must be 0 (article protocol) or at least 2")

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from ..app import Reelpick, data_path
 from ..config import Config, load_config
@@ -30,7 +31,7 @@ from .conventions import (
     bounded_int,
     fit_with_progress,
 )
-from .evaluate import cmd_evaluate
+from .evaluate import Task, cmd_evaluate
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
 from .recommend import add_arguments as add_recommend_arguments
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, run: Callable | None, help: str) -> argparse.ArgumentParser:
+    def command(name: str, run: Callable[..., int] | None, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(run=run, parser=sub)  # parser: whose help a bare group prints
         return sub
@@ -138,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--task",
-        choices=["rating", "topn", "groups", "cold"],
-        default="rating",
+        choices=[task.value for task in Task],
+        default=Task.RATING.value,
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
         "recommendations on a temporal split; groups: one list for synthetic groups; cold: "
         "movies whose ratings are held out",
@@ -231,7 +232,9 @@ def cmd_similar(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_fit(config: Config, args: argparse.Namespace) -> int:
     if args.engine:
-        config.values["engine"]["name"] = args.engine
+        # A new Config: its settings are parsed on first use, with this engine.
+        engine = {**config.values["engine"], "name": args.engine}
+        config = Config(values={**config.values, "engine": engine}, path=config.path)
     app = Reelpick.open(config, fit=False)
     results = fit_with_progress(app, args.plugin, quiet=args.quiet)
     engine_failure = next(
@@ -257,7 +260,7 @@ def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
     fingerprint = None
     with contextlib.suppress(ReelpickError):
         fingerprint = load_dataset(data_path(config, fetch_missing=False))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, plugin in registry.plugins.items():
         fitted = None
         if fingerprint is not None:
@@ -293,9 +296,9 @@ def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
                 f"  FAILED TO LOAD: {row['error']}"
             )
         else:
-            fitted = "?" if row["fitted"] is None else yes(row["fitted"])
+            shown = "?" if row["fitted"] is None else yes(row["fitted"])
             print(
-                f"{row['name']:<16} {row['version']:<8} {yes(row['enabled']):<8} {fitted:<7} {row['origin']}"
+                f"{row['name']:<16} {row['version']:<8} {yes(row['enabled']):<8} {shown:<7} {row['origin']}"
             )
     return 0
 
@@ -318,7 +321,7 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
     # And for a person: someone who loved the first three titles.
     loved = [c[0].movie_id for t in DEMO_TITLES[:3] if (c := app.search(t).candidates)]
     if loved:
-        _, picks = picks_for(app, config, Profile(ratings=dict.fromkeys(loved, 5.0)), 5)
+        _, picks = picks_for(app, Profile(ratings=dict.fromkeys(loved, 5.0)), 5)
         names = ", ".join(app.dataset.label(m) for m in loved)
         print(f"=== For someone who loved {names}")
         print(format_picks(app, picks))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from typing import Any
 
 from ..app import Reelpick
 from ..types import PluginAnswer
@@ -42,7 +43,7 @@ def format_answer(app: Reelpick, answer: PluginAnswer) -> str:
     return "\n".join(lines) + "\n"
 
 
-def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> dict:
+def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> dict[str, Any]:
     return {
         "movie": {"movie_id": movie_id, "label": app.dataset.label(movie_id)},
         "plugins": [

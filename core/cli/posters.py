@@ -14,6 +14,7 @@ from ..app import data_path
 from ..config import Config
 from ..data import load_dataset
 from ..posters import PosterStore
+from ..posters.store import Outcome
 from ..posters.tmdb import TMDBError
 
 
@@ -80,7 +81,7 @@ def cmd_posters_fetch(config: Config, args: argparse.Namespace) -> int:
                 disable=True if quiet or as_json else None,
             ) as bar,
         ):
-            pending: set[Future] = set()
+            pending: set[Future[Outcome]] = set()
             queue = iter(todo)
             try:
                 while True:

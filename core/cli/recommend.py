@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -13,11 +14,10 @@ from types import MappingProxyType
 from ..app import Reelpick
 from ..config import Config
 from ..errors import ReelpickError
-from ..picks import PickSettings, pick
 from ..profiles import FORMATS, ProfileStore, read_import
 from ..profiles.model import ParsedImport
 from ..profiles.store import FILENAME
-from ..types import Neighbour, PluginAnswer, Profile
+from ..types import Neighbour, PluginAnswer, Profile, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ class ProfileSummary:
 
     rows: int
     matched: int
-    unmatched: list[dict] = field(default_factory=list)
+    unmatched: list[dict[str, object]] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"rows": self.rows, "matched": self.matched, "unmatched": self.unmatched}
 
 
@@ -65,8 +65,7 @@ def cmd_recommend(config: Config, args: argparse.Namespace) -> int:
         if error:
             log.error("plugin %s is unavailable: %s", name, error)
     answers = app.recommend(profile, args.k, args.plugin)
-    settings = PickSettings.from_config(config)
-    picks = pick(answers, args.k, settings.weights, settings.rrf_k)
+    picks = app.picks(profile, args.k, answers=answers)
     if args.json:
         print(json.dumps(recommend_json(app, summary, answers, picks), indent=2))
     else:
@@ -114,7 +113,9 @@ def imported_profile(parsed: ParsedImport) -> Profile:
     """The profile an import file describes, without storing it."""
     rows = parsed.matched
     return Profile(
-        ratings=MappingProxyType({r.movie_id: r.stars for r in rows if r.kind == "rating"}),
+        ratings=MappingProxyType(
+            {r.movie_id: r.stars for r in rows if r.kind == "rating" and r.stars is not None}
+        ),
         seen=frozenset(r.movie_id for r in rows if r.kind == "seen"),
         not_interested=frozenset(r.movie_id for r in rows if r.kind == "not_interested"),
     )
@@ -125,7 +126,7 @@ def local_store(config: Config) -> ProfileStore:
     return ProfileStore(config.cache_dir / FILENAME)
 
 
-def _results(app: Reelpick, found: list[Neighbour]) -> list[dict]:
+def _results(app: Reelpick, found: Sequence[Neighbour]) -> list[dict[str, object]]:
     return [
         {
             "movie_id": n.movie_id,
@@ -138,8 +139,11 @@ def _results(app: Reelpick, found: list[Neighbour]) -> list[dict]:
 
 
 def recommend_json(
-    app: Reelpick, summary: ProfileSummary, answers: list[PluginAnswer], picks: list
-) -> dict:
+    app: Reelpick,
+    summary: ProfileSummary,
+    answers: list[PluginAnswer],
+    picks: list[Recommendation],
+) -> dict[str, object]:
     return {
         "profile": summary.to_json(),
         "plugins": [
@@ -161,7 +165,7 @@ def format_recommendations(
     profile: Profile,
     summary: ProfileSummary,
     answers: list[PluginAnswer],
-    picks: list,
+    picks: list[Recommendation],
 ) -> str:
     lines = [f"Recommendations for a profile of {len(profile)} movies{_rows(summary)}:", ""]
     if not answers:
@@ -173,16 +177,17 @@ def format_recommendations(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def format_picks(app: Reelpick, picks: list) -> str:
+def format_picks(app: Reelpick, picks: list[Recommendation]) -> str:
     """The fused picks as a block of the table (the demo shows them alone)."""
     return "\n".join(_block(app, "Picks (all plugins together)", picks, "no plugin had picks"))
 
 
-def picks_for(app: Reelpick, config: Config, profile: Profile, k: int) -> tuple[list, list]:
+def picks_for(
+    app: Reelpick, profile: Profile, k: int
+) -> tuple[list[PluginAnswer], list[Recommendation]]:
     """Every recommending plugin's answer for ``profile`` and the fused picks, as configured."""
     answers = app.recommend(profile, k)
-    settings = PickSettings.from_config(config)
-    return answers, pick(answers, k, settings.weights, settings.rrf_k)
+    return answers, app.picks(profile, k, answers=answers)
 
 
 def _rows(summary: ProfileSummary) -> str:
@@ -201,7 +206,7 @@ def _shortfall(answer: PluginAnswer) -> str:
     return f"{answer.label} found nothing to suggest"
 
 
-def _block(app: Reelpick, title: str, found: list[Neighbour], shortfall: str) -> list[str]:
+def _block(app: Reelpick, title: str, found: Sequence[Neighbour], shortfall: str) -> list[str]:
     lines = [f"[{title}]"]
     if not found:
         lines.append(f"  {shortfall}")

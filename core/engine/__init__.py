@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from ..config import Config
 from ..neighbours import topk_cosine_sparse
-from .settings import EngineSettings
+from .settings import EngineName, EngineSettings
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AlsFactors", "Engine", "EngineSettings", "LocalEngine", "engine_for"]
+    from ..config import Config
+
+__all__ = ["AlsFactors", "Engine", "EngineName", "EngineSettings", "LocalEngine", "engine_for"]
 
 
 class AlsFactors(Protocol):
@@ -63,7 +64,7 @@ class Engine(Protocol):
 class LocalEngine:
     """This machine: numba kernels; ALS through pyspark in local mode (it has no numba twin)."""
 
-    name = "local"
+    name: str = EngineName.LOCAL
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
@@ -87,7 +88,7 @@ class LocalEngine:
         master = self.settings.master
         return SparkEngine(
             EngineSettings(
-                name="spark",
+                name=EngineName.SPARK,
                 master=master if master.startswith("local") else local_master(),
                 conf=self.settings.conf,
             )
@@ -96,8 +97,8 @@ class LocalEngine:
 
 def engine_for(config: Config | None, name: str | None = None) -> Engine:
     """The engine ``config`` selects (``name`` overrides ``[engine] name``)."""
-    settings = EngineSettings.from_config(config) if config is not None else EngineSettings()
-    if (name or settings.name) == "spark":
+    settings = config.settings.engine if config is not None else EngineSettings()
+    if (name or settings.name) == EngineName.SPARK:
         # Imported here, never at module level: pyspark is an optional extra.
         from .spark import SparkEngine
 

@@ -1,4 +1,6 @@
-"""Measuring plugins: rating accuracy and similar-movie quality (:mod:`.ratings`)."""
+"""Measuring plugins: rating accuracy and similar-movie quality (:mod:`.ratings`, exported
+here), personal top-N lists (:mod:`.topn`), group lists (:mod:`.groups`) and new movies
+(:mod:`.cold`); :mod:`.training` fits the plugins on a training split for top-N and groups."""
 
 from .ratings import (
     PluginResult,

@@ -31,6 +31,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,7 +188,7 @@ def evaluate_cold(
     share: float = 0.1,
     extra: dict[str, Callable[[], object]] | None = None,
     progress: Callable[[str], None] = lambda line: None,
-) -> dict:
+) -> dict[str, Any]:
     """Run the cold-movie protocol (module docstring); returns the JSON-able report.
 
     ``extra`` registers more plugins by name (a factory each) in every registry, e.g. an
@@ -222,7 +224,7 @@ def evaluate_cold(
         errors, ndcg = RatingErrors(), None
         if registry.predicts(name):
             score_ratings(registry, name, split.test, errors)
-            ndcg = ndcg_at_k(lambda u, m, n=name: registry.predict(n, u, m), split.test, cold)
+            ndcg = ndcg_at_k(partial(registry.predict, name), split.test, cold)
         recalls[name] = neighbour_recall(registry, name, truth) if truth else {}
         recall, answered = mean_recall(recalls[name])
         results.append(
@@ -253,7 +255,7 @@ def evaluate_cold(
 
 def _result(
     name: str, errors: RatingErrors | None, recall: float | None, answered: int, ndcg: float | None
-) -> dict:
+) -> dict[str, Any]:
     summary = errors.summary() if errors is not None else {}
     return {
         "plugin": name,
@@ -265,7 +267,7 @@ def _result(
     }
 
 
-def format_cold(report: dict) -> str:
+def format_cold(report: dict[str, Any]) -> str:
     """The report as a table."""
     lines = [
         f"{report['movies']} cold movies, {report['held_out_ratings']:,} held-out ratings; "

@@ -8,8 +8,9 @@ per strategy, averaged over groups: the mean over members, the min over members 
 served member) and "served", the share of members with at least one test movie in the list.
 
 Every recommending plugin is fitted on the training ratings (as in ``--task topn``); each
-member's personal list is the picks (:func:`reelpick.picks.pick`) of their training profile,
-``MAX_DEPTH`` long, cut to the configured depth. Compared in the same run:
+member's personal list is the picks (:meth:`reelpick.app.Reelpick.picks`) of their training
+profile, ``MAX_DEPTH`` long, cut to the configured depth, and the group's list is
+:meth:`reelpick.app.Reelpick.group_picks`. Compared in the same run:
 
 - ``popularity``: the most rated training movies;
 - ``seeds``: today's movie night without profiles: each member's best-rated training movie
@@ -28,9 +29,11 @@ utility, prior weight, misery threshold and member weight exponent is scored the
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,12 +41,12 @@ import pandas as pd
 from ..config import Config
 from ..data import Dataset
 from ..errors import ReelpickError
-from ..fusion import fuse, ranked_lists
-from ..groups import STRATEGIES, GroupSettings, recommend_for_group
-from ..picks import PickSettings, pick
+from ..fusion import RankedList, fuse, ranked_lists
+from ..groups import STRATEGIES, GroupSettings, GroupStrategy
 from ..types import PluginAnswer
 from .ratings import Split
-from .topn import K, _fit_and_ask, _Fitted, _truth, recall_ndcg, temporal_split
+from .topn import K, picks_lists, recall_ndcg, temporal_split
+from .training import Trained, train_and_ask, truth_of
 
 GROUPS = 200
 GROUP_SIZE = 4
@@ -65,7 +68,7 @@ class GroupResult:
     ndcg_min: float | None  # None for "individual" (no group list to take a min over)
     served: float | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
             "ndcg@10_mean": self.ndcg_mean,
@@ -81,16 +84,16 @@ class GroupsReport:
     size: int
     settings: GroupSettings
     results: list[GroupResult] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
-    tuned: dict | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    tuned: dict[str, Any] | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "task": "groups",
             "dataset": self.dataset,
             "groups": self.groups,
             "size": self.size,
-            "settings": self.settings.__dict__,
+            "settings": settings_json(self.settings),
             "results": [r.to_json() for r in self.results],
             "skipped": self.skipped,
             **({"tuned": self.tuned} if self.tuned is not None else {}),
@@ -98,6 +101,11 @@ class GroupsReport:
 
     def result(self, strategy: str) -> GroupResult:
         return next(r for r in self.results if r.strategy == strategy)
+
+
+def settings_json(settings: GroupSettings) -> dict[str, Any]:
+    """The ``[groups]`` settings as config.toml writes them."""
+    return {**dataclasses.asdict(settings), "strategy": str(settings.strategy)}
 
 
 # -- groups and scores ---------------------------------------------------------------------
@@ -112,7 +120,9 @@ def draw_groups(users: list[int], groups: int, size: int, seed: int) -> list[tup
     return [tuple(int(u) for u in rng.choice(pool, size, replace=False)) for _ in range(groups)]
 
 
-def score_group(listed: list[int], members: tuple[int, ...], truth: dict[int, set[int]]):
+def score_group(
+    listed: list[int], members: tuple[int, ...], truth: dict[int, set[int]]
+) -> tuple[float, float, float]:
     """(mean nDCG@10 over members, min over members, share of members with a hit)."""
     ndcgs = [recall_ndcg(listed, truth[u], K)[1] for u in members]
     served = sum(1 for u in members if truth[u] & set(listed[:K])) / len(members)
@@ -139,6 +149,7 @@ def score_strategy(
 class _Inputs:
     """Everything the lists are made from, for one split."""
 
+    trained: Trained  # the app over the training data, the profiles and answers
     personal: dict[int, list[int]]  # user -> picks, MAX_DEPTH long
     rated: dict[int, set[int]]  # user -> training movies
     popular: list[int]  # training movies, most rated first
@@ -155,22 +166,18 @@ def _inputs(
     size: int,
     seed: int,
     progress: Callable[[str], None],
-) -> tuple[_Inputs, _Fitted]:
-    fitted = _fit_and_ask(config, dataset, split, plugins, MAX_DEPTH, progress)
+) -> _Inputs:
+    fitted = train_and_ask(config, dataset, split, plugins, MAX_DEPTH, progress)
     if not fitted.names:
         raise ReelpickError("no plugin recommends: nothing to evaluate for groups")
-    picks = PickSettings.from_config(config)
-    personal = {
-        user: [r.movie_id for r in pick(answers, MAX_DEPTH, picks.weights, picks.rrf_k)]
-        for user, answers in fitted.answers.items()
-    }
+    personal = picks_lists(fitted, MAX_DEPTH)
     train = split.train
     rated = {int(u): set(rows.tolist()) for u, rows in train.groupby("userId")["movieId"]}
     counts = train["movieId"].value_counts(sort=False)
     popular = [int(m) for m in counts.sort_values(ascending=False, kind="stable").index]
-    truth = _truth(split.test)
+    truth = truth_of(split.test)
     drawn = draw_groups(list(truth), groups, size, seed)
-    return _Inputs(personal, rated, popular, truth, drawn), fitted
+    return _Inputs(fitted, personal, rated, popular, truth, drawn)
 
 
 def _seen_by(inputs: _Inputs, group: tuple[int, ...]) -> set[int]:
@@ -186,37 +193,44 @@ def group_list(
     inputs: _Inputs, group: tuple[int, ...], settings: GroupSettings, fair: bool = True
 ) -> list[int]:
     seen = _seen_by(inputs, group)
-    lists = {u: inputs.personal.get(u, []) for u in group}
     prior = [m for m in inputs.popular[: settings.depth * 4] if m not in seen]
-    sizes = {u: len(inputs.rated.get(u, ())) for u in group}
-    picks = recommend_for_group(
-        lists, K, settings, prior=prior, exclude=seen, fair=fair, profile_sizes=sizes
+    profiles = inputs.trained.profiles
+    picks = inputs.trained.app.group_picks(
+        {u: profiles[u] for u in group},
+        K,
+        prior=prior,
+        exclude=seen,
+        fair=fair,
+        settings=settings,
+        personal=inputs.personal,
     )
     return [p.movie_id for p in picks]
 
 
-def _seeds_maker(
-    config: Config, fitted: _Fitted, inputs: _Inputs, train: pd.DataFrame
-) -> Callable[[tuple[int, ...]], list[int]]:
+def _maker(inputs: _Inputs, settings: GroupSettings) -> Callable[[tuple[int, ...]], list[int]]:
+    """The group list under ``settings``, as a function of the group."""
+    return lambda group: group_list(inputs, group, settings)
+
+
+def _seeds_maker(inputs: _Inputs, train: pd.DataFrame) -> Callable[[tuple[int, ...]], list[int]]:
     """Today's movie night from each member's favourite training movie as a title seed."""
-    section = config.section("movienight")
+    fitted = inputs.trained
+    night = fitted.app.settings.movienight
     ordered = train.sort_values(["rating", "timestamp", "movieId"], ascending=[False, False, True])
     favourite = {int(u): int(m) for u, m in ordered.groupby("userId")["movieId"].first().items()}
-    registry = fitted.registry
+    registry = fitted.app.registry
     asked: dict[int, list[PluginAnswer]] = {}
 
-    def lists_of(seed: int) -> list:
+    def lists_of(seed: int) -> list[RankedList]:
         if seed not in asked:
-            asked[seed] = [registry.ask(n, seed, section["per_seed"]) for n in fitted.names]
+            asked[seed] = [registry.ask(n, seed, night.per_seed) for n in fitted.names]
         return ranked_lists(seed, asked[seed])
 
     def make(group: tuple[int, ...]) -> list[int]:
         seeds = sorted({favourite[u] for u in group if u in favourite})
         exclude = _seen_by(inputs, group) | set(seeds)
         lists = [ranked for s in seeds for ranked in lists_of(s)]
-        fused = fuse(
-            lists, weights=section["weights"], rrf_k=section["rrf_k"], exclude=exclude, limit=K
-        )
+        fused = fuse(lists, weights=night.weights, rrf_k=night.rrf_k, exclude=exclude, limit=K)
         return [f.movie_id for f in fused]
 
     return make
@@ -237,22 +251,20 @@ def evaluate_groups(
     progress: Callable[[str], None] = lambda line: None,
 ) -> GroupsReport:
     """Score the baselines and every group strategy on synthetic groups (module doc)."""
-    settings = GroupSettings.from_config(config)
+    settings = config.settings.groups
     split = temporal_split(dataset.ratings, test_per_user)
     progress(f"{split.label}: {groups} groups of {size} test users, seed {seed}")
-    inputs, fitted = _inputs(config, dataset, split, plugins, groups, size, seed, progress)
-    report = GroupsReport(dataset.source, groups, size, settings, skipped=fitted.skipped)
+    inputs = _inputs(config, dataset, split, plugins, groups, size, seed, progress)
+    report = GroupsReport(dataset.source, groups, size, settings, skipped=inputs.trained.skipped)
     truth, drawn = inputs.truth, inputs.groups
     report.results.append(
         score_strategy("popularity", lambda g: popularity_list(inputs, g), drawn, truth)
     )
-    seeds = _seeds_maker(config, fitted, inputs, split.train)
+    seeds = _seeds_maker(inputs, split.train)
     report.results.append(score_strategy("seeds", seeds, drawn, truth))
     for strategy in STRATEGIES:
         chosen = replace(settings, strategy=strategy)
-        result = score_strategy(
-            strategy, lambda g, s=chosen: group_list(inputs, g, s), drawn, truth
-        )
+        result = score_strategy(strategy, _maker(inputs, chosen), drawn, truth)
         report.results.append(result)
         if strategy == settings.strategy:
             report.results.append(replace(result, strategy="default"))
@@ -272,7 +284,7 @@ def tune_groups(
     size: int,
     seed: int,
     progress: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     """Best ``[groups]`` settings on validation groups inside ``split.train`` (never the test).
 
     Chosen by the mean nDCG@10 of the configured strategy; ties keep the earlier setting.
@@ -280,24 +292,22 @@ def tune_groups(
     inner = temporal_split(split.train, 10)
     progress(f"validation inside training: {inner.label}")
     drawn = max(groups, VALIDATION_GROUPS)
-    inputs, _ = _inputs(config, dataset, inner, plugins, drawn, size, seed, progress)
-    strategy = GroupSettings.from_config(config).strategy
-    thresholds = THRESHOLD_GRID if strategy == "average_without_misery" else (0.0,)
+    inputs = _inputs(config, dataset, inner, plugins, drawn, size, seed, progress)
+    strategy = config.settings.groups.strategy
+    thresholds = THRESHOLD_GRID if strategy == GroupStrategy.AVERAGE_WITHOUT_MISERY else (0.0,)
     best: tuple[float, GroupSettings, GroupResult] | None = None
     grid = itertools.product(
         DEPTH_GRID, RANK_K_GRID, PRIOR_WEIGHT_GRID, thresholds, SIZE_EXPONENT_GRID
     )
     for depth, rank_k, weight, threshold, exponent in grid:
         settings = GroupSettings(strategy, threshold, weight, depth, rank_k, exponent)
-        result = score_strategy(
-            strategy, lambda g, s=settings: group_list(inputs, g, s), inputs.groups, inputs.truth
-        )
+        result = score_strategy(strategy, _maker(inputs, settings), inputs.groups, inputs.truth)
         if best is None or result.ndcg_mean > best[0] + 1e-12:
             best = (result.ndcg_mean, settings, result)
     assert best is not None
     return {
         "validation_groups": len(inputs.groups),
-        "settings": best[1].__dict__,
+        "settings": settings_json(best[1]),
         **best[2].to_json(),
     }
 

@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,14 +146,19 @@ def score_ratings(registry: Registry, name: str, test: pd.DataFrame, errors: Rat
         errors.add(np.asarray(predicted), rows["rating"].to_numpy())
 
 
-def score_similar(registry: Registry, name: str, dataset: Dataset, k: int = K) -> dict[str, float]:
+def score_similar(
+    registry: Registry, name: str, dataset: Dataset, k: int = K
+) -> dict[str, float | None]:
     """Similar-movie proxies for plugin ``name`` over every movie of the catalog."""
     genres = dict(zip(dataset.movies.index, map(frozenset, dataset.movies["genres"]), strict=True))
     counts = dataset.rating_counts
     percentile = dict(
         zip(counts.index, rankdata(counts.to_numpy(), "average") / len(counts) * 100, strict=True)
     )
-    answered, jaccards, popularity, shown = 0, [], [], set()
+    answered = 0
+    jaccards: list[float] = []
+    popularity: list[float] = []
+    shown: set[int] = set()
     for movie_id in dataset.movies.index:
         answer = registry.ask(name, int(movie_id), k)
         if not answer.ok or not answer.neighbours:
@@ -163,7 +169,9 @@ def score_similar(registry: Registry, name: str, dataset: Dataset, k: int = K) -
         popularity.extend(percentile[m] for m in found)
         mine = genres[movie_id]
         if mine:  # a movie without genres has nothing to compare
-            jaccards.append(np.mean([len(mine & genres[m]) / len(mine | genres[m]) for m in found]))
+            jaccards.append(
+                float(np.mean([len(mine & genres[m]) / len(mine | genres[m]) for m in found]))
+            )
     catalog = len(dataset.movies)
     return {
         "genre_jaccard": float(np.mean(jaccards)) if jaccards else None,
@@ -182,22 +190,22 @@ class PluginResult:
     label: str
     variant: str = ""
     fit_seconds: float = 0.0
-    rating: dict | None = None
-    similar: dict | None = None
+    rating: dict[str, float | None] | None = None
+    similar: dict[str, float | None] | None = None
 
 
 @dataclass
 class Report:
     dataset: str
-    protocol: dict
-    counts: dict
+    protocol: dict[str, Any]
+    counts: dict[str, Any]
     plugins: list[PluginResult] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     def result(self, name: str) -> PluginResult:
         return next(p for p in self.plugins if p.name == name)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -234,7 +242,7 @@ def evaluate(
         },
     )
     errors: dict[str, RatingErrors] = {}
-    similar: dict[str, list[dict]] = {}
+    similar: dict[str, list[dict[str, float | None]]] = {}
     results: dict[str, PluginResult] = {}
     broken: set[str] = set()
     for split in splits:
@@ -312,7 +320,7 @@ def _variant_of(loaded: LoadedPlugin) -> str:
     return ""
 
 
-def _matches(params: dict, overrides: dict) -> bool:
+def _matches(params: dict[str, Any], overrides: dict[str, Any]) -> bool:
     return all(params.get(key) == value for key, value in overrides.items())
 
 
@@ -322,9 +330,9 @@ def _skip(report: Report, name: str, reason: str, progress: Callable[[str], None
         progress(f"  {name}: skipped, {reason}")
 
 
-def _mean(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
 
 
 # -- output ----------------------------------------------------------------------------------
@@ -400,12 +408,12 @@ def draw_chart(report: Report, path: str) -> None:
         ("movies answerable (%)", "similar", "answerable", 100),
     ]
     names = [_display(r, "\n") for r in report.plugins]
-    colors = plt.get_cmap("tab10").colors
+    colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.8))
     for ax, (title, group, key, scale) in zip(axes, panels, strict=True):
         values = [(getattr(r, group) or {}).get(key) for r in report.plugins]
         shown = [
-            (n, v * scale, colors[i % 10])
+            (n, v * scale, colors(i % 10))
             for i, (n, v) in enumerate(zip(names, values, strict=True))
             if v is not None
         ]

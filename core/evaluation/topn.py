@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,9 @@ import pandas as pd
 from ..config import Config
 from ..data import Dataset
 from ..errors import ReelpickError
-from ..picks import PICKS, PickSettings, pick
-from ..registry import Registry
-from ..types import PluginAnswer, Profile
+from ..picks import PICKS, PickSettings
 from .ratings import Split
+from .training import Trained, train_and_ask, truth_of
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +64,6 @@ def temporal_split(
         label=f"temporal split last={test_per_user} min={min_ratings}",
         users_left_out=int(ratings["userId"].nunique() - tested_users),
     )
-
-
-def profiles_of(train: pd.DataFrame, users: Iterable[int]) -> dict[int, Profile]:
-    """Each user's :class:`Profile` from their training ratings, with when they rated."""
-    wanted = set(users)
-    found = {}
-    for user_id, rows in train[train["userId"].isin(wanted)].groupby("userId"):
-        movies = rows["movieId"].to_numpy().tolist()
-        found[int(user_id)] = Profile(
-            ratings=dict(zip(movies, rows["rating"].astype(float).tolist(), strict=True)),
-            rated_at=dict(zip(movies, rows["timestamp"].astype(float).tolist(), strict=True)),
-        )
-    return found
 
 
 # -- metrics -----------------------------------------------------------------------------------
@@ -123,11 +109,11 @@ class TopnReport:
     dataset: str
     users: int
     results: list[TopnResult] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
-    picks: dict = field(default_factory=dict)  # the weights and rrf_k the picks used
-    tuned: dict | None = None  # with tune: best weights on validation and their scores
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    picks: dict[str, Any] = field(default_factory=dict)  # the weights and rrf_k the picks used
+    tuned: dict[str, Any] | None = None  # with tune: best weights on validation and scores
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "task": "topn",
             "dataset": self.dataset,
@@ -148,72 +134,17 @@ class TopnReport:
         }
 
 
-@dataclass
-class _Fitted:
-    """Plugins fitted on one training set, and their answers for some users."""
-
-    answers: dict[int, list[PluginAnswer]]  # user -> one answer per plugin
-    names: list[str]
-    fit_seconds: dict[str, float]
-    skipped: list[dict]
-    registry: Registry | None = None  # the fitted plugins, to ask more (movie-night seeds)
-
-
-def _fit_and_ask(
-    config: Config,
-    dataset: Dataset,
-    split: Split,
-    plugins: list[str] | None,
-    k: int,
-    progress: Callable[[str], None],
-) -> _Fitted:
-    """Fit every recommending plugin on ``split.train`` and ask it about each test user."""
-    train = dataset.with_ratings(split.train, split.label)
-    registry = Registry(config)
-    wanted = plugins or config.enabled_plugins
-    skipped = [
-        {"name": f.name, "reason": f"could not be loaded ({f.reason})"}
-        for f in registry.failures
-        if f.name in wanted
-    ]
-    names, fit_seconds = [], {}
-    for name in registry.enabled(plugins):
-        if not registry.implements(name, "reelpick_recommend"):
-            continue  # fitting a plugin that cannot recommend would only cost time
-        started = time.perf_counter()
-        error = registry.fit(train, [name])[name]
-        if error is not None:
-            skipped.append({"name": name, "reason": f"could not be fitted ({error})"})
-            progress(f"  {name}: skipped, could not be fitted ({error})")
-            continue
-        fit_seconds[name] = time.perf_counter() - started
-        progress(f"  {name}: fitted in {fit_seconds[name]:.1f} s")
-        names.append(name)
-    users = sorted(split.test["userId"].unique().tolist())
-    answers = {}
-    if names:
-        for user_id, profile in profiles_of(split.train, users).items():
-            answers[user_id] = registry.recommend(profile, k, names)
-    return _Fitted(answers, names, fit_seconds, skipped, registry)
-
-
-def _truth(test: pd.DataFrame) -> dict[int, set[int]]:
-    return {int(u): set(rows["movieId"].tolist()) for u, rows in test.groupby("userId")}
-
-
-def _plugin_lists(fitted: _Fitted, name: str) -> dict[int, list[int]]:
-    lists = {}
-    for user_id, answers in fitted.answers.items():
-        for answer in answers:
-            if answer.plugin == name and answer.ok:
-                lists[user_id] = [n.movie_id for n in answer.neighbours]
-    return lists
-
-
-def _picks_lists(fitted: _Fitted, settings: PickSettings, k: int) -> dict[int, list[int]]:
+def picks_lists(
+    trained: Trained, k: int, settings: PickSettings | None = None
+) -> dict[int, list[int]]:
+    """Every user's picks from the plugins' answers (``settings``: other weights)."""
+    app = trained.app
     return {
-        user_id: [r.movie_id for r in pick(answers, k, settings.weights, settings.rrf_k)]
-        for user_id, answers in fitted.answers.items()
+        user_id: [
+            r.movie_id
+            for r in app.picks(trained.profiles[user_id], k, answers=answers, settings=settings)
+        ]
+        for user_id, answers in trained.answers.items()
     }
 
 
@@ -226,11 +157,11 @@ def evaluate_topn(
     progress: Callable[[str], None] = lambda line: None,
 ) -> TopnReport:
     """Fit on the temporal training split and score each plugin and the picks (module doc)."""
-    settings = PickSettings.from_config(config)
+    settings = config.settings.picks
     split = temporal_split(dataset.ratings, test_per_user)
-    truth = _truth(split.test)
+    truth = truth_of(split.test)
     progress(f"{split.label}: {len(split.train):,} training ratings, {len(truth)} test users")
-    fitted = _fit_and_ask(config, dataset, split, plugins, K, progress)
+    fitted = train_and_ask(config, dataset, split, plugins, K, progress)
     report = TopnReport(
         dataset=dataset.source,
         users=len(truth),
@@ -238,11 +169,11 @@ def evaluate_topn(
         picks={"weights": settings.weights, "rrf_k": settings.rrf_k},
     )
     for name in fitted.names:
-        result = score_lists(_plugin_lists(fitted, name), truth, name)
+        result = score_lists(fitted.plugin_lists(name), truth, name)
         result.fit_seconds = fitted.fit_seconds[name]
         report.results.append(result)
     if fitted.names:
-        result = score_lists(_picks_lists(fitted, settings, K), truth, PICKS)
+        result = score_lists(picks_lists(fitted, K), truth, PICKS)
         result.fit_seconds = sum(fitted.fit_seconds.values())
         report.results.append(result)
     if tune:
@@ -257,17 +188,17 @@ def tune_picks(
     plugins: list[str] | None,
     test_per_user: int,
     progress: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     """Best picks weights and rrf_k on a validation split of ``split.train`` (never the test)."""
     inner = temporal_split(split.train, test_per_user)
     inner.label = f"validation inside training: {inner.label}"
-    truth = _truth(inner.test)
+    truth = truth_of(inner.test)
     progress(f"{inner.label}: {len(truth)} validation users")
-    fitted = _fit_and_ask(config, dataset, inner, plugins, K, progress)
+    fitted = train_and_ask(config, dataset, inner, plugins, K, progress)
     if not fitted.names:
         raise ReelpickError("no plugin recommends: nothing to tune")
     plugin_scores = {
-        name: score_lists(_plugin_lists(fitted, name), truth, name).ndcg for name in fitted.names
+        name: score_lists(fitted.plugin_lists(name), truth, name).ndcg for name in fitted.names
     }
     best: tuple[float, dict[str, float], int] | None = None
     # The first plugin keeps weight 1: fusion only sees the ratios of the weights.
@@ -275,7 +206,7 @@ def tune_picks(
     for combo in itertools.product(WEIGHT_GRID, repeat=len(others)):
         weights = {fitted.names[0]: 1.0, **dict(zip(others, combo, strict=True))}
         for rrf_k in RRF_K_GRID:
-            found = _picks_lists(fitted, PickSettings(weights, float(rrf_k)), K)
+            found = picks_lists(fitted, K, PickSettings(weights, float(rrf_k)))
             ndcg = score_lists(found, truth, PICKS).ndcg
             # Strictly better only: ties keep the earlier setting (equal weights, rrf_k 60).
             if best is None or ndcg > best[0] + 1e-12:
@@ -338,13 +269,13 @@ def draw_topn_chart(report: TopnReport, path: str) -> None:
     import matplotlib.pyplot as plt
 
     names = [r.plugin for r in report.results]
-    colors = plt.get_cmap("tab10").colors
+    colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
     for ax, (title, key) in zip(axes, [("Recall@10", "recall"), ("nDCG@10", "ndcg")], strict=True):
         heights = [getattr(r, key) for r in report.results]
         if heights:
             bars = ax.bar(
-                range(len(heights)), heights, color=[colors[i % 10] for i in range(len(heights))]
+                range(len(heights)), heights, color=[colors(i % 10) for i in range(len(heights))]
             )
             ax.bar_label(bars, fmt="%.3f", fontsize=8)
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)

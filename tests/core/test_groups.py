@@ -12,6 +12,7 @@ from reelpick.cli import main
 from reelpick.errors import ConfigError
 from reelpick.groups import (
     GroupSettings,
+    GroupStrategy,
     aggregate,
     group_score,
     make_fair,
@@ -92,7 +93,9 @@ def test_member_weights_follow_profile_sizes() -> None:
     lists = {"Ann": [1, 2], "Cem": [5, 6]}
     equal = aggregate(lists, 2, "average", depth=2)
     assert [p.score for p in equal] == pytest.approx([0.5, 0.5])
-    settings = GroupSettings(strategy="average", prior_weight=0.0, depth=2, size_exponent=-0.5)
+    settings = GroupSettings(
+        strategy="average", prior_weight=0.0, depth=2, rank_k=0, size_exponent=-0.5
+    )
     weights = settings.member_weights({"Ann": 4, "Cem": 100})
     assert weights == pytest.approx({"Ann": 0.5, "Cem": 0.1})
     # Ann's weight is 5x Cem's: her 1 scores 5/6, Cem's 5 scores 1/6; her 2 beats his 5.
@@ -105,7 +108,7 @@ def test_member_weights_follow_profile_sizes() -> None:
     fair = recommend_for_group(lists, 2, settings, profile_sizes={"Ann": 4, "Cem": 100})
     assert ids(fair) == [1, 5]
     # Exponent 0, or no sizes: everyone counts the same.
-    same = GroupSettings(strategy="average", prior_weight=0.0, depth=2)
+    same = GroupSettings(strategy="average", prior_weight=0.0, depth=2, rank_k=0, size_exponent=0)
     assert ids(
         recommend_for_group(lists, 2, same, fair=False, profile_sizes={"Ann": 4, "Cem": 100})
     ) == [1, 5]
@@ -115,10 +118,11 @@ def test_member_weights_follow_profile_sizes() -> None:
 
 def test_the_fairness_rule_uses_its_own_depth() -> None:
     # Scores from the top 4 of each list; fairness asks for each member's own top 1.
-    settings = GroupSettings(strategy="average", prior_weight=0.0, depth=4, fair_depth=1)
+    linear = {"strategy": "average", "prior_weight": 0.0, "rank_k": 0, "depth": 4}
+    settings = GroupSettings(**linear, fair_depth=1)
     picks = recommend_for_group(GROUP, 2, settings)
     assert ids(picks) == [1, 5]  # Cem's 5 replaces 2, which is only in his top 4
-    wide = GroupSettings(strategy="average", prior_weight=0.0, depth=4, fair_depth=4)
+    wide = GroupSettings(**linear, fair_depth=4)
     assert ids(recommend_for_group(GROUP, 2, wide)) == [1, 2]  # 2 is in Cem's top 4
 
 
@@ -150,20 +154,23 @@ def test_fairness_never_takes_another_members_only_movie() -> None:
 
 
 def test_settings_are_checked(make_config) -> None:
-    assert GroupSettings.from_config(make_config()).strategy == "average_without_misery"
-    with pytest.raises(ConfigError, match="median"):
-        GroupSettings.from_config(make_config('[groups]\nstrategy = "median"\n'))
+    def groups(text: str = "") -> GroupSettings:
+        return make_config(text).settings.groups
+
+    assert groups() == GroupSettings()
+    assert groups().strategy == GroupStrategy.AVERAGE_WITHOUT_MISERY == "average_without_misery"
+    with pytest.raises(ConfigError, match=r"\[groups\] strategy: 'median' is not one of"):
+        groups('[groups]\nstrategy = "median"\n')
     with pytest.raises(ConfigError, match="prior_weight"):
-        GroupSettings.from_config(make_config("[groups]\nprior_weight = 2\n"))
+        groups("[groups]\nprior_weight = 2\n")
     with pytest.raises(ConfigError, match="rank_k"):
-        GroupSettings.from_config(make_config("[groups]\nrank_k = -1\n"))
-    assert GroupSettings.from_config(make_config("[groups]\nrank_k = 10\n")).rank_k == 10
+        groups("[groups]\nrank_k = -1\n")
+    assert groups("[groups]\nrank_k = 0\n").rank_k == 0
     with pytest.raises(ConfigError, match="size_exponent"):
-        GroupSettings.from_config(make_config("[groups]\nsize_exponent = -3\n"))
-    settings = GroupSettings.from_config(make_config("[groups]\nsize_exponent = -0.25\n"))
-    assert settings.size_exponent == -0.25
+        groups("[groups]\nsize_exponent = -3\n")
+    assert groups("[groups]\nsize_exponent = -0.25\n").size_exponent == -0.25
     with pytest.raises(ConfigError, match="fair_depth"):
-        GroupSettings.from_config(make_config("[groups]\nfair_depth = 0\n"))
+        groups("[groups]\nfair_depth = 0\n")
 
 
 def test_evaluate_groups_json(make_config, tmp_path: Path, capsys) -> None:

@@ -151,7 +151,7 @@ def test_engine_settings_errors_are_one_line(make_config, monkeypatch) -> None:
         make_config('[engine.spark]\nmastr = "local[2]"\n')
     monkeypatch.setenv("REELPICK_ENGINE", "spark")
     monkeypatch.setenv("REELPICK_SPARK_MASTER", "spark://10.0.0.1:7077")
-    settings = EngineSettings.from_config(make_config())
+    settings = make_config().settings.engine
     assert (settings.name, settings.master) == ("spark", "spark://10.0.0.1:7077")
 
 

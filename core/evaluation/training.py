@@ -1,0 +1,101 @@
+"""Plugins fitted on a training split, and their answers for the users to score.
+
+Shared by the top-N and group evaluations: every recommending plugin is fitted on the training
+ratings only, inside a :class:`~reelpick.app.Reelpick` over that training data, so that the
+evaluation gets picks through the same :meth:`~reelpick.app.Reelpick.picks` and
+:meth:`~reelpick.app.Reelpick.group_picks` as the CLI and the bot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..app import Reelpick
+from ..config import Config
+from ..data import Dataset
+from ..registry import Registry
+from ..types import PluginAnswer, Profile
+from .ratings import Split
+
+
+def profiles_of(train: pd.DataFrame, users: Iterable[int]) -> dict[int, Profile]:
+    """Each user's :class:`Profile` from their training ratings, with when they rated."""
+    wanted = set(users)
+    found = {}
+    for user_id, rows in train[train["userId"].isin(wanted)].groupby("userId"):
+        movies = rows["movieId"].to_numpy().tolist()
+        found[int(user_id)] = Profile(
+            ratings=dict(zip(movies, rows["rating"].astype(float).tolist(), strict=True)),
+            rated_at=dict(zip(movies, rows["timestamp"].astype(float).tolist(), strict=True)),
+        )
+    return found
+
+
+def truth_of(test: pd.DataFrame) -> dict[int, set[int]]:
+    """Each test user's test movies."""
+    return {int(u): set(rows["movieId"].tolist()) for u, rows in test.groupby("userId")}
+
+
+@dataclass
+class Trained:
+    """An app whose plugins were fitted on one training set, and their answers for some users."""
+
+    app: Reelpick
+    profiles: dict[int, Profile]  # user -> their training profile
+    answers: dict[int, list[PluginAnswer]]  # user -> one answer per plugin
+    names: list[str]  # the plugins that were fitted, in config order
+    fit_seconds: dict[str, float]
+    skipped: list[dict[str, str]]
+
+    def plugin_lists(self, name: str) -> dict[int, list[int]]:
+        """Plugin ``name``'s list for every user it answered."""
+        lists = {}
+        for user_id, answers in self.answers.items():
+            for answer in answers:
+                if answer.plugin == name and answer.ok:
+                    lists[user_id] = [n.movie_id for n in answer.neighbours]
+        return lists
+
+
+def train_and_ask(
+    config: Config,
+    dataset: Dataset,
+    split: Split,
+    plugins: list[str] | None,
+    k: int,
+    progress: Callable[[str], None],
+) -> Trained:
+    """Fit every recommending plugin on ``split.train`` and ask it about each test user."""
+    train = dataset.with_ratings(split.train, split.label)
+    registry = Registry(config)
+    app = Reelpick(config, train, registry)
+    wanted = plugins or config.enabled_plugins
+    skipped = [
+        {"name": f.name, "reason": f"could not be loaded ({f.reason})"}
+        for f in registry.failures
+        if f.name in wanted
+    ]
+    names, fit_seconds = [], {}
+    for name in registry.enabled(plugins):
+        if not registry.implements(name, "reelpick_recommend"):
+            continue  # fitting a plugin that cannot recommend would only cost time
+        started = time.perf_counter()
+        error = registry.fit(train, [name])[name]
+        if error is not None:
+            skipped.append({"name": name, "reason": f"could not be fitted ({error})"})
+            progress(f"  {name}: skipped, could not be fitted ({error})")
+            continue
+        fit_seconds[name] = time.perf_counter() - started
+        progress(f"  {name}: fitted in {fit_seconds[name]:.1f} s")
+        names.append(name)
+    users = sorted(split.test["userId"].unique().tolist())
+    profiles = profiles_of(split.train, users)
+    answers = {}
+    if names:
+        for user_id, profile in profiles.items():
+            answers[user_id] = app.recommend(profile, k, names)
+    return Trained(app, profiles, answers, names, fit_seconds, skipped)

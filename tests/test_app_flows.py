@@ -1,0 +1,99 @@
+"""The app's flows: a person's picks and a group's picks, the one way front ends get them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reelpick import hookimpl
+from reelpick.app import Reelpick
+from reelpick.groups import GroupSettings, recommend_for_group
+from reelpick.picks import PickSettings, pick
+from reelpick.registry import BUILTIN_PLUGINS
+from reelpick.types import PluginInfo, Profile, Recommendation
+from tests.fixtures import write_movielens
+
+
+class Ranked:
+    """Recommends its movies in a fixed order, minus the excluded ones."""
+
+    movies: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+
+    @hookimpl
+    def reelpick_plugin_info(self) -> PluginInfo:
+        return PluginInfo(label=type(self).__name__, description="a fixed order")
+
+    @hookimpl
+    def reelpick_fit(self, dataset, params, store) -> None:
+        pass
+
+    @hookimpl
+    def reelpick_similar(self, movie_id, k):
+        return []
+
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        found = [m for m in self.movies if m not in exclude][:k]
+        return [Recommendation(m, float(-i), ()) for i, m in enumerate(found)]
+
+
+class Reversed(Ranked):
+    movies = (6, 5, 4, 3, 2, 1)
+
+
+@pytest.fixture
+def app(make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Reelpick:
+    monkeypatch.setitem(BUILTIN_PLUGINS, "ranked", f"{__name__}:Ranked")
+    monkeypatch.setitem(BUILTIN_PLUGINS, "reversed", f"{__name__}:Reversed")
+    data = write_movielens(tmp_path / "ml", n_users=4, n_movies=12)
+    config = make_config(
+        "[picks.weights]\nranked = 3.0\nreversed = 1.0\n[groups]\ndepth = 4\n",
+        data=data,
+        enabled=["ranked", "reversed"],
+    )
+    return Reelpick.open(config)
+
+
+def ids(found) -> list[int]:
+    return [p.movie_id for p in found]
+
+
+def test_picks_fuse_the_plugins_with_the_configured_weights(app: Reelpick) -> None:
+    profile = Profile(ratings={9: 4.0})
+    assert app.settings.picks.weights["ranked"] == 3.0
+    answers = app.recommend(profile, 3)
+    expected = pick(answers, 3, {"ranked": 3.0, "reversed": 1.0}, 60)
+    assert app.picks(profile, 3) == expected
+    assert ids(expected) == [1, 2, 3]  # ranked weighs three times as much
+    # Weights of the tuner's choosing, and answers gathered elsewhere.
+    even = PickSettings(weights={"ranked": 0.0}, rrf_k=60)
+    assert ids(app.picks(profile, 3, settings=even)) == [6, 5, 4]
+    assert app.picks(profile, 3, answers=answers[1:]) == pick(answers[1:], 3)
+    # Excluded movies and the profile's own never come back.
+    assert 1 not in ids(app.picks(profile, 3, exclude={1}))
+    assert 2 not in ids(app.picks(Profile(ratings={2: 5.0}), 3))
+
+
+def test_group_picks_gather_each_members_picks(app: Reelpick) -> None:
+    members = {
+        "ann": Profile(ratings={10: 5.0}),
+        "bob": Profile(ratings={10: 4.0, 11: 3.0, 12: 2.0}),
+        "cem": Profile(),  # no ratings: no part in the score
+    }
+    settings = app.settings.groups
+    assert settings.depth == 4
+    personal = {m: ids(app.picks(p, 4, exclude={6})) for m, p in members.items() if p.ratings}
+    expected = recommend_for_group(
+        {**personal, "cem": []},
+        2,
+        settings,
+        exclude={6},
+        profile_sizes={"ann": 1, "bob": 3, "cem": 0},
+    )
+    assert app.group_picks(members, 2, exclude={6}) == expected
+    # Lists made beforehand give the same, and other settings are honoured.
+    assert app.group_picks(members, 2, exclude={6}, personal=personal) == expected
+    linear = GroupSettings(depth=4, rank_k=0, size_exponent=0.0)
+    unfair = recommend_for_group(personal, 2, linear, exclude={6}, fair=False)
+    assert app.group_picks(members, 2, exclude={6}, fair=False, settings=linear) == unfair
