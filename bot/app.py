@@ -80,20 +80,20 @@ def build_application(
     for name in ("httpx", "httpcore"):
         if logging.getLogger(name).level < logging.WARNING:
             logging.getLogger(name).setLevel(logging.WARNING)
-    section = config.section("bot")
+    section = config.settings.bot
     application = (
         ApplicationBuilder()
         .context_types(context_types())
         .token(token)
-        .base_url(section["base_url"])
-        .base_file_url(section["base_file_url"])
+        .base_url(section.base_url)
+        .base_file_url(section.base_file_url)
         .concurrent_updates(concurrent_updates)
         .rate_limiter(
             RetryingRateLimiter(
-                overall_max_rate=float(section["max_messages_per_second"]),
-                group_max_rate=float(section["max_messages_per_group_minute"]),
-                retries=int(section["retries"]),
-                chat_rate=float(section["max_messages_per_chat_second"]),
+                overall_max_rate=section.max_messages_per_second,
+                group_max_rate=section.max_messages_per_group_minute,
+                retries=section.retries,
+                chat_rate=section.max_messages_per_chat_second,
                 # A whole answer (header, one album per plugin, a spare) may go out at once.
                 chat_burst=len(app.registry.enabled()) + 2,
             )

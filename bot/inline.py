@@ -96,12 +96,12 @@ class InlineState:
     """
 
     def __init__(self, config: Config, is_personal: Callable[[int], bool] | None = None) -> None:
-        section = config.section("inline")
-        self.page_size = max(1, min(50, int(section["page_size"])))
-        self.max_results = max(1, int(section["max_results"]))
-        self.cache_time = int(section["cache_time"])
-        self.cache_time_personal = int(section["cache_time_personal"])
-        self.size = int(section["cards"])
+        section = config.settings.inline
+        self.page_size = max(1, min(50, section.page_size))
+        self.max_results = max(1, section.max_results)
+        self.cache_time = section.cache_time
+        self.cache_time_personal = section.cache_time_personal
+        self.size = section.cards
         self.is_personal = is_personal or (lambda user_id: False)
         self._cards: OrderedDict[int, Card] = OrderedDict()
         self._cards_of: Reelpick | None = None  # cards belong to one Reelpick (see /reload)

@@ -16,6 +16,7 @@ from reelpick.app import Reelpick
 from reelpick.config import Config
 from reelpick.errors import ConfigError
 from reelpick.redact import protect, redact
+from reelpick.settings import BotMode, BotSettings
 
 from .app import bot_token, build_application
 
@@ -27,13 +28,13 @@ REJECTED = "Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)"
 
 def run_cli(config: Config, args: argparse.Namespace) -> int:
     """Run until interrupted (Ctrl-C, SIGTERM). ``args.mode`` overrides ``bot.mode``."""
-    section = config.section("bot")
-    mode = getattr(args, "mode", None) or section["mode"]
-    if mode not in ("polling", "webhook"):
+    section = config.settings.bot
+    mode = getattr(args, "mode", None) or section.mode
+    if mode not in set(BotMode):
         raise ConfigError(
             f"{config.where('bot', 'mode')}: expected 'polling' or 'webhook', got {mode!r}"
         )
-    if mode == "webhook" and not section["webhook_url"]:
+    if mode == BotMode.WEBHOOK and not section.webhook_url:
         raise ConfigError(
             f"{config.where('bot', 'webhook_url')}: webhook mode needs the public HTTPS URL"
         )
@@ -49,21 +50,19 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     threadpool_limits(limits=1, user_api="blas")
     application = build_application(config, app)
     try:
-        if mode == "polling":
-            log.info("long polling %s", _host(section["base_url"]))
+        if mode == BotMode.POLLING:
+            log.info("long polling %s", _host(section.base_url))
             application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=5)
         else:
-            url = section["webhook_url"]
+            url = section.webhook_url
             # Telegram echoes this in a header: requests without it are not from Telegram.
             # PTB logs webhook settings at debug level (-vv): mask it like the token.
             secret_token = secrets.token_urlsafe(32)
             protect(secret_token)
-            log.info(
-                "webhook on %s:%s for %s", section["webhook_listen"], section["webhook_port"], url
-            )
+            log.info("webhook on %s:%s for %s", section.webhook_listen, section.webhook_port, url)
             application.run_webhook(
-                listen=section["webhook_listen"],
-                port=int(section["webhook_port"]),
+                listen=section.webhook_listen,
+                port=section.webhook_port,
                 url_path=urllib.parse.urlsplit(url).path.lstrip("/"),
                 webhook_url=url,
                 secret_token=secret_token,
@@ -75,11 +74,11 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_token(token: str, section: dict) -> None:
+def _check_token(token: str, section: BotSettings) -> None:
     """Fail fast on a token Telegram rejects, before minutes of loading and fitting."""
 
     async def probe() -> None:
-        async with Bot(token, base_url=section["base_url"], base_file_url=section["base_file_url"]):
+        async with Bot(token, base_url=section.base_url, base_file_url=section.base_file_url):
             pass  # entering calls getMe
 
     try:

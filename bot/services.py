@@ -15,14 +15,12 @@ import asyncio
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
 
 import diskcache
 
 from reelpick.app import Reelpick
-from reelpick.config import Config, expand
-from reelpick.errors import ConfigError
+from reelpick.config import Config
 from reelpick.posters import PosterStore
 from reelpick.profiles import ProfileStore
 from reelpick.types import PluginAnswer
@@ -91,30 +89,25 @@ class BotServices:
 
     def __init__(self, config: Config, app: Reelpick) -> None:
         self.config = config
-        section = config.section("bot")
+        section = config.settings.bot
         self.reelpick = app
         self.cache = diskcache.Cache(str(config.cache_dir / "bot"))
-        self.settings = SettingsStore(self.cache, int(section["k"]))
+        self.settings = SettingsStore(self.cache, section.k)
         self.sender = PosterSender(PosterStore(config, app.dataset), self.cache)
         _ = self.sender.store.cache  # open the poster cache now, not from many threads at once
-        self.limiter = ChatLimiter(int(section["messages_per_minute"]))
+        self.limiter = ChatLimiter(section.messages_per_minute)
         # One member must not spend a whole group's quota; keyed by user id, across chats.
-        self.user_limiter = ChatLimiter(int(section["messages_per_user_minute"]))
+        self.user_limiter = ChatLimiter(section.messages_per_user_minute)
         # Answers that ask the plugins, for the whole bot (key 0): the machine's own limit.
-        self.heavy_limiter = ChatLimiter(int(section["heavy_answers_per_minute"]))
+        self.heavy_limiter = ChatLimiter(section.heavy_answers_per_minute)
         self.reload_lock = asyncio.Lock()
-        self.plugin_timeout = float(section["plugin_timeout"])
+        self.plugin_timeout = section.plugin_timeout
         self.breaker = PluginBreaker(
-            failures=int(section["plugin_failures_before_pause"]),
-            pause=float(section["plugin_pause_seconds"]),
-            max_running=int(section["plugin_max_running"]),
+            failures=section.plugin_failures_before_pause,
+            pause=section.plugin_pause_seconds,
+            max_running=section.plugin_max_running,
         )
-        try:
-            self.admins = {int(a) for a in section["admins"]}
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{config.where('bot', 'admins')}: expected a list of Telegram user ids"
-            ) from None
+        self.admins = set(section.admins)
         # Plugins get their own threads so a hung plugin cannot starve poster reading; enough
         # for every plugin's running calls, so one plugin's hung threads never queue another's.
         workers = self.breaker.max_running * max(1, len(config.enabled_plugins)) + 1
@@ -128,7 +121,7 @@ class BotServices:
         self.label(int(app.dataset.movies.index[0]))  # build the label table now
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # People's ratings (/rate, /forme; bot/profiles): SQLite in the bot's state folder.
-        self.profiles = ProfileStore(profiles_path(config))
+        self.profiles = ProfileStore(section.profiles_db)
 
     async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
         """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds.
@@ -202,9 +195,3 @@ def warm_up(app: Reelpick) -> None:
     """Build the title indexes now (about a second) rather than on the first person's query."""
     app.search("warm up")
     did_you_mean(app, "warm up")
-
-
-def profiles_path(config: Config) -> Path:
-    """``[bot] profiles_db``, or ``<cache.dir>/profiles.sqlite3`` when it is empty."""
-    db = config.section("bot")["profiles_db"]
-    return expand(db, config.path) if db else config.cache_dir / "profiles.sqlite3"

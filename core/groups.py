@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .config import Config
+    pass
 
 Member = TypeVar("Member", bound=Hashable)
 
@@ -125,11 +125,6 @@ class GroupSettings:
             exponent,
             int(fair_depth),
         )
-
-    @classmethod
-    def from_config(cls, config: Config) -> GroupSettings:
-        """``config.settings.groups``: for callers that hold a :class:`Config`, not the app."""
-        return config.settings.groups
 
     def member_weights(self, profile_sizes: Mapping[Member, int]) -> dict[Member, float]:
         """Each member's weight from the size of their profile (at least 1 movie)."""

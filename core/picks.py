@@ -24,7 +24,7 @@ from .fusion import DEFAULT_RRF_K, check_weights, fuse, ranked_lists
 from .types import PluginAnswer, Recommendation
 
 if TYPE_CHECKING:
-    from .config import Config
+    pass
 
 PICKS = "picks"  # the name the fused list goes by in reports and JSON
 
@@ -56,11 +56,6 @@ class PickSettings:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         return cls(weights=weights, rrf_k=rrf_k)
-
-    @classmethod
-    def from_config(cls, config: Config) -> PickSettings:
-        """``config.settings.picks``: for callers that hold a :class:`Config`, not the app."""
-        return config.settings.picks
 
 
 def pick(

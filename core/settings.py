@@ -184,7 +184,11 @@ class BotSettings:
         if mode not in set(BotMode):
             known = ", ".join(BotMode)
             raise ConfigError(f"{where('mode')}: {mode!r} is not one of {known}")
-        values = {**table, "mode": BotMode(mode)}
+        try:
+            admins = tuple(int(a) for a in table["admins"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where('admins')}: expected a list of Telegram user ids") from None
+        values = {**table, "mode": BotMode(mode), "admins": admins}
         values["profiles_db"] = _path_in(table, cls, "profiles_db", origin, cache)
         return _plain(cls, values)
 

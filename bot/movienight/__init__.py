@@ -53,7 +53,6 @@ from .commands import COMMANDS
 from .feature import MovieNight
 from .lifecycle import decide
 from .schema import EntryKind, NightState
-from .settings import Settings
 from .store import MovieNightStore, Night, Option, StoreError
 from .texts import shorten, split_titles
 
@@ -64,7 +63,6 @@ __all__ = [
     "Night",
     "NightState",
     "Option",
-    "Settings",
     "StoreError",
     "decide",
     "register",

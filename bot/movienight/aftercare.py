@@ -22,13 +22,13 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from reelpick.profiles import ProfileStore
+from reelpick.settings import MovieNightSettings
 
 from ..context import BotApplication, BotContext
 from ..i18n import translator
 from ..rating_buttons import owner_of, rating_keyboard
 from .catalogue import Catalogue
 from .schema import Ask
-from .settings import Settings
 from .store import MovieNightStore
 from .texts import esc
 
@@ -42,7 +42,7 @@ class Aftercare:
         self,
         application: BotApplication,
         store: MovieNightStore,
-        settings: Settings,
+        settings: MovieNightSettings,
         profiles: ProfileStore,
         catalogue: Catalogue,
     ) -> None:

@@ -20,8 +20,7 @@ import asyncio
 from collections.abc import Sequence
 
 from reelpick.fusion import Fused, fuse, ranked_lists
-from reelpick.groups import GroupSettings, recommend_for_group
-from reelpick.picks import PickSettings, pick
+from reelpick.settings import MovieNightSettings
 from reelpick.types import Profile
 
 from ..i18n import Translator
@@ -29,7 +28,6 @@ from ..rating_buttons import owner_of
 from ..services import BotServices
 from .catalogue import Catalogue
 from .schema import Night
-from .settings import Settings
 from .store import MovieNightStore
 from .texts import OPTION_MAX_CHARS, esc, shorten
 
@@ -46,7 +44,7 @@ class Ballot:
         self,
         services: BotServices,
         store: MovieNightStore,
-        settings: Settings,
+        settings: MovieNightSettings,
         catalogue: Catalogue,
     ) -> None:
         self.services = services
@@ -55,17 +53,9 @@ class Ballot:
         self.catalogue = catalogue
 
     # -- the recommender's part: the one place each flow is asked for ----------------------
-    def group_settings(self) -> GroupSettings:
-        """The ``[groups]`` settings the members' options follow."""
-        return GroupSettings.from_config(self.services.config)
-
     def member_picks(self, profile: Profile, exclude: set[int], depth: int) -> list[int]:
         """One member's picks from every recommending plugin (runs in a thread)."""
-        registry = self.catalogue.app.registry
-        names = [n for n in registry.enabled() if registry.plugins[n].fitted]
-        answers = registry.recommend(profile, depth, names, exclude)
-        settings = PickSettings.from_config(self.services.config)
-        return [r.movie_id for r in pick(answers, depth, settings.weights, settings.rrf_k)]
+        return [r.movie_id for r in self.catalogue.app.picks(profile, depth, exclude=exclude)]
 
     async def candidates(
         self, seeds: Sequence[int], exclude: set[int], limit: int | None = None
@@ -98,7 +88,7 @@ class Ballot:
     async def options(self, night: Night, _: Translator) -> tuple[list[BallotOption], list[str]]:
         """The poll options and lines for the chat (who they were picked for, who has no
         ratings), worded with ``_``."""
-        settings = self.group_settings()
+        settings = self.catalogue.app.settings.groups
         seeds = [s.movie_id for s in self.store.seeds(night.id)]
         members = self.store.members(night.id)
         profiles = await asyncio.to_thread(
@@ -137,9 +127,12 @@ class Ballot:
         prior = [f.movie_id for f in fused] or self.catalogue.popular(exclude, settings.depth)
         # The same function the evaluation scores (reelpick evaluate --task groups), so every
         # [groups] setting means here what it means there; the fairness rule included.
-        sizes = {m.user_id: len(profiles[m.user_id].ratings) for m in rated}
-        picks = recommend_for_group(
-            member_lists, limit, settings, prior=prior, exclude=exclude, profile_sizes=sizes
+        picks = self.catalogue.app.group_picks(
+            {m.user_id: profiles[m.user_id] for m in rated},
+            limit,
+            prior=prior,
+            exclude=exclude,
+            personal=member_lists,
         )
         names = {m.user_id: m.user_name for m in members}
         options = [

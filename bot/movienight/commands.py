@@ -14,6 +14,8 @@ from collections import defaultdict
 from telegram import Bot, Chat, Message, Update, User
 from telegram.constants import ParseMode
 
+from reelpick.settings import MovieNightSettings
+
 from ..context import BotContext
 from ..i18n import N_, Translator, translator_for
 from ..permissions import is_chat_admin
@@ -26,7 +28,6 @@ from .lists import NightLists
 from .members import join_markup
 from .schema import EntryKind, Night, NightState, StoreError, TitleOutcome
 from .sending import quiet, reply
-from .settings import Settings
 from .store import MovieNightStore
 from .texts import (
     command_argument,
@@ -64,7 +65,7 @@ class CommandHandlers:
     def __init__(
         self,
         store: MovieNightStore,
-        settings: Settings,
+        settings: MovieNightSettings,
         catalogue: Catalogue,
         lists: NightLists,
         ballot: Ballot,

@@ -24,6 +24,8 @@ from telegram.ext import (
     filters,
 )
 
+from reelpick.settings import MovieNightSettings
+
 from ..context import BotApplication, BotContext
 from ..handler_groups import HandlerGroup
 from ..i18n import translator_for
@@ -38,7 +40,6 @@ from .lifecycle import NightLifecycle
 from .lists import NightLists
 from .members import MemberHandlers
 from .sending import quiet
-from .settings import Settings
 from .store import MovieNightStore
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,11 @@ class MovieNight:
         application: BotApplication,
         services: BotServices,
         *,
-        settings: Settings | None = None,
+        settings: MovieNightSettings | None = None,
         store: MovieNightStore | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.settings = settings or Settings.from_config(services.config)
+        self.settings = settings or services.config.settings.movienight
         self.store = store or MovieNightStore(self.settings.db)
         self.catalogue = Catalogue(services)
         aftercare = Aftercare(

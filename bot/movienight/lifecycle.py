@@ -23,6 +23,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from reelpick.settings import MovieNightSettings
+
 from ..context import BotApplication, BotContext
 from ..i18n import Translator, translator
 from ..media import PosterSender, strip_tags
@@ -30,7 +32,6 @@ from .aftercare import Aftercare
 from .callbacks import random_button_data
 from .catalogue import Catalogue
 from .schema import Night, NightState, Option, StoreError
-from .settings import Settings
 from .store import MovieNightStore
 from .texts import (
     CAPTION_MAX_CHARS,
@@ -69,7 +70,7 @@ class NightLifecycle:
         self,
         application: BotApplication,
         store: MovieNightStore,
-        settings: Settings,
+        settings: MovieNightSettings,
         sender: PosterSender,
         catalogue: Catalogue,
         aftercare: Aftercare,

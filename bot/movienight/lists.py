@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from telegram import User
 
+from reelpick.settings import MovieNightSettings
+
 from .schema import EntryKind, Night, StoreError, TitleOutcome
-from .settings import Settings
 from .store import MovieNightStore
 from .texts import person
 
@@ -17,7 +18,7 @@ from .texts import person
 class NightLists:
     """The seeds and exclusions of nights in ``store``, within ``settings.max_seeds``."""
 
-    def __init__(self, store: MovieNightStore, settings: Settings) -> None:
+    def __init__(self, store: MovieNightStore, settings: MovieNightSettings) -> None:
         self.store = store
         self.settings = settings
 

@@ -37,17 +37,17 @@ class PhotoService:
     def __init__(self, config: Config, worker: ImageSearchWorker | None = None) -> None:
         """``worker``: an image-search worker owned by the caller (tests share one between
         bots; it is left running at close). By default one is made on the first photo."""
-        section = config.section("photo")
+        section = config.settings.photo
         self.config = config
-        self.max_bytes = int(section["max_bytes"])
-        self.max_pixels = int(section["max_pixels"])
-        self.idle_seconds = float(section["idle_seconds"])
-        self.timeout = float(section["timeout"])
-        self.start_timeout = float(section["start_timeout"])
+        self.max_bytes = section.max_bytes
+        self.max_pixels = section.max_pixels
+        self.idle_seconds = section.idle_seconds
+        self.timeout = section.timeout
+        self.start_timeout = section.start_timeout
         self.thresholds = Thresholds(
-            float(section["confident_score"]),
-            float(section["confident_margin"]),
-            float(section["candidate_score"]),
+            section.confident_score,
+            section.confident_margin,
+            section.candidate_score,
         )
         self.worker: ImageSearchWorker | None = worker
         self._owns_worker = worker is None

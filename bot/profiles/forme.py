@@ -22,7 +22,6 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from reelpick.data import Dataset
-from reelpick.picks import PickSettings, pick
 from reelpick.redact import redact
 from reelpick.types import PluginAnswer, Profile
 
@@ -107,8 +106,7 @@ class ForMe:
                     uploading,
                     _,
                 )
-            settings = PickSettings.from_config(s.config)
-            fused = pick(answers, chosen.k, weights=settings.weights, rrf_k=settings.rrf_k)
+            fused = s.reelpick.picks(profile, chosen.k, answers=answers)
             if not fused:
                 await bot.send_message(chat_id, _("No picks to fuse: no recommender answered."))
                 return

@@ -50,7 +50,7 @@ class Upload:
         _ = translator_for(update)
         s = context.services
         filename = _display_name(document, _)
-        limit = float(s.config.section("bot")["max_import_mb"])
+        limit = s.config.settings.bot.max_import_mb
         verdict = _precheck(document, filename, limit, _)
         if verdict:
             await message.reply_text(verdict)

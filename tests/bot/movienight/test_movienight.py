@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import re
-
-import pytest
 
 from reelpick.bot.media import _chunks
 from reelpick.bot.movienight import decide, shorten, split_titles
@@ -303,17 +300,3 @@ def _message(bot: Bot, chat: int, message: dict) -> dict:
         if m["message_id"] == message["message_id"]:
             return m
     return {}
-
-
-def test_settings_are_checked(make_config) -> None:
-    from reelpick.bot.movienight import Settings
-    from reelpick.errors import ConfigError
-
-    assert Settings.from_config(make_config()).max_options == 10
-    with pytest.raises(ConfigError, match="max_options"):
-        Settings.from_config(make_config("[movienight]\nmax_options = 13\n"))
-    with pytest.raises(ConfigError, match="weight"):
-        Settings.from_config(make_config("[movienight.weights]\ncosine-cf = -1\n"))
-    settings = Settings.from_config(make_config('[movienight]\ndb = "nights.db"\n'))
-    assert settings.db.name == "nights.db" and settings.db.is_absolute()
-    assert re.search(r"movienight\.sqlite3$", str(Settings.from_config(make_config()).db))

@@ -17,8 +17,9 @@ from reelpick.errors import ConfigError
 from reelpick.groups import GroupSettings
 from reelpick.picks import PickSettings
 from reelpick.settings import BotMode, MovieNightSettings, Settings, expand, toml_defaults
+from tests.support.fixtures import REPO
 
-REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+REPO_CONFIG = REPO / "config.toml"
 HEADER = re.compile(r"^\[([^\]]+)\]\s*(#.*)?$")
 COMMENTED = re.compile(r"^#\s*(\S.*)$")
 
@@ -169,3 +170,20 @@ def test_picks_settings_are_checked(make_config) -> None:
         _ = make_config('[picks.weights]\nnew = "lots"\n').settings
     weights = make_config("[picks.weights]\nease = 1\nnew-plugin = 0.5\n").settings.picks.weights
     assert weights == {**PickSettings().weights, "ease": 1.0, "new-plugin": 0.5}
+
+
+def test_movienight_settings_are_checked(make_config) -> None:
+    assert make_config().settings.movienight.max_options == 10
+    with pytest.raises(ConfigError, match="max_options"):
+        Settings.from_config(make_config("[movienight]\nmax_options = 13\n"))
+    with pytest.raises(ConfigError, match="weight"):
+        Settings.from_config(make_config("[movienight.weights]\ncosine-cf = -1\n"))
+    settings = make_config('[movienight]\ndb = "nights.db"\n').settings.movienight
+    assert settings.db.name == "nights.db" and settings.db.is_absolute()
+    assert make_config().settings.movienight.db.name == "movienight.sqlite3"
+
+
+def test_bot_admins_are_user_ids(make_config) -> None:
+    assert make_config("[bot]\nadmins = [42, 7]\n").settings.bot.admins == (42, 7)
+    with pytest.raises(ConfigError, match=r"\[bot\] admins: expected a list of Telegram user ids"):
+        Settings.from_config(make_config('[bot]\nadmins = ["someone"]\n'))

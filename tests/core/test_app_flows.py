@@ -12,7 +12,7 @@ from reelpick.groups import GroupSettings, recommend_for_group
 from reelpick.picks import PickSettings, pick
 from reelpick.registry import BUILTIN_PLUGINS
 from reelpick.types import PluginInfo, Profile, Recommendation
-from tests.fixtures import write_movielens
+from tests.support.fixtures import write_movielens
 
 
 class Ranked:
