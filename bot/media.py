@@ -113,9 +113,8 @@ def album_caption(
 def movie_header(dataset: Dataset, movie_id: int, translate: Translator | None = None) -> str:
     """HTML header of an answer: title with year, genres (in the reader's language),
     IMDb/TMDB links."""
-    row = dataset.movies.loc[movie_id]
     parts = [f"<b>{html.escape(dataset.label(movie_id))}</b>"]
-    genres = genre_line(row["genres"], translate)
+    genres = genre_line(dataset.genres(movie_id), translate)
     if genres:
         parts.append(genres)
     links = dataset.links(movie_id)
@@ -161,7 +160,8 @@ class PosterSender:
             self._memo.move_to_end(movie_id)
         while len(self._memo) > self._memo_size:
             self._memo.popitem(last=False)
-        return [found[int(m)] for m in movie_ids]
+        loaded_all = {m: poster for m, poster in found.items() if poster is not None}
+        return [loaded_all[int(m)] for m in movie_ids]
 
     def forget(self) -> None:
         """Drop the posters and file_ids kept in memory (after /reload, say)."""

@@ -17,7 +17,7 @@ member with a profile at least one option from their own top ``fair_depth``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from reelpick.fusion import Fused, fuse, ranked_lists
 from reelpick.settings import MovieNightSettings
@@ -161,9 +161,9 @@ class Ballot:
         return shorten(f"{position}. {self.catalogue.label(movie_id)}", OPTION_MAX_CHARS)
 
 
-def _for(members: Sequence[int], names: dict[int, str], _: Translator) -> str | None:
+def _for(members: Sequence[Hashable], names: dict[int, str], _: Translator) -> str | None:
     """Whom an option is for ("for Ann, Bob +1"), or None when it is for nobody in ``names``."""
-    shown = [names[m] for m in members if m in names]
+    shown = [names[m] for m in members if isinstance(m, int) and m in names]
     if not shown:
         return None
     text = ", ".join(shown[:NAMES_SHOWN])

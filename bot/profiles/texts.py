@@ -121,7 +121,7 @@ def recorded(choice: str, label: str, _: Translator) -> str:
 def question_caption(dataset: Dataset, movie_id: int, rated: int, _: Translator) -> str:
     """HTML caption of a /rate question: title, genres, how far the person has come."""
     lines = [f"<b>{html.escape(dataset.label(movie_id))}</b>"]
-    genres = genre_line(dataset.movies.loc[movie_id]["genres"], _)
+    genres = genre_line(dataset.genres(movie_id), _)
     if genres:
         lines.append(genres)
     lines.append(_("How would you rate it? ({rated} rated so far; /forme for picks)", rated=rated))

@@ -134,6 +134,10 @@ class Dataset:
             raise DataError(f"movieId {movie_id} appears {len(row)} times in movies.csv")
         return row
 
+    def genres(self, movie_id: int) -> tuple[str, ...]:
+        """The movie's genres (empty when movies.csv lists none)."""
+        return tuple(str(g) for g in self.movie(movie_id)["genres"])
+
     def label(self, movie_id: int) -> str:
         """``"The Matrix (1999)"``: display name with year, for captions and tables."""
         row = self.movie(movie_id)

@@ -41,7 +41,7 @@ from ..config import Config
 from ..data.movielens import Dataset
 from ..errors import NoAnswer
 from ..registry import Registry
-from .ratings import RatingErrors, score_ratings
+from .ratings import RatingErrors, id_key, score_ratings
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def ndcg_at_k(
         if not relevant:
             continue
         try:
-            predicted = predict(int(user_id), candidates)
+            predicted = predict(id_key(user_id), candidates)
         except NoAnswer:
             continue
         if predicted is None:
@@ -209,7 +209,10 @@ def evaluate_cold(
     for name, predict in (("bias", baselines.bias), ("genre-mean", baselines.genre_mean)):
         errors = RatingErrors()
         for user_id, rows in split.test.groupby("userId"):
-            errors.add(np.asarray(predict(int(user_id), rows["movieId"].tolist())), rows["rating"])
+            errors.add(
+                np.asarray(predict(id_key(user_id), rows["movieId"].tolist())),
+                rows["rating"].to_numpy(),
+            )
         ndcg = ndcg_at_k(predict, split.test, cold) if name != "bias" else None
         results.append(_result(name, errors, None, 0, ndcg))
     registry = Registry(config)

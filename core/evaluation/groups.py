@@ -44,7 +44,7 @@ from ..errors import ReelpickError
 from ..fusion import RankedList, fuse, ranked_lists
 from ..groups import STRATEGIES, GroupSettings, GroupStrategy
 from ..types import PluginAnswer
-from .ratings import Split
+from .ratings import Split, id_key
 from .topn import K, picks_lists, recall_ndcg, temporal_split
 from .training import Trained, train_and_ask, truth_of
 
@@ -172,7 +172,7 @@ def _inputs(
         raise ReelpickError("no plugin recommends: nothing to evaluate for groups")
     personal = picks_lists(fitted, MAX_DEPTH)
     train = split.train
-    rated = {int(u): set(rows.tolist()) for u, rows in train.groupby("userId")["movieId"]}
+    rated = {id_key(u): set(rows.tolist()) for u, rows in train.groupby("userId")["movieId"]}
     counts = train["movieId"].value_counts(sort=False)
     popular = [int(m) for m in counts.sort_values(ascending=False, kind="stable").index]
     truth = truth_of(split.test)
@@ -217,7 +217,7 @@ def _seeds_maker(inputs: _Inputs, train: pd.DataFrame) -> Callable[[tuple[int, .
     fitted = inputs.trained
     night = fitted.app.settings.movienight
     ordered = train.sort_values(["rating", "timestamp", "movieId"], ascending=[False, False, True])
-    favourite = {int(u): int(m) for u, m in ordered.groupby("userId")["movieId"].first().items()}
+    favourite = {id_key(u): int(m) for u, m in ordered.groupby("userId")["movieId"].first().items()}
     registry = fitted.app.registry
     asked: dict[int, list[PluginAnswer]] = {}
 

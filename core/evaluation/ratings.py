@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,11 @@ K = 10  # neighbours per query in the similar-movie proxies
 
 
 # -- splits --------------------------------------------------------------------------------
+
+
+def id_key(key: Hashable) -> int:
+    """A groupby key of an integer id column as an int (pandas types keys as any scalar)."""
+    return int(cast(SupportsInt, key))
 
 
 @dataclass
@@ -137,7 +142,7 @@ def score_ratings(registry: Registry, name: str, test: pd.DataFrame, errors: Rat
     for user_id, rows in test.groupby("userId"):
         movie_ids = rows["movieId"].tolist()
         try:
-            predicted = registry.predict(name, int(user_id), movie_ids)
+            predicted = registry.predict(name, id_key(user_id), movie_ids)
         except NoAnswer:
             errors.unanswered += len(movie_ids)
             continue

@@ -19,7 +19,7 @@ from ..config import Config
 from ..data import Dataset
 from ..registry import Registry
 from ..types import PluginAnswer, Profile
-from .ratings import Split
+from .ratings import Split, id_key
 
 
 def profiles_of(train: pd.DataFrame, users: Iterable[int]) -> dict[int, Profile]:
@@ -28,7 +28,7 @@ def profiles_of(train: pd.DataFrame, users: Iterable[int]) -> dict[int, Profile]
     found = {}
     for user_id, rows in train[train["userId"].isin(wanted)].groupby("userId"):
         movies = rows["movieId"].to_numpy().tolist()
-        found[int(user_id)] = Profile(
+        found[id_key(user_id)] = Profile(
             ratings=dict(zip(movies, rows["rating"].astype(float).tolist(), strict=True)),
             rated_at=dict(zip(movies, rows["timestamp"].astype(float).tolist(), strict=True)),
         )
@@ -37,7 +37,7 @@ def profiles_of(train: pd.DataFrame, users: Iterable[int]) -> dict[int, Profile]
 
 def truth_of(test: pd.DataFrame) -> dict[int, set[int]]:
     """Each test user's test movies."""
-    return {int(u): set(rows["movieId"].tolist()) for u, rows in test.groupby("userId")}
+    return {id_key(u): set(rows["movieId"].tolist()) for u, rows in test.groupby("userId")}
 
 
 @dataclass
