@@ -1,7 +1,7 @@
 """Benchmark the Telegram bot: update delivery -> last album request, and the bot's memory.
 
 The bot runs as a real ``reelpick bot`` process against the Bot API test server
-(tests/telegram_server.py) on 127.0.0.1. Both timestamps come from the server: when
+(the ``tests.support.bot_api`` package) on 127.0.0.1. Both timestamps come from the server: when
 getUpdates handed the update to the bot, and when the bot's last answer request for it
 (the last plugin's album) arrived. Caches are warm: every title is asked once first, so
 plugins are loaded, posters read and their file_ids known (as on a bot that has run a while).
@@ -15,7 +15,7 @@ Phases:
   memory      the bot process's RSS after the runs, and its peak (target <= 1.5 GiB)
   /forme      personal picks, warm: /forme -> the last album (the fused "Picks"), p50/p95,
               from a few chats whose profiles hold 20 ratings each, paced like the 1-chat
-              phase. A third bot process runs tests/profile_plugins.py (reelpick with the
+              phase. A third bot process runs tests/support/profile_plugins.py (reelpick with the
               GenreFan test recommender added), so at least one plugin recommends; every
               enabled plugin that implements reelpick_recommend adds its album (target p95
               <= 1 s).

@@ -3,7 +3,7 @@ the bot's confidence thresholds ([photo] confident_score, confident_margin, cand
 
 Of the 500 real posters, 400 are indexed (vgg16-poster, the bot's settings) and 100 are left
 out, to play posters of movies the bot does not know. Each poster gets five altered copies
-(tests/photo_variants.py: scaled 60 %, cropped 10 %, rotated 3°, JPEG quality 40, brightness
+(tests/support/photo_variants.py: scaled 60 %, cropped 10 %, rotated 3°, JPEG quality 40, brightness
 -20 %), asked through the public path (``Registry.ask_image`` -> ``reelpick_similar_image``).
 
 * calibration: variants of 100 indexed posters and 50 unknown ones choose the thresholds;

@@ -4,9 +4,9 @@
 movies. This script removes their ratings for good, then runs the same protocol on what is
 left with seed 1: a second set of cold movies, the validation set, whose neighbour truth
 (cosine-CF) is computed without the test movies' ratings. For each pool size on the grid it
-prints the hybrid's neighbour recall@10 over all validation cold movies (the issue's metric,
-the criterion; ties go to the higher recall on the movies vgg16-poster also answers for) and
-beside it vgg16-poster's.
+prints the hybrid's neighbour recall@10 over all validation cold movies (bench_hybrid.py's
+metric, the criterion; ties go to the higher recall on the movies vgg16-poster also answers
+for) and beside it vgg16-poster's.
 
 Why the pool matters: the similar movies of a cold movie are drawn from movies placed by
 their own ratings; a movie placed from a handful of ratings has a noisy vector and crowds the

@@ -100,7 +100,7 @@ def is_translation(call: ast.expr) -> bool:
 @dataclass(frozen=True)
 class Use:
     message_id: str
-    where: str  # "bot/handlers.py:88"
+    where: str  # "bot/titles.py:88"
     keywords: frozenset[str] | None  # None: a **mapping was passed (names unknown)
     marker: bool  # N_(): marked now, formatted where it is translated
 

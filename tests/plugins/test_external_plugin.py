@@ -376,7 +376,7 @@ def test_broken_plugins_in_process(broken_on_path: Path, make_config, caplog) ->
 async def test_the_bot_sends_the_external_plugins_album(
     site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bot, unchanged, answers with the installed plugin's album (issue 8)."""
+    """The bot, unchanged, answers with the installed plugin's album."""
     from reelpick.bot.app import build_application
     from tests.support.bot_api import BotAPIServer, running
     from tests.support.fixtures import POSTERS, write_config
