@@ -37,7 +37,6 @@ Modules by job:
 - ``aftercare``: the voters' "seen" marks and next-day questions;
 - ``lists``: adding seeds and exclusions; ``catalogue``: labels and checks of movie ids;
 - ``texts``: wording and HTML helpers; ``sending``: replies and notes to Telegram;
-- ``settings``: the ``[movienight]`` section;
 - ``store`` (the store the feature uses), composed of ``database`` (the connection and its
   transactions) and the records ``nightstore``, ``ballotstore``, ``memberstore`` and
   ``askstore``; ``schema``: tables, states and records.

@@ -1,7 +1,7 @@
 """Movie nights' SQLite schema, the states and kinds stored in it, and the records read from it.
 
-No queries here (see store.py). The enums' values are the strings stored in SQLite, so a
-database written by any earlier version of the bot still loads.
+No queries here (the record classes that :mod:`.store` composes hold them). The enums'
+values are the strings stored in SQLite, so every database on disk loads as it is.
 """
 
 from __future__ import annotations
