@@ -1,8 +1,8 @@
 """/forme: personal recommendations from the person's ratings.
 
 One album per plugin that implements ``reelpick_recommend`` (the chat's /settings choose
-the plugins and k), then a "Picks" album fusing them all (:func:`reelpick.picks.pick`),
-whose caption says why: "because you liked Heat, Ronin". A plugin that fails, times out or
+the plugins and k), then a "Picks" album fusing those answers
+(:meth:`reelpick.app.Reelpick.picks`), whose caption says why: "because you liked Heat, Ronin". A plugin that fails, times out or
 has no answer gets one line; the others still answer. Plugins run in the bot's plugin
 threads within ``bot.plugin_timeout``, concurrently, while the header goes out.
 

@@ -3,7 +3,8 @@
 The next movie is the one :func:`reelpick.profiles.next_to_rate` expects to teach the most.
 A press records the answer at once and sends the next question: one tap per movie, no
 confirmation. The same buttons (without "skip") go under the bot's single-movie answers in a
-private chat (:func:`rating_markup`).
+private chat (:func:`reelpick.bot.rating_buttons.rating_markup`), and this feature answers
+their presses too.
 
 A rating session (the movies asked so far, skipped ones included, and the one asked now)
 is kept in the bot's diskcache per person, so a restart neither repeats questions nor

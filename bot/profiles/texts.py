@@ -1,8 +1,8 @@
 """Wording, button data and keyboards of the profile feature (no Telegram calls here).
 
-Button data is parsed strictly: every rating button carries the movie *and* the person it
-was sent to (``rate:<choice>:<movie id>:<user id>``), so a press is accepted only from that
-person and only for a movie the catalogue knows; /forget's buttons carry a one-time nonce.
+/forget's buttons carry the person and a one-time nonce (``forget:<yes|no>:<user id>:<nonce>``),
+parsed strictly. The rating buttons, which other features send too, are
+:mod:`reelpick.bot.rating_buttons`.
 
 Wording is in the reader's language: constants are message ids (``N_``) translated where they
 are sent, and every function that words something takes the reader's translator ``_``.
