@@ -25,9 +25,8 @@ Formats (detected from the header unless ``format`` is given):
 from __future__ import annotations
 
 import csv
-import io
-import re
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +49,15 @@ MAX_BYTES = 10 * 1024 * 1024
 # A title lookup costs up to ~2 ms; rows past this cap would tie up a bot worker for
 # minutes. Heavy IMDb or Letterboxd users have around 10,000 films.
 MAX_ROWS = 20_000
+# A cell this program reads (a title, a year, a rating) is never longer; the title search
+# reads 200 characters of a query anyway. Longer cells make their row unmatched.
+MAX_CELL = 500
+# A physical line past this many characters is not a rating export (csv's own field limit
+# is 131,072); refusing it bounds the cells one record can hold in memory.
+MAX_LINE = 262_144
+# Longest piece of a cell quoted back in a reason, so that a reply stays short.
+QUOTED = 40
+MAX_REASON = 300  # characters of one unmatched row's reason
 # Columns a format cannot do without (lower case), and how its header is shown in messages.
 REQUIRED: dict[ImportFormat, tuple[str, ...]] = {
     "letterboxd": ("name", "year"),
@@ -62,8 +70,14 @@ EXPECTED: dict[ImportFormat, str] = {
     "movielens": "MovieLens ratings (movieId, rating)",
 }
 # IMDb title types that MovieLens never lists; their titles ("Pilot") would match films.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))]
 _NOT_FILMS = {"tvepisode", "tvseries", "videogame", "podcastepisode", "podcastseries"}
+# The columns each format reads; the others (a review, tags) are dropped while streaming.
+USED: dict[ImportFormat, frozenset[str]] = {
+    "letterboxd": frozenset({"name", "year", "rating"}),
+    "imdb": frozenset({"const", "title", "year", "your rating", "title type", "original title"}),
+    "movielens": frozenset({"movieid", "rating", "state", "userid"}),
+}
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,13 @@ def read_import(
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
 ) -> ParsedImport:
-    """Parse and match an import file. Raises :class:`ProfileImportError` to refuse it whole."""
+    """Parse and match an import file. Raises :class:`ProfileImportError` to refuse it whole.
+
+    Every cap holds while the file is read: the bytes (a path is read no further than
+    ``max_bytes``), the rows (refused at row ``max_rows + 1``, not after parsing them all),
+    the length of a line and of a cell, so a hostile file costs no more memory than an
+    honest one at the limit.
+    """
     if isinstance(data, Path):
         filename = filename or data.name
         data = _read_capped(data, max_bytes)
@@ -111,30 +131,62 @@ def read_import(
     if not isinstance(matcher, MovieMatcher):
         matcher = MovieMatcher(matcher)
     text, notes = decode(data, name, max_bytes)
-    header, rows = _records(text, name)
-    columns = [c.strip().lower() for c in header]
+    del data  # the bytes are not needed once decoded
+    records = _records(text, name)
+    header = next(records, None)
+    if header is None:
+        raise ProfileImportError(f"{name} is empty")
+    columns = [c.strip().lower() for c in header[1]]
     chosen = named or detect_format(columns)
     if chosen is None or any(c not in columns for c in REQUIRED[chosen]):
-        raise ProfileImportError(_wrong_columns(name, header, chosen))
+        raise ProfileImportError(_wrong_columns(name, header[1], chosen))
     if chosen == "letterboxd" and Path(name).name.lower().startswith("watchlist"):
         raise ProfileImportError(
             f"{name} is a Letterboxd watchlist: films you want to see, not ones you have "
             "seen. Import ratings.csv or watched.csv instead."
         )
-    table = [
-        _Row(number, dict(zip(columns, (cell.strip() for cell in cells), strict=False)))
-        for number, cells in rows
-    ]
-    if not table:
+    parsed = ParsedImport(format=chosen, rows=0, notes=notes)
+    table = _table(records, columns, USED[chosen], parsed, name, max_rows)
+    if not parsed.rows:
         raise ProfileImportError(f"{name} has a header but no rows below it")
-    if len(table) > max_rows:
-        raise ProfileImportError(
-            f"{name} has {len(table):,} rows; an import takes at most {max_rows:,}"
-        )
-    parsed = ParsedImport(format=chosen, rows=len(table), notes=notes)
     _READERS[chosen](table, matcher, parsed, name)
+    parsed.unmatched.sort(key=lambda u: u.row)
     _keep_one_per_movie(parsed)
     return parsed
+
+
+def _table(
+    records: Iterator[tuple[int, list[str]]],
+    columns: list[str],
+    used: frozenset[str],
+    parsed: ParsedImport,
+    name: str,
+    max_rows: int,
+) -> list[_Row]:
+    """The data rows, keeping only the ``used`` cells; a row with an overlong cell goes
+    straight to ``parsed.unmatched``. Refuses the file at row ``max_rows + 1``."""
+    wanted = [(i, c) for i, c in enumerate(columns) if c in used]
+    table: list[_Row] = []
+    for number, cells in records:
+        parsed.rows += 1
+        if parsed.rows > max_rows:
+            raise ProfileImportError(
+                f"{name} has more than {max_rows:,} rows; an import takes at most {max_rows:,}"
+            )
+        kept = {c: cells[i].strip() for i, c in wanted if i < len(cells)}
+        long = next((c for c, cell in kept.items() if len(cell) > MAX_CELL), None)
+        if long is not None:
+            parsed.unmatched.append(
+                Unmatched(
+                    number,
+                    kept[long][:QUOTED] + "…",
+                    f"the {long!r} cell is {len(kept[long]):,} characters long; "
+                    f"at most {MAX_CELL:,} are read",
+                )
+            )
+            continue
+        table.append(_Row(number, kept))
+    return table
 
 
 def _known_format(format: str) -> ImportFormat:
@@ -164,7 +216,7 @@ def decode(data: bytes, name: str, max_bytes: int = MAX_BYTES) -> tuple[str, lis
         raise ProfileImportError(
             f"{name} is {_size(len(data))}; the limit for an import is {_size(max_bytes)}"
         )
-    if not data.strip():
+    if not data or data.isspace():
         raise ProfileImportError(f"{name} is empty")
     if data.startswith(b"PK\x03\x04"):
         raise ProfileImportError(
@@ -174,7 +226,7 @@ def decode(data: bytes, name: str, max_bytes: int = MAX_BYTES) -> tuple[str, lis
     notes: list[str] = []
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel's "Unicode text" is UTF-16: full of NUL bytes, yet perfectly good text.
-        text = data.decode("utf-16")
+        text = _decode_utf16(data, name)
         notes.append(f"{name} is UTF-16 text; it was read as such")
     elif b"\x00" in data:
         raise ProfileImportError(f"{name} is not a text file (it holds binary data)")
@@ -184,10 +236,22 @@ def decode(data: bytes, name: str, max_bytes: int = MAX_BYTES) -> tuple[str, lis
         except UnicodeDecodeError:
             text, encoding = _decode_legacy(data)
             notes.append(f"{name} is not UTF-8; it was read as {encoding}")
-    controls = len(_CONTROL.findall(text))
+    controls = sum(text.count(c) for c in _CONTROL)  # counted without a copy of the text
     if controls > max(8, len(text) // 1000):
         raise ProfileImportError(f"{name} is not a text file (it holds binary data)")
     return text.lstrip("\ufeff"), notes
+
+
+def _decode_utf16(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        # Name the row where the text breaks, counted as a spreadsheet would.
+        row = data[: exc.start].decode("utf-16", errors="replace").count("\n") + 1
+        raise ProfileImportError(
+            f"{name} is UTF-16 text with invalid bytes in row {row}; "
+            "save it again (as UTF-8 CSV) and send it again"
+        ) from None
 
 
 def _decode_legacy(data: bytes) -> tuple[str, str]:
@@ -199,37 +263,58 @@ def _decode_legacy(data: bytes) -> tuple[str, str]:
 
 
 def _read_capped(path: Path, max_bytes: int) -> bytes:
-    """A file's bytes, refusing before reading one that is over the cap."""
+    """A file's bytes, refusing before reading one that is over the cap.
+
+    Only a regular file is read: a FIFO would block the open, and a device such as
+    /dev/zero reports size 0 yet never ends. Reading stops at ``max_bytes + 1`` anyway,
+    for a file that grows while it is read.
+    """
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ProfileImportError(f"{path}: not a regular file (a pipe, device or folder)")
+        if info.st_size > max_bytes:
             raise ProfileImportError(
-                f"{path.name} is {_size(size)}; the limit for an import is {_size(max_bytes)}"
+                f"{path.name} is {_size(info.st_size)}; "
+                f"the limit for an import is {_size(max_bytes)}"
             )
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise ProfileImportError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise ProfileImportError(f"{path.name} is over {_size(max_bytes)}, the limit for an import")
+    return data
 
 
-def _records(text: str, name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the numbered non-blank records after it."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
+def _records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
+    """The numbered non-blank records, the header first, parsed one at a time."""
+    lines = _capped_lines(text, name)
+    reader = csv.reader(lines)
     number = 0
     try:
         for number, cells in enumerate(reader, start=1):
-            if not any(cell.strip() for cell in cells):
-                continue  # blank line, or only commas
-            if header is None:
-                header = cells
-            else:
-                rows.append((number, cells))
+            if any(cell.strip() for cell in cells):  # not a blank line, nor only commas
+                yield number, cells
     except csv.Error as exc:
         raise ProfileImportError(f"{name}: row {number + 1} is not valid CSV ({exc})") from None
-    if header is None:
-        raise ProfileImportError(f"{name} is empty")
-    return header, rows
+
+
+def _capped_lines(text: str, name: str) -> Iterator[str]:
+    """The lines of ``text``, ends kept, one at a time (a StringIO would copy the whole text
+    at four bytes a character)."""
+    end_of_line = "\n" if "\n" in text or "\r" not in text else "\r"  # "\r": old Mac files
+    start, number = 0, 0
+    while start < len(text):
+        end = text.find(end_of_line, start)
+        end = len(text) if end < 0 else end + 1
+        line, start, number = text[start:end], end, number + 1
+        if len(line) > MAX_LINE:
+            raise ProfileImportError(
+                f"{name}: line {number:,} is {len(line):,} characters long; "
+                f"a rating file's lines are at most {MAX_LINE:,}"
+            )
+        yield line
 
 
 def _wrong_columns(name: str, header: list[str], chosen: ImportFormat | None) -> str:
@@ -246,12 +331,28 @@ def _size(count: int) -> str:
 
 
 # -- one reader per format: each row becomes an ImportRow or an Unmatched ----------------
+def _short(text: str) -> str:
+    """``text`` cut to :data:`QUOTED` characters, for a reason."""
+    return text if len(text) <= QUOTED else text[:QUOTED] + "…"
+
+
+def _quoted(text: str) -> str:
+    return repr(_short(text))
+
+
+def _number(text: str, digits: int) -> int | None:
+    """An ASCII whole number of at most ``digits`` digits ("²" and "١٩٩٥" are not)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= digits else None
+
+
 def _stars(text: str, low: float, high: float, scale: float) -> tuple[float | None, str]:
     """Stars from a rating cell on the file's own scale (``scale`` divides it onto 0.5-5)."""
     try:
+        if len(text) > 12 or not text.isascii():
+            raise ValueError(text)
         value = float(text.replace(",", "."))  # "3,5" from a European spreadsheet
     except ValueError:
-        return None, f"rating {text!r} is not a number"
+        return None, f"rating {_quoted(text)} is not a number"
     shown = f"{low:g}–{high:g}"
     if not low <= value <= high:  # also false for NaN
         return None, f"rating {text} is outside {shown}"
@@ -265,9 +366,10 @@ def _stars(text: str, low: float, high: float, scale: float) -> tuple[float | No
 def _year(text: str) -> tuple[int | None, str]:
     if not text:
         return None, ""
-    if text.isdigit() and 1850 <= int(text) <= 2100:
-        return int(text), ""
-    return None, f"year {text!r} is not a year"
+    year = _number(text, 4)
+    if year is not None and 1850 <= year <= 2100:
+        return year, ""
+    return None, f"year {_quoted(text)} is not a year"
 
 
 def _title_label(title: str, year: str) -> str:
@@ -306,9 +408,11 @@ def _read_imdb(table: list[_Row], matcher: MovieMatcher, parsed: ParsedImport, n
             kind = row.get("title type").replace(" ", "").lower()
             year, problem = _year(year_text)
             if kind in _NOT_FILMS:
-                problem = f"{const or title} is a {row.get('title type')}, not a film"
+                kind_name = _short(row.get("title type"))
+                problem = f"{_short(const or title)} is a {kind_name}, not a film"
             elif not title:
-                problem = f"{const or 'this row'} is not in the catalogue and has no title"
+                problem = f"{_short(const) if const else 'this row'} is not in the catalogue "
+                problem += "and has no title"
             elif not problem:
                 movie_id, problem = matcher.by_title(title, year)
                 original = row.get("original title")
@@ -333,18 +437,19 @@ def _read_movielens(
         movie_text, rating, state = row.get("movieid"), row.get("rating"), row.get("state")
         text = f"movieId {movie_text}"
         problem, stars = "", None
-        if not movie_text.isdigit() or not matcher.knows(int(movie_text)):
-            problem = f"movieId {movie_text!r} is not in the catalogue"
+        movie_id = _number(movie_text, 10)
+        if movie_id is None or not matcher.knows(movie_id):
+            problem = f"movieId {_quoted(movie_text)} is not in the catalogue"
         elif state and state not in KINDS:
-            problem = f"state {state!r} is not one of {', '.join(KINDS)}"
+            problem = f"state {_quoted(state)} is not one of {', '.join(KINDS)}"
         elif state in ("seen", "not_interested"):
             if rating:
-                problem = f"a {state!r} row has a rating ({rating})"
+                problem = f"a {state!r} row has a rating ({_quoted(rating)})"
         elif rating:
             stars, problem = _stars(rating, 0.5, 5, 1)
         else:
             problem = "no rating"
-        movie_id = int(movie_text) if not problem else None
+        movie_id = movie_id if not problem else None
         kind: Kind | None = "seen" if state == "seen" else None
         if state == "not_interested":
             kind = "not_interested"
@@ -368,7 +473,8 @@ def _add(
     kind: Kind | None = None,
 ) -> None:
     if problem or movie_id is None:
-        parsed.unmatched.append(Unmatched(number, text[:200], problem or "not in the catalogue"))
+        reason = problem or "not in the catalogue"
+        parsed.unmatched.append(Unmatched(number, text[:200], reason[:MAX_REASON]))
         return
     parsed.matched_rows += 1
     kind = kind or ("rating" if stars is not None else "seen")

@@ -300,7 +300,9 @@ def test_a_long_header_is_shortened_in_the_message(matcher: MovieMatcher) -> Non
 
 def test_too_many_rows_are_refused_whole(matcher: MovieMatcher, store) -> None:
     data = b"movieId,rating\n" + b"6,4\n" * 11
-    with pytest.raises(ProfileImportError, match="has 11 rows; an import takes at most 10"):
+    with pytest.raises(
+        ProfileImportError, match="has more than 10 rows; an import takes at most 10"
+    ):
         import_profile(store, OWNER, data, matcher, max_rows=10)
     assert store.owners_count() == 0
 
