@@ -10,6 +10,7 @@ back with a reason a person can act on.
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 
@@ -20,7 +21,11 @@ _IMDB_CONST = re.compile(r"^tt0*(\d{1,10})$")
 NEAR_SCORE = 90.0  # candidates this close to the query make a title ambiguous
 CLOSEST_SCORE = 80.0  # a candidate worth naming as "the closest"
 MAX_NAMED = 3  # candidates named in an "ambiguous" reason
-MAX_CACHED = 50_000  # titles remembered across imports (diaries repeat them)
+# Titles remembered across imports (diaries repeat them), bounded in bytes rather than
+# entries: a file of long titles must not make the cache large.
+MAX_CACHED_BYTES = 16 * 1024 * 1024
+_ENTRY_BYTES = 200  # a dict slot, the key tuple and the answer tuple around the strings
+QUOTED = 60  # characters of a title quoted back in a reason
 
 
 class MovieMatcher:
@@ -44,6 +49,7 @@ class MovieMatcher:
             self._by_imdb.setdefault(int(imdb_id), int(movie_id))
         self._imdb_of = {movie: imdb_id for imdb_id, movie in self._by_imdb.items()}
         self._titles: dict[tuple[str, int | None], tuple[int | None, str]] = {}
+        self._cached_bytes = 0
 
     def knows(self, movie_id: int) -> bool:
         return movie_id in self._years
@@ -58,13 +64,18 @@ class MovieMatcher:
         key = (title, year)
         found = self._titles.get(key)
         if found is None:
-            if len(self._titles) >= MAX_CACHED:  # a long-lived bot: keep memory bounded
+            found = self._search(title, year)
+            cost = sys.getsizeof(title) + sys.getsizeof(found[1]) + _ENTRY_BYTES
+            if self._cached_bytes + cost > MAX_CACHED_BYTES:  # a long-lived bot
                 self._titles.clear()
-            found = self._titles[key] = self._search(title, year)
+                self._cached_bytes = 0
+            self._titles[key] = found
+            self._cached_bytes += cost
         return found
 
     def _search(self, title: str, year: int | None) -> tuple[int | None, str]:
-        wanted = f"'{title}'" + (f" ({year})" if year is not None else "")
+        shown = title if len(title) <= QUOTED else title[:QUOTED] + "…"
+        wanted = f"'{shown}'" + (f" ({year})" if year is not None else "")
         result = self._index.search(f"{title} ({year})" if year is not None else title)
         candidates = result.candidates
         if result.confident and (year is None or self._years[candidates[0].movie_id] == year):
