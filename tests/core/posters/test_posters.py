@@ -160,6 +160,17 @@ def test_check_image_accepts_a_real_poster_and_refuses_the_rest():
         check_image(data, 1000, 4_000_000)
 
 
+@pytest.mark.parametrize(
+    ("size", "why"),
+    [((1, 17_000), "16,000-pixel limit for a side"), ((50, 1000), "10:1 limit for its aspect")],
+)
+def test_check_image_refuses_long_sides_and_thin_strips_from_the_header(size, why):
+    out = io.BytesIO()
+    Image.new("1", size).save(out, format="PNG")
+    with pytest.raises(BadImage, match=why):
+        check_image(out.getvalue(), 5_000_000, 40_000_000)
+
+
 # -- TMDB: success, faults, negative cache -------------------------------------------------
 
 
