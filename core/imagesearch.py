@@ -16,8 +16,13 @@ on first use, serves one request at a time over a pipe, and is stopped after
 raise :class:`ImageSearchFailed`; the next call starts a fresh one.
 
 Protocol (pickled tuples over a ``multiprocessing`` pipe): parent sends
-``("search", image, k)``, child answers ``("ok", [PluginAnswer, ...])`` or
+``("search", image, k)``, child answers ``("ok", [PluginAnswer, ...])``, ``("refused",
+text)`` (the picture is over a ``[photo]`` limit, raised as :class:`ImageRefused`) or
 ``("error", text)``; ``("stop",)`` or a closed pipe ends the child.
+
+The child checks every picture with :func:`~reelpick.posters.check_image` before a plugin
+decodes it: the caller checks too, but the one worker every photo shares must not be the
+place where a picture that slipped past (another caller, a changed limit) costs gigabytes.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 
 from .app import Reelpick
 from .config import Config
+from .posters.images import BadImage, check_image
 from .types import PluginAnswer
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,10 @@ log = logging.getLogger(__name__)
 
 class ImageSearchFailed(RuntimeError):
     """The worker died, hung or could not start; the request got no answer."""
+
+
+class ImageRefused(ImageSearchFailed):
+    """The worker refused the picture: over a ``[photo]`` limit or not an image."""
 
 
 class ImageSearchWorker:
@@ -133,6 +143,8 @@ class ImageSearchWorker:
             self._kill(f"it died ({type(exc).__name__}, exit code {code})")
             raise ImageSearchFailed("the image search worker stopped mid-request") from None
         self._fresh = False
+        if kind == "refused":
+            raise ImageRefused(f"the image search refused the picture: {payload}")
         if kind != "ok":
             raise ImageSearchFailed(f"the image search failed: {payload}")
         answers: list[PluginAnswer] = payload
@@ -249,6 +261,12 @@ def _serve(conn: Connection, config: Config, plugins: list[str]) -> None:
         _, image, k = message
         if app is None:
             conn.send(("error", problem))
+            continue
+        try:
+            photo = config.settings.photo
+            check_image(image, photo.max_bytes, photo.max_pixels)
+        except BadImage as exc:
+            conn.send(("refused", str(exc)))
             continue
         try:
             answers = [app.registry.ask_image(name, image, k) for name in plugins]
