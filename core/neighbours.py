@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .cache import ArtifactStore
+from .errors import NoAnswer
 from .types import Neighbour, Recommendation
 
 # A block of dense similarities is at most this many float32 values (256 MiB).
@@ -326,6 +327,19 @@ class NeighbourTable:
             Neighbour(int(m), float(s))
             for m, s in zip(self.movie_ids[row[keep]], scores[keep], strict=True)
         ]
+
+    def similar(self, movie_id: int, k: int, *, unknown: str, alone: str) -> list[Neighbour]:
+        """The answer to ``reelpick_similar`` from this table: up to ``k`` neighbours.
+
+        Raises :class:`~reelpick.errors.NoAnswer` with ``unknown`` when the movie is not in the
+        table, and with ``alone`` when it is but has no neighbours (its row is empty).
+        """
+        found = self.lookup(movie_id, k)
+        if found is None:
+            raise NoAnswer(unknown)
+        if not found:
+            raise NoAnswer(alone)
+        return found
 
     def recommend(
         self,

@@ -125,14 +125,12 @@ class SparkALS:
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k)
-        if found is None:
-            raise NoAnswer("ALS knows no such movie")
-        if not found:
-            raise NoAnswer(
-                f"ALS has no vector for this movie (fewer than {self.params['min_ratings']} ratings)"
-            )
-        return found
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown="ALS knows no such movie",
+            alone=f"ALS has no vector for this movie (fewer than {self.params['min_ratings']} ratings)",
+        )
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:

@@ -60,6 +60,9 @@ def profile_weights(profile: Profile, weighting: str = "liked") -> dict[int, flo
     return weights
 
 
+UNKNOWN_MOVIE = "cosine-CF knows no ratings of this movie"
+
+
 class CosineCF:
     def __init__(self) -> None:
         self.table: NeighbourTable | None = None
@@ -112,12 +115,14 @@ class CosineCF:
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k)
-        if found is None or movie_id not in self.rated:
-            raise NoAnswer("cosine-CF knows no ratings of this movie")
-        if not found:
-            raise NoAnswer("no other movie shares enough raters with this one")
-        return found
+        if movie_id not in self.rated:
+            raise NoAnswer(UNKNOWN_MOVIE)
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown=UNKNOWN_MOVIE,
+            alone="no other movie shares enough raters with this one",
+        )
 
     @hookimpl
     def reelpick_recommend(

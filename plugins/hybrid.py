@@ -332,14 +332,17 @@ class Hybrid:
     # -- hooks ---------------------------------------------------------------------------
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        found = self.table.lookup(movie_id, k) if self.table is not None else None
-        if found is None:
-            raise NoAnswer("the hybrid does not know this movie")
-        if not self.usable[self.table.position(movie_id)]:
+        if self.table is None or self.usable is None:
+            raise NoAnswer("the hybrid is not fitted")
+        position = self.table.position(movie_id)
+        if position is not None and not self.usable[position]:
             raise NoAnswer("this movie has no ratings, genres, tags or poster to place it by")
-        if not found:
-            raise NoAnswer("no other movie to compare this one with")
-        return found
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown="the hybrid does not know this movie",
+            alone="no other movie to compare this one with",
+        )
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:

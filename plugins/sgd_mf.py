@@ -129,14 +129,12 @@ class SgdMF:
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        found = self.table.lookup(movie_id, k)
-        if found is None:
-            raise NoAnswer("SGD-MF does not know this movie")
-        if not found:
-            raise NoAnswer(
-                f"SGD-MF needs at least {self.params['min_ratings']} ratings of a movie to place it"
-            )
-        return found
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown="SGD-MF does not know this movie",
+            alone=f"SGD-MF needs at least {self.params['min_ratings']} ratings of a movie to place it",
+        )
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:

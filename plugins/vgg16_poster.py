@@ -248,12 +248,14 @@ class VGG16Poster:
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k) if self.table is not None else None
-        if found is None:
-            raise NoAnswer("no poster for this movie")
-        if not found:
-            raise NoAnswer("no other poster to compare this one with")
-        return found
+        if self.table is None:
+            raise NoAnswer("the poster index is not fitted")
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown="no poster for this movie",
+            alone="no other poster to compare this one with",
+        )
 
     @hookimpl
     def reelpick_recommend(
