@@ -6,11 +6,13 @@ import nothing else from reelpick, exactly as an external plugin must::
     from reelpick import hookimpl, PluginInfo, Neighbour, NoAnswer, NeighbourTable
     from reelpick import Dataset, ArtifactStore, Config, PosterStore
     from reelpick import engine_for  # heavy fits on the configured engine (local or Spark)
+    from reelpick import sgd  # SGD matrix factorisation, a model plugins train
 
 Modules inside core never import from this package root (it imports most of core); they
 import the module that defines a name. docs/architecture.md says where each job lives.
 """
 
+from . import sgd
 from .cache import ArtifactStore
 from .config import Config, expand
 from .data import Dataset
@@ -45,6 +47,7 @@ __all__ = [
     "engine_for",
     "expand",
     "hookimpl",
+    "sgd",
     "topk_cosine_dense",
     "topk_cosine_sparse",
 ]

@@ -48,6 +48,7 @@ from reelpick import (
     Profile,
     Recommendation,
     hookimpl,
+    sgd,
 )
 
 from ._hybrid_content import (
@@ -66,9 +67,6 @@ from ._hybrid_model import (
     choose_and_fit,
     topk_among,
 )
-from ._sgd_model import Factors, fit_factors
-from ._sgd_model import fold_in as fold_in_factors
-from .sgd_mf import DEFAULT_PARAMS as SGD_DEFAULTS
 from .vgg16_poster import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -102,8 +100,8 @@ class Hybrid:
 
     def __init__(self) -> None:
         self.params = dict(DEFAULT_PARAMS)
-        self.factors: Factors | None = None  # SGD-MF over the rated movies
-        self.taste: Factors | None = None  # the same users, every movie with blended parameters
+        self.factors: sgd.Factors | None = None  # SGD-MF over the rated movies
+        self.taste: sgd.Factors | None = None  # the same users, every movie with blended parameters
         self.unit: np.ndarray | None = None  # centred unit taste vectors (for "because")
         self.usable: np.ndarray | None = None
         self.table: NeighbourTable | None = None
@@ -170,15 +168,15 @@ class Hybrid:
         self.last_fit["seconds"] = time.perf_counter() - started
 
     # -- fitting -----------------------------------------------------------------------
-    def _factors(self, dataset: Dataset, factors_store: ArtifactStore, params: dict) -> Factors:
+    def _factors(self, dataset: Dataset, factors_store: ArtifactStore, params: dict) -> sgd.Factors:
         arrays = factors_store.load_arrays("factors")
         if arrays is not None:
             try:
-                return Factors.from_arrays(arrays)
+                return sgd.Factors.from_arrays(arrays)
             except (TypeError, KeyError):  # written by another version of Factors
                 pass
         self.last_fit["factors"] = "fitted"
-        factors = fit_factors(rated_only(dataset), sgd_params(params))
+        factors = sgd.fit_factors(rated_only(dataset), sgd_params(params))
         factors_store.save_arrays("factors", **factors.arrays())
         return factors
 
@@ -300,7 +298,7 @@ class Hybrid:
         return rows
 
     def _assemble(self, taste: dict[str, np.ndarray], counts: np.ndarray) -> None:
-        """The fitted model as a :class:`Factors` over every movie, for predict and fold-in."""
+        """The fitted model as :class:`reelpick.sgd.Factors` over every movie, for predict and fold-in."""
         f = self.factors
         column = taste["sgd_column"]
         known = column >= 0
@@ -364,7 +362,7 @@ class Hybrid:
         known = {m: r for m, r in profile.ratings.items() if self.table.position(m) is not None}
         if not known:
             raise NoAnswer("none of this profile's rated movies are known to the hybrid")
-        user = fold_in_factors(t, known, self.params["fold_in_reg"])
+        user = sgd.fold_in(t, known, self.params["fold_in_reg"])
         scores = t.mu + user.bias + t.item_bias + t.item_vec @ user.vector
         banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~self.usable
         scores = np.where(banned, -np.inf, scores)
@@ -396,7 +394,7 @@ class Hybrid:
 def sgd_params(params: dict) -> dict:
     """SGD-MF's defaults with the hybrid's three overrides."""
     return dict(
-        SGD_DEFAULTS,
+        sgd.DEFAULT_PARAMS,
         factors=params["sgd_factors"],
         epochs=params["sgd_epochs"],
         ensemble=params["sgd_ensemble"],

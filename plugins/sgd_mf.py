@@ -1,9 +1,8 @@
 """sgd-MF: movies whose learned taste factors point the same way (matrix factorisation).
 
-This module is the plugin: its parameters, its hooks and the checks on their values. The
-model lives beside it, split by job like the VGG16 plugin: :mod:`._sgd_model` (training,
-validation split, features, the fitted :class:`Factors` and the fold-in of a new user) on
-top of the numba kernels of :mod:`._sgd_kernels`.
+This module is the plugin: its hooks and the checks on its parameters. The model (training,
+validation split, features, the fitted ``Factors`` and the fold-in of a new user) is the
+public building block :mod:`reelpick.sgd`, which the hybrid plugin trains too.
 
 Besides the hooks, a fitted plugin places people who are not in the training data::
 
@@ -34,43 +33,14 @@ from reelpick import (
     Profile,
     Recommendation,
     hookimpl,
+    sgd,
     topk_cosine_dense,
 )
 
-from ._sgd_model import Factors, FoldedUser, aligned, fit_factors, predict_pairs, train
-from ._sgd_model import fold_in as fold_in_factors
-
-# The model's functions stay importable from here, where tests and benchmarks look for them.
-__all__ = ["DEFAULT_PARAMS", "Factors", "FoldedUser", "SgdMF", "fit_factors", "train"]
-
 log = logging.getLogger(__name__)
 
-DEFAULT_PARAMS = {
-    "factors": 100,  # length of the user and movie vectors
-    "epochs": 100,  # most passes over the ratings (early stopping usually ends sooner)
-    "lr": 0.015,  # initial learning rate
-    "lr_decay": 0.96,  # learning rate multiplier after each epoch
-    "reg": 0.05,  # L2 penalty on the factor vectors p, q
-    "reg_bias": 0.01,  # L2 penalty on the user and movie biases
-    "reg_implicit": 0.15,  # L2 penalty on the implicit vectors y and asymmetric vectors x
-    "reg_genres": 0.0,  # L2 penalty on the genre vectors z and biases c
-    "init_std": 0.05,  # standard deviation of the random initial factors
-    "implicit": True,  # SVD++ term: which movies a user rated
-    "asymmetric": True,  # asymmetric-SVD term: how a user rated them (shares reg_implicit)
-    "genres": True,  # genre vectors and biases shared by the movies of a genre
-    "decades": True,  # likewise for the decade of release
-    "min_tagged": 0,  # likewise for user tags found on this many movies (0: no tags)
-    "patience": 4,  # stop after this many epochs without a better validation RMSE
-    "min_epochs": 10,  # never stop before this (small factors can sit on a plateau at first)
-    "validation_share": 0.05,  # share of each user's training ratings held out to stop early
-    "refit": True,  # after early stopping, refit on all ratings for the best epoch count
-    "ensemble": 5,  # average this many models trained from seeds seed, seed+1, ...
-    "seed": 0,  # seeds the initial factors, the validation slice and the shuffling
-    "neighbours": 50,  # width of the stored similar-movie table
-    "similar_from": "all",  # cosine of the full movie vectors, or "ratings" (rating factors only)
-    "min_ratings": 3,  # movies with fewer training ratings get and give no similar movies
-    "fold_in_reg": 3.0,  # ridge penalty when folding in a new user (see SgdMF.fold_in)
-}
+DEFAULT_PARAMS = sgd.DEFAULT_PARAMS
+
 # Movies with fewer training ratings are never recommended: their factors are mostly the
 # initial noise plus their genres', and a confident-looking pick from them misleads.
 RECOMMEND_MIN_RATINGS = 10
@@ -81,7 +51,7 @@ class SgdMF:
     """The reelpick plugin. ``factors`` holds the fitted model once ``reelpick_fit`` ran."""
 
     def __init__(self) -> None:
-        self.factors: Factors | None = None
+        self.factors: sgd.Factors | None = None
         self.table: NeighbourTable | None = None
         self.params: dict = dict(DEFAULT_PARAMS)
         self.loaded_from_cache = False
@@ -106,12 +76,12 @@ class SgdMF:
         self.loaded_from_cache = arrays is not None and self.table is not None
         if arrays is not None:
             try:
-                self.factors = Factors.from_arrays(arrays)
+                self.factors = sgd.Factors.from_arrays(arrays)
             except (TypeError, KeyError):  # written by another version of this class
                 arrays = None
                 self.loaded_from_cache = False
         if arrays is None:
-            self.factors = fit_factors(dataset, params)
+            self.factors = sgd.fit_factors(dataset, params)
             store.save_arrays("factors", **self.factors.arrays())
             log.info(
                 "sgd-mf trained %d epochs in %.1f s",
@@ -153,7 +123,7 @@ class SgdMF:
             "user_vec": f.user_vec,
             "item_vec": f.item_vec,
         }
-        predicted = predict_pairs(model, np.full(len(cols), row), cols)
+        predicted = sgd.predict_pairs(model, np.full(len(cols), row), cols)
         return [float(x) for x in predicted]
 
     @hookimpl
@@ -174,18 +144,18 @@ class SgdMF:
         liked_ratings = profile.liked()
         liked = [m for m in rated if m in liked_ratings] or rated
         return [
-            Recommendation(n.movie_id, n.score, aligned(f, n.movie_id, liked, REASONS))
+            Recommendation(n.movie_id, n.score, sgd.aligned(f, n.movie_id, liked, REASONS))
             for n in found
         ]
 
-    def fold_in(self, ratings: dict[int, float]) -> FoldedUser:
-        """Place a new user from a few ``{movieId: rating}`` pairs (see ``_sgd_model.fold_in``).
+    def fold_in(self, ratings: dict[int, float]) -> sgd.FoldedUser:
+        """Place a new user from a few ``{movieId: rating}`` pairs (see ``reelpick.sgd.fold_in``).
 
         Not a hook: reelpick_recommend will build on it. Raises NoAnswer before a fit.
         """
         if self.factors is None:
             raise NoAnswer("SGD-MF is not fitted")
-        return fold_in_factors(self.factors, ratings, self.params["fold_in_reg"])
+        return sgd.fold_in(self.factors, ratings, self.params["fold_in_reg"])
 
 
 def _check_params(params: dict) -> None:

@@ -1,7 +1,7 @@
-"""The numba kernels of sgd-MF: shuffling the ratings and one SGD epoch over them.
+"""The numba kernels of SGD-MF: shuffling the ratings and one SGD epoch over them.
 
 Only arrays go in and out, so the kernels know nothing of datasets or parameters; the model
-built on them (:mod:`._sgd_model`) prepares the arrays and keeps the learned state.
+built on them (:mod:`.model`) prepares the arrays and keeps the learned state.
 Compiled on first use and cached by numba (``cache=True``) next to this file.
 """
 

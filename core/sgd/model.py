@@ -1,4 +1,4 @@
-"""The sgd-MF model: biased matrix factorisation trained by stochastic gradient descent.
+"""The SGD-MF model: biased matrix factorisation trained by stochastic gradient descent.
 
 The model predicts user u's rating of movie i as::
 
@@ -20,7 +20,7 @@ data offers beyond one rating at a time:
 Training runs over the ratings in shuffled order: users in a random order, each user's ratings
 in a random order. Keeping a user's ratings together keeps their vector in cache and lets the
 implicit term be gathered once per user, its gradient applied after the user's ratings (the
-usual fast SVD++ scheme; the numba kernels are in :mod:`._sgd_kernels`). The learning rate
+usual fast SVD++ scheme; the numba kernels are in :mod:`.kernels`). The learning rate
 decays each epoch and training stops early when the RMSE on a validation slice of the
 training data (every user weighted equally, as in the article's protocol) stops improving; the
 model is then refitted on all the training data for the best number of epochs, ``ensemble``
@@ -38,9 +38,37 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from reelpick import Dataset, Neighbour
+from ..data.movielens import Dataset
+from ..types import Neighbour
+from . import kernels
 
-from . import _sgd_kernels as kernels
+# The parameters of the model and of the tables built from it (sgd-mf's [plugins.sgd-mf]).
+DEFAULT_PARAMS = {
+    "factors": 100,  # length of the user and movie vectors
+    "epochs": 100,  # most passes over the ratings (early stopping usually ends sooner)
+    "lr": 0.015,  # initial learning rate
+    "lr_decay": 0.96,  # learning rate multiplier after each epoch
+    "reg": 0.05,  # L2 penalty on the factor vectors p, q
+    "reg_bias": 0.01,  # L2 penalty on the user and movie biases
+    "reg_implicit": 0.15,  # L2 penalty on the implicit vectors y and asymmetric vectors x
+    "reg_genres": 0.0,  # L2 penalty on the genre vectors z and biases c
+    "init_std": 0.05,  # standard deviation of the random initial factors
+    "implicit": True,  # SVD++ term: which movies a user rated
+    "asymmetric": True,  # asymmetric-SVD term: how a user rated them (shares reg_implicit)
+    "genres": True,  # genre vectors and biases shared by the movies of a genre
+    "decades": True,  # likewise for the decade of release
+    "min_tagged": 0,  # likewise for user tags found on this many movies (0: no tags)
+    "patience": 4,  # stop after this many epochs without a better validation RMSE
+    "min_epochs": 10,  # never stop before this (small factors can sit on a plateau at first)
+    "validation_share": 0.05,  # share of each user's training ratings held out to stop early
+    "refit": True,  # after early stopping, refit on all ratings for the best epoch count
+    "ensemble": 5,  # average this many models trained from seeds seed, seed+1, ...
+    "seed": 0,  # seeds the initial factors, the validation slice and the shuffling
+    "neighbours": 50,  # width of the stored similar-movie table
+    "similar_from": "all",  # cosine of the full movie vectors, or "ratings" (rating factors only)
+    "min_ratings": 3,  # movies with fewer training ratings get and give no similar movies
+    "fold_in_reg": 3.0,  # ridge penalty when folding in a new user (see fold_in)
+}
 
 # -- training ------------------------------------------------------------------------------
 

@@ -1,0 +1,29 @@
+"""SGD matrix factorisation: a building block that plugins train and fold people into.
+
+``reelpick.sgd`` is part of the public plugin API (``from reelpick import sgd``): the
+``sgd-mf`` plugin answers with it, and the ``hybrid`` plugin trains it on rated movies and
+places unrated ones in its taste space. :mod:`.model` holds the model and its training,
+:mod:`.kernels` the numba loops under it.
+"""
+
+from .model import (
+    DEFAULT_PARAMS,
+    Factors,
+    FoldedUser,
+    aligned,
+    fit_factors,
+    fold_in,
+    predict_pairs,
+    train,
+)
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "Factors",
+    "FoldedUser",
+    "aligned",
+    "fit_factors",
+    "fold_in",
+    "predict_pairs",
+    "train",
+]
