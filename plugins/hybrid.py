@@ -2,7 +2,7 @@
 
 Collaborative factors say nothing about a movie no one has rated. This plugin learns, on the
 movies with at least ``min_ratings`` ratings, a map from what a movie *is* (genres, user tags,
-release year, and the VGG16 poster features that ``vgg16-poster`` already cached) to what
+release year, and the poster features that ``vgg16-poster`` provides) to what
 SGD-MF learnt about it (its factor vector and bias), and applies it to every movie. A movie with
 n ratings blends its own SGD parameters with the mapped ones by n/(n+c). The model and c are
 chosen on validation movies inside the training data (see :mod:`._hybrid_model`).
@@ -19,10 +19,11 @@ Three caches, so that adding a movie to movies.csv does not refit everything:
   neighbour table, named after the content digests of all movies. A new movie only needs its
   own content row; the table over all movies is rebuilt (seconds).
 
-Poster features are read through ``vgg16-poster``'s :class:`FeatureStore` with the spec of
-its configured parameters (weights, pooling, precision): features computed with other weights
-have other keys and are never mixed in. Placeholders are never content. Without a cached
-feature the movie simply has no poster (an indicator says so); nothing is computed here.
+With ``posters = true`` the hybrid declares that it needs :data:`reelpick.POSTER_FEATURES`:
+the registry fits the plugin that provides them (``vgg16-poster``) first and hands them to
+``reelpick_fit``. Their ``id`` (weights, pooling, precision) keys the model, so features of
+other weights are never mixed in. Placeholders are never content. A movie without features
+simply has no poster (an indicator says so); nothing is computed here.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -37,28 +39,24 @@ import pandas as pd
 import scipy.sparse as sp
 
 from reelpick import (
+    POSTER_FEATURES,
     ArtifactStore,
     Config,
     Dataset,
+    Need,
     Neighbour,
     NeighbourTable,
     NoAnswer,
     PluginError,
     PluginInfo,
+    PosterFeatures,
     Profile,
     Recommendation,
     hookimpl,
     sgd,
 )
 
-from ._hybrid_content import (
-    ContentEncoder,
-    MovieContent,
-    feature_store,
-    movie_content,
-    poster_hashes,
-    poster_vectors,
-)
+from ._hybrid_content import ContentEncoder, MovieContent, movie_content, poster_vectors
 from ._hybrid_model import (
     Choice,
     ContentMap,
@@ -67,7 +65,6 @@ from ._hybrid_model import (
     choose_and_fit,
     topk_among,
 )
-from .vgg16_poster import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +73,7 @@ MODELS = ("auto", "ridge", "mlp")
 DEFAULT_PARAMS = {
     "min_ratings": 10,  # movies with at least this many ratings teach the map
     "tag_terms": 300,  # tags (found on the most movies) used as TF-IDF features
-    "posters": True,  # use the VGG16 features cached by vgg16-poster
+    "posters": True,  # use the poster features of vgg16-poster (fitted first; see PluginInfo.needs)
     # "ridge", "mlp", or "auto" (the better on validation movies). Default ridge: auto chose it
     # on ml-latest-small (validation RMSE 0.8394 vs the MLP's 0.8432), and it fits in seconds.
     "model": "ridge",
@@ -116,17 +113,30 @@ class Hybrid:
             "genres, tags and year.",
             version=VERSION,
             params=dict(DEFAULT_PARAMS),
+            needs=(Need(POSTER_FEATURES, when="posters"),),
         )
 
     @hookimpl
     def reelpick_fit(
-        self, dataset: Dataset, params: dict, store: ArtifactStore, config: Config
+        self,
+        dataset: Dataset,
+        params: dict,
+        store: ArtifactStore,
+        config: Config,
+        needs: Mapping[str, object],
     ) -> None:
         _check_params(params)
         self.params = dict(params)
         started = time.perf_counter()
-        self.last_fit = {"factors": "loaded", "model": "not needed", "rows_computed": 0}
-        posters, spec_id = poster_hashes(dataset, params, config)
+        features = _poster_features(needs) if params["posters"] else None
+        posters = features.content_hashes() if features is not None else {}
+        spec_id = features.id if features is not None else "no posters"
+        self.last_fit = {
+            "factors": "loaded",
+            "model": "not needed",
+            "rows_computed": 0,
+            "posters": len(posters),
+        }
         content = movie_content(dataset, posters)
         digests = content.digests()
         counts = dataset.rating_counts.to_numpy()
@@ -154,7 +164,7 @@ class Hybrid:
         taste = store.load_arrays(f"taste-{movie_set}")
         self.table = NeighbourTable.load(store, f"neighbours-{movie_set}")
         if taste is None or self.table is None:
-            taste = self._taste(dataset, content, digests, model_store, config)
+            taste = self._taste(dataset, content, digests, model_store, features)
             store.save_arrays(f"taste-{movie_set}", **taste)
             vectors = taste["item_vec"] - taste["centre"]
             placed = counts >= params["similar_min_ratings"]
@@ -186,11 +196,10 @@ class Hybrid:
         content: MovieContent,
         digests: np.ndarray,
         model_store: ArtifactStore,
-        config: Config,
+        features: PosterFeatures | None,
     ) -> dict[str, np.ndarray]:
         """Blended parameters of every movie (fit or load the map, encode the missing rows)."""
-        f, params = self.factors, self.params
-        features = feature_store(params, config)
+        f = self.factors
         loaded = _load_model(model_store)
         if loaded is None:
             self.last_fit["model"] = "fitted"
@@ -222,7 +231,7 @@ class Hybrid:
         }
 
     def _fit_model(
-        self, dataset: Dataset, content: MovieContent, features: FeatureStore | None
+        self, dataset: Dataset, content: MovieContent, features: PosterFeatures | None
     ) -> tuple[ContentEncoder, ContentMap, Choice, np.ndarray]:
         f, params = self.factors, self.params
         teaching = np.flatnonzero(
@@ -270,7 +279,7 @@ class Hybrid:
         content: MovieContent,
         digests: np.ndarray,
         encoder: ContentEncoder,
-        features: FeatureStore | None,
+        features: PosterFeatures | None,
     ) -> np.ndarray:
         """Content rows from the model's cache where a movie's digest is unchanged; the rest
         (new or changed movies) are encoded now."""
@@ -423,6 +432,16 @@ def ratings_key(dataset: Dataset) -> str:
     for movie_id, genres, year in zip(rated.index, rated["genres"], rated["year"], strict=True):
         digest.update(f"{movie_id}|{','.join(genres)}|{year}\n".encode())
     return digest.hexdigest()[:20]
+
+
+def _poster_features(needs: Mapping[str, object]) -> PosterFeatures:
+    """The poster features the registry handed over (``posters = true`` declares the need)."""
+    features = needs.get(POSTER_FEATURES)
+    if not isinstance(features, PosterFeatures):
+        raise PluginError(
+            f"hybrid: the registry handed over {type(features).__name__} as {POSTER_FEATURES}"
+        )
+    return features
 
 
 def _load_model(store: ArtifactStore):
