@@ -3,19 +3,11 @@
 ``reelpick.sgd`` is part of the public plugin API (``from reelpick import sgd``): the
 ``sgd-mf`` plugin answers with it, and the ``hybrid`` plugin trains it on rated movies and
 places unrated ones in its taste space. :mod:`.model` holds the model and its training,
-:mod:`.kernels` the numba loops under it.
+:mod:`.fold_in` the placing of a new person, :mod:`.kernels` the numba loops under both.
 """
 
-from .model import (
-    DEFAULT_PARAMS,
-    Factors,
-    FoldedUser,
-    aligned,
-    fit_factors,
-    fold_in,
-    predict_pairs,
-    train,
-)
+from .fold_in import FoldedUser, aligned, fold_in
+from .model import DEFAULT_PARAMS, Factors, fit_factors, predict_pairs, train
 
 __all__ = [
     "DEFAULT_PARAMS",
