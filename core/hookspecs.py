@@ -24,7 +24,7 @@ hookimpl = pluggy.HookimplMarker("reelpick")
 
 
 @hookspec(firstresult=True)
-def reelpick_plugin_info() -> PluginInfo:
+def reelpick_plugin_info() -> PluginInfo | None:
     """Describe the plugin: label, description, version, default parameters, needs, products.
 
     firstresult: the plugin's own answer is used. The version and the parameters
@@ -63,7 +63,7 @@ def reelpick_provide(product: str) -> object:
 
 
 @hookspec(firstresult=True)
-def reelpick_similar(movie_id: int, k: int) -> list[Neighbour]:
+def reelpick_similar(movie_id: int, k: int) -> list[Neighbour] | None:
     """Return up to ``k`` movies similar to ``movie_id``, best first.
 
     Never include ``movie_id`` itself. Raise :class:`reelpick.NoAnswer` with a reason
@@ -96,7 +96,7 @@ def reelpick_recommend(
 
 
 @hookspec(firstresult=True)
-def reelpick_similar_image(image: bytes, k: int) -> list[Neighbour]:
+def reelpick_similar_image(image: bytes, k: int) -> list[Neighbour] | None:
     """Return up to ``k`` movies whose posters look most like ``image``, best first.
 
     Optional: for plugins that compare pictures. ``image`` is the encoded bytes of any

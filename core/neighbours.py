@@ -133,7 +133,7 @@ def _unsigned(indices: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _squared_norms(indptr, data):
+def _squared_norms(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:
     squares = np.zeros(len(indptr) - 1, dtype=np.float64)
     for i in range(len(indptr) - 1):
         for p in range(indptr[i], indptr[i + 1]):
@@ -143,18 +143,18 @@ def _squared_norms(indptr, data):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _topk_kernel(
-    rows,
-    item_ptr,
-    item_users,
-    item_vals,
-    user_ptr,
-    user_items,
-    user_vals,
-    sq_norms,
-    k,
-    min_support,
-    n_chunks,
-):
+    rows: np.ndarray,
+    item_ptr: np.ndarray,
+    item_users: np.ndarray,
+    item_vals: np.ndarray,
+    user_ptr: np.ndarray,
+    user_items: np.ndarray,
+    user_vals: np.ndarray,
+    sq_norms: np.ndarray,
+    k: int,
+    min_support: int,
+    n_chunks: int,
+) -> tuple[np.ndarray, np.ndarray]:
     n_items = len(item_ptr) - 1
     index = np.full((len(rows), k), -1, dtype=np.int32)
     score = np.zeros((len(rows), k), dtype=np.float32)
@@ -256,13 +256,13 @@ def _topk_kernel(
 
 
 @numba.njit(inline="always")
-def _worse(s_a, j_a, s_b, j_b):
+def _worse(s_a: float, j_a: int, s_b: float, j_b: int) -> bool:
     """(s_a, j_a) ranks below (s_b, j_b): a lower score, or the same score at a higher column."""
     return (s_a < s_b) | ((s_a == s_b) & (j_a > j_b))
 
 
 @numba.njit(inline="always")
-def _sift_down(heap_s, heap_j, pos, size):
+def _sift_down(heap_s: np.ndarray, heap_j: np.ndarray, pos: int, size: int) -> None:
     """Restore the min-heap below ``pos`` over entries [0, size); slot ``size`` must exist."""
     s, j = heap_s[pos], heap_j[pos]
     while True:
@@ -281,7 +281,7 @@ def _sift_down(heap_s, heap_j, pos, size):
 
 
 @numba.njit(inline="always")
-def _heapify(heap_s, heap_j, size):
+def _heapify(heap_s: np.ndarray, heap_j: np.ndarray, size: int) -> None:
     for pos in range(size // 2 - 1, -1, -1):
         _sift_down(heap_s, heap_j, pos, size)
 

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -53,11 +53,11 @@ class LoadedPlugin:
     origin: str  # "built-in" or "entry point (distribution X.Y)"
     info: PluginInfo
     params: dict[str, Any]
+    # Makes another instance (for variants): the class the plugin was loaded from, by default.
+    factory: Callable[[], object]
     store: ArtifactStore | None = None
     fitted: bool = False
     fitted_on: Dataset | None = None  # the dataset of the last successful fit
-    # Makes another instance (for variants): the class the plugin was loaded from, if any.
-    factory: Callable[[], object] | None = None
 
 
 @dataclass
@@ -190,10 +190,17 @@ class Registry:
         trace_log = logging.getLogger("reelpick.trace")
         started: dict[int, float] = {}
 
-        def before(hook_name: str, hook_impls: list, kwargs: dict) -> None:
+        def before(
+            hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+        ) -> None:
             started[id(kwargs)] = time.perf_counter()
 
-        def after(outcome: Any, hook_name: str, hook_impls: list, kwargs: dict) -> None:
+        def after(
+            outcome: pluggy.Result[Any],
+            hook_name: str,
+            hook_impls: Sequence[pluggy.HookImpl],
+            kwargs: Mapping[str, Any],
+        ) -> None:
             seconds = time.perf_counter() - started.pop(id(kwargs), time.perf_counter())
             names = ",".join(self.pm.get_name(impl.plugin) or "?" for impl in hook_impls)
             # The dataset and config are the same on every call and too long to print.
@@ -427,9 +434,10 @@ class Registry:
 
     def predict(self, name: str, user_id: int, movie_ids: list[int]) -> list[float] | None:
         """Predicted ratings from plugin ``name``, or None if it does not predict."""
-        return self._caller(name, "reelpick_predict")(
+        predicted: list[float] | None = self._caller(name, "reelpick_predict")(
             user_id=int(user_id), movie_ids=list(movie_ids)
         )
+        return predicted
 
     def predicts(self, name: str) -> bool:
         """Whether plugin ``name`` implements ``reelpick_predict``."""

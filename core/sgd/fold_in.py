@@ -143,7 +143,10 @@ def _ridge(design: np.ndarray, target: np.ndarray, penalty: np.ndarray) -> np.nd
     same solution, a 50x50 solve instead of 501x501 (what keeps a fold-in in milliseconds).
     """
     rows, unknowns = design.shape
+    solution: np.ndarray
     if rows >= unknowns:
-        return np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
-    scaled = design / penalty  # A D^-1
-    return scaled.T @ np.linalg.solve(scaled @ design.T + np.eye(rows), target)
+        solution = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
+    else:
+        scaled = design / penalty  # A D^-1
+        solution = scaled.T @ np.linalg.solve(scaled @ design.T + np.eye(rows), target)
+    return solution

@@ -34,6 +34,7 @@ ratings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,14 +114,14 @@ class Factors:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Factors:
         history = {k[8:]: v for k, v in arrays.items() if k.startswith("history_")}
-        plain = {k: v for k, v in arrays.items() if not k.startswith("history_")}
+        plain: dict[str, Any] = {k: v for k, v in arrays.items() if not k.startswith("history_")}
         plain["mu"] = float(plain["mu"])
         return cls(**plain, history=history)
 
 
 def train(
     matrix: sp.csr_matrix,
-    params: dict,
+    params: dict[str, Any],
     item_features: sp.csr_matrix | None = None,
     valid: sp.csr_matrix | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
@@ -218,7 +219,13 @@ def train(
     return best, history
 
 
-def _assemble(matrix, mu, state, item_features, params) -> dict[str, np.ndarray]:
+def _assemble(
+    matrix: sp.csr_matrix,
+    mu: float,
+    state: dict[str, np.ndarray],
+    item_features: sp.csr_matrix,
+    params: dict[str, Any],
+) -> dict[str, np.ndarray]:
     """Fold the implicit and genre terms into one vector and bias per user and movie."""
     counts = np.diff(matrix.indptr)
     norm = sp.diags(1 / np.sqrt(np.maximum(counts, 1)))
@@ -258,7 +265,8 @@ def predict_pairs(model: dict[str, np.ndarray], users: np.ndarray, items: np.nda
     """Predicted ratings (0.5-5) of the pairs (row ``users[n]``, column ``items[n]``)."""
     dots = np.einsum("ij,ij->i", model["user_vec"][users], model["item_vec"][items])
     raw = float(model["mu"]) + model["user_bias"][users] + model["item_bias"][items] + dots
-    return np.clip(raw, 0.5, 5.0)
+    clipped: np.ndarray = np.clip(raw, 0.5, 5.0)
+    return clipped
 
 
 def validation_split(
@@ -319,7 +327,7 @@ def feature_matrix(
     )
 
 
-def fit_factors(dataset: Dataset, params: dict) -> Factors:
+def fit_factors(dataset: Dataset, params: dict[str, Any]) -> Factors:
     """Fit the model on ``dataset``: early stopping on a validation slice, then refit."""
     ratings = dataset.matrix
     features = feature_matrix(dataset, params["genres"], params["decades"], params["min_tagged"])

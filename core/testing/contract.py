@@ -326,7 +326,7 @@ class _Checker:
                 if not outcome.no_answer.strip():
                     self._problem(f"{where} raised NoAnswer without a reason")
             else:
-                for problem in self._result_problems(movie_id, outcome.neighbours, self.k):
+                for problem in self._result_problems(movie_id, outcome.neighbours or [], self.k):
                     self._problem(f"{where} {problem}")
         if not any(o.neighbours for o in answers.values()):
             self._problem(
@@ -335,7 +335,7 @@ class _Checker:
             )
         self._pass("answers: Neighbours of known movies, not the query, sorted, at most k")
 
-    def _result_problems(self, movie_id: int, found: list, k: int) -> list[str]:
+    def _result_problems(self, movie_id: int, found: list[Any], k: int) -> list[str]:
         return neighbour_problems(
             found, k, self.dataset, frozenset({movie_id}), movie_id, thorough=True
         )
@@ -380,7 +380,9 @@ class _Checker:
                 self._problem(f"the registry refused the answer for {movie_id}: {answer.error}")
         self._pass("the registry accepts every answer")
 
-    def _check_predict(self, registry: Registry) -> tuple[tuple[int, list[int]], list] | None:
+    def _check_predict(
+        self, registry: Registry
+    ) -> tuple[tuple[int, list[int]], list[float]] | None:
         if not registry.implements(self.name, "reelpick_predict"):
             return None
         ratings = self.dataset.ratings
@@ -454,7 +456,12 @@ class _Checker:
                     f"first fit {want.describe()}, {how} {have.describe()}"
                 )
 
-    def _compare_snapshots(self, before: dict, after: dict, during: str) -> None:
+    def _compare_snapshots(
+        self,
+        before: dict[str, tuple[int, int]],
+        after: dict[str, tuple[int, int]],
+        during: str,
+    ) -> None:
         changed = sorted(
             set(before.items()).symmetric_difference(after.items()), key=lambda item: item[0]
         )
