@@ -7,6 +7,7 @@ similar to item i (never i itself), best first. -1 pads rows with fewer than k n
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Literal
 
 import numba
 import numpy as np
@@ -301,12 +302,15 @@ def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 class NeighbourTable:
     """A fitted top-k table over ``movie_ids``: answering a query is a row lookup.
 
+    ``movie_ids`` must be sorted ascending without repeats: a lookup binary-searches them.
     ``index[i]`` holds positions into ``movie_ids`` (best first, -1 for none) and
     ``score[i]`` their similarities.
     """
 
     def __init__(self, movie_ids: np.ndarray, index: np.ndarray, score: np.ndarray) -> None:
         self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        if len(self.movie_ids) > 1 and not bool(np.all(np.diff(self.movie_ids) > 0)):
+            raise ValueError("NeighbourTable needs movie_ids sorted ascending, without repeats")
         self.index = np.asarray(index, dtype=np.int32)
         self.score = np.asarray(score, dtype=np.float32)
 
@@ -347,7 +351,7 @@ class NeighbourTable:
         k: int,
         exclude: Collection[int] = (),
         *,
-        combine: str = "sum",
+        combine: Literal["sum", "max"] = "sum",
         reasons: int = 3,
     ) -> list[Recommendation]:
         """Up to ``k`` movies for a person, from the neighbours of the movies in ``weights``.

@@ -323,3 +323,11 @@ def test_similar_answers_or_says_why_not() -> None:
         table.similar(99, 5, unknown="unknown movie", alone="alone")
     with pytest.raises(NoAnswer, match="^alone$"):
         table.similar(30, 5, unknown="unknown movie", alone="alone")
+
+
+def test_a_table_refuses_unsorted_movie_ids() -> None:
+    """Lookups binary-search the ids: a table over unsorted ids would answer wrong movies."""
+    with pytest.raises(ValueError, match="sorted ascending"):
+        NeighbourTable(np.array([20, 10]), np.full((2, 1), -1), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="sorted ascending"):
+        NeighbourTable(np.array([10, 10]), np.full((2, 1), -1), np.zeros((2, 1)))
