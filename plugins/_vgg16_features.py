@@ -28,6 +28,8 @@ from tqdm import tqdm  # noqa: E402
 
 from reelpick import PluginError  # noqa: E402
 
+from ._vgg16_store import Compute, Pooling  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 SIZE = (224, 224)
@@ -52,14 +54,14 @@ def model(
     previous = keras.mixed_precision.global_policy()
     # The policy is read when layers are built: set it for this model only.
     keras.mixed_precision.set_global_policy(
-        "mixed_bfloat16" if compute == "bfloat16" else "float32"
+        "mixed_bfloat16" if compute == Compute.BFLOAT16 else "float32"
     )
     try:
         net = keras.applications.VGG16(
             include_top=False,
             weights=weights,
             input_shape=(*SIZE, 3),
-            pooling="avg" if pooling == "avg" else None,
+            pooling="avg" if pooling == Pooling.AVG else None,
         )
     except Exception as exc:
         raise PluginError(_weights_problem(weights, exc)) from exc

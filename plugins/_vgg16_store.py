@@ -17,6 +17,7 @@ import tempfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,29 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 LAYER = "block5_pool"
-STORAGES = ("float16", "float32")
 GRID = (7, 7, 512)  # block5_pool of a 224x224 input: rows, columns, channels
+
+
+class Pooling(StrEnum):
+    """What is kept of the block5_pool grid."""
+
+    FLATTEN = "flatten"  # the whole grid, 25,088 values (the seed article's features)
+    AVG = "avg"  # the 512 channel averages
+
+
+class Compute(StrEnum):
+    """The precision VGG16 runs in; AUTO resolves to BFLOAT16 where the CPU has it."""
+
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+
+
+class Storage(StrEnum):
+    """The precision of the stored feature values."""
+
+    FLOAT16 = "float16"
+    FLOAT32 = "float32"
 
 
 @dataclass(frozen=True)
@@ -34,9 +56,9 @@ class FeatureSpec:
 
     weights: str  # "imagenet" or a local file path, as handed to Keras
     weights_id: str  # "imagenet" or the sha256 of the weights file
-    pooling: str
-    compute: str  # "float32" or "bfloat16" (resolved from "auto")
-    storage: str
+    pooling: Pooling
+    compute: Compute  # FLOAT32 or BFLOAT16 (resolved from AUTO)
+    storage: Storage
 
     @property
     def id(self) -> str:
@@ -66,10 +88,10 @@ class FeatureStore:
     def __init__(self, root: Path, spec: FeatureSpec) -> None:
         self.root = Path(root)
         self.spec = spec
-        self.code = 1 if spec.storage == "float16" else 2
+        self.code = 1 if spec.storage == Storage.FLOAT16 else 2
         # block5_pool of VGG16: flattened 7 x 7 x 512, or 512 averaged. Any other length in
         # a file would break every fit that stacks it with the others.
-        self.dim = 7 * 7 * 512 if spec.pooling == "flatten" else 512
+        self.dim = 7 * 7 * 512 if spec.pooling == Pooling.FLATTEN else 512
 
     def path(self, content_hash: str) -> Path:
         key = self.spec.key(content_hash)

@@ -13,6 +13,8 @@ with max instead of sum 0.165); pushing dislikes' neighbours down gained nothing
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -29,8 +31,23 @@ from reelpick import (
     hookimpl,
 )
 
-PREDICTION_MODES = ("mean-centred", "zero-filled")
-WEIGHTINGS = ("centred", "liked")
+
+class Prediction(StrEnum):
+    """How a rating is predicted from the neighbours' ratings."""
+
+    MEAN_CENTRED = "mean-centred"
+    ZERO_FILLED = "zero-filled"  # the article's formula as written
+
+
+class Weighting(StrEnum):
+    """How a profile's ratings weigh its movies when recommending."""
+
+    CENTRED = "centred"
+    LIKED = "liked"
+
+
+PREDICTION_MODES = tuple(mode.value for mode in Prediction)
+WEIGHTINGS = tuple(weighting.value for weighting in Weighting)
 # A person's mean rating is shrunk towards PRIOR_MEAN as if PRIOR_RATINGS more ratings of it
 # had been given: a profile of one or two ratings has no mean worth centring on.
 PRIOR_MEAN, PRIOR_RATINGS = 3.5, 3.0
@@ -38,7 +55,7 @@ PRIOR_MEAN, PRIOR_RATINGS = 3.5, 3.0
 SEEN_WEIGHT = 0.5
 
 
-def profile_weights(profile: Profile, weighting: str = "liked") -> dict[int, float]:
+def profile_weights(profile: Profile, weighting: str = Weighting.LIKED) -> dict[int, float]:
     """How much each profile movie counts towards its neighbours' scores.
 
     ``liked`` (the default): 1 for each liked rating (``Profile.liked``), 0 otherwise;
@@ -50,7 +67,7 @@ def profile_weights(profile: Profile, weighting: str = "liked") -> dict[int, flo
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     weights = {int(m): SEEN_WEIGHT for m in profile.seen}
     ratings = profile.ratings
-    if weighting == "liked":
+    if weighting == Weighting.LIKED:
         liked = profile.liked()
         weights.update({int(m): 1.0 if m in liked else 0.0 for m in ratings})
         return weights
@@ -152,7 +169,7 @@ class CosineCF:
         )
         sims[row] = 0.0  # the user's own ratings are what we are predicting
         block = ratings[:, columns].toarray()
-        if self.params["prediction"] == "zero-filled":
+        if self.params["prediction"] == Prediction.ZERO_FILLED:
             # The article's formula as written: unrated cells count as ratings of 0.
             predicted = sims @ block / np.abs(sims).sum()
         else:

@@ -60,6 +60,7 @@ from ._hybrid_content import ContentEncoder, MovieContent, movie_content, poster
 from ._hybrid_model import (
     Choice,
     ContentMap,
+    Model,
     UserSide,
     blend_weights,
     choose_and_fit,
@@ -69,7 +70,7 @@ from ._hybrid_model import (
 log = logging.getLogger(__name__)
 
 VERSION = "1"
-MODELS = ("auto", "ridge", "mlp")
+MODELS = [model.value for model in Model]
 DEFAULT_PARAMS = {
     "min_ratings": 10,  # movies with at least this many ratings teach the map
     "tag_terms": 300,  # tags (found on the most movies) used as TF-IDF features

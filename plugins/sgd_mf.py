@@ -90,7 +90,7 @@ class SgdMF:
             )
         if self.table is None:
             valid = self.factors.item_counts >= params["min_ratings"]
-            ratings_only = params["similar_from"] == "ratings"
+            ratings_only = params["similar_from"] == sgd.SimilarFrom.RATINGS
             vectors = self.factors.item_cf if ratings_only else self.factors.item_vec
             index, score = topk_cosine_dense(vectors, params["neighbours"], valid)
             self.table = NeighbourTable(self.factors.movie_ids, index, score)
@@ -173,7 +173,10 @@ def _check_params(params: dict) -> None:
         (params["patience"] >= 1, "patience must be at least 1"),
         (params["neighbours"] >= 1, "neighbours must be at least 1"),
         (params["fold_in_reg"] > 0, "fold_in_reg must be positive"),
-        (params["similar_from"] in ("ratings", "all"), "similar_from must be 'ratings' or 'all'"),
+        (
+            params["similar_from"] in [s.value for s in sgd.SimilarFrom],
+            "similar_from must be 'ratings' or 'all'",
+        ),
     ]
     for ok, message in checks:
         if not ok:

@@ -53,10 +53,12 @@ from reelpick import (
 
 from ._vgg16_store import (
     GRID,
-    STORAGES,
     CachedPosterFeatures,
+    Compute,
     FeatureSpec,
     FeatureStore,
+    Pooling,
+    Storage,
 )
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,6 @@ log = logging.getLogger(__name__)
 WEIGHTS_ENV = "REELPICK_VGG16_WEIGHTS"
 FEATURES_DIR = "vgg16-features"
 KERAS_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-POOLINGS = ("flatten", "avg")
-COMPUTES = ("auto", "float32", "bfloat16")
 SEEN_WEIGHT = 0.5  # a poster of a movie only seen (no rating) counts half a liked one
 
 
@@ -259,16 +259,19 @@ class VGG16Poster:
 def feature_spec(params: dict, config: Config) -> FeatureSpec:
     """Check the parameters and resolve weights and precision (no TensorFlow needed)."""
     where = "[plugins.vgg16-poster]"
-    for key, allowed in (("pooling", POOLINGS), ("compute", COMPUTES), ("storage", STORAGES)):
+    for key, choices in (("pooling", Pooling), ("compute", Compute), ("storage", Storage)):
+        allowed = [choice.value for choice in choices]
         if params[key] not in allowed:
             raise PluginError(f"{where} {key} must be one of {', '.join(allowed)}")
     if params["batch_size"] < 1 or params["neighbours"] < 1:
         raise PluginError(f"{where} batch_size and neighbours must be at least 1")
     weights, weights_id = resolve_weights(params["weights"], config, config.cache_dir)
-    compute = params["compute"]
-    if compute == "auto":
-        compute = "bfloat16" if cpu_has_bf16() else "float32"
-    return FeatureSpec(weights, weights_id, params["pooling"], compute, params["storage"])
+    compute = Compute(params["compute"])
+    if compute == Compute.AUTO:
+        compute = Compute.BFLOAT16 if cpu_has_bf16() else Compute.FLOAT32
+    return FeatureSpec(
+        weights, weights_id, Pooling(params["pooling"]), compute, Storage(params["storage"])
+    )
 
 
 def resolve_weights(value: str, config: Config, cache_dir: Path) -> tuple[str, str]:
@@ -326,7 +329,7 @@ def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
     The mirrored sum repeats columns 0-2 as 6-4, so only columns 0-3 are kept, the repeated
     ones scaled by sqrt(2): the cosine is unchanged and the vector is 14,336 values, not 25,088.
     """
-    if not mirror or pooling != "flatten":
+    if not mirror or pooling != Pooling.FLATTEN:
         return vector
     grid = vector.reshape(GRID)
     half = (grid[:, :3] + grid[:, :3:-1]) * np.float32(np.sqrt(2))
@@ -335,7 +338,7 @@ def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
 
 
 def comparable_dim(pooling: str, mirror: bool) -> int:
-    if pooling == "avg":
+    if pooling == Pooling.AVG:
         return GRID[2]
     return GRID[0] * 4 * GRID[2] if mirror else int(np.prod(GRID))
 

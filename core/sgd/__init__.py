@@ -7,12 +7,13 @@ places unrated ones in its taste space. :mod:`.model` holds the model and its tr
 """
 
 from .fold_in import FoldedUser, aligned, fold_in
-from .model import DEFAULT_PARAMS, Factors, fit_factors, predict_pairs, train
+from .model import DEFAULT_PARAMS, Factors, SimilarFrom, fit_factors, predict_pairs, train
 
 __all__ = [
     "DEFAULT_PARAMS",
     "Factors",
     "FoldedUser",
+    "SimilarFrom",
     "aligned",
     "fit_factors",
     "fold_in",

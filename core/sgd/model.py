@@ -34,6 +34,7 @@ ratings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,14 @@ import scipy.sparse as sp
 
 from ..data.movielens import Dataset
 from . import kernels
+
+
+class SimilarFrom(StrEnum):
+    """Which movie vectors similar movies are measured on."""
+
+    ALL = "all"  # the full vectors, genre and implicit terms included
+    RATINGS = "ratings"  # the rating factors only (kept as ``Factors.item_cf``)
+
 
 # The parameters of the model and of the tables built from it (sgd-mf's [plugins.sgd-mf]).
 DEFAULT_PARAMS = {
@@ -362,7 +371,7 @@ def fit_factors(dataset: Dataset, params: dict[str, Any]) -> Factors:
         user_vec=vectors("user_vec"),
         item_vec=vectors("item_vec"),
         # Only the "ratings" similar-movie table needs the rating part alone.
-        item_cf=vectors("item_cf", params["similar_from"] == "ratings"),
+        item_cf=vectors("item_cf", params["similar_from"] == SimilarFrom.RATINGS),
         implicit=vectors("implicit", params["implicit"]),
         asymmetric=vectors("asymmetric", params["asymmetric"]),
         item_bias_raw=model["item_bias_raw"],
