@@ -24,6 +24,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -214,7 +215,7 @@ class ContentEncoder:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ContentEncoder:
-        values = dict(arrays)
+        values: dict[str, Any] = dict(arrays)
         values["year_mean"] = float(values["year_mean"])
         values["year_std"] = float(values["year_std"])
         return cls(**values)

@@ -247,7 +247,8 @@ def choose_and_fit(
     train = np.setdiff1d(np.arange(n), held)
     scores: dict[str, float] = {}
     path = RidgePath(x[train], y[train])
-    best_lam, ridge_rmse, best_ridge = RIDGE_LAMBDAS[0], np.inf, None
+    best_lam, ridge_rmse = RIDGE_LAMBDAS[0], np.inf
+    best_ridge = path.solve(best_lam)
     for lam in RIDGE_LAMBDAS:
         candidate = path.solve(lam)
         bias, vectors = candidate.predict(x[held])
@@ -273,7 +274,7 @@ def choose_and_fit(
     use_mlp = params["model"] == Model.MLP or (
         params["model"] == Model.AUTO and mlp_rmse < ridge_rmse
     )
-    chosen = best_mlp if use_mlp else best_ridge
+    chosen = best_mlp if use_mlp and best_mlp is not None else best_ridge
     shrinkage, blend_scores = choose_shrinkage(chosen, x, y, held, side, params)
     scores.update(blend_scores)
     if use_mlp:

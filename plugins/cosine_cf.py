@@ -22,6 +22,7 @@ from reelpick import (
     ArtifactStore,
     Config,
     Dataset,
+    Neighbour,
     NeighbourTable,
     NoAnswer,
     PluginInfo,
@@ -121,20 +122,21 @@ class CosineCF:
         self.user_norms = np.sqrt(np.asarray(ratings.multiply(ratings).sum(axis=1)).ravel())
         self.user_means = np.asarray(ratings.sum(axis=1)).ravel() / np.maximum(counts, 1)
         self.rated = set(dataset.ratings["movieId"].unique().tolist())
-        self.table = NeighbourTable.load(store)
-        if self.table is None:
+        table = NeighbourTable.load(store)
+        if table is None:
             values = _centred(matrix.matrix) if params["adjusted"] else matrix.matrix
             # The local numba kernel or Spark jobs, as [engine] says: the same table either way.
             engine = engine_for(config)
             index, score = engine.topk_cosine(values, params["neighbours"], params["min_support"])
-            self.table = NeighbourTable(matrix.movie_ids, index, score)
-            self.table.save(store)
+            table = NeighbourTable(matrix.movie_ids, index, score)
+            table.save(store)
+        self.table = table
 
     @hookimpl
-    def reelpick_similar(self, movie_id: int, k: int):
+    def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
         if movie_id not in self.rated:
             raise NoAnswer(UNKNOWN_MOVIE)
-        return self.table.similar(
+        return self._table().similar(
             movie_id,
             k,
             unknown=UNKNOWN_MOVIE,
@@ -146,9 +148,10 @@ class CosineCF:
         self, profile: Profile, k: int, exclude: frozenset[int]
     ) -> list[Recommendation]:
         weights = profile_weights(profile)
-        if not any(self.table.has_neighbours(m) for m in weights):
+        table = self._table()
+        if not any(table.has_neighbours(m) for m in weights):
             raise NoAnswer("cosine-CF knows no ratings of the movies in this profile")
-        found = self.table.recommend(weights, k, exclude)
+        found = table.recommend(weights, k, exclude)
         if not found:
             raise NoAnswer("cosine-CF needs a movie you liked or saw to go on")
         return found
@@ -156,14 +159,17 @@ class CosineCF:
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
         """User-based prediction: weights are the cosine of the user's rating row with others'."""
-        ratings = self.ratings
-        row = int(np.searchsorted(self.user_ids, user_id))
-        if row >= len(self.user_ids) or self.user_ids[row] != user_id:
+        ratings, user_ids = self.ratings, self.user_ids
+        norms, means = self.user_norms, self.user_means
+        if ratings is None or user_ids is None or norms is None or means is None:
+            raise NoAnswer("cosine-CF is not fitted")
+        row = int(np.searchsorted(user_ids, user_id))
+        if row >= len(user_ids) or user_ids[row] != user_id:
             raise NoAnswer(f"user {user_id} has no ratings")
-        columns = [self.table.position(m) for m in movie_ids]
+        table = self._table()
+        columns = [table.position(m) for m in movie_ids]
         if any(c is None for c in columns):
             raise NoAnswer("unknown movie id")
-        norms = self.user_norms
         sims = np.asarray(ratings @ ratings[row].T.toarray()).ravel() / np.maximum(
             norms * norms[row], 1e-12
         )
@@ -173,7 +179,6 @@ class CosineCF:
             # The article's formula as written: unrated cells count as ratings of 0.
             predicted = sims @ block / np.abs(sims).sum()
         else:
-            means = self.user_means
             rated = block != 0
             deviations = np.where(rated, block - means[:, None], 0.0)
             weight = np.abs(sims) @ rated
@@ -182,6 +187,12 @@ class CosineCF:
             )
             predicted = np.clip(means[row] + lift, 0.5, 5.0)
         return [float(p) for p in predicted]
+
+    def _table(self) -> NeighbourTable:
+        """The fitted similar-movie table; NoAnswer before a fit."""
+        if self.table is None:
+            raise NoAnswer("cosine-CF is not fitted")
+        return self.table
 
 
 def _centred(ratings: sp.csr_matrix) -> sp.csr_matrix:

@@ -33,6 +33,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ log = logging.getLogger(__name__)
 
 VERSION = "1"
 MODELS = [model.value for model in Model]
-DEFAULT_PARAMS = {
+DEFAULT_PARAMS: dict[str, Any] = {
     "min_ratings": 10,  # movies with at least this many ratings teach the map
     "tag_terms": 300,  # tags (found on the most movies) used as TF-IDF features
     "posters": True,  # use the poster features of vgg16-poster (fitted first; see PluginInfo.needs)
@@ -148,8 +149,8 @@ class Hybrid:
             version=VERSION,
             params=sgd_params(params),
         )
-        self.factors = self._factors(dataset, factors_store, params)
-        teaching = self.factors.movie_ids[self.factors.item_counts >= params["min_ratings"]]
+        factors = self.factors = self._factors(dataset, factors_store, params)
+        teaching = factors.movie_ids[factors.item_counts >= params["min_ratings"]]
         model_store = ArtifactStore(
             config.cache_dir,
             "hybrid-model",
@@ -163,19 +164,20 @@ class Hybrid:
         # Named after every movie's content: a changed poster or tag set gets a new entry.
         movie_set = _digest([model_store.key, *digests])
         taste = store.load_arrays(f"taste-{movie_set}")
-        self.table = NeighbourTable.load(store, f"neighbours-{movie_set}")
-        if taste is None or self.table is None:
+        table = NeighbourTable.load(store, f"neighbours-{movie_set}")
+        if taste is None or table is None:
             taste = self._taste(dataset, content, digests, model_store, features)
             store.save_arrays(f"taste-{movie_set}", **taste)
             vectors = taste["item_vec"] - taste["centre"]
             placed = counts >= params["similar_min_ratings"]
             index, score = topk_among(vectors, taste["usable"], placed, params["neighbours"])
-            self.table = NeighbourTable(content.movie_ids, index, score)
-            self.table.save(store, f"neighbours-{movie_set}")
+            table = NeighbourTable(content.movie_ids, index, score)
+            table.save(store, f"neighbours-{movie_set}")
             for old in [*store.path.glob("taste-*.npz"), *store.path.glob("neighbours-*.npz")]:
                 if not old.stem.endswith(movie_set):  # entries of earlier movie sets
                     old.unlink(missing_ok=True)
-        self._assemble(taste, counts)
+        self.table = table
+        self._assemble(taste, counts, table)
         self.last_fit["seconds"] = time.perf_counter() - started
 
     # -- fitting -----------------------------------------------------------------------
@@ -200,25 +202,26 @@ class Hybrid:
         features: PosterFeatures | None,
     ) -> dict[str, np.ndarray]:
         """Blended parameters of every movie (fit or load the map, encode the missing rows)."""
-        f = self.factors
+        f = self._sgd()
         loaded = _load_model(model_store)
         if loaded is None:
             self.last_fit["model"] = "fitted"
-            encoder, mapped, self.choice, rows = self._fit_model(dataset, content, features)
+            encoder, mapped, choice, rows = self._fit_model(dataset, content, features)
             model_store.save_arrays("encoder", **encoder.arrays())
             model_store.save_arrays("map", **mapped.arrays())
-            model_store.save_arrays("choice", **self.choice.arrays())
+            model_store.save_arrays("choice", **choice.arrays())
             model_store.save_arrays("rows", **_rows_arrays(content.movie_ids, digests, rows))
         else:
             self.last_fit["model"] = "loaded"
-            encoder, mapped, self.choice, cached = loaded
+            encoder, mapped, choice, cached = loaded
             rows = self._reuse_rows(cached, content, digests, encoder, features)
+        self.choice = choice
         bias_hat, vec_hat = mapped.predict(rows)
         cols = np.searchsorted(f.movie_ids, content.movie_ids)
         cols = np.minimum(cols, len(f.movie_ids) - 1)
         known = f.movie_ids[cols] == content.movie_ids
         counts = np.where(known, f.item_counts[cols], 0)
-        w = blend_weights(counts, self.choice.shrinkage)
+        w = blend_weights(counts, choice.shrinkage)
         sgd_vec = np.where(known[:, None], f.item_vec[cols], 0)
         sgd_bias = np.where(known, f.item_bias[cols], 0)
         return {
@@ -234,7 +237,7 @@ class Hybrid:
     def _fit_model(
         self, dataset: Dataset, content: MovieContent, features: PosterFeatures | None
     ) -> tuple[ContentEncoder, ContentMap, Choice, np.ndarray]:
-        f, params = self.factors, self.params
+        f, params = self._sgd(), self.params
         teaching = np.flatnonzero(
             np.isin(content.movie_ids, f.movie_ids[f.item_counts >= params["min_ratings"]])
         )
@@ -264,7 +267,7 @@ class Hybrid:
             users.append(matrix.indices[start:stop])
             items.append(np.full(stop - start, position))
             values.append(matrix.data[start:stop])
-        f = self.factors
+        f = self._sgd()
         return UserSide(
             f.mu,
             f.user_bias,
@@ -307,9 +310,12 @@ class Hybrid:
         self.last_fit["rows_computed"] = len(missing)
         return rows
 
-    def _assemble(self, taste: dict[str, np.ndarray], counts: np.ndarray) -> None:
-        """The fitted model as :class:`reelpick.sgd.Factors` over every movie, for predict and fold-in."""
-        f = self.factors
+    def _assemble(
+        self, taste: dict[str, np.ndarray], counts: np.ndarray, table: NeighbourTable
+    ) -> None:
+        """The fitted model as :class:`reelpick.sgd.Factors` over every movie, for predict and
+        fold-in."""
+        f = self._sgd()
         column = taste["sgd_column"]
         known = column >= 0
 
@@ -323,7 +329,7 @@ class Hybrid:
 
         self.taste = replace(
             f,
-            movie_ids=self.table.movie_ids,
+            movie_ids=table.movie_ids,
             item_vec=taste["item_vec"],
             item_bias=taste["item_bias"],
             item_cf=np.zeros((0, 0), dtype=np.float32),
@@ -340,12 +346,11 @@ class Hybrid:
     # -- hooks ---------------------------------------------------------------------------
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        if self.table is None or self.usable is None:
-            raise NoAnswer("the hybrid is not fitted")
-        position = self.table.position(movie_id)
-        if position is not None and not self.usable[position]:
+        _, table, _, usable = self._fitted()
+        position = table.position(movie_id)
+        if position is not None and not usable[position]:
             raise NoAnswer("this movie has no ratings, genres, tags or poster to place it by")
-        return self.table.similar(
+        return table.similar(
             movie_id,
             k,
             unknown="the hybrid does not know this movie",
@@ -356,7 +361,7 @@ class Hybrid:
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
         """Ratings of a user of the training data. A movie with nothing to place it by gets
         the map's guess for an empty row: the average movie (biases, no taste)."""
-        t = self.taste
+        t = self._fitted()[0]
         row = int(np.searchsorted(t.user_ids, user_id))
         if row >= len(t.user_ids) or t.user_ids[row] != user_id:
             raise NoAnswer(f"user {user_id} has no ratings")
@@ -368,34 +373,48 @@ class Hybrid:
     def reelpick_recommend(
         self, profile: Profile, k: int, exclude: frozenset[int]
     ) -> list[Recommendation]:
-        t = self.taste
-        known = {m: r for m, r in profile.ratings.items() if self.table.position(m) is not None}
+        t, table, unit, usable = self._fitted()
+        known = {m: r for m, r in profile.ratings.items() if table.position(m) is not None}
         if not known:
             raise NoAnswer("none of this profile's rated movies are known to the hybrid")
         user = sgd.fold_in(t, known, self.params["fold_in_reg"])
         scores = t.mu + user.bias + t.item_bias + t.item_vec @ user.vector
-        banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~self.usable
+        banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~usable
         scores = np.where(banned, -np.inf, scores)
         top = [i for i in np.argsort(-scores, kind="stable")[: max(k, 0)] if np.isfinite(scores[i])]
         liked = profile.liked() or known
-        reasons = np.array([self.table.position(m) for m in liked if m in known], dtype=np.int64)
+        reasons = np.array([table.position(m) for m in liked if m in known], dtype=np.int64)
         out = []
         for i in top:
             because: tuple[int, ...] = ()
             if len(reasons):
-                aligned = self.unit[reasons] @ self.unit[i]
+                aligned = unit[reasons] @ unit[i]
                 order = np.argsort(-aligned, kind="stable")[:3]
                 because = tuple(int(t.movie_ids[reasons[o]]) for o in order if aligned[o] > 0)
             out.append(Recommendation(int(t.movie_ids[i]), float(min(scores[i], 5.0)), because))
         return out
 
     def _columns(self, movie_ids: list[int]) -> np.ndarray:
+        taste_ids = self._fitted()[0].movie_ids
         ids = np.asarray(movie_ids, dtype=np.int64)
-        cols = np.searchsorted(self.taste.movie_ids, ids)
-        inside = cols < len(self.taste.movie_ids)
-        if not np.all(inside) or np.any(self.taste.movie_ids[cols] != ids):
+        cols = np.searchsorted(taste_ids, ids)
+        inside = cols < len(taste_ids)
+        if not np.all(inside) or np.any(taste_ids[cols] != ids):
             raise NoAnswer("unknown movie id")
         return cols
+
+    def _sgd(self) -> sgd.Factors:
+        """The SGD factors of the rated movies, which a fit computes or loads first."""
+        if self.factors is None:
+            raise PluginError("hybrid: the SGD factors are not fitted yet")
+        return self.factors
+
+    def _fitted(self) -> tuple[sgd.Factors, NeighbourTable, np.ndarray, np.ndarray]:
+        """Taste factors over every movie, the similar-movie table, the centred unit taste
+        vectors and which movies can be placed; NoAnswer before a fit."""
+        if self.taste is None or self.table is None or self.unit is None or self.usable is None:
+            raise NoAnswer("the hybrid is not fitted")
+        return self.taste, self.table, self.unit, self.usable
 
 
 # -- helpers -------------------------------------------------------------------------------------

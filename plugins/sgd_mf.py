@@ -72,34 +72,36 @@ class SgdMF:
         self.params = dict(params)
         started = time.perf_counter()
         arrays = store.load_arrays("factors")
-        self.table = NeighbourTable.load(store)
-        self.loaded_from_cache = arrays is not None and self.table is not None
+        table = NeighbourTable.load(store)
+        self.loaded_from_cache = arrays is not None and table is not None
+        factors = None
         if arrays is not None:
             try:
-                self.factors = sgd.Factors.from_arrays(arrays)
+                factors = sgd.Factors.from_arrays(arrays)
             except (TypeError, KeyError):  # written by another version of this class
-                arrays = None
                 self.loaded_from_cache = False
-        if arrays is None:
-            self.factors = sgd.fit_factors(dataset, params)
-            store.save_arrays("factors", **self.factors.arrays())
+        if factors is None:
+            factors = sgd.fit_factors(dataset, params)
+            store.save_arrays("factors", **factors.arrays())
             log.info(
                 "sgd-mf trained %d epochs in %.1f s",
-                int(self.factors.history["epochs"][0]),
+                int(factors.history["epochs"][0]),
                 time.perf_counter() - started,
             )
-        if self.table is None:
-            valid = self.factors.item_counts >= params["min_ratings"]
+        if table is None:
+            valid = factors.item_counts >= params["min_ratings"]
             ratings_only = params["similar_from"] == sgd.SimilarFrom.RATINGS
-            vectors = self.factors.item_cf if ratings_only else self.factors.item_vec
+            vectors = factors.item_cf if ratings_only else factors.item_vec
             index, score = topk_cosine_dense(vectors, params["neighbours"], valid)
-            self.table = NeighbourTable(self.factors.movie_ids, index, score)
-            self.table.save(store)
+            table = NeighbourTable(factors.movie_ids, index, score)
+            table.save(store)
+        self.factors, self.table = factors, table
         self.fit_seconds = time.perf_counter() - started
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        return self.table.similar(
+        _, table = self._fitted()
+        return table.similar(
             movie_id,
             k,
             unknown="SGD-MF does not know this movie",
@@ -109,7 +111,7 @@ class SgdMF:
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
         """Predicted ratings of a user from the training data (NoAnswer for other users)."""
-        f = self.factors
+        f, _ = self._fitted()
         row = int(np.searchsorted(f.user_ids, user_id))
         if row >= len(f.user_ids) or f.user_ids[row] != user_id:
             raise NoAnswer(f"user {user_id} has no ratings; fold them in with SgdMF.fold_in")
@@ -135,8 +137,8 @@ class SgdMF:
         The score is the predicted rating before clipping to 5 stars, so that the best picks
         do not all tie at 5.
         """
-        f = self.factors
-        rated = [m for m in profile.ratings if self.table.position(m) is not None]
+        f, table = self._fitted()
+        rated = [m for m in profile.ratings if table.position(m) is not None]
         if not rated:
             raise NoAnswer("SGD-MF knows none of the movies rated in this profile")
         user = self.fold_in({m: profile.ratings[m] for m in rated})
@@ -153,9 +155,14 @@ class SgdMF:
 
         Not a hook: reelpick_recommend will build on it. Raises NoAnswer before a fit.
         """
-        if self.factors is None:
+        factors, _ = self._fitted()
+        return sgd.fold_in(factors, ratings, self.params["fold_in_reg"])
+
+    def _fitted(self) -> tuple[sgd.Factors, NeighbourTable]:
+        """The fitted factors and similar-movie table; NoAnswer before a fit."""
+        if self.factors is None or self.table is None:
             raise NoAnswer("SGD-MF is not fitted")
-        return sgd.fold_in(self.factors, ratings, self.params["fold_in_reg"])
+        return self.factors, self.table
 
 
 def _check_params(params: dict) -> None:

@@ -78,7 +78,7 @@ class PosterRef:
 class VGG16Poster:
     def __init__(self) -> None:
         self.table: NeighbourTable | None = None
-        self._fit_inputs: tuple | None = None
+        self._fit_inputs: tuple[FeatureSpec, dict, Config, Dataset] | None = None
         self._refs: list[PosterRef] = []  # the indexed posters of the last fit
         self._image_index: tuple[np.ndarray, np.ndarray] | None = None  # (movie ids, unit rows)
         # What the last fit did and where its time went, for the benchmark and the tests.
@@ -198,6 +198,8 @@ class VGG16Poster:
     def _index(self) -> tuple[np.ndarray, np.ndarray]:
         """Movie ids and unit-length comparable features of every indexed poster (built once)."""
         if self._image_index is None:
+            if self._fit_inputs is None:
+                raise NoAnswer("the poster index is not fitted")
             spec, params, config, dataset = self._fit_inputs
             with PosterStore(config, dataset) as posters:
                 refs = indexed_posters(posters, dataset)
@@ -251,6 +253,9 @@ class VGG16Poster:
                 continue
             features.save(refs[row].content_hash, vector)
             stored = features.load(refs[row].content_hash)  # exactly what later fits will see
+            if stored is None:  # unreadable at once: the disk is failing
+                usable[row] = False
+                continue
             vectors[row] = comparable(stored, pooling, mirror)
             self.last_fit["computed"] += 1
         return vectors, usable
@@ -306,9 +311,9 @@ def resolve_weights(value: str, config: Config, cache_dir: Path) -> tuple[str, s
                 digest.update(chunk)
         memo[memo_key] = digest.hexdigest()
         memo_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=memo_file.parent, delete=False) as fh:
-            json.dump(memo, fh)
-        os.replace(fh.name, memo_file)
+        with tempfile.NamedTemporaryFile("w", dir=memo_file.parent, delete=False) as out:
+            json.dump(memo, out)
+        os.replace(out.name, memo_file)
     return str(path), memo[memo_key]
 
 
