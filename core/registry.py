@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -26,6 +26,7 @@ from .cache import ArtifactStore
 from .config import Config, check_type
 from .data.movielens import Dataset
 from .errors import ConfigError, NoAnswer, PluginError
+from .hooktrace import log_hook_calls
 from .needs import plan_fits
 from .types import Need, Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
 
@@ -187,34 +188,7 @@ class Registry:
         if self._tracing:
             return
         self._tracing = True
-        trace_log = logging.getLogger("reelpick.trace")
-        started: dict[int, float] = {}
-
-        def before(
-            hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
-        ) -> None:
-            started[id(kwargs)] = time.perf_counter()
-
-        def after(
-            outcome: pluggy.Result[Any],
-            hook_name: str,
-            hook_impls: Sequence[pluggy.HookImpl],
-            kwargs: Mapping[str, Any],
-        ) -> None:
-            seconds = time.perf_counter() - started.pop(id(kwargs), time.perf_counter())
-            names = ",".join(self.pm.get_name(impl.plugin) or "?" for impl in hook_impls)
-            # The dataset and config are the same on every call and too long to print.
-            shown = {
-                k: str(v.path) if isinstance(v, ArtifactStore) else v
-                for k, v in kwargs.items()
-                if k not in ("dataset", "config")
-            }
-            status = "raised " + type(outcome.exception).__name__ if outcome.exception else "ok"
-            trace_log.warning(
-                "%s[%s](%s) %s in %.1f ms", hook_name, names, shown, status, seconds * 1e3
-            )
-
-        self.pm.add_hookcall_monitoring(before, after)
+        log_hook_calls(self.pm)
         self._callers.clear()
 
     # -- queries ---------------------------------------------------------------------
