@@ -15,7 +15,7 @@ flatters every candidate alike; it ranks them without a second SGD fit.
 
 Movies with a few ratings blend their SGD and mapped parameters by ``n/(n+c)``. ``c`` is chosen
 by simulation on the validation movies: reveal n of a movie's ratings, place the movie from
-them with the users fixed (a ridge fold-in, the item-side twin of ``_sgd_model.fold_in``),
+them with the users fixed (a ridge fold-in, the item-side twin of ``reelpick.sgd.fold_in``),
 blend with its mapped parameters and score the ratings not revealed.
 """
 

@@ -28,7 +28,6 @@ simply has no poster (an indicator says so); nothing is computed here.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -36,7 +35,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from reelpick import (
@@ -67,6 +65,7 @@ from ._hybrid_model import (
     choose_and_fit,
     topk_among,
 )
+from ._hybrid_store import digest, load_model, rated_only, ratings_key, rows_arrays, sgd_params
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +153,7 @@ class Hybrid:
         model_store = ArtifactStore(
             config.cache_dir,
             "hybrid-model",
-            data=_digest(
+            data=digest(
                 [factors_store.key, spec_id, *digests[np.isin(content.movie_ids, teaching)]]
             ),
             version=VERSION,
@@ -162,7 +161,7 @@ class Hybrid:
             | {"neighbours": None, "similar_min_ratings": None},
         )
         # Named after every movie's content: a changed poster or tag set gets a new entry.
-        movie_set = _digest([model_store.key, *digests])
+        movie_set = digest([model_store.key, *digests])
         taste = store.load_arrays(f"taste-{movie_set}")
         table = NeighbourTable.load(store, f"neighbours-{movie_set}")
         if taste is None or table is None:
@@ -203,14 +202,14 @@ class Hybrid:
     ) -> dict[str, np.ndarray]:
         """Blended parameters of every movie (fit or load the map, encode the missing rows)."""
         f = self._sgd()
-        loaded = _load_model(model_store)
+        loaded = load_model(model_store)
         if loaded is None:
             self.last_fit["model"] = "fitted"
             encoder, mapped, choice, rows = self._fit_model(dataset, content, features)
             model_store.save_arrays("encoder", **encoder.arrays())
             model_store.save_arrays("map", **mapped.arrays())
             model_store.save_arrays("choice", **choice.arrays())
-            model_store.save_arrays("rows", **_rows_arrays(content.movie_ids, digests, rows))
+            model_store.save_arrays("rows", **rows_arrays(content.movie_ids, digests, rows))
         else:
             self.last_fit["model"] = "loaded"
             encoder, mapped, choice, cached = loaded
@@ -420,40 +419,6 @@ class Hybrid:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def sgd_params(params: dict) -> dict:
-    """SGD-MF's defaults with the hybrid's three overrides."""
-    return dict(
-        sgd.DEFAULT_PARAMS,
-        factors=params["sgd_factors"],
-        epochs=params["sgd_epochs"],
-        ensemble=params["sgd_ensemble"],
-    )
-
-
-def rated_only(dataset: Dataset) -> Dataset:
-    """The dataset without the movies nobody rated: SGD-MF's fit then does not depend on them
-    (its random start would shift with every movie added), nor on tags (min_tagged is 0)."""
-    rated = np.unique(dataset.ratings["movieId"].to_numpy())
-    return Dataset(
-        movies=dataset.movies.loc[rated],
-        ratings=dataset.ratings,
-        tags=dataset.tags.iloc[0:0],
-        fingerprint=ratings_key(dataset),
-        source=f"{dataset.source} [rated movies]",
-    )
-
-
-def ratings_key(dataset: Dataset) -> str:
-    """A hash of what the SGD fit reads: the ratings, and the genres and years of rated movies."""
-    digest = hashlib.sha256()
-    ratings = dataset.ratings[["userId", "movieId", "rating"]]
-    digest.update(pd.util.hash_pandas_object(ratings, index=False).to_numpy().tobytes())
-    rated = dataset.movies.loc[np.unique(ratings["movieId"].to_numpy())]
-    for movie_id, genres, year in zip(rated.index, rated["genres"], rated["year"], strict=True):
-        digest.update(f"{movie_id}|{','.join(genres)}|{year}\n".encode())
-    return digest.hexdigest()[:20]
-
-
 def _poster_features(needs: Mapping[str, object]) -> PosterFeatures:
     """The poster features the registry handed over (``posters = true`` declares the need)."""
     features = needs.get(POSTER_FEATURES)
@@ -462,36 +427,6 @@ def _poster_features(needs: Mapping[str, object]) -> PosterFeatures:
             f"hybrid: the registry handed over {type(features).__name__} as {POSTER_FEATURES}"
         )
     return features
-
-
-def _load_model(store: ArtifactStore):
-    parts = [store.load_arrays(n) for n in ("encoder", "map", "choice", "rows")]
-    if any(p is None for p in parts):
-        return None
-    encoder, mapped, choice, rows = parts
-    return (
-        ContentEncoder.from_arrays(encoder),
-        ContentMap.from_arrays(mapped),
-        Choice.from_arrays(choice),
-        rows,
-    )
-
-
-def _rows_arrays(movie_ids: np.ndarray, digests: np.ndarray, rows: np.ndarray) -> dict:
-    """Content rows as a sparse matrix: most of a row (tags, poster) is zero."""
-    matrix = sp.csr_matrix(rows.astype(np.float32))
-    return {
-        "movie_ids": movie_ids,
-        "digests": digests,
-        "data": matrix.data,
-        "indices": matrix.indices,
-        "indptr": matrix.indptr,
-        "shape": np.array(matrix.shape),
-    }
-
-
-def _digest(parts: list[str]) -> str:
-    return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
 def _check_params(params: dict) -> None:
