@@ -22,7 +22,7 @@ class PosterFeatures(Protocol):
     """The product named :data:`POSTER_FEATURES`: one feature vector per real poster.
 
     ``id`` names everything that decides the vectors apart from the posters (model, weights,
-    precision): a dependant puts it in its cache keys, so that features of another model are
+    precision): a plugin that needs them puts it in its cache keys, so that features of another model are
     never mixed with stored ones. ``content_hashes`` maps each movie with features to the
     content hash of its poster (placeholders never appear); ``vector`` is that movie's feature
     vector, the same length for every movie, or None when it cannot be read.
