@@ -9,7 +9,7 @@ Every text the bot sends is an English message id passed through a translator::
 Catalogues are JSON files ``bot/locales/<language>/<part>.json`` mapping the English message id
 to its translation (several files per language so that each bot feature keeps its own);
 English needs none. Placeholders use ``str.format`` names (``{title}``) and must match between
-the id and the translation. ``tests/test_i18n.py`` extracts every id from the code and fails on
+the id and the translation. ``tests/bot/test_i18n.py`` extracts every id from the code and fails on
 a missing, extra or mismatched translation, so no text is left untranslated.
 
 Why not gettext: .mo files need a compile step and a tool we would have to ship; JSON keeps the

@@ -4,13 +4,16 @@ A plugin needs only what is exported here, and the built-in plugins (reelpick.pl
 import nothing else from reelpick, exactly as an external plugin must::
 
     from reelpick import hookimpl, PluginInfo, Neighbour, NoAnswer, NeighbourTable
+    from reelpick import Need, POSTER_FEATURES, PosterFeatures  # what a fit takes from another
     from reelpick import Dataset, ArtifactStore, Config, PosterStore
     from reelpick import engine_for  # heavy fits on the configured engine (local or Spark)
+    from reelpick import sgd  # SGD matrix factorisation, a model plugins train
 
 Modules inside core never import from this package root (it imports most of core); they
 import the module that defines a name. docs/architecture.md says where each job lives.
 """
 
+from . import sgd
 from .cache import ArtifactStore
 from .config import Config, expand
 from .data import Dataset
@@ -19,7 +22,8 @@ from .errors import ConfigError, DataError, EngineError, NoAnswer, PluginError, 
 from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
-from .types import Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
+from .products import POSTER_FEATURES, PosterFeatures
+from .types import Need, Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
 from .version import __version__
 
 __all__ = [
@@ -30,13 +34,16 @@ __all__ = [
     "Dataset",
     "Engine",
     "EngineError",
+    "Need",
     "Neighbour",
     "NeighbourTable",
     "NoAnswer",
+    "POSTER_FEATURES",
     "PluginAnswer",
     "PluginError",
     "PluginInfo",
     "Poster",
+    "PosterFeatures",
     "PosterStore",
     "Profile",
     "Recommendation",
@@ -45,6 +52,7 @@ __all__ = [
     "engine_for",
     "expand",
     "hookimpl",
+    "sgd",
     "topk_cosine_dense",
     "topk_cosine_sparse",
 ]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container
+from typing import Any
 
 from .types import Neighbour
 
 
 def neighbour_problems(
-    found: list,
+    found: list[Any],
     k: int,
     movies: Container[int] | None,
     exclude: frozenset[int] = frozenset(),

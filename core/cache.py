@@ -73,8 +73,9 @@ class ArtifactStore:
         """Atomically store named arrays under ``name``."""
         self.path.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
+        named: dict[str, Any] = dict(arrays)  # numpy's stub types every keyword as allow_pickle
         with atomic_write(self.path / f"{name}.npz") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **named)
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
         """The arrays saved under ``name``, or None if absent or damaged (a damaged file is removed)."""

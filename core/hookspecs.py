@@ -7,11 +7,13 @@ plugin's results and one plugin's failure never hides another's answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .cache import ArtifactStore
     from .config import Config
     from .data import Dataset
@@ -22,8 +24,8 @@ hookimpl = pluggy.HookimplMarker("reelpick")
 
 
 @hookspec(firstresult=True)
-def reelpick_plugin_info() -> PluginInfo:
-    """Describe the plugin: label, one-line description, version and default parameters.
+def reelpick_plugin_info() -> PluginInfo | None:
+    """Describe the plugin: label, description, version, default parameters, needs, products.
 
     firstresult: the plugin's own answer is used. The version and the parameters
     (defaults overlaid with config.toml) key the plugin's cache.
@@ -31,18 +33,37 @@ def reelpick_plugin_info() -> PluginInfo:
 
 
 @hookspec(firstresult=True)
-def reelpick_fit(dataset: Dataset, params: dict, store: ArtifactStore, config: Config) -> None:
+def reelpick_fit(
+    dataset: Dataset,
+    params: dict[str, Any],
+    store: ArtifactStore,
+    config: Config,
+    needs: Mapping[str, object],
+) -> None:
     """Learn from ``dataset``, or load what an earlier fit saved in ``store``.
 
     ``store`` is private to this plugin and already keyed by the data fingerprint,
     the plugin's version and ``params``: whatever is found there is valid for this
     dataset. ``config`` gives access to shared settings (posters, cache folder); most
-    plugins leave it out of their signature. Called once before any ``reelpick_similar``.
+    plugins leave it out of their signature. ``needs`` maps each product the plugin
+    declared in ``PluginInfo.needs`` (and switched on) to what its provider handed over
+    (see :mod:`reelpick.products`); plugins without needs leave it out too. Called once
+    before any ``reelpick_similar``, after the fits of the plugins it needs.
     """
 
 
 @hookspec(firstresult=True)
-def reelpick_similar(movie_id: int, k: int) -> list[Neighbour]:
+def reelpick_provide(product: str) -> object:
+    """Hand over ``product``, one of the names this plugin lists in ``PluginInfo.provides``.
+
+    Called by the registry after this plugin's fit, once for each plugin that needs the
+    product; the object must satisfy the product's protocol in :mod:`reelpick.products`.
+    Return None (or leave the hook out) for a product this plugin does not provide.
+    """
+
+
+@hookspec(firstresult=True)
+def reelpick_similar(movie_id: int, k: int) -> list[Neighbour] | None:
     """Return up to ``k`` movies similar to ``movie_id``, best first.
 
     Never include ``movie_id`` itself. Raise :class:`reelpick.NoAnswer` with a reason
@@ -75,7 +96,7 @@ def reelpick_recommend(
 
 
 @hookspec(firstresult=True)
-def reelpick_similar_image(image: bytes, k: int) -> list[Neighbour]:
+def reelpick_similar_image(image: bytes, k: int) -> list[Neighbour] | None:
     """Return up to ``k`` movies whose posters look most like ``image``, best first.
 
     Optional: for plugins that compare pictures. ``image`` is the encoded bytes of any

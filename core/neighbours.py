@@ -7,12 +7,14 @@ similar to item i (never i itself), best first. -1 pads rows with fewer than k n
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Literal
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
 from .cache import ArtifactStore
+from .errors import NoAnswer
 from .types import Neighbour, Recommendation
 
 # A block of dense similarities is at most this many float32 values (256 MiB).
@@ -132,7 +134,7 @@ def _unsigned(indices: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _squared_norms(indptr, data):
+def _squared_norms(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:
     squares = np.zeros(len(indptr) - 1, dtype=np.float64)
     for i in range(len(indptr) - 1):
         for p in range(indptr[i], indptr[i + 1]):
@@ -142,18 +144,18 @@ def _squared_norms(indptr, data):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _topk_kernel(
-    rows,
-    item_ptr,
-    item_users,
-    item_vals,
-    user_ptr,
-    user_items,
-    user_vals,
-    sq_norms,
-    k,
-    min_support,
-    n_chunks,
-):
+    rows: np.ndarray,
+    item_ptr: np.ndarray,
+    item_users: np.ndarray,
+    item_vals: np.ndarray,
+    user_ptr: np.ndarray,
+    user_items: np.ndarray,
+    user_vals: np.ndarray,
+    sq_norms: np.ndarray,
+    k: int,
+    min_support: int,
+    n_chunks: int,
+) -> tuple[np.ndarray, np.ndarray]:
     n_items = len(item_ptr) - 1
     index = np.full((len(rows), k), -1, dtype=np.int32)
     score = np.zeros((len(rows), k), dtype=np.float32)
@@ -255,13 +257,13 @@ def _topk_kernel(
 
 
 @numba.njit(inline="always")
-def _worse(s_a, j_a, s_b, j_b):
+def _worse(s_a: float, j_a: int, s_b: float, j_b: int) -> bool:
     """(s_a, j_a) ranks below (s_b, j_b): a lower score, or the same score at a higher column."""
     return (s_a < s_b) | ((s_a == s_b) & (j_a > j_b))
 
 
 @numba.njit(inline="always")
-def _sift_down(heap_s, heap_j, pos, size):
+def _sift_down(heap_s: np.ndarray, heap_j: np.ndarray, pos: int, size: int) -> None:
     """Restore the min-heap below ``pos`` over entries [0, size); slot ``size`` must exist."""
     s, j = heap_s[pos], heap_j[pos]
     while True:
@@ -280,7 +282,7 @@ def _sift_down(heap_s, heap_j, pos, size):
 
 
 @numba.njit(inline="always")
-def _heapify(heap_s, heap_j, size):
+def _heapify(heap_s: np.ndarray, heap_j: np.ndarray, size: int) -> None:
     for pos in range(size // 2 - 1, -1, -1):
         _sift_down(heap_s, heap_j, pos, size)
 
@@ -300,12 +302,15 @@ def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 class NeighbourTable:
     """A fitted top-k table over ``movie_ids``: answering a query is a row lookup.
 
+    ``movie_ids`` must be sorted ascending without repeats: a lookup binary-searches them.
     ``index[i]`` holds positions into ``movie_ids`` (best first, -1 for none) and
     ``score[i]`` their similarities.
     """
 
     def __init__(self, movie_ids: np.ndarray, index: np.ndarray, score: np.ndarray) -> None:
         self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        if len(self.movie_ids) > 1 and not bool(np.all(np.diff(self.movie_ids) > 0)):
+            raise ValueError("NeighbourTable needs movie_ids sorted ascending, without repeats")
         self.index = np.asarray(index, dtype=np.int32)
         self.score = np.asarray(score, dtype=np.float32)
 
@@ -327,13 +332,26 @@ class NeighbourTable:
             for m, s in zip(self.movie_ids[row[keep]], scores[keep], strict=True)
         ]
 
+    def similar(self, movie_id: int, k: int, *, unknown: str, alone: str) -> list[Neighbour]:
+        """The answer to ``reelpick_similar`` from this table: up to ``k`` neighbours.
+
+        Raises :class:`~reelpick.errors.NoAnswer` with ``unknown`` when the movie is not in the
+        table, and with ``alone`` when it is but has no neighbours (its row is empty).
+        """
+        found = self.lookup(movie_id, k)
+        if found is None:
+            raise NoAnswer(unknown)
+        if not found:
+            raise NoAnswer(alone)
+        return found
+
     def recommend(
         self,
         weights: Mapping[int, float],
         k: int,
         exclude: Collection[int] = (),
         *,
-        combine: str = "sum",
+        combine: Literal["sum", "max"] = "sum",
         reasons: int = 3,
     ) -> list[Recommendation]:
         """Up to ``k`` movies for a person, from the neighbours of the movies in ``weights``.

@@ -1,4 +1,5 @@
-"""The plugin registry: finds plugins, fits them, and asks each of them for similar movies.
+"""The plugin registry: finds plugins, fits them in the order their needs set, and asks each
+of them for similar movies.
 
 Built-in plugins and external ones (entry-point group ``reelpick.plugins``) are loaded
 the same way: each entry names a class (instantiated with no arguments) or an object
@@ -25,7 +26,9 @@ from .cache import ArtifactStore
 from .config import Config, check_type
 from .data.movielens import Dataset
 from .errors import ConfigError, NoAnswer, PluginError
-from .types import Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
+from .hooktrace import log_hook_calls
+from .needs import plan_fits
+from .types import Need, Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,11 @@ class LoadedPlugin:
     origin: str  # "built-in" or "entry point (distribution X.Y)"
     info: PluginInfo
     params: dict[str, Any]
+    # Makes another instance (for variants): the class the plugin was loaded from, by default.
+    factory: Callable[[], object]
     store: ArtifactStore | None = None
     fitted: bool = False
-    # Makes another instance (for variants): the class the plugin was loaded from, if any.
-    factory: Callable[[], object] | None = None
+    fitted_on: Dataset | None = None  # the dataset of the last successful fit
 
 
 @dataclass
@@ -116,7 +120,7 @@ class Registry:
                     f"reelpick_plugin_info returned {type(info).__name__}, not PluginInfo"
                 )
             params = self._params(name, info)
-            _check_variants(info)
+            _check_info(info)
         except Exception:
             self.pm.unregister(name=name)
             self._callers.clear()
@@ -184,27 +188,7 @@ class Registry:
         if self._tracing:
             return
         self._tracing = True
-        trace_log = logging.getLogger("reelpick.trace")
-        started: dict[int, float] = {}
-
-        def before(hook_name: str, hook_impls: list, kwargs: dict) -> None:
-            started[id(kwargs)] = time.perf_counter()
-
-        def after(outcome: Any, hook_name: str, hook_impls: list, kwargs: dict) -> None:
-            seconds = time.perf_counter() - started.pop(id(kwargs), time.perf_counter())
-            names = ",".join(self.pm.get_name(impl.plugin) or "?" for impl in hook_impls)
-            # The dataset and config are the same on every call and too long to print.
-            shown = {
-                k: str(v.path) if isinstance(v, ArtifactStore) else v
-                for k, v in kwargs.items()
-                if k not in ("dataset", "config")
-            }
-            status = "raised " + type(outcome.exception).__name__ if outcome.exception else "ok"
-            trace_log.warning(
-                "%s[%s](%s) %s in %.1f ms", hook_name, names, shown, status, seconds * 1e3
-            )
-
-        self.pm.add_hookcall_monitoring(before, after)
+        log_hook_calls(self.pm)
         self._callers.clear()
 
     # -- queries ---------------------------------------------------------------------
@@ -231,29 +215,82 @@ class Registry:
         )
 
     def fit(self, dataset: Dataset, names: list[str] | None = None) -> dict[str, str | None]:
-        """Fit (or load) each plugin; returns name -> None on success or the error text."""
+        """Fit (or load) each plugin; returns name -> None on success or the error, one line.
+
+        Plugins are fitted after the plugins whose products they need (``PluginInfo.needs``,
+        see :mod:`reelpick.needs`). A provider that is enabled but not among ``names`` is
+        fitted too (unless already fitted on ``dataset``); only ``names`` are in the result.
+        """
         self.dataset = dataset
-        results: dict[str, str | None] = {}
-        for name in self.enabled(names):
+        wanted = self.enabled(names)
+        plan = plan_fits(
+            wanted,
+            [n for n in self.config.enabled_plugins if n in self.plugins],
+            {name: self.needs(name) for name in self.plugins},
+            {name: plugin.info.provides for name, plugin in self.plugins.items()},
+        )
+        errors: dict[str, str | None] = {}
+        for name in plan.order:
             plugin = self.plugins[name]
-            plugin.store = self.store_for(name, dataset)
-            started = time.perf_counter()
-            try:
-                self._caller(name, "reelpick_fit")(
-                    dataset=dataset,
-                    params=dict(plugin.params),
-                    store=plugin.store,
-                    config=self.config,
-                )
-            except Exception as exc:
-                log.exception("plugin %s failed to fit", name)
+            if name not in wanted and plugin.fitted and plugin.fitted_on is dataset:
+                continue  # a provider fitted earlier on this dataset
+            error = plan.problems.get(name)
+            products: dict[str, object] = {}
+            if error is None:
+                products, error = self._products(name, plan.suppliers[name], errors)
+            if error is None:
+                error = self._fit_one(name, dataset, products)
+            else:
+                log.error("plugin %s cannot be fitted: %s", name, error)
                 plugin.fitted = False
-                results[name] = f"{type(exc).__name__}: {exc}"
-                continue
-            plugin.fitted = True
-            results[name] = None
-            log.info("plugin %s ready in %.1f s", name, time.perf_counter() - started)
-        return results
+            errors[name] = error
+        return {name: errors[name] for name in wanted}
+
+    def needs(self, name: str) -> list[Need]:
+        """The needs of plugin ``name`` that its parameters switch on."""
+        plugin = self.plugins[name]
+        return [n for n in plugin.info.needs if n.when is None or plugin.params.get(n.when)]
+
+    def _products(
+        self, name: str, suppliers: dict[str, str], errors: dict[str, str | None]
+    ) -> tuple[dict[str, object], str | None]:
+        """What the fitted providers of ``name`` hand over, or why one cannot (one line)."""
+        products: dict[str, object] = {}
+        for product, provider in suppliers.items():
+            why = f"{name} needs {product} from {provider}, which"
+            if not self.plugins[provider].fitted:
+                reason = errors.get(provider) or "is not fitted"
+                return {}, f"{why} could not be fitted ({reason})"
+            try:
+                handed = self._caller(provider, "reelpick_provide")(product=product)
+            except Exception as exc:
+                log.exception("plugin %s failed to provide %s", provider, product)
+                return {}, f"{why} failed to hand it over ({type(exc).__name__}: {exc})"
+            if handed is None:
+                return {}, f"{why} handed nothing over (reelpick_provide returned None)"
+            products[product] = handed
+        return products, None
+
+    def _fit_one(self, name: str, dataset: Dataset, products: dict[str, object]) -> str | None:
+        plugin = self.plugins[name]
+        plugin.store = self.store_for(name, dataset)
+        started = time.perf_counter()
+        try:
+            self._caller(name, "reelpick_fit")(
+                dataset=dataset,
+                params=dict(plugin.params),
+                store=plugin.store,
+                config=self.config,
+                needs=products,
+            )
+        except Exception as exc:
+            log.exception("plugin %s failed to fit", name)
+            plugin.fitted = False
+            return f"{type(exc).__name__}: {exc}"
+        plugin.fitted = True
+        plugin.fitted_on = dataset
+        log.info("plugin %s ready in %.1f s", name, time.perf_counter() - started)
+        return None
 
     def similar(self, movie_id: int, k: int, names: list[str] | None = None) -> list[PluginAnswer]:
         """Ask each plugin for ``k`` movies similar to ``movie_id``; one answer per plugin.
@@ -371,9 +408,10 @@ class Registry:
 
     def predict(self, name: str, user_id: int, movie_ids: list[int]) -> list[float] | None:
         """Predicted ratings from plugin ``name``, or None if it does not predict."""
-        return self._caller(name, "reelpick_predict")(
+        predicted: list[float] | None = self._caller(name, "reelpick_predict")(
             user_id=int(user_id), movie_ids=list(movie_ids)
         )
+        return predicted
 
     def predicts(self, name: str) -> bool:
         """Whether plugin ``name`` implements ``reelpick_predict``."""
@@ -425,7 +463,12 @@ def _checked(
     return neighbours
 
 
-def _check_variants(info: PluginInfo) -> None:
+def _check_info(info: PluginInfo) -> None:
+    for need in info.needs:
+        if need.when is not None and need.when not in info.params:
+            raise PluginError(
+                f"PluginInfo.needs: {need.product!r} is switched by unknown parameter {need.when!r}"
+            )
     for variant, overrides in info.variants.items():
         unknown = sorted(set(overrides) - set(info.params))
         if unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,17 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class Need:
+    """A product (see :mod:`reelpick.products`) that a plugin's fit needs from another plugin.
+
+    ``when`` names a boolean parameter of the plugin that switches the need on; None: always.
+    """
+
+    product: str
+    when: str | None = None
+
+
+@dataclass(frozen=True)
 class PluginInfo:
     """What a plugin says about itself in ``reelpick_plugin_info``.
 
@@ -66,13 +78,19 @@ class PluginInfo:
     ``{"zero-filled": {"prediction": "zero-filled"}}``: ``reelpick evaluate`` also scores
     the plugin with each variant that differs from the configured parameters, as
     ``NAME-VARIANT`` (rating accuracy only: a variant is meant to change how it predicts).
+
+    ``needs`` are the products its fit takes from other plugins (the registry fits their
+    providers first and passes the products to ``reelpick_fit`` as ``needs``); ``provides``
+    are the products it hands over through ``reelpick_provide`` once fitted.
     """
 
     label: str
     description: str
     version: str = "0"
-    params: dict = field(default_factory=dict)
-    variants: dict[str, dict] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    needs: tuple[Need, ...] = ()
+    provides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

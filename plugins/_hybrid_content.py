@@ -6,9 +6,8 @@ was fitted on is 1 (so no block wins the ridge penalty just by having more colum
 - genres, one-hot;
 - user tags, TF-IDF over the ``tag_terms`` tags found on the most movies, rows L2-normalised;
 - release year, standardised, and its decade one-hot;
-- the poster: VGG16 ``block5_pool`` features already cached by ``vgg16-poster`` (read through
-  its :class:`FeatureStore`, never computed here), average-pooled to 512 values, L2-normalised
-  and centred;
+- the poster: the :data:`reelpick.POSTER_FEATURES` the registry hands over from the plugin
+  that provides them (``vgg16-poster``: 512 VGG16 channel averages), L2-normalised and centred;
 - indicators: has genres, has tags, has a year, has a poster.
 
 The vocabularies, IDF weights and normalisations are learnt once, on the movies the content
@@ -23,19 +22,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reelpick import Config, Dataset, PluginError, PosterStore
-
-from .vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec, indexed_posters
+from reelpick import Dataset, PluginError, PosterFeatures
 
 log = logging.getLogger(__name__)
 
-POSTER_DIM = 512  # block5_pool channels: what average pooling leaves
-GRID = (7, 7, 512)
+POSTER_DIM = 512  # width of the poster block: the length of every poster feature vector
 
 
 @dataclass
@@ -71,9 +69,9 @@ class MovieContent:
         )
 
 
-def movie_content(dataset: Dataset, posters: dict[int, str]) -> MovieContent:
+def movie_content(dataset: Dataset, posters: Mapping[int, str]) -> MovieContent:
     """The content of every movie of ``dataset``; ``posters`` maps movie id -> content hash of a
-    real poster whose features are cached (placeholders and uncached posters left out)."""
+    real poster with features (:meth:`reelpick.PosterFeatures.content_hashes`)."""
     movies = dataset.movies
     movie_ids = movies.index.to_numpy(dtype=np.int64)
     tags: list[dict[str, int]] = [{} for _ in movie_ids]
@@ -100,14 +98,6 @@ def movie_content(dataset: Dataset, posters: dict[int, str]) -> MovieContent:
         tags=tags,
         poster_hashes=[posters.get(int(m), "") for m in movie_ids],
     )
-
-
-def pooled(vector: np.ndarray) -> np.ndarray:
-    """A stored VGG16 feature vector (flattened 7x7x512 grid, or already pooled) -> 512 values."""
-    vector = np.asarray(vector, dtype=np.float32)
-    if vector.size == POSTER_DIM:
-        return vector
-    return vector.reshape(GRID).mean(axis=(0, 1))
 
 
 @dataclass
@@ -225,7 +215,7 @@ class ContentEncoder:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ContentEncoder:
-        values = dict(arrays)
+        values: dict[str, Any] = dict(arrays)
         values["year_mean"] = float(values["year_mean"])
         values["year_std"] = float(values["year_std"])
         return cls(**values)
@@ -237,51 +227,21 @@ def unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-# -- posters, through vgg16-poster's cache ------------------------------------------------
-
-
-def poster_hashes(dataset: Dataset, params: dict, config: Config) -> tuple[dict[int, str], str]:
-    """movie id -> content hash of its real poster with cached VGG16 features, and the spec id.
-
-    Placeholders are never listed (``indexed_posters``); a poster whose features
-    ``vgg16-poster`` has not computed with the configured weights counts as no poster.
-    """
-    features = feature_store(params, config)
-    if features is None:
-        return {}, "no posters"
-    with PosterStore(config, dataset) as posters:
-        refs = indexed_posters(posters, dataset)
-    found = {r.movie_id: r.content_hash for r in refs if features.path(r.content_hash).is_file()}
-    if len(found) < len(refs):
-        log.warning(
-            "hybrid: %d of %d posters have no cached VGG16 features (fit vgg16-poster first); "
-            "those movies count as having no poster",
-            len(refs) - len(found),
-            len(refs),
-        )
-    return found, features.spec.id
-
-
-def feature_store(params: dict, config: Config) -> FeatureStore | None:
-    if not params["posters"]:
-        return None
-    vgg = VGG16Poster().reelpick_plugin_info().params | config.plugin_params("vgg16-poster")
-    try:
-        spec = feature_spec(vgg, config)
-    except PluginError as exc:
-        log.warning("hybrid: posters left out (%s)", exc)
-        return None
-    return FeatureStore(config.cache_dir / FEATURES_DIR, spec)
+# -- posters, from the poster features the registry handed over ------------------------
 
 
 def poster_vectors(
-    content: MovieContent, rows: np.ndarray, features: FeatureStore | None
+    content: MovieContent, rows: np.ndarray, features: PosterFeatures | None
 ) -> dict[int, np.ndarray]:
-    """row -> pooled unit poster vector, for the ``rows`` whose poster features load."""
+    """row -> unit poster vector, for the ``rows`` whose poster features load."""
     out = {}
     for r in rows:
         if features is not None and content.poster_hashes[r]:
-            vector = features.load(content.poster_hashes[r])
+            vector = features.vector(int(content.movie_ids[r]))
             if vector is not None:
-                out[int(r)] = unit(pooled(vector))
+                if np.size(vector) != POSTER_DIM:
+                    raise PluginError(
+                        f"hybrid: poster features have {np.size(vector)} values, not {POSTER_DIM}"
+                    )
+                out[int(r)] = unit(np.asarray(vector, dtype=np.float32))
     return out

@@ -15,13 +15,14 @@ flatters every candidate alike; it ranks them without a second SGD fit.
 
 Movies with a few ratings blend their SGD and mapped parameters by ``n/(n+c)``. ``c`` is chosen
 by simulation on the validation movies: reveal n of a movie's ratings, place the movie from
-them with the users fixed (a ridge fold-in, the item-side twin of ``_sgd_model.fold_in``),
+them with the users fixed (a ridge fold-in, the item-side twin of ``reelpick.sgd.fold_in``),
 blend with its mapped parameters and score the ratings not revealed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -29,6 +30,14 @@ RIDGE_LAMBDAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 SHRINKAGE_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 1e9)
 REVEALED = (1, 2, 3, 5, 8)  # ratings revealed per validation movie when choosing c
 MIN_LEFT = 3  # ratings a validation movie must keep to score a reveal
+
+
+class Model(StrEnum):
+    """The content map: ridge regression, a small MLP, or AUTO (the better on validation)."""
+
+    AUTO = "auto"
+    RIDGE = "ridge"
+    MLP = "mlp"
 
 
 @dataclass
@@ -56,9 +65,9 @@ class UserSide:
 
 @dataclass
 class ContentMap:
-    """content row -> (bias, vector). ``kind`` is "ridge" or "mlp"; weights in ``layers``."""
+    """content row -> (bias, vector). ``kind`` is RIDGE or MLP; weights in ``layers``."""
 
-    kind: str
+    kind: Model
     x_mean: np.ndarray
     y_mean: np.ndarray
     y_scale: np.ndarray
@@ -67,7 +76,7 @@ class ContentMap:
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(bias, vectors) of content rows ``x``."""
         h = x - self.x_mean
-        if self.kind == "mlp":
+        if self.kind == Model.MLP:
             w1, b1, w2, b2 = self.layers
             h = np.maximum(h @ w1 + b1, 0) @ w2 + b2
         else:
@@ -76,7 +85,7 @@ class ContentMap:
         return y[:, 0], y[:, 1:]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {"kind": np.array(self.kind), "x_mean": self.x_mean, "y_mean": self.y_mean}
+        out = {"kind": np.array(self.kind.value), "x_mean": self.x_mean, "y_mean": self.y_mean}
         out["y_scale"] = self.y_scale
         out.update({f"layer{n}": layer for n, layer in enumerate(self.layers)})
         return out
@@ -85,7 +94,11 @@ class ContentMap:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ContentMap:
         layers = [arrays[f"layer{n}"] for n in range(sum(k.startswith("layer") for k in arrays))]
         return cls(
-            str(arrays["kind"]), arrays["x_mean"], arrays["y_mean"], arrays["y_scale"], layers
+            Model(str(arrays["kind"])),
+            arrays["x_mean"],
+            arrays["y_mean"],
+            arrays["y_scale"],
+            layers,
         )
 
 
@@ -104,7 +117,9 @@ class RidgePath:
 
     def solve(self, lam: float) -> ContentMap:
         weights = self.vectors @ (self.projected / (self.values + lam)[:, None])
-        return ContentMap("ridge", self.x_mean, self.y_mean, np.ones_like(self.y_mean), [weights])
+        return ContentMap(
+            Model.RIDGE, self.x_mean, self.y_mean, np.ones_like(self.y_mean), [weights]
+        )
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> ContentMap:
@@ -166,11 +181,11 @@ def fit_mlp(
                 v_hat = squares[n] / (1 - 0.999**step)
                 params[n] = params[n] - lr * m_hat / (np.sqrt(v_hat) + 1e-8)
         if validate is not None:
-            fitted = ContentMap("mlp", x_mean, y_mean, y_scale, params)
+            fitted = ContentMap(Model.MLP, x_mean, y_mean, y_scale, params)
             bias, vectors = fitted.predict(validate[0])
             guess = np.column_stack([bias, vectors])
             history.append(float(np.mean(((guess - validate[1]) / y_scale) ** 2)))
-    return ContentMap("mlp", x_mean, y_mean, y_scale, [p.copy() for p in params]), history
+    return ContentMap(Model.MLP, x_mean, y_mean, y_scale, [p.copy() for p in params]), history
 
 
 # -- choosing -----------------------------------------------------------------------------------
@@ -180,7 +195,7 @@ def fit_mlp(
 class Choice:
     """What validation chose, and the scores it chose by (kept for the report and the bench)."""
 
-    kind: str
+    kind: Model
     lam: float
     mlp_epochs: int
     shrinkage: float
@@ -190,7 +205,7 @@ class Choice:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
-            "kind": np.array(self.kind),
+            "kind": np.array(self.kind.value),
             "lam": np.array(self.lam),
             "mlp_epochs": np.array(self.mlp_epochs),
             "shrinkage": np.array(self.shrinkage),
@@ -204,7 +219,7 @@ class Choice:
     def from_arrays(cls, a: dict[str, np.ndarray]) -> Choice:
         names, values = a["score_names"].tolist(), a["score_values"].tolist()
         return cls(
-            str(a["kind"]),
+            Model(str(a["kind"])),
             float(a["lam"]),
             int(a["mlp_epochs"]),
             float(a["shrinkage"]),
@@ -232,7 +247,8 @@ def choose_and_fit(
     train = np.setdiff1d(np.arange(n), held)
     scores: dict[str, float] = {}
     path = RidgePath(x[train], y[train])
-    best_lam, ridge_rmse, best_ridge = RIDGE_LAMBDAS[0], np.inf, None
+    best_lam, ridge_rmse = RIDGE_LAMBDAS[0], np.inf
+    best_ridge = path.solve(best_lam)
     for lam in RIDGE_LAMBDAS:
         candidate = path.solve(lam)
         bias, vectors = candidate.predict(x[held])
@@ -240,7 +256,7 @@ def choose_and_fit(
         if rmse < ridge_rmse:
             best_lam, ridge_rmse, best_ridge = lam, rmse, candidate
     mlp_rmse, mlp_epochs, best_mlp = np.inf, 0, None
-    if params["model"] in ("auto", "mlp"):
+    if params["model"] in (Model.AUTO, Model.MLP):
         _, curve = fit_mlp(
             x[train],
             y[train],
@@ -255,8 +271,10 @@ def choose_and_fit(
         )
         bias, vectors = best_mlp.predict(x[held])
         scores[f"mlp epochs={mlp_epochs}"] = mlp_rmse = side.rmse(held, bias, vectors)
-    use_mlp = params["model"] == "mlp" or (params["model"] == "auto" and mlp_rmse < ridge_rmse)
-    chosen = best_mlp if use_mlp else best_ridge
+    use_mlp = params["model"] == Model.MLP or (
+        params["model"] == Model.AUTO and mlp_rmse < ridge_rmse
+    )
+    chosen = best_mlp if use_mlp and best_mlp is not None else best_ridge
     shrinkage, blend_scores = choose_shrinkage(chosen, x, y, held, side, params)
     scores.update(blend_scores)
     if use_mlp:
@@ -264,7 +282,7 @@ def choose_and_fit(
     else:
         final = fit_ridge(x, y, best_lam)
     choice = Choice(
-        "mlp" if use_mlp else "ridge",
+        Model.MLP if use_mlp else Model.RIDGE,
         best_lam,
         mlp_epochs,
         shrinkage,

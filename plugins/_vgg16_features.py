@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
 
@@ -28,6 +29,10 @@ from tqdm import tqdm  # noqa: E402
 
 from reelpick import PluginError  # noqa: E402
 
+from ._vgg16_store import Compute, FeatureSpec, Pooling  # noqa: E402
+
+Item = TypeVar("Item", bound=Hashable)
+
 log = logging.getLogger(__name__)
 
 SIZE = (224, 224)
@@ -38,7 +43,9 @@ def decode(data: bytes) -> np.ndarray:
     """Poster bytes -> 224x224 RGB uint8, squashed to the square as the article's load_img does."""
     with Image.open(io.BytesIO(data)) as image:
         image.draft("RGB", SIZE)  # JPEG: decode at a reduced scale when the poster is large
-        return np.asarray(image.convert("RGB").resize(SIZE, Image.BILINEAR), dtype=np.uint8)
+        return np.asarray(
+            image.convert("RGB").resize(SIZE, Image.Resampling.BILINEAR), dtype=np.uint8
+        )
 
 
 @lru_cache(maxsize=4)
@@ -52,14 +59,14 @@ def model(
     previous = keras.mixed_precision.global_policy()
     # The policy is read when layers are built: set it for this model only.
     keras.mixed_precision.set_global_policy(
-        "mixed_bfloat16" if compute == "bfloat16" else "float32"
+        "mixed_bfloat16" if compute == Compute.BFLOAT16 else "float32"
     )
     try:
         net = keras.applications.VGG16(
             include_top=False,
             weights=weights,
             input_shape=(*SIZE, 3),
-            pooling="avg" if pooling == "avg" else None,
+            pooling="avg" if pooling == Pooling.AVG else None,
         )
     except Exception as exc:
         raise PluginError(_weights_problem(weights, exc)) from exc
@@ -91,22 +98,22 @@ def _weights_problem(weights: str, exc: Exception) -> str:
 
 
 def extract(
-    items: Iterable[Hashable],
-    load: Callable[[Hashable], bytes | None],
-    spec,
+    items: Iterable[Item],
+    load: Callable[[Item], bytes | None],
+    spec: FeatureSpec,
     batch_size: int = 16,
     progress: bool = True,
-) -> Iterator[tuple[Hashable, np.ndarray | None]]:
+) -> Iterator[tuple[Item, np.ndarray | None]]:
     """Feature vectors of ``items`` in order; ``load(item)`` gives an item's image bytes.
 
     Yields ``(item, vector)``, with ``vector`` None for an item whose image could not be
     loaded or decoded (logged). ``spec`` is a FeatureSpec (weights, pooling, compute).
     """
-    items = list(items)
+    todo = list(items)
     run = model(spec.weights, spec.weights_id, spec.pooling, spec.compute)
-    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
 
-    def prepare(item: Hashable) -> np.ndarray | None:
+    def prepare(item: Item) -> np.ndarray | None:
         try:
             data = load(item)
             return None if data is None else decode(data)
@@ -116,7 +123,7 @@ def extract(
 
     with (
         ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool,
-        tqdm(total=len(items), unit="img", desc="VGG16 features", disable=not progress) as bar,
+        tqdm(total=len(todo), unit="img", desc="VGG16 features", disable=not progress) as bar,
     ):
         queue: deque = deque()
         upcoming = iter(batches)
@@ -133,19 +140,19 @@ def extract(
             submit()  # decode the next batch while this one runs
             images = [f.result() for f in futures]
             good = [i for i, image in enumerate(images) if image is not None]
-            vectors = run(np.stack([images[i] for i in good])) if good else []
+            vectors = run(np.stack([images[i] for i in good])) if good else np.zeros((0, 0))
             found = dict(zip(good, vectors, strict=True))
             for i, item in enumerate(batch):
                 yield item, found.get(i)
             bar.update(len(batch))
 
 
-def features_of(images: list[bytes], spec, batch_size: int = 16) -> np.ndarray:
+def features_of(images: list[bytes], spec: FeatureSpec, batch_size: int = 16) -> np.ndarray:
     """Feature rows of raw image bytes (for tests and the benchmark); undecodable rows are 0."""
     rows = [
         vector
         for _, vector in extract(
-            range(len(images)), images.__getitem__, spec, batch_size, progress=False
+            range(len(images)), lambda i: images[i], spec, batch_size, progress=False
         )
     ]
     dim = next((len(v) for v in rows if v is not None), 0)

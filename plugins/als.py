@@ -20,6 +20,7 @@ from reelpick import (
     ArtifactStore,
     Config,
     Dataset,
+    Neighbour,
     NeighbourTable,
     NoAnswer,
     PluginInfo,
@@ -119,20 +120,18 @@ class SparkALS:
             "trained": trained,
             "user_bias": user_bias,
             "item_bias": item_bias,
-            "mean": np.float64(mean),
+            "mean": np.asarray(mean, dtype=np.float64),
         }
         return arrays, NeighbourTable(matrix.movie_ids, index, score)
 
     @hookimpl
-    def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k)
-        if found is None:
-            raise NoAnswer("ALS knows no such movie")
-        if not found:
-            raise NoAnswer(
-                f"ALS has no vector for this movie (fewer than {self.params['min_ratings']} ratings)"
-            )
-        return found
+    def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
+        return self._table().similar(
+            movie_id,
+            k,
+            unknown="ALS knows no such movie",
+            alone=f"ALS has no vector for this movie (fewer than {self.params['min_ratings']} ratings)",
+        )
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
@@ -150,18 +149,21 @@ class SparkALS:
         return [float(p) for p in np.clip(predicted, 0.5, 5.0)]
 
     @hookimpl
-    def reelpick_recommend(self, profile: Profile, k: int, exclude: frozenset[int]):
+    def reelpick_recommend(
+        self, profile: Profile, k: int, exclude: frozenset[int]
+    ) -> list[Recommendation]:
+        table = self._table()
         known = {
             int(m): float(r)
             for m, r in profile.ratings.items()
-            if (c := self.table.position(int(m))) is not None and self.trained[c]
+            if (c := table.position(int(m))) is not None and self.trained[c]
         }
         if not known:
             raise NoAnswer("none of the profile's rated movies has ratings ALS learned from")
         bias, user = self.fold_in(known)
         scores = self.item_bias + self.item_factors @ user  # the user's own offset ranks nothing
         usable = self.trained.copy()
-        banned = [c for m in exclude if (c := self.table.position(int(m))) is not None]
+        banned = [c for m in exclude if (c := table.position(int(m))) is not None]
         usable[banned] = False
         candidates = np.flatnonzero(usable)
         if not len(candidates):
@@ -189,10 +191,18 @@ class SparkALS:
         return bias, vector.astype(np.float32)
 
     def _columns(self, movie_ids: list[int]) -> list[int]:
-        columns = [self.table.position(int(m)) for m in movie_ids]
-        if any(c is None for c in columns):
+        table = self._table()
+        columns = [table.position(int(m)) for m in movie_ids]
+        found = [c for c in columns if c is not None]
+        if len(found) < len(columns):
             raise NoAnswer("unknown movie id")
-        return columns
+        return found
+
+    def _table(self) -> NeighbourTable:
+        """The fitted similar-movie table; NoAnswer before a fit."""
+        if self.table is None:
+            raise NoAnswer("ALS is not fitted")
+        return self.table
 
 
 def _biases(ratings, mean: float, reg: float, sweeps: int = 5) -> tuple[np.ndarray, np.ndarray]:

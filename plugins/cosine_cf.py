@@ -13,6 +13,8 @@ with max instead of sum 0.165); pushing dislikes' neighbours down gained nothing
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -20,6 +22,7 @@ from reelpick import (
     ArtifactStore,
     Config,
     Dataset,
+    Neighbour,
     NeighbourTable,
     NoAnswer,
     PluginInfo,
@@ -29,8 +32,23 @@ from reelpick import (
     hookimpl,
 )
 
-PREDICTION_MODES = ("mean-centred", "zero-filled")
-WEIGHTINGS = ("centred", "liked")
+
+class Prediction(StrEnum):
+    """How a rating is predicted from the neighbours' ratings."""
+
+    MEAN_CENTRED = "mean-centred"
+    ZERO_FILLED = "zero-filled"  # the article's formula as written
+
+
+class Weighting(StrEnum):
+    """How a profile's ratings weigh its movies when recommending."""
+
+    CENTRED = "centred"
+    LIKED = "liked"
+
+
+PREDICTION_MODES = tuple(mode.value for mode in Prediction)
+WEIGHTINGS = tuple(weighting.value for weighting in Weighting)
 # A person's mean rating is shrunk towards PRIOR_MEAN as if PRIOR_RATINGS more ratings of it
 # had been given: a profile of one or two ratings has no mean worth centring on.
 PRIOR_MEAN, PRIOR_RATINGS = 3.5, 3.0
@@ -38,7 +56,7 @@ PRIOR_MEAN, PRIOR_RATINGS = 3.5, 3.0
 SEEN_WEIGHT = 0.5
 
 
-def profile_weights(profile: Profile, weighting: str = "liked") -> dict[int, float]:
+def profile_weights(profile: Profile, weighting: str = Weighting.LIKED) -> dict[int, float]:
     """How much each profile movie counts towards its neighbours' scores.
 
     ``liked`` (the default): 1 for each liked rating (``Profile.liked``), 0 otherwise;
@@ -50,7 +68,7 @@ def profile_weights(profile: Profile, weighting: str = "liked") -> dict[int, flo
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     weights = {int(m): SEEN_WEIGHT for m in profile.seen}
     ratings = profile.ratings
-    if weighting == "liked":
+    if weighting == Weighting.LIKED:
         liked = profile.liked()
         weights.update({int(m): 1.0 if m in liked else 0.0 for m in ratings})
         return weights
@@ -58,6 +76,9 @@ def profile_weights(profile: Profile, weighting: str = "liked") -> dict[int, flo
     centre = total / (len(ratings) + PRIOR_RATINGS)
     weights.update({int(m): float(r) - centre for m, r in ratings.items()})
     return weights
+
+
+UNKNOWN_MOVIE = "cosine-CF knows no ratings of this movie"
 
 
 class CosineCF:
@@ -101,32 +122,36 @@ class CosineCF:
         self.user_norms = np.sqrt(np.asarray(ratings.multiply(ratings).sum(axis=1)).ravel())
         self.user_means = np.asarray(ratings.sum(axis=1)).ravel() / np.maximum(counts, 1)
         self.rated = set(dataset.ratings["movieId"].unique().tolist())
-        self.table = NeighbourTable.load(store)
-        if self.table is None:
+        table = NeighbourTable.load(store)
+        if table is None:
             values = _centred(matrix.matrix) if params["adjusted"] else matrix.matrix
             # The local numba kernel or Spark jobs, as [engine] says: the same table either way.
             engine = engine_for(config)
             index, score = engine.topk_cosine(values, params["neighbours"], params["min_support"])
-            self.table = NeighbourTable(matrix.movie_ids, index, score)
-            self.table.save(store)
+            table = NeighbourTable(matrix.movie_ids, index, score)
+            table.save(store)
+        self.table = table
 
     @hookimpl
-    def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k)
-        if found is None or movie_id not in self.rated:
-            raise NoAnswer("cosine-CF knows no ratings of this movie")
-        if not found:
-            raise NoAnswer("no other movie shares enough raters with this one")
-        return found
+    def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
+        if movie_id not in self.rated:
+            raise NoAnswer(UNKNOWN_MOVIE)
+        return self._table().similar(
+            movie_id,
+            k,
+            unknown=UNKNOWN_MOVIE,
+            alone="no other movie shares enough raters with this one",
+        )
 
     @hookimpl
     def reelpick_recommend(
         self, profile: Profile, k: int, exclude: frozenset[int]
     ) -> list[Recommendation]:
         weights = profile_weights(profile)
-        if not any(self.table.has_neighbours(m) for m in weights):
+        table = self._table()
+        if not any(table.has_neighbours(m) for m in weights):
             raise NoAnswer("cosine-CF knows no ratings of the movies in this profile")
-        found = self.table.recommend(weights, k, exclude)
+        found = table.recommend(weights, k, exclude)
         if not found:
             raise NoAnswer("cosine-CF needs a movie you liked or saw to go on")
         return found
@@ -134,24 +159,27 @@ class CosineCF:
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
         """User-based prediction: weights are the cosine of the user's rating row with others'."""
-        ratings = self.ratings
-        row = int(np.searchsorted(self.user_ids, user_id))
-        if row >= len(self.user_ids) or self.user_ids[row] != user_id:
+        ratings, user_ids = self.ratings, self.user_ids
+        norms, means = self.user_norms, self.user_means
+        if ratings is None or user_ids is None or norms is None or means is None:
+            raise NoAnswer("cosine-CF is not fitted")
+        row = int(np.searchsorted(user_ids, user_id))
+        if row >= len(user_ids) or user_ids[row] != user_id:
             raise NoAnswer(f"user {user_id} has no ratings")
-        columns = [self.table.position(m) for m in movie_ids]
-        if any(c is None for c in columns):
+        table = self._table()
+        positions = [table.position(m) for m in movie_ids]
+        columns = [c for c in positions if c is not None]
+        if len(columns) < len(positions):
             raise NoAnswer("unknown movie id")
-        norms = self.user_norms
         sims = np.asarray(ratings @ ratings[row].T.toarray()).ravel() / np.maximum(
             norms * norms[row], 1e-12
         )
         sims[row] = 0.0  # the user's own ratings are what we are predicting
         block = ratings[:, columns].toarray()
-        if self.params["prediction"] == "zero-filled":
+        if self.params["prediction"] == Prediction.ZERO_FILLED:
             # The article's formula as written: unrated cells count as ratings of 0.
             predicted = sims @ block / np.abs(sims).sum()
         else:
-            means = self.user_means
             rated = block != 0
             deviations = np.where(rated, block - means[:, None], 0.0)
             weight = np.abs(sims) @ rated
@@ -160,6 +188,12 @@ class CosineCF:
             )
             predicted = np.clip(means[row] + lift, 0.5, 5.0)
         return [float(p) for p in predicted]
+
+    def _table(self) -> NeighbourTable:
+        """The fitted similar-movie table; NoAnswer before a fit."""
+        if self.table is None:
+            raise NoAnswer("cosine-CF is not fitted")
+        return self.table
 
 
 def _centred(ratings: sp.csr_matrix) -> sp.csr_matrix:

@@ -41,7 +41,7 @@ from reelpick import (
 BECAUSE = 3  # profile movies named as the reason of a recommendation
 
 
-def ease_weights(interactions: sp.spmatrix | np.ndarray, l2: float) -> np.ndarray:
+def ease_weights(interactions: sp.csr_matrix | np.ndarray, l2: float) -> np.ndarray:
     """EASE's closed form: the items x items weight matrix ``B`` (float32, zero diagonal)."""
     if l2 <= 0:
         raise ValueError(f"l2 must be > 0, got {l2}")
@@ -179,12 +179,14 @@ class Ease:
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k) if self.table is not None else None
-        if found is None:
-            raise NoAnswer("too few ratings to be among the movies EASE models")
-        if not found:
-            raise NoAnswer("watching this movie predicts no other movie in EASE")
-        return found
+        if self.table is None:
+            raise NoAnswer("EASE is not fitted")
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown="too few ratings to be among the movies EASE models",
+            alone="watching this movie predicts no other movie in EASE",
+        )
 
 
 def _similar_table(movie_ids: np.ndarray, weights: np.ndarray, k: int) -> NeighbourTable:

@@ -2,7 +2,7 @@
 
 Collaborative factors say nothing about a movie no one has rated. This plugin learns, on the
 movies with at least ``min_ratings`` ratings, a map from what a movie *is* (genres, user tags,
-release year, and the VGG16 poster features that ``vgg16-poster`` already cached) to what
+release year, and the poster features that ``vgg16-poster`` provides) to what
 SGD-MF learnt about it (its factor vector and bias), and applies it to every movie. A movie with
 n ratings blends its own SGD parameters with the mapped ones by n/(n+c). The model and c are
 chosen on validation movies inside the training data (see :mod:`._hybrid_model`).
@@ -19,66 +19,62 @@ Three caches, so that adding a movie to movies.csv does not refit everything:
   neighbour table, named after the content digests of all movies. A new movie only needs its
   own content row; the table over all movies is rebuilt (seconds).
 
-Poster features are read through ``vgg16-poster``'s :class:`FeatureStore` with the spec of
-its configured parameters (weights, pooling, precision): features computed with other weights
-have other keys and are never mixed in. Placeholders are never content. Without a cached
-feature the movie simply has no poster (an indicator says so); nothing is computed here.
+With ``posters = true`` the hybrid declares that it needs :data:`reelpick.POSTER_FEATURES`:
+the registry fits the plugin that provides them (``vgg16-poster``) first and hands them to
+``reelpick_fit``. Their ``id`` (weights, pooling, precision) keys the model, so features of
+other weights are never mixed in. Placeholders are never content. A movie without features
+simply has no poster (an indicator says so); nothing is computed here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from reelpick import (
+    POSTER_FEATURES,
     ArtifactStore,
     Config,
     Dataset,
+    Need,
     Neighbour,
     NeighbourTable,
     NoAnswer,
     PluginError,
     PluginInfo,
+    PosterFeatures,
     Profile,
     Recommendation,
     hookimpl,
+    sgd,
 )
 
-from ._hybrid_content import (
-    ContentEncoder,
-    MovieContent,
-    feature_store,
-    movie_content,
-    poster_hashes,
-    poster_vectors,
-)
+from ._hybrid_content import ContentEncoder, MovieContent, movie_content, poster_vectors
 from ._hybrid_model import (
     Choice,
     ContentMap,
+    Model,
     UserSide,
     blend_weights,
     choose_and_fit,
     topk_among,
 )
-from ._sgd_model import Factors, fit_factors
-from ._sgd_model import fold_in as fold_in_factors
-from .sgd_mf import DEFAULT_PARAMS as SGD_DEFAULTS
-from .vgg16_poster import FeatureStore
+from ._hybrid_store import digest, load_model, rated_only, ratings_key, rows_arrays, sgd_params
 
 log = logging.getLogger(__name__)
 
 VERSION = "1"
-MODELS = ("auto", "ridge", "mlp")
-DEFAULT_PARAMS = {
+MODELS = [model.value for model in Model]
+DEFAULT_PARAMS: dict[str, Any] = {
     "min_ratings": 10,  # movies with at least this many ratings teach the map
     "tag_terms": 300,  # tags (found on the most movies) used as TF-IDF features
-    "posters": True,  # use the VGG16 features cached by vgg16-poster
+    "posters": True,  # use the poster features of vgg16-poster (fitted first; see PluginInfo.needs)
     # "ridge", "mlp", or "auto" (the better on validation movies). Default ridge: auto chose it
     # on ml-latest-small (validation RMSE 0.8394 vs the MLP's 0.8432), and it fits in seconds.
     "model": "ridge",
@@ -102,8 +98,8 @@ class Hybrid:
 
     def __init__(self) -> None:
         self.params = dict(DEFAULT_PARAMS)
-        self.factors: Factors | None = None  # SGD-MF over the rated movies
-        self.taste: Factors | None = None  # the same users, every movie with blended parameters
+        self.factors: sgd.Factors | None = None  # SGD-MF over the rated movies
+        self.taste: sgd.Factors | None = None  # the same users, every movie with blended parameters
         self.unit: np.ndarray | None = None  # centred unit taste vectors (for "because")
         self.usable: np.ndarray | None = None
         self.table: NeighbourTable | None = None
@@ -118,17 +114,30 @@ class Hybrid:
             "genres, tags and year.",
             version=VERSION,
             params=dict(DEFAULT_PARAMS),
+            needs=(Need(POSTER_FEATURES, when="posters"),),
         )
 
     @hookimpl
     def reelpick_fit(
-        self, dataset: Dataset, params: dict, store: ArtifactStore, config: Config
+        self,
+        dataset: Dataset,
+        params: dict,
+        store: ArtifactStore,
+        config: Config,
+        needs: Mapping[str, object],
     ) -> None:
         _check_params(params)
         self.params = dict(params)
         started = time.perf_counter()
-        self.last_fit = {"factors": "loaded", "model": "not needed", "rows_computed": 0}
-        posters, spec_id = poster_hashes(dataset, params, config)
+        features = _poster_features(needs) if params["posters"] else None
+        posters = features.content_hashes() if features is not None else {}
+        spec_id = features.id if features is not None else "no posters"
+        self.last_fit = {
+            "factors": "loaded",
+            "model": "not needed",
+            "rows_computed": 0,
+            "posters": len(posters),
+        }
         content = movie_content(dataset, posters)
         digests = content.digests()
         counts = dataset.rating_counts.to_numpy()
@@ -139,12 +148,12 @@ class Hybrid:
             version=VERSION,
             params=sgd_params(params),
         )
-        self.factors = self._factors(dataset, factors_store, params)
-        teaching = self.factors.movie_ids[self.factors.item_counts >= params["min_ratings"]]
+        factors = self.factors = self._factors(dataset, factors_store, params)
+        teaching = factors.movie_ids[factors.item_counts >= params["min_ratings"]]
         model_store = ArtifactStore(
             config.cache_dir,
             "hybrid-model",
-            data=_digest(
+            data=digest(
                 [factors_store.key, spec_id, *digests[np.isin(content.movie_ids, teaching)]]
             ),
             version=VERSION,
@@ -152,33 +161,34 @@ class Hybrid:
             | {"neighbours": None, "similar_min_ratings": None},
         )
         # Named after every movie's content: a changed poster or tag set gets a new entry.
-        movie_set = _digest([model_store.key, *digests])
+        movie_set = digest([model_store.key, *digests])
         taste = store.load_arrays(f"taste-{movie_set}")
-        self.table = NeighbourTable.load(store, f"neighbours-{movie_set}")
-        if taste is None or self.table is None:
-            taste = self._taste(dataset, content, digests, model_store, config)
+        table = NeighbourTable.load(store, f"neighbours-{movie_set}")
+        if taste is None or table is None:
+            taste = self._taste(dataset, content, digests, model_store, features)
             store.save_arrays(f"taste-{movie_set}", **taste)
             vectors = taste["item_vec"] - taste["centre"]
             placed = counts >= params["similar_min_ratings"]
             index, score = topk_among(vectors, taste["usable"], placed, params["neighbours"])
-            self.table = NeighbourTable(content.movie_ids, index, score)
-            self.table.save(store, f"neighbours-{movie_set}")
+            table = NeighbourTable(content.movie_ids, index, score)
+            table.save(store, f"neighbours-{movie_set}")
             for old in [*store.path.glob("taste-*.npz"), *store.path.glob("neighbours-*.npz")]:
                 if not old.stem.endswith(movie_set):  # entries of earlier movie sets
                     old.unlink(missing_ok=True)
-        self._assemble(taste, counts)
+        self.table = table
+        self._assemble(taste, counts, table)
         self.last_fit["seconds"] = time.perf_counter() - started
 
     # -- fitting -----------------------------------------------------------------------
-    def _factors(self, dataset: Dataset, factors_store: ArtifactStore, params: dict) -> Factors:
+    def _factors(self, dataset: Dataset, factors_store: ArtifactStore, params: dict) -> sgd.Factors:
         arrays = factors_store.load_arrays("factors")
         if arrays is not None:
             try:
-                return Factors.from_arrays(arrays)
+                return sgd.Factors.from_arrays(arrays)
             except (TypeError, KeyError):  # written by another version of Factors
                 pass
         self.last_fit["factors"] = "fitted"
-        factors = fit_factors(rated_only(dataset), sgd_params(params))
+        factors = sgd.fit_factors(rated_only(dataset), sgd_params(params))
         factors_store.save_arrays("factors", **factors.arrays())
         return factors
 
@@ -188,29 +198,29 @@ class Hybrid:
         content: MovieContent,
         digests: np.ndarray,
         model_store: ArtifactStore,
-        config: Config,
+        features: PosterFeatures | None,
     ) -> dict[str, np.ndarray]:
         """Blended parameters of every movie (fit or load the map, encode the missing rows)."""
-        f, params = self.factors, self.params
-        features = feature_store(params, config)
-        loaded = _load_model(model_store)
+        f = self._sgd()
+        loaded = load_model(model_store)
         if loaded is None:
             self.last_fit["model"] = "fitted"
-            encoder, mapped, self.choice, rows = self._fit_model(dataset, content, features)
+            encoder, mapped, choice, rows = self._fit_model(dataset, content, features)
             model_store.save_arrays("encoder", **encoder.arrays())
             model_store.save_arrays("map", **mapped.arrays())
-            model_store.save_arrays("choice", **self.choice.arrays())
-            model_store.save_arrays("rows", **_rows_arrays(content.movie_ids, digests, rows))
+            model_store.save_arrays("choice", **choice.arrays())
+            model_store.save_arrays("rows", **rows_arrays(content.movie_ids, digests, rows))
         else:
             self.last_fit["model"] = "loaded"
-            encoder, mapped, self.choice, cached = loaded
+            encoder, mapped, choice, cached = loaded
             rows = self._reuse_rows(cached, content, digests, encoder, features)
+        self.choice = choice
         bias_hat, vec_hat = mapped.predict(rows)
         cols = np.searchsorted(f.movie_ids, content.movie_ids)
         cols = np.minimum(cols, len(f.movie_ids) - 1)
         known = f.movie_ids[cols] == content.movie_ids
         counts = np.where(known, f.item_counts[cols], 0)
-        w = blend_weights(counts, self.choice.shrinkage)
+        w = blend_weights(counts, choice.shrinkage)
         sgd_vec = np.where(known[:, None], f.item_vec[cols], 0)
         sgd_bias = np.where(known, f.item_bias[cols], 0)
         return {
@@ -224,9 +234,9 @@ class Hybrid:
         }
 
     def _fit_model(
-        self, dataset: Dataset, content: MovieContent, features: FeatureStore | None
+        self, dataset: Dataset, content: MovieContent, features: PosterFeatures | None
     ) -> tuple[ContentEncoder, ContentMap, Choice, np.ndarray]:
-        f, params = self.factors, self.params
+        f, params = self._sgd(), self.params
         teaching = np.flatnonzero(
             np.isin(content.movie_ids, f.movie_ids[f.item_counts >= params["min_ratings"]])
         )
@@ -256,7 +266,7 @@ class Hybrid:
             users.append(matrix.indices[start:stop])
             items.append(np.full(stop - start, position))
             values.append(matrix.data[start:stop])
-        f = self.factors
+        f = self._sgd()
         return UserSide(
             f.mu,
             f.user_bias,
@@ -272,7 +282,7 @@ class Hybrid:
         content: MovieContent,
         digests: np.ndarray,
         encoder: ContentEncoder,
-        features: FeatureStore | None,
+        features: PosterFeatures | None,
     ) -> np.ndarray:
         """Content rows from the model's cache where a movie's digest is unchanged; the rest
         (new or changed movies) are encoded now."""
@@ -299,9 +309,12 @@ class Hybrid:
         self.last_fit["rows_computed"] = len(missing)
         return rows
 
-    def _assemble(self, taste: dict[str, np.ndarray], counts: np.ndarray) -> None:
-        """The fitted model as a :class:`Factors` over every movie, for predict and fold-in."""
-        f = self.factors
+    def _assemble(
+        self, taste: dict[str, np.ndarray], counts: np.ndarray, table: NeighbourTable
+    ) -> None:
+        """The fitted model as :class:`reelpick.sgd.Factors` over every movie, for predict and
+        fold-in."""
+        f = self._sgd()
         column = taste["sgd_column"]
         known = column >= 0
 
@@ -315,7 +328,7 @@ class Hybrid:
 
         self.taste = replace(
             f,
-            movie_ids=self.table.movie_ids,
+            movie_ids=table.movie_ids,
             item_vec=taste["item_vec"],
             item_bias=taste["item_bias"],
             item_cf=np.zeros((0, 0), dtype=np.float32),
@@ -332,20 +345,22 @@ class Hybrid:
     # -- hooks ---------------------------------------------------------------------------
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        found = self.table.lookup(movie_id, k) if self.table is not None else None
-        if found is None:
-            raise NoAnswer("the hybrid does not know this movie")
-        if not self.usable[self.table.position(movie_id)]:
+        _, table, _, usable = self._fitted()
+        position = table.position(movie_id)
+        if position is not None and not usable[position]:
             raise NoAnswer("this movie has no ratings, genres, tags or poster to place it by")
-        if not found:
-            raise NoAnswer("no other movie to compare this one with")
-        return found
+        return table.similar(
+            movie_id,
+            k,
+            unknown="the hybrid does not know this movie",
+            alone="no other movie to compare this one with",
+        )
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
         """Ratings of a user of the training data. A movie with nothing to place it by gets
         the map's guess for an empty row: the average movie (biases, no taste)."""
-        t = self.taste
+        t = self._fitted()[0]
         row = int(np.searchsorted(t.user_ids, user_id))
         if row >= len(t.user_ids) or t.user_ids[row] != user_id:
             raise NoAnswer(f"user {user_id} has no ratings")
@@ -357,101 +372,61 @@ class Hybrid:
     def reelpick_recommend(
         self, profile: Profile, k: int, exclude: frozenset[int]
     ) -> list[Recommendation]:
-        t = self.taste
-        known = {m: r for m, r in profile.ratings.items() if self.table.position(m) is not None}
+        t, table, unit, usable = self._fitted()
+        known = {m: r for m, r in profile.ratings.items() if table.position(m) is not None}
         if not known:
             raise NoAnswer("none of this profile's rated movies are known to the hybrid")
-        user = fold_in_factors(t, known, self.params["fold_in_reg"])
+        user = sgd.fold_in(t, known, self.params["fold_in_reg"])
         scores = t.mu + user.bias + t.item_bias + t.item_vec @ user.vector
-        banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~self.usable
+        banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~usable
         scores = np.where(banned, -np.inf, scores)
         top = [i for i in np.argsort(-scores, kind="stable")[: max(k, 0)] if np.isfinite(scores[i])]
         liked = profile.liked() or known
-        reasons = np.array([self.table.position(m) for m in liked if m in known], dtype=np.int64)
+        reasons = np.array([table.position(m) for m in liked if m in known], dtype=np.int64)
         out = []
         for i in top:
             because: tuple[int, ...] = ()
             if len(reasons):
-                aligned = self.unit[reasons] @ self.unit[i]
+                aligned = unit[reasons] @ unit[i]
                 order = np.argsort(-aligned, kind="stable")[:3]
                 because = tuple(int(t.movie_ids[reasons[o]]) for o in order if aligned[o] > 0)
             out.append(Recommendation(int(t.movie_ids[i]), float(min(scores[i], 5.0)), because))
         return out
 
     def _columns(self, movie_ids: list[int]) -> np.ndarray:
+        taste_ids = self._fitted()[0].movie_ids
         ids = np.asarray(movie_ids, dtype=np.int64)
-        cols = np.searchsorted(self.taste.movie_ids, ids)
-        inside = cols < len(self.taste.movie_ids)
-        if not np.all(inside) or np.any(self.taste.movie_ids[cols] != ids):
+        cols = np.searchsorted(taste_ids, ids)
+        inside = cols < len(taste_ids)
+        if not np.all(inside) or np.any(taste_ids[cols] != ids):
             raise NoAnswer("unknown movie id")
         return cols
+
+    def _sgd(self) -> sgd.Factors:
+        """The SGD factors of the rated movies, which a fit computes or loads first."""
+        if self.factors is None:
+            raise PluginError("hybrid: the SGD factors are not fitted yet")
+        return self.factors
+
+    def _fitted(self) -> tuple[sgd.Factors, NeighbourTable, np.ndarray, np.ndarray]:
+        """Taste factors over every movie, the similar-movie table, the centred unit taste
+        vectors and which movies can be placed; NoAnswer before a fit."""
+        if self.taste is None or self.table is None or self.unit is None or self.usable is None:
+            raise NoAnswer("the hybrid is not fitted")
+        return self.taste, self.table, self.unit, self.usable
 
 
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def sgd_params(params: dict) -> dict:
-    """SGD-MF's defaults with the hybrid's three overrides."""
-    return dict(
-        SGD_DEFAULTS,
-        factors=params["sgd_factors"],
-        epochs=params["sgd_epochs"],
-        ensemble=params["sgd_ensemble"],
-    )
-
-
-def rated_only(dataset: Dataset) -> Dataset:
-    """The dataset without the movies nobody rated: SGD-MF's fit then does not depend on them
-    (its random start would shift with every movie added), nor on tags (min_tagged is 0)."""
-    rated = np.unique(dataset.ratings["movieId"].to_numpy())
-    return Dataset(
-        movies=dataset.movies.loc[rated],
-        ratings=dataset.ratings,
-        tags=dataset.tags.iloc[0:0],
-        fingerprint=ratings_key(dataset),
-        source=f"{dataset.source} [rated movies]",
-    )
-
-
-def ratings_key(dataset: Dataset) -> str:
-    """A hash of what the SGD fit reads: the ratings, and the genres and years of rated movies."""
-    digest = hashlib.sha256()
-    ratings = dataset.ratings[["userId", "movieId", "rating"]]
-    digest.update(pd.util.hash_pandas_object(ratings, index=False).to_numpy().tobytes())
-    rated = dataset.movies.loc[np.unique(ratings["movieId"].to_numpy())]
-    for movie_id, genres, year in zip(rated.index, rated["genres"], rated["year"], strict=True):
-        digest.update(f"{movie_id}|{','.join(genres)}|{year}\n".encode())
-    return digest.hexdigest()[:20]
-
-
-def _load_model(store: ArtifactStore):
-    parts = [store.load_arrays(n) for n in ("encoder", "map", "choice", "rows")]
-    if any(p is None for p in parts):
-        return None
-    encoder, mapped, choice, rows = parts
-    return (
-        ContentEncoder.from_arrays(encoder),
-        ContentMap.from_arrays(mapped),
-        Choice.from_arrays(choice),
-        rows,
-    )
-
-
-def _rows_arrays(movie_ids: np.ndarray, digests: np.ndarray, rows: np.ndarray) -> dict:
-    """Content rows as a sparse matrix: most of a row (tags, poster) is zero."""
-    matrix = sp.csr_matrix(rows.astype(np.float32))
-    return {
-        "movie_ids": movie_ids,
-        "digests": digests,
-        "data": matrix.data,
-        "indices": matrix.indices,
-        "indptr": matrix.indptr,
-        "shape": np.array(matrix.shape),
-    }
-
-
-def _digest(parts: list[str]) -> str:
-    return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:16]
+def _poster_features(needs: Mapping[str, object]) -> PosterFeatures:
+    """The poster features the registry handed over (``posters = true`` declares the need)."""
+    features = needs.get(POSTER_FEATURES)
+    if not isinstance(features, PosterFeatures):
+        raise PluginError(
+            f"hybrid: the registry handed over {type(features).__name__} as {POSTER_FEATURES}"
+        )
+    return features
 
 
 def _check_params(params: dict) -> None:

@@ -1,9 +1,8 @@
 """sgd-MF: movies whose learned taste factors point the same way (matrix factorisation).
 
-This module is the plugin: its parameters, its hooks and the checks on their values. The
-model lives beside it, split by job like the VGG16 plugin: :mod:`._sgd_model` (training,
-validation split, features, the fitted :class:`Factors` and the fold-in of a new user) on
-top of the numba kernels of :mod:`._sgd_kernels`.
+This module is the plugin: its hooks and the checks on its parameters. The model (training,
+validation split, features, the fitted ``Factors`` and the fold-in of a new user) is the
+public building block :mod:`reelpick.sgd`, which the hybrid plugin trains too.
 
 Besides the hooks, a fitted plugin places people who are not in the training data::
 
@@ -34,43 +33,14 @@ from reelpick import (
     Profile,
     Recommendation,
     hookimpl,
+    sgd,
     topk_cosine_dense,
 )
 
-from ._sgd_model import Factors, FoldedUser, aligned, fit_factors, predict_pairs, train
-from ._sgd_model import fold_in as fold_in_factors
-
-# The model's functions stay importable from here, where tests and benchmarks look for them.
-__all__ = ["DEFAULT_PARAMS", "Factors", "FoldedUser", "SgdMF", "fit_factors", "train"]
-
 log = logging.getLogger(__name__)
 
-DEFAULT_PARAMS = {
-    "factors": 100,  # length of the user and movie vectors
-    "epochs": 100,  # most passes over the ratings (early stopping usually ends sooner)
-    "lr": 0.015,  # initial learning rate
-    "lr_decay": 0.96,  # learning rate multiplier after each epoch
-    "reg": 0.05,  # L2 penalty on the factor vectors p, q
-    "reg_bias": 0.01,  # L2 penalty on the user and movie biases
-    "reg_implicit": 0.15,  # L2 penalty on the implicit vectors y and asymmetric vectors x
-    "reg_genres": 0.0,  # L2 penalty on the genre vectors z and biases c
-    "init_std": 0.05,  # standard deviation of the random initial factors
-    "implicit": True,  # SVD++ term: which movies a user rated
-    "asymmetric": True,  # asymmetric-SVD term: how a user rated them (shares reg_implicit)
-    "genres": True,  # genre vectors and biases shared by the movies of a genre
-    "decades": True,  # likewise for the decade of release
-    "min_tagged": 0,  # likewise for user tags found on this many movies (0: no tags)
-    "patience": 4,  # stop after this many epochs without a better validation RMSE
-    "min_epochs": 10,  # never stop before this (small factors can sit on a plateau at first)
-    "validation_share": 0.05,  # share of each user's training ratings held out to stop early
-    "refit": True,  # after early stopping, refit on all ratings for the best epoch count
-    "ensemble": 5,  # average this many models trained from seeds seed, seed+1, ...
-    "seed": 0,  # seeds the initial factors, the validation slice and the shuffling
-    "neighbours": 50,  # width of the stored similar-movie table
-    "similar_from": "all",  # cosine of the full movie vectors, or "ratings" (rating factors only)
-    "min_ratings": 3,  # movies with fewer training ratings get and give no similar movies
-    "fold_in_reg": 3.0,  # ridge penalty when folding in a new user (see SgdMF.fold_in)
-}
+DEFAULT_PARAMS = sgd.DEFAULT_PARAMS
+
 # Movies with fewer training ratings are never recommended: their factors are mostly the
 # initial noise plus their genres', and a confident-looking pick from them misleads.
 RECOMMEND_MIN_RATINGS = 10
@@ -81,7 +51,7 @@ class SgdMF:
     """The reelpick plugin. ``factors`` holds the fitted model once ``reelpick_fit`` ran."""
 
     def __init__(self) -> None:
-        self.factors: Factors | None = None
+        self.factors: sgd.Factors | None = None
         self.table: NeighbourTable | None = None
         self.params: dict = dict(DEFAULT_PARAMS)
         self.loaded_from_cache = False
@@ -102,46 +72,46 @@ class SgdMF:
         self.params = dict(params)
         started = time.perf_counter()
         arrays = store.load_arrays("factors")
-        self.table = NeighbourTable.load(store)
-        self.loaded_from_cache = arrays is not None and self.table is not None
+        table = NeighbourTable.load(store)
+        self.loaded_from_cache = arrays is not None and table is not None
+        factors = None
         if arrays is not None:
             try:
-                self.factors = Factors.from_arrays(arrays)
+                factors = sgd.Factors.from_arrays(arrays)
             except (TypeError, KeyError):  # written by another version of this class
-                arrays = None
                 self.loaded_from_cache = False
-        if arrays is None:
-            self.factors = fit_factors(dataset, params)
-            store.save_arrays("factors", **self.factors.arrays())
+        if factors is None:
+            factors = sgd.fit_factors(dataset, params)
+            store.save_arrays("factors", **factors.arrays())
             log.info(
                 "sgd-mf trained %d epochs in %.1f s",
-                int(self.factors.history["epochs"][0]),
+                int(factors.history["epochs"][0]),
                 time.perf_counter() - started,
             )
-        if self.table is None:
-            valid = self.factors.item_counts >= params["min_ratings"]
-            ratings_only = params["similar_from"] == "ratings"
-            vectors = self.factors.item_cf if ratings_only else self.factors.item_vec
+        if table is None:
+            valid = factors.item_counts >= params["min_ratings"]
+            ratings_only = params["similar_from"] == sgd.SimilarFrom.RATINGS
+            vectors = factors.item_cf if ratings_only else factors.item_vec
             index, score = topk_cosine_dense(vectors, params["neighbours"], valid)
-            self.table = NeighbourTable(self.factors.movie_ids, index, score)
-            self.table.save(store)
+            table = NeighbourTable(factors.movie_ids, index, score)
+            table.save(store)
+        self.factors, self.table = factors, table
         self.fit_seconds = time.perf_counter() - started
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        found = self.table.lookup(movie_id, k)
-        if found is None:
-            raise NoAnswer("SGD-MF does not know this movie")
-        if not found:
-            raise NoAnswer(
-                f"SGD-MF needs at least {self.params['min_ratings']} ratings of a movie to place it"
-            )
-        return found
+        _, table = self._fitted()
+        return table.similar(
+            movie_id,
+            k,
+            unknown="SGD-MF does not know this movie",
+            alone=f"SGD-MF needs at least {self.params['min_ratings']} ratings of a movie to place it",
+        )
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
         """Predicted ratings of a user from the training data (NoAnswer for other users)."""
-        f = self.factors
+        f, _ = self._fitted()
         row = int(np.searchsorted(f.user_ids, user_id))
         if row >= len(f.user_ids) or f.user_ids[row] != user_id:
             raise NoAnswer(f"user {user_id} has no ratings; fold them in with SgdMF.fold_in")
@@ -149,13 +119,13 @@ class SgdMF:
         if np.any(cols >= len(f.movie_ids)) or np.any(f.movie_ids[cols] != np.asarray(movie_ids)):
             raise NoAnswer("unknown movie id")
         model = {
-            "mu": f.mu,
+            "mu": np.asarray(f.mu),
             "user_bias": f.user_bias,
             "item_bias": f.item_bias,
             "user_vec": f.user_vec,
             "item_vec": f.item_vec,
         }
-        predicted = predict_pairs(model, np.full(len(cols), row), cols)
+        predicted = sgd.predict_pairs(model, np.full(len(cols), row), cols)
         return [float(x) for x in predicted]
 
     @hookimpl
@@ -167,8 +137,8 @@ class SgdMF:
         The score is the predicted rating before clipping to 5 stars, so that the best picks
         do not all tie at 5.
         """
-        f = self.factors
-        rated = [m for m in profile.ratings if self.table.position(m) is not None]
+        f, table = self._fitted()
+        rated = [m for m in profile.ratings if table.position(m) is not None]
         if not rated:
             raise NoAnswer("SGD-MF knows none of the movies rated in this profile")
         user = self.fold_in({m: profile.ratings[m] for m in rated})
@@ -176,18 +146,23 @@ class SgdMF:
         liked_ratings = profile.liked()
         liked = [m for m in rated if m in liked_ratings] or rated
         return [
-            Recommendation(n.movie_id, n.score, aligned(f, n.movie_id, liked, REASONS))
+            Recommendation(n.movie_id, n.score, sgd.aligned(f, n.movie_id, liked, REASONS))
             for n in found
         ]
 
-    def fold_in(self, ratings: dict[int, float]) -> FoldedUser:
-        """Place a new user from a few ``{movieId: rating}`` pairs (see ``_sgd_model.fold_in``).
+    def fold_in(self, ratings: dict[int, float]) -> sgd.FoldedUser:
+        """Place a new user from a few ``{movieId: rating}`` pairs (see ``reelpick.sgd.fold_in``).
 
         Not a hook: reelpick_recommend will build on it. Raises NoAnswer before a fit.
         """
-        if self.factors is None:
+        factors, _ = self._fitted()
+        return sgd.fold_in(factors, ratings, self.params["fold_in_reg"])
+
+    def _fitted(self) -> tuple[sgd.Factors, NeighbourTable]:
+        """The fitted factors and similar-movie table; NoAnswer before a fit."""
+        if self.factors is None or self.table is None:
             raise NoAnswer("SGD-MF is not fitted")
-        return fold_in_factors(self.factors, ratings, self.params["fold_in_reg"])
+        return self.factors, self.table
 
 
 def _check_params(params: dict) -> None:
@@ -205,7 +180,10 @@ def _check_params(params: dict) -> None:
         (params["patience"] >= 1, "patience must be at least 1"),
         (params["neighbours"] >= 1, "neighbours must be at least 1"),
         (params["fold_in_reg"] > 0, "fold_in_reg must be positive"),
-        (params["similar_from"] in ("ratings", "all"), "similar_from must be 'ratings' or 'all'"),
+        (
+            params["similar_from"] in [s.value for s in sgd.SimilarFrom],
+            "similar_from must be 'ratings' or 'all'",
+        ),
     ]
     for ok, message in checks:
         if not ok:

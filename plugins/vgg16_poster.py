@@ -26,16 +26,15 @@ import hashlib
 import json
 import logging
 import os
-import struct
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from reelpick import (
+    POSTER_FEATURES,
     ArtifactStore,
     Config,
     Dataset,
@@ -52,127 +51,22 @@ from reelpick import (
     topk_cosine_dense,
 )
 
+from ._vgg16_store import (
+    GRID,
+    CachedPosterFeatures,
+    Compute,
+    FeatureSpec,
+    FeatureStore,
+    Pooling,
+    Storage,
+)
+
 log = logging.getLogger(__name__)
 
 WEIGHTS_ENV = "REELPICK_VGG16_WEIGHTS"
 FEATURES_DIR = "vgg16-features"
-LAYER = "block5_pool"
 KERAS_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-POOLINGS = ("flatten", "avg")
-COMPUTES = ("auto", "float32", "bfloat16")
 SEEN_WEIGHT = 0.5  # a poster of a movie only seen (no rating) counts half a liked one
-STORAGES = ("float16", "float32")
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Everything that decides a poster's feature vector, apart from the poster itself."""
-
-    weights: str  # "imagenet" or a local file path, as handed to Keras
-    weights_id: str  # "imagenet" or the sha256 of the weights file
-    pooling: str
-    compute: str  # "float32" or "bfloat16" (resolved from "auto")
-    storage: str
-
-    @property
-    def id(self) -> str:
-        return f"vgg16|{self.weights_id}|{LAYER}|{self.pooling}|{self.compute}|{self.storage}"
-
-    def key(self, content_hash: str) -> str:
-        return hashlib.sha256(f"{content_hash}|{self.id}".encode()).hexdigest()
-
-
-class FeatureStore:
-    """One file per (poster, spec): header with a CRC-32, then the nonzero values.
-
-    After ReLU and max pooling ~90% of the flattened values are exactly zero, so the
-    nonzeros are stored (uint16 positions + values scaled into [0, 1] as float16): ~11 KB
-    per poster instead of 100 KB of float32. A file that fails its checks is deleted and
-    reported missing, so the poster is simply computed again.
-
-    The CRC-32 covers the header as well as the payload (format 2; RPV1 files covered only
-    the payload, so a flipped ``scale`` changed every value silently): an RPV1 file reads as
-    damaged and is recomputed once.
-    """
-
-    MAGIC = b"RPV2"
-    HEADER = struct.Struct("<4sBxxxIIfI")  # magic, dtype code, dim, nnz, scale, crc32
-    DTYPES = {1: np.float16, 2: np.float32}
-
-    def __init__(self, root: Path, spec: FeatureSpec) -> None:
-        self.root = Path(root)
-        self.spec = spec
-        self.code = 1 if spec.storage == "float16" else 2
-        # block5_pool of VGG16: flattened 7 x 7 x 512, or 512 averaged. Any other length in
-        # a file would break every fit that stacks it with the others.
-        self.dim = 7 * 7 * 512 if spec.pooling == "flatten" else 512
-
-    def path(self, content_hash: str) -> Path:
-        key = self.spec.key(content_hash)
-        return self.root / key[:2] / f"{key}.vgf"
-
-    def save(self, content_hash: str, vector: np.ndarray) -> None:
-        vector = np.asarray(vector, dtype=np.float32).ravel()
-        positions = np.flatnonzero(vector)
-        index_dtype = np.uint16 if len(vector) <= 1 << 16 else np.uint32
-        scale = float(np.abs(vector).max()) if len(positions) else 1.0
-        values = (vector[positions] / scale).astype(self.DTYPES[self.code])
-        payload = positions.astype(index_dtype).tobytes() + values.tobytes()
-        fields = self.HEADER.pack(self.MAGIC, self.code, len(vector), len(positions), scale, 0)
-        crc = zlib.crc32(payload, zlib.crc32(fields[:-4]))
-        file = self.path(content_hash)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        self._write(file, fields[:-4] + struct.pack("<I", crc) + payload)
-
-    @staticmethod
-    def _write(file: Path, blob: bytes) -> None:
-        """Write ``file`` whole or not at all; a failed write (a full disk) leaves no .tmp."""
-        with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as fh:
-            try:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())
-            except BaseException:
-                fh.close()
-                os.unlink(fh.name)
-                raise
-        try:
-            os.replace(fh.name, file)
-        except BaseException:
-            os.unlink(fh.name)
-            raise
-
-    def load(self, content_hash: str) -> np.ndarray | None:
-        """The stored vector (float32), or None if absent or damaged (then the file is removed)."""
-        file = self.path(content_hash)
-        try:
-            blob = file.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            magic, code, dim, nnz, scale, crc = self.HEADER.unpack_from(blob)
-            index_dtype = np.uint16 if dim <= 1 << 16 else np.uint32
-            payload = blob[self.HEADER.size :]
-            size_ok = len(payload) == nnz * (
-                np.dtype(index_dtype).itemsize + np.dtype(self.DTYPES[code]).itemsize
-            )
-            if magic != self.MAGIC or code != self.code or not size_ok:
-                raise ValueError("bad header or length")
-            if zlib.crc32(payload, zlib.crc32(blob[: self.HEADER.size - 4])) != crc:
-                raise ValueError("checksum mismatch")
-            if dim != self.dim or not (np.isfinite(scale) and scale > 0):
-                raise ValueError(f"dim {dim} (expected {self.dim}) or scale {scale} is wrong")
-            split = nnz * np.dtype(index_dtype).itemsize
-            positions = np.frombuffer(payload[:split], dtype=index_dtype)
-            if nnz and int(positions.max()) >= dim:
-                raise ValueError("position out of range")
-            vector = np.zeros(dim, dtype=np.float32)
-            vector[positions] = np.frombuffer(payload[split:], dtype=self.DTYPES[code]) * scale
-            return vector
-        except Exception as exc:  # any failure to read back is a miss, never a dead plugin
-            log.warning("feature file %s is damaged (%s); it will be recomputed", file, exc)
-            file.unlink(missing_ok=True)
-            return None
 
 
 @dataclass(frozen=True)
@@ -184,7 +78,8 @@ class PosterRef:
 class VGG16Poster:
     def __init__(self) -> None:
         self.table: NeighbourTable | None = None
-        self._fit_inputs: tuple | None = None
+        self._fit_inputs: tuple[FeatureSpec, dict, Config, Dataset] | None = None
+        self._refs: list[PosterRef] = []  # the indexed posters of the last fit
         self._image_index: tuple[np.ndarray, np.ndarray] | None = None  # (movie ids, unit rows)
         # What the last fit did and where its time went, for the benchmark and the tests.
         self.last_fit: dict = {}
@@ -205,6 +100,7 @@ class VGG16Poster:
                 "batch_size": 16,
                 "neighbours": 50,  # width of the stored table (the most a query can ask for)
             },
+            provides=(POSTER_FEATURES,),
         )
 
     @hookimpl
@@ -219,6 +115,7 @@ class VGG16Poster:
         self._image_index = None
         with PosterStore(config, dataset) as posters:
             refs = indexed_posters(posters, dataset)
+            self._refs = refs
             self.timings["posters"] = time.perf_counter() - started
             set_id = hashlib.sha256(
                 "\n".join([spec.id, *(f"{r.movie_id}:{r.content_hash}" for r in refs)]).encode()
@@ -247,13 +144,25 @@ class VGG16Poster:
                 old.unlink(missing_ok=True)
 
     @hookimpl
-    def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k) if self.table is not None else None
-        if found is None:
-            raise NoAnswer("no poster for this movie")
-        if not found:
-            raise NoAnswer("no other poster to compare this one with")
-        return found
+    def reelpick_provide(self, product: str) -> CachedPosterFeatures | None:
+        """:data:`reelpick.POSTER_FEATURES`: the stored features of the posters indexed by
+        the last fit, read through the store of its spec (never computed here)."""
+        if product != POSTER_FEATURES or self._fit_inputs is None:
+            return None
+        spec, _, config, _ = self._fit_inputs
+        posters = {r.movie_id: r.content_hash for r in self._refs}
+        return CachedPosterFeatures(FeatureStore(config.cache_dir / FEATURES_DIR, spec), posters)
+
+    @hookimpl
+    def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
+        if self.table is None:
+            raise NoAnswer("the poster index is not fitted")
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown="no poster for this movie",
+            alone="no other poster to compare this one with",
+        )
 
     @hookimpl
     def reelpick_recommend(
@@ -289,6 +198,8 @@ class VGG16Poster:
     def _index(self) -> tuple[np.ndarray, np.ndarray]:
         """Movie ids and unit-length comparable features of every indexed poster (built once)."""
         if self._image_index is None:
+            if self._fit_inputs is None:
+                raise NoAnswer("the poster index is not fitted")
             spec, params, config, dataset = self._fit_inputs
             with PosterStore(config, dataset) as posters:
                 refs = indexed_posters(posters, dataset)
@@ -342,6 +253,9 @@ class VGG16Poster:
                 continue
             features.save(refs[row].content_hash, vector)
             stored = features.load(refs[row].content_hash)  # exactly what later fits will see
+            if stored is None:  # unreadable at once: the disk is failing
+                usable[row] = False
+                continue
             vectors[row] = comparable(stored, pooling, mirror)
             self.last_fit["computed"] += 1
         return vectors, usable
@@ -350,16 +264,19 @@ class VGG16Poster:
 def feature_spec(params: dict, config: Config) -> FeatureSpec:
     """Check the parameters and resolve weights and precision (no TensorFlow needed)."""
     where = "[plugins.vgg16-poster]"
-    for key, allowed in (("pooling", POOLINGS), ("compute", COMPUTES), ("storage", STORAGES)):
+    for key, choices in (("pooling", Pooling), ("compute", Compute), ("storage", Storage)):
+        allowed = [choice.value for choice in choices]
         if params[key] not in allowed:
             raise PluginError(f"{where} {key} must be one of {', '.join(allowed)}")
     if params["batch_size"] < 1 or params["neighbours"] < 1:
         raise PluginError(f"{where} batch_size and neighbours must be at least 1")
     weights, weights_id = resolve_weights(params["weights"], config, config.cache_dir)
-    compute = params["compute"]
-    if compute == "auto":
-        compute = "bfloat16" if cpu_has_bf16() else "float32"
-    return FeatureSpec(weights, weights_id, params["pooling"], compute, params["storage"])
+    compute = Compute(params["compute"])
+    if compute == Compute.AUTO:
+        compute = Compute.BFLOAT16 if cpu_has_bf16() else Compute.FLOAT32
+    return FeatureSpec(
+        weights, weights_id, Pooling(params["pooling"]), compute, Storage(params["storage"])
+    )
 
 
 def resolve_weights(value: str, config: Config, cache_dir: Path) -> tuple[str, str]:
@@ -394,9 +311,9 @@ def resolve_weights(value: str, config: Config, cache_dir: Path) -> tuple[str, s
                 digest.update(chunk)
         memo[memo_key] = digest.hexdigest()
         memo_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=memo_file.parent, delete=False) as fh:
-            json.dump(memo, fh)
-        os.replace(fh.name, memo_file)
+        with tempfile.NamedTemporaryFile("w", dir=memo_file.parent, delete=False) as out:
+            json.dump(memo, out)
+        os.replace(out.name, memo_file)
     return str(path), memo[memo_key]
 
 
@@ -409,9 +326,6 @@ def cpu_has_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-GRID = (7, 7, 512)  # block5_pool of a 224x224 input: rows, columns, channels
-
-
 def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
     """The form in which features are compared by cosine.
 
@@ -420,7 +334,7 @@ def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
     The mirrored sum repeats columns 0-2 as 6-4, so only columns 0-3 are kept, the repeated
     ones scaled by sqrt(2): the cosine is unchanged and the vector is 14,336 values, not 25,088.
     """
-    if not mirror or pooling != "flatten":
+    if not mirror or pooling != Pooling.FLATTEN:
         return vector
     grid = vector.reshape(GRID)
     half = (grid[:, :3] + grid[:, :3:-1]) * np.float32(np.sqrt(2))
@@ -429,7 +343,7 @@ def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
 
 
 def comparable_dim(pooling: str, mirror: bool) -> int:
-    if pooling == "avg":
+    if pooling == Pooling.AVG:
         return GRID[2]
     return GRID[0] * 4 * GRID[2] if mirror else int(np.prod(GRID))
 

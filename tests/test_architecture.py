@@ -6,8 +6,9 @@ Rules (docs/architecture.md explains them):
 - ``bot`` → ``core`` ← ``plugins``: plugins never import ``reelpick.bot``; core never imports
   the bot except in the one CLI module that starts it (:data:`BOT_STARTER`); the bot imports
   no plugin.
-- Built-in plugins import only the public API (the package root ``reelpick``) and their own
-  private modules, exactly as an external plugin must.
+- Built-in plugins import only the public API (the package root ``reelpick`` and the
+  namespaces it exports, :data:`PUBLIC_NAMESPACES`) and their own private modules
+  ``plugins/_<name>_*.py``, never another plugin's, exactly as an external plugin must.
 - Modules inside core never import the package root ``reelpick`` (it imports most of core).
 - No import cycles, counting imports inside functions. Imports under ``if TYPE_CHECKING:``
   never run, so they count for the direction rules but not for cycles.
@@ -158,6 +159,24 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(cycles)
 
 
+# Sub-packages the root exports as namespaces of the public API (in reelpick.__all__).
+PUBLIC_NAMESPACES = {"reelpick.sgd"}
+
+
+def plugin_family(module: str) -> str:
+    """The plugin a module of ``reelpick.plugins`` belongs to, by the first word of its name:
+    ``hybrid`` for ``hybrid`` and ``_hybrid_model``, ``vgg16`` for ``vgg16_poster``."""
+    return module.rpartition(".")[2].lstrip("_").split("_")[0]
+
+
+def plugin_may_import(source: str, target: str) -> bool:
+    """A plugin module imports the public API, or a private module of its own plugin."""
+    if target == "reelpick" or target in PUBLIC_NAMESPACES:
+        return True
+    private = target.startswith("reelpick.plugins._")
+    return private and plugin_family(target) == plugin_family(source)
+
+
 def direction_violations(edges: list[tuple[str, str, int, bool]]) -> list[str]:
     """Imports that run against ``bot → core ← plugins`` or around the public plugin API."""
     problems = []
@@ -168,8 +187,11 @@ def direction_violations(edges: list[tuple[str, str, int, bool]]) -> list[str]:
         in_core = not in_bot and not in_plugins
         if in_plugins and target.startswith("reelpick.bot"):
             problems.append(f"{where}: plugins never import the bot")
-        elif in_plugins and not (target == "reelpick" or target.startswith("reelpick.plugins")):
-            problems.append(f"{where}: plugins use only the public API (from reelpick import ...)")
+        elif in_plugins and not plugin_may_import(source, target):
+            problems.append(
+                f"{where}: a plugin imports only the public API (from reelpick import ...) "
+                "and its own plugins/_<name>_*.py"
+            )
         elif in_core and target.startswith("reelpick.bot") and source != BOT_STARTER:
             problems.append(f"{where}: core never imports the bot (only {BOT_STARTER} starts it)")
         elif in_core and target.startswith("reelpick.plugins"):
@@ -282,6 +304,24 @@ NEGATIVE_CASES = {
             "core/__init__.py": "",
             "core/cache.py": "",
             "plugins/p.py": "from reelpick.cache import x\n",
+        },
+        "direction",
+    ),
+    "plugin importing another plugin": (
+        {
+            "core/__init__.py": "",
+            "plugins/__init__.py": "",
+            "plugins/hybrid.py": "from .vgg16_poster import FeatureStore\n",
+            "plugins/vgg16_poster.py": "",
+        },
+        "direction",
+    ),
+    "plugin importing another plugin's private module": (
+        {
+            "core/__init__.py": "",
+            "plugins/__init__.py": "",
+            "plugins/hybrid.py": "from ._sgd_model import fit_factors\n",
+            "plugins/_sgd_model.py": "",
         },
         "direction",
     ),
@@ -548,3 +588,21 @@ def test_the_checker_finds_a_test_module_imported(tmp_path):
         "bot/test_b.py:3 imports test_a",
         "bot/test_b.py:5 imports .test_a",
     ]
+
+
+def test_a_plugin_may_import_its_own_private_modules(tmp_path):
+    tree = {
+        "core/__init__.py": "",
+        "core/sgd/__init__.py": "",
+        "plugins/__init__.py": "",
+        "plugins/vgg16_poster.py": "from reelpick import sgd\nfrom ._vgg16_store import X\n",
+        "plugins/_vgg16_store.py": "from reelpick import Dataset\n",
+    }
+    graph, edges = import_graph(module_files(tree_root(tree, tmp_path)))
+    assert direction_violations(edges) == []
+
+
+def test_public_namespaces_are_exported_by_the_root():
+    import reelpick
+
+    assert {f"reelpick.{name}" for name in reelpick.__all__} >= PUBLIC_NAMESPACES

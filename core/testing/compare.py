@@ -93,7 +93,7 @@ def same_ranking(a: list[Neighbour] | None, b: list[Neighbour] | None) -> bool:
     return True
 
 
-def close_lists(a: list | None, b: list | None) -> bool:
+def close_lists(a: list[float] | None, b: list[float] | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return len(a) == len(b) and bool(

@@ -38,7 +38,7 @@ import copy
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,7 @@ def check_plugin(
     queries: Iterable[int] | None = None,
     cache_root: str | Path | None = None,
     expect_cache: bool = True,
+    providers: Mapping[str, PluginSource] | None = None,
 ) -> ContractReport:
     """Check ``plugin`` against the plugin contract; raise :class:`PluginContractError` if broken.
 
@@ -107,7 +108,9 @@ def check_plugin(
     other settings (posters, ...) and its cache folder is replaced by temporary ones under
     ``cache_root`` (default: a temporary folder removed afterwards). ``queries`` are the movie
     ids to ask about (default: a spread of popular, rare, unrated and random movies).
-    ``expect_cache=False`` is for plugins whose fit is too cheap to cache.
+    ``expect_cache=False`` is for plugins whose fit is too cheap to cache. ``providers`` name
+    the plugins that provide what ``plugin`` needs (``PluginInfo.needs``): each is registered
+    and enabled beside it, and the registry fits it first, as in a real configuration.
     """
     __tracebackhide__ = True  # pytest: show the contract message, not this function
     if not isinstance(dataset, Dataset):
@@ -124,8 +127,11 @@ def check_plugin(
                 queries=queries,
                 cache_root=tmp,
                 expect_cache=expect_cache,
+                providers=providers,
             )
-    return _Checker(plugin, dataset, params or {}, k, name, config, Path(cache_root)).run(
+    checker = _Checker(plugin, dataset, params or {}, k, name, config, Path(cache_root))
+    checker.providers = {n: factory_of(p) for n, p in (providers or {}).items()}
+    return checker.run(
         list(queries) if queries is not None else pick_queries(dataset), expect_cache
     )
 
@@ -174,6 +180,7 @@ class _Checker:
         self.label = self.name
         self.problems: list[str] = []
         self.checks: list[str] = []
+        self.providers: dict[str, Callable[[], object]] = {}
 
     # -- the run ---------------------------------------------------------------------
     def run(self, queries: list[int], expect_cache: bool) -> ContractReport:
@@ -247,13 +254,15 @@ class _Checker:
     def _config(self, cache_dir: Path) -> Config:
         values = copy.deepcopy(self.base.values if self.base else DEFAULTS)
         values["cache"]["dir"] = str(cache_dir)
-        values["plugins"]["enabled"] = [self.name]
+        values["plugins"]["enabled"] = [*self.providers, self.name]
         values["plugins"][self.name] = {**values["plugins"].get(self.name, {}), **self.params}
         return Config(values=values, path=self.base.path if self.base else None)
 
     def _registry(self, cache_dir: Path) -> Registry:
         __tracebackhide__ = True
         registry = Registry(self._config(cache_dir), load_entry_points=False, load_builtins=False)
+        for name, make in self.providers.items():
+            registry.register(make(), name, origin="check_plugin (provider)")
         self.label = registry.register(self.make(), self.name, origin="check_plugin").info.label
         return registry
 
@@ -317,7 +326,7 @@ class _Checker:
                 if not outcome.no_answer.strip():
                     self._problem(f"{where} raised NoAnswer without a reason")
             else:
-                for problem in self._result_problems(movie_id, outcome.neighbours, self.k):
+                for problem in self._result_problems(movie_id, outcome.neighbours or [], self.k):
                     self._problem(f"{where} {problem}")
         if not any(o.neighbours for o in answers.values()):
             self._problem(
@@ -326,7 +335,7 @@ class _Checker:
             )
         self._pass("answers: Neighbours of known movies, not the query, sorted, at most k")
 
-    def _result_problems(self, movie_id: int, found: list, k: int) -> list[str]:
+    def _result_problems(self, movie_id: int, found: list[Any], k: int) -> list[str]:
         return neighbour_problems(
             found, k, self.dataset, frozenset({movie_id}), movie_id, thorough=True
         )
@@ -371,7 +380,9 @@ class _Checker:
                 self._problem(f"the registry refused the answer for {movie_id}: {answer.error}")
         self._pass("the registry accepts every answer")
 
-    def _check_predict(self, registry: Registry) -> tuple[tuple[int, list[int]], list] | None:
+    def _check_predict(
+        self, registry: Registry
+    ) -> tuple[tuple[int, list[int]], list[float]] | None:
         if not registry.implements(self.name, "reelpick_predict"):
             return None
         ratings = self.dataset.ratings
@@ -445,7 +456,12 @@ class _Checker:
                     f"first fit {want.describe()}, {how} {have.describe()}"
                 )
 
-    def _compare_snapshots(self, before: dict, after: dict, during: str) -> None:
+    def _compare_snapshots(
+        self,
+        before: dict[str, tuple[int, int]],
+        after: dict[str, tuple[int, int]],
+        during: str,
+    ) -> None:
         changed = sorted(
             set(before.items()).symmetric_difference(after.items()), key=lambda item: item[0]
         )

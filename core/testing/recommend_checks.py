@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..answers import neighbour_problems
 from ..data import Dataset
@@ -125,7 +126,7 @@ class RecommendChecks:
                         "of the dataset should get recommendations"
                     )
             else:
-                for text in self.problems(case, outcome.neighbours, self.k):
+                for text in self.problems(case, outcome.neighbours or [], self.k):
                     self.problem(f"{where} {text}")
                 self._check_smaller_k(registry, case, outcome)
                 answer = registry.ask_recommend(self.name, case.profile, self.k, case.exclude)
@@ -136,7 +137,7 @@ class RecommendChecks:
             "profile, sorted, at most k, smaller k a prefix; NoAnswer or a list otherwise"
         )
 
-    def problems(self, case: Case, found: list, k: int) -> list[str]:
+    def problems(self, case: Case, found: list[Any], k: int) -> list[str]:
         problems = neighbour_problems(found, k, self.dataset, case.banned, thorough=True)
         if any(not isinstance(n, Recommendation) for n in found):
             wrong = next(type(n).__name__ for n in found if not isinstance(n, Recommendation))
@@ -160,7 +161,7 @@ class RecommendChecks:
         where = f"{HOOK}({case.name}, k={small})"
         if fewer.neighbours is None:
             self.problem(f"{where} gave {fewer.describe()} but k={self.k} gave a list")
-        elif not same_ranking(outcome.neighbours[:small], fewer.neighbours):
+        elif not same_ranking((outcome.neighbours or [])[:small], fewer.neighbours):
             self.problem(
                 f"{where} is not the start of the k={self.k} answer: "
                 f"{fewer.describe()} vs {outcome.describe()}"
@@ -185,5 +186,5 @@ class RecommendChecks:
                 )
 
 
-def _reasons(outcome: Outcome) -> dict[int, tuple]:
+def _reasons(outcome: Outcome) -> dict[int, tuple[int, ...]]:
     return {n.movie_id: tuple(getattr(n, "because", ())) for n in outcome.neighbours or []}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from ..types import PluginInfo
 
-PluginSource = Any  # a plugin class, a factory returning a plugin object, or a plugin object
+# A plugin class, a factory returning a plugin object, or a plugin object.
+PluginSource = object
 
 
 def factory_of(plugin: PluginSource) -> Callable[[], object]:

@@ -572,3 +572,12 @@ def test_the_packaging_and_config_examples_in_the_docs_are_valid(make_config) ->
     assert example["project"]["entry-points"][ENTRY_POINT_GROUP] == {
         "genre-tags": "reelpick_genre_tags:GenreTags"
     }
+
+
+def test_the_docs_name_every_hook_and_every_builtin_plugin() -> None:
+    from reelpick import hookspecs
+
+    text = DOCS.read_text()
+    hooks = {name for name in dir(hookspecs) if name.startswith("reelpick_")}
+    assert set(re.findall(r"^\| `(reelpick_\w+)\(", text, re.M)) == hooks
+    assert set(re.findall(r"^\| `([a-z0-9-]+)` \| ", text, re.M)) == set(BUILTIN_PLUGINS)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from reelpick import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
+from reelpick import Neighbour, NeighbourTable, NoAnswer, topk_cosine_dense, topk_cosine_sparse
 from reelpick.cache import ArtifactStore
 from reelpick.data import load_dataset
 from reelpick.plugins.cosine_cf import CosineCF
@@ -308,3 +308,26 @@ def test_plugin_rebuilds_a_damaged_table(tmp_path: Path, small_movielens: Path) 
     assert file.read_bytes() == good
     movie = int(dataset.movies.index[0])
     assert second.reelpick_similar(movie, 5) == first.reelpick_similar(movie, 5)
+
+
+def test_similar_answers_or_says_why_not() -> None:
+    """The one copy of a plugin's ``reelpick_similar`` over a table: the neighbours, or a
+    NoAnswer naming the movie unknown or alone."""
+    table = NeighbourTable(
+        np.array([10, 20, 30]),
+        np.array([[1, -1], [0, -1], [-1, -1]]),
+        np.array([[0.5, 0.0], [0.5, 0.0], [0.0, 0.0]], dtype=np.float32),
+    )
+    assert table.similar(10, 5, unknown="?", alone="!") == [Neighbour(20, 0.5)]
+    with pytest.raises(NoAnswer, match="^unknown movie$"):
+        table.similar(99, 5, unknown="unknown movie", alone="alone")
+    with pytest.raises(NoAnswer, match="^alone$"):
+        table.similar(30, 5, unknown="unknown movie", alone="alone")
+
+
+def test_a_table_refuses_unsorted_movie_ids() -> None:
+    """Lookups binary-search the ids: a table over unsorted ids would answer wrong movies."""
+    with pytest.raises(ValueError, match="sorted ascending"):
+        NeighbourTable(np.array([20, 10]), np.full((2, 1), -1), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="sorted ascending"):
+        NeighbourTable(np.array([10, 10]), np.full((2, 1), -1), np.zeros((2, 1)))

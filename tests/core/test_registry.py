@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from reelpick import Neighbour, NoAnswer, PluginInfo, hookimpl
+from reelpick import Need, Neighbour, NoAnswer, PluginInfo, hookimpl
 from reelpick.app import Reelpick
 from reelpick.data import load_dataset
 from reelpick.errors import ConfigError, DataError, PluginError
@@ -244,3 +244,127 @@ def test_the_registry_stops_at_the_first_broken_rule(make_config, ml_small) -> N
     assert registry.ask("query", 1, 1).error == (
         "PluginError: reelpick_similar returned the query movie itself"
     )
+
+
+# -- declared needs ------------------------------------------------------------------------
+
+
+class Maker:
+    """A plugin that provides product ``made`` and needs what ``needs`` lists; it appends
+    ``name`` to ``log`` when fitted and keeps what it was handed in ``got``."""
+
+    def __init__(
+        self, log: list[str], needs: tuple[Need, ...] = (), made: str = "", name: str = ""
+    ) -> None:
+        self.log, self.needs, self.made, self.name = log, needs, made, name
+        self.got: dict[str, object] = {}
+
+    @hookimpl
+    def reelpick_plugin_info(self):
+        return PluginInfo(
+            label="Maker",
+            description="test",
+            params={"use": True},
+            needs=self.needs,
+            provides=(self.made,) if self.made else (),
+        )
+
+    @hookimpl
+    def reelpick_fit(self, dataset, params, store, needs):
+        self.log.append(self.name)
+        self.got = dict(needs)
+
+    @hookimpl
+    def reelpick_provide(self, product):
+        return f"{product} of a fitted plugin" if product == self.made else None
+
+    @hookimpl
+    def reelpick_similar(self, movie_id, k):
+        return []
+
+
+def _with_makers(make_config, enabled: list[str], **plugins: Maker) -> Registry:
+    registry = Registry(make_config(enabled=enabled), load_entry_points=False, load_builtins=False)
+    for name, plugin in plugins.items():
+        registry.register(plugin, name)
+    return registry
+
+
+def test_a_plugin_is_fitted_after_the_plugin_it_needs(make_config, ml_small) -> None:
+    order: list[str] = []
+    user = Maker(order, needs=(Need("grain"),), name="user")
+    miller = Maker(order, needs=(Need("wheat"),), made="grain", name="miller")
+    farmer = Maker(order, made="wheat", name="farmer")
+    # Listed dependants first: the registry still fits farmer, then miller, then user.
+    registry = _with_makers(
+        make_config, ["user", "miller", "farmer"], user=user, miller=miller, farmer=farmer
+    )
+    assert registry.fit(ml_small) == {"user": None, "miller": None, "farmer": None}
+    assert order == ["farmer", "miller", "user"]
+    assert user.got == {"grain": "grain of a fitted plugin"}
+    assert miller.got == {"wheat": "wheat of a fitted plugin"} and farmer.got == {}
+    # Asked for the user alone, the enabled providers are fitted first; only it is reported.
+    order.clear()
+    assert registry.fit(ml_small, ["user"]) == {"user": None}
+    assert order == ["user"]  # farmer and miller were fitted on this dataset already
+
+
+def test_a_missing_provider_is_one_line(make_config, ml_small) -> None:
+    registry = _with_makers(
+        make_config,
+        ["user"],
+        user=Maker([], needs=(Need("grain", when="use"),)),
+        miller=Maker([], made="grain"),
+        other=Maker([]),
+    )
+    assert registry.fit(ml_small) == {
+        "user": "user needs grain, which no enabled plugin provides: enable miller in "
+        "[plugins] enabled, or set use = false in [plugins.user]"
+    }
+    assert not registry.plugins["user"].fitted and not registry.plugins["miller"].fitted
+    registry.plugins["user"].params["use"] = False  # the need is switched off
+    assert registry.fit(ml_small) == {"user": None}
+    lonely = _with_makers(make_config, ["user"], user=Maker([], needs=(Need("grain"),)))
+    assert lonely.fit(ml_small) == {
+        "user": "user needs grain, which no enabled plugin provides: install a plugin that "
+        "provides it"
+    }
+
+
+def test_a_cycle_of_needs_is_refused_in_one_line(make_config, ml_small) -> None:
+    registry = _with_makers(
+        make_config,
+        ["hen", "egg", "bystander"],
+        hen=Maker([], needs=(Need("egg"),), made="hen"),
+        egg=Maker([], needs=(Need("hen"),), made="egg"),
+        bystander=Maker([]),
+    )
+    line = (
+        "plugins that need each other cannot be fitted: hen needs egg from egg, "
+        "egg needs hen from hen"
+    )
+    assert registry.fit(ml_small) == {"hen": line, "egg": line, "bystander": None}
+
+
+def test_a_provider_that_fails_is_named_in_its_dependants_error(make_config, ml_small) -> None:
+    class FailingMiller(Maker):
+        @hookimpl
+        def reelpick_fit(self, dataset, params, store, needs):
+            raise ValueError("no water")
+
+    registry = _with_makers(
+        make_config,
+        ["miller", "user"],
+        miller=FailingMiller([], made="grain"),
+        user=Maker([], needs=(Need("grain"),)),
+    )
+    assert registry.fit(ml_small) == {
+        "miller": "ValueError: no water",
+        "user": "user needs grain from miller, which could not be fitted (ValueError: no water)",
+    }
+
+
+def test_a_need_switched_by_an_unknown_parameter_is_refused_at_load(make_config) -> None:
+    registry = _with_makers(make_config, [])
+    with pytest.raises(PluginError, match="unknown parameter 'nope'"):
+        registry.register(Maker([], needs=(Need("grain", when="nope"),)), "user")

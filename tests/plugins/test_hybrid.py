@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reelpick import DataError, NoAnswer, Profile
+from reelpick import DataError, NoAnswer, PosterStore, Profile
 from reelpick.cli.main import main
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
 from reelpick.evaluation.cold import format_cold, mean_recall
-from reelpick.plugins._hybrid_content import poster_hashes
 from reelpick.plugins._hybrid_model import (
     UserSide,
     choose_and_fit,
@@ -24,7 +23,14 @@ from reelpick.plugins._hybrid_model import (
     topk_among,
 )
 from reelpick.plugins.hybrid import Hybrid
-from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureStore, VGG16Poster, feature_spec
+from reelpick.plugins.vgg16_poster import (
+    FEATURES_DIR,
+    CachedPosterFeatures,
+    FeatureStore,
+    VGG16Poster,
+    feature_spec,
+    indexed_posters,
+)
 from reelpick.registry import Registry
 from reelpick.testing import check_plugin, save_dataset, small_dataset
 from tests.support.fixtures import POSTERS, write_config
@@ -125,7 +131,14 @@ def test_validation_picks_a_map_that_predicts_held_out_ratings() -> None:
 
 
 def test_contract(small: Dataset, tmp_path: Path) -> None:
-    report = check_plugin(Hybrid, small, FAST, name="hybrid", cache_root=tmp_path)
+    report = check_plugin(
+        Hybrid,
+        small,
+        FAST,
+        name="hybrid",
+        cache_root=tmp_path,
+        providers={"vgg16-poster": VGG16Poster},
+    )
     assert report.predicts
     assert report.answered == report.queries  # unrated movies too: they have genres
 
@@ -160,6 +173,7 @@ def test_a_new_movie_is_answered_after_an_incremental_fit(
         "factors": "loaded",
         "model": "loaded",
         "rows_computed": 1,
+        "posters": 0,
         "seconds": 0,
     }
     assert {p: p.stat().st_mtime_ns for p in heavy} == before
@@ -202,53 +216,72 @@ def test_a_movie_id_twice_is_refused_by_the_loader(small: Dataset, tmp_path: Pat
         load_dataset(folder)
 
 
+def cached_posters(small: Dataset, tmp_path: Path, weights: str) -> tuple[Config, list[int]]:
+    """A config whose posters folder holds five real posters of ``small``, each with stored
+    features (random, 512 channel averages) under the spec of ``weights``: vgg16-poster's fit
+    then finds every feature stored and never runs VGG16."""
+    if not POSTERS.exists():
+        pytest.fail(f"poster fixtures not found at {POSTERS}")
+    chosen = sorted(int(p.stem) for p in POSTERS.glob("*.jpg") if int(p.stem) in small)[:5]
+    folder = tmp_path / "posters"
+    folder.mkdir(parents=True, exist_ok=True)
+    for movie_id in chosen:
+        (folder / f"{movie_id}.jpg").write_bytes((POSTERS / f"{movie_id}.jpg").read_bytes())
+    (tmp_path / "weights.h5").write_bytes(weights.encode())
+    extra = (
+        f'[posters]\ndir = "{folder}"\n[plugins.vgg16-poster]\n'
+        f'weights = "{tmp_path / "weights.h5"}"\npooling = "avg"\n'
+    )
+    config = hybrid_config(tmp_path, "unused", extra=extra)
+    vgg = VGG16Poster().reelpick_plugin_info().params | config.plugin_params("vgg16-poster")
+    features = FeatureStore(config.cache_dir / FEATURES_DIR, feature_spec(vgg, config))
+    with PosterStore(config, small) as posters:
+        for ref in indexed_posters(posters, small):
+            features.save(ref.content_hash, np.random.default_rng(ref.movie_id).random(512))
+    return config, chosen
+
+
 def test_posters_only_count_with_features_from_the_configured_weights(
     small: Dataset, tmp_path: Path
 ) -> None:
-    """Features cached under one weights file are invisible with another; placeholders (any
+    """Features stored under one weights file are invisible with another; placeholders (any
     movie without a real poster) are never content."""
-    if not POSTERS.exists():
-        pytest.fail(f"poster fixtures not found at {POSTERS}")
-    with_poster = sorted(int(p.stem) for p in POSTERS.glob("*.jpg") if int(p.stem) in small)[:5]
-    assert with_poster
-    weights_a, weights_b = tmp_path / "a.weights.h5", tmp_path / "b.weights.h5"
-    weights_a.write_bytes(b"weights A")
-    weights_b.write_bytes(b"weights B")
-
-    def config(weights: Path) -> Config:
-        extra = f'[posters]\ndir = "{POSTERS}"\n[plugins.vgg16-poster]\nweights = "{weights}"\n'
-        return hybrid_config(tmp_path / weights.stem, "unused", extra=extra)
-
-    config_a = config(weights_a)
+    config_a, with_poster = cached_posters(small, tmp_path / "a", "weights A")
     vgg = VGG16Poster().reelpick_plugin_info().params | config_a.plugin_params("vgg16-poster")
-    features = FeatureStore(config_a.cache_dir / FEATURES_DIR, feature_spec(vgg, config_a))
-    from reelpick import PosterStore
-    from reelpick.plugins.vgg16_poster import indexed_posters
-
     with PosterStore(config_a, small) as posters:
-        refs = [r for r in indexed_posters(posters, small) if r.movie_id in with_poster]
-        placeholder = posters.get(
-            int(
-                small.movies.index[
-                    ~small.movies.index.isin([int(p.stem) for p in POSTERS.glob("*.jpg")])
-                ][0]
-            )
-        )
-    assert placeholder.placeholder
-    for ref in refs:
-        features.save(ref.content_hash, np.random.default_rng(ref.movie_id).random(512))
-    found, spec_id = poster_hashes(small, {"posters": True}, config_a)
-    assert set(found) == set(with_poster) and placeholder.movie_id not in found
-    config_b = config(weights_b)
-    (config_b.cache_dir / FEATURES_DIR).mkdir(parents=True)
-    for file in (config_a.cache_dir / FEATURES_DIR).rglob("*.vgf"):  # same files, other key
-        target = (
-            config_b.cache_dir / FEATURES_DIR / file.relative_to(config_a.cache_dir / FEATURES_DIR)
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(file.read_bytes())
-    found_b, spec_b = poster_hashes(small, {"posters": True}, config_b)
-    assert found_b == {} and spec_b != spec_id
+        hashes = {r.movie_id: r.content_hash for r in indexed_posters(posters, small)}
+        placeholder = posters.get(int(small.movies.index[~small.movies.index.isin(hashes)][0]))
+    assert placeholder.placeholder and set(hashes) == set(with_poster)
+    spec_a = feature_spec(vgg, config_a)
+    found = CachedPosterFeatures(FeatureStore(config_a.cache_dir / FEATURES_DIR, spec_a), hashes)
+    assert set(found.content_hashes()) == set(with_poster)
+    assert (
+        found.vector(with_poster[0]).shape == (512,) and found.vector(placeholder.movie_id) is None
+    )
+    other = tmp_path / "b.weights.h5"
+    other.write_bytes(b"weights B")
+    spec_b = feature_spec(vgg | {"weights": str(other)}, config_a)
+    unseen = CachedPosterFeatures(FeatureStore(config_a.cache_dir / FEATURES_DIR, spec_b), hashes)
+    assert unseen.content_hashes() == {} and unseen.id != found.id
+
+
+def test_the_hybrid_gets_poster_features_from_the_plugin_that_provides_them(
+    small: Dataset, tmp_path: Path
+) -> None:
+    """Asked for the hybrid alone, the registry fits vgg16-poster first (it is enabled and
+    provides poster features) and hands its product over: the posters become content."""
+    config, with_poster = cached_posters(small, tmp_path, "weights A")
+    config.values["plugins"]["enabled"] = ["vgg16-poster", "hybrid"]
+    registry, plugin = fitted(config, small)
+    assert registry.plugins["vgg16-poster"].fitted
+    assert plugin.last_fit["posters"] == len(with_poster)
+    # The same registry without vgg16-poster enabled: one line says what to do.
+    config.values["plugins"]["enabled"] = ["hybrid"]
+    error = Registry(config, load_entry_points=False).fit(small, ["hybrid"])["hybrid"]
+    assert error == (
+        "hybrid needs poster features, which no enabled plugin provides: enable vgg16-poster "
+        "in [plugins] enabled, or set posters = false in [plugins.hybrid]"
+    )
 
 
 # -- evaluate --task cold --------------------------------------------------------------------------

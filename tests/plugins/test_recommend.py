@@ -11,10 +11,10 @@ import pytest
 from reelpick import NeighbourTable, NoAnswer, Profile, Recommendation, topk_cosine_dense
 from reelpick.config import load_config
 from reelpick.data import Dataset
-from reelpick.plugins._sgd_model import _ridge
 from reelpick.plugins.cosine_cf import profile_weights
 from reelpick.plugins.vgg16_poster import VGG16Poster
 from reelpick.registry import Registry
+from reelpick.sgd.fold_in import _ridge
 
 HEAT, RONIN, TOY_STORY, MATRIX = 6, 2278, 1, 2571
 SGD_PARAMS = "[plugins.sgd-mf]\nfactors = 16\nepochs = 12\nensemble = 1\n"

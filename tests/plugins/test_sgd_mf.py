@@ -11,8 +11,9 @@ import pytest
 from reelpick import NoAnswer
 from reelpick.cache import ArtifactStore
 from reelpick.data import load_dataset
-from reelpick.plugins.sgd_mf import DEFAULT_PARAMS, SgdMF, fit_factors, train
+from reelpick.plugins.sgd_mf import DEFAULT_PARAMS, SgdMF
 from reelpick.registry import Registry
+from reelpick.sgd import fit_factors, train
 from tests.support.fixtures import write_movielens
 
 FAST = {"epochs": 40, "factors": 8, "lr": 0.02, "init_std": 0.1, "neighbours": 10, "min_ratings": 1}

@@ -117,14 +117,14 @@ class GenreTags:
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int):
-        found = self.table.lookup(movie_id, k)
-        if found is None:
-            raise NoAnswer("genre-tags does not know this movie")
-        if movie_id not in self.described:
+        if self.table.position(movie_id) is not None and movie_id not in self.described:
             raise NoAnswer("this movie has no genres or tags to compare")
-        if not found:
-            raise NoAnswer("no other movie shares a genre or tag with this one")
-        return found
+        return self.table.similar(
+            movie_id,
+            k,
+            unknown="genre-tags does not know this movie",
+            alone="no other movie shares a genre or tag with this one",
+        )
 
 
 def _check(params: dict) -> None:

@@ -1,7 +1,7 @@
-"""The numba kernels of sgd-MF: shuffling the ratings and one SGD epoch over them.
+"""The numba kernels of SGD-MF: shuffling the ratings and one SGD epoch over them.
 
 Only arrays go in and out, so the kernels know nothing of datasets or parameters; the model
-built on them (:mod:`._sgd_model`) prepares the arrays and keeps the learned state.
+built on them (:mod:`.model`) prepares the arrays and keeps the learned state.
 Compiled on first use and cached by numba (``cache=True``) next to this file.
 """
 
@@ -12,7 +12,11 @@ import numpy as np
 
 
 def shuffle(
-    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, users: np.ndarray, rng
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    users: np.ndarray,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ratings laid out user by user in the order ``users``, each user's shuffled.
 
@@ -28,7 +32,16 @@ def shuffle(
 
 
 @numba.njit(cache=True, nogil=True)
-def _shuffle_kernel(indptr, indices, data, users, uniform, block, cols, vals):
+def _shuffle_kernel(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    users: np.ndarray,
+    uniform: np.ndarray,
+    block: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+) -> None:
     for s in range(len(users)):
         u = users[s]
         start, n = block[s], indptr[u + 1] - indptr[u]
@@ -49,7 +62,7 @@ FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
 
 
 @numba.njit(inline="always", fastmath=FASTMATH)
-def _dot(a, b):
+def _dot(a: np.ndarray, b: np.ndarray) -> np.float32:
     """Dot product in eight interleaved running sums: vectorisable, yet in a fixed order."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = np.float32(0.0)
     k = len(a)
@@ -69,7 +82,19 @@ def _dot(a, b):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def epoch_plain(users, block, cols, vals, mu, bu, bi, P, Q, lr, regs) -> float:
+def epoch_plain(
+    users: np.ndarray,
+    block: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    mu: float,
+    bu: np.ndarray,
+    bi: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    lr: float,
+    regs: np.ndarray,
+) -> float:
     """:func:`epoch` without implicit or genre terms: classic biased MF, two passes a rating."""
     k = P.shape[1]
     lr32, reg = np.float32(lr), np.float32(regs[0])
@@ -95,25 +120,25 @@ def epoch_plain(users, block, cols, vals, mu, bu, bi, P, Q, lr, regs) -> float:
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def epoch(
-    users,
-    block,
-    cols,
-    vals,
-    mu,
-    bu,
-    bi,
-    P,
-    Q,
-    Y,
-    X,
-    Z,
-    c,
-    g_ptr,
-    g_idx,
-    lr,
-    regs,
-    use_implicit,
-    use_asymmetric,
+    users: np.ndarray,
+    block: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    mu: float,
+    bu: np.ndarray,
+    bi: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    Y: np.ndarray,
+    X: np.ndarray,
+    Z: np.ndarray,
+    c: np.ndarray,
+    g_ptr: np.ndarray,
+    g_idx: np.ndarray,
+    lr: float,
+    regs: np.ndarray,
+    use_implicit: bool,
+    use_asymmetric: bool,
 ) -> float:
     """One SGD epoch, user by user; returns the sum of squared errors before each update.
 
@@ -203,7 +228,7 @@ def epoch(
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def matvec(matrix, vector):
+def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """``matrix @ vector`` on this thread alone. OpenBLAS would spread a product this small over
     threads, which on a busy machine wait on each other: a 3 ms product took 100+ ms at p95."""
     out = np.empty(matrix.shape[0], dtype=np.float32)

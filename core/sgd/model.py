@@ -1,4 +1,4 @@
-"""The sgd-MF model: biased matrix factorisation trained by stochastic gradient descent.
+"""The SGD-MF model: biased matrix factorisation trained by stochastic gradient descent.
 
 The model predicts user u's rating of movie i as::
 
@@ -20,27 +20,65 @@ data offers beyond one rating at a time:
 Training runs over the ratings in shuffled order: users in a random order, each user's ratings
 in a random order. Keeping a user's ratings together keeps their vector in cache and lets the
 implicit term be gathered once per user, its gradient applied after the user's ratings (the
-usual fast SVD++ scheme; the numba kernels are in :mod:`._sgd_kernels`). The learning rate
+usual fast SVD++ scheme; the numba kernels are in :mod:`.kernels`). The learning rate
 decays each epoch and training stops early when the RMSE on a validation slice of the
 training data (every user weighted equally, as in the article's protocol) stops improving; the
 model is then refitted on all the training data for the best number of epochs, ``ensemble``
 times from different seeds, and the fits averaged. Everything is seeded: the same data,
 parameters and seed give the same factors.
 
-:func:`fold_in` places a user who is not in the training data from a few ratings.
+:func:`~reelpick.sgd.fold_in.fold_in` places a user who is not in the training data from a few
+ratings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from reelpick import Dataset, Neighbour
+from ..data.movielens import Dataset
+from . import kernels
 
-from . import _sgd_kernels as kernels
+
+class SimilarFrom(StrEnum):
+    """Which movie vectors similar movies are measured on."""
+
+    ALL = "all"  # the full vectors, genre and implicit terms included
+    RATINGS = "ratings"  # the rating factors only (kept as ``Factors.item_cf``)
+
+
+# The parameters of the model and of the tables built from it (sgd-mf's [plugins.sgd-mf]).
+DEFAULT_PARAMS = {
+    "factors": 100,  # length of the user and movie vectors
+    "epochs": 100,  # most passes over the ratings (early stopping usually ends sooner)
+    "lr": 0.015,  # initial learning rate
+    "lr_decay": 0.96,  # learning rate multiplier after each epoch
+    "reg": 0.05,  # L2 penalty on the factor vectors p, q
+    "reg_bias": 0.01,  # L2 penalty on the user and movie biases
+    "reg_implicit": 0.15,  # L2 penalty on the implicit vectors y and asymmetric vectors x
+    "reg_genres": 0.0,  # L2 penalty on the genre vectors z and biases c
+    "init_std": 0.05,  # standard deviation of the random initial factors
+    "implicit": True,  # SVD++ term: which movies a user rated
+    "asymmetric": True,  # asymmetric-SVD term: how a user rated them (shares reg_implicit)
+    "genres": True,  # genre vectors and biases shared by the movies of a genre
+    "decades": True,  # likewise for the decade of release
+    "min_tagged": 0,  # likewise for user tags found on this many movies (0: no tags)
+    "patience": 4,  # stop after this many epochs without a better validation RMSE
+    "min_epochs": 10,  # never stop before this (small factors can sit on a plateau at first)
+    "validation_share": 0.05,  # share of each user's training ratings held out to stop early
+    "refit": True,  # after early stopping, refit on all ratings for the best epoch count
+    "ensemble": 5,  # average this many models trained from seeds seed, seed+1, ...
+    "seed": 0,  # seeds the initial factors, the validation slice and the shuffling
+    "neighbours": 50,  # width of the stored similar-movie table
+    "similar_from": "all",  # cosine of the full movie vectors, or "ratings" (rating factors only)
+    "min_ratings": 3,  # movies with fewer training ratings get and give no similar movies
+    "fold_in_reg": 3.0,  # ridge penalty when folding in a new user (see fold_in)
+}
 
 # -- training ------------------------------------------------------------------------------
 
@@ -85,14 +123,14 @@ class Factors:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Factors:
         history = {k[8:]: v for k, v in arrays.items() if k.startswith("history_")}
-        plain = {k: v for k, v in arrays.items() if not k.startswith("history_")}
+        plain: dict[str, Any] = {k: v for k, v in arrays.items() if not k.startswith("history_")}
         plain["mu"] = float(plain["mu"])
         return cls(**plain, history=history)
 
 
 def train(
     matrix: sp.csr_matrix,
-    params: dict,
+    params: dict[str, Any],
     item_features: sp.csr_matrix | None = None,
     valid: sp.csr_matrix | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
@@ -190,13 +228,21 @@ def train(
     return best, history
 
 
-def _assemble(matrix, mu, state, item_features, params) -> dict[str, np.ndarray]:
+def _assemble(
+    matrix: sp.csr_matrix,
+    mu: float,
+    state: dict[str, np.ndarray],
+    item_features: sp.csr_matrix,
+    params: dict[str, Any],
+) -> dict[str, np.ndarray]:
     """Fold the implicit and genre terms into one vector and bias per user and movie."""
     counts = np.diff(matrix.indptr)
     norm = sp.diags(1 / np.sqrt(np.maximum(counts, 1)))
     implicit = np.zeros_like(state["P"])
     if params["implicit"]:
-        implicit += (norm @ (matrix != 0).astype(np.float32)) @ state["Y"]
+        rated = matrix.copy()
+        rated.data = np.ones_like(rated.data, dtype=np.float32)
+        implicit += (norm @ rated) @ state["Y"]
     if params["asymmetric"]:
         rows = np.repeat(np.arange(matrix.shape[0]), counts)
         residual = matrix.copy().astype(np.float64)
@@ -230,7 +276,8 @@ def predict_pairs(model: dict[str, np.ndarray], users: np.ndarray, items: np.nda
     """Predicted ratings (0.5-5) of the pairs (row ``users[n]``, column ``items[n]``)."""
     dots = np.einsum("ij,ij->i", model["user_vec"][users], model["item_vec"][items])
     raw = float(model["mu"]) + model["user_bias"][users] + model["item_bias"][items] + dots
-    return np.clip(raw, 0.5, 5.0)
+    clipped: np.ndarray = np.clip(raw, 0.5, 5.0)
+    return clipped
 
 
 def validation_split(
@@ -284,14 +331,14 @@ def feature_matrix(
                 tags[row].append(f"decade {int(year) // 10 * 10}")
     names = sorted({t for row in tags for t in row})
     column = {t: n for n, t in enumerate(names)}
-    rows = [r for r, row in enumerate(tags) for _ in row]
+    tag_rows = [r for r, row in enumerate(tags) for _ in row]
     cols = [column[t] for row in tags for t in row]
     return sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(len(dataset.movies), max(len(names), 1))
+        (np.ones(len(tag_rows)), (tag_rows, cols)), shape=(len(dataset.movies), max(len(names), 1))
     )
 
 
-def fit_factors(dataset: Dataset, params: dict) -> Factors:
+def fit_factors(dataset: Dataset, params: dict[str, Any]) -> Factors:
     """Fit the model on ``dataset``: early stopping on a validation slice, then refit."""
     ratings = dataset.matrix
     features = feature_matrix(dataset, params["genres"], params["decades"], params["min_tagged"])
@@ -326,7 +373,7 @@ def fit_factors(dataset: Dataset, params: dict) -> Factors:
         user_vec=vectors("user_vec"),
         item_vec=vectors("item_vec"),
         # Only the "ratings" similar-movie table needs the rating part alone.
-        item_cf=vectors("item_cf", params["similar_from"] == "ratings"),
+        item_cf=vectors("item_cf", params["similar_from"] == SimilarFrom.RATINGS),
         implicit=vectors("implicit", params["implicit"]),
         asymmetric=vectors("asymmetric", params["asymmetric"]),
         item_bias_raw=model["item_bias_raw"],
@@ -348,139 +395,3 @@ def _average(models: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     for key in ("user_vec", "item_vec", "item_cf", "implicit", "asymmetric"):
         out[key] = np.hstack([m[key] for m in models]) * scale
     return out
-
-
-# -- fold-in ---------------------------------------------------------------------------------
-
-
-@dataclass
-class FoldedUser:
-    """A user who is not in the training data, described by a few ratings (see :func:`fold_in`)."""
-
-    factors: Factors
-    ratings: dict[int, float]
-    vector: np.ndarray
-    bias: float
-
-    def predict(self, movie_ids: list[int]) -> list[float]:
-        """Predicted ratings (0.5-5) of ``movie_ids``; unknown movies get the user's mean guess."""
-        f = self.factors
-        cols = np.searchsorted(f.movie_ids, movie_ids)
-        cols = np.minimum(cols, len(f.movie_ids) - 1)
-        known = f.movie_ids[cols] == np.asarray(movie_ids)
-        raw = (
-            f.mu
-            + self.bias
-            + np.where(known, f.item_bias[cols] + f.item_vec[cols] @ self.vector, 0)
-        )
-        return [float(x) for x in np.clip(raw, 0.5, 5.0)]
-
-    def recommend(
-        self,
-        k: int = 10,
-        exclude: set[int] | frozenset[int] = frozenset(),
-        min_ratings: int = 10,
-        clip: bool = True,
-    ) -> list[Neighbour]:
-        """The ``k`` movies with the highest predicted rating, as Neighbour(movie_id, rating).
-
-        Movies the user rated, ``exclude``, and movies with fewer than ``min_ratings`` training
-        ratings (whose factors are mostly guesswork) are left out. ``clip=False`` gives the
-        raw prediction, which can pass 5 stars but does not tie there. Ties: lower movie id.
-        """
-        f = self.factors
-        # The vector in the factors' float32: a float64 one would copy every movie vector.
-        dots = kernels.matvec(f.item_vec, self.vector.astype(np.float32))
-        scores = f.mu + self.bias + f.item_bias + dots
-        banned = np.fromiter(set(exclude) | set(self.ratings), dtype=np.int64)
-        positions = np.searchsorted(f.movie_ids, banned)
-        inside = positions < len(f.movie_ids)
-        positions, banned = positions[inside], banned[inside]
-        usable = f.item_counts >= min_ratings
-        usable[positions[f.movie_ids[positions] == banned]] = False
-        chosen = np.flatnonzero(usable & np.isfinite(scores))
-        if k <= 0:
-            return []
-        if len(chosen) > k:  # argpartition, then settle the ties at the k-th score by id
-            kth = scores[chosen[np.argpartition(-scores[chosen], k - 1)[k - 1]]]
-            chosen = chosen[scores[chosen] >= kth]
-        chosen = chosen[np.lexsort((f.movie_ids[chosen], -scores[chosen]))][:k]
-        return [
-            Neighbour(int(f.movie_ids[i]), float(min(scores[i], 5.0) if clip else scores[i]))
-            for i in chosen
-        ]
-
-
-def aligned(factors: Factors, movie_id: int, candidates: list[int], limit: int) -> tuple[int, ...]:
-    """Up to ``limit`` of ``candidates`` whose movie vectors point most the way of
-    ``movie_id``'s (positive cosine only), best first: why the model thinks alike of them."""
-    f = factors
-    cols = np.searchsorted(f.movie_ids, np.asarray(candidates, dtype=np.int64))
-    target = f.item_vec[int(np.searchsorted(f.movie_ids, movie_id))]
-    vectors = f.item_vec[cols]
-    norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(target)), 1e-12)
-    cosines = vectors @ target / np.maximum(norms, 1e-12)
-    order = np.lexsort((np.asarray(candidates), -cosines))[:limit]
-    return tuple(int(candidates[i]) for i in order if cosines[i] > 0)
-
-
-def fold_in(factors: Factors, ratings: dict[int, float], reg: float) -> FoldedUser:
-    """Place a new user from a few ``{movieId: rating}`` pairs, movie factors held fixed.
-
-    The user's vector and bias solve a ridge regression (penalty ``reg``) of their ratings
-    (minus the global mean and movie biases) on the movies' vectors; the implicit and
-    asymmetric terms are computed from the given ratings exactly as in training. Unknown movie
-    ids are ignored; with no known movie at all the user is the average user (bias 0, the
-    implicit term only). Raises ValueError for ratings outside 0.5-5.
-    """
-    f = factors  # short, so that the formulas below read like the maths above
-    clean: dict[int, float] = {}
-    for movie_id, rating in ratings.items():
-        rating = float(rating)
-        if not 0.5 <= rating <= 5.0:
-            raise ValueError(f"rating {rating} of movie {movie_id} is outside 0.5-5")
-        clean[int(movie_id)] = rating
-    ids = np.array(sorted(clean), dtype=np.int64)
-    cols = np.searchsorted(f.movie_ids, ids)
-    known = (cols < len(f.movie_ids)) & (f.movie_ids[np.minimum(cols, len(f.movie_ids) - 1)] == ids)
-    cols, ids = cols[known], ids[known]
-    k = f.item_vec.shape[1]
-    implicit = np.zeros(k)
-    if len(cols) and f.implicit.size:
-        implicit = f.implicit[cols].sum(axis=0) / np.sqrt(len(cols))
-    if not len(cols):
-        return FoldedUser(f, clean, implicit, 0.0)
-    q = f.item_vec[cols]
-    rated = np.array([clean[int(m)] for m in ids])
-    # Unknowns: the user's free vector p (k values) and bias b. The bias is penalised
-    # less so that a user who rates everything high is first of all "generous".
-    design = np.hstack([q, np.ones((len(cols), 1))])
-    penalty = np.full(k + 1, float(reg))
-    penalty[-1] *= 0.1
-    bias = 0.0
-    # The asymmetric term depends on the user's bias, so solve twice: bias 0, then fitted.
-    for _ in range(2 if f.asymmetric.size else 1):
-        known_part = implicit.copy()
-        if f.asymmetric.size:
-            residual = rated - f.mu - bias - f.item_bias_raw[cols]
-            known_part += residual @ f.asymmetric[cols] / np.sqrt(len(cols))
-        target = rated - f.mu - f.item_bias[cols] - q @ known_part
-        solution = _ridge(design, target, penalty)
-        bias = float(solution[k])
-    implicit = known_part
-    return FoldedUser(f, clean, implicit + solution[:k], bias)
-
-
-def _ridge(design: np.ndarray, target: np.ndarray, penalty: np.ndarray) -> np.ndarray:
-    """argmin_w |design w - target|^2 + sum(penalty * w^2), solved in the smaller space.
-
-    The normal equations are (A'A + D) w = A't, a system of one equation per factor (500 with
-    the default ensemble). A person rates fewer movies than that, and by the Woodbury identity
-    w = D^-1 A' (A D^-1 A' + I)^-1 t needs a system of one equation per rating instead: the
-    same solution, a 50x50 solve instead of 501x501 (what keeps a fold-in in milliseconds).
-    """
-    rows, unknowns = design.shape
-    if rows >= unknowns:
-        return np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ target)
-    scaled = design / penalty  # A D^-1
-    return scaled.T @ np.linalg.solve(scaled @ design.T + np.eye(rows), target)

@@ -1,0 +1,49 @@
+"""Logging every plugin hook call: which plugin, with what, how it ended and how long it took.
+
+Turned on by ``REELPICK_TRACE=1`` or :meth:`reelpick.registry.Registry.trace_hook_calls`,
+through pluggy's hook-call monitoring; lines go to the ``reelpick.trace`` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from .cache import ArtifactStore
+
+trace_log = logging.getLogger("reelpick.trace")
+
+
+def log_hook_calls(pm: pluggy.PluginManager) -> None:
+    """Log each hook call of ``pm`` once it returns or raises."""
+    started: dict[int, float] = {}
+
+    def before(
+        hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
+        started[id(kwargs)] = time.perf_counter()
+
+    def after(
+        outcome: pluggy.Result[Any],
+        hook_name: str,
+        hook_impls: Sequence[pluggy.HookImpl],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        seconds = time.perf_counter() - started.pop(id(kwargs), time.perf_counter())
+        names = ",".join(pm.get_name(impl.plugin) or "?" for impl in hook_impls)
+        # The dataset and config are the same on every call and too long to print.
+        shown = {
+            k: str(v.path) if isinstance(v, ArtifactStore) else v
+            for k, v in kwargs.items()
+            if k not in ("dataset", "config")
+        }
+        status = "raised " + type(outcome.exception).__name__ if outcome.exception else "ok"
+        trace_log.warning(
+            "%s[%s](%s) %s in %.1f ms", hook_name, names, shown, status, seconds * 1e3
+        )
+
+    pm.add_hookcall_monitoring(before, after)

@@ -1,0 +1,88 @@
+"""What the hybrid plugin stores and keys its caches by.
+
+The SGD factors are keyed by the ratings and the genres and years of the rated movies
+(:func:`ratings_key`), fitted on :func:`rated_only` with :func:`sgd_params`; the content model
+is saved as four named arrays (:func:`load_model` reads them back, :func:`rows_arrays` packs
+the content rows); :func:`digest` names entries after what they were made from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from reelpick import ArtifactStore, Dataset, sgd
+
+from ._hybrid_content import ContentEncoder
+from ._hybrid_model import Choice, ContentMap
+
+
+def sgd_params(params: dict) -> dict:
+    """SGD-MF's defaults with the hybrid's three overrides."""
+    return dict(
+        sgd.DEFAULT_PARAMS,
+        factors=params["sgd_factors"],
+        epochs=params["sgd_epochs"],
+        ensemble=params["sgd_ensemble"],
+    )
+
+
+def rated_only(dataset: Dataset) -> Dataset:
+    """The dataset without the movies nobody rated: SGD-MF's fit then does not depend on them
+    (its random start would shift with every movie added), nor on tags (min_tagged is 0)."""
+    rated = np.unique(dataset.ratings["movieId"].to_numpy())
+    return Dataset(
+        movies=dataset.movies.loc[rated],
+        ratings=dataset.ratings,
+        tags=dataset.tags.iloc[0:0],
+        fingerprint=ratings_key(dataset),
+        source=f"{dataset.source} [rated movies]",
+    )
+
+
+def ratings_key(dataset: Dataset) -> str:
+    """A hash of what the SGD fit reads: the ratings, and the genres and years of rated movies."""
+    digest = hashlib.sha256()
+    ratings = dataset.ratings[["userId", "movieId", "rating"]]
+    digest.update(pd.util.hash_pandas_object(ratings, index=False).to_numpy().tobytes())
+    rated = dataset.movies.loc[np.unique(ratings["movieId"].to_numpy())]
+    for movie_id, genres, year in zip(rated.index, rated["genres"], rated["year"], strict=True):
+        digest.update(f"{movie_id}|{','.join(genres)}|{year}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def load_model(
+    store: ArtifactStore,
+) -> tuple[ContentEncoder, ContentMap, Choice, dict[str, np.ndarray]] | None:
+    """The content model a fit saved in ``store``, or None when a part is missing."""
+    encoder, mapped, choice, rows = (
+        store.load_arrays(n) for n in ("encoder", "map", "choice", "rows")
+    )
+    if encoder is None or mapped is None or choice is None or rows is None:
+        return None
+    return (
+        ContentEncoder.from_arrays(encoder),
+        ContentMap.from_arrays(mapped),
+        Choice.from_arrays(choice),
+        rows,
+    )
+
+
+def rows_arrays(movie_ids: np.ndarray, digests: np.ndarray, rows: np.ndarray) -> dict:
+    """Content rows as a sparse matrix: most of a row (tags, poster) is zero."""
+    matrix = sp.csr_matrix(rows.astype(np.float32))
+    return {
+        "movie_ids": movie_ids,
+        "digests": digests,
+        "data": matrix.data,
+        "indices": matrix.indices,
+        "indptr": matrix.indptr,
+        "shape": np.array(matrix.shape),
+    }
+
+
+def digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:16]
