@@ -91,6 +91,23 @@ class Config:
     def cache_dir(self) -> Path:
         return expand(self.values["cache"]["dir"], self.path)
 
+    def usable_cache_dir(self) -> Path:
+        """The cache folder, made if missing; :class:`ConfigError` naming the setting when it
+        cannot be made or written (every fit would fail, each with its own traceback)."""
+        path = self.cache_dir
+        source = (
+            "REELPICK_CACHE" if os.environ.get("REELPICK_CACHE") else self.where("cache", "dir")
+        )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable")
+        except OSError as exc:
+            raise ConfigError(
+                f"{source}: the cache folder {path} cannot be used ({exc.strerror or exc})"
+            ) from None
+        return path
+
     @property
     def data_dir(self) -> Path:
         return expand(self.values["data"]["dir"], self.path)
@@ -135,11 +152,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         file_path = Path(chosen).expanduser().resolve()
         if not file_path.is_file():
             raise ConfigError(f"{chosen}: config file not found")
-        try:
-            with open(file_path, "rb") as fh:
-                user = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
+        user = _read_toml(file_path)
         _merge(values, user, toml_defaults(), (), file_path)
     for env_name, (*tables, key) in ENVIRONMENT.items():
         value = os.environ.get(env_name)
@@ -153,6 +166,26 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
                 target = target[table]
             target[key] = value
     return Config(values=values, path=file_path)
+
+
+# A config file is a few kilobytes; one far larger is not one (and tomllib would hold it all).
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _read_toml(file_path: Path) -> dict[str, Any]:
+    try:
+        if file_path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{file_path}: over {MAX_CONFIG_BYTES // 1024} KB, not a config file")
+        with open(file_path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{file_path}: not valid TOML: nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file_path}: not valid TOML: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{file_path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _merge(
@@ -189,7 +222,9 @@ def check_type(value: Any, example: Any, where: str) -> Any:
     else:
         ok = isinstance(value, type(example))
     if not ok:
-        raise ConfigError(f"{where}: expected {_kind(example)}, got {_kind(value)} {value!r}")
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ConfigError(f"{where}: expected {_kind(example)}, got {_kind(value)} {shown}")
     return value
 
 

@@ -102,3 +102,40 @@ def test_config_toml_documents_every_builtin_plugin_parameter_with_its_default()
     for name, target in BUILTIN_PLUGINS.items():
         params = _import(target)().reelpick_plugin_info().params
         assert documented.get(name) == params, f"config.toml [plugins.{name}] differs from defaults"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a = " + "[" * 20_000 + "]" * 20_000, "nested too deeply"),
+        ("[bot]\nk = \xff\n", "not valid TOML"),
+        ("# " + "x" * (1024 * 1024), "not a config file"),
+    ],
+    ids=["nested", "not-utf8", "huge"],
+)
+def test_a_hostile_config_file_is_one_config_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_config(path)
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
+
+
+def test_a_wrong_type_quotes_a_long_value_shortly(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[bot]\nk = "{"x" * 100_000}"\n')
+    with pytest.raises(ConfigError, match=r"expected an integer, got a string 'xxx.*\.\.\.$"):
+        load_config(path)
+
+
+def test_an_unusable_cache_folder_names_its_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "config.toml"
+    path.write_text(f'[cache]\ndir = "{tmp_path / "file" / "cache"}"\n')
+    monkeypatch.delenv("REELPICK_CACHE", raising=False)
+    with pytest.raises(ConfigError, match=r"config.toml: \[cache\] dir: the cache folder .*"):
+        load_config(path).usable_cache_dir()
+    monkeypatch.setenv("REELPICK_CACHE", str(tmp_path / "cache"))
+    assert load_config(path).usable_cache_dir().is_dir()
