@@ -174,6 +174,7 @@ class Registry:
                 known = ", ".join(sorted(info.params)) or "none"
                 raise ConfigError(f"{where}: unknown parameter of plugin {name} (known: {known})")
             params[key] = check_type(value, info.params[key], where)
+            _check_sign(params[key], info.params[key], where)
         return params
 
     def _caller(self, name: str, hook: str) -> Any:
@@ -461,6 +462,16 @@ def _checked(
     if problems:
         raise PluginError(f"{hook} {problems[0]}")
     return neighbours
+
+
+def _check_sign(value: Any, default: Any, where: str) -> None:
+    """A number whose default is 0 or more (a width, a count, a penalty) may not be
+    negative: the plugin would fail deep inside its fit with a traceback."""
+    number = (int, float)
+    if isinstance(value, bool) or not isinstance(value, number) or not isinstance(default, number):
+        return
+    if default >= 0 > value:
+        raise ConfigError(f"{where}: must be 0 or more, got {value:g}")
 
 
 def _check_info(info: PluginInfo) -> None:
