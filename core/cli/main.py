@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         config = load_config(args.config)
+        config.usable_cache_dir()  # one line now, rather than a traceback from every fit
         return args.run(config, args) or 0
     except ReelpickError as exc:
         print(f"reelpick: {exc}", file=sys.stderr)

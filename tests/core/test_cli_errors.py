@@ -136,16 +136,19 @@ def test_cache_info_and_prune(cli) -> None:
 # -- as a user runs it: a separate process ---------------------------------------------------
 
 
-def run_reelpick(*argv: str, config: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REELPICK_")}
-    env["REELPICK_CONFIG"] = str(config)
+def run_reelpick(
+    *argv: str, config: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("REELPICK_")}
+    environment["REELPICK_CONFIG"] = str(config)
+    environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "reelpick", *argv],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment,
         cwd=REPO,
-        timeout=300,
+        timeout=timeout,
     )
 
 
@@ -156,3 +159,58 @@ def test_subprocess_usage_errors(cli) -> None:
     done = run_reelpick("data", config=cli.config.path)
     assert done.returncode == 2 and done.stderr.startswith("usage: reelpick data ")
     assert "Traceback" not in done.stderr
+
+
+# -- hostile input: one line on stderr and exit 1, never a traceback, a hang or a MemoryError
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
+def test_ratings_that_are_not_a_regular_file_are_refused_unread(
+    cli, tmp_path: Path, kind: str
+) -> None:
+    path = {"device": Path("/dev/zero"), "fifo": tmp_path / "ratings.csv", "folder": tmp_path}
+    if kind == "fifo":
+        os.mkfifo(path[kind])
+    # A FIFO would block the open forever, /dev/zero would be read until MemoryError.
+    done = run_reelpick("recommend", "--ratings", str(path[kind]), config=cli.config.path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert one_line(done.stderr) == (
+        f"reelpick: {path[kind]}: not a regular file (a pipe, device or folder)"
+    )
+
+
+def test_an_unusable_cache_folder_is_one_line(cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cache = blocker / "reelpick"
+    done = run_reelpick(
+        "similar", "Movie 1", config=cli.config.path, env={"REELPICK_CACHE": str(cache)}
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert one_line(done.stderr) == (
+        f"reelpick: REELPICK_CACHE: the cache folder {cache} cannot be used (Not a directory)"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a = " + "[" * 50_000 + "]" * 50_000, "a = " + "{ b = " * 5_000 + "1" + " }" * 5_000],
+    ids=["arrays", "inline-tables"],
+)
+def test_a_deeply_nested_config_is_one_line(tmp_path: Path, text: str) -> None:
+    config = tmp_path / "deep.toml"
+    config.write_text(text + "\n")
+    done = run_reelpick("similar", "Movie 1", config=config)
+    assert done.returncode == 1 and done.stdout == ""
+    assert one_line(done.stderr) == f"reelpick: {config}: not valid TOML: nested too deeply"
+
+
+def test_a_negative_plugin_parameter_is_one_line(make_config, small_movielens) -> None:
+    config = make_config(
+        "[plugins.cosine-cf]\nneighbours = -5\n", data=small_movielens, enabled=["cosine-cf"]
+    )
+    done = run_reelpick("similar", "Movie 1", config=config.path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert one_line(done.stderr) == (
+        f"reelpick: {config.path}: [plugins.cosine-cf] neighbours: must be 0 or more, got -5"
+    )
