@@ -60,9 +60,10 @@ async def settings_command(update: Update, context: BotContext) -> None:
             await message_of(update).reply_text(_(ADMINS_ONLY))
             return
         key, values = words[0], words[1:]
-        if key == "k" and len(values) == 1 and values[0].isdigit() and 1 <= int(values[0]) <= MAX_K:
-            s.settings.set_k(chat_id, int(values[0]))
-            note = _("Posters per album: {k}.", k=int(values[0]))
+        k = _small_number(values[0]) if len(values) == 1 else None
+        if key == "k" and k is not None and 1 <= k <= MAX_K:
+            s.settings.set_k(chat_id, k)
+            note = _("Posters per album: {k}.", k=k)
         elif key == "plugins" and values and all(v in available for v in values):
             s.settings.set_plugins(chat_id, [p for p in available if p in values])
             note = _("Recommenders updated.")
@@ -113,6 +114,12 @@ async def settings_button(update: Update, context: BotContext) -> None:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except TelegramError as exc:  # unchanged (pressed twice) or gone: the answer was given
         log.info("settings view not updated: %s", redact(exc))
+
+
+def _small_number(text: str) -> int | None:
+    """``text`` as a number of at most three ASCII digits ("²" and "١" are digits to Python,
+    yet not to int(); thousands of digits are more than int() will read)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else None
 
 
 async def _may_change_settings(update: Update, context: BotContext) -> bool:
