@@ -12,6 +12,11 @@ from strangers, over several chats, from a seeded RNG. Afterwards:
 - every callback query was answered;
 - the bot still answers a plain /help.
 
+Then hostile inputs, each from its own private chat: CSVs with odd numbers, huge cells,
+broken UTF-16 or a million rows, a 1 x 40,000,000 PNG, ``/settings k ²``. Each gets one
+clear reply, nothing in a CSV that could be stored is lost, no traceback is logged.
+(bench/bench_hostile.py measures the memory and time they cost against the real bot.)
+
 ``REELPICK_FUZZ_UPDATES`` sets the number of updates (default 1500; the full run is 10000),
 ``REELPICK_FUZZ_SEED`` the seed.
 """
@@ -22,7 +27,9 @@ import logging
 import os
 import random
 import sqlite3
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -31,7 +38,8 @@ from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
 from reelpick.bot.movienight import MovieNight
 from reelpick.bot.services import SERVICES
-from reelpick.config import load_config
+from reelpick.config import Config, load_config
+from reelpick.profiles import ProfileStore
 from tests.support.bot_api import BOT_ID, BOT_USERNAME, BotAPIServer, running
 from tests.support.fixtures import ML_SMALL, POSTERS
 
@@ -181,17 +189,7 @@ def rows(db: Path, chat_id: int) -> dict:
     return out
 
 
-async def test_random_updates_break_nothing_and_stay_in_their_chat(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Reelpick, caplog
-) -> None:
-    server = BotAPIServer().start()
-    for chat in GROUPS + BYSTANDERS:
-        server.chat(chat, "supergroup")
-        server.set_admins(chat, [MEMBERS[0]])
-    for chat in PRIVATE:
-        server.chat(chat, "private")
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
-    db = tmp_path / "nights.db"
+def write_config(tmp_path: Path, server: BotAPIServer, db: Path) -> Config:
     (tmp_path / "config.toml").write_text(
         f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{tmp_path / "cache"}"\n'
         '[plugins]\nenabled = ["cosine-cf"]\n'
@@ -204,7 +202,21 @@ async def test_random_updates_break_nothing_and_stay_in_their_chat(
         "max_messages_per_chat_second = 0\nretries = 0\nadmins = []\n"
         f'[movienight]\nvoting_minutes = 30\ndb = "{db}"\n'
     )
-    application = build_application(load_config(tmp_path / "config.toml"), reelpick_app)
+    return load_config(tmp_path / "config.toml")
+
+
+async def test_random_updates_break_nothing_and_stay_in_their_chat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Reelpick, caplog
+) -> None:
+    server = BotAPIServer().start()
+    for chat in GROUPS + BYSTANDERS:
+        server.chat(chat, "supergroup")
+        server.set_admins(chat, [MEMBERS[0]])
+    for chat in PRIVATE:
+        server.chat(chat, "private")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
+    db = tmp_path / "nights.db"
+    application = build_application(write_config(tmp_path, server, db), reelpick_app)
     store = application.bot_data[SERVICES].features.get(MovieNight).store
     caplog.set_level(logging.WARNING)
 
@@ -272,4 +284,90 @@ async def test_random_updates_break_nothing_and_stay_in_their_chat(
         assert unanswered == []
     finally:
         store.close()
+        server.stop()
+
+
+# -- hostile input: one clear reply each, nothing storable lost -------------------------------
+LETTERBOXD = "Date,Name,Year,Letterboxd URI,Rating\n"
+HEAT_ROW = "2021-03-01,Heat,1995,https://boxd.it/29YU,4.5\n"
+
+
+def strip_png(width: int = 1, height: int = 40_000_000) -> bytes:
+    """A whole, valid black PNG of ``width`` x ``height``: 1 x 40,000,000 is about 155 KB."""
+    row = b"\x00" * (1 + (width + 7) // 8)
+    packer = zlib.compressobj(9)
+    body = b"".join(packer.compress(row * 100_000) for _ in range(height // 100_000))
+    body += packer.compress(row * (height % 100_000)) + packer.flush()
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
+
+
+# (what is sent, a piece of the one reply, whether Heat (row 2) ends up rated)
+HOSTILE_CSVS = {
+    "superscript-year": (LETTERBOXD + HEAT_ROW + "2021,Toy Story,²,u,4\n", "is not a year", True),
+    "superscript-id": ("movieId,rating\n6,4.5\n¹⁹⁹⁵,3\n", "is not in the catalogue", True),
+    "5000-digits": (LETTERBOXD + HEAT_ROW + f"2021,Toy Story,{'9' * 5000},u,4\n", "5,000", True),
+    "huge-title": (LETTERBOXD + HEAT_ROW + f"2021,{'x' * 130_000},1995,u,4\n", "130,000", True),
+    "long-reasons": (
+        LETTERBOXD + HEAT_ROW + "".join(f"2021,{'Qx' * 240}{n},1995,u,4\n" for n in range(50)),
+        "50 rows did not match",
+        True,
+    ),
+    "million-rows": ("movieId,rating\n" + "6,4\n" * 2_600_000, "more than 20,000 rows", False),
+}
+BROKEN_UTF16 = b"\xff\xfe" + (LETTERBOXD + HEAT_ROW).encode("utf-16-le") + b"\x00\xd8\x41\x00"
+
+
+async def test_hostile_files_and_settings_get_one_clear_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Reelpick, caplog
+) -> None:
+    server = BotAPIServer().start()
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
+    application = build_application(
+        write_config(tmp_path, server, tmp_path / "nights.db"), reelpick_app
+    )
+    profiles_db = application.bot_data[SERVICES].profiles.path
+    caplog.set_level(logging.WARNING)
+    expected: dict[int, tuple[str, bool | None]] = {}
+    try:
+        async with running(application):
+            for chat_id, (name, (text, reply, stored)) in enumerate(HOSTILE_CSVS.items(), 6001):
+                server.push_document(chat_id, f"{name}.csv", text.encode(), "text/csv")
+                expected[chat_id] = (reply, stored)
+            server.push_document(6101, "ratings.csv", BROKEN_UTF16, "text/csv")
+            expected[6101] = ("invalid bytes in row 3", False)
+            strip = strip_png()
+            server.push_document(6102, "strip.png", strip, "image/png")
+            server.push_document(6103, "wide.png", strip_png(4000, 40), "image/png")
+            expected[6102] = expected[6103] = ("That picture is too large for me", None)
+            for chat_id, k in [(6104, "²"), (6105, "¹⁹⁹⁵"), (6106, "9" * 4000)]:
+                server.push_command(chat_id, "settings", f"k {k}")
+                expected[chat_id] = ("I did not understand that", None)
+            await server.wait_for(
+                lambda: all(server.calls("sendMessage", c) for c in expected), timeout=120
+            )
+            asked = server.push_command(PRIVATE[0], "help")  # alive afterwards
+            await server.wait_for(
+                lambda: any(
+                    m["message_id"] > asked["message"]["message_id"]
+                    for m in server.sent(PRIVATE[0])
+                ),
+                timeout=60,
+            )
+        with ProfileStore(profiles_db) as profiles:
+            for chat_id, (reply, stored) in expected.items():
+                sent = [r.params["text"] for r in server.calls("sendMessage", chat_id)]
+                assert len(sent) == 1 and reply in sent[0], (chat_id, sent)
+                assert len(sent[0]) < 4096 and "something went wrong" not in sent[0]
+                if stored is not None:
+                    assert (6 in profiles.profile(f"tg:{chat_id}").ratings) is stored, chat_id
+        tracebacks = [r for r in caplog.records if r.exc_info]
+        assert tracebacks == [], tracebacks[0].getMessage()
+    finally:
         server.stop()
