@@ -161,28 +161,35 @@ def _replace(settings: Settings, folder: Path, saved: dict[str, Any]) -> Restore
     unknown = sorted(set(saved) - set(stores))
     if unknown:
         raise ReelpickError(f"{folder}: unknown store {unknown[0]!r} in the manifest")
-    keep = settings.state.dir / f"replaced-{time.strftime('%Y%m%d-%H%M%S')}"
+    keep = _free_name(settings.state.dir / f"replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+    # Every file copied (and checked) next to its place first: a failure here changes nothing,
+    # and each swap below is one rename.
+    incoming: dict[str, Path] = {}
+    try:
+        for name, entry in saved.items():
+            incoming[name] = stores[name].path.with_name(f".{stores[name].path.name}.restoring")
+            copy_database(folder / Path(entry["file"]).name, incoming[name])
+    except (OSError, sqlite3.Error) as exc:
+        for partial in incoming.values():
+            remove_database(partial)
+        raise ReelpickError(f"{folder}: cannot restore {name} ({exc}); nothing changed") from None
     kept = False
     for name, store in stores.items():
-        incoming: Path | None = None
-        if name in saved:
-            # Copied (and checked) next to its place first, so the swap below is one rename.
-            incoming = store.path.with_name(f".{store.path.name}.restoring")
-            try:
-                copy_database(folder / Path(saved[name]["file"]).name, incoming)
-            except (OSError, sqlite3.Error) as exc:
-                remove_database(incoming)
-                raise ReelpickError(f"{folder}: cannot restore {name} ({exc})") from None
-        if store.path.is_file():
-            copy_database(store.path, keep / store.path.name)
-            kept = True
-            _checkpoint(store.path)
-            if incoming is None:  # not in the backup: it did not exist then
-                remove_database(store.path)
-            else:
-                _drop_side_files(store.path)
-        if incoming is not None:
-            incoming.replace(store.path)
+        try:
+            if store.path.is_file():
+                copy_database(store.path, keep / store.path.name)
+                kept = True
+                _checkpoint(store.path)
+                if name in incoming:
+                    _drop_side_files(store.path)
+                else:  # not in the backup: it did not exist then
+                    remove_database(store.path)
+            if name in incoming:
+                incoming[name].replace(store.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ReelpickError(
+                f"restoring {name} failed ({exc}); the files replaced so far are in {keep}"
+            ) from None
     log.info("restored %s from %s", ", ".join(sorted(saved)), folder)
     return RestoreResult(folder, sorted(saved), keep if kept else None)
 

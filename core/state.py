@@ -173,8 +173,11 @@ class BotLock:
 
     def acquire(self) -> bool:
         """Take the lock without waiting; False when another holder forbids it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "ab")  # noqa: SIM115 - held until release()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "ab")  # noqa: SIM115 - held until release()
+        except OSError as exc:
+            raise ReelpickError(f"{self.path}: cannot open the state lock ({exc})") from None
         if fcntl is not None:
             mode = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
             try:

@@ -122,6 +122,28 @@ def test_backup_while_in_use_then_restore_brings_the_data_back(config, tmp_path)
     assert titles(result.kept_in / "movienight.sqlite3") == ["Changed"]
 
 
+def test_a_damaged_backup_changes_nothing(config, tmp_path) -> None:
+    prepare_state(config.settings)
+    with ProfileStore(config.settings.bot.profiles_db) as store:
+        store.rate("tg:7", 10, 5.0)
+    nights_file(config.settings.movienight.db, ["Heat"]).close()
+    done = backup(config.settings, tmp_path / "backups")
+    (done.folder / "movienight.sqlite3").write_bytes(b"not a database, " * 100)
+    with ProfileStore(config.settings.bot.profiles_db) as store:
+        store.rate("tg:7", 10, 2.0)
+
+    with pytest.raises(ReelpickError, match="cannot restore movienight .*nothing changed"):
+        restore(config.settings, done.folder)
+    with ProfileStore(config.settings.bot.profiles_db) as store:
+        assert dict(store.profile("tg:7").ratings) == {10: 2.0}
+    assert titles(config.settings.movienight.db) == ["Heat"]
+    assert sorted(p.name for p in config.settings.state.dir.iterdir()) == [
+        "bot.lock",
+        "movienight.sqlite3",
+        "profiles.sqlite3",
+    ]  # no partial copies, no safety folder
+
+
 def test_restore_is_refused_while_the_bot_holds_the_state_folder(config, tmp_path) -> None:
     prepare_state(config.settings)
     nights_file(config.settings.movienight.db, ["Heat"]).close()
