@@ -18,8 +18,8 @@ from ..state import prepare_state
 
 def current_stores(config: Config) -> tuple[list[Path], dict[str, str], list[str]]:
     """(the store of every installed plugin for the configured data, each installed plugin's
-    version, plugins that failed to load). Raises :class:`ReelpickError` when the dataset cannot be read: without it, which
-    stores are current is unknown."""
+    version, plugins that failed to load). Raises :class:`ReelpickError` when the dataset
+    cannot be read: without it, which stores are current is unknown."""
     registry = Registry(config)
     try:
         dataset = load_dataset(data_path(config, fetch_missing=False))
