@@ -118,7 +118,7 @@ class SettingsStore:
             legacy.delete(key)
             moved += 1
         if moved:
-            log.info("moved %d chats' settings out of the cache folder to %s", moved, self.path)
+            log.warning("moved %d chats' settings out of the cache folder to %s", moved, self.path)
         if kept:
             log.warning(
                 "%d chats have settings both in %s and in the cache folder (%s); "

@@ -98,13 +98,12 @@ def _move_database(old: Path, new: Path) -> str:
     remove_database(old)
     if target == new:
         line = f"moved {old} out of the cache folder to {new}"
-        log.info("%s", line)
     else:
         line = (
             f"{new} already holds data, so {old} was kept beside it as {target}; "
             "both are kept: merge or delete one"
         )
-        log.warning("%s", line)
+    log.warning("%s", line)  # once per file; seen without -v, as the folder changes
     return line
 
 
