@@ -39,19 +39,29 @@ class ChatSettings:
 
 
 class SettingsStore:
-    """Chat settings in one SQLite file."""
+    """Chat settings in one SQLite file. ``close()`` releases the file; a later read or write
+    opens it again (as the diskcache it replaces did)."""
 
     def __init__(self, path: str | Path, default_k: int) -> None:
         self.path = Path(path)
         self.default_k = max(1, min(MAX_K, default_k))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=5
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(SCHEMA)
+        with self._lock:
+            self._db.execute(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The open connection (callers hold ``_lock``)."""
+        if self._connection is None:
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # a changed setting survives power loss
+            self._connection = db
+        return self._connection
 
     def get(self, chat_id: int, available: list[str]) -> ChatSettings:
         """Settings of ``chat_id``; plugins narrowed to ``available`` (kept in its order)."""
@@ -131,4 +141,6 @@ class SettingsStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

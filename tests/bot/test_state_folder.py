@@ -79,3 +79,5 @@ def test_chat_settings_already_in_the_state_folder_win(tmp_path) -> None:
     assert settings.get(GROUP, ["cosine-cf"]).k == 8
     assert settings.get(USER, ["cosine-cf", "ease"]).plugins == ("ease",)
     settings.close()
+    assert settings.get(GROUP, ["cosine-cf"]).k == 8  # read after close: opened again
+    settings.close()
