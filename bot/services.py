@@ -23,6 +23,7 @@ from reelpick.app import Reelpick
 from reelpick.config import Config
 from reelpick.posters import PosterStore
 from reelpick.profiles import ProfileStore
+from reelpick.state import CHAT_SETTINGS_FILE, hold_bot_lock, prepare_state
 from reelpick.types import PluginAnswer
 
 from .breaker import PluginBreaker
@@ -91,8 +92,14 @@ class BotServices:
         self.config = config
         section = config.settings.bot
         self.reelpick = app
+        # People's data lives in the state folder; files an older version kept in the cache
+        # are moved there first. The lock tells `reelpick restore` that the bot runs.
+        state = config.settings.state
+        prepare_state(config.settings)
+        self.state_lock = hold_bot_lock(config.settings)
         self.cache = diskcache.Cache(str(config.cache_dir / "bot"))
-        self.settings = SettingsStore(self.cache, section.k)
+        self.settings = SettingsStore(state.dir / CHAT_SETTINGS_FILE, section.k)
+        self.settings.adopt(self.cache)
         self.sender = PosterSender(PosterStore(config, app.dataset), self.cache)
         _ = self.sender.store.cache  # open the poster cache now, not from many threads at once
         self.limiter = ChatLimiter(section.messages_per_minute)
@@ -120,7 +127,7 @@ class BotServices:
         warm_up(app)
         self.label(int(app.dataset.movies.index[0]))  # build the label table now
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
-        # People's ratings (/rate, /forme; bot/profiles): SQLite in the bot's state folder.
+        # People's ratings (/rate, /forme; bot/profiles): SQLite in the state folder.
         self.profiles = ProfileStore(section.profiles_db)
 
     async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
@@ -187,8 +194,10 @@ class BotServices:
         self.features.close()
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()
+        self.settings.close()
         self.sender.store.close()
         self.cache.close()
+        self.state_lock.release()
 
 
 def warm_up(app: Reelpick) -> None:

@@ -1,17 +1,35 @@
 """Per-chat settings (/settings): how many posters per album and which plugins answer.
 
-Stored in the bot's diskcache (``<cache>/bot``), written at once, so they survive restarts
-(and a killed process). Unset values follow config.toml.
+People's data, so kept in the state folder (``<state>/chat-settings.sqlite3``), never in the
+cache: written at once (WAL, synchronous FULL), so they survive restarts, a killed process
+and a deleted cache folder. Unset values follow config.toml. Settings an older version kept
+in the bot's diskcache are moved here by :meth:`SettingsStore.adopt`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import diskcache
 
+log = logging.getLogger(__name__)
+
 K_CHOICES = (3, 5, 8, 10)
 MAX_K = 10  # one album holds at most 10 photos
+LEGACY_PREFIX = "chat-settings:"  # keys of the bot's diskcache that held them
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chat_settings (
+    chat_id INTEGER PRIMARY KEY,
+    k INTEGER,
+    plugins TEXT  -- a JSON list, or NULL: every available plugin
+)
+"""
 
 
 @dataclass(frozen=True)
@@ -21,36 +39,108 @@ class ChatSettings:
 
 
 class SettingsStore:
-    """Chat settings over a diskcache.Cache shared with the file_id cache (keys differ)."""
+    """Chat settings in one SQLite file. ``close()`` releases the file; a later read or write
+    opens it again (as the diskcache it replaces did)."""
 
-    def __init__(self, cache: diskcache.Cache, default_k: int) -> None:
-        self.cache = cache
+    def __init__(self, path: str | Path, default_k: int) -> None:
+        self.path = Path(path)
         self.default_k = max(1, min(MAX_K, default_k))
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._db.execute(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The open connection (callers hold ``_lock``)."""
+        if self._connection is None:
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # a changed setting survives power loss
+            self._connection = db
+        return self._connection
 
     def get(self, chat_id: int, available: list[str]) -> ChatSettings:
         """Settings of ``chat_id``; plugins narrowed to ``available`` (kept in its order)."""
-        stored = self.cache.get(_key(chat_id)) or {}
-        k = stored.get("k", self.default_k)
-        chosen = stored.get("plugins")
+        k, chosen = self._stored(chat_id) or (None, None)
         plugins = [p for p in available if chosen is None or p in chosen]
+        k = self.default_k if k is None else k
         return ChatSettings(k=max(1, min(MAX_K, int(k))), plugins=tuple(plugins or available))
 
     def set_k(self, chat_id: int, k: int) -> None:
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be between 1 and {MAX_K}")
-        self._update(chat_id, k=k)
+        self._update(chat_id, "k", int(k))
 
     def set_plugins(self, chat_id: int, plugins: list[str]) -> None:
         if not plugins:
             raise ValueError("at least one plugin must stay on")
-        self._update(chat_id, plugins=list(plugins))
+        self._update(chat_id, "plugins", json.dumps(list(plugins)))
 
-    def _update(self, chat_id: int, **changes: object) -> None:
-        with self.cache.transact():
-            stored = dict(self.cache.get(_key(chat_id)) or {})
-            stored.update(changes)
-            self.cache.set(_key(chat_id), stored)
+    def _stored(self, chat_id: int) -> tuple[int | None, list[str] | None] | None:
+        """(k, plugins) of a chat that has settings (each None when unset), else None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT k, plugins FROM chat_settings WHERE chat_id = ?", (int(chat_id),)
+            ).fetchone()
+        if row is None:
+            return None
+        return row[0], None if row[1] is None else list(json.loads(row[1]))
 
+    def _update(self, chat_id: int, column: str, value: object) -> None:
+        assert column in ("k", "plugins")  # our names, never input
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO chat_settings (chat_id, {column}) VALUES (?, ?) "
+                f"ON CONFLICT (chat_id) DO UPDATE SET {column} = excluded.{column}",
+                (int(chat_id), value),
+            )
 
-def _key(chat_id: int) -> str:
-    return f"chat-settings:{int(chat_id)}"
+    def adopt(self, legacy: diskcache.Cache) -> int:
+        """Move the chat settings an older version kept in the bot's diskcache into this
+        store. A chat that already has settings here keeps them, and its old entry stays
+        where it is (a warning says so). Returns how many chats' settings moved."""
+        keys = [k for k in legacy.iterkeys() if isinstance(k, str) and k.startswith(LEGACY_PREFIX)]
+        moved = kept = 0
+        for key in keys:
+            stored = legacy.get(key)
+            chat_id = int(key[len(LEGACY_PREFIX) :])
+            if not isinstance(stored, dict):
+                legacy.delete(key)
+                continue
+            if self._stored(chat_id) is not None:
+                kept += 1
+                continue
+            plugins = stored.get("plugins")
+            k = stored.get("k")
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO chat_settings (chat_id, k, plugins) VALUES (?, ?, ?)",
+                    (
+                        chat_id,
+                        None if k is None else int(k),
+                        None if plugins is None else json.dumps(list(plugins)),
+                    ),
+                )
+            legacy.delete(key)
+            moved += 1
+        if moved:
+            log.warning("moved %d chats' settings out of the cache folder to %s", moved, self.path)
+        if kept:
+            log.warning(
+                "%d chats have settings both in %s and in the cache folder (%s); "
+                "both are kept, the ones in the state folder apply",
+                kept,
+                self.path,
+                legacy.directory,
+            )
+        return moved
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

@@ -5,6 +5,11 @@ fingerprint, plugin version and parameters it was fitted with) and its ``.npz`` 
 store is *current* when the configured dataset and the installed plugin, with today's
 parameters, map to it; every other store (an older version, other parameters, another
 dataset, a training split left by ``reelpick evaluate``) is dead weight until pruned.
+A plugin may keep further stores in folders named ``<plugin>-<part>`` (the hybrid's
+``hybrid-factors`` and ``hybrid-model``, keyed by what they are fitted on): they belong to
+that plugin, and only those of another plugin version are pruned, since which key is current
+is known only to the plugin's fit. Folders left empty by pruning are removed.
+People's data is never here (it lives in the state folder, :mod:`reelpick.state`).
 The other folders (posters, TMDB answers, VGG16 features) are keyed by content, not by
 data, and are never pruned here.
 """
@@ -16,7 +21,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +60,20 @@ def store_folders(cache_dir: Path) -> list[Path]:
     return sorted(manifest.parent for manifest in cache_dir.glob(f"*/*/{MANIFEST}"))
 
 
+def owner_of(namespace: str, plugins: Collection[str]) -> str | None:
+    """The plugin a folder of stores belongs to: the one named like it, or ``<plugin>-...``
+    (the longest such name), else None."""
+    if namespace in plugins:
+        return namespace
+    owners = [p for p in plugins if namespace.startswith(f"{p}-")]
+    return max(owners, key=len) if owners else None
+
+
 def prune_stores(
     cache_dir: Path,
     keep: Collection[Path],
     *,
+    versions: Mapping[str, str] | None = None,
     only_data: Collection[str] | None = None,
     spare_namespaces: Collection[str] = (),
     dry_run: bool = False,
@@ -66,28 +81,59 @@ def prune_stores(
     """Remove the plugin stores under ``cache_dir`` that are not in ``keep``.
 
     ``keep``: the current stores (``ArtifactStore.path`` of each plugin for the current
-    data). ``only_data``: when given, only stores fitted on these data fingerprints are
-    candidates (after an evaluation: the fingerprints of its splits). ``spare_namespaces``:
-    plugin folders never touched (plugins that failed to load: what is current for them is
-    unknown). Temporary files left by a crash are removed too. Returns what was removed.
+    data). ``versions``: each installed plugin's version (default: the namespaces of
+    ``keep``, versions unknown); a plugin's further stores (``<plugin>-<part>/``) are kept
+    unless fitted by another version. ``only_data``: when given, only stores fitted on these
+    data fingerprints are candidates (after an evaluation: the fingerprints of its splits).
+    ``spare_namespaces``: plugins whose folders are never touched (plugins that failed to
+    load: what is current for them is unknown). Temporary files left by a crash are removed
+    too, and folders left empty. Returns what was removed.
     """
     kept = {Path(p).resolve() for p in keep}
+    if versions is None:
+        versions = {p.parent.name: "" for p in kept}
     removed: list[PrunedEntry] = []
     for store in store_folders(cache_dir):
-        if store.resolve() in kept or store.parent.name in spare_namespaces:
+        namespace = store.parent.name
+        owner = owner_of(namespace, [*versions, *spare_namespaces])
+        if store.resolve() in kept or owner in spare_namespaces:
             continue
         data = _manifest(store).get("data")
         if only_data is not None and data not in only_data:
             continue
-        reason = "evaluation split" if only_data is not None else _why_dead(store, kept)
+        if only_data is not None:
+            reason = "evaluation split"
+        elif owner is not None and owner != namespace:
+            version = _manifest(store).get("version")
+            if not versions[owner] or version == versions[owner]:
+                continue  # one of the plugin's own stores: which one is current, it alone knows
+            reason = f"plugin version {version} (now {versions[owner]})"
+        else:
+            reason = _why_dead(store, kept)
         removed.append(PrunedEntry(store, folder_bytes(store), reason))
         if not dry_run:
             shutil.rmtree(store, ignore_errors=True)
     if only_data is None:
         removed += _stale_temporaries(Path(cache_dir), dry_run)
+    if not dry_run:
+        _remove_emptied_folders(Path(cache_dir), [entry.path for entry in removed])
     for entry in removed:
         log.info("pruned %s (%s, %d bytes)", entry.path, entry.reason, entry.bytes)
     return removed
+
+
+def _remove_emptied_folders(cache_dir: Path, removed: Collection[Path]) -> None:
+    """The folders that held what was removed, when nothing is left in them (up to, not
+    including, ``cache_dir``)."""
+    root = cache_dir.resolve()
+    for path in removed:
+        folder = path.parent.resolve()
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()  # only succeeds when empty
+            except OSError:
+                break
+            folder = folder.parent
 
 
 def cache_usage(cache_dir: Path, current: Collection[Path] = ()) -> list[FolderUsage]:

@@ -6,7 +6,7 @@ classes (:func:`toml_defaults`, :func:`free_form_tables`), and ``config.toml`` d
 same values (a test compares them). The component that uses a section owns its class
 (:class:`~reelpick.picks.PickSettings`, :class:`~reelpick.groups.GroupSettings`,
 :class:`~reelpick.engine.settings.EngineSettings`); the sections only the bot reads (bot,
-inline, photo, movie nights) and the app's own (data, cache, plugins, posters) are here,
+inline, photo, movie nights) and the app's own (data, cache, state, plugins, posters) are here,
 because core never imports the bot.
 
 :meth:`Settings.from_config` checks every section once, each mistake a one-line
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 APP_NAME = "reelpick"
 TELEGRAM_MAX_OPTIONS = 12  # sendPoll accepts 2-12 options
 
-# Field metadata of a path setting whose default is a file in cache.dir: config.toml leaves
-# it blank (""), which stands for ``<cache.dir>/<the field's default>``.
-IN_CACHE = {"in_cache": True}
+# Field metadata of a path setting whose default is a file in state.dir (people's data, never
+# the cache): config.toml leaves it blank (""), which stands for ``<state.dir>/<the default>``.
+IN_STATE = {"in_state": True}
 
 T = TypeVar("T", bound="DataclassInstance")
 
@@ -50,12 +50,13 @@ Where = Callable[..., str]
 
 
 def default_folders() -> dict[str, str]:
-    """Where data and cache go when config.toml does not say: the platform's folders
-    (on Linux ``$XDG_DATA_HOME/reelpick/data`` and ``$XDG_CACHE_HOME/reelpick``), read
-    each time so that a changed XDG variable is followed."""
+    """Where data, cache and people's data go when config.toml does not say: the platform's
+    folders (on Linux ``$XDG_DATA_HOME/reelpick/data``, ``$XDG_CACHE_HOME/reelpick`` and
+    ``$XDG_STATE_HOME/reelpick``), read each time so that a changed XDG variable is followed."""
     return {
         "data": str(platformdirs.user_data_path(APP_NAME) / "data"),
         "cache": str(platformdirs.user_cache_path(APP_NAME)),
+        "state": str(platformdirs.user_state_path(APP_NAME)),
     }
 
 
@@ -74,20 +75,20 @@ def setting_name(origin: Path | None, *keys: str) -> str:
     return f"{source}: [{table}] {keys[-1]}" if table else f"{source}: {keys[-1]}"
 
 
-def _cache_file(name: str) -> Any:
-    return field(default=Path(name), metadata=IN_CACHE)
+def _state_file(name: str) -> Any:
+    return field(default=Path(name), metadata=IN_STATE)
 
 
 def _path_in(
-    table: Mapping[str, Any], cls: type, key: str, origin: Path | None, cache: Path
+    table: Mapping[str, Any], cls: type, key: str, origin: Path | None, state: Path
 ) -> Path:
-    """A path setting: blank means the field's default file in ``cache``; relative paths are
+    """A path setting: blank means the field's default file in ``state``; relative paths are
     relative to the config file."""
     value = str(table[key])
     if value:
         return expand(value, origin)
     default = next(f.default for f in dataclasses.fields(cls) if f.name == key)
-    return cache / Path(str(default))
+    return state / Path(str(default))
 
 
 def _plain(cls: type[T], table: Mapping[str, Any]) -> T:
@@ -111,9 +112,23 @@ class DataSettings:
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """``[cache]``: fitted tables, poster files and bot state."""
+    """``[cache]``: fitted tables, poster files and the bot's file ids: all rebuildable."""
 
     dir: Path = field(default_factory=lambda: Path(default_folders()["cache"]))
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """``[state]``: people's data (profiles, movie nights, chat settings) and its backups."""
+
+    dir: Path = field(default_factory=lambda: Path(default_folders()["state"]))
+    backup_keep: int = 7  # backups ``reelpick backup`` keeps in its folder (older are removed)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], where: Where, origin: Path | None) -> Self:
+        if table["backup_keep"] < 1:
+            raise ConfigError(f"{where('backup_keep')}: must be >= 1")
+        return cls(expand(str(table["dir"]), origin), int(table["backup_keep"]))
 
 
 @dataclass(frozen=True)
@@ -173,12 +188,12 @@ class BotSettings:
     max_messages_per_group_minute: int = 20
     max_messages_per_chat_second: float = 1.0
     retries: int = 3
-    profiles_db: Path = _cache_file("profiles.sqlite3")  # personal profiles (/rate, /forme)
+    profiles_db: Path = _state_file("profiles.sqlite3")  # personal profiles (/rate, /forme)
     max_import_mb: float = 10.0
 
     @classmethod
     def from_table(
-        cls, table: Mapping[str, Any], where: Where, origin: Path | None, cache: Path
+        cls, table: Mapping[str, Any], where: Where, origin: Path | None, state: Path
     ) -> Self:
         mode = str(table["mode"])
         if mode not in set(BotMode):
@@ -189,7 +204,7 @@ class BotSettings:
         except (TypeError, ValueError):
             raise ConfigError(f"{where('admins')}: expected a list of Telegram user ids") from None
         values = {**table, "mode": BotMode(mode), "admins": admins}
-        values["profiles_db"] = _path_in(table, cls, "profiles_db", origin, cache)
+        values["profiles_db"] = _path_in(table, cls, "profiles_db", origin, state)
         return _plain(cls, values)
 
 
@@ -229,12 +244,12 @@ class MovieNightSettings:
     rrf_k: float = 60  # reciprocal rank fusion constant
     max_seeds: int = 20
     weights: dict[str, float] = field(default_factory=dict)  # unlisted plugins weigh 1.0
-    db: Path = _cache_file("movienight.sqlite3")  # movie nights and watch history
+    db: Path = _state_file("movienight.sqlite3")  # movie nights and watch history
     ask_after_hours: float = 20.0  # then each voter is asked privately "How was <title>?"
 
     @classmethod
     def from_table(
-        cls, table: Mapping[str, Any], where: Where, origin: Path | None, cache: Path
+        cls, table: Mapping[str, Any], where: Where, origin: Path | None, state: Path
     ) -> Self:
         if not 2 <= table["max_options"] <= TELEGRAM_MAX_OPTIONS:
             raise ConfigError(
@@ -257,7 +272,7 @@ class MovieNightSettings:
             rrf_k=float(table["rrf_k"]),
             max_seeds=int(table["max_seeds"]),
             weights=weights,
-            db=_path_in(table, cls, "db", origin, cache),
+            db=_path_in(table, cls, "db", origin, state),
             ask_after_hours=float(table["ask_after_hours"]),
         )
 
@@ -268,6 +283,7 @@ class Settings:
 
     data: DataSettings = field(default_factory=DataSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    state: StateSettings = field(default_factory=StateSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     plugins: PluginSettings = field(default_factory=PluginSettings)
     posters: PosterSettings = field(default_factory=PosterSettings)
@@ -292,17 +308,19 @@ class Settings:
 
         cache = expand(str(table("cache")["dir"]), origin)
         data = table("data")
+        state = StateSettings.from_table(table("state"), where("state"), origin)
         return cls(
             data=DataSettings(str(data["source"]), expand(str(data["dir"]), origin)),
             cache=CacheSettings(cache),
+            state=state,
             engine=EngineSettings.from_table(table("engine"), where("engine")),
             plugins=PluginSettings(tuple(table("plugins")["enabled"])),
             posters=_plain(PosterSettings, table("posters")),
-            bot=BotSettings.from_table(table("bot"), where("bot"), origin, cache),
+            bot=BotSettings.from_table(table("bot"), where("bot"), origin, state.dir),
             inline=_plain(InlineSettings, table("inline")),
             photo=_plain(PhotoSettings, table("photo")),
             movienight=MovieNightSettings.from_table(
-                table("movienight"), where("movienight"), origin, cache
+                table("movienight"), where("movienight"), origin, state.dir
             ),
             picks=PickSettings.from_table(table("picks"), where("picks")),
             groups=GroupSettings.from_table(table("groups"), where("groups")),
@@ -340,13 +358,13 @@ def section_defaults(section: DataclassInstance) -> dict[str, Any]:
         target = found
         for sub in f.metadata.get("table", ()):
             target = target.setdefault(sub, {})
-        target[f.name] = "" if f.metadata.get("in_cache") else _toml_value(value)
+        target[f.name] = "" if f.metadata.get("in_state") else _toml_value(value)
     return found
 
 
 def toml_defaults() -> dict[str, Any]:
-    """Every key a config file may set, with its default, in config.toml's layout (the data
-    and cache folders follow the XDG variables as they are now)."""
+    """Every key a config file may set, with its default, in config.toml's layout (the data,
+    cache and state folders follow the XDG variables as they are now)."""
     defaults = Settings()
     return {
         f.name: section_defaults(getattr(defaults, f.name)) for f in dataclasses.fields(defaults)

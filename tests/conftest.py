@@ -22,8 +22,8 @@ from tests.support.fixtures import (
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read the developer's config, cache or secrets."""
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read the developer's config, cache, people's data or secrets."""
     for name in list(os.environ):
         if name.startswith("REELPICK_") or name in (
             "TELEGRAM_BOT_TOKEN",
@@ -32,6 +32,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REELPICK_CONFIG", str(REPO / "config.toml"))
+    # The default state folder (profiles, movie nights): each test its own.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture(scope="session")

@@ -13,25 +13,27 @@ from ..config import Config
 from ..data import load_dataset
 from ..errors import ReelpickError
 from ..registry import Registry
+from ..state import prepare_state
 
 
-def current_stores(config: Config) -> tuple[list[Path], list[str]]:
-    """(the store of every installed plugin for the configured data, plugins that failed to
-    load). Raises :class:`ReelpickError` when the dataset cannot be read: without it, which
-    stores are current is unknown."""
+def current_stores(config: Config) -> tuple[list[Path], dict[str, str], list[str]]:
+    """(the store of every installed plugin for the configured data, each installed plugin's
+    version, plugins that failed to load). Raises :class:`ReelpickError` when the dataset
+    cannot be read: without it, which stores are current is unknown."""
     registry = Registry(config)
     try:
         dataset = load_dataset(data_path(config, fetch_missing=False))
     except ReelpickError as exc:
         raise ReelpickError(f"cannot tell which cached fits are current: {exc}") from None
     stores = [registry.store_for(name, dataset).path for name in registry.plugins]
-    return stores, [failure.name for failure in registry.failures]
+    versions = {name: plugin.info.version for name, plugin in registry.plugins.items()}
+    return stores, versions, [failure.name for failure in registry.failures]
 
 
 def cmd_cache_info(config: Config, args: argparse.Namespace) -> int:
     """``reelpick cache info [--json]``: size per folder of the cache (one per plugin, ...)."""
     try:
-        current, _ = current_stores(config)
+        current, _, _ = current_stores(config)
     except ReelpickError:
         current = []  # sizes are still worth showing; "current" is then unknown
     usage = cache_usage(config.cache_dir, current)
@@ -62,9 +64,15 @@ def cmd_cache_info(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_cache_prune(config: Config, args: argparse.Namespace) -> int:
     """``reelpick cache prune [--dry-run] [--json]``: remove fits no current plugin and data
-    use (older versions, other parameters, evaluation splits) and stale temporary files."""
-    current, failed = current_stores(config)
-    removed = prune_stores(config.cache_dir, current, spare_namespaces=failed, dry_run=args.dry_run)
+    use (older versions, other parameters, evaluation splits), stale temporary files and the
+    folders they leave empty. Never people's data, never a current fit."""
+    # People's data an older version kept in the cache folder is moved out before anything
+    # here is removed (pruning never touches it; a later ``rm -rf`` of the cache might).
+    prepare_state(config.settings)
+    current, versions, failed = current_stores(config)
+    removed = prune_stores(
+        config.cache_dir, current, versions=versions, spare_namespaces=failed, dry_run=args.dry_run
+    )
     freed = sum(entry.bytes for entry in removed)
     if args.json:
         rows = [{"path": str(e.path), "bytes": e.bytes, "reason": e.reason} for e in removed]

@@ -19,6 +19,7 @@ from ..registry import Registry
 from ..render.contact_sheet import MAX_K
 from ..types import Profile
 from ..version import __version__
+from .backup import cmd_backup, cmd_restore
 from .bot import cmd_bot
 from .cache import cmd_cache_info, cmd_cache_prune
 from .conventions import (
@@ -210,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     cache_prune.set_defaults(run=cmd_cache_prune)
     cache_prune.add_argument("--dry-run", action="store_true", help="only say what would go")
     cache_prune.add_argument("--json", action="store_true", help="machine-readable output")
+
+    saving = command("backup", cmd_backup, "copy people's data (profiles, nights, settings)")
+    saving.add_argument("dir", help="folder to write a timestamped backup into")
+    saving.add_argument(
+        "--keep",
+        type=bounded_int(1, 10_000, "--keep"),
+        help="backups to keep in DIR (state.backup_keep)",
+    )
+    saving.add_argument("--json", action="store_true", help="machine-readable output")
+    restoring = command("restore", cmd_restore, "put a backup back (stop the bot first)")
+    restoring.add_argument("dir", help="a backup folder, or the folder of backups (newest)")
+    restoring.add_argument("--json", action="store_true", help="machine-readable output")
 
     bot = command("bot", cmd_bot, "run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     bot.add_argument("--mode", choices=["polling", "webhook"], help="default: bot.mode")

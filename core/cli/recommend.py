@@ -16,7 +16,7 @@ from ..config import Config
 from ..errors import ReelpickError
 from ..profiles import FORMATS, ProfileStore, read_import
 from ..profiles.model import ParsedImport
-from ..profiles.store import FILENAME
+from ..state import prepare_state
 from ..types import Neighbour, PluginAnswer, Profile, Recommendation
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,10 @@ def imported_profile(parsed: ParsedImport) -> Profile:
 
 
 def local_store(config: Config) -> ProfileStore:
-    """The command line's own profiles: ``<cache.dir>/profiles.sqlite3``, owners ``local:NAME``."""
-    return ProfileStore(config.cache_dir / FILENAME)
+    """The command line's own profiles, in the bot's profile file (``[bot] profiles_db``,
+    in the state folder), owners ``local:NAME``."""
+    prepare_state(config.settings)
+    return ProfileStore(config.settings.bot.profiles_db)
 
 
 def _results(app: Reelpick, found: Sequence[Neighbour]) -> list[dict[str, object]]:

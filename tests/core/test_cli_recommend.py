@@ -82,7 +82,8 @@ def test_a_user_of_the_data(cli, ml_small) -> None:
 def test_save_then_recommend_from_the_local_profile(cli, ratings_file: Path) -> None:
     code, first, _ = cli("--ratings", str(ratings_file), "--save", "me", "--json", "-k", "5")
     assert code == 0
-    assert (cli.config.cache_dir / "profiles.sqlite3").is_file()
+    assert cli.config.settings.bot.profiles_db.is_file()  # people's data: the state folder
+    assert not (cli.config.cache_dir / "profiles.sqlite3").exists()
     code, again, _ = cli("--profile", "me", "--json", "-k", "5")
     assert code == 0
     first, again = json.loads(first), json.loads(again)

@@ -4,14 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from reelpick.config import DEFAULTS, load_config, secret
+from reelpick.config import load_config, secret
 from reelpick.errors import ConfigError
+from reelpick.settings import toml_defaults
 
 
 def test_repository_config_matches_the_defaults() -> None:
     repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     loaded = load_config(repo_config)
-    for table, values in DEFAULTS.items():
+    for table, values in toml_defaults().items():  # the folders as XDG says now
         for key, default in values.items():
             if table == "plugins" and key != "enabled":
                 continue

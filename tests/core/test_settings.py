@@ -60,7 +60,7 @@ def differences(
             found.append(f"{where}: not documented")
         elif isinstance(default, dict) and (not trail or path not in FREE_FORM):
             found += differences(documented[key], default, path)
-        elif key == "dir" and trail in (("data",), ("cache",)):
+        elif key == "dir" and trail in (("data",), ("cache",), ("state",)):
             if expand(documented[key]) != Path(default):
                 found.append(f"{where}: documented {documented[key]!r}, default {default!r}")
         elif documented[key] != default:
@@ -72,7 +72,7 @@ def differences(
 def plain_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home folder without XDG variables: the folders config.toml documents."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 
@@ -108,7 +108,7 @@ def test_the_schema_comes_from_the_section_classes() -> None:
     }
     assert DEFAULTS["picks"] == {"weights": PickSettings().weights, "rrf_k": 60}
     assert DEFAULTS["engine"]["spark"]["master"] == "local[2]"
-    assert DEFAULTS["movienight"]["db"] == ""  # blank: a file in cache.dir
+    assert DEFAULTS["movienight"]["db"] == ""  # blank: a file in state.dir
     assert {
         ("plugins",),
         ("picks", "weights"),
@@ -151,14 +151,15 @@ def test_movie_night_settings_are_checked(make_config) -> None:
         night("[movienight]\nper_seed = 0\n")
     config = make_config('[movienight]\ndb = "nights.db"\n')
     assert config.settings.movienight.db == config.path.parent / "nights.db"
-    assert night().db == make_config().cache_dir / "movienight.sqlite3"
+    assert night().db == make_config().settings.state.dir / "movienight.sqlite3"
 
 
 def test_bot_settings_are_checked(make_config) -> None:
     with pytest.raises(ConfigError, match=r"\[bot\] mode: 'pigeon' is not one of polling"):
         _ = make_config('[bot]\nmode = "pigeon"\n').settings
     config = make_config()
-    assert config.settings.bot.profiles_db == config.cache_dir / "profiles.sqlite3"
+    assert config.settings.bot.profiles_db == config.settings.state.dir / "profiles.sqlite3"
+    assert not config.settings.bot.profiles_db.is_relative_to(config.cache_dir)
 
 
 def test_picks_settings_are_checked(make_config) -> None:
