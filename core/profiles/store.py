@@ -8,9 +8,9 @@ replaces a rating. Every statement names its owner, so nothing one person does r
 another person's entries.
 
 Deleting a person (:meth:`ProfileStore.forget`) leaves none of their data in the files:
-``secure_delete`` zeroes what a delete frees, and the file is rebuilt (``VACUUM``) and the
-WAL emptied (``wal_checkpoint(TRUNCATE)``) right after, so neither old pages nor old WAL
-frames keep a copy.
+``secure_delete`` zeroes what a delete frees (cells, overflow and free pages), and the WAL
+is emptied (``wal_checkpoint(TRUNCATE)``) right after, so no WAL frame written before the
+delete keeps a copy.
 
 An import a person sent is queued here (``queued_imports``) before any work starts, with
 the file once downloaded: a bot killed mid-import finds it again when it starts, and the
@@ -197,7 +197,8 @@ class ProfileStore:
                 f"version reads up to {SCHEMA_VERSION})"
             )
         # A delete overwrites what it frees with zeros, so a forgotten profile is not readable
-        # in free pages of the file.
+        # in free space of the file. The table is an index b-tree (WITHOUT ROWID): interior
+        # cells are rows themselves, never stale copies of deleted keys.
         db.execute("PRAGMA secure_delete=ON")
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed rating survives power loss, not only a killed process.
@@ -305,21 +306,17 @@ class ProfileStore:
         with self._tx() as db:
             count = db.execute("DELETE FROM entries WHERE owner = ?", key).rowcount
             db.execute("DELETE FROM queued_imports WHERE owner = ?", key)
-        self._compact()
+        self._empty_wal()
         return count
 
-    def _compact(self) -> None:
-        """Rebuild the file and empty the WAL: deleted rows survive in neither.
-
-        ``secure_delete`` alone would leave copies in WAL frames written before the delete,
-        and in the b-tree's interior keys (the table is keyed by owner).
-        """
+    def _empty_wal(self) -> None:
+        """Copy the WAL into the file and truncate it: frames written before a delete hold
+        the deleted rows (``secure_delete`` zeroes them in the file, not in old frames)."""
         with self._lock:
             try:
-                self._db.execute("VACUUM")
                 busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             except sqlite3.Error as exc:
-                raise ProfileStoreError(f"{self.path}: could not compact ({exc})") from None
+                raise ProfileStoreError(f"{self.path}: could not checkpoint ({exc})") from None
         if busy:  # another process is reading: its WAL is emptied at its next checkpoint
             log.warning("%s: the WAL could not be emptied now (a reader holds it)", self.path)
 
