@@ -379,7 +379,15 @@ class ProfileStore:
         rows = self._read(sql + " ORDER BY id", args)
         return [
             QueuedImport(
-                *row[:7], data=row[7], outcome=None if row[8] is None else json.loads(row[8])
+                id=row[0],
+                owner=row[1],
+                chat_id=row[2],
+                message_id=row[3],
+                file_id=row[4],
+                file_name=row[5],
+                language=row[6],
+                data=row[7],
+                outcome=None if row[8] is None else json.loads(row[8]),
             )
             for row in rows
         ]
