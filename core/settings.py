@@ -190,6 +190,7 @@ class BotSettings:
     retries: int = 3
     profiles_db: Path = _state_file("profiles.sqlite3")  # personal profiles (/rate, /forme)
     max_import_mb: float = 10.0
+    import_workers: int = 1  # threads reading CSV imports (one import per person at a time)
 
     @classmethod
     def from_table(
@@ -203,6 +204,8 @@ class BotSettings:
             admins = tuple(int(a) for a in table["admins"])
         except (TypeError, ValueError):
             raise ConfigError(f"{where('admins')}: expected a list of Telegram user ids") from None
+        if table["import_workers"] < 1:
+            raise ConfigError(f"{where('import_workers')}: must be >= 1")
         values = {**table, "mode": BotMode(mode), "admins": admins}
         values["profiles_db"] = _path_in(table, cls, "profiles_db", origin, state)
         return _plain(cls, values)

@@ -1,6 +1,6 @@
 """Group movie nights: gather seed titles, fuse every plugin's suggestions, vote in a native poll.
 
-Commands (in a group; they work in a private chat too)::
+Commands (in a group; in a private chat /movienight answers that nights are for groups)::
 
     /movienight [TITLE; TITLE; ...]   open a movie night, optionally with seed titles
     /suggest TITLE[; TITLE ...]       add seed titles (buttons when a title is ambiguous)

@@ -1,4 +1,4 @@
-"""After the night: the winner goes into each voter's profile as "seen", and the next day each
+"""After the night: the winner goes into each voter's existing profile as "seen", and the next day each
 voter gets one private "How was <title>?" with ★1–★5 buttons (the shared rating buttons of
 :mod:`reelpick.bot.rating_buttons`, so a press updates their profile like any rating).
 
@@ -66,10 +66,10 @@ class Aftercare:
                 self.schedule_ask(ask)
 
     def _mark_seen(self, voters: list[int], movie_id: int) -> None:
+        # Only into profiles that exist: a voter who never rated, or who deleted their
+        # profile with /forget before the poll closed, gets nothing written. A rating stays.
         for user_id in voters:
-            owner = owner_of(user_id)
-            if movie_id not in self.profiles.profile(owner).movies:  # a rating stays a rating
-                self.profiles.mark_seen(owner, movie_id)
+            self.profiles.mark_seen_if_known(owner_of(user_id), movie_id)
 
     def schedule_ask(self, ask: Ask) -> None:
         job_queue = self.application.job_queue

@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 
 from telegram import Bot, Chat, Message, Update, User
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 
 from reelpick.settings import MovieNightSettings
 
@@ -56,6 +56,7 @@ COMMANDS = [
     ("vote", N_("Movie night: start the poll (opener or admin)")),
     ("close", N_("Movie night: close the poll now (opener or admin)")),
 ]
+GROUPS_ONLY = N_("Movie nights are for groups: add me to a group and start one there.")
 NO_NIGHT = N_("No movie night is open here. Start one with /movienight.")
 
 
@@ -89,6 +90,9 @@ class CommandHandlers:
         rewatch = argument.strip().lower() == "rewatch"  # seen movies may come back tonight
         titles = [] if rewatch else split_titles(argument)
         _ = translator_for(update)
+        if chat.type == ChatType.PRIVATE:  # a poll of one is no movie night
+            await reply(message, _(GROUPS_ONLY))
+            return
         night = self.store.current(chat.id)
         if night is not None:
             intro = _(

@@ -1,5 +1,6 @@
 """/myratings (a summary and the whole profile as a CSV document) and /forget (delete it all,
-after a confirmation button).
+after a confirmation button: the ratings and marks, queued imports and the /rate session,
+with no copy left in the store's files).
 
 /forget's buttons carry a one-time nonce kept in the bot's diskcache: the first press uses
 it up, so a second press, a press on an old confirmation or a forged one deletes nothing
@@ -24,6 +25,7 @@ from ..rating_buttons import owner_of
 from ..replies import STALE
 from ..updates import chat_of, message_of, query_of
 from . import texts
+from .rate import forget_session
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Manage:
         s = context.services
         count = len(await asyncio.to_thread(s.profiles.entries, owner_of(user)))
         if not count:
+            forget_session(s, user.id)
             await message.reply_text(_("There is nothing to forget: you have no ratings."))
             return
         nonce = secrets.token_hex(8)
@@ -115,6 +118,8 @@ class Manage:
             return
         if press.confirmed:
             removed = await asyncio.to_thread(s.profiles.forget, owner_of(press.user_id))
+            forget_session(s, press.user_id)
+            log.info("user %s deleted their profile (%d entries)", press.user_id, removed)
             text = _("Done: I deleted your {count} ratings and marks.", count=removed)
         else:
             text = _("Kept: nothing was deleted.")

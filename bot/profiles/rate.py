@@ -160,3 +160,8 @@ def _session(s: BotServices, user_id: int) -> dict:
 
 def _save(s: BotServices, user_id: int, session: dict) -> None:
     s.cache.set(_key(user_id), session, expire=SESSION_SECONDS)
+
+
+def forget_session(s: BotServices, user_id: int) -> None:
+    """Delete ``user_id``'s rating session (for /forget)."""
+    s.cache.delete(_key(user_id))

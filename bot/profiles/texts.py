@@ -254,4 +254,5 @@ ZIPPED = N_(
     "Nothing stored: {name} is a zip archive. Unpack it and send me the CSV file inside "
     "(ratings.csv for Letterboxd)."
 )
+STILL_IMPORTING = N_("Your previous import is still running; send this file again once it is done.")
 DOWNLOAD_FAILED = N_("I couldn't download {name} from Telegram just now; please send it again.")

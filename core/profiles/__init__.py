@@ -3,12 +3,12 @@
 * :class:`ProfileStore` keeps ratings and marks per owner (``tg:<id>``, ``local:<name>``)
   in SQLite and hands out :class:`~reelpick.types.Profile` objects for plugins;
 * :func:`read_import` / :func:`import_profile` read Letterboxd, IMDb and MovieLens files;
-* :func:`export_csv` writes a profile back as CSV;
+* :func:`export_csv` / :func:`export_letterboxd` write a profile back as CSV;
 * :func:`next_to_rate` picks the next movie to ask about in a rating session.
 """
 
 from .errors import ProfileError, ProfileImportError, ProfileStoreError
-from .export import export_csv
+from .export import export_csv, export_letterboxd
 from .imports import MAX_BYTES, MAX_ROWS, detect_format, import_profile, read_import
 from .matching import MovieMatcher
 from .model import (
@@ -23,7 +23,7 @@ from .model import (
     Unmatched,
 )
 from .questions import RatingQuestions, next_to_rate
-from .store import FILENAME, ProfileStore
+from .store import FILENAME, ProfileStore, QueuedImport
 
 __all__ = [
     "FILENAME",
@@ -42,10 +42,12 @@ __all__ = [
     "ProfileImportError",
     "ProfileStore",
     "ProfileStoreError",
+    "QueuedImport",
     "RatingQuestions",
     "Unmatched",
     "detect_format",
     "export_csv",
+    "export_letterboxd",
     "import_profile",
     "next_to_rate",
     "read_import",

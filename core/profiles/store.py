@@ -7,6 +7,16 @@ or "not interested". A new rating replaces an earlier mark of the same movie and
 replaces a rating. Every statement names its owner, so nothing one person does reaches
 another person's entries.
 
+Deleting a person (:meth:`ProfileStore.forget`) leaves none of their data in the files:
+``secure_delete`` zeroes what a delete frees (cells, overflow and free pages), and the WAL
+is emptied (``wal_checkpoint(TRUNCATE)``) right after, so no WAL frame written before the
+delete keeps a copy.
+
+An import a person sent is queued here (``queued_imports``) before any work starts, with
+the file once downloaded: a bot killed mid-import finds it again when it starts, and the
+outcome is recorded in the same transaction as the ratings, so the person is told either
+way and nothing is imported twice.
+
 The store is safe to share between the event loop and worker threads: one connection,
 guarded by a lock (as the movie-night store does). A file that is not a profile database
 raises :class:`ProfileStoreError` naming it, never a raw sqlite3 traceback.
@@ -14,11 +24,14 @@ raises :class:`ProfileStoreError` naming it, never a raw sqlite3 traceback.
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -30,11 +43,15 @@ from .model import (
     ImportResult,
     Kind,
     ParsedImport,
+    Unmatched,
     check_movie_id,
     check_owner,
     check_stars,
 )
 
+log = logging.getLogger(__name__)
+
+# The import queue is a table of its own that older versions ignore: still schema 1.
 SCHEMA_VERSION = 1
 FILENAME = "profiles.sqlite3"  # used when the caller passes a folder
 # PRAGMA application_id: tells our file apart from another program's SQLite database.
@@ -50,6 +67,18 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (owner, movie_id),
     CHECK ((kind = 'rating') = (stars IS NOT NULL))
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queued_imports (
+    id          INTEGER PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    chat_id     INTEGER NOT NULL,
+    message_id  INTEGER,
+    file_id     TEXT NOT NULL,
+    file_name   TEXT NOT NULL,
+    language    TEXT,
+    data        BLOB,
+    outcome     TEXT,
+    received_at REAL NOT NULL
+);
 """
 
 # Insert, or change an existing entry only when it differs: an unchanged movie keeps its
@@ -66,6 +95,53 @@ _FILL_GAP = """
 INSERT INTO entries (owner, movie_id, kind, stars, updated_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (owner, movie_id) DO NOTHING
 """
+
+
+# A "seen" mark that someone else's action (a movie night's winner) adds: only to a profile
+# that exists, so nobody who never rated, or who deleted their profile, gets one.
+_SEEN_IF_KNOWN = """
+INSERT INTO entries (owner, movie_id, kind, stars, updated_at)
+SELECT ?, ?, 'seen', NULL, ? WHERE EXISTS (SELECT 1 FROM entries WHERE owner = ?)
+ON CONFLICT (owner, movie_id) DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class QueuedImport:
+    """An import a person sent, from its arrival until they were told how it went.
+
+    ``data`` is None until the file is downloaded; ``outcome`` is None until the import ran,
+    then :meth:`ImportResult.to_json` or ``{"refused": reason}``.
+    """
+
+    id: int
+    owner: str
+    chat_id: int
+    message_id: int | None
+    file_id: str
+    file_name: str
+    language: str | None
+    data: bytes | None
+    outcome: dict[str, Any] | None
+
+    @property
+    def refused(self) -> str | None:
+        """Why the file was refused as a whole, or None."""
+        return None if self.outcome is None else self.outcome.get("refused")
+
+    def result(self) -> ImportResult | None:
+        """What the import did (rows shown by number and reason only), or None."""
+        out = self.outcome
+        if out is None or "refused" in out:
+            return None
+        return ImportResult(
+            format=out["format"],
+            rows=out["rows"],
+            matched=out["matched"],
+            changed=out["changed"],
+            unmatched=[Unmatched(u["row"], "", u["reason"]) for u in out["unmatched"]],
+            notes=list(out["notes"]),
+        )
 
 
 class ProfileStore:
@@ -120,11 +196,17 @@ class ProfileStore:
                 f"{self.path}: written by a newer reelpick (profile schema {version}; this "
                 f"version reads up to {SCHEMA_VERSION})"
             )
+        # A delete overwrites what it frees with zeros, so a forgotten profile is not readable
+        # in free space of the file. The table is an index b-tree (WITHOUT ROWID): interior
+        # cells are rows themselves, never stale copies of deleted keys.
+        db.execute("PRAGMA secure_delete=ON")
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed rating survives power loss, not only a killed process.
         db.execute("PRAGMA synchronous=FULL")
         with self._tx():
-            db.execute(SCHEMA)
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -218,34 +300,145 @@ class ProfileStore:
     unrate = remove
 
     def forget(self, owner: str) -> int:
-        """Delete everything of ``owner``; returns how many entries there were."""
+        """Delete everything of ``owner`` (entries and queued imports), leaving no copy in the
+        file or its WAL; returns how many entries there were."""
+        key = (check_owner(owner),)
         with self._tx() as db:
-            return db.execute("DELETE FROM entries WHERE owner = ?", (check_owner(owner),)).rowcount
+            count = db.execute("DELETE FROM entries WHERE owner = ?", key).rowcount
+            db.execute("DELETE FROM queued_imports WHERE owner = ?", key)
+        self._empty_wal()
+        return count
 
-    def apply(self, owner: str, parsed: ParsedImport) -> ImportResult:
+    def _empty_wal(self) -> None:
+        """Copy the WAL into the file and truncate it: frames written before a delete hold
+        the deleted rows (``secure_delete`` zeroes them in the file, not in old frames)."""
+        with self._lock:
+            try:
+                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise ProfileStoreError(f"{self.path}: could not checkpoint ({exc})") from None
+        if busy:  # another process is reading: its WAL is emptied at its next checkpoint
+            log.warning("%s: the WAL could not be emptied now (a reader holds it)", self.path)
+
+    def mark_seen_if_known(self, owner: str, movie_id: int) -> bool:
+        """Seen, but only in an existing profile, and never over a rating or mark.
+
+        For marks that come from someone else's action (a movie night won by a movie
+        ``owner`` voted for): a person without a profile, or who deleted theirs, gets none.
+        True when a mark was added.
+        """
+        args = (check_owner(owner), check_movie_id(movie_id), self._clock(), owner)
+        with self._tx() as db:
+            return db.execute(_SEEN_IF_KNOWN, args).rowcount > 0
+
+    # -- queued imports --------------------------------------------------------------
+    def queue_import(
+        self,
+        owner: str,
+        chat_id: int,
+        file_id: str,
+        file_name: str,
+        *,
+        message_id: int | None = None,
+        language: str | None = None,
+    ) -> QueuedImport:
+        """Record an import before any work on it starts."""
+        args = (check_owner(owner), chat_id, message_id, file_id, file_name, language)
+        with self._tx() as db:
+            row_id = db.execute(
+                "INSERT INTO queued_imports (owner, chat_id, message_id, file_id, file_name,"
+                " language, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*args, self._clock()),
+            ).lastrowid
+        assert row_id is not None
+        return QueuedImport(row_id, *args, data=None, outcome=None)
+
+    def attach_import_data(self, import_id: int, data: bytes) -> None:
+        """Keep the downloaded file with its queued import (the download link expires)."""
+        with self._tx() as db:
+            db.execute("UPDATE queued_imports SET data = ? WHERE id = ?", (data, import_id))
+
+    def refuse_import(self, import_id: int, reason: str) -> None:
+        """Record that a queued import's file was refused as a whole."""
+        outcome = json.dumps({"refused": reason})
+        with self._tx() as db:
+            db.execute(
+                "UPDATE queued_imports SET outcome = ?, data = NULL WHERE id = ?",
+                (outcome, import_id),
+            )
+
+    def queued_imports(self, owner: str | None = None) -> list[QueuedImport]:
+        """Imports not yet reported to their person (of ``owner``, or all), oldest first."""
+        sql = (
+            "SELECT id, owner, chat_id, message_id, file_id, file_name, language, data, outcome"
+            " FROM queued_imports"
+        )
+        args: tuple[str, ...] = ()
+        if owner is not None:
+            sql, args = sql + " WHERE owner = ?", (check_owner(owner),)
+        rows = self._read(sql + " ORDER BY id", args)
+        return [
+            QueuedImport(
+                id=row[0],
+                owner=row[1],
+                chat_id=row[2],
+                message_id=row[3],
+                file_id=row[4],
+                file_name=row[5],
+                language=row[6],
+                data=row[7],
+                outcome=None if row[8] is None else json.loads(row[8]),
+            )
+            for row in rows
+        ]
+
+    def drop_import(self, import_id: int) -> None:
+        """Forget a queued import once its person has been told how it went."""
+        with self._tx() as db:
+            db.execute("DELETE FROM queued_imports WHERE id = ?", (import_id,))
+
+    def apply(self, owner: str, parsed: ParsedImport, *, queued: int | None = None) -> ImportResult:
         """Store the matched rows of an import in one transaction and report what changed.
 
         A row replaces what the store holds for its movie, except that a "seen" row never
         replaces a rating or a "not interested" mark (it only fills gaps). Rows equal to what
         is stored change nothing, so importing the same file twice reports 0 changed.
+        ``queued`` names the queued import this is: its outcome is recorded in the same
+        transaction, so a restart never runs it again; one that :meth:`forget` removed
+        meanwhile stores nothing.
         """
         check_owner(owner)
         now = self._clock()
         changed = 0
         with self._tx() as db:
+            if (
+                queued is not None
+                and not db.execute(
+                    "SELECT 1 FROM queued_imports WHERE id = ?", (queued,)
+                ).fetchone()
+            ):
+                parsed = ParsedImport(
+                    parsed.format, parsed.rows
+                )  # deleted by forget(): store nothing
             for row in parsed.matched:
                 stars = check_stars(row.stars) if row.kind == "rating" else None
                 sql = _FILL_GAP if row.kind == "seen" else _UPSERT
                 args = (owner, check_movie_id(row.movie_id), row.kind, stars, now)
                 changed += db.execute(sql, args).rowcount
-        return ImportResult(
-            format=parsed.format,
-            rows=parsed.rows,
-            matched=parsed.matched_rows,
-            changed=changed,
-            unmatched=list(parsed.unmatched),
-            notes=list(parsed.notes),
-        )
+            result = ImportResult(
+                format=parsed.format,
+                rows=parsed.rows,
+                matched=parsed.matched_rows,
+                changed=changed,
+                unmatched=list(parsed.unmatched),
+                notes=list(parsed.notes),
+            )
+            if queued is not None:
+                db.execute(
+                    "UPDATE queued_imports SET outcome = ?, data = NULL WHERE id = ?",
+                    (json.dumps(result.to_json()), queued),
+                )
+        return result
 
     def _set(self, owner: str, movie_id: int, kind: Kind, stars: float | None) -> bool:
         args = (check_owner(owner), check_movie_id(movie_id), kind, stars, self._clock())

@@ -1,5 +1,6 @@
 """Restart safety of profiles: the bot as a real process, killed with SIGKILL between rating
-and /forme. The ratings, the rating session and the buttons already sent all survive.
+and /forme, or in the middle of an import. The ratings, the rating session, the buttons
+already sent and an interrupted import all survive.
 
 The bot runs ``tests/support/profile_plugins.py`` (``reelpick`` with the GenreFan test plugin
 installed as if built in); the Bot API test server lives in this process and keeps what
@@ -8,6 +9,7 @@ arrives while the bot is down, as Telegram does.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -91,5 +93,63 @@ def test_ratings_survive_sigkill_and_forme_uses_them(tmp_path: Path) -> None:
             with ProfileStore(tmp_path / "profiles.db") as store:
                 ratings = dict(store.profile(f"tg:{USER}").ratings)
             assert ratings == {first: 5.0, second: 4.0, third: 3.0}
+        finally:
+            bot.stop()
+
+
+def letterboxd_export(dataset) -> bytes:
+    """A heavy Letterboxd ratings.csv: every catalogue movie with a year, twice (seconds of
+    matching), ratings cycling through the half-star scale."""
+    lines = ["Date,Name,Year,Letterboxd URI,Rating"]
+    movies = dataset.movies[dataset.movies["year"].notna()]
+    for copy in range(2):
+        for i, (name, year) in enumerate(zip(movies["name"], movies["year"], strict=True)):
+            title = str(name).replace('"', '""')
+            lines.append(f'2023-01-02,"{title}",{int(year)},https://boxd.it/{copy}x{i},5')
+    return ("\n".join(lines) + "\n").encode()
+
+
+def queued(path: Path, condition: str = "1") -> int:
+    """Imports queued in the bot's profile store (read-only), those matching ``condition``."""
+    if not path.exists():
+        return 0
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+        try:
+            sql = f"SELECT count(*) FROM queued_imports WHERE {condition}"
+            return int(db.execute(sql).fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not there yet
+            return 0
+
+
+def test_an_import_killed_midway_is_resumed_and_reported(tmp_path: Path) -> None:
+    dataset = load_dataset(ML_SMALL)
+    data = letterboxd_export(dataset)
+    database = tmp_path / "profiles.db"
+    with BotAPIServer() as server:
+        bot = profile_bot(server, tmp_path)
+        try:
+            bot.start()
+            server.push_document(USER, "ratings.csv", data)
+            # Queued with its file, reading under way: kill -9 (no result sent yet).
+            server.wait_for_sync(lambda: queued(database, "data IS NOT NULL") == 1, timeout=60)
+            bot.kill()
+            assert not server.calls("sendMessage", USER)
+            with ProfileStore(database) as store:
+                assert store.entries(f"tg:{USER}") == []
+
+            bot.start()
+            [report] = server.wait_for_sync(
+                lambda: [r for r in server.calls("sendMessage", USER) if r.ok], timeout=90
+            )
+            text = report.result["text"]
+            assert text.startswith("Imported ratings.csv (letterboxd): ")
+            assert report.params.get("reply_parameters")  # still a reply to the file
+            # Off the queue once reported (dropped right after the report went out).
+            server.wait_for_sync(lambda: queued(database) == 0, timeout=10)
+            with ProfileStore(database) as store:
+                ratings = store.profile(f"tg:{USER}").ratings
+                assert len(ratings) > 9000 and set(ratings.values()) == {5.0}
+            assert f"{len(ratings)} changed your profile" in text
+            assert len(server.calls("downloadFile")) == 1  # the file was kept, not fetched again
         finally:
             bot.stop()

@@ -1,0 +1,68 @@
+"""/privacy (what the bot stores about a person, for how long, how to get it and delete it)
+and /export (all of a person's ratings and marks as a Letterboxd-compatible CSV document).
+
+Telegram expects a privacy policy from bots that store data; /privacy is it, in the
+reader's language, and works in any chat (it shows nobody's data). /export, like
+/myratings, only in the private chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Update
+from telegram.constants import ChatType
+
+from reelpick.profiles import export_letterboxd
+
+from ..context import BotContext
+from ..i18n import N_, translator_for
+from ..rating_buttons import owner_of
+from ..updates import chat_of, message_of
+from . import texts
+from .rate import SESSION_SECONDS
+
+EXPORT_NAME = "reelpick-letterboxd.csv"
+
+POLICY = N_("""<b>What I store, and for how long</b>
+• Your ratings and your "seen" and "not interested" marks (from /rate, the rating buttons, files you import and movie nights you vote in), under your Telegram id, until you delete them.
+• While you rate with /rate: the movies I asked about, for {days} days after your last tap.
+• A file you send to import: only until it is read.
+• In a group: its movie nights (titles, who joined, votes) and its /settings, for as long as the group keeps me.
+I keep no messages and share nothing with anyone; picks are worked out on this server.
+
+/export sends all your ratings and marks as a CSV file (Letterboxd can import it).
+/forget deletes all of them, your /rate session and any import, at once.""")
+PRIVATE_EXPORT = N_(
+    "Your ratings are personal, so I keep them to a private chat with you. "
+    "Send /export to me there."
+)
+
+
+class Privacy:
+    """/privacy and /export."""
+
+    async def cmd_privacy(self, update: Update, context: BotContext) -> None:
+        _ = translator_for(update)
+        await message_of(update).reply_html(_(POLICY, days=SESSION_SECONDS // 86400))
+
+    async def cmd_export(self, update: Update, context: BotContext) -> None:
+        chat, user, message = chat_of(update), update.effective_user, message_of(update)
+        if user is None:
+            return
+        _ = translator_for(update)
+        if chat.type != ChatType.PRIVATE:
+            await message.reply_text(_(PRIVATE_EXPORT))
+            return
+        s = context.services
+        entries = await asyncio.to_thread(s.profiles.entries, owner_of(user))
+        if not entries:
+            await message.reply_text(_(texts.NOTHING_RATED))
+            return
+        document = await asyncio.to_thread(export_letterboxd, entries, s.reelpick.dataset)
+        await context.bot.send_document(
+            chat.id,
+            document,
+            filename=EXPORT_NAME,
+            caption=_("{count} movies", count=len(entries)),
+        )
