@@ -10,10 +10,17 @@ update the same way after its one polite line.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from .context import BotContext, Handler
+from .i18n import translator_for
+
+log = logging.getLogger(__name__)
 
 
 def stop_after(callback: Handler) -> Handler:
@@ -26,3 +33,33 @@ def stop_after(callback: Handler) -> Handler:
     handle.__name__ = getattr(callback, "__name__", "handler")
     handle.__doc__ = callback.__doc__
     return handle
+
+
+def stop_after_politely(
+    callback: Handler, *, feature: str, apology: str, button_apology: str | None = None
+) -> Handler:
+    """:func:`stop_after` for a feature's handler whose failure the person should hear of.
+
+    A failure is logged with its traceback and answered with one line in the sender's
+    language: ``apology`` (a message id) in the chat, ``button_apology`` to a button press
+    (nothing when None); either way the update stops here, so no later group answers it.
+    """
+
+    async def handle(update: Update, context: BotContext) -> None:
+        try:
+            await callback(update, context)
+        except ApplicationHandlerStop:
+            raise
+        except Exception:
+            log.exception("%s handler %s failed", feature, getattr(callback, "__name__", "?"))
+            _ = translator_for(update)
+            with contextlib.suppress(TelegramError):
+                if update.callback_query is not None:
+                    if button_apology is not None:
+                        await update.callback_query.answer(_(button_apology))
+                elif update.effective_chat is not None:
+                    await context.bot.send_message(update.effective_chat.id, _(apology))
+
+    handle.__name__ = getattr(callback, "__name__", "handler")
+    handle.__doc__ = callback.__doc__
+    return stop_after(handle)

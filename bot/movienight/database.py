@@ -12,9 +12,11 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from reelpick.sqlite import Connection
 
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
@@ -27,9 +29,9 @@ class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # also guards the schema set-up in _connect
         try:
-            self._db = self._connect()
+            self._file = Connection(self._connect(), self._lock)
         except sqlite3.DatabaseError as exc:
             # A file that is not a database (or a damaged one) must not keep the bot down:
             # keep it for a post-mortem under another name and start with an empty store.
@@ -40,7 +42,7 @@ class Database:
                 side = self.path.with_name(self.path.name + suffix)
                 if side.exists():
                     side.rename(kept.with_name(kept.name + suffix))
-            self._db = self._connect()
+            self._file = Connection(self._connect(), self._lock)
 
     def _connect(self) -> sqlite3.Connection:
         # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE in tx().
@@ -71,23 +73,14 @@ class Database:
             raise
         return db
 
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction: all of it is committed, or none of it."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        return self._file.tx()
 
     def read(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
         """The rows of one query, read under the lock."""
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        rows: list[sqlite3.Row] = self._file.read(sql, args)
+        return rows
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()

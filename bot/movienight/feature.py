@@ -15,7 +15,6 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -28,8 +27,9 @@ from reelpick.settings import MovieNightSettings
 
 from ..context import BotApplication, BotContext
 from ..handler_groups import HandlerGroup
-from ..i18n import translator_for
+from ..i18n import N_
 from ..services import BotServices
+from ..stopping import stop_after_politely
 from .aftercare import Aftercare
 from .ballot import Ballot
 from .buttons import ButtonHandlers
@@ -39,10 +39,11 @@ from .commands import CommandHandlers
 from .lifecycle import NightLifecycle
 from .lists import NightLists
 from .members import MemberHandlers
-from .sending import quiet
 from .store import MovieNightStore
 
 log = logging.getLogger(__name__)
+
+APOLOGY = N_("Sorry, something went wrong with the movie night.")
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
@@ -142,24 +143,5 @@ class MovieNight:
 
 
 def _stop_after(callback: Handler) -> Handler:
-    """Run ``callback``; then stop other handler groups from seeing the same update."""
-
-    async def handle(update: Update, context: BotContext) -> None:
-        try:
-            await callback(update, context)
-        except ApplicationHandlerStop:
-            raise
-        except Exception:
-            log.exception("movie night handler %s failed", callback.__name__)
-            chat = update.effective_chat
-            if chat is not None and update.callback_query is None:
-                _ = translator_for(update)
-                await quiet(
-                    context.bot.send_message(
-                        chat.id, _("Sorry, something went wrong with the movie night.")
-                    )
-                )
-        raise ApplicationHandlerStop
-
-    handle.__name__ = getattr(callback, "__name__", "handler")
-    return handle
+    """``callback`` claiming its update; a failure in a chat gets one polite line."""
+    return stop_after_politely(callback, feature="movie night", apology=APOLOGY)

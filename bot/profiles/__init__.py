@@ -24,14 +24,11 @@ button data, keyboards).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 from telegram.ext import (
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
@@ -40,9 +37,9 @@ from telegram.ext import (
 
 from ..context import BotApplication, BotContext, Handler
 from ..handler_groups import HandlerGroup
-from ..i18n import N_, translator_for
+from ..i18n import N_
 from ..services import BotServices
-from ..stopping import stop_after
+from ..stopping import stop_after_politely
 from .forme import ForMe
 from .importer import Importer
 from .manage import Manage
@@ -53,6 +50,9 @@ from .upload import Upload
 __all__ = ["COMMANDS", "Profiles", "register"]
 
 log = logging.getLogger(__name__)
+
+APOLOGY = N_("Sorry, something went wrong. Please try again.")
+BUTTON_APOLOGY = N_("Sorry, something went wrong.")
 
 # (command, description): descriptions are message ids, translated per language at startup.
 COMMANDS = [
@@ -166,25 +166,7 @@ def _resume_imports_at_start(
 
 
 def _answered(callback: Handler) -> Handler:
-    """``callback``, with a failure logged and answered by one polite line; then the update
-    stops (:func:`~reelpick.bot.stopping.stop_after`)."""
-
-    async def handle(update: Update, context: BotContext) -> None:
-        try:
-            await callback(update, context)
-        except ApplicationHandlerStop:
-            raise
-        except Exception:
-            log.exception("profile handler %s failed", getattr(callback, "__name__", "?"))
-            _ = translator_for(update)
-            with contextlib.suppress(TelegramError):
-                if update.callback_query is not None:
-                    await update.callback_query.answer(_("Sorry, something went wrong."))
-                elif update.effective_chat is not None:
-                    await context.bot.send_message(
-                        update.effective_chat.id,
-                        _("Sorry, something went wrong. Please try again."),
-                    )
-
-    handle.__name__ = getattr(callback, "__name__", "handler")
-    return stop_after(handle)
+    """``callback`` claiming its update; a failure gets one polite line."""
+    return stop_after_politely(
+        callback, feature="profile", apology=APOLOGY, button_apology=BUTTON_APOLOGY
+    )

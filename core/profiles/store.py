@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ..sqlite import Connection
 from ..types import Profile
 from .errors import ProfileStoreError
 from .model import (
@@ -158,12 +158,13 @@ class ProfileStore:
         is_folder = path.is_dir() or (not path.exists() and not path.suffix)
         self.path = path / FILENAME if is_folder else path
         self._clock = clock
-        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            self._file = Connection(
+                sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=30
+                )
             )
         except (OSError, sqlite3.Error) as exc:
             raise ProfileStoreError(
@@ -172,17 +173,17 @@ class ProfileStore:
         try:
             self._prepare()
         except sqlite3.Error as exc:
-            self._db.close()
+            self._file.close()
             raise ProfileStoreError(
                 f"{self.path}: not a readable profile database ({exc}); "
                 "move it aside to start with empty profiles"
             ) from None
         except ProfileStoreError:
-            self._db.close()
+            self._file.close()
             raise
 
     def _prepare(self) -> None:
-        db = self._db
+        db = self._file.db
         # Reading the header first: a damaged or foreign file fails here, before any write.
         version = db.execute("PRAGMA user_version").fetchone()[0]
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
@@ -211,8 +212,7 @@ class ProfileStore:
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     def __enter__(self) -> ProfileStore:
         return self
@@ -223,24 +223,17 @@ class ProfileStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it is committed, or none of it."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise ProfileStoreError(f"{self.path}: could not save ({exc})") from None
+        try:
+            with self._file.tx() as db:
+                yield db
+        except sqlite3.Error as exc:
+            raise ProfileStoreError(f"{self.path}: could not save ({exc})") from None
 
     def _read(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise ProfileStoreError(f"{self.path}: could not read ({exc})") from None
+        try:
+            return self._file.read(sql, args)
+        except sqlite3.Error as exc:
+            raise ProfileStoreError(f"{self.path}: could not read ({exc})") from None
 
     # -- reading ---------------------------------------------------------------------
     def profile(self, owner: str) -> Profile:
@@ -312,11 +305,10 @@ class ProfileStore:
     def _empty_wal(self) -> None:
         """Copy the WAL into the file and truncate it: frames written before a delete hold
         the deleted rows (``secure_delete`` zeroes them in the file, not in old frames)."""
-        with self._lock:
-            try:
-                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            except sqlite3.Error as exc:
-                raise ProfileStoreError(f"{self.path}: could not checkpoint ({exc})") from None
+        try:
+            (busy, *_) = self._file.read("PRAGMA wal_checkpoint(TRUNCATE)")[0]
+        except sqlite3.Error as exc:
+            raise ProfileStoreError(f"{self.path}: could not checkpoint ({exc})") from None
         if busy:  # another process is reading: its WAL is emptied at its next checkpoint
             log.warning("%s: the WAL could not be emptied now (a reader holds it)", self.path)
 

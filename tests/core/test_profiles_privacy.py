@@ -30,7 +30,7 @@ def files_holding(folder: Path, marker: bytes) -> list[str]:
 def test_secure_delete_is_on(store: ProfileStore) -> None:
     with sqlite3.connect(store.path) as other:  # a setting of the connection: read ours
         assert other.execute("PRAGMA application_id").fetchone()[0]
-    assert store._db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert store._file.db.execute("PRAGMA secure_delete").fetchone()[0] == 1
 
 
 def test_forget_leaves_no_copy_in_the_file_or_its_wal(store: ProfileStore) -> None:
