@@ -6,36 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from reelpick import hookimpl
 from reelpick.app import Reelpick
 from reelpick.groups import GroupSettings, recommend_for_group
 from reelpick.picks import PickSettings, pick
 from reelpick.registry import BUILTIN_PLUGINS
-from reelpick.types import PluginInfo, Profile, Recommendation
+from reelpick.types import Profile
 from tests.support.fixtures import write_movielens
+from tests.support.profile_plugins import FixedList
 
 
-class Ranked:
+class Ranked(FixedList):
     """Recommends its movies in a fixed order, minus the excluded ones."""
 
     movies: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
-
-    @hookimpl
-    def reelpick_plugin_info(self) -> PluginInfo:
-        return PluginInfo(label=type(self).__name__, description="a fixed order")
-
-    @hookimpl
-    def reelpick_fit(self, dataset, params, store) -> None:
-        pass
-
-    @hookimpl
-    def reelpick_similar(self, movie_id, k):
-        return []
-
-    @hookimpl
-    def reelpick_recommend(self, profile, k, exclude):
-        found = [m for m in self.movies if m not in exclude][:k]
-        return [Recommendation(m, float(-i), ()) for i, m in enumerate(found)]
 
 
 class Reversed(Ranked):

@@ -9,38 +9,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reelpick import hookimpl
 from reelpick.cli import main
 from reelpick.data import load_dataset
 from reelpick.evaluation.topn import evaluate_topn, recall_ndcg, temporal_split
 from reelpick.picks import pick
 from reelpick.registry import BUILTIN_PLUGINS
-from reelpick.types import Neighbour, PluginAnswer, PluginInfo, Recommendation
+from reelpick.types import Neighbour, PluginAnswer, Recommendation
+from tests.support.profile_plugins import FixedList
 
 IDEAL = sum(1 / math.log2(i + 2) for i in range(10))  # ideal DCG of 10 test movies
 
 
-class Fixed:
+class Fixed(FixedList):
     """Recommends the same movies to everybody (minus the excluded ones)."""
 
     movies: tuple[int, ...] = (21, 51, 23)
-
-    @hookimpl
-    def reelpick_plugin_info(self) -> PluginInfo:
-        return PluginInfo(label=type(self).__name__, description="a fixed list")
-
-    @hookimpl
-    def reelpick_fit(self, dataset, params, store) -> None:
-        pass
-
-    @hookimpl
-    def reelpick_similar(self, movie_id, k):
-        return []
-
-    @hookimpl
-    def reelpick_recommend(self, profile, k, exclude):
-        found = [m for m in self.movies if m not in exclude][:k]
-        return [Recommendation(m, float(-i), (1,)) for i, m in enumerate(found)]
+    because = (1,)
 
 
 class Other(Fixed):

@@ -20,6 +20,31 @@ from reelpick import Neighbour, NoAnswer, PluginInfo, Recommendation, hookimpl
 PER_GENRE = 200  # candidates kept per genre
 
 
+class FixedList:
+    """Recommends :attr:`movies` in this order to everybody, minus the excluded ones, each
+    pick's ``because`` being :attr:`because`. Subclass it to change either."""
+
+    movies: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    because: tuple[int, ...] = ()
+
+    @hookimpl
+    def reelpick_plugin_info(self) -> PluginInfo:
+        return PluginInfo(label=type(self).__name__, description="a fixed list")
+
+    @hookimpl
+    def reelpick_fit(self, dataset, params, store) -> None:
+        pass
+
+    @hookimpl
+    def reelpick_similar(self, movie_id, k):
+        return []
+
+    @hookimpl
+    def reelpick_recommend(self, profile, k, exclude):
+        found = [m for m in self.movies if m not in exclude][:k]
+        return [Recommendation(m, float(-i), self.because) for i, m in enumerate(found)]
+
+
 class GenreFan:
     """Most-rated movies of the genres a person's favourite movies open with."""
 
