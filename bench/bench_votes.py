@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
 import sys
 import threading
@@ -38,10 +37,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from reelpick.bot.movienight.store import MovieNightStore  # noqa: E402
 from tests.support.bot_api import BotAPIServer  # noqa: E402
 from tests.support.bot_process import BotProcess, open_poll  # noqa: E402
+from tests.support.fixtures import ML_SMALL, POSTERS  # noqa: E402
 
-SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
-ML_SMALL = SHARED / "data" / "ml-latest-small"
-POSTERS = SHARED / "data" / "posters"
 TITLES = ["Heat", "Toy Story", "Alien", "Fargo", "Jaws", "Memento", "Shrek", "Casablanca"]
 ASKER = 4242
 ADMIN = 1001

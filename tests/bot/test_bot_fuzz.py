@@ -27,9 +27,7 @@ import logging
 import os
 import random
 import sqlite3
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -42,6 +40,7 @@ from reelpick.config import Config, load_config
 from reelpick.profiles import ProfileStore
 from tests.support.bot_api import BOT_ID, BOT_USERNAME, BotAPIServer, running
 from tests.support.fixtures import ML_SMALL, POSTERS
+from tests.support.hostile import HEAT_ROW, LETTERBOXD, strip_png
 
 UPDATES = int(os.environ.get("REELPICK_FUZZ_UPDATES", "1500"))
 SEED = int(os.environ.get("REELPICK_FUZZ_SEED", "16"))
@@ -288,25 +287,6 @@ async def test_random_updates_break_nothing_and_stay_in_their_chat(
 
 
 # -- hostile input: one clear reply each, nothing storable lost -------------------------------
-LETTERBOXD = "Date,Name,Year,Letterboxd URI,Rating\n"
-HEAT_ROW = "2021-03-01,Heat,1995,https://boxd.it/29YU,4.5\n"
-
-
-def strip_png(width: int = 1, height: int = 40_000_000) -> bytes:
-    """A whole, valid black PNG of ``width`` x ``height``: 1 x 40,000,000 is about 155 KB."""
-    row = b"\x00" * (1 + (width + 7) // 8)
-    packer = zlib.compressobj(9)
-    body = b"".join(packer.compress(row * 100_000) for _ in range(height // 100_000))
-    body += packer.compress(row * (height % 100_000)) + packer.flush()
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
-    )
-
 
 # (what is sent, a piece of the one reply, whether Heat (row 2) ends up rated)
 HOSTILE_CSVS = {
