@@ -102,3 +102,13 @@ def test_trace_from_the_command_line(tmp_path: Path, ml_small) -> None:
         r"reelpick_similar\[cosine-cf\]\(\{'movie_id': 1, 'k': 3\}\) ok in \d+\.\d ms",
         done.stderr,
     )
+
+
+def test_trace_shows_a_profile_as_counts_only() -> None:
+    from reelpick.hooktrace import shown_value
+    from reelpick.types import Profile
+
+    profile = Profile(ratings={31337: 4.5, 4242: 3.0}, seen=frozenset({777}))
+    shown = str(shown_value(profile))
+    assert shown == "<profile: 2 ratings, 1 seen, 0 not interested>"
+    assert "31337" not in shown and "777" not in str(shown_value(frozenset({777, 31337})))
