@@ -52,6 +52,7 @@ In groups: mention me (<code>@{username} Heat</code>), reply to me, or use <code
 /plugins - the recommenders and what each one means
 /settings - posters per album and which recommenders answer in this chat
 /about - where the data and posters come from
+/privacy - what I store about you, and how to delete it
 /help - this message""")
 
 # (command, description): descriptions are message ids, translated per language at startup.
