@@ -57,6 +57,7 @@ FREE_FORM = free_form_tables()
 ENVIRONMENT = {
     "REELPICK_DATA": ("data", "source"),
     "REELPICK_CACHE": ("cache", "dir"),
+    "REELPICK_STATE": ("state", "dir"),
     "REELPICK_POSTERS_DIR": ("posters", "dir"),
     "REELPICK_TMDB_API_URL": ("posters", "api_url"),
     "REELPICK_TELEGRAM_BASE_URL": ("bot", "base_url"),
@@ -65,7 +66,7 @@ ENVIRONMENT = {
     "REELPICK_SPARK_MASTER": ("engine", "spark", "master"),
 }
 
-ENVIRONMENT_PATHS = {("data", "source"), ("cache", "dir"), ("posters", "dir")}
+ENVIRONMENT_PATHS = {("data", "source"), ("cache", "dir"), ("state", "dir"), ("posters", "dir")}
 
 SECRETS = ("TELEGRAM_BOT_TOKEN", "TMDB_API_KEY", "TMDB_READ_TOKEN")
 

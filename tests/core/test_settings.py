@@ -188,3 +188,11 @@ def test_bot_admins_are_user_ids(make_config) -> None:
     assert make_config("[bot]\nadmins = [42, 7]\n").settings.bot.admins == (42, 7)
     with pytest.raises(ConfigError, match=r"\[bot\] admins: expected a list of Telegram user ids"):
         Settings.from_config(make_config('[bot]\nadmins = ["someone"]\n'))
+
+
+def test_reelpick_state_moves_peoples_data(make_config, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("REELPICK_STATE", str(tmp_path / "kept"))
+    settings = make_config().settings
+    assert settings.state.dir == tmp_path / "kept"
+    assert settings.bot.profiles_db == tmp_path / "kept" / "profiles.sqlite3"
+    assert settings.movienight.db == tmp_path / "kept" / "movienight.sqlite3"
