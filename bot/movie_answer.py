@@ -90,7 +90,8 @@ async def _answer(
     _ = translator_for(user)
     s = context.services
     bot = context.bot
-    if not s.heavy_work_allowed():
+    if not s.heavy_work_allowed(chat_id):
+        log.info("chat %s: the bot-wide answer budget is spent for it; told busy", chat_id)
         await bot.send_message(chat_id, _(BUSY))
         return
     async with s.chat_lock(chat_id):

@@ -5,7 +5,8 @@ title answer waits for its chat's earlier answers (one chat's albums never inter
 group's answers wait for the group's outgoing flood limit, so without a bound a busy group
 (or one member) would hold every slot and nobody else would be answered. :class:`WaitingLine`
 admits a few requests per chat and per person; the rest are told "busy, try again in a
-moment" at once (:class:`BusyNotices`), without waiting for anything.
+moment" at once (:class:`BusyNotices`), without waiting for anything. The machine-wide budget
+of answers per minute is shared fairly between chats (:class:`FairBudget`).
 
 :func:`sender_key` names the person for limits: a user by their id, but an anonymous group
 admin (Telegram's ``GroupAnonymousBot``) or a member posting as a channel by the chat they
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -101,6 +103,40 @@ class WaitingLine:
                 _count(self._people, person, -1)
 
 
+class FairBudget:
+    """The machine-wide budget of answers that ask the plugins, per minute, shared by chats.
+
+    Up to half of it, first come first served. Beyond half, a chat that has had its equal
+    share of the whole (the budget over the chats that asked within the minute) is refused,
+    so a few busy groups cannot spend what a quiet chat needs. A budget of 0 or less is off.
+    """
+
+    def __init__(self, per_minute: int, window: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window = window
+        self._spent: deque[tuple[float, int]] = deque()  # (when, chat), oldest first
+        self._by_chat: Counter[int] = Counter()
+
+    def allow(self, chat_id: int, now: float | None = None) -> bool:
+        """Whether ``chat_id`` may have one more answer now (and if so, count it)."""
+        if self.per_minute <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        while self._spent and self._spent[0][0] <= now - self.window:
+            _, old = self._spent.popleft()
+            _count(self._by_chat, old, -1)
+        spent = len(self._spent)
+        if spent >= self.per_minute:
+            return False
+        if spent * 2 >= self.per_minute:
+            share = self.per_minute / (len(self._by_chat) + (chat_id not in self._by_chat))
+            if self._by_chat[chat_id] >= share:
+                return False
+        self._spent.append((now, chat_id))
+        self._by_chat[chat_id] += 1
+        return True
+
+
 class BusyNotices:
     """Sends the "busy" line without holding the update: from a task of its own, at most one
     per chat every :data:`NOTICE_SECONDS` (a flood gets one line, not one per request), so a
@@ -129,7 +165,7 @@ async def _send(bot: Bot, chat_id: int, text: str) -> None:
         log.info("busy notice to chat %s not sent: %s", chat_id, redact(exc))
 
 
-def _count(counts: dict[int, int], key: int, step: int) -> None:
+def _count(counts: MutableMapping[int, int], key: int, step: int) -> None:
     value = counts.get(key, 0) + step
     if value > 0:
         counts[key] = value

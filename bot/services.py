@@ -29,10 +29,10 @@ from reelpick.types import PluginAnswer
 
 from .breaker import PluginBreaker
 from .deeplinks import DeepLinks
-from .limits import ChatLimiter, LimitVerdict
+from .limits import ChatLimiter
 from .media import PosterSender
 from .resolve import did_you_mean
-from .scheduling import BusyNotices, WaitingLine
+from .scheduling import BusyNotices, FairBudget, WaitingLine
 from .settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,9 @@ class BotServices:
         self.limiter = ChatLimiter(section.messages_per_minute)
         # One member must not spend a whole group's quota; keyed by user id, across chats.
         self.user_limiter = ChatLimiter(section.messages_per_user_minute)
-        # Answers that ask the plugins, for the whole bot (key 0): the machine's own limit.
-        self.heavy_limiter = ChatLimiter(section.heavy_answers_per_minute)
+        # Answers that ask the plugins, for the whole bot: the machine's own limit, shared
+        # fairly so that busy groups cannot spend a quiet chat's part of it.
+        self.heavy_budget = FairBudget(section.heavy_answers_per_minute)
         # A few title answers wait per chat and per person; the rest are told "busy" at once,
         # so no chat holds PTB's update slots while its flood limit drains.
         self.waiting = WaitingLine(section.waiting_per_chat, section.waiting_per_person)
@@ -170,9 +171,10 @@ class BotServices:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.title_pool, partial(function, *args, **kwargs))
 
-    def heavy_work_allowed(self) -> bool:
-        """Whether the bot-wide budget of plugin answers per minute has room for one more."""
-        return self.heavy_limiter.check(0) == LimitVerdict.OK
+    def heavy_work_allowed(self, chat_id: int = 0) -> bool:
+        """Whether the bot-wide budget of plugin answers per minute has room for one more
+        for ``chat_id`` (:class:`~reelpick.bot.scheduling.FairBudget`)."""
+        return self.heavy_budget.allow(chat_id)
 
     def label(self, movie_id: int) -> str:
         """``"Heat (1995)"``, from a table built once (a pandas lookup per title is slow)."""

@@ -8,6 +8,7 @@ import pytest
 
 from reelpick.bot.app import build_application
 from reelpick.bot.inline import InlineState
+from reelpick.bot.scheduling import FairBudget
 from reelpick.bot.services import SERVICES, BotServices
 from tests.support.bot_api import running
 from tests.support.bot_chats import GROUP, USER, albums, texts
@@ -117,3 +118,18 @@ async def test_an_inline_answer_degraded_by_load_is_personal_and_not_kept(
         full = await server.wait_for(lambda: server.inline_queries[query_id]["answered"])
     assert not full["is_personal"] and full["cache_time"] == 300
     assert "similar:" in full["results"][0]["input_message_content"]["message_text"]
+
+
+def test_busy_chats_cannot_spend_a_quiet_chats_part_of_the_budget():
+    budget = FairBudget(10)
+    busy, quiet = -1, 7
+    # Alone, a chat's share is the whole budget.
+    assert [budget.allow(busy, now=float(t)) for t in range(10)] == [True] * 10
+    assert not budget.allow(quiet, now=10.0)  # the whole budget is spent within the minute
+    budget = FairBudget(10)
+    assert [budget.allow(busy, now=0.0) for _ in range(5)] == [True] * 5
+    assert budget.allow(quiet, now=1.0)  # 6 of 10 spent, two chats: a share is 5
+    assert not budget.allow(busy, now=2.0)  # the busy chat had its 5
+    assert [budget.allow(quiet, now=3.0) for _ in range(4)] == [True] * 4
+    assert not budget.allow(quiet, now=4.0)  # all 10 spent
+    assert budget.allow(busy, now=61.0)  # the minute is over for the first answers
