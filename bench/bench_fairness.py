@@ -19,7 +19,7 @@ A group's answers leave at Telegram's 20 messages a minute per group, slower tha
 may ask, so every group's line fills up; what is measured is whether that holds anyone else.
 Each latency is from the update's delivery to the bot's last answer request for it (server
 timestamps, as bench_bot.py and bench_votes.py). A private title left unanswered for
-``--timeout`` seconds counts as that long. Printed: p50/p95 of both phases, the ratio
+``--timeout`` seconds, or refused as "busy", counts as that long. Printed: p50/p95 of both phases, the ratio
 load / idle, and what the groups got (albums, "busy" lines, over-the-limit notices). Bounded:
 each phase is ``--rounds`` titles; the load stops with its phase.
 
@@ -53,6 +53,7 @@ WARM_UP_CHAT = 4000
 FIRST_GROUP = -100_900_000
 ANSWERS = ("sendMediaGroup", "sendPhoto", "sendMessage")
 BUSY = "Busy in this chat right now"
+REFUSALS = (BUSY, "I'm answering a lot of requests")
 OVER_LIMIT = "That's a lot of requests"
 PER_PERSON_MINUTE = 10  # messages_per_user_minute's default: the members' allowed rate
 
@@ -126,7 +127,7 @@ def main() -> int:
     )
     unanswered = sum(s >= args.timeout for s in loaded)
     if unanswered:
-        print(f"{unanswered} private titles unanswered within {args.timeout:g} s")
+        print(f"{unanswered} private titles refused or unanswered within {args.timeout:g} s")
     print("\nchat                       titles asked  albums  busy lines  over-limit notices")
     for chat, (asked, albums, busy, over) in got.items():
         kind = "anonymous admin" if chat in admins else "group"
@@ -165,18 +166,38 @@ def ask_in_turn(
 
 
 def latency(server: BotAPIServer, chat: int, title: str, answers: int, timeout: float) -> float:
-    """Seconds from delivering ``title`` to the bot's last answer request for it."""
+    """Seconds from delivering ``title`` to the bot's last answer request for it; ``timeout``
+    when it was not answered in time or was refused ("busy")."""
     update = server.push_text(chat, title, user_id=chat)["update_id"]
     try:
         server.wait_for_sync(lambda: update in server.delivered_at, timeout=timeout)
         delivered = server.delivered_at[update]
         found = server.wait_for_sync(
-            lambda: at if len(at := answers_since(server, chat, delivered)) >= answers else None,
+            lambda: (
+                refused(server, chat, delivered)
+                or (at if len(at := answers_since(server, chat, delivered)) >= answers else None)
+            ),
             timeout=timeout,
         )
     except AssertionError:  # not answered in time: the worst case this run can see
         return timeout
+    if found is True:
+        print(f"a private title was refused: {title!r} in chat {chat}", flush=True)
+        return timeout
     return found[answers - 1] - delivered
+
+
+def refused(server: BotAPIServer, chat: int, since: float) -> bool:
+    """Whether ``chat`` was told "busy" (its line, or the bot-wide budget) since ``since``."""
+    with server._lock:
+        return any(
+            r.ok
+            and r.method == "sendMessage"
+            and r.chat_id == chat
+            and r.at >= since
+            and str(r.params.get("text", "")).startswith(REFUSALS)
+            for r in server.requests
+        )
 
 
 def members_at_their_rate(server: BotAPIServer, group: int, stop: threading.Event) -> None:
