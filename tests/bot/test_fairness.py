@@ -5,20 +5,27 @@ degraded by load never shared (the fake Bot API on 127.0.0.1, cosine-CF on ml-la
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from reelpick.bot.app import build_application
 from reelpick.bot.inline import InlineState
 from reelpick.bot.scheduling import FairBudget
 from reelpick.bot.services import SERVICES, BotServices
-from tests.support.bot_api import running
+from tests.support.bot_api import BOT_USERNAME, running
 from tests.support.bot_chats import GROUP, USER, albums, texts
+from tests.support.photo_variants import jpeg
 
 pytestmark = pytest.mark.timeout(90)
 
 BUSY_IN_CHAT = "Busy in this chat right now, try again in a moment."
 OVER_LIMIT = "That's a lot of requests. Please wait"
+STILL_LOOKING = "I'm still looking at your last photo. One moment, please."
 CHANNEL = -100_777_000  # a channel a group member posts as
 HEAT = 6
+
+
+def picture(colour: str) -> bytes:
+    return jpeg(Image.new("RGB", (40, 60), colour))
 
 
 def services_of(application) -> BotServices:
@@ -133,3 +140,20 @@ def test_busy_chats_cannot_spend_a_quiet_chats_part_of_the_budget():
     assert [budget.allow(quiet, now=3.0) for _ in range(4)] == [True] * 4
     assert not budget.allow(quiet, now=4.0)  # all 10 spent
     assert budget.allow(busy, now=61.0)  # the minute is over for the first answers
+
+
+async def test_one_photo_per_person_and_a_bound_on_photos_waiting(server, bot_config, reelpick_app):
+    config = bot_config("[photo]\nwaiting = 1\n")
+    server.inject("getFile", "slow", delay=5.0)  # the first photo stays in the line a while
+    async with running(build_application(config, reelpick_app)):
+        server.push_photo(USER, picture("red"))
+        await server.wait_for(lambda: server.calls("sendChatAction", USER))  # looking at it
+        # The same person in a group, while their first photo is being looked at.
+        server.push_photo(GROUP, picture("blue"), user_id=USER, caption=f"@{BOT_USERNAME} this?")
+        await server.wait_for(lambda: texts(server, GROUP))
+        server.push_photo(USER + 1, picture("green"))  # the one worker's line is full
+        await server.wait_for(lambda: texts(server, USER + 1))
+        await server.wait_for(lambda: texts(server, USER))
+    assert texts(server, GROUP) == [STILL_LOOKING]
+    assert texts(server, USER + 1) == [BUSY_IN_CHAT]
+    assert len(server.calls("getFile")) == 1
