@@ -102,7 +102,7 @@ class BotServices:
         self.sender = PosterSender(PosterStore(config, app.dataset), self.cache)
         _ = self.sender.store.cache  # open the poster cache now, not from many threads at once
         self.limiter = ChatLimiter(section.messages_per_minute)
-        # One member must not spend a whole group's quota; keyed by user id, across chats.
+        # One member must not spend a whole group's quota; keyed by sender_key, across chats.
         self.user_limiter = ChatLimiter(section.messages_per_user_minute)
         # Answers that ask the plugins, for the whole bot: the machine's own limit, shared
         # fairly so that busy groups cannot spend a quiet chat's part of it.
