@@ -23,6 +23,7 @@ SHARED_MODULES = (
     "rating_buttons",  # the rating keyboard and the profile key of a Telegram user
     "replies",  # one-line replies several features give
     "resolve",  # a typed title -> one movie, candidates or a problem
+    "scheduling",  # the person behind an update; bounded waiting per chat and person
     "services",  # BotServices: what every feature shares; FeatureStates
     "settings",  # SettingsStore: k and plugins per chat
     "stopping",  # stop_after: a handler that answered stops later groups

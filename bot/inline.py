@@ -14,7 +14,10 @@ in at each answer, in the language of whoever typed the query. English answers a
 for everyone (cached by Telegram for ``cache_time``) unless ``is_personal(user_id)`` says the
 user has a profile; answers in another language are personal, because Telegram's shared
 cache knows the query but not the language (an English answer cached for another user may
-still reach someone whose client is in German within ``cache_time``).
+still reach someone whose client is in German within ``cache_time``). An answer with a card
+that lacks a plugin's picks (refused or timed out under load) is personal and cached for
+``cache_time_degraded`` at most, and that card is not kept. Each person may make
+``queries_per_minute`` inline queries; the first one over gets an empty answer, the rest none.
 
 Enable inline mode for the bot with BotFather's ``/setinline`` (README.md, "The Telegram bot").
 """
@@ -46,6 +49,7 @@ from reelpick.posters import Poster
 from .context import BotApplication, BotContext
 from .handler_groups import HandlerGroup
 from .i18n import DEFAULT_LANGUAGE, Translator, translator_for
+from .limits import ChatLimiter, LimitVerdict
 from .media import CAPTION_LIMIT, visible_length
 from .resolve import clean_title, did_you_mean
 from .services import BotServices
@@ -68,6 +72,9 @@ class Card:
     picks: tuple[tuple[str, tuple[str, ...]], ...]  # (plugin label, similar titles)
     poster: Poster | None  # the local poster (~20 kB), whose file_id is looked up per answer
     thumbnail_url: str | None  # TMDB's small poster, when the poster came from TMDB
+    # A plugin failed: not asked (paused, too busy), no answer in time, or an error: the card
+    # lacks its picks for now, so it is neither kept nor shared through Telegram's cache.
+    degraded: bool = False
 
     def text(self, _: Translator) -> str:
         """The card as HTML (the caption of the poster, or an article's message), worded
@@ -101,6 +108,9 @@ class InlineState:
         self.max_results = max(1, section.max_results)
         self.cache_time = section.cache_time
         self.cache_time_personal = section.cache_time_personal
+        self.cache_time_degraded = section.cache_time_degraded
+        # Inline queries per person per minute: each may ask every plugin for a page of cards.
+        self.limiter = ChatLimiter(section.queries_per_minute)
         self.size = section.cards
         self.is_personal = is_personal or (lambda user_id: False)
         self._cards: OrderedDict[int, Card] = OrderedDict()
@@ -115,6 +125,8 @@ class InlineState:
         card = self._cards.get(movie_id)
         if card is None:
             card = await _make_card(s, movie_id)
+            if card.degraded:  # asked afresh next time, when the plugins may have room again
+                return card
             self._cards[movie_id] = card
             while len(self._cards) > self.size:
                 self._cards.popitem(last=False)
@@ -161,18 +173,26 @@ async def inline_query(update: Update, context: BotContext) -> None:
     _ = translator_for(update)  # the language of whoever typed the query
     s = context.services
     state = s.features.get(InlineState)
-    movies = await asyncio.to_thread(movies_for, s.reelpick, state, query.query or "")
+    verdict = state.limiter.check(query.from_user.id)
+    if verdict != LimitVerdict.OK:
+        log.info("inline queries of user %s are over the limit (%s)", query.from_user.id, verdict)
+        if verdict == LimitVerdict.WARN:  # once: an empty personal answer ends the spinner
+            await query.answer([], cache_time=0, is_personal=True)
+        return
+    movies = await s.match(movies_for, s.reelpick, state, query.query or "")
     start = parse_offset(query.offset)
     page = movies[start : start + state.page_size]
     cards = await asyncio.gather(*(state.card(s, m) for m in page))
     results = [_result(s, context, card, _) for card in cards]
     end = start + len(page)
-    personal = bool(query.from_user and state.is_personal(query.from_user.id))
+    personal = state.is_personal(query.from_user.id)
     translated = _.language != DEFAULT_LANGUAGE  # see the module's docstring
+    degraded = any(card.degraded for card in cards)  # never cached for anyone else
+    cache_time = state.cache_time_personal if personal else state.cache_time
     await query.answer(
         results,
-        cache_time=state.cache_time_personal if personal else state.cache_time,
-        is_personal=personal or translated,
+        cache_time=min(cache_time, state.cache_time_degraded) if degraded else cache_time,
+        is_personal=personal or translated or degraded,
         next_offset=str(end) if page and end < len(movies) else "",
     )
 
@@ -208,6 +228,9 @@ async def _make_card(s: BotServices, movie_id: int) -> Card:
     registry = s.reelpick.registry
     names = [n for n in registry.enabled() if registry.plugins[n].fitted]
     answers = await asyncio.gather(*(s.ask(name, movie_id, PICKS) for name in names))
+    # Refused (paused, too many calls running) or past the time budget: ``ask`` says so as
+    # an error; the card lacks that plugin's picks only for now.
+    degraded = any(answer.error for answer in answers)
     picks = tuple(
         (answer.label, tuple(s.label(n.movie_id) for n in answer.neighbours))
         for answer in answers
@@ -227,6 +250,7 @@ async def _make_card(s: BotServices, movie_id: int) -> Card:
         picks,
         poster,
         thumbnail,
+        degraded,
     )
 
 

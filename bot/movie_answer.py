@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot, ReplyParameters, User
 from telegram.constants import ParseMode
@@ -25,6 +26,7 @@ from .i18n import Translator, translator_for
 from .media import NO_PREVIEW, ChatAction, album_caption, movie_header
 from .rating_buttons import rating_markup  # under a single movie's header, private chats only
 from .replies import BUSY
+from .scheduling import QUEUE_FULL
 from .services import BotServices
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ async def answer_movie(
     movie_id: int,
     reply_to: int | None = None,
     user: User | None = None,
+    person: int | None = None,
 ) -> None:
     """Header, then one album per plugin in plugin order (one line for a plugin that failed).
 
@@ -44,11 +47,51 @@ async def answer_movie(
 
     Plugins are asked and posters read concurrently while the header goes out; albums are
     sent one after another so they arrive in order. One chat's answers never interleave.
+    ``person`` (:func:`~reelpick.bot.scheduling.sender_key`; default ``user``'s id) is who
+    holds a place in the waiting line: a chat or person with too many answers waiting is told
+    "busy" at once (:func:`answer_if_admitted`).
     """
+    await answer_if_admitted(
+        context,
+        chat_id,
+        person if person is not None else (user.id if user is not None else None),
+        user,
+        lambda: _answer(context, chat_id, movie_id, reply_to, user),
+    )
+
+
+async def answer_if_admitted(
+    context: BotContext,
+    chat_id: int,
+    person: int | None,
+    user: User | None,
+    answer: Callable[[], Awaitable[None]],
+) -> None:
+    """Run ``answer()`` holding a place in ``chat_id``'s and ``person``'s waiting line
+    (:class:`~reelpick.bot.scheduling.WaitingLine`); when the line is full, post the "busy"
+    line in ``user``'s language instead, without waiting."""
+    s = context.services
+    with s.waiting.enter(chat_id, person) as admitted:
+        if admitted:
+            await answer()
+            return
+    log.info("chat %s / sender %s: too many answers waiting; told busy", chat_id, person)
+    _ = translator_for(user)
+    s.busy_notices.post(context.application, chat_id, _(QUEUE_FULL))
+
+
+async def _answer(
+    context: BotContext,
+    chat_id: int,
+    movie_id: int,
+    reply_to: int | None,
+    user: User | None,
+) -> None:
     _ = translator_for(user)
     s = context.services
     bot = context.bot
-    if not s.heavy_work_allowed():
+    if not s.heavy_work_allowed(chat_id):
+        log.info("chat %s: the bot-wide answer budget is spent for it; told busy", chat_id)
         await bot.send_message(chat_id, _(BUSY))
         return
     async with s.chat_lock(chat_id):

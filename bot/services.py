@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar, runtime_checkable
+from functools import partial
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import diskcache
 
@@ -28,9 +30,10 @@ from reelpick.types import PluginAnswer
 
 from .breaker import PluginBreaker
 from .deeplinks import DeepLinks
-from .limits import ChatLimiter, LimitVerdict
+from .limits import ChatLimiter
 from .media import PosterSender
 from .resolve import did_you_mean
+from .scheduling import BusyNotices, FairBudget, WaitingLine
 from .settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 SERVICES = "reelpick"  # key of BotServices in application.bot_data
 
 State = TypeVar("State")
+Result = TypeVar("Result")
 
 
 @runtime_checkable
@@ -83,6 +87,8 @@ class BotServices:
     it when needed rather than keeping a reference); ``.ask`` calls a plugin in a thread within
     the time budget; ``.sender`` sends posters with file_id reuse; ``.label`` names a movie;
     ``.settings`` holds per-chat k and plugins; ``.chat_lock`` keeps one chat's answers apart;
+    ``.waiting`` bounds how many answers wait per chat and person (:class:`WaitingLine`);
+    ``.match`` runs title matching on its own threads;
     ``.commands`` collects every feature's (command, description) for setMyCommands;
     ``.profiles`` is the :class:`~reelpick.profiles.ProfileStore` of people's ratings;
     ``.features`` holds each feature's own state (:class:`FeatureStates`).
@@ -103,10 +109,19 @@ class BotServices:
         self.sender = PosterSender(PosterStore(config, app.dataset), self.cache)
         _ = self.sender.store.cache  # open the poster cache now, not from many threads at once
         self.limiter = ChatLimiter(section.messages_per_minute)
-        # One member must not spend a whole group's quota; keyed by user id, across chats.
+        # One member must not spend a whole group's quota; keyed by sender_key, across chats.
         self.user_limiter = ChatLimiter(section.messages_per_user_minute)
-        # Answers that ask the plugins, for the whole bot (key 0): the machine's own limit.
-        self.heavy_limiter = ChatLimiter(section.heavy_answers_per_minute)
+        # Answers that ask the plugins, for the whole bot: the machine's own limit, shared
+        # fairly so that busy groups cannot spend a quiet chat's part of it.
+        self.heavy_budget = FairBudget(section.heavy_answers_per_minute)
+        # A few title answers wait per chat and per person; the rest are told "busy" at once,
+        # so no chat holds PTB's update slots while its flood limit drains.
+        self.waiting = WaitingLine(section.waiting_per_chat, section.waiting_per_person)
+        self.busy_notices = BusyNotices()
+        # Typed titles are matched on threads of their own: imports and posters never delay them.
+        self.title_pool = ThreadPoolExecutor(
+            max(1, section.title_threads), thread_name_prefix="reelpick-title"
+        )
         self.reload_lock = asyncio.Lock()
         self.plugin_timeout = section.plugin_timeout
         self.breaker = PluginBreaker(
@@ -158,9 +173,15 @@ class BotServices:
         self.breaker.succeeded(name)
         return answer
 
-    def heavy_work_allowed(self) -> bool:
-        """Whether the bot-wide budget of plugin answers per minute has room for one more."""
-        return self.heavy_limiter.check(0) == LimitVerdict.OK
+    async def match(self, function: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
+        """``function(*args, **kwargs)`` on the title-matching threads (``bot.title_threads``)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.title_pool, partial(function, *args, **kwargs))
+
+    def heavy_work_allowed(self, chat_id: int = 0) -> bool:
+        """Whether the bot-wide budget of plugin answers per minute has room for one more
+        for ``chat_id`` (:class:`~reelpick.bot.scheduling.FairBudget`)."""
+        return self.heavy_budget.allow(chat_id)
 
     def label(self, movie_id: int) -> str:
         """``"Heat (1995)"``, from a table built once (a pandas lookup per title is slow)."""
@@ -193,6 +214,7 @@ class BotServices:
     def close(self) -> None:
         self.features.close()
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
+        self.title_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()
         self.settings.close()
         self.sender.store.close()

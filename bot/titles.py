@@ -10,7 +10,6 @@ Every reply is in the language of the person it answers
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import time
@@ -27,7 +26,7 @@ from .context import BotApplication, BotContext
 from .handler_groups import HandlerGroup
 from .i18n import N_, Translator, translator_for
 from .media import NO_PREVIEW
-from .movie_answer import answer_movie
+from .movie_answer import answer_if_admitted, answer_movie
 from .replies import STALE
 from .resolve import (
     EXAMPLE_TITLES,
@@ -37,6 +36,7 @@ from .resolve import (
     question_text,
     resolve_title,
 )
+from .scheduling import sender_key
 from .services import BotServices
 from .stopping import stop_after
 from .updates import chat_of, message_of, query_of
@@ -267,10 +267,23 @@ async def pick_button(update: Update, context: BotContext) -> None:
 
 # -- answering ----------------------------------------------------------------------------------
 async def _answer_title(update: Update, context: BotContext, text: str) -> None:
+    """Match ``text`` and answer, holding a place in the chat's and the sender's waiting line
+    for the whole of it (a question with candidates waits for the flood limit too)."""
+    message = message_of(update)
+    await answer_if_admitted(
+        context,
+        message.chat_id,
+        sender_key(update),
+        update.effective_user,
+        lambda: _match_and_answer(update, context, text),
+    )
+
+
+async def _match_and_answer(update: Update, context: BotContext, text: str) -> None:
     _ = translator_for(update)
     s = context.services
     message = message_of(update)
-    found = await asyncio.to_thread(resolve_title, s.reelpick, text, translate=_)
+    found = await s.match(resolve_title, s.reelpick, text, translate=_)
     if found.kind == TitleKind.INVALID:
         await message.reply_text(found.problem)
     elif found.kind == TitleKind.MATCH and found.movie_id is not None:
@@ -280,6 +293,7 @@ async def _answer_title(update: Update, context: BotContext, text: str) -> None:
             found.movie_id,
             reply_to=message.message_id,
             user=update.effective_user,
+            person=sender_key(update),
         )
     else:
         markup = choice_keyboard(found.candidates) if found.candidates else None

@@ -181,6 +181,9 @@ class BotSettings:
     messages_per_minute: int = 20
     messages_per_user_minute: int = 10
     heavy_answers_per_minute: int = 120
+    waiting_per_chat: int = 5  # title answers waiting or running per chat; more get "busy"
+    waiting_per_person: int = 4  # ... per person (a user, or the channel or group posting)
+    title_threads: int = 2  # threads matching typed titles, apart from other work
     plugin_failures_before_pause: int = 3
     plugin_pause_seconds: float = 60.0
     plugin_max_running: int = 4
@@ -219,6 +222,8 @@ class InlineSettings:
     max_results: int = 50  # candidates of a title, or popular movies, over all pages
     cache_time: int = 300  # seconds Telegram may reuse an answer to the same query
     cache_time_personal: int = 30  # ... when the answer is personal (the user has a profile)
+    cache_time_degraded: int = 5  # ... when a plugin was refused or timed out (never shared)
+    queries_per_minute: int = 30  # inline queries one person may make per minute (0: off)
     cards: int = 512  # movies whose card (top picks per plugin) is kept in memory
 
 
@@ -230,6 +235,7 @@ class PhotoSettings:
     max_pixels: int = 40_000_000  # ... and pictures of more pixels after
     idle_seconds: float = 600.0  # the image worker stops after this long without a photo
     timeout: float = 30.0  # seconds a running worker may take for one photo
+    waiting: int = 8  # photos waiting for the one worker, whole bot; more get "busy"
     start_timeout: float = 180.0  # ... a fresh one (it loads the data and the model first)
     # Calibrated by bench/bench_photo.py (top-1 cosine and its margin over the second).
     confident_score: float = 0.57

@@ -3,7 +3,8 @@
 Private chats: every photo and document. Groups: a photo whose caption mentions the bot or
 that replies to the bot. The size Telegram declares is checked before anything is
 downloaded; the bytes are checked as an image (Pillow, pixel cap) before the worker sees
-them. One photo at a time per chat. Buttons carry ``photo:pick:<token>:<movie id>`` or
+them. One photo at a time per chat and per person, and at most ``[photo] waiting`` photos
+for the one image worker in the whole bot; more are told "busy" at once. Buttons carry ``photo:pick:<token>:<movie id>`` or
 ``photo:look:<token>``; the token names a result kept for that chat only, and a pick must be
 one of that result's guesses, so forged data gets "out of date".
 """
@@ -29,6 +30,7 @@ from ..i18n import Translator, translator_for
 from ..media import ChatAction, album_caption
 from ..movie_answer import answer_movie
 from ..replies import STALE
+from ..scheduling import QUEUE_FULL, sender_key
 from ..services import BotServices
 from ..updates import message_of, query_of
 from . import texts
@@ -63,15 +65,24 @@ async def photo_message(update: Update, context: BotContext) -> None:
     if declared is not None and declared > photos.max_bytes:
         await _too_big(message, photos, _)
         raise ApplicationHandlerStop
-    if chat_id in photos.busy:
+    person = sender_key(update)
+    if chat_id in photos.busy or (person is not None and person in photos.busy_people):
         await message.reply_text(_(texts.STILL_LOOKING))
         raise ApplicationHandlerStop
-    photos.busy.add(chat_id)  # no await since the check: no other update slips in between
+    if photos.line_full():  # the one worker has enough photos waiting: say so at once
+        s.busy_notices.post(context.application, chat_id, _(QUEUE_FULL))
+        raise ApplicationHandlerStop
+    # No await since the checks: no other update slips in between.
+    photos.busy.add(chat_id)
+    if person is not None:
+        photos.busy_people.add(person)
     try:
         async with ChatAction(context.bot, chat_id, "typing"):
             await _identify(update, context, s, photos, file_id)
     finally:
         photos.busy.discard(chat_id)
+        if person is not None:
+            photos.busy_people.discard(person)
     raise ApplicationHandlerStop
 
 

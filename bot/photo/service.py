@@ -52,6 +52,8 @@ class PhotoService:
         self.worker: ImageSearchWorker | None = worker
         self._owns_worker = worker is None
         self.busy: set[int] = set()  # chats whose photo is being looked at
+        self.busy_people: set[int] = set()  # senders (scheduling.sender_key) of those photos
+        self.waiting = max(1, section.waiting)  # photos at once, in every chat together
         self._results: OrderedDict[int, OrderedDict[str, PhotoResult]] = OrderedDict()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelpick-photo")
 
@@ -78,6 +80,10 @@ class PhotoService:
             )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.worker.search, image, k)
+
+    def line_full(self) -> bool:
+        """Whether as many photos as ``[photo] waiting`` are being looked at or queued."""
+        return len(self.busy) >= self.waiting
 
     def remember(self, chat_id: int, verdict: Verdict) -> str:
         """Keep ``verdict`` for this chat's buttons; returns the token they carry."""

@@ -413,7 +413,7 @@ class BotMethods:
             entry["answered"] = {
                 "results": results,
                 "next_offset": str(params.get("next_offset") or ""),
-                "cache_time": int(params.get("cache_time") or 300),
+                "cache_time": int(params.get("cache_time") if "cache_time" in params else 300),
                 "is_personal": flag_param(params.get("is_personal")),
             }
         return True

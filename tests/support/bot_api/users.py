@@ -16,6 +16,21 @@ if TYPE_CHECKING:
     from tests.support.bot_api.transport import WebhookDelivery
 
 
+# The service accounts Telegram puts in ``from`` of a message sent on behalf of a chat.
+ANONYMOUS_ADMIN = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+CHANNEL_SENDER = {
+    "id": 136817688,
+    "is_bot": True,
+    "first_name": "Channel",
+    "username": "Channel_Bot",
+}
+
+
 class SimulatedUsers:
     """Users acting on the server's state; updates go to the queue (and to the webhook)."""
 
@@ -32,9 +47,12 @@ class SimulatedUsers:
         reply_to: int | None = None,
         chat_type: str | None = None,
         language_code: str | None = "en",
+        sender_chat: int | None = None,
     ) -> dict:
         """A user sends ``text``; commands and @mentions get their entities as Telegram adds them.
-        ``language_code`` is the sender's client language (None: not given)."""
+        ``language_code`` is the sender's client language (None: not given). ``sender_chat``:
+        sent on behalf of a chat, as Telegram shows it: the group itself (an anonymous admin,
+        from ``GroupAnonymousBot``) or a channel (from ``Channel_Bot``)."""
         chat = self.state.chat(chat_id, chat_type)
         user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1001)
         with self.state.lock:
@@ -47,6 +65,8 @@ class SimulatedUsers:
                 "date": int(time.time()),
                 "text": text,
             }
+            if sender_chat is not None:
+                message.update(self._on_behalf_of(chat_id, sender_chat))
             entities = client_entities(text)
             if entities:
                 message["entities"] = entities
@@ -54,6 +74,13 @@ class SimulatedUsers:
                 message["reply_to_message"] = chat.messages[reply_to]
             chat.messages[message_id] = message
             return self.push_update({"message": message})
+
+    def _on_behalf_of(self, chat_id: int, sender_chat: int) -> dict:
+        """``from`` and ``sender_chat`` of a message sent as a chat rather than as a person."""
+        anonymous_admin = sender_chat == chat_id
+        service = ANONYMOUS_ADMIN if anonymous_admin else CHANNEL_SENDER
+        sender = self.state.chat(sender_chat, None if anonymous_admin else "channel")
+        return {"from": dict(service), "sender_chat": self.state.chat_json(sender)}
 
     def push_command(self, chat_id: int, command: str, args: str = "", **kw: Any) -> dict:
         """``/command args`` (command given with or without the slash)."""
