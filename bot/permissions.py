@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-from telegram import Bot, Chat, User
+from telegram import Bot, Chat, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
@@ -30,3 +30,17 @@ async def is_chat_admin(
         log.warning("could not check admin rights in chat %s: %s", chat.id, redact(exc))
         return False
     return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+async def sender_manages_chat(bot: Bot, update: Update, bot_admins: Collection[int]) -> bool:
+    """Whether whoever sent ``update`` manages its chat. A message sent on behalf of the chat
+    itself comes from one of its administrators (only they can post anonymously); one sent as
+    a channel comes from nobody the chat made an admin (its sender, ``Channel_Bot``, is shared
+    by every channel); anyone else is asked about as :func:`is_chat_admin` says."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None:
+        return False
+    sender_chat = message.sender_chat if message is not None else None
+    if sender_chat is not None and update.callback_query is None:
+        return sender_chat.id == chat.id
+    return await is_chat_admin(bot, chat, update.effective_user, bot_admins)

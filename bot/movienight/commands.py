@@ -11,15 +11,16 @@ import asyncio
 import logging
 from collections import defaultdict
 
-from telegram import Bot, Chat, Message, Update, User
+from telegram import Bot, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 
 from reelpick.settings import MovieNightSettings
 
 from ..context import BotContext
 from ..i18n import N_, Translator, translator_for
-from ..permissions import is_chat_admin
+from ..permissions import sender_manages_chat
 from ..resolve import choice_keyboard, question_text, resolve_title
+from ..scheduling import sender_key
 from .ballot import Ballot
 from .callbacks import add_button_data
 from .catalogue import Catalogue
@@ -105,8 +106,11 @@ class CommandHandlers:
             markup = None
         else:
             try:
+                # Keyed like the rate limits: a channel sender is its channel, not the
+                # Channel_Bot user every channel shares.
+                opener = sender_key(update) or user.id
                 night = self.store.open_night(
-                    chat.id, user.id, person(user), rewatch=rewatch, language=user.language_code
+                    chat.id, opener, person(user), rewatch=rewatch, language=user.language_code
                 )
             except StoreError:  # opened by someone else a moment ago
                 night = self.store.current(chat.id)
@@ -224,7 +228,7 @@ class CommandHandlers:
         if night is None:
             await reply(message, _(NO_NIGHT))
             return
-        if not await self._may_manage(context.bot, chat, user, night):
+        if not await self._may_manage(context.bot, update, night):
             await reply(
                 message,
                 _(
@@ -285,7 +289,7 @@ class CommandHandlers:
         if night is None:
             await reply(message, _("No movie night is open here."))
             return
-        if not await self._may_manage(context.bot, chat, user, night):
+        if not await self._may_manage(context.bot, update, night):
             await reply(
                 message,
                 _(
@@ -406,8 +410,9 @@ class CommandHandlers:
             )
 
     # -- permissions -------------------------------------------------------------------
-    async def _may_manage(self, bot: Bot, chat: Chat, user: User, night: Night) -> bool:
-        """The opener, a chat admin, or a configured bot admin (everyone in a private chat)."""
-        if user.id == night.opener_id:
+    async def _may_manage(self, bot: Bot, update: Update, night: Night) -> bool:
+        """The opener (as :func:`~reelpick.bot.scheduling.sender_key` names them), a chat
+        admin (an anonymous one too), or a configured bot admin (everyone in a private chat)."""
+        if sender_key(update) == night.opener_id:
             return True
-        return await is_chat_admin(bot, chat, user, self.admins)
+        return await sender_manages_chat(bot, update, self.admins)

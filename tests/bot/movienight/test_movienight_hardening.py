@@ -238,3 +238,26 @@ def test_a_bad_tally_row_closes_that_night_only(tmp_path: Path, caplog) -> None:
     assert store.current(OTHER_GROUP) == good
     assert store.open_night(GROUP, ALICE, "Alice").state == "gathering"  # the chat goes on
     store.close()
+
+
+async def test_channel_senders_are_told_apart_and_anonymous_admins_manage(bot: Bot) -> None:
+    """Every channel posts as the same Channel_Bot user: the night's opener is the channel,
+    so another channel cannot call it off; an anonymous admin (posting as the group) can."""
+    channel, other_channel = -1009000001, -1009000002
+
+    async def send(command: str, sender_chat: int) -> str:
+        pushed = bot.server.push_command(GROUP, command, sender_chat=sender_chat)
+        message_id = pushed["message"]["message_id"]
+        answer = await bot.server.wait_for(lambda: bot.reply_to(GROUP, message_id), timeout=15)
+        return answer.get("text", "")
+
+    await send("movienight", channel)
+    assert bot.feature.store.current(GROUP) is not None
+    refused = await send("close", other_channel)
+    assert refused.startswith("Sorry, only")
+    assert bot.feature.store.current(GROUP) is not None
+    assert (await send("close", GROUP)).startswith("Movie night called off")
+    assert bot.feature.store.current(GROUP) is None
+
+    await send("movienight", channel)
+    assert (await send("close", channel)).startswith("Movie night called off")
