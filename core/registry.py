@@ -174,7 +174,6 @@ class Registry:
                 known = ", ".join(sorted(info.params)) or "none"
                 raise ConfigError(f"{where}: unknown parameter of plugin {name} (known: {known})")
             params[key] = check_type(value, info.params[key], where)
-            _check_sign(params[key], info.params[key], where)
         return params
 
     def _caller(self, name: str, hook: str) -> Any:
@@ -284,6 +283,11 @@ class Registry:
                 config=self.config,
                 needs=products,
             )
+        except ConfigError as exc:
+            # A setting the plugin itself judged wrong: the person needs the line, not a trace.
+            log.error("plugin %s cannot be fitted: %s", name, exc)
+            plugin.fitted = False
+            return f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             log.exception("plugin %s failed to fit", name)
             plugin.fitted = False
@@ -462,16 +466,6 @@ def _checked(
     if problems:
         raise PluginError(f"{hook} {problems[0]}")
     return neighbours
-
-
-def _check_sign(value: Any, default: Any, where: str) -> None:
-    """A number whose default is 0 or more (a width, a count, a penalty) may not be
-    negative: the plugin would fail deep inside its fit with a traceback."""
-    number = (int, float)
-    if isinstance(value, bool) or not isinstance(value, number) or not isinstance(default, number):
-        return
-    if default >= 0 > value:
-        raise ConfigError(f"{where}: must be 0 or more, got {value:g}")
 
 
 def _check_info(info: PluginInfo) -> None:

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from reelpick import (
     ArtifactStore,
     Config,
+    ConfigError,
     Dataset,
     Neighbour,
     NeighbourTable,
@@ -113,6 +114,9 @@ class CosineCF:
     ) -> None:
         if params["prediction"] not in PREDICTION_MODES:
             raise ValueError("prediction must be 'mean-centred' or 'zero-filled'")
+        for key in ("neighbours", "min_support"):
+            if params[key] < 1:
+                raise ConfigError(f"[plugins.cosine-cf] {key} must be 1 or more, got {params[key]}")
         self.params = params
         matrix = dataset.matrix
         self.ratings, self.user_ids = matrix.matrix, matrix.user_ids
