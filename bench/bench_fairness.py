@@ -21,7 +21,8 @@ files (written as the catalogue has it, in lower or upper case, title case, with
 space or a trailing mark; with or without the year), so every row is a fresh search for the
 matcher rather than an answer from its cache; most rows match. The person sends the next
 file as soon as the previous one was taken (the bot downloads it); a file refused with "your
-previous import is still running" is sent again once the previous result arrives. Files
+previous import is still running" is sent again once the previous result arrives, and one
+over the per-person limit (files count as messages) once the wait it was told is over. Files
 still waiting or importing when the load ends are reported as not done.
 
 A group's answers leave at Telegram's 20 messages a minute per group, slower than its members
@@ -75,6 +76,7 @@ PER_PERSON_MINUTE = 10  # messages_per_user_minute's default: the members' allow
 UPLOADER = 5151
 STILL_IMPORTING = "Your previous import is still running"
 IMPORTED = re.compile(r"Imported <b>[^<]*</b> \(\w+\): ([\d,]+) of ([\d,]+) rows matched")
+WAIT = re.compile(r"Please wait (\d+) s")
 MB = 1024 * 1024
 # Ways of writing a catalogue title that still find it: with the year and without, no title
 # and year repeats within a run's files (cache misses for the matcher).
@@ -221,7 +223,7 @@ class Upload:
         self.number = number
         self.message_id = message_id
         self.delivered = delivered
-        self.refused = refused  # times it was sent and refused as "still running" first
+        self.refused = refused  # times sent and refused first ("still running", over the limit)
         self.answered: float | None = None
         self.matched = self.rows = 0
         self.outcome = "not answered"
@@ -274,11 +276,16 @@ def upload_in_turn(
                 refused = 0
                 break
             answer = texts_to(server, UPLOADER)[said]
-            if not answer.startswith(STILL_IMPORTING):  # e.g. over the per-person limit
-                print(f"upload {number} answered: {answer[:80]!r}", flush=True)
-                if stop.wait(6):
+            if answer.startswith(OVER_LIMIT):  # ignored until the minute is over: wait it out
+                wait = WAIT.search(answer)
+                print(f"upload {number}: {answer!r}", flush=True)
+                refused += 1
+                if stop.wait(int(wait.group(1)) + 1 if wait else 60):
                     return
                 continue
+            if not answer.startswith(STILL_IMPORTING):
+                print(f"upload {number} answered {answer[:80]!r}: uploads stopped", flush=True)
+                return
             refused += 1
             previous = uploads[-1].message_id if uploads else None
             if previous is not None and not wait_until(
