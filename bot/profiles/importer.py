@@ -37,6 +37,8 @@ from . import texts
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
+# How long a new file waits for the person's previous import to finish reporting.
+REPORT_GRACE_SECONDS = 3.0
 
 
 class Importer:
@@ -56,6 +58,21 @@ class Importer:
 
     def release(self, owner: str) -> None:
         self._running.discard(owner)
+
+    async def claim_soon(self, owner: str, within: float = REPORT_GRACE_SECONDS) -> bool:
+        """:meth:`claim`, waiting up to ``within`` seconds for the person's previous import.
+
+        An import's turn ends only after its report went out (the report leaves the queue
+        last), so a file sent the moment the previous result arrives would otherwise be
+        told that import is still running.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not self.claim(owner):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def resume(self, bot: Bot, s: BotServices) -> None:
         """After a start: run what a stop interrupted, each person's imports in turn."""

@@ -46,7 +46,7 @@ class Upload:
             await message.reply_text(verdict)
             return
         owner = owner_of(user)
-        if not self.importer.claim(owner):
+        if not await self.importer.claim_soon(owner):
             await message.reply_text(_(texts.STILL_IMPORTING))
             return
         try:

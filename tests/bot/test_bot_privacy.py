@@ -146,3 +146,18 @@ async def test_a_second_import_while_one_runs_gets_one_line(server, application)
     assert texts(server, USER)[1].startswith("Imported ratings.csv (letterboxd): 1 of 1 rows")
     # Read and matched on the feature's own pool, not on the default executor.
     assert len(threads) == 1 and threads[0].startswith("import")
+
+
+async def test_a_file_sent_as_the_last_report_goes_out_waits_for_its_turn() -> None:
+    """An import's turn ends after its report is sent, so a file the person sends the moment
+    that report arrives must wait the short rest of the turn, not be told 'still running'."""
+    import asyncio
+
+    from reelpick.bot.profiles.importer import Importer
+
+    importer = Importer()
+    assert importer.claim("tg:1")  # the previous import, sending its report
+    asyncio.get_running_loop().call_later(0.2, importer.release, "tg:1")
+    assert await importer.claim_soon("tg:1", within=3.0)
+    # A turn that does not end in time: refused, so the person hears it at once.
+    assert not await importer.claim_soon("tg:1", within=0.2)
