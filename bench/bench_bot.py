@@ -263,7 +263,7 @@ class Bot:
         self.log = open(cache / f"bot-{name or int(flood)}.log", "w")  # noqa: SIM115 - closed in stop()
         started = time.perf_counter()
         commands_before = len(server.calls("setMyCommands"))
-        program = [str(launcher)] if launcher else ["-m", "reelpick.cli"]
+        program = [str(launcher)] if launcher else ["-m", "reelpick"]
         self.process = subprocess.Popen(
             [sys.executable, *program, "-v", "--config", str(config), "bot"],
             stdout=self.log,
