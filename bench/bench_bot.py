@@ -250,11 +250,13 @@ class Bot:
             f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{cache / "cache"}"\n'
             "[plugins]\nenabled = [" + ", ".join(f'"{p}"' for p in plugins) + "]\n"
             f'[posters]\ndir = "{POSTERS}"\n'
-            # The anti-spam limits (per chat, per person, the bot-wide answer budget) would
-            # refuse the bench's own load; Telegram's flood limits stay as configured.
+            # The anti-spam limits (per chat, per person, the bot-wide answer budget, inline
+            # queries per person) would refuse the bench's own load; Telegram's flood limits
+            # stay as configured.
             f"[bot]\nmessages_per_minute = 0\nmessages_per_user_minute = 0\n"
             f"heavy_answers_per_minute = 0\nmax_messages_per_second = {flood}\n"
             f"max_messages_per_chat_second = {CHAT_RATE}\n"
+            "[inline]\nqueries_per_minute = 0\n"
         )
         env = {
             **os.environ,
