@@ -190,7 +190,7 @@ def forme_phase(
 ) -> tuple[list[float], int]:
     """/forme from FORME_CHATS chats with 20 ratings each, warm; (latencies, recommenders)."""
     chats = [300_000_000 + c for c in range(FORME_CHATS)]
-    with ProfileStore(cache / "cache" / "profiles.sqlite3") as store:
+    with ProfileStore(cache / "state" / "profiles.sqlite3") as store:
         for c, chat in enumerate(chats):
             store.forget(f"tg:{chat}")
             for i, movie_id in enumerate(RATED):
@@ -248,6 +248,7 @@ class Bot:
         config = cache / f"bench-config-{name or int(flood)}.toml"
         config.write_text(
             f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{cache / "cache"}"\n'
+            f'[state]\ndir = "{cache / "state"}"\n'
             "[plugins]\nenabled = [" + ", ".join(f'"{p}"' for p in plugins) + "]\n"
             f'[posters]\ndir = "{POSTERS}"\n'
             # The anti-spam limits (per chat, per person, the bot-wide answer budget, inline
