@@ -197,8 +197,10 @@ class CommandHandlers:
                 )
             watched = self.store.watched(chat.id)
             if watched:
-                text += "\n" + _(
-                    "Watched here so far: {count} movie(s).", count=_.number(len(watched))
+                text += "\n" + _.ngettext(
+                    "Watched here so far: {count} movie.",
+                    "Watched here so far: {count} movies.",
+                    len(watched),
                 )
             await reply(message, text)
             return
@@ -260,11 +262,14 @@ class CommandHandlers:
         if len(options) < 2:
             await reply(
                 message,
-                _(
-                    "The recommenders found only {count} candidate(s) after leaving out seen, "
+                _.ngettext(
+                    "The recommenders found only {count} candidate after leaving out seen, "
                     "vetoed and watched movies. Add more titles with /suggest TITLE, then /vote "
                     "again.",
-                    count=len(options),
+                    "The recommenders found only {count} candidates after leaving out seen, "
+                    "vetoed and watched movies. Add more titles with /suggest TITLE, then /vote "
+                    "again.",
+                    len(options),
                 ),
             )
             return

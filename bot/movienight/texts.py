@@ -110,9 +110,7 @@ def outcome_lines(
 
 def vote_count(n: int, _: Translator) -> str:
     """``"1 vote"``, ``"3 votes"``."""
-    if n == 1:
-        return _("{count} vote", count=_.number(n))
-    return _("{count} votes", count=_.number(n))
+    return _.ngettext("{count} vote", "{count} votes", n)
 
 
 def duration(minutes: float, _: Translator) -> str:
@@ -205,9 +203,10 @@ def status_text(
     if watched:
         lines.append(
             "\n"
-            + _(
-                "Watched here before (left out too): {count} movie(s).",
-                count=_.number(watched),
+            + _.ngettext(
+                "Watched here before (left out too): {count} movie.",
+                "Watched here before (left out too): {count} movies.",
+                watched,
             )
         )
     if night.state == NightState.VOTING:

@@ -64,7 +64,7 @@ class Manage:
             chat.id,
             document,
             filename=EXPORT_NAME,
-            caption=_("{count} movies", count=len(entries)),
+            caption=_.ngettext("{count} movie", "{count} movies", len(entries)),
         )
 
     async def cmd_forget(self, update: Update, context: BotContext) -> None:
@@ -84,9 +84,10 @@ class Manage:
         nonce = secrets.token_hex(8)
         s.cache.set(_nonce_key(user.id), nonce, expire=CONFIRM_SECONDS)
         await message.reply_html(
-            _(
+            _.ngettext(
+                "Delete <b>your one</b> rating or mark? This cannot be undone.",
                 "Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
-                count=count,
+                count,
             ),
             reply_markup=texts.forget_keyboard(user.id, nonce, _),
         )
@@ -120,7 +121,11 @@ class Manage:
             removed = await asyncio.to_thread(s.profiles.forget, owner_of(press.user_id))
             forget_session(s, press.user_id)
             log.info("user %s deleted their profile (%d entries)", press.user_id, removed)
-            text = _("Done: I deleted your {count} ratings and marks.", count=removed)
+            text = _.ngettext(
+                "Done: I deleted your {count} rating or mark.",
+                "Done: I deleted your {count} ratings and marks.",
+                removed,
+            )
         else:
             text = _("Kept: nothing was deleted.")
         await query.answer(text[:190])

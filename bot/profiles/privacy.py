@@ -64,5 +64,5 @@ class Privacy:
             chat.id,
             document,
             filename=EXPORT_NAME,
-            caption=_("{count} movies", count=len(entries)),
+            caption=_.ngettext("{count} movie", "{count} movies", len(entries)),
         )
