@@ -557,7 +557,7 @@ async def test_commands_and_descriptions_are_set_per_language(server, bot_config
     assert german["short"] != english["short"] and 0 < len(german["short"]) <= 120
     assert len(german["description"]) <= 512
     assert described["movienight"] == "Filmabend starten: /movienight TITEL; TITEL"
-    assert {c.command: c.description for c in english["groups"]}["vote"] == (
+    assert {c.command: c.description for c in english["groups"]}["night_vote"] == (
         "Movie night: start the poll (opener or admin)"
     )
 
@@ -570,17 +570,17 @@ async def test_a_movie_night_speaks_the_language_of_whoever_sets_it_off(
     server.chat(GROUP, "supergroup")
     async with running(build_application(bot_config(), reelpick_app)) as application:
         intro = await _ask(server, GROUP, "movienight", user_id=german, language_code="de")
-        status = await _ask(server, GROUP, "status", user_id=german, language_code="de")
-        status_en = await _ask(server, GROUP, "status", user_id=english, language_code="en")
+        status = await _ask(server, GROUP, "night_status", user_id=german, language_code="de")
+        status_en = await _ask(server, GROUP, "night_status", user_id=english, language_code="en")
         added = await _ask(
-            server, GROUP, "suggest", "Heat; xqzvwjk", user_id=german, language_code="de"
+            server, GROUP, "night_suggest", "Heat; xqzvwjk", user_id=german, language_code="de"
         )
         question = await server.wait_for(
             lambda: [t for t in shown(server, GROUP) if "Meintest du" in t]
         )
-        server.push_command(GROUP, "vote", user_id=german, language_code="de")
+        server.push_command(GROUP, "night_vote", user_id=german, language_code="de")
         await server.wait_for(lambda: server.calls("sendPoll", GROUP), timeout=30)
-        refused = await _ask(server, GROUP, "close", user_id=english, language_code="en")
+        refused = await _ask(server, GROUP, "night_close", user_id=english, language_code="en")
         # The deadline (no one to take a language from): the night's, its German opener's.
         feature = application.bot_data[SERVICES].features.get(MovieNight)
         before = len(shown(server, GROUP))
@@ -589,7 +589,7 @@ async def test_a_movie_night_speaks_the_language_of_whoever_sets_it_off(
     assert intro.startswith("🎬 Filmabend! Eröffnet von User7.\nSchlag Titel, die du magst")
     assert status.startswith(
         "🎬 Filmabend, eröffnet von User7: Titel werden gesammelt.\n\nVorschläge (0/20):\n"
-        "noch keine: /suggest TITEL"
+        "noch keine: /night_suggest TITEL"
     )
     assert status_en.startswith("🎬 Movie night opened by User7: collecting titles.")
     assert added == (
