@@ -29,7 +29,17 @@ from reelpick.app import Reelpick
 from reelpick.config import Config, secret
 from reelpick.errors import ConfigError
 
-from . import chat_settings, fallbacks, guard, inline, movienight, photo, profiles, titles
+from . import (
+    chat_settings,
+    fallbacks,
+    guard,
+    inline,
+    intro,
+    movienight,
+    photo,
+    profiles,
+    titles,
+)
 from .context import BotApplication, context_types
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 from .limits import RetryingRateLimiter
@@ -42,6 +52,7 @@ log = logging.getLogger(__name__)
 FEATURES: tuple[Callable[[BotApplication, BotServices], None], ...] = (
     guard.register,
     titles.register,
+    intro.register,
     chat_settings.register,
     movienight.register,
     profiles.register,
