@@ -212,14 +212,17 @@ def import_report(result: ImportResult, filename: str, _: Translator) -> str:
     The notes and row reasons come from :mod:`reelpick.profiles` (core) in English.
     """
     lines = [
-        _(
+        _.ngettext(
+            "Imported <b>{file}</b> ({format}): {matched} of {rows} row matched a movie; "
+            "{changed} changed your profile.",
             "Imported <b>{file}</b> ({format}): {matched} of {rows} rows matched a movie; "
             "{changed} changed your profile.",
+            result.rows,
             file=html.escape(filename),
             format=result.format,
-            matched=result.matched,
-            rows=result.rows,
-            changed=result.changed,
+            matched=_.number(result.matched),
+            rows=_.number(result.rows),
+            changed=_.number(result.changed),
         )
     ]
     lines += [html.escape(note) for note in result.notes]

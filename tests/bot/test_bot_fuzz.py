@@ -54,7 +54,7 @@ STRANGERS = list(range(9001, 9005))
 COMMANDS = [
     "start", "help", "plugins", "about", "settings", "similar", "reload", "movienight",
     "night_suggest", "night_seen", "night_veto", "night_status", "night_vote", "night_close",
-    "suggest@reelpick_test_bot", "status@reelpick_test_bot", "vote", "close", "frobnicate",
+    "suggest", "status", "vote", "close", "frobnicate",
 ]  # fmt: skip
 TITLES = ["Heat", "Toy Story", "Jumanji", "Alien", "Hamlet", "Amelie", "The Matrix 1999"]
 SCRIPTS = [
