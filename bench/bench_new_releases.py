@@ -343,6 +343,7 @@ def main() -> int:
         f"{split.held_ratings:,} ratings and {split.held_tags:,} tags removed\n"
         f"evaluated: {len(movies)} of them (N = {args.min_ratings}+ ratings in the full data: "
         f"{counts['with_min_ratings']}; with a full {TRUTH_PLUGIN} top-{K}: {len(movies)}); "
+        f"truth: {TRUTH_PLUGIN} {truth_params(config)} on the full data; "
         f"{int(has_poster.sum())} have a poster\n"
         f"{reachable:.1%} of their true neighbours are older movies (a plugin fitted without "
         f"the new movies' ratings can only place those by content)\n"
@@ -372,6 +373,12 @@ def main() -> int:
             )
         )
     return 0
+
+
+def truth_params(config: Config) -> dict[str, Any]:
+    """The parameters the truth plugin is fitted with (its defaults under config.toml's)."""
+    params = Registry(config, load_entry_points=False).plugins[TRUTH_PLUGIN].params
+    return {k: params[k] for k in ("min_support", "adjusted") if k in params}
 
 
 def _poster_movies(config: Config, dataset: Dataset) -> set[int]:
