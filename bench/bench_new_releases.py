@@ -395,8 +395,9 @@ def table(
     movies: list[int],
 ) -> dict[str, Any]:
     reference = per_movie["genre+year"].mean()
+    width = max(len(name) for name in per_movie)
     lines = [
-        f"{'method':<14} {'recall@10':>9} {'95% CI':>17} {'answered':>9} "
+        f"{'method':<{width}} {'recall@10':>9} {'95% CI':>17} {'answered':>9} "
         f"{'poster':>7} {'no poster':>9} {'x genre+year':>13} {'95% CI':>15}"
     ]
     rows = []
@@ -408,7 +409,7 @@ def table(
         without = values[~has_poster].mean() if (~has_poster).any() else float("nan")
         answered = sum(m in answers[name] for m in movies)
         lines.append(
-            f"{name:<14} {values.mean():>9.4f} [{low:.4f}, {high:.4f}] {answered:>9} "
+            f"{name:<{width}} {values.mean():>9.4f} [{low:.4f}, {high:.4f}] {answered:>9} "
             f"{_num(with_poster, 7)} {_num(without, 9)} {ratio:>12.2f}x [{rlow:.2f}, {rhigh:.2f}]"
         )
         rows.append(
