@@ -153,14 +153,18 @@ class Reelpick:
         self, movie_id: int, k: int, plugins: list[str] | None = None
     ) -> list[PluginAnswer]:
         """Each plugin's ``k`` movies similar to ``movie_id``. A catalogue movie is outside
-        every fitted plugin's data: each says so ("no ratings yet") instead of failing."""
+        every fitted plugin's data: plugins that place a movie by its content answer
+        (``reelpick_similar_new``), the others say "no ratings yet" instead of failing."""
         if is_catalogue_id(movie_id):
-            title = self.movie_title(movie_id)  # DataError for an id stored nowhere
+            movie = self.catalogue.new_movie(movie_id)  # DataError for an id stored nowhere
             return [
-                PluginAnswer(
+                self.registry.ask_new(name, movie, k)
+                if self.registry.implements(name, "reelpick_similar_new")
+                else PluginAnswer(
                     name,
                     self.registry.plugins[name].info.label,
-                    no_answer=f"no ratings yet: {title} is newer than the rating data",
+                    no_answer=f"no ratings yet: {self.movie_title(movie_id)} is newer than "
+                    "the rating data",
                 )
                 for name in self.registry.enabled(plugins)
             ]

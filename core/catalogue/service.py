@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import DataError, ReelpickError
 from ..posters.tmdb import JSONObject, TMDBClient, TMDBError
+from ..types import NewMovie
 from .genres import dataset_genres
 from .models import (
     Candidate,
@@ -120,6 +121,11 @@ class Catalogue:
         if movie is None:
             raise DataError(f"movie {movie_id} is neither in the dataset nor in the catalogue")
         return movie
+
+    def new_movie(self, movie_id: int) -> NewMovie:
+        """A catalogue movie as plugins that place movies by content see it."""
+        movie = self.stored(movie_id)
+        return NewMovie(movie.movie_id, movie.label, movie.year, movie.genres, movie.keywords)
 
     def movie_title(self, movie_id: int) -> str:
         if not is_catalogue_id(movie_id) and movie_id in self.dataset:
