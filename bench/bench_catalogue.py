@@ -11,6 +11,8 @@ halfway and resumed.
    that many seconds to every stand-in answer, like a far-away TMDB. The second time the same
    title is typed it is answered from the catalogue and the cache. Reference beside it: a
    dataset title typed -> card, its TMDB answers already cached.
+0. Scale (``--scale``): 20,000 catalogue movies beside the dataset: the catalogue title index
+   built on first use, and typed titles answered locally, vs the dataset index alone.
 2. Sync (goal: 5,000 movies <= 10 min at TMDB's rate limit, killed halfway, every movie once):
    ``reelpick catalogue sync`` in a subprocess with ``[posters] requests_per_second`` = 40 and
    the stand-in refusing (429) past 50 requests a second; SIGKILL once half the movies are
@@ -170,6 +172,73 @@ def bench_sync(n: int, rate: float, server_rate: float) -> None:
               f"ratio {total / ideal:.2f}x")  # fmt: skip
 
 
+def bench_scale(n: int) -> None:
+    """``n`` catalogue movies beside ml-latest-small: opening the catalogue's title index and
+    typed titles answered locally (no TMDB), vs the dataset index alone."""
+    import random
+
+    from reelpick.catalogue.service import Catalogue
+    from reelpick.catalogue.store import CatalogueStore, StoredMovie
+    from reelpick.data import load_dataset
+    from reelpick.data.search import TitleIndex
+
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = CatalogueStore(Path(tmp) / "catalogue.sqlite3")
+        movies = []
+        for i in range(n):
+            a, b = rng.sample(WORDS, 2)
+            title = (
+                f"{a.title()} {b.title()} {rng.choice(['Rising', 'Falls', 'Protocol', 'Code'])} {i}"
+            )
+            movies.append(
+                StoredMovie(
+                    8_000_000 + i,
+                    title,
+                    None,
+                    (f"{title} (alt)",),
+                    2025,
+                    "2025-01-01",
+                    ("Drama",),
+                    ("keyword",),
+                    None,
+                    100,
+                    (),
+                    (),
+                    None,
+                    None,
+                    1.0,
+                    6.0,
+                    None,
+                )  # fmt: skip
+            )
+        store.put(movies)
+        store.close()
+        config = load_config(None)
+        config.values["catalogue"]["db"] = str(Path(tmp) / "catalogue.sqlite3")
+        dataset = load_dataset(ML_SMALL)
+        dataset_titles = TitleIndex(dataset)
+        catalogue = Catalogue(config, dataset, None)
+        started = time.perf_counter()
+        _ = catalogue.titles
+        opened = time.perf_counter() - started
+        queries = [m.title.lower() for m in rng.sample(movies, 200)]
+        queries += ["toy story", "the matrix", "heat", "amelie"] * 25
+        ours, reference = [], []
+        for q in queries:
+            t = time.perf_counter()
+            catalogue.lookup(dataset_titles, q)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            dataset_titles.search(q)
+            reference.append(time.perf_counter() - t)
+        print(f"{n:,} catalogue movies beside ml-latest-small: title index built in {opened:.2f} s")
+        print(f"  lookup (dataset + catalogue) p50 {statistics.median(ours) * 1000:.2f} ms, "
+              f"p95 {p95(ours) * 1000:.2f} ms; dataset index alone p95 "
+              f"{p95(reference) * 1000:.2f} ms ({p95(ours) / p95(reference):.1f}x)")  # fmt: skip
+        catalogue.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--titles", type=int, default=40)
@@ -177,7 +246,10 @@ def main() -> None:
     parser.add_argument("--sync", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--server-rate", type=float, default=50.0)
+    parser.add_argument("--scale", type=int, default=20000, help="catalogue movies (0: skip)")
     args = parser.parse_args()
+    if args.scale:
+        bench_scale(args.scale)
     if args.titles:
         bench_cards(args.titles, args.latency)
     if args.sync:
