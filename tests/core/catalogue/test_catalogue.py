@@ -164,3 +164,16 @@ def test_a_catalogue_id_missing_from_the_file_is_fetched_again(make_app, tmp_pat
     offline = make_app(key=False, folder=tmp_path / "b")
     with pytest.raises(DataError, match="neither in the dataset nor in the catalogue"):
         offline.movie_title(movie_id)
+
+
+def test_a_tmdb_outage_leaves_local_answers_and_dataset_cards(make_app, server):
+    app = make_app(text="[tmdb]\nsearch_ttl_hours = 0.0\n")
+    server.fault("server_error")  # every API call answers 500, retries included
+    try:
+        found = app.lookup("Dune Part Two")
+        assert found.online == () and found.local.candidates[0].movie_id == CHE_PART_TWO
+        card = app.card(TOY_STORY)
+        assert card.title == "Toy Story" and card.genres[0] == "Adventure"
+        assert card.where_to_watch is None and card.overview is None
+    finally:
+        server.clear()
