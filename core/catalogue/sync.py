@@ -55,12 +55,13 @@ def sync(
     limit: int | None = None,
     region: str | None = None,
     on_queue: Callable[[int], None] | None = None,
+    on_page: Callable[[str], None] | None = None,
     progress: Progress | None = None,
     workers: int = 4,
 ) -> SyncReport:
     """List then fetch (see the module's text). ``limit``: stop listing once this many movies
-    wait. ``on_queue(n)`` is told the queue's size before fetching; ``progress(n)`` after each
-    ``n`` movies are done."""
+    wait. ``on_page(source)`` is told of each page read; ``on_queue(n)`` the queue's size
+    before fetching; ``progress(n)`` after each ``n`` movies are done."""
     client = catalogue._client()
     store = catalogue.store
     today = today or datetime.date.today()
@@ -101,6 +102,8 @@ def sync(
                 store.record_page(run, source, page, total, chosen)
                 known.update(chosen)
                 report.listed_pages += 1
+                if on_page:
+                    on_page(source)
             if page >= total:
                 break
             page += 1

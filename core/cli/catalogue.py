@@ -41,9 +41,17 @@ def cmd_catalogue_sync(config: Config, args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
     started = time.perf_counter()
     bar: tqdm[Any] | None = None
+    pages = tqdm(
+        unit="page", desc="catalogue pages", file=sys.stderr, disable=True if quiet else None
+    )
+
+    def on_page(source: str) -> None:
+        pages.set_postfix_str(source.split()[0], refresh=False)
+        pages.update(1)
 
     def on_queue(n: int) -> None:
         nonlocal bar
+        pages.close()
         bar = tqdm(
             total=n, unit="movie", desc="catalogue sync", file=sys.stderr,
             disable=True if quiet else None,
@@ -61,6 +69,7 @@ def cmd_catalogue_sync(config: Config, args: argparse.Namespace) -> int:
             limit=args.limit,
             region=args.region,
             on_queue=on_queue,
+            on_page=on_page,
             progress=progress,
             workers=max(1, config.settings.posters.concurrency),
         )
@@ -68,6 +77,7 @@ def cmd_catalogue_sync(config: Config, args: argparse.Namespace) -> int:
         print("interrupted: run `reelpick catalogue sync` again to resume", file=sys.stderr)
         raise
     finally:
+        pages.close()
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - started
