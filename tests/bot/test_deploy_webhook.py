@@ -31,7 +31,7 @@ from tests.support.webhook_proxy import (
     nginx_binary,
 )
 
-pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+pytestmark = pytest.mark.timeout(180)
 
 OWNER = 4242
 

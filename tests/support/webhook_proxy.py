@@ -2,7 +2,8 @@
 
 :class:`Nginx` runs the system's nginx in the foreground with its own prefix and config in a
 temporary folder: ``listen 127.0.0.1:<port> ssl`` with a self-signed certificate made by
-``openssl`` (:func:`self_signed`), ``proxy_pass`` to the bot's webhook port, and an access
+``openssl`` (:func:`self_signed`), the site of ``deploy/nginx-reelpick.conf`` proxying to the
+bot's webhook port (:func:`site`), and an access
 log with ``$request_time``. :func:`message_update` builds a message update the way the Bot
 API stand-in would, and :class:`WebhookPoster` posts updates to the webhook over HTTPS with
 Telegram's ``X-Telegram-Bot-Api-Secret-Token`` header, on kept-alive connections.
@@ -79,28 +80,24 @@ http {{
 }}
 """
 
-# The site as deploy/nginx-reelpick.conf has it, with this test's ports and files.
-SITE = """\
-    upstream reelpick_webhook {{ server 127.0.0.1:{bot_port}; keepalive 8; }}
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name 127.0.0.1;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        client_max_body_size 1m;
-        location = {path} {{
-            limit_except POST {{ deny all; }}
-            proxy_pass http://reelpick_webhook;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto https;
-        }}
-        location / {{ return 404; }}
-    }}
-"""
+SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx-reelpick.conf"
+
+
+def site(bot_port: int, port: int, cert: Path, key: Path) -> str:
+    """deploy/nginx-reelpick.conf with this run's ports and certificate, on 127.0.0.1 only."""
+    text = SITE.read_text()
+    for old, new in (
+        ("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;"),
+        ("listen [::]:443 ssl;", ""),
+        ("server_name bot.example.org;", "server_name 127.0.0.1;"),
+        ("/etc/letsencrypt/live/bot.example.org/fullchain.pem", str(cert)),
+        ("/etc/letsencrypt/live/bot.example.org/privkey.pem", str(key)),
+        ("server 127.0.0.1:8443;", f"server 127.0.0.1:{bot_port};"),
+        (f"location = {HOOK_PATH} ", f"location = {HOOK_PATH} "),
+    ):
+        assert old in text, f"{SITE.name} no longer has {old!r}"
+        text = text.replace(old, new)
+    return text
 
 
 class Nginx:
@@ -113,11 +110,9 @@ class Nginx:
         self.cert, self.key = self_signed(folder)
         self.port = free_port()
         self.bot_port = bot_port
-        site = SITE.format(
-            bot_port=bot_port, port=self.port, cert=self.cert, key=self.key, path=HOOK_PATH
-        )
         self.conf = folder / "nginx.conf"
-        self.conf.write_text(CONFIG.format(folder=folder, site=site))
+        served = site(bot_port, self.port, self.cert, self.key)
+        self.conf.write_text(CONFIG.format(folder=folder, site=served))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
