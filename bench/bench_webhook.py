@@ -47,7 +47,7 @@ from tests.support.bot_api import BotAPIServer  # noqa: E402
 from tests.support.webhook_proxy import (  # noqa: E402
     Nginx,
     WebhookPoster,
-    free_port,
+    free_ports,
     message_update,
 )
 
@@ -77,6 +77,13 @@ def metric_sum(text: str, name: str) -> float:
 
 def counted(health: str) -> float:
     return metric_sum(get(health + "/metrics")[1], "reelpick_updates_total")
+
+
+def watch(health: str, seen: dict[str, float]) -> None:
+    """One look at /healthz and the pending updates while the run goes on."""
+    seen["ready" if get(health + "/healthz")[0] == 200 else "not ready"] += 1
+    pending = metric_sum(get(health + "/metrics")[1], "reelpick_updates_pending")
+    seen["pending"] = max(seen["pending"], pending)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -128,8 +135,8 @@ def main() -> int:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
-    bot_port, health_port = free_port(), free_port()
-    nginx = Nginx(folder / "nginx", bot_port)
+    bot_port, health_port, nginx_port = free_ports(3)
+    nginx = Nginx(folder / "nginx", bot_port, nginx_port)
     config = folder / "config.toml"
     config.write_text(
         f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
@@ -214,9 +221,13 @@ def main() -> int:
                     statuses[i] = -1
 
             t0 = time.perf_counter() + 0.5
+            seen: dict[str, float] = {"ready": 0, "not ready": 0, "pending": 0}
             with ThreadPoolExecutor(args.connections) as pool:
                 for i in range(args.updates):
                     pool.submit(post, i, t0 + i / args.rate)
+                while not all(i in statuses for i in range(args.updates)):
+                    watch(health, seen)
+                    time.sleep(1)
             sent_for = time.perf_counter() - t0
             for poster in posters:
                 poster.close()
@@ -227,6 +238,7 @@ def main() -> int:
             # Polled through /metrics, not the stand-in: scanning its requests while the bot
             # sends would hold the stand-in's lock and slow the bot's answers down.
             while time.monotonic() < deadline and counted(health) < before + args.updates:
+                watch(health, seen)
                 time.sleep(1)
             last_send: dict[int, float] = {}
             for request in server.calls():
@@ -277,7 +289,11 @@ def main() -> int:
         before_text, "reelpick_plugin_errors_total"
     )
     print(f"plugin errors         {errors:.0f} (timeouts under backlog replace an album by a line)")
-    print(f"/healthz              {healthz[0]} {healthz[1].strip()}")
+    print(
+        f"/healthz              {healthz[0]} {healthz[1].strip()} after the run; during it "
+        f"{seen['ready']:.0f} x ready, {seen['not ready']:.0f} x not (each second), "
+        f"most updates pending {seen['pending']:.0f}"
+    )
     print(
         f"/metrics              reelpick_updates_total {handled:.0f} during the run "
         f"(== {args.updates}: {handled == args.updates}), pending "

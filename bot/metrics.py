@@ -110,7 +110,7 @@ class UpdateLoop:
                 False,
                 f"stuck: {self.pending} update(s) waiting, none started for {stalled:.0f} s",
             )
-        if not probe:
+        if not probe or _running_loop() is loop:  # the loop's own thread cannot wait for it
             return True, "ready"
         noop = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop)
         try:
@@ -121,13 +121,19 @@ class UpdateLoop:
         return True, "ready"
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class BotMetrics:
     """Every metric of one bot, in a registry of its own (:attr:`registry`)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.loop = UpdateLoop()
-        self.ready = False  # set by the health check's last answer, for the gauge
         self.stuck_after = 60.0
         self.updates = Counter(
             PREFIX + "updates",
@@ -182,9 +188,7 @@ class BotMetrics:
 
     def health(self, probe: bool = True) -> tuple[bool, str]:
         """``/healthz``'s answer; ``probe=False`` from the event loop's own thread."""
-        ready, why = self.loop.health(self.stuck_after, probe)
-        self.ready = ready
-        return ready, why
+        return self.loop.health(self.stuck_after, probe)
 
     def plugin_failed(self, plugin: str, reason: str) -> None:
         self.plugin_errors.labels(plugin=plugin, reason=reason).inc()
@@ -206,9 +210,7 @@ class BotMetrics:
         """A counter's current values by label values: ``totals("updates")`` ->
         ``{("message",): 12.0, ...}``; a histogram's ``_count`` for ``update_seconds`` etc."""
         found: dict[tuple[str, ...], float] = {}
-        for family in self.registry.collect():
-            if family.name != PREFIX + metric:
-                continue
+        for family in self._families(metric):
             for sample in family.samples:
                 if sample.name in (family.name + "_total", family.name + "_count"):
                     found[tuple(sample.labels.values())] = sample.value
@@ -218,9 +220,7 @@ class BotMetrics:
         """The upper bound of the bucket holding quantile ``q`` of a histogram over every
         label (None before any observation; inf past the last bucket)."""
         counts: dict[float, float] = {}
-        for family in self.registry.collect():
-            if family.name != PREFIX + metric:
-                continue
+        for family in self._families(metric):
             for sample in family.samples:
                 if sample.name.endswith("_bucket"):
                     bound = float(sample.labels["le"])
@@ -229,6 +229,18 @@ class BotMetrics:
             return None
         total = counts[float("inf")]
         return next(b for b in sorted(counts) if counts[b] >= q * total)
+
+    def _families(self, metric: str) -> list[Metric]:
+        """The families of one counter or histogram (``updates``, ``update_seconds``...),
+        without reading the tracked gauges (a scrape of the whole registry would)."""
+        owned = {
+            "updates": self.updates,
+            "update_seconds": self.update_seconds,
+            "handler_seconds": self.handler_seconds,
+            "plugin_errors": self.plugin_errors,
+            "busy_refusals": self.busy_refusals,
+        }
+        return list(owned[metric].collect())
 
 
 class _Gauges(Collector):

@@ -17,7 +17,7 @@ import pytest
 from reelpick.cli.backup import cmd_backup
 from reelpick.cli.bot import cmd_bot
 from reelpick.cli.main import build_parser
-from tests.support.webhook_proxy import free_port, nginx_binary, self_signed, site
+from tests.support.webhook_proxy import free_ports, nginx_binary, self_signed, site
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNITS = ("reelpick-bot.service", "reelpick-backup.service", "reelpick-backup.timer")
@@ -128,7 +128,7 @@ def test_nginx_accepts_the_site(tmp_path: Path) -> None:
     binary = nginx_binary()
     cert, key = self_signed(tmp_path)
     conf = tmp_path / "nginx.conf"
-    served = site(free_port(), free_port(), cert, key)
+    served = site(*free_ports(2), cert, key)
     assert re.search(r"location = /reelpick-hook", served)
     conf.write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"

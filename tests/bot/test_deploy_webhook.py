@@ -26,7 +26,7 @@ from tests.support.fixtures import ML_SMALL, POSTERS
 from tests.support.webhook_proxy import (
     Nginx,
     WebhookPoster,
-    free_port,
+    free_ports,
     message_update,
     nginx_binary,
 )
@@ -57,6 +57,8 @@ class Deployment:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
+        except urllib.error.URLError as exc:  # not listening (yet, or any more)
+            return 0, str(exc.reason)
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of the samples ``name`` with ``labels`` in /metrics (0 when none)."""
@@ -76,8 +78,8 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     nginx_binary()  # skip (or fail under CI) before starting anything
     folder = tmp_path_factory.mktemp("deploy")
-    bot_port, health_port = free_port(), free_port()
-    nginx = Nginx(folder / "nginx", bot_port)
+    bot_port, health_port, nginx_port = free_ports(3)
+    nginx = Nginx(folder / "nginx", bot_port, nginx_port)
     config = folder / "config.toml"
     config.write_text(
         f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{folder / "cache"}"\n'
@@ -105,10 +107,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         deployment = None
         try:
             nginx.start()
-            server.wait_for_sync(
-                lambda: process.poll() is None and server.webhook["url"] == nginx.url,
-                timeout=120,
-            )
+
+            def webhook_set() -> bool:
+                if process.poll() is not None:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise AssertionError(f"bot exited with {process.returncode}:\n{tail}")
+                return bool(server.webhook["url"] == nginx.url)
+
+            server.wait_for_sync(webhook_set, timeout=120)
             deployment = Deployment(
                 server,
                 nginx,

@@ -41,10 +41,17 @@ def nginx_binary() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports on 127.0.0.1 (all probed at once: a port probed and
+    released may well come back from the next probe)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -103,12 +110,12 @@ def site(bot_port: int, port: int, cert: Path, key: Path) -> str:
 class Nginx:
     """nginx in the foreground: TLS on 127.0.0.1:``port``, proxying ``path`` to the bot."""
 
-    def __init__(self, folder: Path, bot_port: int) -> None:
+    def __init__(self, folder: Path, bot_port: int, port: int) -> None:
         self.binary = nginx_binary()
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.cert, self.key = self_signed(folder)
-        self.port = free_port()
+        self.port = port
         self.bot_port = bot_port
         self.conf = folder / "nginx.conf"
         served = site(bot_port, self.port, self.cert, self.key)
