@@ -67,6 +67,7 @@ class UpdateLoop:
         self._progress = time.monotonic()  # the last start, or the moment the first waited
         self.loop: asyncio.AbstractEventLoop | None = None
         self.running: Callable[[], bool] = lambda: False
+        self.stopped = False  # the application shut its update processing down
         self.started_at = time.time()
 
     def received_one(self) -> None:
@@ -102,6 +103,8 @@ class UpdateLoop:
         """(ready, why): for ``/healthz``. ``probe``: also check that the event loop runs a
         no-op soon (only from another thread than the loop's own)."""
         loop = self.loop
+        if self.stopped:
+            return False, "stopping"
         if loop is None or not self.running():
             return False, "starting"
         stalled = self.stalled_for()
@@ -304,6 +307,7 @@ class MeteredUpdates(SimpleUpdateProcessor):
 
     async def shutdown(self) -> None:
         self.metrics.loop.loop = None
+        self.metrics.loop.stopped = True
 
 
 def instrument_handlers(

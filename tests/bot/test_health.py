@@ -172,3 +172,4 @@ async def test_a_running_bot_counts_times_and_reports_to_its_owner(
         server.push_text(OWNER + 1, "/stats")
         await server.wait_for(lambda: server.sent(OWNER + 1))
         assert "I don't know that command" in server.sent(OWNER + 1)[-1]["text"]
+    assert metrics.health() == (False, "stopping")
