@@ -173,3 +173,28 @@ async def test_a_running_bot_counts_times_and_reports_to_its_owner(
         await server.wait_for(lambda: server.sent(OWNER + 1))
         assert "I don't know that command" in server.sent(OWNER + 1)[-1]["text"]
     assert metrics.health() == (False, "stopping")
+
+
+async def test_refused_plugins_and_busy_answers_are_counted(
+    server, bot_config, reelpick_app
+) -> None:
+    # A budget of one plugin answer a minute: the second title is answered "busy".
+    config = bot_config(f"owner = {OWNER}\nheavy_answers_per_minute = 1\n")
+    application = build_application(config, reelpick_app)
+    services = application.bot_data[SERVICES]
+    metrics = services.metrics
+    for _ in range(services.breaker.failures):  # cosine-cf timed out: paused
+        services.breaker.timed_out("cosine-cf")
+    async with running(application):
+        server.push_text(200, "Heat")
+        await server.wait_for(lambda: metrics.totals("plugin_errors"))
+        assert metrics.totals("plugin_errors") == {("cosine-cf", "refused"): 1}
+        assert metrics.value("plugin_breaker_state") == {"cosine-cf": 1}
+        server.push_text(201, "Alien")
+        await server.wait_for(lambda: metrics.totals("busy_refusals"))
+        assert metrics.totals("busy_refusals") == {("answer_budget",): 1}
+        server.push_text(OWNER, "/stats")
+        await server.wait_for(lambda: server.sent(OWNER))
+        stats = server.sent(OWNER)[-1]["text"]
+        assert "Plugin errors: cosine-cf 1" in stats
+        assert "Paused plugins: cosine-cf" in stats and "Busy refusals: 1" in stats
