@@ -15,6 +15,7 @@ from reelpick.bot.app import build_application
 from reelpick.bot.breaker import PluginBreaker
 from reelpick.bot.health import HealthServer
 from reelpick.bot.metrics import BotMetrics, UpdateLoop, handler_label
+from reelpick.bot.movienight.store import MovieNightStore
 from reelpick.bot.services import SERVICES
 from reelpick.bot.stopping import stop_after
 from reelpick.errors import ConfigError
@@ -198,3 +199,16 @@ async def test_refused_plugins_and_busy_answers_are_counted(
         stats = server.sent(OWNER)[-1]["text"]
         assert "Plugin errors: cosine-cf 1" in stats
         assert "Paused plugins: cosine-cf" in stats and "Busy refusals: 1" in stats
+
+
+def test_open_movie_nights_are_counted_across_chats(tmp_path) -> None:
+    store = MovieNightStore(tmp_path / "nights.sqlite3")
+    try:
+        assert store.count_open() == 0
+        first = store.open_night(-100, 1, "Ann")
+        store.open_night(-200, 2, "Bo")
+        assert store.count_open() == 2
+        assert store.cancel(first.id)
+        assert store.count_open() == 1
+    finally:
+        store.close()
