@@ -111,8 +111,11 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 def _how(store: Path, before: dict[str, tuple[int, int]], engine: str) -> str:
-    if _snapshot(store) != before:
+    after = _snapshot(store)
+    if after != before:
         return "fitted"
+    if not after:
+        return "fitted (it caches nothing)"
     try:
         made_by = json.loads((store / FITTED_BY).read_text())["engine"]
     except (OSError, ValueError, KeyError, TypeError):

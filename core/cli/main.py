@@ -21,6 +21,7 @@ from ..version import __version__
 from .backup import cmd_backup, cmd_restore
 from .bot import cmd_bot
 from .cache import cmd_cache_info, cmd_cache_prune
+from .check import cmd_check
 from .conventions import (
     EXIT_CODES_EPILOG,
     EXIT_ERROR,
@@ -144,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--all", action="store_true", help="also fit the poster plugins (minutes on a CPU)"
     )
+
+    check = command(
+        "check", cmd_check, "run the plugin contract kit on an installed plugin (for its author)"
+    )
+    check.add_argument("name", help="the plugin's name, as `reelpick plugins` lists it")
+    check.add_argument(
+        "--movies", type=bounded_int(20, 100_000, "--movies"), default=400,
+        help="movies of the configured data to check on (default 400)",
+    )  # fmt: skip
+    check.add_argument("-k", type=bounded_int(2, 100), default=10, help="answers asked for")
 
     data = command("data", None, "MovieLens datasets").add_subparsers(
         title="data commands", metavar="ACTION"
