@@ -25,7 +25,7 @@ class FitOutcome:
 
     plugin: str
     error: str | None  # one line, or None when the plugin is ready
-    how: str  # "fitted", "loaded", "loaded: fitted by the local engine", or "failed"
+    how: str  # "fitted", "loaded", "loaded (fitted by the local engine; ...)", or "failed"
     seconds: float
 
     @property
@@ -92,7 +92,8 @@ def report_failures(outcomes: dict[str, FitOutcome]) -> None:
 def _said(outcome: FitOutcome) -> str:
     if outcome.error is not None:
         return "failed"  # the error itself is one line of its own
-    return f"{outcome.how} in {outcome.seconds:.1f} s"
+    how, note = (outcome.how.split(" (", 1) + [""])[:2]
+    return f"{how} in {outcome.seconds:.1f} s" + (f" ({note}" if note else "")
 
 
 def _ready(app: Reelpick, name: str) -> bool:
@@ -121,7 +122,7 @@ def _how(store: Path, before: dict[str, tuple[int, int]], engine: str) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         return "loaded"
     if made_by != engine:
-        return f"loaded: fitted by the {made_by} engine, {engine} did not run"
+        return f"loaded (fitted by the {made_by} engine; the {engine} engine did not run)"
     return "loaded"
 
 

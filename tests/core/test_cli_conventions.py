@@ -124,6 +124,15 @@ def test_progress_off_a_terminal_is_one_line_per_fit(config: Path) -> None:
     assert reelpick("fit", "-q", config=config).stderr == ""
 
 
+def test_fit_with_another_engine_says_it_loaded_the_local_fit(config: Path) -> None:
+    assert reelpick("fit", "-q", config=config).returncode == 0
+    done = reelpick("fit", "--engine", "spark", config=config)  # loads: Spark never starts
+    assert done.returncode == 0
+    assert done.stdout == (
+        "cosine-cf: loaded (fitted by the local engine; the spark engine did not run)\n"
+    )
+
+
 def test_a_crashing_plugin_is_one_line_and_a_traceback_only_with_v(
     config: Path, small_movielens
 ) -> None:
