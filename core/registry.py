@@ -91,6 +91,9 @@ class Registry:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
                 self._load(ep.name, f"entry point ({dist})", ep.load)
+        if load_builtins and load_entry_points:  # a real installation: unused tables
+            for line in config.unused_plugin_tables([*self.plugins, *self._failed_names()]):
+                log.warning("%s", line)
 
     # -- loading ---------------------------------------------------------------------
     def register(

@@ -66,6 +66,16 @@ def test_exit_1_error_bad_config(tmp_path: Path, small_movielens) -> None:
     )
 
 
+def test_a_plugin_table_of_no_installed_plugin_is_named(config: Path) -> None:
+    config.write_text(config.read_text() + "[plugins.cosine_cf]\nneighbours = 5\n")
+    done = reelpick("similar", "Movie 1 (1991)", "-k", "1", config=config)
+    assert done.returncode == 0
+    assert (
+        f"reelpick: {config}: [plugins.cosine_cf]: no such plugin installed; did you mean "
+        "[plugins.cosine-cf]?\n" in done.stderr
+    )
+
+
 def test_exit_2_usage(config: Path) -> None:
     done = reelpick("recommend", "--user", "1", "-k", "0", config=config)
     assert done.returncode == 2 and done.stdout == ""
