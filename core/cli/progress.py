@@ -70,7 +70,10 @@ class Stage:
         if self.bar is not None:
             if note:
                 self.bar.set_postfix_str(note, refresh=False)
-            self.bar.update(steps)
+            if steps:
+                self.bar.update(steps)
+            else:
+                self.bar.refresh()  # a new note: "fit: 1/5 ... sgd-mf"
 
     def set(self, done: int) -> None:
         self.advance(max(0, done - self.done))
