@@ -202,3 +202,23 @@ def test_plurals_and_numbers() -> None:
     assert plural(2, "rating") == "2 ratings"
     assert plural(0, "entry", "entries") == "0 entries"
     assert plural(100836, "rating") == "100,836 ratings"
+
+
+def test_a_stage_reported_on_the_progress_logger_is_one_line_off_a_terminal(capsys) -> None:
+    """What the poster plugin reports while it extracts features, as the CLI shows it."""
+    import logging
+
+    from reelpick.cli.progress import install
+
+    install(quiet=False)
+    reporter = logging.getLogger("reelpick.progress")
+    for done in (0, 16, 32, 40):
+        reporter.info("poster features", extra={"done": done, "total": 40})
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("poster features: 40/40 in ") and line.endswith(" s")
+    handler = install(quiet=True)
+    reporter.info("poster features", extra={"done": 40, "total": 40})
+    assert capsys.readouterr().err == ""
+    reporter.removeHandler(handler)  # leave the logger as other tests expect it
+    reporter.propagate = True
+    reporter.setLevel(logging.NOTSET)
