@@ -71,8 +71,10 @@ def _main(argv: list[str] | None) -> int:
         else logging.ERROR
         if args.quiet
         else logging.WARNING,
+        # A command's warnings read like its other messages; the bot (a service) and -v keep
+        # the time, level and source of each line.
         format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        if args.verbose
+        if args.verbose or getattr(args, "run", None) is cmd_bot
         else "reelpick: %(message)s",
     )
     install_progress(args.quiet)
