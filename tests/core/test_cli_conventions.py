@@ -15,7 +15,7 @@ import pytest
 
 from reelpick.cli.messages import plural
 from reelpick.render.text import font, shorten, wrap
-from tests.support.fixtures import REPO
+from tests.support.fixtures import ML_SMALL, REPO
 
 BROKEN = REPO / "tests" / "support" / "broken_plugins.py"
 
@@ -222,3 +222,35 @@ def test_a_stage_reported_on_the_progress_logger_is_one_line_off_a_terminal(caps
     reporter.removeHandler(handler)  # leave the logger as other tests expect it
     reporter.propagate = True
     reporter.setLevel(logging.NOTSET)
+
+
+def test_the_demo_answers_from_one_plugin_first_then_fits_the_rest(
+    tmp_path: Path, make_config, require_shared
+) -> None:
+    """On a fresh cache: cosine-cf alone answers the first title, the rest is fitted after
+    it; the poster plugin (features of every poster) is left to `reelpick fit` and named."""
+    require_shared(ML_SMALL)
+    from reelpick.data import load_dataset
+
+    ml_small = load_dataset(ML_SMALL)
+    from reelpick.cli.demo import DEMO_TITLES
+    from reelpick.data.search import TitleIndex
+    from reelpick.testing import save_dataset, small_dataset
+
+    index = TitleIndex(ml_small)
+    demo_movies = [index.search(t).candidates[0].movie_id for t in DEMO_TITLES]
+    data = save_dataset(small_dataset(ml_small, 300, keep=demo_movies), tmp_path / "data")
+    config = make_config(data=data, enabled=["cosine-cf", "ease", "vgg16-poster"]).path
+    done = reelpick("demo", config=config)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0].startswith("fit first 1/1: cosine-cf fitted in ")
+    assert done.stderr.splitlines()[1].startswith("fit the rest 1/1: ease fitted in ")
+    blocks = done.stdout.split("=== ")
+    first = blocks[1].splitlines()
+    assert first[0] == "'Heat' -> Heat (1995)" and first[1] == "[cosine-CF]"
+    assert "[EASE]" in blocks[1] and "[VGG16" not in done.stdout
+    assert (
+        done.stdout.rstrip()
+        .splitlines()[-1]
+        .startswith("Not fitted in the demo: vgg16-poster (poster features")
+    )
