@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..app import Reelpick, data_path
@@ -36,7 +36,6 @@ from .conventions import (
     quiet_broken_pipe,
 )
 from .demo import cmd_demo
-from .evaluate import Task, cmd_evaluate
 from .fitting import fit_plugins, report_failures
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
@@ -167,13 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate = command(
         "evaluate",
-        cmd_evaluate,
+        cmd_evaluate_lazily,
         "measure rating accuracy and similar-movie quality, or top-N recommendations",
     )
     evaluate.add_argument(
         "--task",
-        choices=[task.value for task in Task],
-        default=Task.RATING.value,
+        choices=EvaluationTasks(),
+        metavar="TASK",  # argparse would list the choices (and import them) at once
+        default=None,
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
         "recommendations on a temporal split; groups: one list for synthetic groups; cold: "
         "movies whose ratings are held out",
@@ -257,6 +257,30 @@ def build_parser() -> argparse.ArgumentParser:
     bot = command("bot", cmd_bot, "run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     bot.add_argument("--mode", choices=["polling", "webhook"], help="default: bot.mode")
     return parser
+
+
+class EvaluationTasks(Sequence[str]):
+    """``evaluate --task``'s choices, read from :class:`~reelpick.cli.evaluate.Task` only when
+    argparse checks a value or prints help: the evaluation's imports (SciPy's statistics) are
+    half the start-up time of every other command."""
+
+    def _names(self) -> list[str]:
+        from .evaluate import Task
+
+        return [task.value for task in Task]
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def cmd_evaluate_lazily(config: Config, args: argparse.Namespace) -> int:
+    from .evaluate import Task, cmd_evaluate
+
+    args.task = Task(args.task) if args.task else Task.RATING  # the default: rating
+    return cmd_evaluate(config, args)
 
 
 def cmd_similar(config: Config, args: argparse.Namespace) -> int:

@@ -254,3 +254,16 @@ def test_the_demo_answers_from_one_plugin_first_then_fits_the_rest(
         .splitlines()[-1]
         .startswith("Not fitted in the demo: vgg16-poster (poster features")
     )
+
+
+def test_commands_other_than_evaluate_do_not_import_the_evaluation() -> None:
+    """SciPy's statistics, which the evaluation imports, were half of every command's
+    start-up (and of the demo's time to its first answer)."""
+    probe = (
+        "import sys; from reelpick.cli import main; main(['similar', '--help']); "
+        "print('reelpick.evaluation' in sys.modules, 'scipy.stats' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert done.stdout.splitlines()[-1] == "False False", done.stderr
