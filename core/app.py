@@ -99,7 +99,7 @@ class Reelpick:
 
     @cached_property
     def titles(self) -> TitleIndex:
-        return TitleIndex(self.dataset)
+        return TitleIndex(self.dataset, self.settings.search)
 
     def search(self, query: str, limit: int = 5) -> SearchResult:
         return self.titles.search(query, limit)

@@ -8,6 +8,7 @@ the TMDB key) are never read from files: see :func:`secret`.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -130,6 +131,18 @@ class Config:
     def where(self, *keys: str) -> str:
         """Human name of a setting, for error messages: ``config.toml: [bot] k``."""
         return setting_name(self.path, *keys)
+
+    def unused_plugin_tables(self, installed: list[str]) -> list[str]:
+        """One line per ``[plugins.NAME]`` table that names no installed plugin (its settings
+        would be silently unused), with the closest installed name when there is one."""
+        lines = []
+        for name, table in self.values["plugins"].items():
+            if isinstance(table, dict) and name not in installed:
+                close = difflib.get_close_matches(name, installed, n=1, cutoff=0.6)
+                hint = f"; did you mean [plugins.{close[0]}]?" if close else ""
+                where = f"{self.path or 'built-in defaults'}: [plugins.{name}]"
+                lines.append(f"{where}: no such plugin installed{hint}")
+        return lines
 
 
 def secret(name: str) -> str | None:

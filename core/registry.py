@@ -8,11 +8,11 @@ whose ``@hookimpl`` methods pluggy registers under the entry's name.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -91,6 +91,9 @@ class Registry:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
                 self._load(ep.name, f"entry point ({dist})", ep.load)
+        if load_builtins and load_entry_points:  # a real installation: unused tables
+            for line in config.unused_plugin_tables([*self.plugins, *self._failed_names()]):
+                log.warning("%s", line)
 
     # -- loading ---------------------------------------------------------------------
     def register(
@@ -161,9 +164,9 @@ class Registry:
             raise
         except Exception as exc:  # a broken plugin must not stop the others from loading
             # One line: the reason is shown in tables (pluggy's messages span several lines).
-            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            reason = _one_line(exc)
             log.error("plugin %s (%s) failed to load: %s", name, origin, reason)
-            log.debug("%s", traceback.format_exc())
+            _trace(f"plugin {name} failed to load")
             self.failures.append(LoadFailure(name, origin, reason))
 
     def _params(self, name: str, info: PluginInfo) -> dict[str, Any]:
@@ -197,8 +200,12 @@ class Registry:
         wanted = self.config.enabled_plugins if only is None else only
         unknown = [n for n in wanted if n not in self.plugins and n not in self._failed_names()]
         if unknown:
+            names = [*self.plugins, *self._failed_names()]
+            close = difflib.get_close_matches(unknown[0], names, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             known = ", ".join(self.plugins) or "none"
-            raise ConfigError(f"unknown plugin {unknown[0]!r} (installed: {known})")
+            where = f"{self.config.where('plugins', 'enabled')}: " if only is None else ""
+            raise ConfigError(f"{where}unknown plugin {unknown[0]!r} ({hint}installed: {known})")
         return [n for n in wanted if n in self.plugins]
 
     def _failed_names(self) -> set[str]:
@@ -264,8 +271,8 @@ class Registry:
             try:
                 handed = self._caller(provider, "reelpick_provide")(product=product)
             except Exception as exc:
-                log.exception("plugin %s failed to provide %s", provider, product)
-                return {}, f"{why} failed to hand it over ({type(exc).__name__}: {exc})"
+                _trace(f"plugin {provider} failed to provide {product}")
+                return {}, f"{why} failed to hand it over ({_one_line(exc)})"
             if handed is None:
                 return {}, f"{why} handed nothing over (reelpick_provide returned None)"
             products[product] = handed
@@ -283,15 +290,13 @@ class Registry:
                 config=self.config,
                 needs=products,
             )
-        except ConfigError as exc:
-            # A setting the plugin itself judged wrong: the person needs the line, not a trace.
-            log.error("plugin %s cannot be fitted: %s", name, exc)
-            plugin.fitted = False
-            return f"{type(exc).__name__}: {exc}"
         except Exception as exc:
-            log.exception("plugin %s failed to fit", name)
+            # One line for the caller to show; the traceback only in the verbose log (a
+            # ConfigError is a setting the plugin judged wrong: the person needs the line).
+            if not isinstance(exc, ConfigError):
+                _trace(f"plugin {name} failed to fit")
             plugin.fitted = False
-            return f"{type(exc).__name__}: {exc}"
+            return _one_line(exc)
         plugin.fitted = True
         plugin.fitted_on = dataset
         log.info("plugin %s ready in %.1f s", name, time.perf_counter() - started)
@@ -410,13 +415,10 @@ class Registry:
                 name, label, no_answer=str(exc), seconds=time.perf_counter() - started
             )
         except Exception as exc:
-            log.exception("plugin %s failed on %s", name, about)
-            return PluginAnswer(
-                name,
-                label,
-                error=f"{type(exc).__name__}: {exc}",
-                seconds=time.perf_counter() - started,
-            )
+            log.error("plugin %s failed on %s: %s", name, about, _one_line(exc))
+            _trace(f"plugin {name} failed on {about}")
+            error = _one_line(exc)
+            return PluginAnswer(name, label, error=error, seconds=time.perf_counter() - started)
         return PluginAnswer(
             name, label, neighbours=neighbours, seconds=time.perf_counter() - started
         )
@@ -490,6 +492,16 @@ def _check_info(info: PluginInfo) -> None:
             raise PluginError(
                 f"PluginInfo.variants[{variant!r}] sets unknown parameter {unknown[0]!r}"
             )
+
+
+def _one_line(exc: BaseException) -> str:
+    """``"TypeError: ..."`` on one line (a plugin's message may span several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _trace(what: str) -> None:
+    """The traceback of the exception being handled, for ``-v`` (INFO) logs only."""
+    log.info("%s", what, exc_info=True)
 
 
 def _import(target: str) -> Any:

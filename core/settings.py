@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 import platformdirs
 
 from .catalogue.settings import CatalogueSettings, TMDBSettings
+from .data.search import SearchSettings
 from .engine.settings import EngineSettings
 from .errors import ConfigError
 from .fusion import check_weights
@@ -351,6 +352,7 @@ class Settings:
     movienight: MovieNightSettings = field(default_factory=MovieNightSettings)
     picks: PickSettings = field(default_factory=PickSettings)
     groups: GroupSettings = field(default_factory=GroupSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -384,6 +386,7 @@ class Settings:
             ),
             picks=PickSettings.from_table(table("picks"), where("picks")),
             groups=GroupSettings.from_table(table("groups"), where("groups")),
+            search=_plain(SearchSettings, table("search")),
         )
 
 

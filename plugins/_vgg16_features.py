@@ -25,7 +25,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from reelpick import PluginError  # noqa: E402
 
@@ -34,6 +33,8 @@ from ._vgg16_store import Compute, FeatureSpec, Pooling  # noqa: E402
 Item = TypeVar("Item", bound=Hashable)
 
 log = logging.getLogger(__name__)
+# Long stages are reported here; the command line shows them with counts and time left.
+progress_log = logging.getLogger("reelpick.progress")
 
 SIZE = (224, 224)
 PREFETCH_BATCHES = 2
@@ -121,10 +122,14 @@ def extract(
             log.warning("poster %s could not be decoded (%s); left out", item, exc)
             return None
 
-    with (
-        ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool,
-        tqdm(total=len(todo), unit="img", desc="VGG16 features", disable=not progress) as bar,
-    ):
+    done = 0
+
+    def report() -> None:
+        if progress and todo:
+            progress_log.info("poster features", extra={"done": done, "total": len(todo)})
+
+    report()
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         queue: deque = deque()
         upcoming = iter(batches)
 
@@ -144,7 +149,8 @@ def extract(
             found = dict(zip(good, vectors, strict=True))
             for i, item in enumerate(batch):
                 yield item, found.get(i)
-            bar.update(len(batch))
+            done += len(batch)
+            report()
 
 
 def features_of(images: list[bytes], spec: FeatureSpec, batch_size: int = 16) -> np.ndarray:

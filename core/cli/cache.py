@@ -14,6 +14,7 @@ from ..data import load_dataset
 from ..errors import ReelpickError
 from ..registry import Registry
 from ..state import prepare_state
+from .messages import number, plural
 
 
 def current_stores(config: Config) -> tuple[list[Path], dict[str, str], list[str]]:
@@ -57,8 +58,9 @@ def cmd_cache_info(config: Config, args: argparse.Namespace) -> int:
         return 0
     print(f"cache: {config.cache_dir} ({human_bytes(total)})")
     for u in usage:
-        stores = f", {u.stores} fits ({u.current if current else '?'} current)" if u.stores else ""
-        print(f"  {u.name:<20} {human_bytes(u.bytes):>10}  {u.files} files{stores}")
+        shown = number(u.current) if current else "?"
+        stores = f", {plural(u.stores, 'fit')} ({shown} current)" if u.stores else ""
+        print(f"  {u.name:<20} {human_bytes(u.bytes):>10}  {plural(u.files, 'file')}{stores}")
     return 0
 
 
@@ -81,5 +83,5 @@ def cmd_cache_prune(config: Config, args: argparse.Namespace) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for entry in removed:
         print(f"{verb} {entry.path} ({human_bytes(entry.bytes)}): {entry.reason}")
-    print(f"{verb} {len(removed)} entries, {human_bytes(freed)}")
+    print(f"{verb} {plural(len(removed), 'entry', 'entries')}, {human_bytes(freed)}")
     return 0

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..app import Reelpick, data_path
@@ -17,13 +17,13 @@ from ..data.fetch import fetch_dataset
 from ..errors import ReelpickError
 from ..registry import Registry
 from ..render.contact_sheet import MAX_K
-from ..types import Profile
 from ..version import __version__
 from .backup import cmd_backup, cmd_restore
 from .bot import cmd_bot
 from .cache import cmd_cache_info, cmd_cache_prune
 from .catalogue import add_arguments as add_catalogue_arguments
 from .catalogue import cmd_catalogue_sync
+from .check import cmd_check
 from .conventions import (
     EXIT_CODES_EPILOG,
     EXIT_ERROR,
@@ -31,28 +31,40 @@ from .conventions import (
     EXIT_USAGE,
     MAX_SIMILAR_K,
     ArgumentParser,
+    add_global_options,
     bounded_int,
-    fit_with_progress,
+    global_options_parser,
+    merge_global_options,
+    quiet_broken_pipe,
 )
-from .evaluate import Task, cmd_evaluate
+from .demo import cmd_demo
+from .fitting import fit_plugins, report_failures
 from .info import add_arguments as add_info_arguments
 from .info import cmd_info
 from .info import resolve as resolve_title
 from .output import answers_json, format_answer, yes
 from .posters import cmd_posters_fetch
+from .progress import install as install_progress
 from .recommend import add_arguments as add_recommend_arguments
-from .recommend import cmd_recommend, format_picks, picks_for
+from .recommend import cmd_recommend
 from .show import cmd_show
 
 log = logging.getLogger("reelpick")
 
-DEMO_TITLES = ["Heat", "Toy Story", "The Matrix", "Amelie", "Lion King"]
-
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = merge_global_options(parser.parse_args(argv))
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     logging.basicConfig(
@@ -63,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         else logging.ERROR
         if args.quiet
         else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # A command's warnings read like its other messages; the bot (a service) and -v keep
+        # the time, level and source of each line.
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if args.verbose or getattr(args, "run", None) is cmd_bot
+        else "reelpick: %(message)s",
     )
+    install_progress(args.quiet)
     if getattr(args, "run", None) is None:  # no command, or a command group without its action
         getattr(args, "parser", parser).print_help(sys.stderr)
         return EXIT_USAGE
@@ -74,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(config, args) or 0
     except ReelpickError as exc:
         print(f"reelpick: {exc}", file=sys.stderr)
+        if args.verbose:
+            log.info("where it happened", exc_info=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("reelpick: interrupted", file=sys.stderr)
@@ -87,22 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config file (default: $REELPICK_CONFIG, ./config.toml, "
-        "then ~/.config/reelpick/config.toml)",
-    )
+    add_global_options(parser)
     parser.add_argument("--version", action="version", version=f"reelpick {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="errors only: no warnings, no progress bars"
-    )
+    common = global_options_parser()
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, run: Callable[..., int] | None, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help)
+        sub = commands.add_parser(name, help=help, description=help, parents=[common])
         sub.set_defaults(run=run, parser=sub)  # parser: whose help a bare group prints
+        return sub
+
+    def action(group: Any, name: str, run: Callable[..., int], help: str) -> Any:
+        sub = group.add_parser(name, help=help, description=help, parents=[common])
+        sub.set_defaults(run=run)
         return sub
 
     similar = command("similar", cmd_similar, "movies similar to a title, from every plugin")
@@ -129,25 +145,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.add_argument("--json", action="store_true")
 
-    command("demo", cmd_demo, "fit on the configured data and show similar movies for a few titles")
+    demo = command(
+        "demo", cmd_demo, "fit on the configured data and show similar movies for a few titles"
+    )
+    demo.add_argument(
+        "--all", action="store_true", help="also fit the poster plugins (minutes on a CPU)"
+    )
+
+    check = command(
+        "check", cmd_check, "run the plugin contract kit on an installed plugin (for its author)"
+    )
+    check.add_argument("name", help="the plugin's name, as `reelpick plugins` lists it")
+    check.add_argument(
+        "--movies", type=bounded_int(20, 100_000, "--movies"), default=400,
+        help="movies of the configured data to check on (default 400)",
+    )  # fmt: skip
+    check.add_argument("-k", type=bounded_int(2, 100), default=10, help="answers asked for")
 
     data = command("data", None, "MovieLens datasets").add_subparsers(
         title="data commands", metavar="ACTION"
     )
-    fetch = data.add_parser("fetch", help="download an official GroupLens dataset")
-    fetch.set_defaults(run=cmd_data_fetch)
+    fetch = action(data, "fetch", cmd_data_fetch, "download an official GroupLens dataset")
     fetch.add_argument("name", nargs="?", default=None, help="dataset name (default: data.source)")
     fetch.add_argument("--url", help="download from this URL instead of GroupLens")
     fetch.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate = command(
         "evaluate",
-        cmd_evaluate,
+        cmd_evaluate_lazily,
         "measure rating accuracy and similar-movie quality, or top-N recommendations",
     )
     evaluate.add_argument(
         "--task",
-        choices=[task.value for task in Task],
-        default=Task.RATING.value,
+        choices=EvaluationTasks(),
+        metavar="TASK",  # argparse would list the choices (and import them) at once
+        default=None,
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
         "recommendations on a temporal split; groups: one list for synthetic groups; cold: "
         "movies whose ratings are held out",
@@ -178,10 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     posters = command("posters", None, "movie posters (TMDB, offline folder, placeholders)")
     poster_actions = posters.add_subparsers(title="poster commands", metavar="ACTION")
-    poster_fetch = poster_actions.add_parser(
-        "fetch", help="download posters from TMDB into the cache"
+    poster_fetch = action(
+        poster_actions, "fetch", cmd_posters_fetch, "download posters from TMDB into the cache"
     )
-    poster_fetch.set_defaults(run=cmd_posters_fetch)
     poster_fetch.add_argument(
         "--limit", type=int, help="at most this many movies (most rated first)"
     )
@@ -207,22 +237,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_info_arguments(command("info", cmd_info, "what a movie is and where to watch it"))
     catalogue = command("catalogue", None, "movies beyond the rating data, from TMDB")
     catalogue_actions = catalogue.add_subparsers(title="catalogue commands", metavar="ACTION")
-    catalogue_sync = catalogue_actions.add_parser(
-        "sync", help="store recent and upcoming releases (resumable)"
+    catalogue_sync = action(
+        catalogue_actions,
+        "sync",
+        cmd_catalogue_sync,
+        "store recent and upcoming releases (resumable)",
     )
-    catalogue_sync.set_defaults(run=cmd_catalogue_sync)
     add_catalogue_arguments(catalogue_sync)
 
     cache = command("cache", None, "what the cache holds; remove fits nothing uses")
     cache_actions = cache.add_subparsers(title="cache commands", metavar="ACTION")
-    cache_info = cache_actions.add_parser("info", help="size per plugin and folder")
-    cache_info.set_defaults(run=cmd_cache_info)
+    cache_info = action(cache_actions, "info", cmd_cache_info, "size per plugin and folder")
     cache_info.add_argument("--json", action="store_true", help="machine-readable output")
-    cache_prune = cache_actions.add_parser(
+    cache_prune = action(
+        cache_actions,
         "prune",
-        help="remove fits of other data, versions or parameters, and evaluation splits",
+        cmd_cache_prune,
+        "remove fits of other data, versions or parameters, and evaluation splits",
     )
-    cache_prune.set_defaults(run=cmd_cache_prune)
     cache_prune.add_argument("--dry-run", action="store_true", help="only say what would go")
     cache_prune.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -243,12 +275,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class EvaluationTasks(Sequence[str]):
+    """``evaluate --task``'s choices, read from :class:`~reelpick.cli.evaluate.Task` only when
+    argparse checks a value or prints help: the evaluation's imports (SciPy's statistics) are
+    half the start-up time of every other command."""
+
+    def _names(self) -> list[str]:
+        from .evaluate import Task
+
+        return [task.value for task in Task]
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def cmd_evaluate_lazily(config: Config, args: argparse.Namespace) -> int:
+    from .evaluate import Task, cmd_evaluate
+
+    args.task = Task(args.task) if args.task else Task.RATING  # the default: rating
+    return cmd_evaluate(config, args)
+
+
 def cmd_similar(config: Config, args: argparse.Namespace) -> int:
-    app = Reelpick.open(config, plugins=args.plugin)
+    app = Reelpick.open(config, fit=False)
+    app.registry.enabled(args.plugin)  # an unknown --plugin is refused before anything else
     # Dataset and catalogue titles, and TMDB's when a key is set and no local title is sure.
     movie_id = resolve_title(app, args.title, as_json=args.json)
     if movie_id is None:
-        return EXIT_NO_MATCH
+        return EXIT_NO_MATCH  # before any fit: a typo costs a second, not the fits
+    report_failures(fit_plugins(app, args.plugin, quiet=args.quiet))
     answers = app.similar(movie_id, args.k, args.plugin)
     if args.json:
         print(json.dumps(answers_json(app, movie_id, answers), indent=2))
@@ -265,9 +323,10 @@ def cmd_fit(config: Config, args: argparse.Namespace) -> int:
         engine = {**config.values["engine"], "name": args.engine}
         config = Config(values={**config.values, "engine": engine}, path=config.path)
     app = Reelpick.open(config, fit=False)
-    results = fit_with_progress(app, args.plugin, quiet=args.quiet)
+    outcomes = fit_plugins(app, args.plugin, quiet=args.quiet)
     engine_failure = next(
-        (e for e in results.values() if e and e.startswith("EngineError: ")), None
+        (o.error for o in outcomes.values() if o.error and o.error.startswith("EngineError: ")),
+        None,
     )
     if engine_failure:
         # The engine itself is unusable (no Java, no master): say so once, not per plugin.
@@ -275,13 +334,16 @@ def cmd_fit(config: Config, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if args.json:
         rows = [
-            {"plugin": name, "ok": error is None, "error": error} for name, error in results.items()
-        ]
+            {"plugin": o.plugin, "ok": o.ok, "how": o.how, "seconds": round(o.seconds, 3),
+             "error": o.error}
+            for o in outcomes.values()
+        ]  # fmt: skip
         print(json.dumps(rows, indent=2))
     elif not args.quiet:
-        for name, error in results.items():
-            print(f"{name}: {'ok' if error is None else 'FAILED: ' + error}")
-    return EXIT_ERROR if any(results.values()) else 0
+        for o in outcomes.values():
+            said = o.how if o.ok else f"FAILED: {o.error}"
+            print(f"{o.plugin}: {said}")
+    return EXIT_ERROR if any(not o.ok for o in outcomes.values()) else 0
 
 
 def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
@@ -329,31 +391,6 @@ def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
             print(
                 f"{row['name']:<16} {row['version']:<8} {yes(row['enabled']):<8} {shown:<7} {row['origin']}"
             )
-    return 0
-
-
-def cmd_demo(config: Config, args: argparse.Namespace) -> int:
-    app = Reelpick.open(config, fit=False)
-    fit_with_progress(app, quiet=args.quiet)  # a plugin that fails shows its error in answers
-    print(
-        f"Data: {app.dataset.source} ({len(app.dataset.movies):,} movies, "
-        f"{len(app.dataset.ratings):,} ratings)\n"
-    )
-    for title in DEMO_TITLES:
-        found = app.search(title)
-        if not found.candidates:
-            continue
-        movie_id = found.candidates[0].movie_id
-        print(f"=== {title!r} -> {app.dataset.label(movie_id)}")
-        for answer in app.similar(movie_id, 5):
-            print(format_answer(app, answer))
-    # And for a person: someone who loved the first three titles.
-    loved = [c[0].movie_id for t in DEMO_TITLES[:3] if (c := app.search(t).candidates)]
-    if loved:
-        _, picks = picks_for(app, Profile(ratings=dict.fromkeys(loved, 5.0)), 5)
-        names = ", ".join(app.dataset.label(m) for m in loved)
-        print(f"=== For someone who loved {names}")
-        print(format_picks(app, picks))
     return 0
 
 

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from ..app import Reelpick
+from ..render.text import shorten
 from ..types import PluginAnswer
 
 
@@ -39,7 +40,7 @@ def format_answer(app: Reelpick, answer: PluginAnswer) -> str:
     elif not answer.neighbours:
         lines.append("  no similar movies found")
     for rank, n in enumerate(answer.neighbours, 1):
-        lines.append(f"  {rank:>2}. {app.movie_title(n.movie_id):<60.60} {n.score:6.3f}")
+        lines.append(f"  {rank:>2}. {fit_width(app.movie_title(n.movie_id), 60)} {n.score:6.3f}")
     return "\n".join(lines) + "\n"
 
 
@@ -68,3 +69,8 @@ def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> d
 
 def yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+def fit_width(label: str, width: int) -> str:
+    """``label`` in a column of ``width`` characters, cut at a word with an ellipsis."""
+    return f"{shorten(label, width):<{width}}"

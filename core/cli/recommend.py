@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,12 @@ from ..profiles import FORMATS, ProfileStore, read_import
 from ..profiles.model import ParsedImport
 from ..state import prepare_state
 from ..types import Neighbour, PluginAnswer, Profile, Recommendation
+from .conventions import EXIT_USAGE, MAX_RECOMMEND_K, bounded_int
+from .fitting import fit_plugins, report_failures
+from .messages import number, plural
+from .output import fit_width
 
 log = logging.getLogger(__name__)
-
-MAX_K = 100
 
 
 @dataclass
@@ -47,23 +50,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--save", metavar="NAME", help="also keep the --ratings file as local profile NAME"
     )
-    parser.add_argument("-k", type=int, default=10, help="movies per plugin (default 10)")
+    parser.add_argument(
+        "-k",
+        type=bounded_int(1, MAX_RECOMMEND_K),
+        default=10,
+        help=f"movies per plugin, 1-{MAX_RECOMMEND_K} (default 10)",
+    )
     parser.add_argument("--plugin", action="append", help="ask only this plugin (repeatable)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def cmd_recommend(config: Config, args: argparse.Namespace) -> int:
     """``reelpick recommend (--ratings FILE [--save NAME] | --user ID | --profile NAME)``."""
-    if not 1 <= args.k <= MAX_K:
-        raise ReelpickError(f"-k must be between 1 and {MAX_K}")
+    if not 1 <= args.k <= MAX_RECOMMEND_K:  # the parser checks too; this guards direct calls
+        print(
+            f"reelpick: -k must be between 1 and {MAX_RECOMMEND_K}, got {args.k}", file=sys.stderr
+        )
+        return EXIT_USAGE
     if args.save and not args.ratings:
         raise ReelpickError("--save keeps a --ratings file; give one")
     # Read the profile before fitting, so that a bad file is refused at once.
     app = Reelpick.open(config, plugins=args.plugin, fit=False)
     profile, summary = read_profile(app, args)
-    for name, error in app.registry.fit(app.dataset, args.plugin).items():
-        if error:
-            log.error("plugin %s is unavailable: %s", name, error)
+    report_failures(fit_plugins(app, args.plugin, quiet=args.quiet))
     answers = app.recommend(profile, args.k, args.plugin)
     picks = app.picks(profile, args.k, answers=answers)
     if args.json:
@@ -169,7 +178,8 @@ def format_recommendations(
     answers: list[PluginAnswer],
     picks: list[Recommendation],
 ) -> str:
-    lines = [f"Recommendations for a profile of {len(profile)} movies{_rows(summary)}:", ""]
+    size = plural(len(profile), "movie")
+    lines = [f"Recommendations for a profile of {size}{_rows(summary)}:", ""]
     if not answers:
         lines += ["No enabled plugin recommends for a profile.", ""]
     for answer in answers:
@@ -196,8 +206,9 @@ def _rows(summary: ProfileSummary) -> str:
     if not summary.unmatched:
         return ""
     shown = "; ".join(f"row {u['row']}: {u['reason']}" for u in summary.unmatched[:3])
-    more = f"; {len(summary.unmatched) - 3} more" if len(summary.unmatched) > 3 else ""
-    return f" ({len(summary.unmatched)} of {summary.rows} rows not matched: {shown}{more})"
+    more = f"; {number(len(summary.unmatched) - 3)} more" if len(summary.unmatched) > 3 else ""
+    unmatched = number(len(summary.unmatched))
+    return f" ({unmatched} of {plural(summary.rows, 'row')} not matched: {shown}{more})"
 
 
 def _shortfall(answer: PluginAnswer) -> str:
@@ -213,7 +224,7 @@ def _block(app: Reelpick, title: str, found: Sequence[Neighbour], shortfall: str
     if not found:
         lines.append(f"  {shortfall}")
     for rank, n in enumerate(found, 1):
-        lines.append(f"  {rank:>2}. {app.dataset.label(n.movie_id):<60.60} {n.score:7.3f}")
+        lines.append(f"  {rank:>2}. {fit_width(app.dataset.label(n.movie_id), 60)} {n.score:7.3f}")
         because = getattr(n, "because", ())
         if because:
             names = ", ".join(str(app.dataset.movies.at[m, "name"]) for m in because)

@@ -14,6 +14,7 @@ from ..app import Reelpick
 from ..config import Config
 from ..render.contact_sheet import MAX_K, contact_sheet_png
 from .conventions import EXIT_ERROR, EXIT_NO_MATCH, EXIT_USAGE
+from .fitting import fit_plugins, report_failures
 from .output import resolve_or_explain
 
 
@@ -27,10 +28,12 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         print(f"reelpick: {output.parent} is not a folder", file=sys.stderr)
         return EXIT_ERROR
-    app = Reelpick.open(config, plugins=args.plugin)
+    app = Reelpick.open(config, fit=False)
+    app.registry.enabled(args.plugin)  # an unknown --plugin is refused before anything else
     movie_id = resolve_or_explain(app, args.title, as_json=as_json)
     if movie_id is None:
-        return EXIT_NO_MATCH
+        return EXIT_NO_MATCH  # before any fit: a typo costs a second, not the fits
+    report_failures(fit_plugins(app, args.plugin, quiet=getattr(args, "quiet", False)))
     data = contact_sheet_png(app, movie_id, args.k, args.plugin)
     try:
         output.write_bytes(data)

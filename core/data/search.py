@@ -55,6 +55,15 @@ _FOLD = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ð": "d",
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """The ``[search]`` section of config.toml."""
+
+    # Best scores under this are no match at all ("no movie matches" rather than "could be"):
+    # bench/tune_search_floor.py chose it on typos of real titles against made-up words.
+    min_score: float = 66.0
+
+
+@dataclass(frozen=True)
 class Candidate:
     movie_id: int
     label: str  # "The Matrix (1999)"
@@ -85,7 +94,8 @@ def aliases(title: str) -> list[str]:
 class TitleIndex:
     """Search over all titles of a dataset (built once, queried many times)."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, settings: SearchSettings | None = None) -> None:
+        self.settings = settings or SearchSettings()
         movies = dataset.movies
         ids = movies.index.to_numpy(dtype=np.int64)
         years = movies["year"].to_numpy(dtype=float, na_value=np.nan)
@@ -158,8 +168,13 @@ class TitleIndex:
                 # "Blade Runner 2049": the number may belong to the title instead.
                 for movie_id, score in self._score(f"{text} {year}", limit).items():
                     scores[movie_id] = max(scores.get(movie_id, 0.0), score)
+        floor = self.settings.min_score
         ranked = sorted(
-            ((score, self._popularity.get(m, 0), m) for m, score in scores.items()),
+            (
+                (score, self._popularity.get(m, 0), m)
+                for m, score in scores.items()
+                if score >= floor
+            ),
             key=lambda r: (-r[0], -r[1], r[2]),
         )[:limit]
         candidates = [Candidate(m, self._labels[m], round(s, 1)) for s, _, m in ranked]

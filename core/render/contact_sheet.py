@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageOps
 from ..app import Reelpick
 from ..posters import Poster, PosterSource, PosterStore
 from ..types import PluginAnswer
-from .text import font, wrap
+from .text import fit_pixels, font, wrap
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def contact_sheet(
             draw.line((MARGIN, top, width - MARGIN, top), fill=(222, 222, 218), width=1)
         y = top + GAP
         face = font(19, bold=True)
-        label_lines = wrap(answer.label, face, LABEL_W - 16)[:3]
+        label_lines = wrap(answer.label, face, LABEL_W - 16, max_lines=3)
         for n, line in enumerate(label_lines):
             draw.text((MARGIN, y + 4 + n * 24), line, font=face, fill=INK)
         draw.text((MARGIN, y + 8 + len(label_lines) * 24), answer.plugin, font=font(13), fill=MUTED)
@@ -109,7 +109,7 @@ def contact_sheet(
         )
         message = _no_results(answer)
         if message:
-            lines = wrap(message, font(16), width - x_results - MARGIN)[:4]
+            lines = wrap(message, font(16), width - x_results - MARGIN, max_lines=4)
             for n, line in enumerate(lines):
                 draw.text(
                     (x_results + 6, arrow_y - 12 * len(lines) + n * 24 + 12 - 12),
@@ -172,9 +172,7 @@ def _cell(
     name = str(row["name"]) if row is not None else f"Movie {movie_id}"
     year = row["year"] if row is not None and pd.notna(row["year"]) else None
     face = font(13, bold=True)
-    lines = wrap(name, face, CELL_W)
-    if len(lines) > 2:
-        lines = [lines[0], _fit(" ".join(lines[1:]), 13, CELL_W, bold=True)]
+    lines = wrap(name, face, CELL_W, max_lines=2)
     ty = y + CELL_H + 6
     for line in lines:
         draw.text((x, ty), line, font=face, fill=INK)
@@ -188,13 +186,8 @@ def _cell(
 
 
 def _fit(text: str, size: int, width: int, bold: bool = True) -> str:
-    """``text`` cut with an ellipsis to fit ``width`` pixels."""
-    face = font(size, bold=bold)
-    if face.getlength(text) <= width:
-        return text
-    while text and face.getlength(text + "…") > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
+    """``text`` cut at a word with an ellipsis to fit ``width`` pixels."""
+    return fit_pixels(text, font(size, bold=bold), width)
 
 
 def _no_results(answer: PluginAnswer) -> str | None:

@@ -1,7 +1,9 @@
-"""Text on images: fonts (DejaVu Sans where installed) and word wrapping to a pixel width."""
+"""Text for people: fonts (DejaVu Sans where installed), word wrapping to a pixel width, and
+shortening that cuts at a word with an ellipsis, never inside one ("(Léon) (199")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from PIL import ImageFont
@@ -23,8 +25,47 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
     return ImageFont.load_default(size=size)
 
 
-def wrap(text: str, face: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
-    """Greedy word wrap to ``width`` pixels; words longer than a line are cut."""
+ELLIPSIS = "…"
+
+Face = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: whole words and an ellipsis when cut (a
+    single word longer than ``width`` is the only thing ever cut inside)."""
+    return _shorten(" ".join(text.split()), lambda t: len(t) <= width)
+
+
+def fit_pixels(text: str, face: Face, width: int) -> str:
+    """``text`` in at most ``width`` pixels of ``face``, cut at a word with an ellipsis."""
+    return _shorten(" ".join(text.split()), lambda t: face.getlength(t) <= width)
+
+
+def _shorten(text: str, fits: Callable[[str], bool]) -> str:
+    if fits(text):
+        return text
+    words = text.split(" ")
+    for n in range(len(words) - 1, 0, -1):
+        candidate = " ".join(words[:n]).rstrip(",;:-–([{/") + ELLIPSIS
+        if fits(candidate):
+            return candidate
+    cut = text  # one word is already too long: the only case cut inside a word
+    while cut and not fits(cut + ELLIPSIS):
+        cut = cut[:-1]
+    return cut + ELLIPSIS if cut else ""
+
+
+def wrap(text: str, face: Face, width: int, max_lines: int | None = None) -> list[str]:
+    """Greedy word wrap to ``width`` pixels; words longer than a line are split. With
+    ``max_lines``, the last line ends at a word with an ellipsis when the text goes on."""
+    lines = _wrap(text, face, width)
+    if max_lines is not None and len(lines) > max_lines:
+        rest = " ".join(lines[max_lines - 1 :])
+        lines = [*lines[: max_lines - 1], fit_pixels(rest, face, width)]
+    return lines
+
+
+def _wrap(text: str, face: Face, width: int) -> list[str]:
     lines: list[str] = []
     line = ""
     for word in text.split():

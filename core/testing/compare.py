@@ -6,6 +6,7 @@ after a fit or a query with these.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ import numpy as np
 
 from ..errors import NoAnswer
 from ..types import Neighbour
+
+log = logging.getLogger(__name__)
 
 # Scores closer than this count as a tie when comparing two fits' answers.
 SCORE_TOLERANCE = 1e-5
@@ -47,6 +50,7 @@ def outcome_of(call: Callable[[], Any], item: str) -> Outcome:
     except NoAnswer as exc:
         return Outcome(no_answer=str(exc))
     except Exception as exc:
+        log.info("the plugin raised", exc_info=True)  # the traceback with -v only
         return Outcome(error=f"{type(exc).__name__}: {exc}")
     if found is None:
         return Outcome(error="returned None (return a list, or raise NoAnswer)")

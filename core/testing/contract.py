@@ -51,6 +51,7 @@ from ..registry import Registry
 from .compare import Outcome, close_lists, outcome_of, same_ranking, snapshot
 from .datasets import pick_queries
 from .recommend_checks import RecommendChecks
+from .report import report_problems
 from .sources import PluginSource, default_name, factory_of
 
 TOML_TYPES = (bool, int, float, str, list, dict)
@@ -486,11 +487,4 @@ class _Checker:
     def _fail_now(self) -> None:
         __tracebackhide__ = True
         if self.problems:
-            shown = self.problems[:12]
-            more = len(self.problems) - len(shown)
-            lines = "\n".join(f"  - {p}" for p in shown)
-            tail = f"\n  ... and {more} more" if more > 0 else ""
-            raise PluginContractError(
-                f"plugin {self.name!r} ({self.label}) breaks the reelpick plugin contract:\n"
-                f"{lines}{tail}"
-            )
+            raise PluginContractError(report_problems(self.name, self.label, self.problems))

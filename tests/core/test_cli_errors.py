@@ -98,8 +98,12 @@ def test_huge_user_id_is_a_data_error_naming_file_and_line(make_config, tmp_path
 
 def test_fit_and_show_speak_json(cli, tmp_path: Path) -> None:
     code, out, err = cli("-q", "fit", "--json")
-    assert code == 0 and json.loads(out) == [{"plugin": "cosine-cf", "ok": True, "error": None}]
+    (row,) = json.loads(out)
+    assert code == 0 and row["plugin"] == "cosine-cf" and row["ok"] and row["error"] is None
+    assert row["how"] == "fitted"
     assert err == ""  # -q: no progress bar, no warnings
+    code, out, err = cli("fit", "--json", "-q")  # the global options after the command too
+    assert code == 0 and json.loads(out)[0]["how"] == "loaded" and err == ""
     sheet = tmp_path / "sheet.png"
     code, out, _ = cli("show", "Movie 1 (1991)", "-k", "2", "-o", str(sheet), "--json")
     shown = json.loads(out)
@@ -206,15 +210,13 @@ def test_a_deeply_nested_config_is_one_line(tmp_path: Path, text: str) -> None:
 
 
 def test_a_negative_plugin_parameter_is_one_line(make_config, small_movielens) -> None:
-    """The plugin judges its own parameter: one line naming the setting, no traceback, and
-    the command goes on without that plugin."""
+    """The plugin judges its own parameter (ConfigError from its fit): a mistake in the
+    config, so the command stops with exit 1 and one line naming the plugin and setting."""
     config = make_config(
         "[plugins.cosine-cf]\nneighbours = -5\n", data=small_movielens, enabled=["cosine-cf"]
     )
-    done = run_reelpick("similar", "Movie 1", config=config.path)
-    assert "Traceback" not in done.stderr
-    assert (
-        "plugin cosine-cf cannot be fitted: [plugins.cosine-cf] neighbours must be 1 or more, "
-        "got -5" in done.stderr
+    done = run_reelpick("similar", "Movie 1 (1991)", config=config.path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert one_line(done.stderr) == (
+        "reelpick: plugin cosine-cf: [plugins.cosine-cf] neighbours must be 1 or more, got -5"
     )
-    assert "cosine-CF is not fitted" in done.stdout

@@ -101,11 +101,10 @@ def test_save_then_recommend_from_the_local_profile(cli, ratings_file: Path) -> 
         (["--ratings", "{missing}"], "cannot read it"),
         (["--ratings", "{binary}"], "not a text file"),
         (["--ratings", "{wrong}"], "Letterboxd"),
-        (["--user", "1", "-k", "0"], "-k must be between 1 and"),
         (["--user", "1", "--save", "x"], "--save keeps a --ratings file"),
         (["--user", "1", "--plugin", "nope"], "unknown plugin 'nope'"),
     ],
-    ids=["unknown-user", "missing", "binary", "wrong-columns", "k", "save", "plugin"],
+    ids=["unknown-user", "missing", "binary", "wrong-columns", "save", "plugin"],
 )
 def test_bad_input_is_one_line(cli, tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02" * 100)
