@@ -12,6 +12,7 @@ import math
 from collections.abc import Container
 from typing import Any
 
+from .errors import PluginError
 from .types import Neighbour
 
 
@@ -60,3 +61,22 @@ def neighbour_problems(
     if any(a < b for a, b in zip(scores, scores[1:], strict=False)):
         problems.append(f"returned neighbours not sorted best first: scores {scores}")
     return problems
+
+
+def checked_neighbours(
+    found: Any,
+    k: int,
+    movies: Container[int] | None,
+    exclude: frozenset[int],
+    hook: str,
+    query: int | None = None,
+) -> list[Neighbour]:
+    """``found`` trimmed to ``k``, or :class:`~reelpick.errors.PluginError` naming ``hook`` and
+    the first rule it breaks (what the registry does with every answer)."""
+    if found is None:
+        raise PluginError(f"{hook} returned nothing (None)")
+    neighbours = list(found)[:k]
+    problems = neighbour_problems(neighbours, k, movies, exclude, query)
+    if problems:
+        raise PluginError(f"{hook} {problems[0]}")
+    return neighbours

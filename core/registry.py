@@ -21,14 +21,14 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .answers import neighbour_problems
+from .answers import checked_neighbours
 from .cache import ArtifactStore
 from .config import Config, check_type
 from .data.movielens import Dataset
 from .errors import ConfigError, NoAnswer, PluginError
 from .hooktrace import log_hook_calls
 from .needs import plan_fits
-from .types import Need, Neighbour, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
+from .types import Need, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class Registry:
         return self._answer(
             name,
             f"movie {movie_id}",
-            lambda: _checked(
+            lambda: checked_neighbours(
                 self._caller(name, "reelpick_similar")(movie_id=int(movie_id), k=int(k)),
                 k,
                 self.dataset,
@@ -332,7 +332,7 @@ class Registry:
         return self._answer(
             name,
             f"new movie {movie.movie_id}",
-            lambda: _checked(call(movie=movie, k=int(k)), k, self.dataset, banned, hook),
+            lambda: checked_neighbours(call(movie=movie, k=int(k)), k, self.dataset, banned, hook),
         )
 
     def recommend(
@@ -367,7 +367,7 @@ class Registry:
             f"a profile of {len(profile)} movies",
             lambda: [
                 n if isinstance(n, Recommendation) else Recommendation(n.movie_id, n.score)
-                for n in _checked(
+                for n in checked_neighbours(
                     self._caller(name, "reelpick_recommend")(
                         profile=profile, k=int(k), exclude=banned
                     ),
@@ -388,7 +388,7 @@ class Registry:
         return self._answer(
             name,
             f"an image of {len(image):,} bytes",
-            lambda: _checked(
+            lambda: checked_neighbours(
                 self._caller(name, "reelpick_similar_image")(image=bytes(image), k=int(k)),
                 k,
                 self.dataset,
@@ -460,24 +460,6 @@ class Registry:
     def plugin_object(self, name: str) -> object:
         """The object registered as plugin ``name`` (tests and benchmarks inspect its state)."""
         return self.pm.get_plugin(name)
-
-
-def _checked(
-    found: Any,
-    k: int,
-    dataset: Dataset | None,
-    exclude: frozenset[int],
-    hook: str,
-    query: int | None = None,
-) -> list[Neighbour]:
-    """Hold a plugin to the contract (see :mod:`reelpick.answers`); trim to ``k``."""
-    if found is None:
-        raise PluginError(f"{hook} returned nothing (None)")
-    neighbours = list(found)[:k]
-    problems = neighbour_problems(neighbours, k, dataset, exclude, query)
-    if problems:
-        raise PluginError(f"{hook} {problems[0]}")
-    return neighbours
 
 
 def _check_info(info: PluginInfo) -> None:
