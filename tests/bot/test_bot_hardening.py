@@ -92,7 +92,7 @@ async def test_one_member_cannot_spend_the_whole_group_quota(server, bot_config,
         await server.wait_for(lambda: len(texts(server, GROUP)) == 4)
     replies = texts(server, GROUP)
     assert sum(r.startswith("That's a lot of requests") for r in replies) == 1
-    assert sum(r.startswith("<b>Send me a movie title") for r in replies) == 3
+    assert sum(r.startswith("<b>In this group") for r in replies) == 3
 
 
 async def test_the_bot_wide_cap_on_answers_says_busy(server, bot_config, reelpick_app):

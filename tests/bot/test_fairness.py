@@ -74,7 +74,7 @@ async def test_anonymous_admins_are_limited_as_their_group(server, bot_config, r
         )
     replies = texts(server, GROUP)
     assert sum(r.startswith(OVER_LIMIT) for r in replies) == 1
-    assert sum(r.startswith("<b>Send me a movie title") for r in replies) == 3
+    assert sum(r.startswith("<b>In this group") for r in replies) == 3
 
 
 async def test_channel_senders_are_limited_by_their_channel(server, bot_config, reelpick_app):
@@ -88,7 +88,7 @@ async def test_channel_senders_are_limited_by_their_channel(server, bot_config, 
         )
     replies = texts(server, GROUP)
     assert sum(r.startswith(OVER_LIMIT) for r in replies) == 1
-    assert sum(r.startswith("<b>Send me a movie title") for r in replies) == 3
+    assert sum(r.startswith("<b>In this group") for r in replies) == 3
 
 
 async def test_inline_queries_are_throttled_per_person(server, bot_config, reelpick_app):

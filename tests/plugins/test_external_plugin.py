@@ -197,7 +197,7 @@ def test_reelpick_plugins_json_and_fit(
     # The same commands in this process (quicker than more subprocesses): fit, list again.
     monkeypatch.syspath_prepend(str(site))
     assert main(["--config", str(config), "fit", "--plugin", "genre-tags"]) == 0
-    assert "genre-tags: ok" in capsys.readouterr().out
+    assert "genre-tags: fitted" in capsys.readouterr().out
     assert main(["--config", str(config), "plugins", "--json"]) == 0
     again = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert again["genre-tags"]["fitted"] is True and again["cosine-cf"]["fitted"] is False
@@ -271,7 +271,7 @@ def test_enabled_in_config_with_params_beside_a_builtin(site: Path, write_config
 
 
 def test_bad_params_for_it_are_refused_by_name(
-    site: Path, write_config, monkeypatch: pytest.MonkeyPatch, capsys, caplog
+    site: Path, write_config, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.syspath_prepend(str(site))
     enabled = '[plugins]\nenabled = ["genre-tags"]\n'
@@ -282,12 +282,15 @@ def test_bad_params_for_it_are_refused_by_name(
     ]:
         assert main(["--config", str(write_config(enabled + table)), "similar", "Heat"]) == 1
         assert message in capsys.readouterr().err
-    # A value only the plugin can judge: its fit raises ConfigError, which is reported in
-    # place of its answer while the program goes on.
+    # A value only the plugin can judge: its fit raises ConfigError. It is the same kind of
+    # mistake, so the command refuses it the same way, naming the plugin, in one line.
     config = write_config(enabled + "[plugins.genre-tags]\ntag_weight = -1.0\n")
-    assert main(["--config", str(config), "similar", "Heat (1995)"]) == 0
-    assert "Genres & tags is not fitted" in capsys.readouterr().out
-    assert "ConfigError: [plugins.genre-tags] tag_weight must be 0 or more, got -1.0" in caplog.text
+    assert main(["--config", str(config), "similar", "Heat (1995)"]) == 1
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err.strip() == (
+        "reelpick: plugin genre-tags: [plugins.genre-tags] tag_weight must be 0 or more, got -1.0"
+    )
 
 
 def test_in_process_through_the_registry(

@@ -158,7 +158,7 @@ def test_a_new_movie_is_answered_after_an_incremental_fit(
     folder = save_dataset(small, tmp_path / "data")
     config = hybrid_config(tmp_path, folder, posters=False)
     assert main(["--config", str(config.path), "fit", "--plugin", "hybrid"]) == 0
-    assert "hybrid: ok" in capsys.readouterr().out
+    assert "hybrid: fitted" in capsys.readouterr().out
     heavy = sorted((tmp_path / "cache").glob("hybrid-*/*/*.npz"))
     assert {p.parent.parent.name for p in heavy} == {"hybrid-factors", "hybrid-model"}
     before = {p: p.stat().st_mtime_ns for p in heavy}
