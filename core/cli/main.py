@@ -38,6 +38,8 @@ from .posters import cmd_posters_fetch
 from .recommend import add_arguments as add_recommend_arguments
 from .recommend import cmd_recommend, format_picks, picks_for
 from .show import cmd_show
+from .tune import HELP as TUNE_HELP
+from .tune import add_tune_arguments, cmd_tune
 
 log = logging.getLogger("reelpick")
 
@@ -170,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--chart", metavar="PNG", help="also draw a chart comparing the plugins")
+
+    add_tune_arguments(command("tune", cmd_tune, TUNE_HELP))
 
     posters = command("posters", None, "movie posters (TMDB, offline folder, placeholders)")
     poster_actions = posters.add_subparsers(title="poster commands", metavar="ACTION")

@@ -1,0 +1,61 @@
+"""``reelpick tune PLUGIN``: a plugin's parameters chosen on validation inside the training data
+(see reelpick.evaluation.tuning)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from typing import Any
+
+from ..app import data_path
+from ..config import Config
+from ..data import load_dataset
+from ..errors import ReelpickError
+from ..evaluation.tuning import GRIDS, format_tuning, tune_plugin
+
+HELP = "choose a plugin's parameters on validation users inside the training data"
+
+
+def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plugin", help=f"the plugin to tune (built-in grids: {', '.join(GRIDS)})")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="a parameter and its values (TOML), repeatable; replaces the built-in grid",
+    )
+    parser.add_argument(
+        "--protocol", help="the top-N protocol of the validation split (default: topn's)"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["l2=100,200"]`` -> ``{"l2": [100, 200]}`` (each value read as TOML)."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, _, values = item.partition("=")
+        if not key.strip() or not values.strip():
+            raise ReelpickError(f"--grid {item!r}: expected KEY=V1,V2")
+        try:
+            grid[key.strip()] = [
+                tomllib.loads(f"v = {value.strip()}")["v"] for value in values.split(",")
+            ]
+        except tomllib.TOMLDecodeError:
+            raise ReelpickError(f"--grid {item!r}: values must be TOML (strings quoted)") from None
+    return grid
+
+
+def cmd_tune(config: Config, args: argparse.Namespace) -> int:
+    """Print the grid's validation scores and the chosen values."""
+    grid = parse_grid(args.grid) if args.grid else None
+    dataset = load_dataset(data_path(config))
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    report = tune_plugin(config, dataset, args.plugin, grid, args.protocol, progress)
+    print(json.dumps(report.to_json(), indent=2) if args.json else format_tuning(report))
+    return 0

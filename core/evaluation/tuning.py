@@ -1,0 +1,218 @@
+"""``reelpick tune PLUGIN``: choose a plugin's parameters on validation inside the training data.
+
+1. **The test ratings go first.** Every rating a top-N protocol of ``reelpick evaluate --task
+   topn`` may test on is removed (:func:`tuning_training`): each user's ``LAST`` latest
+   ratings when they have ``MIN_RATINGS`` or more ("last 10"), and each user's last session
+   when they have more than one (a session ends at a gap of ``SESSION_GAP`` seconds: the
+   "come back later" protocol tests at most that session). What is left is a dataset of its own.
+2. **Validation inside it.** On that dataset the public top-N evaluation
+   (:func:`~reelpick.evaluation.topn.evaluate_topn`, with the chosen protocol) splits again:
+   its test users there are the validation users, its training ratings what the plugin is
+   fitted on. The test users of ``reelpick evaluate --task topn`` are never seen.
+3. **A grid.** Every combination of the grid's values (:data:`GRIDS` for the built-in plugins,
+   or ``--grid KEY=V1,V2``) is laid over the configured parameters, the plugin alone is
+   fitted and scored (nDCG@10 of its own list), and the best combination is chosen; on a tie
+   the earlier one stays (each grid lists the shipped default first).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..data import Dataset
+from ..errors import ReelpickError
+from .topn import MIN_RATINGS, evaluate_topn
+
+LAST = 10  # the "last 10" protocol's test ratings per user
+SESSION_GAP = 3600  # seconds: a longer gap between two ratings starts a new session
+
+# Built-in plugins' grids: the shipped default first in each list, so a tie keeps it.
+GRIDS: dict[str, dict[str, list[Any]]] = {
+    "ease": {
+        "l2": [500.0, 200.0, 1000.0],
+        "recency_half_life": [4.0, 0.0, 2.0, 8.0],
+    },
+    "cosine-cf": {
+        "weighting": ["liked", "centred"],
+        "min_support": [3, 1, 10],
+    },
+}
+
+
+def tuning_holdout(ratings: pd.DataFrame) -> np.ndarray:
+    """Which ratings a top-N protocol may test on (step 1 of the module doc), as a mask."""
+    ordered = ratings.sort_values(["userId", "timestamp", "movieId"], kind="stable")
+    by_user = ordered.groupby("userId")
+    sizes = by_user["movieId"].transform("size").to_numpy()
+    latest = by_user.cumcount(ascending=False).to_numpy() < LAST
+    last10 = latest & (sizes >= MIN_RATINGS)
+    times = ordered["timestamp"].to_numpy(dtype=np.int64)
+    users = ordered["userId"].to_numpy()
+    starts = np.ones(len(ordered), dtype=bool)
+    starts[1:] = (users[1:] != users[:-1]) | (np.diff(times) >= SESSION_GAP)
+    session = pd.Series(np.cumsum(starts), index=ordered.index)
+    last_session = session.groupby(ordered["userId"]).transform("max").to_numpy()
+    first_session = session.groupby(ordered["userId"]).transform("min").to_numpy()
+    in_last = (session.to_numpy() == last_session) & (last_session > first_session)
+    held = pd.Series(last10 | in_last, index=ordered.index)
+    return held.reindex(ratings.index).to_numpy()
+
+
+def tuning_training(dataset: Dataset) -> Dataset:
+    """``dataset`` without any rating a top-N protocol may test on (nor their tags)."""
+    held = tuning_holdout(dataset.ratings)
+    return dataset.with_ratings(dataset.ratings[~held], "tuning: without every top-N test rating")
+
+
+@dataclass
+class TuningRow:
+    params: dict[str, Any]
+    ndcg: float
+    recall: float
+    answered: int
+
+
+@dataclass
+class TuningReport:
+    plugin: str
+    protocol: str | None
+    dataset: str
+    validation_users: int
+    defaults: dict[str, Any]  # the configured values of the tuned parameters
+    rows: list[TuningRow] = field(default_factory=list)
+
+    @property
+    def best(self) -> TuningRow:
+        best = self.rows[0]
+        for row in self.rows[1:]:
+            if row.ndcg > best.ndcg + 1e-12:  # strictly better: a tie keeps the earlier one
+                best = row
+        return best
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": "tune",
+            "plugin": self.plugin,
+            "protocol": self.protocol,
+            "dataset": self.dataset,
+            "validation_users": self.validation_users,
+            "defaults": self.defaults,
+            "grid": [
+                {
+                    "params": r.params,
+                    "ndcg@10": r.ndcg,
+                    "recall@10": r.recall,
+                    "answered": r.answered,
+                }
+                for r in self.rows
+            ],
+            "chosen": self.best.params,
+        }
+
+
+def protocol_arguments(protocol: str | None) -> dict[str, Any]:
+    """``protocol=...`` for :func:`evaluate_topn` when one is asked for (and it takes one)."""
+    if protocol is None:
+        return {}
+    if "protocol" not in inspect.signature(evaluate_topn).parameters:
+        raise ReelpickError("this version of the top-N evaluation has one protocol only")
+    return {"protocol": protocol}
+
+
+def with_params(config: Config, plugin: str, params: dict[str, Any]) -> Config:
+    """A copy of ``config`` with ``params`` laid over plugin ``plugin``'s parameters."""
+    values = copy.deepcopy(config.values)
+    values["plugins"].setdefault(plugin, {}).update(params)
+    return Config(values=values, path=config.path)
+
+
+def tune_plugin(
+    config: Config,
+    dataset: Dataset,
+    plugin: str,
+    grid: dict[str, list[Any]] | None = None,
+    protocol: str | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> TuningReport:
+    """Score every combination of ``grid`` (default :data:`GRIDS`) on validation users inside
+    the training data (module doc) and return the table."""
+    grid = grid or GRIDS.get(plugin)
+    if not grid:
+        raise ReelpickError(
+            f"no grid for {plugin}: give one with --grid KEY=V1,V2 (built in: {', '.join(GRIDS)})"
+        )
+    if any(not values for values in grid.values()):
+        raise ReelpickError("every --grid parameter needs at least one value")
+    train = tuning_training(dataset)
+    progress(
+        f"tuning {plugin}: {len(dataset.ratings) - len(train.ratings):,} ratings a top-N "
+        f"protocol may test on left out, validation inside the other {len(train.ratings):,}"
+    )
+    extra = protocol_arguments(protocol)
+    configured = config.plugin_params(plugin)
+    report = TuningReport(
+        plugin=plugin,
+        protocol=protocol,
+        dataset=dataset.source,
+        validation_users=0,
+        defaults={key: configured.get(key) for key in grid},
+    )
+    keys = list(grid)
+    for combo in itertools.product(*(grid[key] for key in keys)):
+        params = dict(zip(keys, combo, strict=True))
+        found = evaluate_topn(with_params(config, plugin, params), train, [plugin], **extra)
+        result = next((r for r in found.results if r.plugin == plugin), None)
+        if result is None:
+            reasons = "; ".join(s["reason"] for s in found.skipped) or "no answer"
+            raise ReelpickError(f"{plugin} with {params}: {reasons}")
+        report.validation_users = found.users
+        report.rows.append(TuningRow(params, result.ndcg, result.recall, result.answered))
+        progress(f"  {params}: nDCG@10 {result.ndcg:.4f}")
+    return report
+
+
+def format_tuning(report: TuningReport) -> str:
+    keys = list(report.rows[0].params) if report.rows else []
+    protocol = report.protocol or "the default protocol"
+    lines = [
+        f"Data: {report.dataset}",
+        f"{report.plugin} on {report.validation_users} validation users inside the training "
+        f"data ({protocol}; every rating a top-N protocol may test on left out first)",
+        "",
+        "  ".join(f"{k:>18}" for k in keys) + f"  {'nDCG@10':>8} {'recall@10':>9}",
+    ]
+    best = report.best
+    for row in report.rows:
+        mark = "  <- chosen" if row is best else ""
+        lines.append(
+            "  ".join(f"{_value(row.params[k]):>18}" for k in keys)
+            + f"  {row.ndcg:>8.4f} {row.recall:>9.4f}{mark}"
+        )
+    default = next((r for r in report.rows if r.params == report.defaults), None)
+    lines += ["", f"[plugins.{report.plugin}]"]
+    lines += [f"{k} = {_value(v)}" for k, v in best.params.items()]
+    if default is None:
+        lines.append("(the configured values are not in the grid)")
+    elif default is best:
+        lines.append(f"(the configured values stay: nDCG@10 {best.ndcg:.4f})")
+    else:
+        lines.append(f"(configured: nDCG@10 {default.ndcg:.4f}; chosen: {best.ndcg:.4f})")
+    return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    """A value as config.toml writes it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
