@@ -27,7 +27,16 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
         help="a parameter and its values (TOML), repeatable; replaces the built-in grid",
     )
     parser.add_argument(
-        "--protocol", help="the top-N protocol of the validation split (default: topn's)"
+        "--metric",
+        choices=["ndcg", "rmse"],
+        default="ndcg",
+        help="ndcg: top-N lists (default); rmse: rating prediction (the rating task's split)",
+    )
+    parser.add_argument(
+        "--protocol", help="with ndcg: the top-N protocol of the validation split (default: topn's)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="with rmse: seed of the rating task's split"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -56,6 +65,8 @@ def cmd_tune(config: Config, args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    report = tune_plugin(config, dataset, args.plugin, grid, args.protocol, progress)
+    report = tune_plugin(
+        config, dataset, args.plugin, grid, args.protocol, progress, args.metric, args.seed
+    )
     print(json.dumps(report.to_json(), indent=2) if args.json else format_tuning(report))
     return 0

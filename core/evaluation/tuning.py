@@ -13,6 +13,11 @@
    or ``--grid KEY=V1,V2``) is laid over the configured parameters, the plugin alone is
    fitted and scored (nDCG@10 of its own list), and the best combination is chosen; on a tie
    the earlier one stays (each grid lists the shipped default first).
+
+``metric="rmse"`` tunes rating prediction instead (sgd-mf, als): the rating task's test
+ratings (the article split of ``reelpick evaluate``, seed ``seed``) go first, the same split
+is applied again to what is left, and the plugin fitted on the inner training part is scored
+by RMSE on the inner test ratings (lower is better).
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ import pandas as pd
 from ..config import Config
 from ..data import Dataset
 from ..errors import ReelpickError
+from ..registry import Registry
+from .ratings import RatingErrors, article_split, score_ratings
 from .topn import MIN_RATINGS, evaluate_topn
 
+METRICS = ("ndcg", "rmse")
 LAST = 10  # the "last 10" protocol's test ratings per user
 SESSION_GAP = 3600  # seconds: a longer gap between two ratings starts a new session
 
@@ -76,8 +84,8 @@ def tuning_training(dataset: Dataset) -> Dataset:
 @dataclass
 class TuningRow:
     params: dict[str, Any]
-    ndcg: float
-    recall: float
+    ndcg: float  # with metric "rmse": the RMSE (lower is better)
+    recall: float  # with metric "rmse": the MAE
     answered: int
 
 
@@ -89,30 +97,30 @@ class TuningReport:
     validation_users: int
     defaults: dict[str, Any]  # the configured values of the tuned parameters
     rows: list[TuningRow] = field(default_factory=list)
+    metric: str = "ndcg"
 
     @property
     def best(self) -> TuningRow:
+        sign = -1.0 if self.metric == "rmse" else 1.0
         best = self.rows[0]
         for row in self.rows[1:]:
-            if row.ndcg > best.ndcg + 1e-12:  # strictly better: a tie keeps the earlier one
+            # Strictly better: a tie keeps the earlier one.
+            if sign * (row.ndcg - best.ndcg) > 1e-12:
                 best = row
         return best
 
     def to_json(self) -> dict[str, Any]:
+        names = ("rmse", "mae") if self.metric == "rmse" else ("ndcg@10", "recall@10")
         return {
             "task": "tune",
             "plugin": self.plugin,
+            "metric": self.metric,
             "protocol": self.protocol,
             "dataset": self.dataset,
             "validation_users": self.validation_users,
             "defaults": self.defaults,
             "grid": [
-                {
-                    "params": r.params,
-                    "ndcg@10": r.ndcg,
-                    "recall@10": r.recall,
-                    "answered": r.answered,
-                }
+                {"params": r.params, names[0]: r.ndcg, names[1]: r.recall, "answered": r.answered}
                 for r in self.rows
             ],
             "chosen": self.best.params,
@@ -142,16 +150,24 @@ def tune_plugin(
     grid: dict[str, list[Any]] | None = None,
     protocol: str | None = None,
     progress: Callable[[str], None] = lambda line: None,
+    metric: str = "ndcg",
+    seed: int = 0,
 ) -> TuningReport:
     """Score every combination of ``grid`` (default :data:`GRIDS`) on validation users inside
     the training data (module doc) and return the table."""
-    grid = grid or GRIDS.get(plugin)
+    if metric not in METRICS:
+        raise ReelpickError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if metric == "rmse" and protocol is not None:
+        raise ReelpickError("--protocol goes with the top-N metric (ndcg)")
+    grid = grid if grid else None if metric == "rmse" else GRIDS.get(plugin)
     if not grid:
         raise ReelpickError(
             f"no grid for {plugin}: give one with --grid KEY=V1,V2 (built in: {', '.join(GRIDS)})"
         )
     if any(not values for values in grid.values()):
         raise ReelpickError("every --grid parameter needs at least one value")
+    if metric == "rmse":
+        return _tune_ratings(config, dataset, plugin, grid, seed, progress)
     train = tuning_training(dataset)
     progress(
         f"tuning {plugin}: {len(dataset.ratings) - len(train.ratings):,} ratings a top-N "
@@ -180,15 +196,65 @@ def tune_plugin(
     return report
 
 
+def _tune_ratings(
+    config: Config,
+    dataset: Dataset,
+    plugin: str,
+    grid: dict[str, list[Any]],
+    seed: int,
+    progress: Callable[[str], None],
+) -> TuningReport:
+    """The ``rmse`` metric: the rating task's split, then the same split inside its training."""
+    outer = article_split(dataset.ratings, seed=seed)
+    inner = article_split(outer.train, seed=seed)
+    train = dataset.with_ratings(inner.train, f"tuning: {inner.label} inside {outer.label}")
+    progress(
+        f"tuning {plugin}: the rating task's {len(outer.test):,} test ratings left out, "
+        f"{len(inner.test):,} validation ratings inside the other {len(outer.train):,}"
+    )
+    configured = config.plugin_params(plugin)
+    report = TuningReport(
+        plugin=plugin,
+        protocol=None,
+        dataset=dataset.source,
+        validation_users=int(inner.test["userId"].nunique()),
+        defaults={key: configured.get(key) for key in grid},
+        metric="rmse",
+    )
+    keys = list(grid)
+    for combo in itertools.product(*(grid[key] for key in keys)):
+        params = dict(zip(keys, combo, strict=True))
+        registry = Registry(with_params(config, plugin, params))
+        if plugin not in registry.plugins or not registry.predicts(plugin):
+            raise ReelpickError(f"{plugin} is not a plugin that predicts ratings")
+        error = registry.fit(train, [plugin])[plugin]
+        if error is not None:
+            raise ReelpickError(f"{plugin} with {params}: {error}")
+        errors = RatingErrors()
+        score_ratings(registry, plugin, inner.test, errors)
+        summary = errors.summary()
+        if summary["rmse"] is None:
+            raise ReelpickError(f"{plugin} with {params} predicted no validation rating")
+        rmse, mae = float(summary["rmse"]), float(summary["mae"] or 0.0)
+        report.rows.append(TuningRow(params, rmse, mae, errors.n))
+        progress(f"  {params}: RMSE {rmse:.4f}")
+    return report
+
+
 def format_tuning(report: TuningReport) -> str:
     keys = list(report.rows[0].params) if report.rows else []
     protocol = report.protocol or "the default protocol"
+    where = (
+        "ratings inside the rating task's training data (its test ratings left out first)"
+        if report.metric == "rmse"
+        else f"training data ({protocol}; every rating a top-N protocol may test on left out first)"
+    )
+    names = ("RMSE", "MAE") if report.metric == "rmse" else ("nDCG@10", "recall@10")
     lines = [
         f"Data: {report.dataset}",
-        f"{report.plugin} on {report.validation_users} validation users inside the training "
-        f"data ({protocol}; every rating a top-N protocol may test on left out first)",
+        f"{report.plugin} on {report.validation_users} validation users' {where}",
         "",
-        "  ".join(f"{k:>18}" for k in keys) + f"  {'nDCG@10':>8} {'recall@10':>9}",
+        "  ".join(f"{k:>18}" for k in keys) + f"  {names[0]:>8} {names[1]:>9}",
     ]
     best = report.best
     for row in report.rows:
@@ -203,9 +269,9 @@ def format_tuning(report: TuningReport) -> str:
     if default is None:
         lines.append("(the configured values are not in the grid)")
     elif default is best:
-        lines.append(f"(the configured values stay: nDCG@10 {best.ndcg:.4f})")
+        lines.append(f"(the configured values stay: {names[0]} {best.ndcg:.4f})")
     else:
-        lines.append(f"(configured: nDCG@10 {default.ndcg:.4f}; chosen: {best.ndcg:.4f})")
+        lines.append(f"(configured: {names[0]} {default.ndcg:.4f}; chosen: {best.ndcg:.4f})")
     return "\n".join(lines)
 
 

@@ -10,12 +10,14 @@ the check catches a split that leaks.
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 import pytest
 
 from reelpick.cli import main
 from reelpick.data import load_dataset
+from reelpick.evaluation import evaluate
 from reelpick.evaluation import groups as groups_module
 from reelpick.evaluation.cold import cold_split, cold_training, evaluate_cold
 from reelpick.evaluation.groups import evaluate_groups
@@ -106,6 +108,22 @@ def test_tune_command_never_sees_a_test_rating_of_any_protocol(config, capsys) -
         out = capsys.readouterr().out
         assert "<- chosen" in out and "depth = 1" in out  # a tie keeps the first value
     assert {f.params["depth"] for f in canary.fits()} == {1, 2}
+    assert_no_leak(config, held)
+
+
+def test_rating_tuning_never_sees_a_test_rating_of_the_rating_task(config, capsys) -> None:
+    dataset = load_dataset(config.data_source)
+    canary.LOG.clear()
+    evaluate(config, dataset, [canary.NAME])
+    held = canary.predicted()  # what the rating task scores on
+    assert len(held) >= 10 * 20
+    canary.LOG.clear()
+    args = ["--config", str(config.path), "tune", canary.NAME, "--metric", "rmse"]
+    assert main([*args, "--grid", "depth=2,1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metric"] == "rmse" and out["chosen"] == {"depth": 2}  # a tie keeps the first
+    assert len(canary.fits()) == 2 and canary.predicted()
+    assert not canary.predicted() & held
     assert_no_leak(config, held)
 
 

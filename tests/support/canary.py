@@ -7,7 +7,8 @@ instance appends to :data:`LOG`:
 
 - :class:`Fitted`: the (user, movie) pairs of the ratings and of the tags of the dataset it was
   fitted on, and the parameters it was fitted with;
-- :class:`Asked`: each profile it was asked to recommend for (movie -> rating and time).
+- :class:`Asked`: each profile it was asked to recommend for (movie -> rating and time);
+- :class:`Predicted`: each (user, movie) pair it was asked to predict a rating for.
 
 :func:`held_out` finds what a top-N evaluation tested on from the profiles it asked about (a
 test user's test ratings are their ratings that are not in their training profile);
@@ -45,7 +46,12 @@ class Asked:
     rated_at: dict[int, float]
 
 
-LOG: list[Fitted | Asked] = []
+@dataclass(frozen=True)
+class Predicted:
+    pairs: frozenset[Pair]
+
+
+LOG: list[Fitted | Asked | Predicted] = []
 
 
 def _pairs(frame: pd.DataFrame) -> frozenset[Pair]:
@@ -95,6 +101,11 @@ class Canary:
         found = [m for m in self.popular if m not in exclude and m not in profile.ratings][:k]
         return [Recommendation(m, 1.0 / (i + 1), ()) for i, m in enumerate(found)]
 
+    @hookimpl
+    def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
+        LOG.append(Predicted(frozenset((int(user_id), int(m)) for m in movie_ids)))
+        return [3.5] * len(movie_ids)
+
 
 def install(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``canary`` a built-in plugin for this test, with an empty log."""
@@ -108,6 +119,11 @@ def fits() -> list[Fitted]:
 
 def asks() -> list[Asked]:
     return [r for r in LOG if isinstance(r, Asked)]
+
+
+def predicted() -> set[Pair]:
+    """Every (user, movie) pair the canary was asked to predict."""
+    return set().union(*(r.pairs for r in LOG if isinstance(r, Predicted)))
 
 
 def owner(ratings: pd.DataFrame, asked: Asked) -> int:
