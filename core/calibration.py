@@ -60,8 +60,8 @@ class Genres:
 
     def distribution(self, movies: Iterable[int]) -> np.ndarray:
         """The genre distribution of ``movies`` (zeros when none has a genre)."""
-        total = self.matrix(list(movies)).sum(axis=0)
-        mass = total.sum()
+        total: np.ndarray = self.matrix(list(movies)).sum(axis=0)
+        mass = float(total.sum())
         return total / mass if mass > 0 else total
 
 
