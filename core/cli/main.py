@@ -32,7 +32,7 @@ from .conventions import (
     bounded_int,
     fit_with_progress,
 )
-from .evaluate import Task, cmd_evaluate
+from .evaluate import DEFAULT_PROTOCOL, PROTOCOLS, Task, cmd_evaluate
 from .output import answers_json, format_answer, resolve_or_explain, yes
 from .posters import cmd_posters_fetch
 from .recommend import add_arguments as add_recommend_arguments
@@ -154,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --task topn: also derive the [picks] weights on a validation split; "
         "with --task groups: the [groups] settings",
+    )
+    evaluate.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=DEFAULT_PROTOCOL,
+        help="with --task topn: session (default; each test user's last session, started "
+        ">= 24 h after their previous rating) or last10 (each user's 10 latest ratings)",
     )
     evaluate.add_argument(
         "--groups", type=int, default=200, help="with --task groups: groups drawn (default 200)"

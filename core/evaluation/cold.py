@@ -44,6 +44,7 @@ from ..config import Config
 from ..data.movielens import Dataset
 from ..errors import NoAnswer
 from ..registry import Registry
+from .metrics import score_list
 from .ratings import RatingErrors, id_key, score_ratings
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,6 @@ def ndcg_at_k(
     ``predict(user, movies)`` gives scores or raises NoAnswer (that user is then skipped).
     Ties keep the candidates' order (movie id), so a constant predictor earns no credit.
     """
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
     scores = []
     for user_id, rows in test.groupby("userId"):
         relevant = set(rows.loc[rows["rating"] >= RELEVANT, "movieId"].tolist())
@@ -144,9 +144,7 @@ def ndcg_at_k(
         if predicted is None:
             return None
         order = np.argsort(-np.asarray(predicted, dtype=np.float64), kind="stable")[:k]
-        gains = np.array([candidates[i] in relevant for i in order], dtype=np.float64)
-        ideal = discounts[: min(len(relevant), k)].sum()
-        scores.append(float(gains @ discounts[: len(gains)]) / ideal)
+        scores.append(score_list([candidates[i] for i in order], relevant, k).ndcg)
     return float(np.mean(scores)) if scores else None
 
 
