@@ -138,7 +138,7 @@ class Hybrid:
             "rows_computed": 0,
             "posters": len(posters),
         }
-        content = movie_content(dataset, posters)
+        content = movie_content(dataset, posters, use_tags=params["tag_terms"] > 0)
         digests = content.digests()
         counts = dataset.rating_counts.to_numpy()
         factors_store = ArtifactStore(
