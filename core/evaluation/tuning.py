@@ -136,6 +136,11 @@ def protocol_arguments(protocol: str | None) -> dict[str, Any]:
     return {"protocol": protocol}
 
 
+def configured_params(config: Config, plugin: str) -> dict[str, Any]:
+    """Plugin ``plugin``'s parameters as ``config`` sets them (its defaults otherwise)."""
+    return dict(Registry(config).plugins[plugin].params)
+
+
 def with_params(config: Config, plugin: str, params: dict[str, Any]) -> Config:
     """A copy of ``config`` with ``params`` laid over plugin ``plugin``'s parameters."""
     values = copy.deepcopy(config.values)
@@ -166,6 +171,8 @@ def tune_plugin(
         )
     if any(not values for values in grid.values()):
         raise ReelpickError("every --grid parameter needs at least one value")
+    if plugin not in Registry(config).plugins:
+        raise ReelpickError(f"unknown plugin {plugin!r} (reelpick plugins lists them)")
     if metric == "rmse":
         return _tune_ratings(config, dataset, plugin, grid, seed, progress)
     train = tuning_training(dataset)
@@ -174,7 +181,7 @@ def tune_plugin(
         f"protocol may test on left out, validation inside the other {len(train.ratings):,}"
     )
     extra = protocol_arguments(protocol)
-    configured = config.plugin_params(plugin)
+    configured = configured_params(config, plugin)
     report = TuningReport(
         plugin=plugin,
         protocol=protocol,
@@ -191,6 +198,7 @@ def tune_plugin(
             reasons = "; ".join(s["reason"] for s in found.skipped) or "no answer"
             raise ReelpickError(f"{plugin} with {params}: {reasons}")
         report.validation_users = found.users
+        report.protocol = report.protocol or getattr(found, "protocol", None)
         report.rows.append(TuningRow(params, result.ndcg, result.recall, result.answered))
         progress(f"  {params}: nDCG@10 {result.ndcg:.4f}")
     return report
@@ -212,7 +220,7 @@ def _tune_ratings(
         f"tuning {plugin}: the rating task's {len(outer.test):,} test ratings left out, "
         f"{len(inner.test):,} validation ratings inside the other {len(outer.train):,}"
     )
-    configured = config.plugin_params(plugin)
+    configured = configured_params(config, plugin)
     report = TuningReport(
         plugin=plugin,
         protocol=None,
