@@ -7,9 +7,9 @@ other users' ratings, either exactly as written (zero-filled) or mean-centred.
 Recommendations for a profile are item-based, through the same table: each liked movie j
 lends each of its neighbours m ``sim(j, m)``, a movie only seen half that, and m scores the
 sum (``weighting = "liked"``; ``"centred"`` weighs each rating by its distance from the
-person's mean, so dislikes push their neighbours down). ``weighting`` and ``min_support`` are
-chosen by ``reelpick tune cosine-cf``: on validation users inside the training data of the
-top-N protocol, never on its test users (the figures are in config.toml).
+person's mean, so dislikes push their neighbours down). ``weighting`` is chosen by
+``reelpick tune cosine-cf``: on validation users inside the training data of the top-N
+protocol, never on its test users (the figures are in config.toml).
 """
 
 from __future__ import annotations

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
+from reelpick.cli import main
 from reelpick.cli.tune import parse_grid
 from reelpick.errors import ReelpickError
 from reelpick.evaluation.tuning import TuningReport, TuningRow, format_tuning, tuning_holdout
+from tests.support.canary import session_data
 
 HOUR, DAY = 3600, 86_400
 
@@ -65,3 +69,20 @@ def test_the_table_marks_the_best_and_a_tie_keeps_the_first() -> None:
     assert "l2 = 200.0\nrecency_half_life = 0.0" in text
     assert "configured: nDCG@10 0.1000; chosen: 0.1200" in text
     assert report.to_json()["chosen"] == {"l2": 200.0, "recency_half_life": 0.0}
+
+
+def test_tune_cosine_cf_scores_its_built_in_grid(make_config, tmp_path, capsys) -> None:
+    data = session_data(tmp_path / "ml")
+    config = make_config(data=data, enabled=["cosine-cf"])
+    assert main(["--config", str(config.path), "tune", "cosine-cf", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [row["params"] for row in out["grid"]] == [
+        {"weighting": "liked"},
+        {"weighting": "centred"},
+    ]
+    assert out["defaults"] == {"weighting": "liked"} and out["validation_users"] > 0
+    top = max(row["ndcg@10"] for row in out["grid"])
+    first_best = next(row for row in out["grid"] if row["ndcg@10"] >= top - 1e-12)
+    assert out["chosen"] == first_best["params"]  # the best, the earlier on a tie
+    assert main(["--config", str(config.path), "tune", "sgd-mf"]) == 1  # no built-in grid
+    assert "no grid for sgd-mf" in capsys.readouterr().err
