@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from reelpick.config import load_config
 from reelpick.data import load_dataset
 from reelpick.evaluation.metrics import paired_bootstrap_ci
 from reelpick.evaluation.protocols import PROTOCOLS, split_for
-from reelpick.evaluation.topn import K, TopnResult, picks_lists, score_lists
+from reelpick.evaluation.topn import COMPARE_LAMBDA, K, TopnResult, picks_lists, score_lists
 from reelpick.evaluation.topn_scoring import ScoringContext
 from reelpick.evaluation.training import train_and_ask, truth_of
 from reelpick.picks import PICKS
@@ -170,12 +171,17 @@ def run_protocol(config, dataset, protocol: str) -> None:
     references.append(result)
     ours = [score_lists(trained.plugin_lists(n), truth, n, context=context) for n in trained.names]
     picks = score_lists(picks_lists(trained, K), truth, PICKS, context=context)
+    # The other side of calibration: off when [picks] calibration is on, else on.
+    lam = 0.0 if settings.calibration > 0 else COMPARE_LAMBDA
+    other = replace(settings, calibration=lam)
+    label = f"{PICKS} λ={lam:g}"
+    compared = score_lists(picks_lists(trained, K, other), truth, label, context=context)
     header = (
         f"{'model':<24} {'nDCG@10':>8} {'95% CI':>17} {'Recall@10':>9} {'MRR':>6} "
         f"{'miscal':>6} {'poplift':>7}"
     )
     print(header)
-    for result in [*references, *ours, picks]:
+    for result in [*references, *ours, picks, compared]:
         label = result.plugin if result in references else f"reelpick {result.plugin}"
         ci = f"[{result.ci95[0]:.4f}, {result.ci95[1]:.4f}]"
         lift = "-" if result.popularity_lift is None else f"{result.popularity_lift:.2f}"
@@ -185,6 +191,11 @@ def run_protocol(config, dataset, protocol: str) -> None:
             f"{result.mrr:>6.3f} {miscal:>6} {lift:>7}"
         )
     print(f"ease-ref: {notes['ease-ref']}")
+    print(
+        f"calibration: picks λ {settings.calibration:g} vs λ {lam:g}: nDCG@10 "
+        f"{compared.ndcg / picks.ndcg:.3f}x, miscalibration "
+        f"{(compared.miscalibration or 0) / (picks.miscalibration or 1):.3f}x"
+    )
     best = max(references, key=lambda r: r.ndcg)
     mean, low, high = paired_bootstrap_ci(picks.per_user, best.per_user)
     ratio = picks.ndcg / best.ndcg if best.ndcg else float("nan")

@@ -176,3 +176,25 @@ def test_picks_fuse_ranks_and_merge_the_reasons() -> None:
     assert picks[1].because == () and picks[2].because == (1, 2)
     assert [p.movie_id for p in pick([a, b], k=3, weights={"b": 0})] == [7, 8]
     assert pick([failed], k=3) == []
+
+
+def test_test_profiles_come_through_the_profile_store(tmp_path: Path, monkeypatch) -> None:
+    from reelpick.evaluation.training import profiles_of
+    from reelpick.profiles.store import ProfileStore
+
+    dataset = load_dataset(write_dataset(tmp_path / "ml"))
+    split = temporal_split(dataset.ratings, 10)
+    read: list[str] = []
+    real = ProfileStore.profile
+
+    def profile(self, owner):  # the store's own read, recorded
+        read.append(owner)
+        return real(self, owner)
+
+    monkeypatch.setattr(ProfileStore, "profile", profile)
+    profiles = profiles_of(split.train, [1, 2], dataset)
+    assert sorted(read) == ["local:user1", "local:user2"]
+    # User 1 trains on movies 1-20, rated 4 stars at 1000 + movieId.
+    assert dict(profiles[1].ratings) == {m: 4.0 for m in range(1, 21)}
+    assert dict(profiles[1].rated_at) == {m: 1000.0 + m for m in range(1, 21)}
+    assert set(profiles[2].ratings) == set(range(31, 51))
