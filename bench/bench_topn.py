@@ -8,9 +8,10 @@ last session, started >= 24 h after their previous rating, with >= 20 ratings be
   popularity   the most rated training movies the user has not rated
   implicit-als implicit's AlternatingLeastSquares, 64 factors, regularization 0.05, alpha 1,
                20 iterations, on the binary users x movies matrix
-  ease-ref     EASE's closed form (Steck 2019) on plain binary profiles, written here,
-               independent of the plugin; λ chosen on validation users inside the training
-               data (the same protocol applied to the training ratings), from LAMBDAS
+  ease-ref     EASE's closed form (Steck 2019) on plain binary profiles over the 4,000 most
+               rated training movies (the plugin's max_items), written here, independent of
+               the plugin; λ chosen on validation users inside the training data (the same
+               protocol applied to the training ratings), from LAMBDAS
   reelpick     every enabled plugin that recommends (config.toml), fitted and asked exactly as
                ``reelpick evaluate --task topn`` does (profiles through the product's import
                and profile store), and the picks with the [picks] settings
@@ -50,6 +51,7 @@ ML_SMALL = (
     Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared")) / "data" / "ml-latest-small"
 )
 LAMBDAS = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+EASE_ITEMS = 4000  # as the ease plugin's max_items
 GOAL_RATIO = 1.10
 GOAL_LAST10 = 0.100
 
@@ -106,6 +108,11 @@ def ease_lists(train, users, lambdas) -> dict[float, dict[int, list[int]]]:
     Gram matrix G = V diag(e) V^T: (G + λI)^-1 = V diag(1 / (e + λ)) V^T, so only the rows of
     the users asked about are computed per λ."""
     matrix, user_ids, movie_ids = binary_matrix(train)
+    # The most rated EASE_ITEMS movies only, as the plugin's max_items: the dense
+    # eigendecomposition is cubic in the movies.
+    counts = np.asarray(matrix.sum(axis=0)).ravel()
+    kept = np.sort(np.argsort(-counts, kind="stable")[:EASE_ITEMS])
+    full, matrix, movie_ids = matrix, matrix[:, kept], movie_ids[kept]
     gram = (matrix.T @ matrix).toarray().astype(np.float32)
     values, vectors = np.linalg.eigh(gram)
     del gram
@@ -124,6 +131,7 @@ def ease_lists(train, users, lambdas) -> dict[float, dict[int, list[int]]]:
             u: movie_ids[top_unseen(scores[i], profiles[i].indices)].tolist()
             for i, u in enumerate(users)
         }
+    del full
     return found
 
 
