@@ -8,9 +8,10 @@ last session, started >= 24 h after their previous rating, with >= 20 ratings be
   popularity   the most rated training movies the user has not rated
   implicit-als implicit's AlternatingLeastSquares, 64 factors, regularization 0.05, alpha 1,
                20 iterations, on the binary users x movies matrix
-  ease-ref     EASE's closed form (Steck 2019) on plain binary profiles, written here,
-               independent of the plugin; λ chosen on validation users inside the training
-               data (the same protocol applied to the training ratings), from LAMBDAS
+  ease-ref     EASE's closed form (Steck 2019) on plain binary profiles over the 4,000 most
+               rated training movies (the plugin's max_items), written here, independent of
+               the plugin; λ chosen on validation users inside the training data (the same
+               protocol applied to the training ratings), from LAMBDAS
   reelpick     every enabled plugin that recommends (config.toml), fitted and asked exactly as
                ``reelpick evaluate --task topn`` does (profiles through the product's import
                and profile store), and the picks with the [picks] settings
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +41,7 @@ from reelpick.config import load_config
 from reelpick.data import load_dataset
 from reelpick.evaluation.metrics import paired_bootstrap_ci
 from reelpick.evaluation.protocols import PROTOCOLS, split_for
-from reelpick.evaluation.topn import K, TopnResult, picks_lists, score_lists
+from reelpick.evaluation.topn import COMPARE_LAMBDA, K, TopnResult, picks_lists, score_lists
 from reelpick.evaluation.topn_scoring import ScoringContext
 from reelpick.evaluation.training import train_and_ask, truth_of
 from reelpick.picks import PICKS
@@ -49,6 +51,7 @@ ML_SMALL = (
     Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared")) / "data" / "ml-latest-small"
 )
 LAMBDAS = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+EASE_ITEMS = 4000  # as the ease plugin's max_items
 GOAL_RATIO = 1.10
 GOAL_LAST10 = 0.100
 
@@ -105,6 +108,11 @@ def ease_lists(train, users, lambdas) -> dict[float, dict[int, list[int]]]:
     Gram matrix G = V diag(e) V^T: (G + λI)^-1 = V diag(1 / (e + λ)) V^T, so only the rows of
     the users asked about are computed per λ."""
     matrix, user_ids, movie_ids = binary_matrix(train)
+    # The most rated EASE_ITEMS movies only, as the plugin's max_items: the dense
+    # eigendecomposition is cubic in the movies.
+    counts = np.asarray(matrix.sum(axis=0)).ravel()
+    kept = np.sort(np.argsort(-counts, kind="stable")[:EASE_ITEMS])
+    full, matrix, movie_ids = matrix, matrix[:, kept], movie_ids[kept]
     gram = (matrix.T @ matrix).toarray().astype(np.float32)
     values, vectors = np.linalg.eigh(gram)
     del gram
@@ -123,6 +131,7 @@ def ease_lists(train, users, lambdas) -> dict[float, dict[int, list[int]]]:
             u: movie_ids[top_unseen(scores[i], profiles[i].indices)].tolist()
             for i, u in enumerate(users)
         }
+    del full
     return found
 
 
@@ -170,12 +179,17 @@ def run_protocol(config, dataset, protocol: str) -> None:
     references.append(result)
     ours = [score_lists(trained.plugin_lists(n), truth, n, context=context) for n in trained.names]
     picks = score_lists(picks_lists(trained, K), truth, PICKS, context=context)
+    # The other side of calibration: off when [picks] calibration is on, else on.
+    lam = 0.0 if settings.calibration > 0 else COMPARE_LAMBDA
+    other = replace(settings, calibration=lam)
+    label = f"{PICKS} λ={lam:g}"
+    compared = score_lists(picks_lists(trained, K, other), truth, label, context=context)
     header = (
         f"{'model':<24} {'nDCG@10':>8} {'95% CI':>17} {'Recall@10':>9} {'MRR':>6} "
         f"{'miscal':>6} {'poplift':>7}"
     )
     print(header)
-    for result in [*references, *ours, picks]:
+    for result in [*references, *ours, picks, compared]:
         label = result.plugin if result in references else f"reelpick {result.plugin}"
         ci = f"[{result.ci95[0]:.4f}, {result.ci95[1]:.4f}]"
         lift = "-" if result.popularity_lift is None else f"{result.popularity_lift:.2f}"
@@ -185,6 +199,11 @@ def run_protocol(config, dataset, protocol: str) -> None:
             f"{result.mrr:>6.3f} {miscal:>6} {lift:>7}"
         )
     print(f"ease-ref: {notes['ease-ref']}")
+    print(
+        f"calibration: picks λ {settings.calibration:g} vs λ {lam:g}: nDCG@10 "
+        f"{compared.ndcg / picks.ndcg:.3f}x, miscalibration "
+        f"{(compared.miscalibration or 0) / (picks.miscalibration or 1):.3f}x"
+    )
     best = max(references, key=lambda r: r.ndcg)
     mean, low, high = paired_bootstrap_ci(picks.per_user, best.per_user)
     ratio = picks.ndcg / best.ndcg if best.ndcg else float("nan")

@@ -98,3 +98,14 @@ def test_a_schema_1_file_is_migrated_with_rated_at_from_updated_at(tmp_path: Pat
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     with ProfileStore(path) as store:  # opening a migrated file again changes nothing
         assert dict(store.profile(OWNER).rated_at) == {HEAT: 1234.0, TOY_STORY: 99.0}
+
+
+def test_recommend_for_a_dataset_user_gives_their_timestamps(ml_small) -> None:
+    from types import SimpleNamespace
+
+    from reelpick.cli.recommend import user_profile
+
+    profile, _ = user_profile(SimpleNamespace(dataset=ml_small), 1)  # type: ignore[arg-type]
+    # ml-latest-small ratings.csv, user 1: "1,1,4.0,964982703" and "1,3,4.0,964981247".
+    assert profile.rated_at[1] == 964982703.0 and profile.rated_at[3] == 964981247.0
+    assert len(profile.rated_at) == len(profile.ratings) == 232

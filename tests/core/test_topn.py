@@ -176,3 +176,48 @@ def test_picks_fuse_ranks_and_merge_the_reasons() -> None:
     assert picks[1].because == () and picks[2].because == (1, 2)
     assert [p.movie_id for p in pick([a, b], k=3, weights={"b": 0})] == [7, 8]
     assert pick([failed], k=3) == []
+
+
+def test_test_profiles_come_through_the_profile_store(tmp_path: Path, monkeypatch) -> None:
+    from reelpick.evaluation.training import profiles_of
+    from reelpick.profiles.store import ProfileStore
+
+    dataset = load_dataset(write_dataset(tmp_path / "ml"))
+    split = temporal_split(dataset.ratings, 10)
+    read: list[str] = []
+    real = ProfileStore.profile
+
+    def profile(self, owner):  # the store's own read, recorded
+        read.append(owner)
+        return real(self, owner)
+
+    monkeypatch.setattr(ProfileStore, "profile", profile)
+    profiles = profiles_of(split.train, [1, 2], dataset)
+    assert sorted(read) == ["local:user1", "local:user2"]
+    # User 1 trains on movies 1-20, rated 4 stars at 1000 + movieId.
+    assert dict(profiles[1].ratings) == {m: 4.0 for m in range(1, 21)}
+    assert dict(profiles[1].rated_at) == {m: 1000.0 + m for m in range(1, 21)}
+    assert set(profiles[2].ratings) == set(range(31, 51))
+
+
+def test_the_tuning_grid_scores_as_the_picks_do(make_config, tmp_path, monkeypatch) -> None:
+    from reelpick.evaluation.topn import picks_lists, score_lists
+    from reelpick.evaluation.topn_tuning import FusionGrid
+    from reelpick.evaluation.training import train_and_ask, truth_of
+    from reelpick.picks import PickSettings
+
+    for name, cls in (("fixed", "Fixed"), ("other", "Other"), ("val", "Val")):
+        monkeypatch.setitem(BUILTIN_PLUGINS, name, f"{__name__}:{cls}")
+    config = make_config(data=write_dataset(tmp_path / "ml"), enabled=["fixed", "other", "val"])
+    dataset = load_dataset(config.data_source)
+    inner = temporal_split(temporal_split(dataset.ratings, 10).train, 10)
+    truth = truth_of(inner.test)
+    fitted = train_and_ask(config, dataset, inner, None, 10, lambda line: None)
+    grid = FusionGrid(fitted, truth)
+    for weights, rrf_k in (
+        ({"fixed": 1.0, "other": 1.0, "val": 1.0}, 60.0),
+        ({"fixed": 1.0, "other": 0.0, "val": 2.0}, 5.0),
+        ({"fixed": 1.0, "other": 0.25, "val": 0.5}, 20.0),
+    ):
+        shipped = picks_lists(fitted, 10, PickSettings(weights, rrf_k))
+        assert grid.ndcg(weights, rrf_k) == pytest.approx(score_lists(shipped, truth, "p").ndcg)
