@@ -1,9 +1,13 @@
 """Recommendations for a profile: how cosine-CF weighs a profile, and how fast each plugin answers.
 
-``weighting`` chooses cosine-CF's profile weighting on a validation split *inside* the training
-data (ml-latest-small): for every user with 20+ ratings, 5 of their ratings of 4 stars or more
-are held out; the neighbour table is fitted on the rest; each user's remaining ratings are the
-profile, and the score is recall@10 of the held-out movies (mean over users).
+``weighting`` compares cosine-CF's profile weightings on a validation split *inside* the
+training data (ml-latest-small): first every rating a top-N protocol may test on goes
+(:func:`reelpick.evaluation.tuning.tuning_training`: each user's last 10 ratings and last
+session), then for every user with 20+ of the remaining ratings, 5 of their ratings of 4 stars
+or more are held out; the neighbour table is fitted on the rest; each user's remaining ratings
+are the profile, and the score is recall@10 of the held-out movies (mean over users). The
+shipped default is chosen by ``reelpick tune cosine-cf`` (nDCG@10 on the top-N protocol's own
+validation users); this is a second, random-hold-out view of the same choice.
 
 ``latency`` fits each plugin on ml-latest-small (defaults; a warm cache is reused) and times
 ``Registry.ask_recommend`` (the hook plus the registry's checks, as the bot and the CLI call
@@ -38,6 +42,7 @@ import pandas as pd
 from reelpick import NeighbourTable, Profile, topk_cosine_sparse
 from reelpick.config import DEFAULTS, Config
 from reelpick.data import Dataset, load_dataset
+from reelpick.evaluation.tuning import tuning_training
 from reelpick.plugins.cosine_cf import WEIGHTINGS, profile_weights
 from reelpick.registry import Registry
 
@@ -63,7 +68,7 @@ def split(dataset: Dataset, held: int = 5, seed: int = 0) -> tuple[Dataset, dict
 
 
 def weighting(dataset: Dataset) -> None:
-    train, answers = split(dataset)
+    train, answers = split(tuning_training(dataset))
     index, score = topk_cosine_sparse(train.matrix.matrix, 50, 3)
     table = NeighbourTable(train.matrix.movie_ids, index, score)
     by_user = train.ratings.groupby("userId")

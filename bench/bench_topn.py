@@ -1,54 +1,59 @@
 """Benchmark top-N recommendations: reelpick's plugins and picks beside the usual references.
 
-One run, one split (the temporal protocol of ``reelpick evaluate --task topn``: each user's
-10 latest ratings are the test set, users with >= 20 ratings), everything scored by the same
-code (:func:`reelpick.evaluation.topn.score_lists`):
+One run, both protocols of ``reelpick evaluate --task topn`` (``session``: each test user's
+last session, started >= 24 h after their previous rating, with >= 20 ratings before it;
+``last10``: each user's 10 latest ratings), everything scored by the same code
+(:func:`reelpick.evaluation.topn.score_lists`):
 
   popularity   the most rated training movies the user has not rated
   implicit-als implicit's AlternatingLeastSquares, 64 factors, regularization 0.05, alpha 1,
-               20 iterations, on the binary users x movies matrix (user-items orientation)
-  ease-ref     EASE's closed form (Steck 2019), l2 = 500, every training movie, plain
-               binary profiles: written here, independent of the plugin
-  reelpick     every enabled plugin that recommends (config.toml), fitted through a Registry
-               on the training ratings exactly as ``reelpick evaluate --task topn`` does,
-               and the picks with the [picks] weights
+               20 iterations, on the binary users x movies matrix
+  ease-ref     EASE's closed form (Steck 2019) on plain binary profiles over the 4,000 most
+               rated training movies (the plugin's max_items), written here, independent of
+               the plugin; λ chosen on validation users inside the training data (the same
+               protocol applied to the training ratings), from LAMBDAS
+  reelpick     every enabled plugin that recommends (config.toml), fitted and asked exactly as
+               ``reelpick evaluate --task topn`` does (profiles through the product's import
+               and profile store), and the picks with the [picks] settings
 
-Each line gives nDCG@10, Recall@10 and fit seconds, then the picks' ratio to the best
-reference. Latency: p95 and median of ``Registry.ask_recommend`` per plugin, warm, for
-profiles of each test user's 50 latest training ratings (goal: p95 <= 50 ms).
+For each protocol: nDCG@10 with its 95 % bootstrap interval over users, Recall@10, then the
+picks against the best reference: the ratio of nDCG@10 and the paired bootstrap 95 %
+interval of (picks - best reference) over the same users. Goals: session nDCG@10 >= 1.10x
+the best reference with the paired interval above 0; last10 picks >= 0.100.
 
     .venv/bin/python -m pip install -e '.[bench]'
-    .venv/bin/python bench/bench_topn.py [--data PATH] [--config PATH]
+    .venv/bin/python bench/bench_topn.py [--data PATH] [--config PATH] [--protocol P]
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
-import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from reelpick.app import Reelpick
-from reelpick.config import Config, load_config
+from reelpick.config import load_config
 from reelpick.data import load_dataset
-from reelpick.evaluation.topn import K, TopnResult, score_lists, temporal_split
-from reelpick.evaluation.training import profiles_of
+from reelpick.evaluation.metrics import paired_bootstrap_ci
+from reelpick.evaluation.protocols import PROTOCOLS, split_for
+from reelpick.evaluation.topn import COMPARE_LAMBDA, K, TopnResult, picks_lists, score_lists
+from reelpick.evaluation.topn_scoring import ScoringContext
+from reelpick.evaluation.training import train_and_ask, truth_of
 from reelpick.picks import PICKS
-from reelpick.registry import Registry
-from reelpick.types import Profile
 
 REPO = Path(__file__).resolve().parent.parent
 ML_SMALL = (
     Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared")) / "data" / "ml-latest-small"
 )
-LATENCY_PROFILE = 50  # ratings per profile in the latency line
-LATENCY_GOAL_MS = 50.0
+LAMBDAS = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+EASE_ITEMS = 4000  # as the ease plugin's max_items
+GOAL_RATIO = 1.10
+GOAL_LAST10 = 0.100
 
 
 def binary_matrix(train: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -98,136 +103,134 @@ def run_als(train, users) -> tuple[dict[int, list[int]], float]:
     return {u: movie_ids[ids[i]].tolist() for i, u in enumerate(users)}, seconds
 
 
-def run_ease_reference(train, users, l2: float = 500.0) -> tuple[dict[int, list[int]], float]:
-    started = time.perf_counter()
+def ease_lists(train, users, lambdas) -> dict[float, dict[int, list[int]]]:
+    """EASE's top-K for ``users`` at every λ of ``lambdas``, from one eigendecomposition of the
+    Gram matrix G = V diag(e) V^T: (G + λI)^-1 = V diag(1 / (e + λ)) V^T, so only the rows of
+    the users asked about are computed per λ."""
     matrix, user_ids, movie_ids = binary_matrix(train)
+    # The most rated EASE_ITEMS movies only, as the plugin's max_items: the dense
+    # eigendecomposition is cubic in the movies.
+    counts = np.asarray(matrix.sum(axis=0)).ravel()
+    kept = np.sort(np.argsort(-counts, kind="stable")[:EASE_ITEMS])
+    full, matrix, movie_ids = matrix, matrix[:, kept], movie_ids[kept]
     gram = (matrix.T @ matrix).toarray().astype(np.float32)
-    gram[np.diag_indices_from(gram)] += l2
-    inverse = np.linalg.inv(gram)
-    weights = -inverse / np.diag(inverse)[None, :]
-    weights[np.diag_indices_from(weights)] = 0
-    seconds = time.perf_counter() - started
-    lists = {}
-    for user in users:
-        row = matrix[np.searchsorted(user_ids, user)]
-        scores = weights[row.indices].sum(axis=0)
-        lists[user] = movie_ids[top_unseen(scores, row.indices)].tolist()
-    return lists, seconds
-
-
-def reelpick_config(path: str | None, cache: str) -> Config:
-    config = load_config(path or REPO / "config.toml")
-    values = copy.deepcopy(config.values)
-    values["cache"]["dir"] = cache  # always a fresh fit, never an earlier cache
-    return Config(values=values, path=config.path)
-
-
-def run_reelpick(config, dataset, split, users, truth) -> tuple[list[TopnResult], Registry]:
-    train = dataset.with_ratings(split.train, split.label)
-    registry = Registry(config)
-    app = Reelpick(config, train, registry)
-    results, names = [], []
-    for name in registry.enabled():
-        if not registry.implements(name, "reelpick_recommend"):
-            continue
-        started = time.perf_counter()
-        error = registry.fit(train, [name])[name]
-        if error is not None:
-            print(f"{name}: could not be fitted ({error})")
-            continue
-        names.append(name)
-        results.append(TopnResult(name, 0, 0, 0, time.perf_counter() - started))
-    profiles = profiles_of(split.train, users)
-    answers = {u: app.recommend(p, K, names) for u, p in profiles.items()}
-    for result in results:
-        lists = {
-            u: [
-                n.movie_id
-                for a in found
-                if a.plugin == result.plugin and a.ok
-                for n in a.neighbours
-            ]
-            for u, found in answers.items()
+    values, vectors = np.linalg.eigh(gram)
+    del gram
+    rows = np.searchsorted(user_ids, users)
+    profiles = matrix[rows]
+    projected = np.asarray(profiles @ vectors)  # users x n
+    squares = vectors**2
+    found = {}
+    for lam in lambdas:
+        inverse_values = 1.0 / (values + lam)
+        diagonal = squares @ inverse_values  # diag of P = (G + λI)^-1
+        # B = I - P diag(1/diag P): X B = X - X P / diag(P); X's own columns are excluded
+        # by top_unseen, so the unseen movies rank by -(X P) / diag(P).
+        scores = -((projected * inverse_values) @ vectors.T) / diagonal[None, :]
+        found[lam] = {
+            u: movie_ids[top_unseen(scores[i], profiles[i].indices)].tolist()
+            for i, u in enumerate(users)
         }
-        scored = score_lists(lists, truth, result.plugin)
-        result.recall, result.ndcg, result.answered = scored.recall, scored.ndcg, scored.answered
-    picks = {
-        u: [r.movie_id for r in app.picks(profiles[u], K, answers=found)]
-        for u, found in answers.items()
-    }
-    scored = score_lists(picks, truth, PICKS)
-    scored.fit_seconds = sum(r.fit_seconds for r in results)
-    return [*results, scored], registry
+    del full
+    return found
 
 
-def latency_lines(registry: Registry, split, users) -> list[str]:
-    """p95 and median ms per plugin for profiles of the 50 latest training ratings, warm."""
-    train = split.train
-    counts = train.groupby("userId").size()
-    chosen = [u for u in users if counts.get(u, 0) >= LATENCY_PROFILE]
-    latest = train[train["userId"].isin(chosen)].groupby("userId").tail(LATENCY_PROFILE)
-    profiles = list(profiles_of(latest, chosen).values())
-    lines = []
-    for name in [n for n, p in registry.plugins.items() if p.fitted]:
-        registry.ask_recommend(name, profiles[0], K)  # warm: first call pays lazy set-up
-        times = []
-        for profile in profiles:
-            started = time.perf_counter()
-            registry.ask_recommend(name, Profile(profile.ratings, rated_at=profile.rated_at), K)
-            times.append((time.perf_counter() - started) * 1e3)
-        p95, median = np.percentile(times, 95), np.median(times)
-        verdict = "ok" if p95 <= LATENCY_GOAL_MS else "OVER GOAL"
-        lines.append(
-            f"recommend latency {name}: p95 {p95:.2f} ms, median {median:.2f} ms over "
-            f"{len(times)} profiles of {LATENCY_PROFILE} ratings (goal <= {LATENCY_GOAL_MS:g} ms: "
-            f"{verdict})"
+def run_ease_reference(train, users, protocol) -> tuple[dict[int, list[int]], float, str]:
+    """EASE with λ chosen on validation users inside ``train`` (the same protocol)."""
+    started = time.perf_counter()
+    inner = split_for(protocol, train)
+    truth = truth_of(inner.test)
+    by_lambda = ease_lists(inner.train, sorted(truth), LAMBDAS)
+    scored = {lam: score_lists(lists, truth, "ease").ndcg for lam, lists in by_lambda.items()}
+    best = max(LAMBDAS, key=lambda lam: (scored[lam], -lam))
+    lists = ease_lists(train, users, (best,))[best]
+    note = (
+        f"λ {best:g} on {len(truth)} validation users ("
+        + ", ".join(f"{lam:g}: {v:.4f}" for lam, v in scored.items())
+        + ")"
+    )
+    return lists, time.perf_counter() - started, note
+
+
+def run_protocol(config, dataset, protocol: str) -> None:
+    split = split_for(protocol, dataset.ratings)
+    truth = truth_of(split.test)
+    users = sorted(truth)
+    print(
+        f"\n== {protocol}: {dataset.source}: {len(split.train):,} training ratings, "
+        f"{len(users)} test users, {len(split.test):,} test ratings",
+        flush=True,
+    )
+    settings = config.settings.picks
+    trained = train_and_ask(
+        config, dataset, split, None, max(K, settings.calibration_pool), lambda line: None
+    )
+    context = ScoringContext.of(trained)
+    references: list[TopnResult] = []
+    notes = {}
+    for name, run in (("popularity", run_popularity), ("implicit-als", run_als)):
+        lists, seconds = run(split.train, users)
+        result = score_lists(lists, truth, name, context=context)
+        result.fit_seconds = seconds
+        references.append(result)
+    lists, seconds, notes["ease-ref"] = run_ease_reference(split.train, users, protocol)
+    result = score_lists(lists, truth, "ease-ref", context=context)
+    result.fit_seconds = seconds
+    references.append(result)
+    ours = [score_lists(trained.plugin_lists(n), truth, n, context=context) for n in trained.names]
+    picks = score_lists(picks_lists(trained, K), truth, PICKS, context=context)
+    # The other side of calibration: off when [picks] calibration is on, else on.
+    lam = 0.0 if settings.calibration > 0 else COMPARE_LAMBDA
+    other = replace(settings, calibration=lam)
+    label = f"{PICKS} λ={lam:g}"
+    compared = score_lists(picks_lists(trained, K, other), truth, label, context=context)
+    header = (
+        f"{'model':<24} {'nDCG@10':>8} {'95% CI':>17} {'Recall@10':>9} {'MRR':>6} "
+        f"{'miscal':>6} {'poplift':>7}"
+    )
+    print(header)
+    for result in [*references, *ours, picks, compared]:
+        label = result.plugin if result in references else f"reelpick {result.plugin}"
+        ci = f"[{result.ci95[0]:.4f}, {result.ci95[1]:.4f}]"
+        lift = "-" if result.popularity_lift is None else f"{result.popularity_lift:.2f}"
+        miscal = "-" if result.miscalibration is None else f"{result.miscalibration:.3f}"
+        print(
+            f"{label:<24} {result.ndcg:>8.4f} {ci:>17} {result.recall:>9.4f} "
+            f"{result.mrr:>6.3f} {miscal:>6} {lift:>7}"
         )
-    return lines
+    print(f"ease-ref: {notes['ease-ref']}")
+    print(
+        f"calibration: picks λ {settings.calibration:g} vs λ {lam:g}: nDCG@10 "
+        f"{compared.ndcg / picks.ndcg:.3f}x, miscalibration "
+        f"{(compared.miscalibration or 0) / (picks.miscalibration or 1):.3f}x"
+    )
+    best = max(references, key=lambda r: r.ndcg)
+    mean, low, high = paired_bootstrap_ci(picks.per_user, best.per_user)
+    ratio = picks.ndcg / best.ndcg if best.ndcg else float("nan")
+    print(
+        f"picks / best reference ({best.plugin}): nDCG@10 {ratio:.2f}x; picks - {best.plugin} "
+        f"= {mean:+.4f}, paired 95% interval [{low:+.4f}, {high:+.4f}]"
+    )
+    if protocol == "session":
+        met = ratio >= GOAL_RATIO and low > 0
+        print(f"goal (>= {GOAL_RATIO:.2f}x, interval above 0): {'met' if met else 'NOT met'}")
+    else:
+        met = picks.ndcg >= GOAL_LAST10
+        print(f"goal (picks >= {GOAL_LAST10:.3f}): {'met' if met else 'NOT met'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(ML_SMALL), help="MovieLens folder or zip")
     parser.add_argument("--config", help="reelpick config (default: the repository's)")
+    parser.add_argument(
+        "--protocol", action="append", choices=PROTOCOLS, help="default: both protocols"
+    )
     args = parser.parse_args()
+    config = load_config(args.config or REPO / "config.toml")
     dataset = load_dataset(args.data)
-    split = temporal_split(dataset.ratings)
-    truth = {int(u): set(r["movieId"]) for u, r in split.test.groupby("userId")}
-    users = sorted(truth)
-    print(
-        f"{dataset.source}: {len(split.train):,} training ratings, {len(users)} test users "
-        f"(10 latest ratings each)\n"
-    )
-    references = []
-    for name, run in (
-        ("popularity", run_popularity),
-        ("implicit-als", run_als),
-        ("ease-ref", run_ease_reference),
-    ):
-        lists, seconds = run(split.train, users)
-        result = score_lists(lists, truth, name)
-        result.fit_seconds = seconds
-        references.append(result)
-    with tempfile.TemporaryDirectory(prefix="bench-topn-") as cache:
-        config = reelpick_config(args.config, cache)
-        ours, registry = run_reelpick(config, dataset, split, users, truth)
-        latency = latency_lines(registry, split, users)
-    print(f"{'model':<22} {'nDCG@10':>8} {'Recall@10':>9} {'fit s':>7}")
-    for result in references:
-        print(
-            f"{result.plugin:<22} {result.ndcg:>8.4f} {result.recall:>9.4f} {result.fit_seconds:>7.1f}"
-        )
-    for result in ours:
-        label = f"reelpick {result.plugin}"
-        print(f"{label:<22} {result.ndcg:>8.4f} {result.recall:>9.4f} {result.fit_seconds:>7.1f}")
-    best = max(references, key=lambda r: r.ndcg)
-    picks = ours[-1]
-    print(
-        f"\npicks / best reference ({best.plugin}): nDCG@10 {picks.ndcg / best.ndcg:.2f}x, "
-        f"Recall@10 {picks.recall / best.recall:.2f}x"
-    )
-    for line in latency:
-        print(line)
+    for protocol in args.protocol or PROTOCOLS:
+        run_protocol(config, dataset, protocol)
 
 
 if __name__ == "__main__":

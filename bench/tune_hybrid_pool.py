@@ -26,7 +26,7 @@ from bench_hybrid import ROOT, add_data_arguments  # this folder: run as bench/.
 
 from reelpick.config import Config, load_config
 from reelpick.data import load_dataset
-from reelpick.evaluation.cold import cold_split, evaluate_cold
+from reelpick.evaluation.cold import cold_split, cold_training, evaluate_cold
 from reelpick.registry import Registry
 
 TEST_SEED, VALIDATION_SEED = 0, 1
@@ -45,7 +45,8 @@ def main() -> int:
     values["plugins"]["vgg16-poster"]["weights"] = args.weights
     dataset = load_dataset(args.data)
     test = cold_split(dataset.ratings, 0.1, TEST_SEED)
-    remaining = dataset.with_ratings(test.train, f"without the test cold movies (seed {TEST_SEED})")
+    # The test cold movies lose their tags too, as in evaluate --task cold.
+    remaining = cold_training(dataset, test, f"without the test cold movies (seed {TEST_SEED})")
     # Poster features first, so that the hybrid finds them cached in every fit below.
     Registry(Config(values=values, path=base.path)).fit(dataset, ["vgg16-poster"])
     print(f"validation cold movies: seed {VALIDATION_SEED}, on {remaining.source}")

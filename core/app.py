@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from .calibration import genres_of
 from .catalogue.models import Candidate, MovieCard, is_catalogue_id
 from .config import Config
 from .data.fetch import fetch_dataset
@@ -22,7 +23,7 @@ from .data.search import SearchResult, TitleIndex
 from .engine import EngineName, engine_for
 from .errors import DataError
 from .groups import GroupPick, GroupSettings, recommend_for_group
-from .picks import PickSettings, pick
+from .picks import PickSettings, pick_for
 from .registry import Registry
 from .settings import Settings
 from .types import PluginAnswer, Profile, Recommendation
@@ -199,8 +200,8 @@ class Reelpick:
         chosen = settings or self.settings.picks
         if answers is None:
             fitted = [n for n in self.registry.enabled() if self.registry.plugins[n].fitted]
-            answers = self.registry.recommend(profile, k, fitted, exclude)
-        return pick(list(answers), k, chosen.weights, chosen.rrf_k)
+            answers = self.registry.recommend(profile, chosen.depth(k), fitted, exclude)
+        return pick_for(profile, list(answers), k, chosen, genres_of(self.dataset))
 
     def group_picks(
         self,

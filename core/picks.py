@@ -9,6 +9,11 @@ training data (``reelpick evaluate --task topn --tune`` derives them again).
 :func:`pick` is a pure function of the answers; :meth:`reelpick.app.Reelpick.picks` asks the
 plugins and fuses their answers with the app's settings.
 
+With ``calibration`` λ > 0 the picks are re-ranked to match the genres of the person's
+profile (:mod:`reelpick.calibration`): the plugins are asked for ``calibration_pool`` movies,
+fused, and the ``k`` picks chosen greedily from those for relevance and calibration
+(:func:`pick_for`).
+
 A pick's ``because`` is the union of the contributing plugins' ``because``, the plugin that
 contributed most to the pick first, each plugin's reasons in its own order.
 """
@@ -16,12 +21,13 @@ contributed most to the pick first, each plugin's reasons in its own order.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Self
 
+from .calibration import Genres, calibrate
 from .errors import ConfigError
 from .fusion import DEFAULT_RRF_K, check_weights, fuse, ranked_lists
-from .types import PluginAnswer, Recommendation
+from .types import PluginAnswer, Profile, Recommendation
 
 if TYPE_CHECKING:
     pass
@@ -44,6 +50,14 @@ class PickSettings:
         }
     )
     rrf_k: float = DEFAULT_RRF_K
+    # Calibration λ (0: off; 0-1). Chosen by `reelpick evaluate --task topn --tune` on
+    # validation users inside the training data (see config.toml [picks]).
+    calibration: float = 0.0
+    calibration_pool: int = 50  # fused candidates the calibrated picks are chosen from
+
+    def depth(self, k: int) -> int:
+        """How many movies to ask each plugin for, to make ``k`` picks."""
+        return max(k, self.calibration_pool) if self.calibration > 0 else k
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: Callable[..., str]) -> Self:
@@ -51,11 +65,17 @@ class PickSettings:
         rrf_k = float(table["rrf_k"])
         if rrf_k < 0:
             raise ConfigError(f"{where('rrf_k')}: must be >= 0")
+        calibration = float(table["calibration"])
+        if not 0.0 <= calibration <= 1.0:
+            raise ConfigError(f"{where('calibration')}: must be between 0 and 1")
+        pool = int(table["calibration_pool"])
+        if pool < 1:
+            raise ConfigError(f"{where('calibration_pool')}: must be at least 1")
         try:
             weights = check_weights(table["weights"], where("weights"))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        return cls(weights=weights, rrf_k=rrf_k)
+        return cls(weights=weights, rrf_k=rrf_k, calibration=calibration, calibration_pool=pool)
 
 
 def pick(
@@ -89,3 +109,31 @@ def pick(
         because = tuple(dict.fromkeys(m for _, _, ids in ranked for m in ids))
         picks.append(Recommendation(f.movie_id, f.score, because))
     return picks
+
+
+def pick_for(
+    profile: Profile,
+    answers: list[PluginAnswer],
+    k: int,
+    settings: PickSettings,
+    genres: Genres,
+) -> list[Recommendation]:
+    """The ``k`` picks for ``profile`` with ``settings``: each answer cut to
+    ``settings.depth(k)`` movies, fused, and re-ranked for calibration when λ > 0. The same
+    answers, however deep, give the same picks."""
+    depth = settings.depth(k)
+    cut = [replace(a, neighbours=list(a.neighbours)[:depth]) if a.ok else a for a in answers]
+    fused = pick(cut, depth, settings.weights, settings.rrf_k)
+    if settings.calibration <= 0:
+        return fused[:k]
+    history = [*profile.ratings, *profile.seen]
+    by_id = {p.movie_id: p for p in fused}
+    order = calibrate(
+        [p.movie_id for p in fused],
+        [p.score for p in fused],
+        history,
+        genres,
+        k,
+        settings.calibration,
+    )
+    return [by_id[m] for m in order]

@@ -69,13 +69,16 @@ class MovieContent:
         )
 
 
-def movie_content(dataset: Dataset, posters: Mapping[int, str]) -> MovieContent:
+def movie_content(
+    dataset: Dataset, posters: Mapping[int, str], use_tags: bool = True
+) -> MovieContent:
     """The content of every movie of ``dataset``; ``posters`` maps movie id -> content hash of a
-    real poster with features (:meth:`reelpick.PosterFeatures.content_hashes`)."""
+    real poster with features (:meth:`reelpick.PosterFeatures.content_hashes`). Without
+    ``use_tags`` no movie has tags (not even as the "has tags" indicator)."""
     movies = dataset.movies
     movie_ids = movies.index.to_numpy(dtype=np.int64)
     tags: list[dict[str, int]] = [{} for _ in movie_ids]
-    if len(dataset.tags):
+    if len(dataset.tags) and use_tags:
         frame = pd.DataFrame(
             {
                 "movieId": dataset.tags["movieId"].to_numpy(),

@@ -12,12 +12,13 @@ fit time and memory on any catalogue (4000 movies: 64 MB, a few seconds), and ra
 movies are seldom the right answer anyway.
 
 A person's scores are their profile row times ``B``. When the profile says when each movie
-was rated (``Profile.rated_at``), recent movies weigh more: the weight halves every
-``recency_half_life`` ratings back (taste drifts; what someone watched last predicts what
-they watch next far better than what they watched years ago). With ``hide_newer_movies``,
-movies nobody had rated yet at the profile's latest rating are not offered: they had not
-come out. Defaults were chosen on a validation split inside the training data (the last 10
-training ratings of each user), never on test users: ``reelpick evaluate --task topn --tune``.
+was rated (``Profile.rated_at``) and ``recency_half_life`` is above 0, recent movies weigh
+more: the weight halves every ``recency_half_life`` ratings back. Off by default: it predicts
+the rest of a rating session well ("last 10" protocol) but not what a person watches when they
+come back later (the session protocol). With ``hide_newer_movies``, movies nobody had rated yet
+at the profile's latest rating are not offered: they had not come out. ``l2`` and
+``recency_half_life`` are chosen by ``reelpick tune ease``, on validation users inside the
+training data, never on test users (the figures are in config.toml).
 
 Similar movies come from ``B``'s rows: the movies that watching this one predicts most.
 """
@@ -79,7 +80,7 @@ class Ease:
             params={
                 "l2": 500.0,  # L2 penalty of the closed form
                 "max_items": 4000,  # most rated movies in the model (bounds fit time and memory)
-                "recency_half_life": 4.0,  # a profile movie's weight halves every N ratings back
+                "recency_half_life": 0.0,  # a profile movie's weight halves every N ratings back
                 "hide_newer_movies": True,  # skip movies first rated after the profile's latest
                 "neighbours": 50,  # width of the stored similar-movie table
             },

@@ -15,8 +15,11 @@ from ..data import load_dataset
 from ..errors import ReelpickError
 from ..evaluation import draw_chart, evaluate, format_table
 from ..evaluation.groups import evaluate_groups, format_groups_table
+from ..evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from ..evaluation.topn import draw_topn_chart, evaluate_topn, format_topn_table
 from .evaluate_cold import cmd_evaluate_cold
+
+__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "Task", "cmd_evaluate"]
 
 
 class Task(StrEnum):
@@ -72,7 +75,9 @@ def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_topn(config: Config, args: argparse.Namespace) -> int:
-    """``reelpick evaluate --task topn``: Recall@10 and nDCG@10 per plugin and of the picks."""
+    """``reelpick evaluate --task topn [--protocol session|last10]``: nDCG@10 (with its 95 %
+    interval), Recall, MRR, hit rate, coverage, miscalibration, popularity lift per plugin and
+    of the picks."""
     if args.folds:
         raise ReelpickError("--folds goes with --task rating (top-N uses a temporal split)")
     dataset = load_dataset(data_path(config))
@@ -83,6 +88,7 @@ def cmd_evaluate_topn(config: Config, args: argparse.Namespace) -> int:
         test_per_user=args.test_per_user,
         tune=args.tune,
         progress=progress,
+        protocol=args.protocol,
     )
     show(report, args, format_topn_table, draw_topn_chart)
     return 0 if report.results else 1

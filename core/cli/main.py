@@ -48,6 +48,8 @@ from .progress import install as install_progress
 from .recommend import add_arguments as add_recommend_arguments
 from .recommend import cmd_recommend
 from .show import cmd_show
+from .tune import HELP as TUNE_HELP
+from .tune import add_tune_arguments, cmd_tune_lazily
 
 log = logging.getLogger("reelpick")
 
@@ -176,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--task",
-        choices=EvaluationTasks(),
+        choices=LazyChoices(evaluation_tasks),
         metavar="TASK",  # argparse would list the choices (and import them) at once
         default=None,
         help="rating: rating error and similar movies (default); topn: Recall/nDCG@10 of "
@@ -188,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --task topn: also derive the [picks] weights on a validation split; "
         "with --task groups: the [groups] settings",
+    )
+    evaluate.add_argument(
+        "--protocol",
+        choices=LazyChoices(topn_protocols),
+        metavar="PROTOCOL",
+        default=None,
+        help="with --task topn: session (default; each test user's last session, started "
+        ">= 24 h after their previous rating) or last10 (each user's 10 latest ratings)",
     )
     evaluate.add_argument(
         "--groups", type=int, default=200, help="with --task groups: groups drawn (default 200)"
@@ -206,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--chart", metavar="PNG", help="also draw a chart comparing the plugins")
+
+    add_tune_arguments(command("tune", cmd_tune_lazily, TUNE_HELP))
 
     posters = command("posters", None, "movie posters (TMDB, offline folder, placeholders)")
     poster_actions = posters.add_subparsers(title="poster commands", metavar="ACTION")
@@ -275,15 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class EvaluationTasks(Sequence[str]):
-    """``evaluate --task``'s choices, read from :class:`~reelpick.cli.evaluate.Task` only when
-    argparse checks a value or prints help: the evaluation's imports (SciPy's statistics) are
-    half the start-up time of every other command."""
+class LazyChoices(Sequence[str]):
+    """An option's choices, read from their module only when argparse checks a value or prints
+    help: the evaluation's imports (SciPy's statistics) are half the start-up time of every
+    other command."""
 
-    def _names(self) -> list[str]:
-        from .evaluate import Task
-
-        return [task.value for task in Task]
+    def __init__(self, names: Callable[[], list[str]]) -> None:
+        self._names = names
 
     def __getitem__(self, index: Any) -> Any:
         return self._names()[index]
@@ -292,10 +302,24 @@ class EvaluationTasks(Sequence[str]):
         return len(self._names())
 
 
+def evaluation_tasks() -> list[str]:
+    from .evaluate import Task
+
+    return [task.value for task in Task]
+
+
+def topn_protocols() -> list[str]:
+    from ..evaluation.protocols import PROTOCOLS
+
+    return list(PROTOCOLS)
+
+
 def cmd_evaluate_lazily(config: Config, args: argparse.Namespace) -> int:
+    from ..evaluation.protocols import DEFAULT_PROTOCOL
     from .evaluate import Task, cmd_evaluate
 
     args.task = Task(args.task) if args.task else Task.RATING  # the default: rating
+    args.protocol = args.protocol or DEFAULT_PROTOCOL
     return cmd_evaluate(config, args)
 
 

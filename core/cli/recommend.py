@@ -114,8 +114,11 @@ def user_profile(app: Reelpick, user_id: int) -> tuple[Profile, ProfileSummary]:
     mine = ratings[ratings["userId"] == user_id]
     if mine.empty:
         raise ReelpickError(f"user {user_id} has no ratings in {app.dataset.source}")
-    stars = dict(zip(mine["movieId"].astype(int), mine["rating"].astype(float), strict=True))
-    return Profile(ratings=MappingProxyType(stars)), ProfileSummary(len(mine), len(stars))
+    movies = mine["movieId"].astype(int)
+    stars = dict(zip(movies, mine["rating"].astype(float), strict=True))
+    rated_at = dict(zip(movies, mine["timestamp"].astype(float), strict=True))
+    profile = Profile(ratings=MappingProxyType(stars), rated_at=MappingProxyType(rated_at))
+    return profile, ProfileSummary(len(mine), len(stars))
 
 
 def imported_profile(parsed: ParsedImport) -> Profile:

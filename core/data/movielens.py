@@ -108,9 +108,11 @@ class Dataset:
         """The same movies with other ratings (a training split, say), under a new fingerprint.
 
         ``label`` names the subset (e.g. "train seed=0 fold=1") and enters the fingerprint,
-        so caches fitted on a split never mix with the full data's.
+        so caches fitted on a split never mix with the full data's. A tag of a rating left out
+        goes too (it would tell a plugin who watched what a split holds out).
         """
-        digest = hashlib.sha256(f"{self.fingerprint}|{label}|{len(ratings)}".encode())
+        tags = self.tags[~_pairs_left_out(self.tags, self.ratings, ratings)]
+        digest = hashlib.sha256(f"{self.fingerprint}|{label}|{len(ratings)}|{len(tags)}".encode())
         digest.update(
             pd.util.hash_pandas_object(ratings[["userId", "movieId", "rating"]], index=False)
             .to_numpy()
@@ -119,7 +121,7 @@ class Dataset:
         return Dataset(
             movies=self.movies,
             ratings=ratings.reset_index(drop=True),
-            tags=self.tags,
+            tags=tags.reset_index(drop=True),
             fingerprint=digest.hexdigest()[:20],
             source=f"{self.source} [{label}]",
         )
@@ -153,6 +155,21 @@ class Dataset:
         if pd.notna(row["tmdb_id"]):
             found["TMDB"] = f"https://www.themoviedb.org/movie/{int(row['tmdb_id'])}"
         return found
+
+
+def _pairs_left_out(tags: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame) -> np.ndarray:
+    """Which tags' (user, movie) pairs are rated in ``before`` but not in ``after``."""
+    if not len(tags):
+        return np.zeros(0, dtype=bool)
+    frames = (tags, before, after)
+    width = 1 + max(int(f["movieId"].max()) for f in frames if len(f))
+
+    def keys(frame: pd.DataFrame) -> np.ndarray:
+        users = frame["userId"].to_numpy(dtype=np.int64)
+        return users * width + frame["movieId"].to_numpy(dtype=np.int64)
+
+    wanted = keys(tags)
+    return np.isin(wanted, keys(before)) & ~np.isin(wanted, keys(after))
 
 
 def load_dataset(source: str | Path) -> Dataset:

@@ -1,8 +1,10 @@
 """``reelpick evaluate --task cold``: how plugins do on movies nobody has rated yet.
 
 Protocol: ``share`` (10 %) of the movies with at least ``MIN_RATINGS`` (10) ratings are drawn
-with numpy seed ``seed`` (0) and lose *all* their ratings from training ("cold movies"); their
-ratings are the test set. Every plugin is fitted on the rest through a fresh
+with numpy seed ``seed`` (0) and lose *all* their ratings and *all* their tags from training
+("cold movies": a new movie has neither; 96 % of MovieLens tags are written by people who rated
+the movie, so a cold movie's tags would tell a plugin who watched it). Their ratings are the
+test set. Every plugin is fitted on the rest (:func:`cold_training`) through a fresh
 :class:`~reelpick.registry.Registry`, and scored where it answers:
 
 - ``rmse``: on the cold movies' held-out ratings (plugins that predict). Two baselines fitted
@@ -28,9 +30,10 @@ ratings are the test set. Every plugin is fitted on the rest through a fresh
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -41,6 +44,7 @@ from ..config import Config
 from ..data.movielens import Dataset
 from ..errors import NoAnswer
 from ..registry import Registry
+from .metrics import score_list
 from .ratings import RatingErrors, id_key, score_ratings
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,18 @@ def cold_split(
     cold = np.sort(np.random.default_rng(seed).choice(eligible, size=size, replace=False))
     held = ratings["movieId"].isin(cold).to_numpy()
     return ColdSplit(ratings[~held], ratings[held], cold)
+
+
+def cold_training(dataset: Dataset, split: ColdSplit, label: str) -> Dataset:
+    """The data plugins are fitted on: the training ratings, and no tag of a cold movie.
+
+    Its fingerprint names the tag rule too, so no fit made with the cold movies' tags (an
+    older version's cache) is ever reused.
+    """
+    train = dataset.with_ratings(split.train, label)
+    tags = dataset.tags[~dataset.tags["movieId"].isin(split.movies)].reset_index(drop=True)
+    digest = hashlib.sha256(f"{train.fingerprint}|tags without cold movies|{len(tags)}".encode())
+    return replace(train, tags=tags, fingerprint=digest.hexdigest()[:20])
 
 
 # -- baselines --------------------------------------------------------------------------------
@@ -116,7 +132,6 @@ def ndcg_at_k(
     ``predict(user, movies)`` gives scores or raises NoAnswer (that user is then skipped).
     Ties keep the candidates' order (movie id), so a constant predictor earns no credit.
     """
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
     scores = []
     for user_id, rows in test.groupby("userId"):
         relevant = set(rows.loc[rows["rating"] >= RELEVANT, "movieId"].tolist())
@@ -129,9 +144,7 @@ def ndcg_at_k(
         if predicted is None:
             return None
         order = np.argsort(-np.asarray(predicted, dtype=np.float64), kind="stable")[:k]
-        gains = np.array([candidates[i] in relevant for i in order], dtype=np.float64)
-        ideal = discounts[: min(len(relevant), k)].sum()
-        scores.append(float(gains @ discounts[: len(gains)]) / ideal)
+        scores.append(score_list([candidates[i] for i in order], relevant, k).ndcg)
     return float(np.mean(scores)) if scores else None
 
 
@@ -200,7 +213,7 @@ def evaluate_cold(
         f"{len(cold)} cold movies (of those with {MIN_RATINGS}+ ratings, seed {seed}); "
         f"{len(split.test):,} held-out ratings"
     )
-    train = dataset.with_ratings(split.train, f"cold movies seed={seed} share={share}")
+    train = cold_training(dataset, split, f"cold movies seed={seed} share={share}")
     truth = true_neighbours(config, dataset, split.movies)
     progress(f"neighbour truth: {TRUTH_PLUGIN} on the full data, {len(truth)} cold movies")
     baselines = Baselines(split.train, dataset.movies)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MIN_TRAIN = 10  # ratings a test user keeps in training
 K = 10  # neighbours per query in the similar-movie proxies
+FAR_OFF = 1.5  # an RMSE bar this many times the best is left off the chart (with a note)
 
 
 # -- splits --------------------------------------------------------------------------------
@@ -398,6 +399,15 @@ def _pct(value: float | None, width: int) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width - 1}.1%}"
 
 
+def _far_off(
+    shown: list[tuple[str, float, Any]], factor: float = FAR_OFF
+) -> tuple[list[tuple[str, float, Any]], list[tuple[str, float, Any]]]:
+    """``shown`` bars split into those kept and those over ``factor`` x the best (lowest)."""
+    best = min(v for _, v, _ in shown)
+    kept = [bar for bar in shown if bar[1] <= factor * best]
+    return kept, [bar for bar in shown if bar[1] > factor * best]
+
+
 def draw_chart(report: Report, path: str) -> None:
     """A PNG with one bar panel per metric, plugins side by side."""
     import matplotlib
@@ -422,14 +432,20 @@ def draw_chart(report: Report, path: str) -> None:
             for i, (n, v) in enumerate(zip(names, values, strict=True))
             if v is not None
         ]
+        if key == "rmse" and shown:
+            shown, far = _far_off(shown)
+            if far:  # e.g. the article's zero-filled formula (RMSE ~3): it would flatten the rest
+                note = "left off, far above the rest: " + "; ".join(
+                    f"{n.replace(chr(10), ' ')} {v:.3g}" for n, v, _ in far
+                )
+                ax.annotate(
+                    note, (0.5, -0.42), xycoords="axes fraction", ha="center", fontsize=7, wrap=True
+                )
         if shown:
             labels, heights, bar_colors = zip(*shown, strict=True)
             bars = ax.bar(range(len(heights)), heights, color=bar_colors)
             ax.bar_label(bars, fmt="%.3g", fontsize=8)
             ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
-            if key == "rmse" and max(heights) > 4 * min(heights):
-                ax.set_yscale("log")  # one far-off predictor (zero-filled) would flatten the rest
-                title += ", log scale"
         else:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
             ax.set_xticks([])

@@ -1,151 +1,93 @@
 """``reelpick evaluate --task topn``: how well each plugin, and the picks, guess what comes next.
 
-Temporal protocol: for every user with at least ``min_ratings`` ratings, the ``test_per_user``
-most recent ratings (ties by movieId) are the test set and the rest trains. Every plugin that
-recommends is fitted on the training ratings only; each test user's :class:`Profile` is built
-from their training ratings (stars and times), and each plugin is asked for 10 movies among
-those the user has not rated in training. Recall@10 (hits / min(10, test movies)) and nDCG@10
-with binary gain (ideal DCG over min(10, test movies) hits) are averaged over test users; a
-user a plugin cannot answer for scores 0. The picks (:mod:`reelpick.picks`) fuse the same
-answers with the ``[picks]`` weights of config.toml.
+Protocols (:mod:`.protocols`): ``session`` (default; a person comes back later: each test
+user's last session, started >= 24 h after their previous rating) or ``last10`` (each user's 10
+latest ratings). Every plugin that recommends is fitted on the training ratings only; each test
+user's :class:`Profile` is built from their training ratings through the product's own import
+and profile store (:func:`.training.profiles_of`), and each plugin is asked for movies among
+those the user has not rated in training. Per plugin and for the picks (:mod:`reelpick.picks`,
+the ``[picks]`` settings of config.toml): nDCG@10 with its 95 % bootstrap interval over users,
+Recall@10, MRR@10, hit rate@10 (:mod:`.metrics`), catalogue coverage (share of the movies in the
+training ratings recommended to anybody), genre miscalibration and popularity lift
+(:mod:`reelpick.calibration`). A user a plugin cannot answer for scores 0.
 
-``tune=True`` re-derives those weights without touching the test users: the same split is
-applied again to the training ratings (each user's last training ratings are the validation
-set), the plugins are fitted on what is left, and every weight combination of a small grid is
-scored on the validation users.
+``tune=True`` re-derives the ``[picks]`` weights, ``rrf_k`` and calibration λ without touching
+the test users: the same protocol splits the training ratings again (validation users), the
+plugins are fitted on what is left, and a small grid is scored on the validation users
+(:mod:`.topn_tuning`).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..config import Config
 from ..data import Dataset
 from ..errors import ReelpickError
-from ..picks import PICKS, PickSettings
-from .ratings import Split
-from .training import Trained, train_and_ask, truth_of
+from ..picks import PICKS
+from .protocols import DEFAULT_PROTOCOL, MIN_RATINGS, describe, split_for, temporal_split
+from .topn_scoring import (
+    K,
+    ScoringContext,
+    TopnResult,
+    picks_lists,
+    recall_ndcg,
+    score_lists,
+)
+from .topn_tuning import tune_picks
+from .training import train_and_ask, truth_of
+
+__all__ = [
+    "K",
+    "MIN_RATINGS",
+    "ScoringContext",
+    "TopnReport",
+    "TopnResult",
+    "evaluate_topn",
+    "picks_lists",
+    "recall_ndcg",
+    "score_lists",
+    "temporal_split",
+]
 
 log = logging.getLogger(__name__)
 
-K = 10
-MIN_RATINGS = 20
-WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
-RRF_K_GRID = (60, 20, 5)  # 60 first: on a tie the usual constant stays
-
-
-# -- split and profiles ------------------------------------------------------------------------
-
-
-def temporal_split(
-    ratings: pd.DataFrame, test_per_user: int = 10, min_ratings: int = MIN_RATINGS
-) -> Split:
-    """Each user's ``test_per_user`` latest ratings (ties by movieId) move to the test set.
-
-    Users with fewer than ``min_ratings`` ratings stay wholly in training (``users_left_out``).
-    """
-    if test_per_user < 1:
-        raise ReelpickError("--test-per-user must be at least 1")
-    ordered = ratings.sort_values(["userId", "timestamp", "movieId"], kind="stable")
-    by_user = ordered.groupby("userId")
-    sizes = by_user["movieId"].transform("size")
-    in_test = (sizes >= min_ratings) & (by_user.cumcount(ascending=False) < test_per_user)
-    tested_users = ordered.loc[in_test, "userId"].nunique()
-    return Split(
-        train=ordered[~in_test.to_numpy()],
-        test=ordered[in_test.to_numpy()],
-        label=f"temporal split last={test_per_user} min={min_ratings}",
-        users_left_out=int(ratings["userId"].nunique() - tested_users),
-    )
-
-
-# -- metrics -----------------------------------------------------------------------------------
-
-
-def recall_ndcg(recommended: list[int], relevant: set[int], k: int = K) -> tuple[float, float]:
-    """Recall@k and nDCG@k (binary gain) of one ranked list against the relevant movies."""
-    if not relevant:
-        raise ValueError("no relevant movies to score against")
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    hits = np.array([m in relevant for m in recommended[:k]], dtype=float)
-    ideal = discounts[: min(k, len(relevant))].sum()
-    return float(hits.sum() / min(k, len(relevant))), float(hits @ discounts[: len(hits)] / ideal)
-
-
-@dataclass
-class TopnResult:
-    plugin: str
-    recall: float
-    ndcg: float
-    answered: int  # users the plugin gave a list to
-    fit_seconds: float = 0.0
-
-
-def score_lists(
-    lists: dict[int, list[int]], truth: dict[int, set[int]], plugin: str, k: int = K
-) -> TopnResult:
-    """Mean Recall@k and nDCG@k over every user in ``truth`` (a user without a list scores 0)."""
-    recalls, ndcgs = [], []
-    for user_id, relevant in truth.items():
-        recall, ndcg = recall_ndcg(lists.get(user_id, []), relevant, k)
-        recalls.append(recall)
-        ndcgs.append(ndcg)
-    answered = sum(1 for u in truth if lists.get(u))
-    return TopnResult(plugin, float(np.mean(recalls)), float(np.mean(ndcgs)), answered)
-
-
-# -- the evaluation ----------------------------------------------------------------------------
+CALIBRATED = "picks-calibrated"
+UNCALIBRATED = "picks-uncalibrated"
+COMPARE_LAMBDA = 0.5  # λ of the calibrated picks shown beside uncalibrated ones, untuned
 
 
 @dataclass
 class TopnReport:
     dataset: str
     users: int
+    protocol: str = DEFAULT_PROTOCOL
+    test_per_user: int = 10
     results: list[TopnResult] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
-    picks: dict[str, Any] = field(default_factory=dict)  # the weights and rrf_k the picks used
-    tuned: dict[str, Any] | None = None  # with tune: best weights on validation and scores
+    picks: dict[str, Any] = field(default_factory=dict)  # the settings the picks used
+    tuned: dict[str, Any] | None = None  # with tune: best settings on validation and scores
 
     def to_json(self) -> dict[str, Any]:
         return {
             "task": "topn",
+            "protocol": self.protocol,
             "dataset": self.dataset,
             "users": self.users,
-            "results": [
-                {
-                    "plugin": r.plugin,
-                    "recall@10": r.recall,
-                    "ndcg@10": r.ndcg,
-                    "answered": r.answered,
-                    "fit_seconds": r.fit_seconds,
-                }
-                for r in self.results
-            ],
+            "results": [r.to_json() for r in self.results],
             "skipped": self.skipped,
             "picks": self.picks,
             **({"tuned": self.tuned} if self.tuned is not None else {}),
         }
 
-
-def picks_lists(
-    trained: Trained, k: int, settings: PickSettings | None = None
-) -> dict[int, list[int]]:
-    """Every user's picks from the plugins' answers (``settings``: other weights)."""
-    app = trained.app
-    return {
-        user_id: [
-            r.movie_id
-            for r in app.picks(trained.profiles[user_id], k, answers=answers, settings=settings)
-        ]
-        for user_id, answers in trained.answers.items()
-    }
+    @property
+    def description(self) -> str:
+        return describe(self.protocol, self.users, self.test_per_user)
 
 
 def evaluate_topn(
@@ -155,87 +97,76 @@ def evaluate_topn(
     test_per_user: int = 10,
     tune: bool = False,
     progress: Callable[[str], None] = lambda line: None,
+    *,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> TopnReport:
-    """Fit on the temporal training split and score each plugin and the picks (module doc)."""
+    """Fit on the training split of ``protocol`` and score each plugin and the picks."""
     settings = config.settings.picks
-    split = temporal_split(dataset.ratings, test_per_user)
+    split = split_for(protocol, dataset.ratings, test_per_user)
     truth = truth_of(split.test)
+    if not truth:
+        raise ReelpickError(f"the {protocol} protocol finds no test users in {dataset.source}")
+    tuned = None
+    if tune:
+        tuned = tune_picks(config, dataset, split, plugins, protocol, test_per_user, progress)
     progress(f"{split.label}: {len(split.train):,} training ratings, {len(truth)} test users")
-    fitted = train_and_ask(config, dataset, split, plugins, K, progress)
+    depth = max(K, settings.calibration_pool)  # deep enough for the calibrated picks too
+    fitted = train_and_ask(config, dataset, split, plugins, depth, progress)
     report = TopnReport(
         dataset=dataset.source,
         users=len(truth),
+        protocol=protocol,
+        test_per_user=test_per_user,
         skipped=fitted.skipped,
-        picks={"weights": settings.weights, "rrf_k": settings.rrf_k},
+        picks={
+            "weights": settings.weights,
+            "rrf_k": settings.rrf_k,
+            "calibration": settings.calibration,
+        },
+        tuned=tuned,
     )
+    context = ScoringContext.of(fitted)
     for name in fitted.names:
-        result = score_lists(fitted.plugin_lists(name), truth, name)
+        result = score_lists(fitted.plugin_lists(name), truth, name, context=context)
         result.fit_seconds = fitted.fit_seconds[name]
         report.results.append(result)
     if fitted.names:
-        result = score_lists(picks_lists(fitted, K), truth, PICKS)
-        result.fit_seconds = sum(fitted.fit_seconds.values())
-        report.results.append(result)
-    if tune:
-        report.tuned = tune_picks(config, dataset, split, plugins, test_per_user, progress)
+        fit_seconds = sum(fitted.fit_seconds.values())
+        shipped = score_lists(picks_lists(fitted, K), truth, PICKS, context=context)
+        shipped.fit_seconds = fit_seconds
+        report.results.append(shipped)
+        # The other side of calibration, for comparison: off when it is on, else on.
+        lam = (tuned or {}).get("calibration") or COMPARE_LAMBDA
+        other, name = (
+            (replace(settings, calibration=0.0), UNCALIBRATED)
+            if settings.calibration > 0
+            else (replace(settings, calibration=lam), CALIBRATED)
+        )
+        compared = score_lists(picks_lists(fitted, K, other), truth, name, context=context)
+        compared.fit_seconds = fit_seconds
+        report.results.append(compared)
+        report.picks["compared_calibration"] = other.calibration
     return report
-
-
-def tune_picks(
-    config: Config,
-    dataset: Dataset,
-    split: Split,
-    plugins: list[str] | None,
-    test_per_user: int,
-    progress: Callable[[str], None],
-) -> dict[str, Any]:
-    """Best picks weights and rrf_k on a validation split of ``split.train`` (never the test)."""
-    inner = temporal_split(split.train, test_per_user)
-    inner.label = f"validation inside training: {inner.label}"
-    truth = truth_of(inner.test)
-    progress(f"{inner.label}: {len(truth)} validation users")
-    fitted = train_and_ask(config, dataset, inner, plugins, K, progress)
-    if not fitted.names:
-        raise ReelpickError("no plugin recommends: nothing to tune")
-    plugin_scores = {
-        name: score_lists(fitted.plugin_lists(name), truth, name).ndcg for name in fitted.names
-    }
-    best: tuple[float, dict[str, float], int] | None = None
-    # The first plugin keeps weight 1: fusion only sees the ratios of the weights.
-    others = fitted.names[1:]
-    for combo in itertools.product(WEIGHT_GRID, repeat=len(others)):
-        weights = {fitted.names[0]: 1.0, **dict(zip(others, combo, strict=True))}
-        for rrf_k in RRF_K_GRID:
-            found = picks_lists(fitted, K, PickSettings(weights, float(rrf_k)))
-            ndcg = score_lists(found, truth, PICKS).ndcg
-            # Strictly better only: ties keep the earlier setting (equal weights, rrf_k 60).
-            if best is None or ndcg > best[0] + 1e-12:
-                best = (ndcg, weights, rrf_k)
-    assert best is not None
-    return {
-        "validation_users": len(truth),
-        "plugins_ndcg@10": plugin_scores,
-        "picks_ndcg@10": best[0],
-        "weights": best[1],
-        "rrf_k": best[2],
-    }
-
-
-# -- output ------------------------------------------------------------------------------------
 
 
 def format_topn_table(report: TopnReport) -> str:
     lines = [
         f"Data: {report.dataset}",
-        f"temporal protocol: the 10 latest ratings of each of {report.users} users are the test "
-        f"set (users with >= {MIN_RATINGS} ratings)",
+        report.description,
         "",
-        f"{'plugin':<24} {'recall@10':>9} {'nDCG@10':>8} {'answered':>8} {'fit s':>6}",
+        f"{'plugin':<20} {'nDCG@10':>8} {'95% CI':>15} {'recall':>7} {'MRR':>6} {'hit':>6} "
+        f"{'cover':>6} {'miscal':>6} {'poplift':>7} {'answered':>8} {'fit s':>6}",
     ]
+
+    def num(value: float | None, width: int, digits: int = 3) -> str:
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
     for r in report.results:
+        ci = f"[{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]"
         lines.append(
-            f"{r.plugin:<24.24} {r.recall:>9.4f} {r.ndcg:>8.4f} {r.answered:>8} "
-            f"{r.fit_seconds:>6.1f}"
+            f"{r.plugin:<20.20} {r.ndcg:>8.4f} {ci:>15} {r.recall:>7.4f} {r.mrr:>6.3f} "
+            f"{r.hit:>6.3f} {num(r.coverage, 6)} {num(r.miscalibration, 6)} "
+            f"{num(r.popularity_lift, 7, 2)} {r.answered:>8} {r.fit_seconds:>6.1f}"
         )
     for s in report.skipped:
         lines.append(f"{s['name']}: skipped, {s['reason']}")
@@ -243,18 +174,26 @@ def format_topn_table(report: TopnReport) -> str:
     lines += [
         "",
         f"picks: rank fusion of the plugins above; weights {weights}, rrf_k "
-        f"{report.picks['rrf_k']:g} ([picks] in config.toml). Plugins that cannot recommend "
-        "are not listed.",
+        f"{report.picks['rrf_k']:g}, calibration λ {report.picks['calibration']:g} ([picks] in "
+        f"config.toml); the other picks row uses λ {report.picks.get('compared_calibration', 0):g}. "
+        "miscal: genre KL(profile || top 10), poplift: popularity of the top 10 over the "
+        "profile's, minus 1; cover: share of the training movies recommended to anybody.",
     ]
     if report.tuned:
         t = report.tuned
         lines += [
             "",
-            f"tuned on {t['validation_users']} validation users (each user's last training "
-            f"ratings), picks nDCG@10 {t['picks_ndcg@10']:.4f}; plugins: "
+            f"tuned on {t['validation_users']} validation users (the same protocol inside the "
+            f"training data), picks nDCG@10 {t['picks_ndcg@10']:.4f}; plugins: "
             + ", ".join(f"{n} {v:.4f}" for n, v in t["plugins_ndcg@10"].items()),
+            "calibration on validation (λ: nDCG@10, miscalibration): "
+            + ", ".join(
+                f"{row['lambda']:g}: {row['ndcg@10']:.4f}, {row['miscalibration']:.3f}"
+                for row in t["calibration_grid"]
+            ),
             "[picks]",
             f"rrf_k = {t['rrf_k']}",
+            f"calibration = {t['calibration']:g}",
             "[picks.weights]",
             *(f"{n} = {w:g}" for n, w in t["weights"].items()),
         ]
@@ -262,7 +201,7 @@ def format_topn_table(report: TopnReport) -> str:
 
 
 def draw_topn_chart(report: TopnReport, path: str) -> None:
-    """A PNG with Recall@10 and nDCG@10 bars, plugins and the picks side by side."""
+    """A PNG with nDCG@10 (with its 95 % interval) and Recall@10 bars per plugin and picks."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -271,18 +210,27 @@ def draw_topn_chart(report: TopnReport, path: str) -> None:
     names = [r.plugin for r in report.results]
     colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
-    for ax, (title, key) in zip(axes, [("Recall@10", "recall"), ("nDCG@10", "ndcg")], strict=True):
+    for ax, (title, key) in zip(axes, [("nDCG@10", "ndcg"), ("Recall@10", "recall")], strict=True):
         heights = [getattr(r, key) for r in report.results]
         if heights:
+            errors = None
+            if key == "ndcg":
+                errors = np.array(
+                    [[r.ndcg - r.ci95[0], r.ci95[1] - r.ndcg] for r in report.results]
+                ).T
             bars = ax.bar(
-                range(len(heights)), heights, color=[colors(i % 10) for i in range(len(heights))]
+                range(len(heights)),
+                heights,
+                yerr=errors,
+                capsize=3,
+                color=[colors(i % 10) for i in range(len(heights))],
             )
             ax.bar_label(bars, fmt="%.3f", fontsize=8)
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
         else:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(title, fontsize=10)
-    fig.suptitle(f"{report.dataset} - temporal top-10, {report.users} users", fontsize=11)
+    fig.suptitle(f"{report.dataset} - {report.protocol} top-10, {report.users} users", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -8,30 +8,55 @@ evaluation gets picks through the same :meth:`~reelpick.app.Reelpick.picks` and
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from ..app import Reelpick
 from ..config import Config
 from ..data import Dataset
+from ..profiles.imports import MAX_BYTES, MAX_ROWS, import_profile
+from ..profiles.matching import MovieMatcher
+from ..profiles.store import ProfileStore
 from ..registry import Registry
 from ..types import PluginAnswer, Profile
 from .ratings import Split, id_key
 
 
-def profiles_of(train: pd.DataFrame, users: Iterable[int]) -> dict[int, Profile]:
-    """Each user's :class:`Profile` from their training ratings, with when they rated."""
+def profiles_of(train: pd.DataFrame, users: Iterable[int], dataset: Dataset) -> dict[int, Profile]:
+    """Each user's :class:`Profile` built the way the product builds one: their training
+    ratings written as the MovieLens CSV a person uploads (``movieId,rating,timestamp``),
+    imported into a :class:`ProfileStore` in a temporary state folder by
+    :func:`~reelpick.profiles.imports.import_profile` (the bot's upload path), and read back
+    with :meth:`ProfileStore.profile`. What plugins see is what they see in the bot: stars,
+    and ``rated_at`` from the file's timestamps."""
     wanted = set(users)
-    found = {}
-    for user_id, rows in train[train["userId"].isin(wanted)].groupby("userId"):
-        movies = rows["movieId"].to_numpy().tolist()
-        found[id_key(user_id)] = Profile(
-            ratings=dict(zip(movies, rows["rating"].astype(float).tolist(), strict=True)),
-            rated_at=dict(zip(movies, rows["timestamp"].astype(float).tolist(), strict=True)),
-        )
+    found: dict[int, Profile] = {}
+    matcher = MovieMatcher(dataset)
+    mine = train[train["userId"].isin(wanted)]
+    with (
+        tempfile.TemporaryDirectory(prefix="reelpick-eval-") as state,
+        ProfileStore(Path(state), clock=lambda: 0.0) as store,
+    ):
+        for user_id, rows in mine.groupby("userId"):
+            owner = f"local:user{id_key(user_id)}"
+            upload = rows[["movieId", "rating", "timestamp"]].to_csv(index=False)
+            data = upload.encode()
+            # The caps bound a stranger's upload; a MovieLens user may rate more.
+            import_profile(
+                store,
+                owner,
+                data,
+                matcher,
+                format="movielens",
+                max_rows=max(MAX_ROWS, len(rows)),
+                max_bytes=max(MAX_BYTES, len(data)),
+            )
+            found[id_key(user_id)] = store.profile(owner)
     return found
 
 
@@ -93,7 +118,7 @@ def train_and_ask(
         progress(f"  {name}: fitted in {fit_seconds[name]:.1f} s")
         names.append(name)
     users = sorted(split.test["userId"].unique().tolist())
-    profiles = profiles_of(split.train, users)
+    profiles = profiles_of(split.train, users, train)
     answers = {}
     if names:
         for user_id, profile in profiles.items():

@@ -9,17 +9,16 @@ it is not a rating file at all: too large, binary, a zip, no known columns, no d
 Once the columns are right, a bad row never refuses the file: it is reported with its row
 number (as a spreadsheet numbers rows, the header being row 1) and why.
 
-Formats (detected from the header unless ``format`` is given):
+Formats (detected from the header unless ``format`` is given; each row's date, where the
+format has one, becomes ``rated_at``: :mod:`reelpick.profiles.dates`):
 
 * ``letterboxd``: ``ratings.csv`` (Date, Name, Year, Letterboxd URI, Rating 0.5-5),
-  ``watched.csv`` (no Rating: every row is "seen"), ``diary.csv`` and ``reviews.csv`` (a row
-  without a rating is "seen"). Matched by title and year. ``watchlist.csv`` has the columns
-  of watched.csv but lists films *not* seen yet, so a file of that name is refused.
+  ``watched.csv`` (every row "seen"), ``diary.csv``, ``reviews.csv`` (a row without a rating is
+  "seen"). Matched by title and year. ``watchlist.csv`` lists films *not* seen: refused.
 * ``imdb``: the ratings export (Const, Your Rating 1-10, Title, Year, ...). Matched by the
   IMDb id through links.csv, else by title and year; stars are ``Your Rating / 2``.
-* ``movielens``: ``movieId,rating`` (userId and timestamp optional, one user only), which is
-  also what :func:`~reelpick.profiles.export.export_csv` writes (its ``state`` column carries
-  "seen" and "not_interested").
+* ``movielens``: ``movieId,rating`` (userId and timestamp optional, one user only), also what
+  :func:`~reelpick.profiles.export.export_csv` writes (``state``: "seen", "not_interested").
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import Dataset
+from .dates import DATE_COLUMNS, add_times
 from .errors import ProfileImportError
 from .matching import MovieMatcher
 from .model import (
@@ -74,9 +74,10 @@ _CONTROL = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
 _NOT_FILMS = {"tvepisode", "tvseries", "videogame", "podcastepisode", "podcastseries"}
 # The columns each format reads; the others (a review, tags) are dropped while streaming.
 USED: dict[ImportFormat, frozenset[str]] = {
-    "letterboxd": frozenset({"name", "year", "rating"}),
-    "imdb": frozenset({"const", "title", "year", "your rating", "title type", "original title"}),
-    "movielens": frozenset({"movieid", "rating", "state", "userid"}),
+    "letterboxd": frozenset({"name", "year", "rating", *DATE_COLUMNS["letterboxd"]}),
+    "imdb": frozenset({"const", "title", "year", "your rating", "title type", "original title"})
+    | frozenset(DATE_COLUMNS["imdb"]),
+    "movielens": frozenset({"movieid", "rating", "state", "userid", *DATE_COLUMNS["movielens"]}),
 }
 
 
@@ -150,6 +151,7 @@ def read_import(
     if not parsed.rows:
         raise ProfileImportError(f"{name} has a header but no rows below it")
     _READERS[chosen](table, matcher, parsed, name)
+    add_times(((row.number, row.cells) for row in table), parsed)
     parsed.unmatched.sort(key=lambda u: u.row)
     _keep_one_per_movie(parsed)
     return parsed

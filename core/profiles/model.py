@@ -28,6 +28,7 @@ class Entry:
     kind: Kind
     stars: float | None
     updated_at: float  # seconds since the epoch
+    rated_at: float | None = None  # when the person rated or watched it (imports: the file's date)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class ImportRow:
     movie_id: int
     kind: Kind
     stars: float | None = None
+    rated_at: float | None = None  # seconds since the epoch, from the file's date column
 
 
 @dataclass(frozen=True)

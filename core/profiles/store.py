@@ -5,7 +5,10 @@ Each person is an *owner* key: ``tg:<telegram user id>`` or ``local:<name>``. Ea
 at most one entry per movie: a rating (0.5-5 stars in half steps), "seen" (watched, no rating)
 or "not interested". A new rating replaces an earlier mark of the same movie and a new mark
 replaces a rating. Every statement names its owner, so nothing one person does reaches
-another person's entries.
+another person's entries. Each entry keeps ``updated_at`` (its last change) and ``rated_at``
+(when the person rated or watched the movie: the import file's date where it has one, else
+the moment it was stored); :meth:`ProfileStore.profile` hands ``rated_at`` to the plugins.
+Files of schema 1 are migrated when opened (their ``rated_at`` is ``updated_at``).
 
 Deleting a person (:meth:`ProfileStore.forget`) leaves none of their data in the files:
 ``secure_delete`` zeroes what a delete frees (cells, overflow and free pages), and the WAL
@@ -51,8 +54,8 @@ from .model import (
 
 log = logging.getLogger(__name__)
 
-# The import queue is a table of its own that older versions ignore: still schema 1.
-SCHEMA_VERSION = 1
+# 1: entries and the import queue; 2: entries.rated_at (when the person rated or watched).
+SCHEMA_VERSION = 2
 FILENAME = "profiles.sqlite3"  # used when the caller passes a folder
 # PRAGMA application_id: tells our file apart from another program's SQLite database.
 APPLICATION_ID = 0x52504B50  # "RPKP"
@@ -64,6 +67,7 @@ CREATE TABLE IF NOT EXISTS entries (
     kind       TEXT NOT NULL CHECK (kind IN ('rating', 'seen', 'not_interested')),
     stars      REAL CHECK (stars IS NULL OR (stars BETWEEN 0.5 AND 5 AND stars * 2 = CAST(stars * 2 AS INTEGER))),
     updated_at REAL NOT NULL,
+    rated_at   REAL,
     PRIMARY KEY (owner, movie_id),
     CHECK ((kind = 'rating') = (stars IS NOT NULL))
 ) WITHOUT ROWID;
@@ -81,18 +85,27 @@ CREATE TABLE IF NOT EXISTS queued_imports (
 );
 """
 
+# Schema 1 files gain rated_at; an entry's best guess of when it was rated is its last change.
+MIGRATIONS = {
+    2: (
+        "ALTER TABLE entries ADD COLUMN rated_at REAL",
+        "UPDATE entries SET rated_at = updated_at WHERE rated_at IS NULL",
+    ),
+}
+
 # Insert, or change an existing entry only when it differs: an unchanged movie keeps its
-# updated_at and counts 0 in rowcount, which makes re-imports report "0 changed".
+# updated_at and rated_at and counts 0 in rowcount, which makes re-imports report "0 changed".
 _UPSERT = """
-INSERT INTO entries (owner, movie_id, kind, stars, updated_at) VALUES (?, ?, ?, ?, ?)
+INSERT INTO entries (owner, movie_id, kind, stars, updated_at, rated_at) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (owner, movie_id) DO UPDATE
-SET kind = excluded.kind, stars = excluded.stars, updated_at = excluded.updated_at
+SET kind = excluded.kind, stars = excluded.stars, updated_at = excluded.updated_at,
+    rated_at = excluded.rated_at
 WHERE entries.kind IS NOT excluded.kind OR entries.stars IS NOT excluded.stars
 """
 # A "seen" row of an import only fills a gap: watched.csv lists rated films too, and must not
 # turn their ratings (or a deliberate "not interested") back into plain "seen".
 _FILL_GAP = """
-INSERT INTO entries (owner, movie_id, kind, stars, updated_at) VALUES (?, ?, ?, ?, ?)
+INSERT INTO entries (owner, movie_id, kind, stars, updated_at, rated_at) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (owner, movie_id) DO NOTHING
 """
 
@@ -100,8 +113,8 @@ ON CONFLICT (owner, movie_id) DO NOTHING
 # A "seen" mark that someone else's action (a movie night's winner) adds: only to a profile
 # that exists, so nobody who never rated, or who deleted their profile, gets one.
 _SEEN_IF_KNOWN = """
-INSERT INTO entries (owner, movie_id, kind, stars, updated_at)
-SELECT ?, ?, 'seen', NULL, ? WHERE EXISTS (SELECT 1 FROM entries WHERE owner = ?)
+INSERT INTO entries (owner, movie_id, kind, stars, updated_at, rated_at)
+SELECT ?, ?, 'seen', NULL, ?, ? WHERE EXISTS (SELECT 1 FROM entries WHERE owner = ?)
 ON CONFLICT (owner, movie_id) DO NOTHING
 """
 
@@ -148,7 +161,8 @@ class ProfileStore:
     """All profiles, in one SQLite file.
 
     ``path`` is the database file (``me.sqlite3``), or a folder to keep ``profiles.sqlite3``
-    in (the bot passes its state folder; a missing one is created). ``clock`` gives ``updated_at`` (tests pass a fixed one).
+    in (the bot passes its state folder; a missing one is created). ``clock``
+    gives ``updated_at``, and ``rated_at`` of entries without a date (tests pass a fixed one).
     """
 
     def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
@@ -205,9 +219,17 @@ class ProfileStore:
         # FULL: a committed rating survives power loss, not only a killed process.
         db.execute("PRAGMA synchronous=FULL")
         with self._tx():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            if version == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS.get(step, ()):
+                        db.execute(statement)
+                for statement in SCHEMA.split(";"):  # tables a version added without a bump
+                    if statement.strip():
+                        db.execute(statement)
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -241,8 +263,10 @@ class ProfileStore:
         ratings: dict[int, float] = {}
         seen: set[int] = set()
         not_interested: set[int] = set()
-        for movie_id, kind, stars in self._read(
-            "SELECT movie_id, kind, stars FROM entries WHERE owner = ?", (check_owner(owner),)
+        rated_at: dict[int, float] = {}
+        for movie_id, kind, stars, when in self._read(
+            "SELECT movie_id, kind, stars, rated_at FROM entries WHERE owner = ?",
+            (check_owner(owner),),
         ):
             if kind == "rating":
                 ratings[movie_id] = stars
@@ -250,17 +274,21 @@ class ProfileStore:
                 seen.add(movie_id)
             else:
                 not_interested.add(movie_id)
-        # Read-only mapping: plugins read profiles, they never change them.
+                continue
+            if when is not None:
+                rated_at[movie_id] = when
+        # Read-only mappings: plugins read profiles, they never change them.
         return Profile(
             ratings=MappingProxyType(ratings),
             seen=frozenset(seen),
             not_interested=frozenset(not_interested),
+            rated_at=MappingProxyType(rated_at),
         )
 
     def entries(self, owner: str) -> list[Entry]:
         """Every entry of ``owner``, oldest change first (for a CSV export)."""
         rows = self._read(
-            "SELECT movie_id, kind, stars, updated_at FROM entries WHERE owner = ?"
+            "SELECT movie_id, kind, stars, updated_at, rated_at FROM entries WHERE owner = ?"
             " ORDER BY updated_at, movie_id",
             (check_owner(owner),),
         )
@@ -270,9 +298,10 @@ class ProfileStore:
         return int(self._read("SELECT count(DISTINCT owner) FROM entries")[0][0])
 
     # -- changing --------------------------------------------------------------------
-    def rate(self, owner: str, movie_id: int, stars: float) -> bool:
-        """Rate a movie (replacing any mark of it). True when this changed something."""
-        return self._set(owner, movie_id, "rating", check_stars(stars))
+    def rate(self, owner: str, movie_id: int, stars: float, *, at: float | None = None) -> bool:
+        """Rate a movie (replacing any mark of it), rated ``at`` (default: now). True when this
+        changed something."""
+        return self._set(owner, movie_id, "rating", check_stars(stars), at)
 
     def mark_seen(self, owner: str, movie_id: int) -> bool:
         """Seen, no rating (replacing a rating or mark of it). True when this changed something."""
@@ -319,7 +348,8 @@ class ProfileStore:
         ``owner`` voted for): a person without a profile, or who deleted theirs, gets none.
         True when a mark was added.
         """
-        args = (check_owner(owner), check_movie_id(movie_id), self._clock(), owner)
+        now = self._clock()
+        args = (check_owner(owner), check_movie_id(movie_id), now, now, owner)
         with self._tx() as db:
             return db.execute(_SEEN_IF_KNOWN, args).rowcount > 0
 
@@ -415,7 +445,8 @@ class ProfileStore:
             for row in parsed.matched:
                 stars = check_stars(row.stars) if row.kind == "rating" else None
                 sql = _FILL_GAP if row.kind == "seen" else _UPSERT
-                args = (owner, check_movie_id(row.movie_id), row.kind, stars, now)
+                when = now if row.rated_at is None else row.rated_at
+                args = (owner, check_movie_id(row.movie_id), row.kind, stars, now, when)
                 changed += db.execute(sql, args).rowcount
             result = ImportResult(
                 format=parsed.format,
@@ -432,7 +463,11 @@ class ProfileStore:
                 )
         return result
 
-    def _set(self, owner: str, movie_id: int, kind: Kind, stars: float | None) -> bool:
-        args = (check_owner(owner), check_movie_id(movie_id), kind, stars, self._clock())
+    def _set(
+        self, owner: str, movie_id: int, kind: Kind, stars: float | None, at: float | None = None
+    ) -> bool:
+        now = self._clock()
+        when = now if at is None else at
+        args = (check_owner(owner), check_movie_id(movie_id), kind, stars, now, when)
         with self._tx() as db:
             return db.execute(_UPSERT, args).rowcount > 0

@@ -106,7 +106,12 @@ def test_the_schema_comes_from_the_section_classes() -> None:
     assert DEFAULTS["groups"] == {
         f.name: getattr(GroupSettings(), f.name) for f in dataclasses.fields(GroupSettings)
     }
-    assert DEFAULTS["picks"] == {"weights": PickSettings().weights, "rrf_k": 60}
+    assert DEFAULTS["picks"] == {
+        "weights": PickSettings().weights,
+        "rrf_k": 60,
+        "calibration": PickSettings().calibration,
+        "calibration_pool": 50,
+    }
     assert DEFAULTS["engine"]["spark"]["master"] == "local[2]"
     assert DEFAULTS["movienight"]["db"] == ""  # blank: a file in state.dir
     assert {

@@ -11,6 +11,7 @@ import pytest
 
 from reelpick.cli import main
 from reelpick.data import load_dataset
+from reelpick.evaluation.protocols import session_split
 from reelpick.evaluation.topn import evaluate_topn, recall_ndcg, temporal_split
 from reelpick.picks import pick
 from reelpick.registry import BUILTIN_PLUGINS
@@ -29,6 +30,12 @@ class Fixed(FixedList):
 
 class Other(Fixed):
     movies = (23, 21)
+
+
+class Val(Fixed):
+    """Hits the validation users' held-out movies (15 for user 1, 45 for user 2)."""
+
+    movies = (15, 45)
 
 
 class Silent(Fixed):
@@ -67,6 +74,30 @@ def test_temporal_split_keeps_the_latest_ratings_for_test(tmp_path: Path) -> Non
     assert sorted(temporal_split(tied, 10).test.movieId) == list(range(21, 31))
 
 
+def test_session_split_keeps_the_last_session_of_users_who_came_back() -> None:
+    hour, day = 3600, 86400
+    rows = []
+    # User 1: 20 ratings one minute apart, then a day later two ratings 1 h - 1 s apart: one
+    # session, the test set.
+    rows += [(1, m, 3.0, 60 * m) for m in range(1, 21)]
+    rows += [(1, 21, 4.0, 60 * 20 + day), (1, 22, 4.0, 60 * 20 + day + hour - 1)]
+    # User 2: 20 ratings, then one exactly 24 h after the last: a test session of one.
+    rows += [(2, m, 3.0, m) for m in range(31, 51)] + [(2, 51, 5.0, 50 + day)]
+    # User 3: only 19 ratings before coming back. User 4: came back after 23 h.
+    rows += [(3, m, 3.0, m) for m in range(61, 80)] + [(3, 80, 5.0, 79 + day)]
+    rows += [(4, m, 3.0, m) for m in range(81, 101)] + [(4, 101, 5.0, 100 + day - hour)]
+    # User 5: came back a day later, then rated once more exactly 1 h after: that last
+    # session starts 1 h after the previous rating, not 24 h.
+    rows += [(5, m, 3.0, m) for m in range(111, 131)] + [(5, 131, 5.0, 130 + day)]
+    rows += [(5, 132, 5.0, 130 + day + hour)]
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    split = session_split(ratings)
+    assert sorted(split.test[split.test.userId == 1].movieId) == [21, 22]
+    assert sorted(split.test[split.test.userId == 2].movieId) == [51]
+    assert set(split.test.userId) == {1, 2} and split.users_left_out == 3
+    assert len(split.train) == len(ratings) - 3
+
+
 def test_metrics_on_a_known_list() -> None:
     recall, ndcg = recall_ndcg([5, 9, 6], {5, 6, 7})
     assert recall == pytest.approx(2 / 3)
@@ -78,28 +109,58 @@ def test_exact_scores_for_known_plugins(make_config, tmp_path, monkeypatch, caps
     for name, cls in (("fixed", "Fixed"), ("other", "Other"), ("silent", "Silent")):
         monkeypatch.setitem(BUILTIN_PLUGINS, name, f"{__name__}:{cls}")
     config = make_config(data=write_dataset(tmp_path / "ml"), enabled=["fixed", "other", "silent"])
-    report = evaluate_topn(config, load_dataset(config.data_source))
+    report = evaluate_topn(config, load_dataset(config.data_source), protocol="last10")
     scores = {r.plugin: (r.recall, r.ndcg) for r in report.results}
-    assert list(scores) == ["fixed", "other", "picks"]
+    assert list(scores) == ["fixed", "other", "picks", "picks-calibrated"]
     # fixed: user 1 hits 21 and 23 at ranks 1 and 3; user 2 hits 51 at rank 2.
     assert scores["fixed"] == pytest.approx(
         ((2 + 1) / 20, (1 + 1 / math.log2(4) + 1 / math.log2(3)) / 2 / IDEAL)
     )
+    fixed = report.results[0]
+    assert fixed.mrr == pytest.approx((1 + 1 / 2) / 2) and fixed.hit == 1.0
+    # 3 distinct movies recommended, over the 40 movies of the training ratings (1-20, 31-50).
+    assert fixed.coverage == pytest.approx(3 / 40)
     # other: user 1 hits 23 and 21 at ranks 1 and 2; user 2 nothing.
     assert scores["other"] == pytest.approx((2 / 20, (1 + 1 / math.log2(3)) / 2 / IDEAL))
+    assert report.results[1].hit == 0.5 and report.results[1].ci95[0] == pytest.approx(0.0)
     # picks (equal weights, rrf_k 60): 21 (1/61 + 1/62), 23 (1/61 + 1/63), 51 (1/62).
     assert scores["picks"] == pytest.approx(
         (3 / 20, (1 + 1 / math.log2(3) + 1 / math.log2(4)) / 2 / IDEAL)
     )
+    # One genre everywhere: calibration cannot change the order, nor find any miscalibration.
+    assert scores["picks-calibrated"] == scores["picks"]
+    assert report.results[-1].miscalibration == 0.0
     args = ["--config", str(config.path), "evaluate", "--task", "topn", "--json"]
     chart = tmp_path / "topn.png"
-    assert main([*args, "--tune", "--chart", str(chart)]) == 0
+    assert main([*args, "--protocol", "last10", "--chart", str(chart)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["task"] == "topn" and out["users"] == 2
-    assert [r["plugin"] for r in out["results"]] == ["fixed", "other", "picks"]
+    assert out["task"] == "topn" and out["protocol"] == "last10" and out["users"] == 2
+    assert [r["plugin"] for r in out["results"]] == ["fixed", "other", "picks", "picks-calibrated"]
     assert out["results"][2]["ndcg@10"] == pytest.approx(scores["picks"][1])
-    assert out["tuned"]["weights"]["fixed"] == 1.0 and chart.stat().st_size > 0
+    low, high = out["results"][2]["ci95"]
+    assert low <= scores["picks"][1] <= high and chart.stat().st_size > 0
+    # The session protocol (the default) finds nobody who came back a day later here.
+    assert main(args) == 1
+    assert "finds no test users" in capsys.readouterr().err
     assert main(["--config", str(config.path), "evaluate", "--task", "rating", "--tune"]) == 1
+
+
+def test_tune_finds_the_weight_that_ranks_the_validation_hits_first(
+    make_config, tmp_path, monkeypatch, capsys
+) -> None:
+    for name, cls in (("fixed", "Fixed"), ("val", "Val")):
+        monkeypatch.setitem(BUILTIN_PLUGINS, name, f"{__name__}:{cls}")
+    config = make_config(data=write_dataset(tmp_path / "ml"), enabled=["fixed", "val"])
+    args = ["--config", str(config.path), "evaluate", "--task", "topn", "--json", "--tune"]
+    assert main([*args, "--protocol", "last10"]) == 0
+    tuned = json.loads(capsys.readouterr().out)["tuned"]
+    # Validation: user 1 trains on 1-10 and holds out 11-20, user 2 trains on 31-40 and holds
+    # out 41-50. Only val hits (15 at its rank 1 for user 1, 45 at its rank 2 for user 2);
+    # weight 2 is the only grid weight that puts both above fixed's movies (2/61 > 2/62 > 1/61).
+    assert tuned["weights"] == {"fixed": 1.0, "val": 2.0} and tuned["rrf_k"] == 60
+    assert tuned["validation_users"] == 2
+    assert tuned["picks_ndcg@10"] == pytest.approx((1 / IDEAL + (1 / math.log2(3)) / IDEAL) / 2)
+    assert tuned["calibration"] == 0.0  # one genre: nothing to calibrate
 
 
 def test_picks_fuse_ranks_and_merge_the_reasons() -> None:
@@ -115,3 +176,48 @@ def test_picks_fuse_ranks_and_merge_the_reasons() -> None:
     assert picks[1].because == () and picks[2].because == (1, 2)
     assert [p.movie_id for p in pick([a, b], k=3, weights={"b": 0})] == [7, 8]
     assert pick([failed], k=3) == []
+
+
+def test_test_profiles_come_through_the_profile_store(tmp_path: Path, monkeypatch) -> None:
+    from reelpick.evaluation.training import profiles_of
+    from reelpick.profiles.store import ProfileStore
+
+    dataset = load_dataset(write_dataset(tmp_path / "ml"))
+    split = temporal_split(dataset.ratings, 10)
+    read: list[str] = []
+    real = ProfileStore.profile
+
+    def profile(self, owner):  # the store's own read, recorded
+        read.append(owner)
+        return real(self, owner)
+
+    monkeypatch.setattr(ProfileStore, "profile", profile)
+    profiles = profiles_of(split.train, [1, 2], dataset)
+    assert sorted(read) == ["local:user1", "local:user2"]
+    # User 1 trains on movies 1-20, rated 4 stars at 1000 + movieId.
+    assert dict(profiles[1].ratings) == {m: 4.0 for m in range(1, 21)}
+    assert dict(profiles[1].rated_at) == {m: 1000.0 + m for m in range(1, 21)}
+    assert set(profiles[2].ratings) == set(range(31, 51))
+
+
+def test_the_tuning_grid_scores_as_the_picks_do(make_config, tmp_path, monkeypatch) -> None:
+    from reelpick.evaluation.topn import picks_lists, score_lists
+    from reelpick.evaluation.topn_tuning import FusionGrid
+    from reelpick.evaluation.training import train_and_ask, truth_of
+    from reelpick.picks import PickSettings
+
+    for name, cls in (("fixed", "Fixed"), ("other", "Other"), ("val", "Val")):
+        monkeypatch.setitem(BUILTIN_PLUGINS, name, f"{__name__}:{cls}")
+    config = make_config(data=write_dataset(tmp_path / "ml"), enabled=["fixed", "other", "val"])
+    dataset = load_dataset(config.data_source)
+    inner = temporal_split(temporal_split(dataset.ratings, 10).train, 10)
+    truth = truth_of(inner.test)
+    fitted = train_and_ask(config, dataset, inner, None, 10, lambda line: None)
+    grid = FusionGrid(fitted, truth)
+    for weights, rrf_k in (
+        ({"fixed": 1.0, "other": 1.0, "val": 1.0}, 60.0),
+        ({"fixed": 1.0, "other": 0.0, "val": 2.0}, 5.0),
+        ({"fixed": 1.0, "other": 0.25, "val": 0.5}, 20.0),
+    ):
+        shipped = picks_lists(fitted, 10, PickSettings(weights, rrf_k))
+        assert grid.ndcg(weights, rrf_k) == pytest.approx(score_lists(shipped, truth, "p").ndcg)

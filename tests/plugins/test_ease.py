@@ -81,9 +81,14 @@ def test_recent_movies_weigh_more_and_newer_movies_are_hidden(
     ratings = dict(zip(user["movieId"], user["rating"].astype(float), strict=True))
     times = dict(zip(user["movieId"], user["timestamp"].astype(float), strict=True))
     plain = plugin.reelpick_recommend(Profile(ratings=ratings), 10, frozenset(ratings))
-    timed = plugin.reelpick_recommend(
-        Profile(ratings=ratings, rated_at=times), 10, frozenset(ratings)
-    )
+    shipped = plugin.params
+    plugin.params = {**shipped, "recency_half_life": 4.0, "hide_newer_movies": False}
+    try:  # recency is off by default (reelpick tune ease): switched on here
+        timed = plugin.reelpick_recommend(
+            Profile(ratings=ratings, rated_at=times), 10, frozenset(ratings)
+        )
+    finally:
+        plugin.params = shipped
     assert [r.movie_id for r in plain] != [r.movie_id for r in timed]
     # A profile from long ago is never offered a movie nobody had rated by then.
     early = {m: 0.0 for m in ratings}  # rated in 1970: nothing else had been rated yet

@@ -15,6 +15,7 @@ from reelpick.cli.main import main
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
 from reelpick.evaluation.cold import format_cold, mean_recall
+from reelpick.plugins._hybrid_content import movie_content
 from reelpick.plugins._hybrid_model import (
     UserSide,
     choose_and_fit,
@@ -314,6 +315,13 @@ def test_evaluate_cold_json(small: Dataset, tmp_path: Path, capsys: pytest.Captu
     shares = per_movie["hybrid"]
     assert len(shares) == results["hybrid"]["recall_movies"]
     assert np.mean(list(shares.values())) == pytest.approx(results["hybrid"]["neighbour_recall@10"])
+
+
+def test_without_tag_terms_no_movie_has_tags(small: Dataset) -> None:
+    """tag_terms = 0 reads no tag at all, not even for the "has tags" indicator: a new movie
+    has none, so a map that must place new movies should not learn from them."""
+    assert any(movie_content(small, {}).tags)
+    assert not any(movie_content(small, {}, use_tags=False).tags)
 
 
 def test_shared_recall_is_over_the_movies_both_answer_for() -> None:
