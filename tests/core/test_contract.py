@@ -34,7 +34,7 @@ from reelpick.testing import (
     small_dataset,
     subset_dataset,
 )
-from tests.support.fixtures import ML_SMALL, POSTERS, REPO, VGG16_WEIGHTS
+from tests.support.fixtures import ML_SMALL, POSTERS, REPO, VGG16_WEIGHTS, skip_or_fail
 
 
 def builtin(name: str) -> type:
@@ -49,7 +49,7 @@ def builtin(name: str) -> type:
     except ModuleNotFoundError as exc:
         if exc.name != module:
             raise
-        pytest.skip(f"{module} is not in this checkout yet (plugin {name} not written)")
+        skip_or_fail(f"{module} is not in this checkout yet (plugin {name} not written)")
 
 
 @pytest.fixture(scope="module")
