@@ -291,7 +291,7 @@ def test_a_correct_plugin_passes(small: Dataset, tmp_path: Path) -> None:
     report = check_plugin(SameGenres, small, cache_root=tmp_path)
     assert report.name == "same-genres"  # named after its label unless name= is given
     assert report.answered == report.queries  # every movie of ml-latest-small has genres
-    assert report.warm_fit_seconds >= 0 and report.cache_files == 2  # table + manifest
+    assert report.cache_files == 2  # table + manifest
     assert "unknown movie id raises NoAnswer" in report.checks
 
 
