@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from reelpick.app import Reelpick  # noqa: E402
 from reelpick.bot.photo.judge import Recognition, Thresholds, judge  # noqa: E402
 from reelpick.config import load_config  # noqa: E402
-from reelpick.imagesearch import VERIFIED, matching_points  # noqa: E402
+from reelpick.imagesearch import VERIFIED, matching_share  # noqa: E402
 from reelpick.types import Neighbour  # noqa: E402
 from tests.support.photo_variants import PHONE, SINGLE, VARIANTS, jpeg, variants  # noqa: E402
 
@@ -170,27 +170,27 @@ def main() -> int:
         print(f"{asked} image queries in {seconds:.0f} s ({seconds / asked * 1000:.0f} ms each)")
 
     # The worker's check of the nearest posters (reelpick.imagesearch.verify), kept as well.
-    points_file = work / f"points-{args.seed}.jsonl"
+    shares_file = work / f"shares-{args.seed}.jsonl"
     if args.fresh:
-        points_file.unlink(missing_ok=True)
-    points: dict[tuple[str, str, str], dict[int, int]] = {}
-    if points_file.exists():
-        for line in points_file.read_text().splitlines():
+        shares_file.unlink(missing_ok=True)
+    shares: dict[tuple[str, str, str], dict[int, float]] = {}
+    if shares_file.exists():
+        for line in shares_file.read_text().splitlines():
             row = json.loads(line)
-            points[(row["set"], row["poster"], row["variant"])] = {
-                int(m): c for m, c in row["points"].items()
+            shares[(row["set"], row["poster"], row["variant"])] = {
+                int(m): c for m, c in row["shares"].items()
             }
     others = other_pictures(args.seed)
     checked, check_seconds = 0, 0.0
     for (group, poster, variant), neighbours in answers.items():
-        if (group, poster, variant) in points:
+        if (group, poster, variant) in shares:
             continue
         if group == "other":
             photo = others[poster]
         else:
             photo = variants((POSTERS / f"{poster}.jpg").read_bytes(), (variant,))[variant]
         started = time.perf_counter()
-        found = matching_points(
+        found = matching_share(
             photo,
             {
                 n.movie_id: (POSTERS / f"{n.movie_id}.jpg").read_bytes()
@@ -199,9 +199,9 @@ def main() -> int:
         )
         check_seconds += time.perf_counter() - started
         checked += 1
-        points[(group, poster, variant)] = found
-        with points_file.open("a") as out:
-            row = {"set": group, "poster": poster, "variant": variant, "points": found}
+        shares[(group, poster, variant)] = found
+        with shares_file.open("a") as out:
+            row = {"set": group, "poster": poster, "variant": variant, "shares": found}
             out.write(json.dumps(row) + "\n")
     if checked:
         print(
@@ -209,7 +209,7 @@ def main() -> int:
             f"{check_seconds:.0f} s ({check_seconds / checked * 1000:.0f} ms each)"
         )
 
-    rows = [(g, p, v, n, points[(g, p, v)]) for (g, p, v), n in answers.items()]
+    rows = [(g, p, v, n, shares[(g, p, v)]) for (g, p, v), n in answers.items()]
     limits = calibrate(
         [r for r in rows if r[0] == "calibration"],
         [r for r in rows if r[0] == "unknown-calibration"],
@@ -217,7 +217,7 @@ def main() -> int:
     print(
         f"calibrated on {len({r[1] for r in rows if r[0] == 'calibration'})} indexed and "
         f"{len({r[1] for r in rows if r[0] == 'unknown-calibration'})} unknown posters: "
-        f"[photo] confident_points = {limits.confident_points}, "
+        f"[photo] confident_share = {limits.confident_share:.2f}, "
         f"candidate_score = {limits.candidate_score:.2f}"
     )
     report(rows, limits)
@@ -225,29 +225,31 @@ def main() -> int:
 
 
 def calibrate(known: list[tuple], unknown: list[tuple]) -> Thresholds:
-    """Thresholds from the calibration rows (set, poster, variant, neighbours, points).
+    """Thresholds from the calibration rows (set, poster, variant, neighbours, shares).
 
-    confident_points: a quarter above the most points any wrong movie got (the poster of
-    another movie named for an indexed poster, or any movie for an unknown one), rounded up
-    to ten: what was never wrong on these posters should stay so on others. candidate_score:
+    confident_share: a quarter above the largest share any wrong movie got (another movie's
+    poster checked for an indexed poster, or any poster for an unknown one), rounded up to
+    0.01: what was never wrong on these posters should stay so on others. candidate_score:
     "I don't know this movie" for 95 % of unknown posters, but never for a right answer's
     typical score (guesses cost a tap, a wrong "don't know" loses the movie).
     """
     wrong = [
-        count
+        share
         for _, poster, _, _, found in [*known, *unknown]
-        for movie_id, count in found.items()
+        for movie_id, share in found.items()
         if movie_id != int(poster)
     ]
-    confident = int(np.ceil(max(wrong, default=0) * 1.25 / 10) * 10)
+    right_shares = [f.get(int(p), 0.0) for _, p, _, _, f in known]
+    confident = float(np.ceil(max(wrong, default=0.0) * 1.25 * 100) / 100)
     right = [n[0].score for _, p, _, n, _ in known if n[0].movie_id == int(p)]
     unknown_q95 = float(np.quantile([n[0].score for *_, n, _ in unknown], 0.95))
     right_q01 = float(np.quantile(right, 0.01))
     floor = round(min(unknown_q95, right_q01 - 0.01), 2)
     print(
-        f"calibration: points of wrong movies max {max(wrong, default=0)}; of right ones "
-        f"min {min(f.get(int(p), 0) for _, p, _, _, f in known)}; top-1 cosine of right answers "
-        f"1 % {right_q01:.3f}, of unknown posters 95 % {unknown_q95:.3f}"
+        f"calibration: matching share of wrong movies max {max(wrong, default=0.0):.3f}; "
+        f"of right ones min {min(right_shares):.3f}, 5 % {np.quantile(right_shares, 0.05):.3f}; "
+        f"top-1 cosine of right answers 1 % {right_q01:.3f}, of unknown posters 95 % "
+        f"{unknown_q95:.3f}"
     )
     return Thresholds(confident, floor)
 

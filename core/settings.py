@@ -237,9 +237,9 @@ class PhotoSettings:
     timeout: float = 30.0  # seconds a running worker may take for one photo
     waiting: int = 8  # photos waiting for the one worker, whole bot; more get "busy"
     start_timeout: float = 180.0  # ... a fresh one (it loads the data and the model first)
-    # Calibrated by bench/bench_photo.py: points the nearest posters share with the photo
-    # (reelpick.imagesearch.matching_points), and the top-1 cosine.
-    confident_points: int = 200  # a poster with this many is named ("That looks like ...")
+    # Calibrated by bench/bench_photo.py: the share of the photo's points a poster matches
+    # (reelpick.imagesearch.matching_share), and the top-1 cosine.
+    confident_share: float = 0.22  # a poster matching this much is named ("That looks like")
     candidate_score: float = 0.44  # below, and none named: "I don't know this movie"
 
 

@@ -128,7 +128,7 @@ async def _identify(
     if answer is None:
         await message.reply_text(_(texts.UNKNOWN))
         return
-    verdict = judge(answer.neighbours, photos.thresholds, chosen.k, found.points)
+    verdict = judge(answer.neighbours, photos.thresholds, chosen.k, found.shares)
     token = photos.remember(message.chat_id, verdict)
     look = [InlineKeyboardButton(_(texts.LOOKALIKES_BUTTON), callback_data=f"photo:look:{token}")]
     if verdict.kind == Recognition.MATCH and verdict.movie_id is not None:

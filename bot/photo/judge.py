@@ -1,13 +1,13 @@
 """From the posters nearest to a photo to what the bot says: a match, a few guesses, or none.
 
 Pure (no Telegram, no I/O), so the thresholds can be tested and calibrated on their own
-(bench/bench_photo.py chose the defaults in config: [photo] confident_points, candidate_score).
+(bench/bench_photo.py chose the defaults in config: [photo] confident_share, candidate_score).
 
 Nearness by features says which posters to look at, not whether the photo *is* one of them:
 a poster the bot does not know can be near a sequel's poster with the same logo, and a real
 photo of a known poster (small, cropped, turned, dark, slanted, with glare) can be far from
-it by cosine. So a movie is named only when its poster shares enough points with the photo
-(:func:`reelpick.imagesearch.matching_points`, checked by the image worker for the few
+it by cosine. So a movie is named only when its poster matches enough of the photo's points
+(:func:`reelpick.imagesearch.matching_share`, checked by the image worker for the few
 nearest posters): that holds for a phone photo of the poster and fails for a lookalike.
 """
 
@@ -24,7 +24,7 @@ GUESSES = 3  # closest movies offered as buttons when unsure
 
 @dataclass(frozen=True)
 class Thresholds:
-    confident_points: int  # points a checked poster must share with the photo to be named
+    confident_share: float  # share of the photo's points a checked poster must match to be named
     candidate_score: float  # below this top-1 cosine (and no poster named) the movie is "unknown"
 
 
@@ -46,19 +46,19 @@ def judge(
     neighbours: list[Neighbour],
     limits: Thresholds,
     k: int,
-    points: Mapping[int, int] | None = None,
+    shares: Mapping[int, float] | None = None,
 ) -> Verdict:
-    """``neighbours``: posters nearest to the photo (cosine, best first); ``points``: the
-    matching points of the checked ones (movie id -> points); ``k`` lookalikes.
+    """``neighbours``: posters nearest to the photo (cosine, best first); ``shares``: the
+    matching shares of the checked ones (movie id -> share); ``k`` lookalikes.
 
-    The checked poster with the most points is named when it has ``confident_points``; the
-    rest are lookalikes. Otherwise the closest posters above ``candidate_score`` are guesses.
+    The checked poster with the largest share is named when it reaches ``confident_share``;
+    the rest are lookalikes. Otherwise the closest posters above ``candidate_score`` are guesses.
     """
     ids = tuple(n.movie_id for n in neighbours)
-    checked = [(count, -ids.index(m), m) for m, count in (points or {}).items() if m in ids]
+    checked = [(share, -ids.index(m), m) for m, share in (shares or {}).items() if m in ids]
     if checked:
-        count, _, best = max(checked)
-        if count >= limits.confident_points:
+        share, _, best = max(checked)
+        if share >= limits.confident_share:
             others = tuple(m for m in ids if m != best)
             return Verdict(Recognition.MATCH, best, (), others[:k])
     if not neighbours or neighbours[0].score < limits.candidate_score:

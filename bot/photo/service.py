@@ -43,7 +43,7 @@ class PhotoService:
         self.idle_seconds = section.idle_seconds
         self.timeout = section.timeout
         self.start_timeout = section.start_timeout
-        self.thresholds = Thresholds(section.confident_points, section.candidate_score)
+        self.thresholds = Thresholds(section.confident_share, section.candidate_score)
         self.worker: ImageSearchWorker | None = worker
         self._owns_worker = worker is None
         self.busy: set[int] = set()  # chats whose photo is being looked at
@@ -59,7 +59,7 @@ class PhotoService:
         return [n for n in registry.image_searchers() if registry.plugins[n].fitted]
 
     async def search(self, app: Reelpick, image: bytes, k: int) -> Identified:
-        """Each image plugin's nearest posters and the matching points of the nearest few;
+        """Each image plugin's nearest posters and the matching shares of the nearest few;
         raises ImageSearchFailed (worker died, hung)."""
         names = self.searchers(app)
         if not names:

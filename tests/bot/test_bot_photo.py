@@ -181,7 +181,7 @@ async def test_non_images_and_oversize_photos_are_refused(server, bot):
 
 async def test_unsure_answers_offer_guesses_and_forged_buttons_are_refused(server, bot, photo_app):
     # Nothing is ever confident here, so the closest posters come as buttons.
-    async with running(bot("confident_points = 100000\ncandidate_score = 0.0\n")):
+    async with running(bot("confident_share = 1.01\ncandidate_score = 0.0\n")):
         server.push_photo(USER, variants(poster(NOT_INDEXED))["rotated 3°"])
         question = (await server.wait_for(lambda: server.calls("sendMessage", USER), 60))[0]
         assert question.result["text"] == "I'm not sure which movie this is. Is it one of these?"
