@@ -239,8 +239,8 @@ class PhotoSettings:
     start_timeout: float = 180.0  # ... a fresh one (it loads the data and the model first)
     # Calibrated by bench/bench_photo.py: the share of the photo's points a poster matches
     # (reelpick.imagesearch.matching_share), and the top-1 cosine.
-    confident_share: float = 0.22  # a poster matching this much is named ("That looks like")
-    candidate_score: float = 0.44  # below, and none named: "I don't know this movie"
+    confident_share: float = 0.23  # a poster matching this much is named ("That looks like")
+    candidate_score: float = 0.41  # below, and none named: "I don't know this movie"
 
 
 @dataclass(frozen=True)
