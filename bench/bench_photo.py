@@ -9,17 +9,22 @@ at once, a perspective warp, glare), asked through the public path (``Registry.a
 ``reelpick_similar_image``) for the ten nearest posters. Twelve generated pictures that are
 no poster at all (noise, gradients, shapes) are asked too.
 
-* calibration: the variants of 100 indexed posters and of 50 unknown ones choose the
-  thresholds (:func:`calibrate`);
+* calibration: the three phone variants of 40 indexed posters and of 40 unknown ones choose
+  the thresholds (:func:`calibrate`); these posters are never reported on;
 * report: the variants of 100 *other* indexed posters and of the other 50 unknown posters,
-  judged by the bot's own :func:`reelpick.bot.photo.judge.judge` with those thresholds: how
-  often the right movie is named ("That looks like ..."), how often a wrong one is, and how
-  often an unknown poster or a non-poster is named at all.
+  judged by the bot's own :func:`reelpick.bot.photo.judge.judge` with those thresholds (and
+  with the image worker's own check, :func:`reelpick.imagesearch.matching_share`): how often
+  the right movie is named ("That looks like ..."), how often a wrong one is, and how often
+  an unknown poster or a non-poster is named at all; the rule before it (cosine and margin)
+  beside it.
 
-The answers are kept in ``<work>/answers-<seed>.jsonl`` (one line per query): a rerun reuses
-them and only recalibrates, ``--fresh`` asks again.
+The answers are kept in ``<work>/answers-<seed>.jsonl`` and the checks in
+``<work>/shares-<seed>.jsonl`` (one line per query): a rerun reuses them and only asks what
+is missing, ``--kept`` asks nothing new (reports on what is kept), ``--fresh`` asks again.
+The phone variants are asked first, the single changes last.
 
-    .venv/bin/python bench/bench_photo.py      # ~45-60 min on 2 busy cores the first time
+    .venv/bin/python bench/bench_photo.py      # ~1 h on 2 busy cores the first time
+    .venv/bin/python bench/bench_photo.py --kept
 """
 
 from __future__ import annotations
