@@ -15,10 +15,16 @@ on first use, serves one request at a time over a pipe, and is stopped after
 ``idle_seconds`` without a request. A worker that dies or hangs mid-request makes that call
 raise :class:`ImageSearchFailed`; the next call starts a fresh one.
 
+Nearest by features is not yet "the same poster": a sequel's poster with the same logo and
+layout is near too. So the worker also checks the ``VERIFIED`` nearest posters point by point
+(:func:`matching_share`: the share of the photo's ORB keypoints that one perspective
+transform maps onto the poster, with OpenCV): a photo of the poster itself keeps a third or
+more, a lookalike whose logo alone matches under a fifth. :meth:`ImageSearchWorker.identify` returns both.
+
 Protocol (pickled tuples over a ``multiprocessing`` pipe): parent sends
-``("search", image, k)``, child answers ``("ok", [PluginAnswer, ...])``, ``("refused",
-text)`` (the picture is over a ``[photo]`` limit, raised as :class:`ImageRefused`) or
-``("error", text)``; ``("stop",)`` or a closed pipe ends the child.
+``("search", image, k)``, child answers ``("ok", [PluginAnswer, ...], {movie id: share})``,
+``("refused", text)`` (the picture is over a ``[photo]`` limit, raised as
+:class:`ImageRefused`) or ``("error", text)``; ``("stop",)`` or a closed pipe ends the child.
 
 The child checks every picture with :func:`~reelpick.posters.check_image` before a plugin
 decodes it: the caller checks too, but the one worker every photo shares must not be the
@@ -32,15 +38,97 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from .app import Reelpick
 from .config import Config
+from .posters import PosterStore
 from .posters.images import BadImage, check_image
 from .types import PluginAnswer
 
 log = logging.getLogger(__name__)
+
+VERIFIED = 3  # nearest posters checked point by point against the photo
+MATCH_HEIGHT = 400  # photo and poster are compared at this height (posters are ~278 px)
+KEYPOINTS = 1000  # ORB keypoints per picture
+RATIO = 0.8  # Lowe's ratio test: best match clearly better than the second best
+RANSAC_PIXELS = 6.0  # a point within this many pixels of the transformed position agrees
+MIN_POINTS = 15  # fewer matching points than this share nothing (a near-blank picture)
+
+
+@dataclass(frozen=True)
+class Identified:
+    """What the worker found for a photo: each plugin's nearest posters, and for the
+    ``VERIFIED`` nearest of the first plugin that answered, the share of the photo's points
+    they match (:func:`matching_share`)."""
+
+    answers: list[PluginAnswer]
+    shares: dict[int, float] = field(default_factory=dict)  # movie id -> matching_share
+
+
+def matching_share(photo: bytes, posters: Mapping[int, bytes]) -> dict[int, float]:
+    """For each poster, the share of the photo's ORB keypoints that one perspective transform
+    maps onto it (RANSAC inliers over keypoints found): a photo of that very poster (scaled,
+    cropped, turned, darker, slanted, with glare) keeps a third or more, another poster a few
+    hundredths, a lookalike (a sequel with the same logo) under a fifth: the logo matches,
+    the rest does not. Fewer than ``MIN_POINTS`` matching points, or a picture that cannot be
+    read, scores 0."""
+    import cv2  # OpenCV: only in the image worker, the bench and the tests
+
+    orb = cv2.ORB_create(nfeatures=KEYPOINTS)
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+
+    def describe(data: bytes) -> Any:
+        grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if grey is None or min(grey.shape) < 8:
+            return None
+        scale = MATCH_HEIGHT / grey.shape[0]
+        grey = cv2.resize(grey, (max(8, round(grey.shape[1] * scale)), MATCH_HEIGHT))
+        points, descriptors = orb.detectAndCompute(grey, None)
+        return None if descriptors is None or len(points) < MIN_POINTS else (points, descriptors)
+
+    query = describe(photo)
+    found: dict[int, float] = {}
+    for movie_id, data in posters.items():
+        other = describe(data) if query is not None else None
+        inliers = 0 if query is None or other is None else _inliers(query, other, matcher)
+        found[movie_id] = round(inliers / len(query[0]), 4) if inliers >= MIN_POINTS else 0.0
+    return found
+
+
+def _inliers(query: Any, other: Any, matcher: Any) -> int:
+    import cv2
+
+    (query_points, query_desc), (other_points, other_desc) = query, other
+    pairs = matcher.knnMatch(query_desc, other_desc, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    if len(good) < 4:  # a perspective transform needs four points
+        return 0
+    source = np.array([query_points[m.queryIdx].pt for m in good], dtype=np.float32)
+    target = np.array([other_points[m.trainIdx].pt for m in good], dtype=np.float32)
+    _, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_PIXELS)
+    return int(mask.sum()) if mask is not None else 0
+
+
+def verify(app: Reelpick, photo: bytes, answers: list[PluginAnswer]) -> dict[int, float]:
+    """:func:`matching_share` of the ``VERIFIED`` nearest posters of the first plugin that
+    found any (posters without a local file are left out)."""
+    answer = next((a for a in answers if a.ok and a.neighbours), None)
+    if answer is None:
+        return {}
+    with PosterStore(app.config, app.dataset) as store:
+        posters = {}
+        for n in answer.neighbours[:VERIFIED]:
+            poster = store.local(n.movie_id)
+            if poster is not None and not poster.placeholder:
+                posters[n.movie_id] = poster.data
+    return matching_share(photo, posters)
 
 
 class ImageSearchFailed(RuntimeError):
@@ -104,7 +192,12 @@ class ImageSearchWorker:
 
     # -- requests -------------------------------------------------------------------------
     def search(self, image: bytes, k: int) -> list[PluginAnswer]:
-        """Each plugin's movies whose posters look like ``image``; blocks until answered.
+        """Each plugin's movies whose posters look like ``image``; blocks until answered."""
+        return self.identify(image, k).answers
+
+    def identify(self, image: bytes, k: int) -> Identified:
+        """Each plugin's movies whose posters look like ``image``, and the nearest posters'
+        matching shares (:func:`verify`); blocks until answered.
 
         Raises :class:`ImageSearchFailed` when the worker dies, hangs past the timeout (it is
         then killed) or cannot start; the next call starts a new worker.
@@ -120,7 +213,7 @@ class ImageSearchWorker:
                 self._last_used = time.monotonic()
                 self._schedule_idle_stop()
 
-    def _request(self, image: bytes, k: int) -> list[PluginAnswer]:
+    def _request(self, image: bytes, k: int) -> Identified:
         if self._process is None or not self._process.is_alive():
             self._start()
         assert self._conn is not None and self._process is not None
@@ -137,7 +230,7 @@ class ImageSearchWorker:
                 if time.monotonic() > deadline:
                     self._kill(f"no answer within {limit:.0f} s")
                     raise ImageSearchFailed(f"the image search gave no answer within {limit:.0f} s")
-            kind, payload = self._conn.recv()
+            kind, payload, *shares = self._conn.recv()
         except (EOFError, OSError) as exc:
             code = self._process.exitcode if self._process is not None else None
             self._kill(f"it died ({type(exc).__name__}, exit code {code})")
@@ -147,8 +240,7 @@ class ImageSearchWorker:
             raise ImageRefused(f"the image search refused the picture: {payload}")
         if kind != "ok":
             raise ImageSearchFailed(f"the image search failed: {payload}")
-        answers: list[PluginAnswer] = payload
-        return answers
+        return Identified(payload, shares[0] if shares else {})
 
     # -- life cycle ---------------------------------------------------------------------------
     def _start(self) -> None:
@@ -274,6 +366,11 @@ def _serve(conn: Connection, config: Config, plugins: list[str]) -> None:
             log.exception("image search failed")
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
             continue
-        conn.send(("ok", answers))
+        try:
+            shares = verify(app, image, answers)
+        except Exception:  # the answer stands without the check: the judge then doubts it
+            log.exception("checking the nearest posters failed")
+            shares = {}
+        conn.send(("ok", answers, shares))
     conn.close()
     os._exit(0)  # skip TensorFlow's slow and sometimes crashing interpreter teardown

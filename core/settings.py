@@ -285,10 +285,10 @@ class PhotoSettings:
     timeout: float = 30.0  # seconds a running worker may take for one photo
     waiting: int = 8  # photos waiting for the one worker, whole bot; more get "busy"
     start_timeout: float = 180.0  # ... a fresh one (it loads the data and the model first)
-    # Calibrated by bench/bench_photo.py (top-1 cosine and its margin over the second).
-    confident_score: float = 0.57
-    confident_margin: float = 0.28
-    candidate_score: float = 0.44  # below: "I don't know this movie"
+    # Calibrated by bench/bench_photo.py: the share of the photo's points a poster matches
+    # (reelpick.imagesearch.matching_share), and the top-1 cosine.
+    confident_share: float = 0.23  # a poster matching this much is named ("That looks like")
+    candidate_score: float = 0.41  # below, and none named: "I don't know this movie"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from tests.support.fixtures import (
     REPO,
     SPARK_TEST_CONF,
     require_spark,
+    skip_or_fail,
     write_config,
     write_movielens,
 )
@@ -39,16 +40,14 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 @pytest.fixture(scope="session")
 def require_shared():
     """``require_shared(path, ...)``: skip when a file from ../shared is missing, except under
-    CI=true, where a missing fixture fails the test instead of passing it unnoticed."""
+    CI (``CI`` set to any non-empty value), where a missing fixture fails the test instead of
+    passing it unnoticed."""
 
     def require(*paths: Path) -> None:
         missing = [str(p) for p in paths if not Path(p).exists()]
         if not missing:
             return
-        message = f"shared test data not found: {', '.join(missing)}"
-        if os.environ.get("CI", "").strip().lower() in ("true", "1"):
-            pytest.fail(f"{message} (CI=true: a missing fixture is a failure)")
-        pytest.skip(message)
+        skip_or_fail(f"shared test data not found: {', '.join(missing)}")
 
     return require
 

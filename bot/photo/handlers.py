@@ -116,7 +116,7 @@ async def _identify(
         return
     chosen = s.settings.get(message.chat_id, s.reelpick.registry.enabled())
     try:
-        answers = await photos.search(s.reelpick, data, chosen.k + 1)
+        found = await photos.search(s.reelpick, data, chosen.k + 1)
     except LookupError:
         await message.reply_text(_(texts.UNAVAILABLE))
         return
@@ -124,11 +124,11 @@ async def _identify(
         log.error("photo search for chat %s failed: %s", message.chat_id, exc)
         await message.reply_text(_(texts.TRY_AGAIN))
         return
-    answer = next((a for a in answers if a.ok and a.neighbours), None)
+    answer = next((a for a in found.answers if a.ok and a.neighbours), None)
     if answer is None:
         await message.reply_text(_(texts.UNKNOWN))
         return
-    verdict = judge(answer.neighbours, photos.thresholds, chosen.k)
+    verdict = judge(answer.neighbours, photos.thresholds, chosen.k, found.shares)
     token = photos.remember(message.chat_id, verdict)
     look = [InlineKeyboardButton(_(texts.LOOKALIKES_BUTTON), callback_data=f"photo:look:{token}")]
     if verdict.kind == Recognition.MATCH and verdict.movie_id is not None:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from reelpick.app import Reelpick
 from reelpick.config import Config
-from reelpick.imagesearch import ImageSearchFailed, ImageSearchWorker
-from reelpick.types import PluginAnswer
+from reelpick.imagesearch import Identified, ImageSearchFailed, ImageSearchWorker
 
 from .judge import Thresholds, Verdict
 
@@ -44,11 +43,7 @@ class PhotoService:
         self.idle_seconds = section.idle_seconds
         self.timeout = section.timeout
         self.start_timeout = section.start_timeout
-        self.thresholds = Thresholds(
-            section.confident_score,
-            section.confident_margin,
-            section.candidate_score,
-        )
+        self.thresholds = Thresholds(section.confident_share, section.candidate_score)
         self.worker: ImageSearchWorker | None = worker
         self._owns_worker = worker is None
         self.busy: set[int] = set()  # chats whose photo is being looked at
@@ -63,8 +58,9 @@ class PhotoService:
         registry = app.registry
         return [n for n in registry.image_searchers() if registry.plugins[n].fitted]
 
-    async def search(self, app: Reelpick, image: bytes, k: int) -> list[PluginAnswer]:
-        """Each image plugin's nearest posters; raises ImageSearchFailed (worker died, hung)."""
+    async def search(self, app: Reelpick, image: bytes, k: int) -> Identified:
+        """Each image plugin's nearest posters and the matching shares of the nearest few;
+        raises ImageSearchFailed (worker died, hung)."""
         names = self.searchers(app)
         if not names:
             raise LookupError("no plugin finds movies by a picture")
@@ -79,7 +75,7 @@ class PhotoService:
                 start_timeout=self.start_timeout,
             )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.worker.search, image, k)
+        return await loop.run_in_executor(self._pool, self.worker.identify, image, k)
 
     def line_full(self) -> bool:
         """Whether as many photos as ``[photo] waiting`` are being looked at or queued."""

@@ -34,7 +34,7 @@ from reelpick.testing import (
     small_dataset,
     subset_dataset,
 )
-from tests.support.fixtures import ML_SMALL, POSTERS, REPO, VGG16_WEIGHTS
+from tests.support.fixtures import ML_SMALL, POSTERS, REPO, VGG16_WEIGHTS, skip_or_fail
 
 
 def builtin(name: str) -> type:
@@ -49,7 +49,7 @@ def builtin(name: str) -> type:
     except ModuleNotFoundError as exc:
         if exc.name != module:
             raise
-        pytest.skip(f"{module} is not in this checkout yet (plugin {name} not written)")
+        skip_or_fail(f"{module} is not in this checkout yet (plugin {name} not written)")
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +291,7 @@ def test_a_correct_plugin_passes(small: Dataset, tmp_path: Path) -> None:
     report = check_plugin(SameGenres, small, cache_root=tmp_path)
     assert report.name == "same-genres"  # named after its label unless name= is given
     assert report.answered == report.queries  # every movie of ml-latest-small has genres
-    assert report.warm_fit_seconds >= 0 and report.cache_files == 2  # table + manifest
+    assert report.cache_files == 2  # table + manifest
     assert "unknown movie id raises NoAnswer" in report.checks
 
 

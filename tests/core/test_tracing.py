@@ -51,7 +51,6 @@ def test_trace_logs_each_hook_call_with_its_duration(
     assert "dataset" not in fit["args"] and "config" not in fit["args"]  # too long to print
     assert found["args"] == "{'movie_id': 1, 'k': 5}" and found["status"] == "ok"
     assert raised["status"] == "raised NoAnswer"
-    assert all(float(m["ms"]) >= 0 for m in calls)
 
 
 def test_trace_is_off_unless_asked(

@@ -36,7 +36,7 @@ from tests.support.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_confi
 @pytest.fixture(scope="session")
 def weights_and_posters(require_shared) -> None:
     """The tests that run VGG16 need the real weights and posters from ../shared (a skip
-    where they are absent; a failure under CI=true)."""
+    where they are absent; a failure under CI)."""
     require_shared(VGG16_WEIGHTS, POSTERS)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -85,8 +86,21 @@ SPARK_TEST_CONF = {
 }
 
 
+def in_ci() -> bool:
+    """Whether this is a CI run: ``CI`` set to any non-empty value (``true``, ``1``, ``yes``...,
+    as CI services set it). A CI run skips nothing for a missing fixture or tool: it fails."""
+    return bool(os.environ.get("CI", "").strip())
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test for ``reason``, or fail it under CI (a skip there would pass unnoticed)."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: a missing fixture is a failure, not a skip)")
+    pytest.skip(reason)
+
+
 def require_spark() -> None:
-    """Skip without Java or pyspark, except under CI=true, where that is a failure."""
+    """Skip without Java or pyspark, except under CI (:func:`in_ci`), where that is a failure."""
     import importlib.util
 
     from reelpick.engine.spark import java_available
@@ -100,7 +114,4 @@ def require_spark() -> None:
         if not ok
     ]
     if missing:
-        reason = f"Spark tests need {' and '.join(missing)} (pip install -e '.[spark]')"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(f"Spark tests need {' and '.join(missing)} (pip install -e '.[spark]')")
