@@ -28,4 +28,5 @@ SHARED_MODULES = (
     "settings",  # SettingsStore: k and plugins per chat
     "stopping",  # stop_after: a handler that answered stops later groups
     "updates",  # the message, chat or query of an update, typed without None
+    "watchlater",  # the "watch later" button under a movie and its callback data
 )

@@ -29,7 +29,17 @@ from reelpick.app import Reelpick
 from reelpick.config import Config, secret
 from reelpick.errors import ConfigError
 
-from . import chat_settings, fallbacks, guard, inline, movienight, photo, profiles, titles
+from . import (
+    chat_settings,
+    fallbacks,
+    guard,
+    inline,
+    movienight,
+    photo,
+    profiles,
+    titles,
+    watchlist,
+)
 from .context import BotApplication, context_types
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 from .limits import RetryingRateLimiter
@@ -45,6 +55,7 @@ FEATURES: tuple[Callable[[BotApplication, BotServices], None], ...] = (
     chat_settings.register,
     movienight.register,
     profiles.register,
+    watchlist.register,
     inline.register,
     photo.register,
     fallbacks.register,

@@ -25,8 +25,9 @@ from reelpick.app import Reelpick
 from reelpick.config import Config
 from reelpick.posters import PosterStore
 from reelpick.profiles import ProfileStore
-from reelpick.state import CHAT_SETTINGS_FILE, hold_bot_lock, prepare_state
+from reelpick.state import CHAT_SETTINGS_FILE, WATCHLIST_FILE, hold_bot_lock, prepare_state
 from reelpick.types import PluginAnswer
+from reelpick.watchlist import WatchlistStore
 
 from .breaker import PluginBreaker
 from .deeplinks import DeepLinks
@@ -91,6 +92,7 @@ class BotServices:
     ``.match`` runs title matching on its own threads;
     ``.commands`` collects every feature's (command, description) for setMyCommands;
     ``.profiles`` is the :class:`~reelpick.profiles.ProfileStore` of people's ratings;
+    ``.watchlist`` the :class:`~reelpick.watchlist.WatchlistStore` of their watchlists;
     ``.features`` holds each feature's own state (:class:`FeatureStates`).
     """
 
@@ -144,6 +146,8 @@ class BotServices:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # People's ratings (/rate, /forme; bot/profiles): SQLite in the state folder.
         self.profiles = ProfileStore(section.profiles_db)
+        # Movies people want to see later (the watchlist feature, /forget, /export, nights).
+        self.watchlist = WatchlistStore(state.dir / WATCHLIST_FILE)
 
     async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
         """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds.
@@ -216,6 +220,7 @@ class BotServices:
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
         self.title_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()
+        self.watchlist.close()
         self.settings.close()
         self.sender.store.close()
         self.cache.close()

@@ -77,19 +77,20 @@ class Manage:
             return
         s = context.services
         count = len(await asyncio.to_thread(s.profiles.entries, owner_of(user)))
-        if not count:
+        listed = await asyncio.to_thread(s.watchlist.count, owner_of(user))
+        if not count and not listed:
             forget_session(s, user.id)
             await message.reply_text(_("There is nothing to forget: you have no ratings."))
             return
         nonce = secrets.token_hex(8)
         s.cache.set(_nonce_key(user.id), nonce, expire=CONFIRM_SECONDS)
-        await message.reply_html(
-            _(
-                "Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
-                count=count,
-            ),
-            reply_markup=texts.forget_keyboard(user.id, nonce, _),
+        question = _(
+            "Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
+            count=count,
         )
+        if listed:
+            question += "\n" + _("Your watchlist ({count} movies) goes too.", count=listed)
+        await message.reply_html(question, reply_markup=texts.forget_keyboard(user.id, nonce, _))
 
     async def on_forget_button(self, update: Update, context: BotContext) -> None:
         _ = translator_for(update)
@@ -118,9 +119,12 @@ class Manage:
             return
         if press.confirmed:
             removed = await asyncio.to_thread(s.profiles.forget, owner_of(press.user_id))
+            unlisted = await asyncio.to_thread(s.watchlist.forget, owner_of(press.user_id))
             forget_session(s, press.user_id)
             log.info("user %s deleted their profile (%d entries)", press.user_id, removed)
             text = _("Done: I deleted your {count} ratings and marks.", count=removed)
+            if unlisted:
+                text += " " + _("And your watchlist of {count} movies.", count=unlisted)
         else:
             text = _("Kept: nothing was deleted.")
         await query.answer(text[:190])

@@ -134,3 +134,13 @@ def test_a_file_that_is_no_watchlist_is_refused(matcher: MovieMatcher) -> None:
         read_watchlist(b"Date,Name,Year,Letterboxd URI\n", matcher, filename="watched.csv")
     with pytest.raises(ProfileImportError, match="no rows"):
         read_watchlist(b"Date,Name,Year,Letterboxd URI\n", matcher, filename="watchlist.csv")
+
+
+def test_an_export_imports_back_unchanged(matcher: MovieMatcher, store: WatchlistStore) -> None:
+    from reelpick.watchlist import EXPORT_NAME, export_watchlist
+
+    store.add_many("tg:3", [(HEAT, 86400.0 * 365), (CROUCHING_TIGER, None)])
+    data = export_watchlist(store.entries("tg:3"), matcher.dataset)
+    assert data.decode().splitlines()[2] == "1971-01-01,Heat,1995,,6"  # oldest first
+    parsed = read_watchlist(data, matcher, filename=EXPORT_NAME)
+    assert {m for m, _ in parsed.matched} == {HEAT, CROUCHING_TIGER} and not parsed.unmatched
