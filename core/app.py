@@ -12,8 +12,9 @@ import logging
 from collections.abc import Hashable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from .catalogue.models import Candidate, MovieCard
 from .config import Config
 from .data.fetch import fetch_dataset
 from .data.movielens import Dataset, load_dataset
@@ -25,6 +26,9 @@ from .picks import PickSettings, pick
 from .registry import Registry
 from .settings import Settings
 from .types import PluginAnswer, Profile, Recommendation
+
+if TYPE_CHECKING:
+    from .catalogue.service import Catalogue, Lookup
 
 Member = TypeVar("Member", bound=Hashable)
 
@@ -99,6 +103,51 @@ class Reelpick:
 
     def search(self, query: str, limit: int = 5) -> SearchResult:
         return self.titles.search(query, limit)
+
+    # -- the catalogue: cards, TMDB candidates, movies beyond the dataset ----------------
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """TMDB (when credentials are set) + the catalogue file under the data folder."""
+        from .catalogue.service import Catalogue
+        from .posters.tmdb import TMDBClient
+
+        return Catalogue(self.config, self.dataset, TMDBClient.from_config(self.config))
+
+    @property
+    def tmdb_available(self) -> bool:
+        """True when TMDB credentials are set (cards, online candidates, sync)."""
+        return self.catalogue.available
+
+    def card(
+        self, movie_id: int, *, region: str | None = None, language: str | None = None
+    ) -> MovieCard:
+        """A dataset or catalogue movie's card; without TMDB the dataset's fields only."""
+        return self.catalogue.card(movie_id, region=region, language=language)
+
+    def online_candidates(
+        self, query: str, *, language: str | None = None, limit: int = 5
+    ) -> list[Candidate]:
+        """TMDB's search results for ``query`` ([] without a TMDB key)."""
+        return self.catalogue.online_candidates(query, language=language, limit=limit)
+
+    def add_from_tmdb(self, tmdb_id: int) -> int:
+        """Store a TMDB movie in the catalogue and return its movie id (no refit); a movie
+        already in the dataset or the catalogue keeps its id."""
+        return self.catalogue.add(tmdb_id)
+
+    def providers(self, region: str) -> list[str]:
+        """Names of the streaming services TMDB lists for ``region`` ([] without a key)."""
+        return self.catalogue.providers(region)
+
+    def movie_title(self, movie_id: int) -> str:
+        """``"Title (Year)"`` for dataset and catalogue movies."""
+        return self.catalogue.movie_title(movie_id)
+
+    def lookup(self, query: str, *, language: str | None = None) -> Lookup:
+        """A typed title against dataset + catalogue titles and, unless a local title is a
+        sure match, TMDB's search (:class:`reelpick.catalogue.service.Lookup`)."""
+        return self.catalogue.lookup(self.titles, query, language=language)
 
     def similar(
         self, movie_id: int, k: int, plugins: list[str] | None = None

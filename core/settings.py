@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import platformdirs
 
+from .catalogue.settings import CatalogueSettings, TMDBSettings
 from .engine.settings import EngineSettings
 from .errors import ConfigError
 from .fusion import check_weights
@@ -296,6 +297,8 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     plugins: PluginSettings = field(default_factory=PluginSettings)
     posters: PosterSettings = field(default_factory=PosterSettings)
+    tmdb: TMDBSettings = field(default_factory=TMDBSettings)
+    catalogue: CatalogueSettings = field(default_factory=CatalogueSettings)
     bot: BotSettings = field(default_factory=BotSettings)
     inline: InlineSettings = field(default_factory=InlineSettings)
     photo: PhotoSettings = field(default_factory=PhotoSettings)
@@ -325,6 +328,8 @@ class Settings:
             engine=EngineSettings.from_table(table("engine"), where("engine")),
             plugins=PluginSettings(tuple(table("plugins")["enabled"])),
             posters=_plain(PosterSettings, table("posters")),
+            tmdb=_plain(TMDBSettings, table("tmdb")),
+            catalogue=_plain(CatalogueSettings, table("catalogue")),
             bot=BotSettings.from_table(table("bot"), where("bot"), origin, state.dir),
             inline=_plain(InlineSettings, table("inline")),
             photo=_plain(PhotoSettings, table("photo")),

@@ -1,4 +1,7 @@
-"""A small client for The Movie Database (TMDB) API v3: configuration, movies, posters.
+"""A small client for The Movie Database (TMDB) API v3: configuration, movies, posters, and
+the catalogue's calls (search, details with ``append_to_response``, discover, now playing,
+upcoming, changes, recommendations, watch providers), each answer cached on disk for as long
+as ``[tmdb]`` says that kind of answer stays true.
 
 Retries (5xx, connection errors, timeouts, 429 with its Retry-After) are urllib3's ``Retry``
 mounted on a requests adapter; every request has a timeout. The credentials come from the
@@ -40,6 +43,8 @@ STALE_RETRY = 600.0  # seconds before retrying a /configuration refresh that fai
 # so that a gzip bomb cannot take the memory (0.29 MB of gzip once inflated to 874 MiB).
 MAX_JSON_BYTES = 2_000_000
 CHUNK_BYTES = 16 << 10  # small reads: each inflates to at most ~16 MB of a bomb
+# Everything a card and the catalogue need, in one request per movie.
+APPEND = "credits,keywords,videos,watch/providers,alternative_titles,translations,external_ids"
 
 
 # A JSON object as TMDB sends it: each field is checked where it is read.
@@ -140,6 +145,14 @@ class TMDBClient:
         self._configuration: tuple[JSONObject, float] | None = None  # (value, fetched at)
         self._config_lock = threading.Lock()
         self._cache: diskcache.Cache | None = None
+        tmdb = config.section("tmdb")
+        self.language = str(tmdb["language"])
+        self.ttl = {
+            "search": float(tmdb["search_ttl_hours"]) * 3600,
+            "providers": float(tmdb["providers_ttl_hours"]) * 3600,
+            "metadata": float(tmdb["metadata_ttl_days"]) * 86400,
+            "lists": float(tmdb["lists_ttl_hours"]) * 3600,
+        }
 
     @classmethod
     def from_config(cls, config: Config) -> TMDBClient | None:
@@ -261,6 +274,94 @@ class TMDBClient:
             ) from None
         return ImageData(bytes(body), content_type)
 
+    # -- the catalogue's calls (cached) -------------------------------------------------
+
+    def search_movies(
+        self, query: str, *, language: str | None = None, page: int = 1, year: int | None = None
+    ) -> JSONObject:
+        """``/search/movie``: a page of ``results`` ({id, title, original_title, release_date,
+        overview, poster_path, genre_ids, popularity, ...})."""
+        params = {"query": query, "page": str(page), "include_adult": "false"}
+        if year is not None:
+            params["year"] = str(year)
+        return self.cached("search", "search/movie", language=language, **params)[0]
+
+    def details(self, tmdb_id: int, *, language: str | None = None) -> tuple[JSONObject, float]:
+        """``/movie/{id}`` with credits, keywords, videos, watch/providers, alternative titles,
+        translations and external ids appended; and when it was fetched (epoch seconds)."""
+        return self.cached(
+            "metadata", f"movie/{int(tmdb_id)}", language=language, append_to_response=APPEND
+        )
+
+    def watch_providers(self, tmdb_id: int) -> JSONObject:
+        """``/movie/{id}/watch/providers``: ``results`` by region ({link, flatrate, rent, buy})."""
+        return self.cached("providers", f"movie/{int(tmdb_id)}/watch/providers", language="")[0]
+
+    def recommendations(
+        self, tmdb_id: int, *, page: int = 1, language: str | None = None
+    ) -> JSONObject:
+        """``/movie/{id}/recommendations``: a page of movies people also liked."""
+        return self.cached(
+            "lists", f"movie/{int(tmdb_id)}/recommendations", language=language, page=str(page)
+        )[0]
+
+    def movie_list(self, name: str, *, page: int = 1, region: str | None = None) -> JSONObject:
+        """``/movie/now_playing`` or ``/movie/upcoming``: a page of movies."""
+        if name not in ("now_playing", "upcoming"):
+            raise ValueError(f"unknown movie list {name!r}")
+        params = {"page": str(page)} | ({"region": region} if region else {})
+        return self.cached("lists", f"movie/{name}", language="", **params)[0]
+
+    def discover(self, *, page: int = 1, since: str, until: str | None = None) -> JSONObject:
+        """``/discover/movie`` released on or after ``since`` (YYYY-MM-DD), most popular first."""
+        params = {
+            "page": str(page),
+            "sort_by": "popularity.desc",
+            "include_adult": "false",
+            "primary_release_date.gte": since,
+        }
+        if until:
+            params["primary_release_date.lte"] = until
+        return self.cached("lists", "discover/movie", language="", **params)[0]
+
+    def changes(self, *, page: int = 1, start_date: str, end_date: str) -> JSONObject:
+        """``/movie/changes``: ids of movies changed between two dates (at most 14 days apart)."""
+        return self.cached(
+            "lists",
+            "movie/changes",
+            language=None,
+            page=str(page),
+            start_date=start_date,
+            end_date=end_date,
+        )[0]
+
+    def provider_list(self, region: str, *, language: str | None = None) -> JSONObject:
+        """``/watch/providers/movie``: the streaming services TMDB lists for ``region``."""
+        return self.cached(
+            "providers", "watch/providers/movie", language=language, watch_region=region
+        )[0]
+
+    def cached(
+        self, kind: str, path: str, *, language: str | None, **params: str
+    ) -> tuple[JSONObject, float]:
+        """GET ``path`` through the disk cache, kept ``[tmdb]``'s lifetime for ``kind``
+        (search, providers, metadata, lists); returns the answer and when it was fetched.
+
+        ``language`` None means ``[tmdb] language``; "" sends none.
+        """
+        chosen = self.language if language is None else language
+        if chosen:
+            params = {**params, "language": chosen}
+        # No credentials in cache keys: the path and the parameters only.
+        key = f"api {self.api_url}/{path}?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
+        entry = read_cached(self._disk_cache(), key, _is_api_entry)
+        if entry is not None:
+            return entry["value"], entry["at"]
+        value = self._get_json(path, **params)
+        now = time.time()
+        self._disk_cache().set(key, {"value": value, "at": now}, expire=self.ttl[kind])
+        return value, now
+
     def close(self) -> None:
         with self._lock:
             for session in self._sessions:
@@ -357,6 +458,14 @@ def _is_configuration_entry(entry: object) -> bool:
         return False
     images = entry.get("value", {}).get("images") if isinstance(entry.get("value"), dict) else None
     return isinstance(images, dict) and bool(images.get("secure_base_url"))
+
+
+def _is_api_entry(entry: object) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("value"), dict)
+        and isinstance(entry.get("at"), int | float)
+    )
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -1,9 +1,17 @@
 """A TMDB-compatible HTTP server on 127.0.0.1, run in a thread, for tests and benchmarks.
 
-It speaks the parts of TMDB API v3 reelpick uses (``/3/configuration``, ``/3/movie/{id}``,
-``/3/find/{external_id}``) with JSON shaped like TMDB's, checks the key (``api_key`` query
+It speaks the parts of TMDB API v3 reelpick uses (``/3/configuration``, ``/3/movie/{id}``
+with ``append_to_response``, ``/3/find/{external_id}``, ``/3/search/movie``,
+``/3/discover/movie``, ``/3/movie/now_playing``, ``/3/movie/upcoming``, ``/3/movie/changes``,
+``/3/movie/{id}/recommendations``, ``/3/movie/{id}/watch/providers``,
+``/3/watch/providers/movie``) with JSON shaped like TMDB's, checks the key (``api_key`` query
 parameter or ``Authorization: Bearer``) like TMDB does, and serves images under
 ``/t/p/{size}/{path}`` from the real posters in ``../shared/data/posters``.
+
+Besides the dataset's movies (those with a poster in the shared folder) it knows movies the
+dataset does not: :data:`EXTRA_MOVIES` (a made-up 2025 film that exists only here, and
+"Dune: Part Two"), and any number of synthetic recent releases (:meth:`TMDBServer.add_synthetic`)
+for the catalogue sync. With ``max_per_second`` it answers 429 past that rate, like TMDB.
 
 Faults can be switched on, for a number of requests or until cleared::
 
@@ -16,6 +24,7 @@ Faults can be switched on, for a number of requests or until cleared::
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
 import json
@@ -59,6 +68,43 @@ ERRORS = {
         "success": False,
     },
 }
+
+PAGE_SIZE = 20  # TMDB's page size for every list
+MAX_PAGES = 500  # TMDB never serves a page past 500
+
+# TMDB genre ids -> names (a subset of /genre/movie/list).
+GENRES = {
+    28: "Action", 12: "Adventure", 16: "Animation", 35: "Comedy", 80: "Crime",
+    18: "Drama", 10751: "Family", 14: "Fantasy", 27: "Horror", 10402: "Music",
+    9648: "Mystery", 10749: "Romance", 878: "Science Fiction", 53: "Thriller",
+    36: "History", 10752: "War", 37: "Western", 99: "Documentary",
+}  # fmt: skip
+
+# Streaming services per region, in TMDB's display order.
+PROVIDERS = {
+    "US": ["Netflix", "Amazon Prime Video", "Max", "Disney Plus", "Apple TV", "Google Play Movies"],
+    "DE": ["Netflix", "Amazon Prime Video", "Disney Plus", "WOW", "Apple TV"],
+    "FR": ["Netflix", "Canal+", "Disney Plus", "Apple TV"],
+}
+
+MADE_UP_ID = 1_299_001  # "Saltwater Atlas" (2025): a film that exists only on this server
+DUNE_PART_TWO = 693134
+
+# Movies the dataset does not have: (id, title, original title, date, genre ids, directors,
+# cast, overview, poster of this dataset tmdb id, German title)
+EXTRA_MOVIES = [
+    (
+        MADE_UP_ID, "Saltwater Atlas", "Saltwater Atlas", "2025-03-14", [18, 878],
+        ["Mira Okafor"], ["Lena Vasquez", "Tomas Reyes", "Ada Lindqvist", "Kenji Mori"],
+        "A cartographer maps a coastline that redraws itself every night.", 603,
+        "Salzwasser-Atlas",
+    ),
+    (
+        DUNE_PART_TWO, "Dune: Part Two", "Dune: Part Two", "2024-02-27", [878, 12],
+        ["Denis Villeneuve"], ["Timothée Chalamet", "Zendaya", "Rebecca Ferguson"],
+        "Paul Atreides unites with Chani and the Fremen.", 841, "Dune: Teil Zwei",
+    ),
+]  # fmt: skip
 
 API_FAULTS = {"bad_key", "not_found", "rate_limit", "server_error", "slow", "gzip_bomb"}
 IMAGE_FAULTS = {"truncated", "not_image", "garbage", "huge", "slow_image"}
@@ -122,6 +168,8 @@ class TMDBServer:
         read_token: str = READ_TOKEN,
         retry_after: int = 1,
         delay: float = 1.0,
+        today: datetime.date | None = None,
+        max_per_second: float = 0.0,
     ) -> None:
         self.posters = Path(posters)
         self.api_key = api_key
@@ -139,6 +187,14 @@ class TMDBServer:
                 self.movies[tmdb_id] = {**row, "poster_path": path}
                 self.by_imdb[f"tt{row['imdbId']}"] = tmdb_id
                 self.by_path[path] = self.posters / row["file"]
+        # Full documents of the movies the dataset lacks, and when each last changed.
+        self.today = today or datetime.date.today()
+        self.extra: dict[int, dict] = {}
+        self.changed: dict[int, str] = {}
+        self.max_per_second = max_per_second
+        self._window: list[float] = []
+        for entry in EXTRA_MOVIES:
+            self.add_movie(*entry)
         self.hits: Counter[str] = Counter()
         self.log: list[tuple[str, str, int]] = []
         self._faults: dict[str, int | None] = {}
@@ -267,11 +323,279 @@ class TMDBServer:
             "vote_count": 1000,
         }
 
+    # -- movies the dataset lacks --------------------------------------------------------
+
+    def add_movie(
+        self,
+        tmdb_id: int,
+        title: str,
+        original: str,
+        date: str,
+        genre_ids: list[int],
+        directors: list[str],
+        cast: list[str],
+        overview: str,
+        poster_of: int | None = None,
+        german: str | None = None,
+        popularity: float = 50.0,
+    ) -> None:
+        """A movie that only this server knows; its poster is the real poster of dataset
+        movie ``poster_of`` (a TMDB id with a file in the shared posters) when given."""
+        path = poster_path(tmdb_id)
+        if poster_of in self.movies:
+            self.by_path[path] = self.by_path[self.movies[poster_of]["poster_path"]]
+        translations = [
+            {
+                "iso_3166_1": "US", "iso_639_1": "en", "name": "English",
+                "english_name": "English",
+                "data": {"title": "", "overview": overview, "runtime": 0, "tagline": ""},
+            }
+        ]  # fmt: skip
+        if german:
+            translations.append(
+                {
+                    "iso_3166_1": "DE", "iso_639_1": "de", "name": "Deutsch",
+                    "english_name": "German",
+                    "data": {"title": german, "overview": f"(de) {overview}", "runtime": 0},
+                }
+            )  # fmt: skip
+        self.extra[tmdb_id] = {
+            "id": tmdb_id,
+            "title": title,
+            "original_title": original,
+            "release_date": date,
+            "genres": [{"id": g, "name": GENRES[g]} for g in genre_ids],
+            "overview": overview,
+            "poster_path": path if poster_of in self.movies else None,
+            "popularity": popularity,
+            "runtime": 90 + tmdb_id % 70,
+            "vote_average": round(5 + (tmdb_id % 40) / 10, 1),
+            "vote_count": 100 + tmdb_id % 900,
+            "imdb_id": f"tt{30_000_000 + tmdb_id % 1_000_000:08d}",
+            "directors": directors,
+            "cast": cast,
+            "keywords": [w for w in overview.lower().strip(".").split() if len(w) > 5][:5],
+            "translations": translations,
+            "alternative_titles": [{"iso_3166_1": "DE", "title": german, "type": ""}]
+            if german
+            else [],
+        }
+        self.changed[tmdb_id] = date
+
+    def add_synthetic(self, n: int, start_id: int = 5_000_000, seed: int = 0) -> list[int]:
+        """``n`` made-up releases spread over the 60 days before and after :attr:`today`."""
+        import random
+
+        rng = random.Random(seed)
+        ids = []
+        ids_genres = list(GENRES)
+        for i in range(n):
+            tmdb_id = start_id + i
+            day = self.today + datetime.timedelta(days=rng.randint(-60, 60))
+            words = rng.sample(_WORDS, 2)
+            self.add_movie(
+                tmdb_id,
+                f"{words[0].title()} {words[1].title()} {i}",
+                f"{words[0].title()} {words[1].title()} {i}",
+                day.isoformat(),
+                rng.sample(ids_genres, 2),
+                [f"Director {i % 97}"],
+                [f"Actor {(i + j) % 211}" for j in range(4)],
+                f"A {words[0]} story about {words[1]} number {i}.",
+                popularity=round(rng.uniform(1, 100), 3),
+            )
+            ids.append(tmdb_id)
+        return ids
+
+    def details(self, tmdb_id: int, language: str | None, append: list[str]) -> dict:
+        """``/movie/{id}`` with ``append_to_response`` parts, in ``language`` where known."""
+        if tmdb_id not in self.extra:
+            doc = self.movie(tmdb_id)
+            extra = {"directors": [], "cast": [], "keywords": [], "translations": []}
+            extra |= {"alternative_titles": []}
+        else:
+            extra = self.extra[tmdb_id]
+            doc = {
+                k: extra[k]
+                for k in (
+                    "id", "title", "original_title", "release_date", "genres", "overview",
+                    "poster_path", "popularity", "runtime", "vote_average", "vote_count",
+                    "imdb_id",
+                )
+            }  # fmt: skip
+            doc |= {"adult": False, "status": "Released", "original_language": "en"}
+        if language and not language.startswith("en"):
+            for t in extra["translations"]:
+                if t["iso_639_1"] == language[:2]:
+                    doc["title"] = t["data"]["title"] or doc["title"]
+                    doc["overview"] = t["data"]["overview"]
+                    break
+            else:
+                doc["overview"] = ""  # TMDB: no overview in that language
+        parts = {
+            "credits": lambda: {
+                "id": tmdb_id,
+                "cast": [
+                    {"id": 100 + i, "name": n, "character": f"Role {i}", "order": i}
+                    for i, n in reversed(list(enumerate(extra["cast"])))
+                ],
+                "crew": [
+                    {"id": 900 + i, "name": n, "job": "Director", "department": "Directing"}
+                    for i, n in enumerate(extra["directors"])
+                ]
+                + [{"id": 999, "name": "Someone Else", "job": "Producer"}],
+            },
+            "keywords": lambda: {
+                "id": tmdb_id,
+                "keywords": [{"id": i, "name": k} for i, k in enumerate(extra["keywords"])],
+            },
+            "videos": lambda: {
+                "id": tmdb_id,
+                "results": [
+                    {"site": "YouTube", "type": "Teaser", "key": f"teaser{tmdb_id}"},
+                    {
+                        "site": "YouTube",
+                        "type": "Trailer",
+                        "key": f"trailer{tmdb_id}",
+                        "official": True,
+                    },
+                ],  # fmt: skip
+            },
+            "watch/providers": lambda: self.watch_providers(tmdb_id),
+            "alternative_titles": lambda: {"id": tmdb_id, "titles": extra["alternative_titles"]},
+            "translations": lambda: {"id": tmdb_id, "translations": extra["translations"]},
+            "external_ids": lambda: {"id": tmdb_id, "imdb_id": doc.get("imdb_id")},
+        }
+        for name in append:
+            if name in parts:
+                doc[name] = parts[name]()
+        return doc
+
+    def watch_providers(self, tmdb_id: int) -> dict:
+        """Stream/rent/buy offers per region, fixed per movie."""
+        results = {}
+        for region, names in PROVIDERS.items():
+            stream = names[tmdb_id % 3]
+            results[region] = {
+                "link": f"https://www.themoviedb.org/movie/{tmdb_id}/watch?locale={region}",
+                "flatrate": [_provider(stream, names)],
+                "rent": [_provider("Apple TV", names)],
+                "buy": [_provider("Apple TV", names), _provider("Google Play Movies", names)],
+            }
+        return {"id": tmdb_id, "results": results}
+
+    def listing(self, tmdb_id: int) -> dict:
+        """A movie as lists and searches give it (``genre_ids``, no appended parts)."""
+        doc = self.details(tmdb_id, None, []) if tmdb_id in self.extra else self.movie(tmdb_id)
+        out = {k: doc[k] for k in ("id", "title", "original_title", "overview", "poster_path")}
+        out |= {k: doc[k] for k in ("release_date", "popularity", "vote_average")}
+        return out | {"genre_ids": [g["id"] for g in doc["genres"]], "adult": False}
+
+    def every_id(self) -> list[int]:
+        return [*self.movies, *self.extra]
+
+    def search(self, query: str) -> list[int]:
+        """Ids whose title holds every word of ``query`` (punctuation ignored), most popular
+        first, like TMDB's search."""
+        words = _norm(query).split()
+        found = []
+        for tmdb_id in self.every_id():
+            if tmdb_id in self.extra:
+                doc = self.extra[tmdb_id]
+                names = {doc["title"], doc["original_title"]}
+                names |= {t["title"] for t in doc["alternative_titles"]}
+                popularity = doc["popularity"]
+            else:
+                names, popularity = {self.movie(tmdb_id)["title"]}, 10.5
+            if words and any(all(w in _norm(n).split() for w in words) for n in names):
+                found.append((-popularity, tmdb_id))
+        return [i for _, i in sorted(found)]
+
+    def released_between(self, start: str | None, end: str | None) -> list[int]:
+        """Extra movies released in [start, end], most popular first."""
+        chosen = [
+            (-doc["popularity"], tmdb_id)
+            for tmdb_id, doc in self.extra.items()
+            if (not start or doc["release_date"] >= start)
+            and (not end or doc["release_date"] <= end)
+        ]
+        return [i for _, i in sorted(chosen)]
+
+    def page(self, ids: list[int], query: dict[str, list[str]], **more: object) -> dict:
+        page = int(query.get("page", ["1"])[0])
+        total = min(MAX_PAGES, max(1, -(-len(ids) // PAGE_SIZE)))
+        chosen = ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE] if page <= total else []
+        return {
+            "page": page,
+            "results": [self.listing(i) for i in chosen],
+            "total_pages": total,
+            "total_results": len(ids),
+            **more,
+        }
+
+    def over_rate(self) -> bool:
+        """True when this request goes past ``max_per_second`` (sliding one-second window)."""
+        if not self.max_per_second:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            self._window = [t for t in self._window if now - t < 1.0]
+            if len(self._window) >= self.max_per_second:
+                return True
+            self._window.append(now)
+            return False
+
     def find_result(self, tmdb_id: int) -> dict:
         movie = self.movie(tmdb_id)
         keys = ("adult", "backdrop_path", "id", "title", "original_title", "overview")
         keys += ("poster_path", "original_language", "popularity", "release_date", "video")
         return {k: movie[k] for k in keys} | {"media_type": "movie", "genre_ids": []}
+
+
+_WORDS = [
+    "silver",
+    "harbor",
+    "quiet",
+    "engine",
+    "paper",
+    "winter",
+    "orbit",
+    "garden",
+    "signal",
+    "ember",
+    "violet",
+    "canyon",
+    "static",
+    "mirror",
+    "hollow",
+    "river",
+    "lantern",
+    "summer",
+    "copper",
+    "desert",
+]
+
+
+def _norm(text: str) -> str:
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
+
+
+def _provider(name: str, names: list[str], region: str | None = None) -> dict:
+    priority = names.index(name) if name in names else len(names)
+    found = {
+        "provider_id": 8 + sum(map(ord, name)) % 500,
+        "provider_name": name,
+        "logo_path": poster_path(sum(map(ord, name))),
+        "display_priority": priority,
+    }
+    if region:
+        found["display_priorities"] = {region: priority}
+    return found
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -318,11 +642,61 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, gzip_bomb(), "application/json", path, headers)
         if path == "configuration":
             return self._json(200, server.configuration(), path)
+        if server.over_rate():
+            self._count("over_rate")
+            return self._json(429, ERRORS[429], path, {"Retry-After": str(server.retry_after)})
+        language = query.get("language", [None])[0]
+        if path == "search/movie":
+            found = server.search(query.get("query", [""])[0])
+            return self._json(200, server.page(found, query), path)
+        if path == "discover/movie":
+            found = server.released_between(
+                query.get("primary_release_date.gte", [None])[0],
+                query.get("primary_release_date.lte", [None])[0],
+            )
+            return self._json(200, server.page(found, query), path)
+        if path in ("movie/now_playing", "movie/upcoming"):
+            today = server.today
+            if path == "movie/now_playing":
+                start, end = today - datetime.timedelta(days=42), today
+            else:
+                start, end = today + datetime.timedelta(days=1), today + datetime.timedelta(60)
+            found = server.released_between(start.isoformat(), end.isoformat())
+            dates = {"minimum": start.isoformat(), "maximum": end.isoformat()}
+            return self._json(200, server.page(found, query, dates=dates), path)
+        if path == "movie/changes":
+            start = query.get("start_date", [""])[0]
+            end = query.get("end_date", [""])[0]
+            changed = [i for i, day in sorted(server.changed.items()) if start <= day <= end]
+            body = server.page(changed, query)
+            body["results"] = [{"id": r["id"], "adult": False} for r in body["results"]]
+            return self._json(200, body, path)
+        if path == "watch/providers/movie":
+            region = query.get("watch_region", ["US"])[0]
+            names = PROVIDERS.get(region, [])
+            body = {"results": [_provider(n, names, region) for n in reversed(names)]}
+            return self._json(200, body, path)
         if kind == "movie":
-            tmdb_id = path.split("/", 1)[1] if "/" in path else ""
-            if fault == "not_found" or not tmdb_id.isdigit() or int(tmdb_id) not in server.movies:
+            parts = path.split("/")
+            tmdb_id = parts[1] if len(parts) > 1 else ""
+            known = tmdb_id.isdigit() and (
+                int(tmdb_id) in server.movies or int(tmdb_id) in server.extra
+            )
+            if fault == "not_found" or not known:
                 return self._json(404, ERRORS[404], path)
-            return self._json(200, server.movie(int(tmdb_id)), path)
+            number = int(tmdb_id)
+            if parts[2:] == ["watch", "providers"]:
+                return self._json(200, server.watch_providers(number), path)
+            if parts[2:] == ["recommendations"]:
+                others = [i for i in server.every_id() if i != number]
+                others.sort(key=lambda i: (i * 7919 + number) % 1009)
+                return self._json(200, server.page(others[:40], query), path)
+            if len(parts) > 2:
+                return self._json(404, ERRORS[404], path)
+            append = query.get("append_to_response", [""])[0].split(",")
+            if number in server.movies and not any(append) and language is None:
+                return self._json(200, server.movie(number), path)
+            return self._json(200, server.details(number, language, append), path)
         if kind == "find":
             external = path.split("/", 1)[1] if "/" in path else ""
             if query.get("external_source", [None])[0] != "imdb_id":

@@ -1,0 +1,464 @@
+"""The catalogue as the app uses it: cards, online candidates, adding a TMDB movie, providers,
+titles, and the title lookup that weighs local matches against TMDB's.
+
+Without TMDB credentials everything here still answers from the dataset and the stored
+catalogue: cards carry the dataset's fields, there are no online candidates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import DataError, ReelpickError
+from ..posters.tmdb import JSONObject, TMDBClient, TMDBError
+from .genres import dataset_genres
+from .models import (
+    Candidate,
+    MovieCard,
+    WhereToWatch,
+    catalogue_id,
+    is_catalogue_id,
+)
+from .store import CatalogueStore, StoredMovie
+from .titles import CatalogueTitles, Match, SearchResult, TitleRow, confident, index_over
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..data.movielens import Dataset
+    from ..data.search import TitleIndex
+
+log = logging.getLogger(__name__)
+
+YOUTUBE = "https://www.youtube.com/watch?v={key}"
+
+
+class NoTMDB(ReelpickError):
+    """Something that needs TMDB was asked without TMDB credentials."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A typed title, matched locally (dataset and catalogue) and, when that is not clearly
+    enough, on TMDB.
+
+    ``movie_id``: the movie meant, when there is no doubt (a local id, or an online candidate
+    already stored). ``prefer_online``: TMDB's best candidate matches the query better than
+    every local title (then ``local`` should not be offered first). ``online_best``: that
+    candidate when it is clearly the one meant (add it with ``app.add_from_tmdb``).
+    """
+
+    query: str
+    local: SearchResult
+    online: tuple[Candidate, ...]
+    movie_id: int | None
+    prefer_online: bool
+    online_best: Candidate | None
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.movie_id is None and self.online_best is None
+
+
+class Catalogue:
+    """TMDB client (None without credentials) + catalogue store + the dataset's links."""
+
+    def __init__(self, config: Config, dataset: Dataset, client: TMDBClient | None) -> None:
+        self.config = config
+        self.settings = config.settings.catalogue
+        self.tmdb_settings = config.settings.tmdb
+        self.poster_size = config.settings.posters.size
+        self.dataset = dataset
+        self.client = client
+        self.path = self.settings.path(config.settings.data.dir)
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self.client is not None
+
+    @cached_property
+    def store(self) -> CatalogueStore:
+        return CatalogueStore(self.path)
+
+    @cached_property
+    def dataset_by_tmdb(self) -> dict[int, int]:
+        """TMDB id -> dataset movieId, from links.csv."""
+        column = self.dataset.movies["tmdb_id"]
+        known = column[column.notna()]
+        return {int(t): int(m) for m, t in zip(known.index, known, strict=True)}
+
+    @cached_property
+    def titles(self) -> CatalogueTitles:
+        return CatalogueTitles(title_row(m) for m in self.store.all())
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+        if self.client is not None:
+            self.client.close()
+
+    # -- ids and titles -----------------------------------------------------------------
+
+    def local_id(self, tmdb_id: int) -> int | None:
+        """The movie id of a TMDB movie already here (dataset first), or None."""
+        found = self.dataset_by_tmdb.get(int(tmdb_id))
+        if found is not None:
+            return found
+        return catalogue_id(tmdb_id) if int(tmdb_id) in self.store else None
+
+    def stored(self, movie_id: int) -> StoredMovie:
+        movie = (
+            self.store.get(int(movie_id) - catalogue_id(0)) if is_catalogue_id(movie_id) else None
+        )
+        if movie is None:
+            raise DataError(f"movie {movie_id} is neither in the dataset nor in the catalogue")
+        return movie
+
+    def movie_title(self, movie_id: int) -> str:
+        if not is_catalogue_id(movie_id) and movie_id in self.dataset:
+            return self.dataset.label(movie_id)
+        return self.stored(movie_id).label
+
+    # -- TMDB ---------------------------------------------------------------------------
+
+    def _client(self) -> TMDBClient:
+        if self.client is None:
+            raise NoTMDB("this needs TMDB: set TMDB_API_KEY or TMDB_READ_TOKEN")
+        return self.client
+
+    def online_candidates(
+        self, query: str, *, language: str | None = None, limit: int = 5
+    ) -> list[Candidate]:
+        """TMDB's search results for ``query`` ([] without credentials or when TMDB fails)."""
+        if self.client is None or not query.strip():
+            return []
+        try:
+            found = self.client.search_movies(query.strip()[:200], language=language)
+        except TMDBError as exc:
+            log.warning("TMDB search failed: %s", exc)
+            return []
+        out = []
+        for result in found.get("results") or []:
+            if not isinstance(result, dict) or not isinstance(result.get("id"), int):
+                continue
+            out.append(
+                Candidate(
+                    tmdb_id=int(result["id"]),
+                    title=str(result.get("title") or result.get("original_title") or "?"),
+                    year=_year(result.get("release_date")),
+                    overview=result.get("overview") or None,
+                    movie_id=self.local_id(int(result["id"])),
+                )
+            )
+            if len(out) >= limit:
+                break
+        return out
+
+    def add(self, tmdb_id: int) -> int:
+        """Store a TMDB movie (once) and return its movie id; a dataset movie keeps its own."""
+        known = self.local_id(tmdb_id)
+        if known is not None:
+            return known
+        details, _ = self._client().details(tmdb_id, language="")
+        movie = parse_details(details, self.tmdb_settings.cast)
+        self.store.put([movie])
+        self.titles.add(title_row(movie))
+        log.info("catalogue: added %s (TMDB %d)", movie.label, movie.tmdb_id)
+        return movie.movie_id
+
+    def providers(self, region: str) -> list[str]:
+        """The streaming services TMDB lists for ``region`` ([] without credentials)."""
+        if self.client is None:
+            return []
+        region = region.upper()
+        found = self.client.provider_list(region).get("results") or []
+        rows = [p for p in found if isinstance(p, dict) and p.get("provider_name")]
+        rows.sort(
+            key=lambda p: (
+                (p.get("display_priorities") or {}).get(region, p.get("display_priority", 999)),
+                str(p["provider_name"]),
+            )
+        )
+        return list(dict.fromkeys(str(p["provider_name"]) for p in rows))
+
+    def poster_url(self, poster_path: str | None) -> str | None:
+        if not poster_path or self.client is None:
+            return None
+        try:
+            base = self.client.configuration()["images"]["secure_base_url"]
+        except TMDBError as exc:
+            log.warning("no poster URL: %s", exc)
+            return None
+        return f"{str(base).rstrip('/')}/{self.poster_size}/{poster_path.lstrip('/')}"
+
+    # -- cards --------------------------------------------------------------------------
+
+    def card(
+        self, movie_id: int, *, region: str | None = None, language: str | None = None
+    ) -> MovieCard:
+        """What is known of a movie: dataset or stored fields, completed by TMDB when it can."""
+        region = (region or self.tmdb_settings.region).upper()
+        if is_catalogue_id(movie_id):
+            movie = self.stored(movie_id)
+            base = MovieCard(
+                id=int(movie_id),
+                title=movie.title,
+                year=movie.year,
+                tmdb_id=movie.tmdb_id,
+                imdb_id=movie.imdb_id,
+                overview=movie.overview,
+                runtime=movie.runtime,
+                genres=movie.genres,
+                directors=movie.directors,
+                cast=movie.cast,
+                rating=movie.vote_average,
+                trailer_url=movie.trailer_url,
+                poster_url=None,
+                source="catalogue",
+                where_to_watch=None,
+            )
+            poster = movie.poster_path
+        else:
+            if movie_id not in self.dataset:
+                raise DataError(f"movie {movie_id} is neither in the dataset nor in the catalogue")
+            row = self.dataset.movie(movie_id)
+            base = MovieCard(
+                id=int(movie_id),
+                title=str(row["name"]),
+                year=int(row["year"]) if pd.notna(row["year"]) else None,
+                tmdb_id=int(row["tmdb_id"]) if pd.notna(row["tmdb_id"]) else None,
+                imdb_id=int(row["imdb_id"]) if pd.notna(row["imdb_id"]) else None,
+                overview=None,
+                runtime=None,
+                genres=self.dataset.genres(movie_id),
+                directors=(),
+                cast=(),
+                rating=None,
+                trailer_url=None,
+                poster_url=None,
+                source="dataset",
+                where_to_watch=None,
+            )
+            poster = None
+        if self.client is None or base.tmdb_id is None:
+            return base
+        try:
+            return self._with_tmdb(base, region, language)
+        except TMDBError as exc:
+            log.warning("card of %s without TMDB's part: %s", base.label, exc)
+            return _replace(base, poster_url=self.poster_url(poster))
+
+    def _with_tmdb(self, base: MovieCard, region: str, language: str | None) -> MovieCard:
+        client = self._client()
+        assert base.tmdb_id is not None
+        details, fetched_at = client.details(base.tmdb_id, language=language)
+        parsed = parse_details(details, self.tmdb_settings.cast)
+        localised = bool(language or self.tmdb_settings.language)
+        title = parsed.title if (localised or base.source == "catalogue") else base.title
+        genres = base.genres if base.source == "dataset" or not parsed.genres else parsed.genres
+        overview = parsed.overview or base.overview
+        if not overview and localised:  # TMDB has no overview in that language: its default
+            overview = parse_details(client.details(base.tmdb_id, language="")[0], 0).overview
+        providers = details.get("watch/providers")
+        if not isinstance(providers, dict) or (time.time() - fetched_at > client.ttl["providers"]):
+            providers = client.watch_providers(base.tmdb_id)
+        return _replace(
+            base,
+            title=title,
+            year=base.year or parsed.year,
+            imdb_id=base.imdb_id or parsed.imdb_id,
+            overview=overview,
+            runtime=parsed.runtime or base.runtime,
+            genres=genres,
+            directors=parsed.directors or base.directors,
+            cast=parsed.cast or base.cast,
+            rating=parsed.vote_average if parsed.vote_average is not None else base.rating,
+            trailer_url=parsed.trailer_url or base.trailer_url,
+            poster_url=self.poster_url(parsed.poster_path),
+            where_to_watch=where_to_watch(providers, region),
+        )
+
+    # -- title lookup -------------------------------------------------------------------
+
+    def search(self, dataset_titles: TitleIndex, query: str, limit: int = 5) -> SearchResult:
+        """Dataset and catalogue titles for ``query``, best first (same scores as the dataset
+        index; on a tie the dataset's movie first)."""
+        local = dataset_titles.search(query, limit).candidates
+        extra = self.titles.search(query, limit) if len(self.titles) else []
+        counts = self.dataset.rating_counts
+        ranked = sorted(
+            [(m.score, int(counts.get(m.movie_id, 0)), m.movie_id, 0, m) for m in local]
+            + [(m.score, 0, m.movie_id, 1, m) for m in extra],
+            key=lambda r: (-r[0], r[3], -r[1], r[2]),
+        )[:limit]
+        return SearchResult(
+            query, [r[4] for r in ranked], confident([(r[0], r[1], r[2]) for r in ranked])
+        )
+
+    def lookup(
+        self, dataset_titles: TitleIndex, query: str, *, language: str | None = None
+    ) -> Lookup:
+        """Local matches first; TMDB asked only when no local title is a sure match, and its
+        best candidate preferred when it matches the query ``online_margin`` points better
+        than the best local one ("Dune Part Two" is not "Che: Part Two")."""
+        limit = self.settings.candidates
+        local = self.search(dataset_titles, query, limit)
+        top = local.candidates[0].score if local.candidates else 0.0
+        if local.confident and top >= self.settings.sure_score:
+            return Lookup(query, local, (), local.candidates[0].movie_id, False, None)
+        online = self.online_candidates(query, language=language, limit=limit)
+        ranked = rank_candidates(query, online)
+        online_top = ranked[0][0] if ranked else 0.0
+        prefer = bool(ranked) and online_top >= top + self.settings.online_margin
+        ordered = tuple(c for _, c in ranked)
+        if not prefer:
+            chosen = local.candidates[0].movie_id if local.confident else None
+            return Lookup(query, local, ordered, chosen, False, None)
+        sure = confident([(s, 0, i) for i, (s, _) in enumerate(ranked)])
+        best = ordered[0] if sure else None
+        return Lookup(query, local, ordered, best.movie_id if best else None, True, best)
+
+
+# -- TMDB documents -> catalogue rows ----------------------------------------------------
+
+
+def rank_candidates(query: str, online: list[Candidate]) -> list[tuple[float, Candidate]]:
+    """TMDB's candidates scored against ``query`` by the dataset index's rules (TMDB's own
+    order breaks ties), best first; a candidate matching no word of the query scores 0."""
+    if not online:
+        return []
+    rows = [TitleRow(i, c.title, c.year) for i, c in enumerate(online)]
+    index = index_over(rows)
+    assert index is not None
+    scores = {m.movie_id: m.score for m in index.search(query, len(rows)).candidates}
+    ranked = [(scores.get(i, 0.0), i, c) for i, c in enumerate(online)]
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    return [(s, c) for s, _, c in ranked]
+
+
+def title_row(movie: StoredMovie) -> TitleRow:
+    aliases = tuple(a for a in (movie.original_title, *movie.alt_titles) if a)
+    return TitleRow(movie.movie_id, movie.title, movie.year, aliases)
+
+
+def parse_details(details: JSONObject, cast: int) -> StoredMovie:
+    """A catalogue row from ``/movie/{id}`` with :data:`~reelpick.posters.tmdb.APPEND`."""
+    tmdb_id = details.get("id")
+    if not isinstance(tmdb_id, int):
+        raise TMDBError("TMDB movie details without an id")
+    title = str(details.get("title") or details.get("original_title") or f"TMDB {tmdb_id}")
+    credits = _dict(details.get("credits"))
+    crew = [c for c in _list(credits.get("crew")) if c.get("job") == "Director"]
+    people = sorted(_list(credits.get("cast")), key=lambda c: c.get("order", 999))
+    alternative = [
+        str(t.get("title")) for t in _list(_dict(details.get("alternative_titles")).get("titles"))
+    ]
+    translated = [
+        str(_dict(t.get("data")).get("title"))
+        for t in _list(_dict(details.get("translations")).get("translations"))
+    ]
+    original = details.get("original_title")
+    aliases = [
+        t for t in dict.fromkeys([*alternative, *translated]) if t and t not in ("None", title)
+    ]
+    imdb = details.get("imdb_id") or _dict(details.get("external_ids")).get("imdb_id")
+    runtime = details.get("runtime")
+    return StoredMovie(
+        tmdb_id=tmdb_id,
+        title=title,
+        original_title=str(original) if original and original != title else None,
+        alt_titles=tuple(aliases[:30]),
+        year=_year(details.get("release_date")),
+        release_date=str(details.get("release_date") or "") or None,
+        genres=dataset_genres(_list(details.get("genres"))),
+        keywords=tuple(
+            str(k["name"])
+            for k in _list(_dict(details.get("keywords")).get("keywords"))
+            if k.get("name")
+        ),
+        overview=str(details.get("overview") or "") or None,
+        runtime=int(runtime) if isinstance(runtime, int) and runtime > 0 else None,
+        directors=tuple(dict.fromkeys(str(c["name"]) for c in crew if c.get("name"))),
+        cast=tuple(str(c["name"]) for c in people[:cast] if c.get("name")),
+        poster_path=str(details["poster_path"]) if details.get("poster_path") else None,
+        imdb_id=_imdb_number(imdb),
+        popularity=_float(details.get("popularity")),
+        vote_average=_float(details.get("vote_average")),
+        trailer_url=trailer(_list(_dict(details.get("videos")).get("results"))),
+    )
+
+
+def trailer(videos: list[dict[str, Any]]) -> str | None:
+    """A YouTube trailer (official first), else a teaser."""
+    youtube = [v for v in videos if v.get("site") == "YouTube" and v.get("key")]
+    for kind in ("Trailer", "Teaser"):
+        found = [v for v in youtube if v.get("type") == kind]
+        found.sort(key=lambda v: not v.get("official", False))
+        if found:
+            return YOUTUBE.format(key=found[0]["key"])
+    return None
+
+
+def where_to_watch(providers: object, region: str) -> WhereToWatch:
+    """One region of a ``watch/providers`` answer (empty offers when TMDB lists none)."""
+    results = _dict(_dict(providers).get("results"))
+    offers = _dict(results.get(region))
+
+    def names(kind: str) -> tuple[str, ...]:
+        rows = sorted(_list(offers.get(kind)), key=lambda p: p.get("display_priority", 999))
+        return tuple(dict.fromkeys(str(p["provider_name"]) for p in rows if p.get("provider_name")))
+
+    link = offers.get("link")
+    return WhereToWatch(
+        region=region,
+        link=str(link) if link else None,
+        flatrate=names("flatrate"),
+        rent=names("rent"),
+        buy=names("buy"),
+    )
+
+
+def _replace(card: MovieCard, **changes: Any) -> MovieCard:
+    import dataclasses
+
+    return dataclasses.replace(card, **changes)
+
+
+def _year(date: object) -> int | None:
+    text = str(date or "")
+    return int(text[:4]) if len(text) >= 4 and text[:4].isdigit() else None
+
+
+def _imdb_number(value: object) -> int | None:
+    text = str(value or "")
+    return int(text[2:]) if text.startswith("tt") and text[2:].isdigit() else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+__all__ = [
+    "Catalogue",
+    "Lookup",
+    "Match",
+    "NoTMDB",
+    "parse_details",
+    "rank_candidates",
+    "where_to_watch",
+]

@@ -1,0 +1,210 @@
+"""The catalogue's SQLite file: movies TMDB knows and the dataset does not, and sync progress.
+
+It lives in the data folder (``[catalogue] db``): rebuildable from TMDB, but not a cache to
+prune, and not people's data. One row per TMDB id, so a movie is never stored twice; the
+sync's pages read and movies fetched are rows too, so a killed sync resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+from ..sqlite import Connection
+from .models import catalogue_id
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS movies (
+    tmdb_id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    original_title TEXT,
+    alt_titles TEXT NOT NULL DEFAULT '[]',
+    year INTEGER,
+    release_date TEXT,
+    genres TEXT NOT NULL DEFAULT '[]',
+    keywords TEXT NOT NULL DEFAULT '[]',
+    overview TEXT,
+    runtime INTEGER,
+    directors TEXT NOT NULL DEFAULT '[]',
+    "cast" TEXT NOT NULL DEFAULT '[]',
+    poster_path TEXT,
+    imdb_id INTEGER,
+    popularity REAL,
+    vote_average REAL,
+    trailer_url TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_pages (
+    run TEXT NOT NULL,
+    source TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    total_pages INTEGER NOT NULL,
+    PRIMARY KEY (run, source, page)
+);
+CREATE TABLE IF NOT EXISTS sync_queue (
+    tmdb_id INTEGER PRIMARY KEY,
+    run TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredMovie:
+    """One catalogue movie (genres already in the dataset's names)."""
+
+    tmdb_id: int
+    title: str
+    original_title: str | None
+    alt_titles: tuple[str, ...]
+    year: int | None
+    release_date: str | None
+    genres: tuple[str, ...]
+    keywords: tuple[str, ...]
+    overview: str | None
+    runtime: int | None
+    directors: tuple[str, ...]
+    cast: tuple[str, ...]
+    poster_path: str | None
+    imdb_id: int | None
+    popularity: float | None
+    vote_average: float | None
+    trailer_url: str | None
+
+    @property
+    def movie_id(self) -> int:
+        return catalogue_id(self.tmdb_id)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+_LISTS = ("alt_titles", "genres", "keywords", "directors", "cast")
+_COLUMNS = [f for f in StoredMovie.__dataclass_fields__]
+_SELECT = ", ".join(f'"{c}"' for c in _COLUMNS)  # quoted: "cast" is an SQL keyword
+_INSERT = (
+    f"INSERT OR REPLACE INTO movies ({_SELECT}, updated_at) "
+    f"VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
+)
+
+
+class CatalogueStore:
+    """The catalogue file. Thread-safe (one connection under one lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{self.path}: not a usable catalogue ({exc})") from None
+        self.conn = Connection(db, threading.RLock())
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- movies -------------------------------------------------------------------------
+
+    def put(self, movies: Iterable[StoredMovie]) -> int:
+        """Insert or refresh movies (by TMDB id); returns how many were written."""
+        rows = _rows(movies)
+        with self.conn.tx() as db:
+            db.executemany(_INSERT, rows)
+        return len(rows)
+
+    def get(self, tmdb_id: int) -> StoredMovie | None:
+        rows = self.conn.read(f"SELECT {_SELECT} FROM movies WHERE tmdb_id = ?", (int(tmdb_id),))
+        return _movie(rows[0]) if rows else None
+
+    def __contains__(self, tmdb_id: object) -> bool:
+        return bool(
+            self.conn.read("SELECT 1 FROM movies WHERE tmdb_id = ?", (int(tmdb_id),))  # type: ignore[call-overload]
+        )
+
+    def __len__(self) -> int:
+        return int(self.conn.read("SELECT COUNT(*) FROM movies")[0][0])
+
+    def all(self) -> Iterator[StoredMovie]:
+        for row in self.conn.read(f"SELECT {_SELECT} FROM movies ORDER BY tmdb_id"):
+            yield _movie(row)
+
+    def ids(self) -> set[int]:
+        return {int(r[0]) for r in self.conn.read("SELECT tmdb_id FROM movies")}
+
+    # -- sync progress ------------------------------------------------------------------
+
+    def page_done(self, run: str, source: str, page: int) -> int | None:
+        """The total pages recorded when ``page`` of ``source`` was read in ``run``, or None."""
+        rows = self.conn.read(
+            "SELECT total_pages FROM sync_pages WHERE run = ? AND source = ? AND page = ?",
+            (run, source, page),
+        )
+        return int(rows[0][0]) if rows else None
+
+    def record_page(self, run: str, source: str, page: int, total: int, ids: Sequence[int]) -> None:
+        """One page read: its new movie ids join the queue, in the same transaction."""
+        with self.conn.tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO sync_queue (tmdb_id, run) VALUES (?, ?)",
+                [(int(i), run) for i in ids],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO sync_pages (run, source, page, total_pages) "
+                "VALUES (?, ?, ?, ?)",
+                (run, source, page, total),
+            )
+
+    def pending(self) -> list[int]:
+        return [
+            int(r[0])
+            for r in self.conn.read("SELECT tmdb_id FROM sync_queue WHERE done = 0 ORDER BY rowid")
+        ]
+
+    def queued(self) -> int:
+        return int(self.conn.read("SELECT COUNT(*) FROM sync_queue")[0][0])
+
+    def finish(self, tmdb_ids: Sequence[int], movies: Iterable[StoredMovie]) -> None:
+        """Movies fetched: stored and taken off the queue, in one transaction (a kill between
+        the two cannot leave one without the other)."""
+        rows = _rows(movies)
+        with self.conn.tx() as db:
+            db.executemany(_INSERT, rows)
+            db.executemany(
+                "UPDATE sync_queue SET done = 1 WHERE tmdb_id = ?", [(int(i),) for i in tmdb_ids]
+            )
+
+    def end_run(self, run: str) -> None:
+        """A sync that read everything: its progress rows go."""
+        with self.conn.tx() as db:
+            db.execute("DELETE FROM sync_pages WHERE run = ?", (run,))
+            db.execute("DELETE FROM sync_queue WHERE done = 1")
+
+
+def _rows(movies: Iterable[StoredMovie]) -> list[tuple[object, ...]]:
+    now = time.time()
+    rows = []
+    for movie in movies:
+        row: list[object] = [getattr(movie, c) for c in _COLUMNS]
+        for name in _LISTS:
+            row[_COLUMNS.index(name)] = json.dumps(list(getattr(movie, name)))
+        rows.append((*row, now))
+    return rows
+
+
+def _movie(row: Sequence[object]) -> StoredMovie:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    for name in _LISTS:
+        values[name] = tuple(json.loads(str(values[name])))
+    return StoredMovie(**values)  # type: ignore[arg-type]
