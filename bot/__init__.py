@@ -12,6 +12,7 @@ share moves to a shared module. ``app`` wires the features together and ``main``
 # nothing else of the bot).
 SHARED_MODULES = (
     "breaker",  # pausing a plugin that keeps failing
+    "card",  # the movie card before the albums: facts, trailer, where to watch
     "context",  # BotContext: the handlers' context, with typed services
     "deeplinks",  # t.me/<bot>?start=<payload> links, dispatched by /start
     "handler_groups",  # HandlerGroup: every handler group, in order

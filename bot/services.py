@@ -23,6 +23,7 @@ import diskcache
 
 from reelpick.app import Reelpick
 from reelpick.config import Config
+from reelpick.errors import ReelpickError
 from reelpick.posters import PosterStore
 from reelpick.profiles import ProfileStore
 from reelpick.state import CHAT_SETTINGS_FILE, WATCHLIST_FILE, hold_bot_lock, prepare_state
@@ -31,6 +32,7 @@ from reelpick.watchlist import WatchlistStore
 
 from .breaker import PluginBreaker
 from .deeplinks import DeepLinks
+from .i18n import use_chat_languages
 from .limits import ChatLimiter
 from .media import PosterSender
 from .resolve import did_you_mean
@@ -196,7 +198,17 @@ class BotServices:
                 dataset,
                 {int(m): dataset.label(int(m)) for m in dataset.movies.index},
             )
-        return labels[1][int(movie_id)]
+        found = labels[1].get(int(movie_id))
+        # A catalogue movie (beyond the dataset); DataError for an id that is neither.
+        return found if found is not None else self.reelpick.movie_title(int(movie_id))
+
+    def knows(self, movie_id: int) -> bool:
+        """Whether ``movie_id`` is a dataset or catalogue movie (button data may be forged)."""
+        try:
+            self.label(movie_id)
+        except (KeyError, ValueError, ReelpickError):
+            return False
+        return True
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
         """A lock per chat, so one chat's albums never interleave."""
@@ -221,6 +233,7 @@ class BotServices:
         self.title_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()
         self.watchlist.close()
+        use_chat_languages(None)
         self.settings.close()
         self.sender.store.close()
         self.cache.close()

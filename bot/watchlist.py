@@ -21,6 +21,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from reelpick.errors import ReelpickError
 from reelpick.profiles import MovieMatcher, ProfileImportError
 from reelpick.redact import redact
 from reelpick.watchlist import looks_like_watchlist, read_watchlist
@@ -90,15 +91,11 @@ def register(application: BotApplication, services: BotServices) -> None:
 
 def movie_known(s: BotServices, movie_id: int) -> bool:
     """Whether ``movie_id`` is a movie the bot can name (forged data names others)."""
-    try:
-        title_of(s, movie_id)
-    except (KeyError, LookupError, ValueError):
-        return False
-    return True
+    return s.knows(movie_id)
 
 
 def title_of(s: BotServices, movie_id: int) -> str:
-    """``"Heat (1995)"`` for dataset and catalogue movies; LookupError for unknown ids."""
+    """``"Heat (1995)"`` for dataset and catalogue movies."""
     return s.label(movie_id)
 
 
@@ -128,7 +125,7 @@ async def watchlist_view(
     for entry in entries:
         try:
             names.append(title_of(s, entry.movie_id))
-        except (KeyError, LookupError, ValueError):  # no longer in the data: still removable
+        except (KeyError, ValueError, ReelpickError):  # no longer in the data: removable
             names.append(_("movie {id}", id=entry.movie_id))
     lines = [f"{page * PAGE + i}. {html.escape(n)}" for i, n in enumerate(names, start=1)]
     heading = _("<b>Your watchlist</b>: {count} movies", count=_.number(total))

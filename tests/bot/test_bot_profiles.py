@@ -224,7 +224,8 @@ async def test_single_movie_answers_carry_rating_buttons_in_private_only(
                 ]
             )
         )[0]
-        assert not buttons(group_header.params)
+        # No rating buttons in a group: only "watch later", for whoever presses it.
+        assert [label for label, _ in buttons(group_header.params)] == ["🔖 Watch later"]
 
 
 async def test_rate_in_a_group_points_to_the_private_chat(server, bot_config, profile_app):
