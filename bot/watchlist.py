@@ -1,6 +1,6 @@
 """The watchlist in the bot: "watch later" presses, /watchlist with remove buttons (paged),
 ``t.me/<bot>?start=wl_<movie id>`` links (album captions), and watchlist files sent as
-documents (Letterboxd ``watchlist.csv``, IMDb watchlist exports).
+documents (Letterboxd ``watchlist.csv``, IMDb ``WATCHLIST.csv``: files named as lists).
 
 Each list belongs to whoever pressed or sent: the owner key is the person's
 (:func:`~reelpick.bot.rating_buttons.owner_of`), the same as their profile's, so /forget and
@@ -228,7 +228,13 @@ async def on_document(update: Update, context: BotContext) -> None:
     limit = s.config.settings.bot.max_import_mb * MB
     filename = PurePath((document.file_name or "").replace("\\", "/")).name
     suffix = PurePath(filename).suffix.lower()
-    if suffix not in CSV_SUFFIXES or (document.file_size or 0) > limit:
+    # Only a file named as a list is downloaded here (Letterboxd's watchlist.csv, IMDb's
+    # WATCHLIST.csv or a list export); rating files go straight on to the rating import.
+    if (
+        suffix not in CSV_SUFFIXES
+        or "list" not in filename.lower()
+        or (document.file_size or 0) > limit
+    ):
         return  # the rating import explains what it refuses
     try:
         file = await document.get_file()
