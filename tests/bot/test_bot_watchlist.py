@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
 from reelpick.bot.services import SERVICES
 from reelpick.profiles import ProfileStore
 from reelpick.watchlist import WatchlistStore
-from tests.support.bot_api import BotAPIServer, buttons, running
+from tests.support.bot_api import BotAPIServer, album_captions, buttons, running
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -150,3 +151,37 @@ async def test_export_and_forget_cover_the_watchlist(server, application):
     assert reopened(s).count(f"tg:{USER}") == 0 and reopened(s).count(f"tg:{OTHER}") == 1
     data = s.watchlist.path.read_bytes()
     assert f"tg:{USER}".encode() not in data
+
+
+async def test_inline_results_carry_watch_later(server, application):
+    async with running(application):
+        query_id = server.push_inline_query(USER, "heat")
+        answer = await server.wait_for(lambda: server.inline_queries[query_id]["answered"])
+    first = answer["results"][0]
+    assert first["title"] == "Heat (1995)"
+    markup = first["reply_markup"]
+    markup = markup if isinstance(markup, dict) else json.loads(markup)
+    [[button]] = markup["inline_keyboard"]
+    assert (button["text"], button["callback_data"]) == ("🔖 Watch later", f"wl:a:{HEAT}")
+
+
+async def test_forme_marks_picks_on_the_watchlist(server, application):
+    s = services_of(application)
+    owner = f"tg:{USER}"
+    s.profiles.rate(owner, HEAT, 5.0)
+    s.profiles.rate(owner, MATRIX, 4.5)
+    everything = [int(m) for m in s.reelpick.dataset.movies.index if int(m) not in (HEAT, MATRIX)]
+    s.watchlist.add_many(owner, [(m, None) for m in everything[:15_000]])
+    async with running(application):
+        server.push_command(USER, "forme")
+        picks = await server.wait_for(
+            lambda: [
+                c
+                for r in server.calls("sendMediaGroup", USER)
+                for c in album_captions(r)
+                if c.startswith("<b>Picks</b>")
+            ],
+            timeout=60,
+        )
+    lines = picks[0].split("\n")[1:]
+    assert lines and all("🔖" in line for line in lines if line != "…")
