@@ -162,6 +162,10 @@ async def _send_answer(
             title=html.escape(s.label(movie_id)),
         ),
         [s.label(m) for m in ids],
+        # 🔖 per title: t.me/<bot>?start=wl_<id> puts it on the tapper's watchlist.
+        links=[s.deep_links.link(bot.username, "wl", str(m)) for m in ids]
+        if bot.username
+        else None,
     )
     try:
         await s.sender.send(bot, chat_id, ids, caption, posters=posters)

@@ -1,6 +1,6 @@
 """People's data: which files hold it, keeping it out of the cache, and the bot's lock.
 
-Profiles, movie nights and chat settings are SQLite files in the state folder (``[state]
+Profiles, movie nights, chat settings and watchlists are SQLite files in the state folder (``[state]
 dir``, on Linux ``$XDG_STATE_HOME/reelpick``), never in the cache folder, which is safe to
 delete. An installation that kept them under the cache folder has them moved on first
 start (:func:`prepare_state`): each file is copied with SQLite's backup API (so what its

@@ -13,7 +13,7 @@ from reelpick.app import Reelpick
 from reelpick.bot.i18n import translator
 from reelpick.bot.replies import STALE
 from reelpick.catalogue import catalogue_id
-from tests.support.bot_api import BotAPIServer, buttons, running
+from tests.support.bot_api import BotAPIServer, album_captions, buttons, running
 from tests.support.fixtures import ML_SMALL, POSTERS, write_config
 from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, TMDBServer
 
@@ -132,7 +132,10 @@ async def test_without_tmdb_the_card_is_the_datasets_with_one_line_more(server, 
     async with running(make_bot(key=False)):
         server.push_text(USER, "Heat 1995")
         card = await server.wait_for(lambda: server.calls("sendMessage", USER), timeout=30)
-        await server.wait_for(lambda: server.calls("sendMediaGroup", USER), timeout=30)
+        [album] = await server.wait_for(lambda: server.calls("sendMediaGroup", USER), timeout=30)
+    # Every title of an album links to "watch later" (a /start deep link to the bot).
+    lines = album_captions(album)[0].split("\n")[1:]
+    assert lines and all("?start=wl_" in line and "🔖</a>" in line for line in lines)
     caption = card[0].params["text"]
     assert caption.startswith("<b>Heat (1995)</b>")
     assert "Action · Crime · Thriller" in caption and "tt0113277" in caption
