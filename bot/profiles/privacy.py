@@ -15,7 +15,7 @@ from telegram.constants import ChatType
 
 from reelpick.profiles import export_letterboxd
 from reelpick.watchlist import EXPORT_NAME as WATCHLIST_EXPORT_NAME
-from reelpick.watchlist import export_watchlist
+from reelpick.watchlist import app_names, export_watchlist
 
 from ..context import BotContext
 from ..i18n import N_, translator_for
@@ -77,7 +77,8 @@ class Privacy:
                 caption=_("{count} movies", count=len(entries)),
             )
         if listed:  # Letterboxd's watchlist.csv; it imports back into reelpick too
-            listing = await asyncio.to_thread(export_watchlist, listed, s.reelpick.dataset)
+            names = app_names(s.reelpick)  # dataset and catalogue movies
+            listing = await asyncio.to_thread(export_watchlist, listed, names)
             await context.bot.send_document(
                 chat.id,
                 listing,

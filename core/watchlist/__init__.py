@@ -7,7 +7,7 @@
   an upload that is a watchlist from a rating file; :func:`export_watchlist` writes one.
 """
 
-from .export import EXPORT_NAME, dataset_names, export_watchlist
+from .export import EXPORT_NAME, app_names, dataset_names, export_watchlist
 from .imports import ParsedWatchlist, looks_like_watchlist, read_watchlist, watchlist_format
 from .store import FILENAME, WatchlistEntry, WatchlistError, WatchlistStore
 
@@ -18,6 +18,7 @@ __all__ = [
     "WatchlistEntry",
     "WatchlistError",
     "WatchlistStore",
+    "app_names",
     "dataset_names",
     "export_watchlist",
     "looks_like_watchlist",

@@ -8,11 +8,16 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..data import Dataset
+from ..errors import ReelpickError
 from .store import WatchlistEntry
+
+if TYPE_CHECKING:
+    from ..app import Reelpick
 
 COLUMNS = ("Date", "Name", "Year", "Letterboxd URI", "movieId")
 EXPORT_NAME = "watchlist-reelpick.csv"
@@ -28,6 +33,24 @@ def dataset_names(dataset: Dataset) -> NameOf:
             return None
         row = dataset.movie(movie_id)
         return str(row["name"]), int(row["year"]) if pd.notna(row["year"]) else None
+
+    return name_of
+
+
+def app_names(app: Reelpick) -> NameOf:
+    """``(name, year)`` of a dataset or catalogue movie (None for neither)."""
+    from ..catalogue import is_catalogue_id
+
+    in_dataset = dataset_names(app.dataset)
+
+    def name_of(movie_id: int) -> tuple[str, int | None] | None:
+        if not is_catalogue_id(movie_id):
+            return in_dataset(movie_id)
+        try:
+            movie = app.catalogue.stored(movie_id)
+        except ReelpickError:
+            return None
+        return movie.title, movie.year
 
     return name_of
 

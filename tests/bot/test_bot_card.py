@@ -109,7 +109,11 @@ async def test_title_candidates_card_albums_watch_later_restart_watchlist(server
             ),
             timeout=30,
         )
+        server.push_command(USER, "export")
+        [sent] = await server.wait_for(lambda: server.calls("sendDocument", USER), timeout=30)
     assert "1. Dune: Part Two (2024)" in view.params["text"]
+    rows = sent.params["document"].decode().splitlines()
+    assert rows[1].endswith(f",Dune: Part Two,2024,,{dune_two}")  # a catalogue movie, named
 
 
 async def test_a_title_only_tmdb_knows_is_added_and_carded_at_once(server, make_bot):
