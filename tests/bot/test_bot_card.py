@@ -126,6 +126,10 @@ async def test_a_title_only_tmdb_knows_is_added_and_carded_at_once(server, make_
             ),
             timeout=30,
         )
+        # Forged candidate data: an id TMDB does not know, or no id at all.
+        message_id = card.result["message_id"]
+        for forged in ("tmdb:987654321", "tmdb:0", "tmdb:x"):
+            assert await press(server, USER, message_id, forged) == "That button is out of date."
     text = card.params["text"]
     assert "Salzwasser-Atlas (2025)" in text  # TMDB's German title for a German client
     assert "📺 Wo läuft er in DE:" in text  # a German client in Germany, by default
