@@ -23,7 +23,7 @@ from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
 from .products import POSTER_FEATURES, PosterFeatures
-from .types import Need, Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
+from .types import Need, Neighbour, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
 from .version import __version__
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Need",
     "Neighbour",
     "NeighbourTable",
+    "NewMovie",
     "NoAnswer",
     "POSTER_FEATURES",
     "PluginAnswer",

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from .catalogue.models import Candidate, MovieCard
+from .catalogue.models import Candidate, MovieCard, is_catalogue_id
 from .config import Config
 from .data.fetch import fetch_dataset
 from .data.movielens import Dataset, load_dataset
@@ -152,6 +152,22 @@ class Reelpick:
     def similar(
         self, movie_id: int, k: int, plugins: list[str] | None = None
     ) -> list[PluginAnswer]:
+        """Each plugin's ``k`` movies similar to ``movie_id``. A catalogue movie is outside
+        every fitted plugin's data: plugins that place a movie by its content answer
+        (``reelpick_similar_new``), the others say "no ratings yet" instead of failing."""
+        if is_catalogue_id(movie_id):
+            movie = self.catalogue.new_movie(movie_id)  # DataError for an id stored nowhere
+            return [
+                self.registry.ask_new(name, movie, k)
+                if self.registry.implements(name, "reelpick_similar_new")
+                else PluginAnswer(
+                    name,
+                    self.registry.plugins[name].info.label,
+                    no_answer=f"no ratings yet: {self.movie_title(movie_id)} is newer than "
+                    "the rating data",
+                )
+                for name in self.registry.enabled(plugins)
+            ]
         return self.registry.similar(movie_id, k, plugins)
 
     def recommend(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .cache import ArtifactStore
     from .config import Config
     from .data import Dataset
-    from .types import Neighbour, PluginInfo, Profile, Recommendation
+    from .types import Neighbour, NewMovie, PluginInfo, Profile, Recommendation
 
 hookspec = pluggy.HookspecMarker("reelpick")
 hookimpl = pluggy.HookimplMarker("reelpick")
@@ -68,6 +68,17 @@ def reelpick_similar(movie_id: int, k: int) -> list[Neighbour] | None:
 
     Never include ``movie_id`` itself. Raise :class:`reelpick.NoAnswer` with a reason
     when the movie is outside this plugin's index. Must be a lookup: no fitting here.
+    """
+
+
+@hookspec(firstresult=True)
+def reelpick_similar_new(movie: NewMovie, k: int) -> list[Neighbour] | None:
+    """Return up to ``k`` movies of the dataset similar to ``movie``, which is not in it (a
+    catalogue movie, no ratings), best first.
+
+    Optional: for plugins that can place a movie from its content (genres, year, keywords).
+    Must be a lookup plus a little arithmetic, never a refit. Raise :class:`reelpick.NoAnswer`
+    when its content tells the plugin nothing.
     """
 
 

@@ -28,7 +28,7 @@ from .data.movielens import Dataset
 from .errors import ConfigError, NoAnswer, PluginError
 from .hooktrace import log_hook_calls
 from .needs import plan_fits
-from .types import Need, Neighbour, PluginAnswer, PluginInfo, Profile, Recommendation
+from .types import Need, Neighbour, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +318,16 @@ class Registry:
                 hook="reelpick_similar",
                 query=int(movie_id),
             ),
+        )
+
+    def ask_new(self, name: str, movie: NewMovie, k: int) -> PluginAnswer:
+        """``reelpick_similar_new`` of plugin ``name`` (isolation as in :meth:`similar`)."""
+        hook, banned = "reelpick_similar_new", frozenset({int(movie.movie_id)})
+        call = self._caller(name, hook)
+        return self._answer(
+            name,
+            f"new movie {movie.movie_id}",
+            lambda: _checked(call(movie=movie, k=int(k)), k, self.dataset, banned, hook),
         )
 
     def recommend(

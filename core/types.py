@@ -16,6 +16,18 @@ class Neighbour:
 
 
 @dataclass(frozen=True)
+class NewMovie:
+    """A movie outside the rating data (a catalogue movie from TMDB), described by what TMDB
+    gives: genres in the dataset's names, year, keywords (where the dataset has user tags)."""
+
+    movie_id: int
+    title: str
+    year: int | None
+    genres: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Recommendation(Neighbour):
     """A movie recommended for a person: a :class:`Neighbour` plus ``because``, the profile
     movies that drove it (best reason first; may be empty)."""

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reelpick import Dataset, PluginError, PosterFeatures
+from reelpick import Dataset, NewMovie, PluginError, PosterFeatures
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,18 @@ def movie_content(dataset: Dataset, posters: Mapping[int, str]) -> MovieContent:
         years=years,
         tags=tags,
         poster_hashes=[posters.get(int(m), "") for m in movie_ids],
+    )
+
+
+def new_movie_content(movie: NewMovie) -> MovieContent:
+    """The content of one movie outside the data: TMDB's keywords stand where user tags were
+    (each as if one user gave it); no poster."""
+    return MovieContent(
+        movie_ids=np.array([movie.movie_id], dtype=np.int64),
+        genres=[tuple(movie.genres)],
+        years=np.array([np.nan if movie.year is None else float(movie.year)]),
+        tags=[{k.strip().lower(): 1 for k in movie.keywords if k.strip()}],
+        poster_hashes=[""],
     )
 
 

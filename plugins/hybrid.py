@@ -45,6 +45,7 @@ from reelpick import (
     Need,
     Neighbour,
     NeighbourTable,
+    NewMovie,
     NoAnswer,
     PluginError,
     PluginInfo,
@@ -55,7 +56,14 @@ from reelpick import (
     sgd,
 )
 
-from ._hybrid_content import ContentEncoder, MovieContent, movie_content, poster_vectors
+from ._hybrid_content import (
+    ContentEncoder,
+    MovieContent,
+    movie_content,
+    new_movie_content,
+    poster_vectors,
+    unit,
+)
 from ._hybrid_model import (
     Choice,
     ContentMap,
@@ -104,6 +112,7 @@ class Hybrid:
         self.usable: np.ndarray | None = None
         self.table: NeighbourTable | None = None
         self.choice: Choice | None = None
+        self.placing: tuple[ContentEncoder, ContentMap, np.ndarray, np.ndarray] | None = None
         self.last_fit: dict = {}
 
     @hookimpl
@@ -215,6 +224,10 @@ class Hybrid:
             encoder, mapped, choice, cached = loaded
             rows = self._reuse_rows(cached, content, digests, encoder, features)
         self.choice = choice
+        # Kept to place movies outside the data later: the encoder, the map, the centre and
+        # which movies similar-movie answers are drawn from (as in the table).
+        placed = dataset.rating_counts.to_numpy() >= self.params["similar_min_ratings"]
+        self.placing = (encoder, mapped, mapped.y_mean[1:].astype(np.float32), placed)
         bias_hat, vec_hat = mapped.predict(rows)
         cols = np.searchsorted(f.movie_ids, content.movie_ids)
         cols = np.minimum(cols, len(f.movie_ids) - 1)
@@ -355,6 +368,20 @@ class Hybrid:
             unknown="the hybrid does not know this movie",
             alone="no other movie to compare this one with",
         )
+
+    @hookimpl
+    def reelpick_similar_new(self, movie: NewMovie, k: int) -> list[Neighbour]:
+        """A movie outside the data (a catalogue movie), placed by the content map from its
+        genres, year and keywords: no refit, one row encoded."""
+        _, table, vectors, usable = self._fitted()
+        if self.placing is None or not (movie.genres or movie.keywords):
+            raise NoAnswer("no genres or keywords to place this movie by")
+        encoder, mapped, centre, placed = self.placing
+        _, vec = mapped.predict(encoder.encode(new_movie_content(movie), np.array([0]), {}))
+        scores = vectors @ unit(vec[0] - centre).astype(np.float32)
+        scores[~(usable & placed)] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [Neighbour(int(table.movie_ids[i]), float(scores[i])) for i in top if scores[i] > -1]
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:

@@ -18,8 +18,10 @@ import pandas as pd
 
 from ..errors import DataError, ReelpickError
 from ..posters.tmdb import JSONObject, TMDBClient, TMDBError
+from ..types import NewMovie
 from .genres import dataset_genres
 from .models import (
+    CATALOGUE_ID_BASE,
     Candidate,
     MovieCard,
     WhereToWatch,
@@ -114,12 +116,27 @@ class Catalogue:
         return catalogue_id(tmdb_id) if int(tmdb_id) in self.store else None
 
     def stored(self, movie_id: int) -> StoredMovie:
-        movie = (
-            self.store.get(int(movie_id) - catalogue_id(0)) if is_catalogue_id(movie_id) else None
-        )
+        """A catalogue movie's row. One missing from the file (a catalogue deleted or moved:
+        it is data, not people's data) is fetched again from TMDB when a key is set, so ids
+        kept in people's watchlists and nights stay good."""
+        movie = None
+        if is_catalogue_id(movie_id):
+            tmdb_id = int(movie_id) - CATALOGUE_ID_BASE
+            movie = self.store.get(tmdb_id)
+            if movie is None and self.client is not None and tmdb_id not in self.dataset_by_tmdb:
+                try:
+                    self.add(tmdb_id)
+                except TMDBError as exc:
+                    log.warning("catalogue movie %d is not stored: %s", movie_id, exc)
+                movie = self.store.get(tmdb_id)
         if movie is None:
             raise DataError(f"movie {movie_id} is neither in the dataset nor in the catalogue")
         return movie
+
+    def new_movie(self, movie_id: int) -> NewMovie:
+        """A catalogue movie as plugins that place movies by content see it."""
+        movie = self.stored(movie_id)
+        return NewMovie(movie.movie_id, movie.label, movie.year, movie.genres, movie.keywords)
 
     def movie_title(self, movie_id: int) -> str:
         if not is_catalogue_id(movie_id) and movie_id in self.dataset:

@@ -140,6 +140,12 @@ class CatalogueStore:
         for row in self.conn.read(f"SELECT {_SELECT} FROM movies ORDER BY tmdb_id"):
             yield _movie(row)
 
+    def updated(self) -> dict[int, float]:
+        """TMDB id -> when each stored movie was last written (epoch seconds)."""
+        return {
+            int(r[0]): float(r[1]) for r in self.conn.read("SELECT tmdb_id, updated_at FROM movies")
+        }
+
     def ids(self) -> set[int]:
         return {int(r[0]) for r in self.conn.read("SELECT tmdb_id FROM movies")}
 
@@ -153,13 +159,19 @@ class CatalogueStore:
         )
         return int(rows[0][0]) if rows else None
 
-    def record_page(self, run: str, source: str, page: int, total: int, ids: Sequence[int]) -> None:
-        """One page read: its new movie ids join the queue, in the same transaction."""
+    def record_page(
+        self, run: str, source: str, page: int, total: int, ids: Sequence[int], read: bool = True
+    ) -> None:
+        """One page read: its new movie ids join the queue, in the same transaction
+        (``read=False``: only part of the page was taken; it is not marked as read)."""
         with self.conn.tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO sync_queue (tmdb_id, run) VALUES (?, ?)",
+                "INSERT INTO sync_queue (tmdb_id, run) VALUES (?, ?) "
+                "ON CONFLICT (tmdb_id) DO UPDATE SET done = 0",
                 [(int(i), run) for i in ids],
             )
+            if not read:
+                return
             db.execute(
                 "INSERT OR REPLACE INTO sync_pages (run, source, page, total_pages) "
                 "VALUES (?, ?, ?, ?)",

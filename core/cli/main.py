@@ -22,6 +22,8 @@ from ..version import __version__
 from .backup import cmd_backup, cmd_restore
 from .bot import cmd_bot
 from .cache import cmd_cache_info, cmd_cache_prune
+from .catalogue import add_arguments as add_catalogue_arguments
+from .catalogue import cmd_catalogue_sync
 from .conventions import (
     EXIT_CODES_EPILOG,
     EXIT_ERROR,
@@ -33,7 +35,10 @@ from .conventions import (
     fit_with_progress,
 )
 from .evaluate import Task, cmd_evaluate
-from .output import answers_json, format_answer, resolve_or_explain, yes
+from .info import add_arguments as add_info_arguments
+from .info import cmd_info
+from .info import resolve as resolve_title
+from .output import answers_json, format_answer, yes
 from .posters import cmd_posters_fetch
 from .recommend import add_arguments as add_recommend_arguments
 from .recommend import cmd_recommend, format_picks, picks_for
@@ -199,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--plugin", action="append", help="only this plugin (repeatable)")
     show.add_argument("--json", action="store_true", help="machine-readable summary")
 
+    add_info_arguments(command("info", cmd_info, "what a movie is and where to watch it"))
+    catalogue = command("catalogue", None, "movies beyond the rating data, from TMDB")
+    catalogue_actions = catalogue.add_subparsers(title="catalogue commands", metavar="ACTION")
+    catalogue_sync = catalogue_actions.add_parser(
+        "sync", help="store recent and upcoming releases (resumable)"
+    )
+    catalogue_sync.set_defaults(run=cmd_catalogue_sync)
+    add_catalogue_arguments(catalogue_sync)
+
     cache = command("cache", None, "what the cache holds; remove fits nothing uses")
     cache_actions = cache.add_subparsers(title="cache commands", metavar="ACTION")
     cache_info = cache_actions.add_parser("info", help="size per plugin and folder")
@@ -231,14 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_similar(config: Config, args: argparse.Namespace) -> int:
     app = Reelpick.open(config, plugins=args.plugin)
-    movie_id = resolve_or_explain(app, args.title, as_json=args.json)
+    # Dataset and catalogue titles, and TMDB's when a key is set and no local title is sure.
+    movie_id = resolve_title(app, args.title, as_json=args.json)
     if movie_id is None:
         return EXIT_NO_MATCH
     answers = app.similar(movie_id, args.k, args.plugin)
     if args.json:
         print(json.dumps(answers_json(app, movie_id, answers), indent=2))
     else:
-        print(f"Similar to {app.dataset.label(movie_id)}:\n")
+        print(f"Similar to {app.movie_title(movie_id)}:\n")
         for answer in answers:
             print(format_answer(app, answer))
     return 0

@@ -39,13 +39,13 @@ def format_answer(app: Reelpick, answer: PluginAnswer) -> str:
     elif not answer.neighbours:
         lines.append("  no similar movies found")
     for rank, n in enumerate(answer.neighbours, 1):
-        lines.append(f"  {rank:>2}. {app.dataset.label(n.movie_id):<60.60} {n.score:6.3f}")
+        lines.append(f"  {rank:>2}. {app.movie_title(n.movie_id):<60.60} {n.score:6.3f}")
     return "\n".join(lines) + "\n"
 
 
 def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> dict[str, Any]:
     return {
-        "movie": {"movie_id": movie_id, "label": app.dataset.label(movie_id)},
+        "movie": {"movie_id": movie_id, "label": app.movie_title(movie_id)},
         "plugins": [
             {
                 "plugin": a.plugin,
@@ -55,7 +55,7 @@ def answers_json(app: Reelpick, movie_id: int, answers: list[PluginAnswer]) -> d
                 "results": [
                     {
                         "movie_id": n.movie_id,
-                        "label": app.dataset.label(n.movie_id),
+                        "label": app.movie_title(n.movie_id),
                         "score": round(n.score, 6),
                     }
                     for n in a.neighbours

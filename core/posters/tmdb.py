@@ -284,13 +284,20 @@ class TMDBClient:
         params = {"query": query, "page": str(page), "include_adult": "false"}
         if year is not None:
             params["year"] = str(year)
-        return self.cached("search", "search/movie", language=language, **params)[0]
+        return self.cached("search", "search/movie", language=language, params=params)[0]
 
-    def details(self, tmdb_id: int, *, language: str | None = None) -> tuple[JSONObject, float]:
+    def details(
+        self, tmdb_id: int, *, language: str | None = None, refresh: bool = False
+    ) -> tuple[JSONObject, float]:
         """``/movie/{id}`` with credits, keywords, videos, watch/providers, alternative titles,
-        translations and external ids appended; and when it was fetched (epoch seconds)."""
+        translations and external ids appended; and when it was fetched (epoch seconds).
+        ``refresh``: ask TMDB even when the cache has it (TMDB says the movie changed)."""
         return self.cached(
-            "metadata", f"movie/{int(tmdb_id)}", language=language, append_to_response=APPEND
+            "metadata",
+            f"movie/{int(tmdb_id)}",
+            language=language,
+            refresh=refresh,
+            append_to_response=APPEND,
         )
 
     def watch_providers(self, tmdb_id: int) -> JSONObject:
@@ -310,7 +317,7 @@ class TMDBClient:
         if name not in ("now_playing", "upcoming"):
             raise ValueError(f"unknown movie list {name!r}")
         params = {"page": str(page)} | ({"region": region} if region else {})
-        return self.cached("lists", f"movie/{name}", language="", **params)[0]
+        return self.cached("lists", f"movie/{name}", language="", params=params)[0]
 
     def discover(self, *, page: int = 1, since: str, until: str | None = None) -> JSONObject:
         """``/discover/movie`` released on or after ``since`` (YYYY-MM-DD), most popular first."""
@@ -322,7 +329,7 @@ class TMDBClient:
         }
         if until:
             params["primary_release_date.lte"] = until
-        return self.cached("lists", "discover/movie", language="", **params)[0]
+        return self.cached("lists", "discover/movie", language="", params=params)[0]
 
     def changes(self, *, page: int = 1, start_date: str, end_date: str) -> JSONObject:
         """``/movie/changes``: ids of movies changed between two dates (at most 14 days apart)."""
@@ -342,23 +349,39 @@ class TMDBClient:
         )[0]
 
     def cached(
-        self, kind: str, path: str, *, language: str | None, **params: str
+        self,
+        kind: str,
+        path: str,
+        *,
+        language: str | None,
+        refresh: bool = False,
+        params: dict[str, str] | None = None,
+        **more: str,
     ) -> tuple[JSONObject, float]:
         """GET ``path`` through the disk cache, kept ``[tmdb]``'s lifetime for ``kind``
         (search, providers, metadata, lists); returns the answer and when it was fetched.
 
         ``language`` None means ``[tmdb] language``; "" sends none.
         """
+        params = {**(params or {}), **more}
         chosen = self.language if language is None else language
         if chosen:
             params = {**params, "language": chosen}
         # No credentials in cache keys: the path and the parameters only.
         key = f"api {self.api_url}/{path}?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
-        entry = read_cached(self._disk_cache(), key, _is_api_entry)
+        entry = None if refresh else read_cached(self._disk_cache(), key, _is_api_entry)
         if entry is not None:
+            if entry["value"].get(_MISSING):
+                raise TMDBNotFound(f"TMDB /{path}: not found on TMDB (remembered)")
             return entry["value"], entry["at"]
-        value = self._get_json(path, **params)
         now = time.time()
+        try:
+            value = self._get_json(path, **params)
+        except TMDBNotFound:
+            # Remembered as long as a search: a card of a movie TMDB lacks costs no round trip.
+            missing = {"value": {_MISSING: True}, "at": now}
+            self._disk_cache().set(key, missing, expire=min(self.ttl[kind], self.ttl["search"]))
+            raise
         self._disk_cache().set(key, {"value": value, "at": now}, expire=self.ttl[kind])
         return value, now
 
@@ -458,6 +481,9 @@ def _is_configuration_entry(entry: object) -> bool:
         return False
     images = entry.get("value", {}).get("images") if isinstance(entry.get("value"), dict) else None
     return isinstance(images, dict) and bool(images.get("secure_base_url"))
+
+
+_MISSING = "__reelpick_not_found__"  # a cached 404 (TMDB's answers never have this key)
 
 
 def _is_api_entry(entry: object) -> bool:

@@ -192,6 +192,7 @@ class TMDBServer:
         self.extra: dict[int, dict] = {}
         self.changed: dict[int, str] = {}
         self.max_per_second = max_per_second
+        self.latency = 0.0  # seconds added to every API answer (a far-away TMDB)
         self._window: list[float] = []
         for entry in EXTRA_MOVIES:
             self.add_movie(*entry)
@@ -642,6 +643,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, gzip_bomb(), "application/json", path, headers)
         if path == "configuration":
             return self._json(200, server.configuration(), path)
+        if server.latency:
+            time.sleep(server.latency)
         if server.over_rate():
             self._count("over_rate")
             return self._json(429, ERRORS[429], path, {"Retry-After": str(server.retry_after)})

@@ -4,6 +4,8 @@ a TMDB key."""
 
 from __future__ import annotations
 
+import pytest
+
 from reelpick.catalogue import (
     CATALOGUE_ID_BASE,
     JUSTWATCH_ATTRIBUTION,
@@ -12,6 +14,7 @@ from reelpick.catalogue import (
     catalogue_id,
 )
 from reelpick.catalogue.genres import dataset_genres
+from reelpick.errors import DataError
 from tests.support.tmdb_server import DUNE_PART_TWO, MADE_UP_ID, PROVIDERS
 
 CHE_PART_TWO = 64501  # ml-latest-small's "Che: Part Two (2008)"
@@ -150,3 +153,27 @@ def test_where_to_watch_json_shape():
         "rent": [],
         "buy": ["Apple TV"],
     }
+
+
+def test_a_catalogue_id_missing_from_the_file_is_fetched_again(make_app, tmp_path):
+    app = make_app(folder=tmp_path / "a")
+    movie_id = catalogue_id(MADE_UP_ID)
+    # Another installation's id (a watchlist restored elsewhere): its catalogue is empty.
+    assert app.movie_title(movie_id) == "Saltwater Atlas (2025)"
+    assert MADE_UP_ID in app.catalogue.store
+    offline = make_app(key=False, folder=tmp_path / "b")
+    with pytest.raises(DataError, match="neither in the dataset nor in the catalogue"):
+        offline.movie_title(movie_id)
+
+
+def test_a_tmdb_outage_leaves_local_answers_and_dataset_cards(make_app, server):
+    app = make_app(text="[tmdb]\nsearch_ttl_hours = 0.0\n")
+    server.fault("server_error")  # every API call answers 500, retries included
+    try:
+        found = app.lookup("Dune Part Two")
+        assert found.online == () and found.local.candidates[0].movie_id == CHE_PART_TWO
+        card = app.card(TOY_STORY)
+        assert card.title == "Toy Story" and card.genres[0] == "Adventure"
+        assert card.where_to_watch is None and card.overview is None
+    finally:
+        server.clear()

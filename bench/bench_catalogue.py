@@ -1,0 +1,260 @@
+"""The catalogue against the TMDB stand-in on 127.0.0.1: a title only TMDB knows, typed ->
+card, and ``reelpick catalogue sync`` of thousands of movies at TMDB's rate limit, killed
+halfway and resumed.
+
+    .venv/bin/python bench/bench_catalogue.py [--titles 40] [--latency 0.03] [--sync 5000]
+
+1. Typed -> card (goal: p95 <= 2 s warm, second time <= 300 ms). The app is open and its
+   title index built (warm); each query is a new made-up title that only the stand-in knows,
+   so every one goes: local lookup, TMDB search, add to the catalogue (details with
+   append_to_response), card (configuration, providers from the details). ``--latency`` adds
+   that many seconds to every stand-in answer, like a far-away TMDB. The second time the same
+   title is typed it is answered from the catalogue and the cache. Reference beside it: a
+   dataset title typed -> card, its TMDB answers already cached.
+0. Scale (``--scale``): 20,000 catalogue movies beside the dataset: the catalogue title index
+   built on first use, and typed titles answered locally, vs the dataset index alone.
+2. Sync (goal: 5,000 movies <= 10 min at TMDB's rate limit, killed halfway, every movie once):
+   ``reelpick catalogue sync`` in a subprocess with ``[posters] requests_per_second`` = 40 and
+   the stand-in refusing (429) past 50 requests a second; SIGKILL once half the movies are
+   stored, then run again to the end. Reference: the time the requests need at 40 per second.
+   Poster features for new movies are not part of this (not done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from reelpick.app import Reelpick  # noqa: E402
+from reelpick.cli.info import resolve  # noqa: E402
+from reelpick.config import load_config  # noqa: E402
+from tests.support.tmdb_server import API_KEY, TMDBServer  # noqa: E402
+
+ML_SMALL = REPO.parent / "shared" / "data" / "ml-latest-small"
+WORDS = [
+    "amber",
+    "quiet",
+    "northern",
+    "glass",
+    "meridian",
+    "hollow",
+    "cobalt",
+    "lantern",
+    "tidal",
+    "ember",
+]
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def write_config(folder: Path, server: TMDBServer, rate: float) -> Path:
+    config = folder / "config.toml"
+    config.write_text(
+        f'[data]\nsource = "{ML_SMALL}"\ndir = "{folder / "data"}"\n'
+        f'[cache]\ndir = "{folder / "cache"}"\n'
+        f'[posters]\napi_url = "{server.api_url}"\nrequests_per_second = {rate}\n'
+        "timeout = 10.0\nretries = 5\nconcurrency = 8\n"
+    )
+    return config
+
+
+def bench_cards(titles: int, latency: float) -> None:
+    with TMDBServer() as server, tempfile.TemporaryDirectory() as tmp:
+        os.environ["TMDB_API_KEY"] = API_KEY
+        names = []
+        for i in range(titles):
+            name = f"{WORDS[i % 10].title()} {WORDS[(i * 7 + 3) % 10].title()} Protocol {i}"
+            server.add_movie(
+                7_000_000 + i, name, name, "2025-06-01", [18, 878], ["A Director"],
+                ["One Actor", "Two Actor"], f"Story {i}.", poster_of=862,
+            )  # fmt: skip
+            names.append(name)
+        app = Reelpick.open(load_config(write_config(Path(tmp), server, 0)), fit=False)
+        app.lookup("warm up the title index")
+        app.card(1)
+        server.latency = latency
+
+        def typed(query: str) -> float:
+            started = time.perf_counter()
+            movie_id = resolve(app, query)
+            assert movie_id is not None, query
+            app.card(movie_id, region="US")
+            return time.perf_counter() - started
+
+        first = [typed(n) for n in names]
+        again = [typed(n) for n in names]
+        known = ("Toy Story", "Heat", "The Matrix", "Jumanji", "Casino")
+        for title in known:  # each dataset card fetched once: warm, like the second time
+            typed(title)
+        dataset = [typed(t) for t in known * 4]
+        print(f"typed -> card, {titles} titles only TMDB knows, stand-in latency {latency:.3f} s")
+        for label, values in (
+            ("first time", first),
+            ("second time", again),
+            ("dataset ref", dataset),
+        ):
+            print(
+                f"  {label:<12} p50 {statistics.median(values) * 1000:7.1f} ms   "
+                f"p95 {p95(values) * 1000:7.1f} ms"
+            )
+        print(
+            f"  ratio first/dataset p95: {p95(first) / p95(dataset):.1f}x; "
+            f"second/dataset p95: {p95(again) / p95(dataset):.2f}x"
+        )
+        app.catalogue.close()
+
+
+def stored(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM movies").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def bench_sync(n: int, rate: float, server_rate: float) -> None:
+    with TMDBServer(max_per_second=server_rate) as server, tempfile.TemporaryDirectory() as tmp:
+        server.add_synthetic(n)
+        folder = Path(tmp)
+        config = write_config(folder, server, rate)
+        db = folder / "data" / "catalogue.sqlite3"
+        env = dict(os.environ, TMDB_API_KEY=API_KEY, REELPICK_CONFIG=str(config))
+        env["PYTHONPATH"] = str(REPO)
+        since = (server.today - datetime.timedelta(days=60)).isoformat()
+        expected = set(server.released_between(since, None))
+        command = [sys.executable, "-m", "reelpick", "-q", "catalogue", "sync", "--since", since]
+        started = time.perf_counter()
+        first = subprocess.Popen(command, env=env, cwd=REPO)
+        while first.poll() is None and stored(db) < len(expected) // 2:
+            time.sleep(0.2)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed_at = time.perf_counter() - started
+        halfway = stored(db)
+        second = subprocess.run([*command[:3], *command[4:], "--json"], env=env, cwd=REPO,
+                                capture_output=True, text=True, check=True)  # fmt: skip
+        total = time.perf_counter() - started
+        report = json.loads(second.stdout.strip().splitlines()[-1])
+        fetched = Counter(
+            path for _, path, status in server.log
+            if status == 200 and path.startswith("movie/") and path[6:].isdigit()
+        )  # fmt: skip
+        with sqlite3.connect(db) as conn:
+            ids = [r[0] for r in conn.execute("SELECT tmdb_id FROM movies")]
+        requests = sum(1 for _, _, status in server.log if status == 200)
+        print(f"catalogue sync of {len(expected):,} stand-in movies, client {rate:.0f} req/s, "
+              f"stand-in 429 past {server_rate:.0f} req/s")  # fmt: skip
+        print(f"  killed after {killed_at:.1f} s with {halfway:,} stored; resumed run stored "
+              f"{report['stored']:,}; total {total:.1f} s ({total / 60:.1f} min)")  # fmt: skip
+        print(f"  stored {len(ids):,} rows, {len(set(ids)):,} distinct, expected "
+              f"{len(expected):,}: {'every movie once' if sorted(ids) == sorted(expected) else 'MISMATCH'}")  # fmt: skip
+        print(f"  details fetched twice (in flight at the kill): {sum(v - 1 for v in fetched.values())}; "
+              f"429 answers: {server.count('over_rate')}")  # fmt: skip
+        ideal = requests / rate
+        print(f"  reference: {requests:,} successful requests at {rate:.0f}/s = {ideal:.1f} s; "
+              f"ratio {total / ideal:.2f}x")  # fmt: skip
+
+
+def bench_scale(n: int) -> None:
+    """``n`` catalogue movies beside ml-latest-small: opening the catalogue's title index and
+    typed titles answered locally (no TMDB), vs the dataset index alone."""
+    import random
+
+    from reelpick.catalogue.service import Catalogue
+    from reelpick.catalogue.store import CatalogueStore, StoredMovie
+    from reelpick.data import load_dataset
+    from reelpick.data.search import TitleIndex
+
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = CatalogueStore(Path(tmp) / "catalogue.sqlite3")
+        movies = []
+        for i in range(n):
+            a, b = rng.sample(WORDS, 2)
+            title = (
+                f"{a.title()} {b.title()} {rng.choice(['Rising', 'Falls', 'Protocol', 'Code'])} {i}"
+            )
+            movies.append(
+                StoredMovie(
+                    8_000_000 + i,
+                    title,
+                    None,
+                    (f"{title} (alt)",),
+                    2025,
+                    "2025-01-01",
+                    ("Drama",),
+                    ("keyword",),
+                    None,
+                    100,
+                    (),
+                    (),
+                    None,
+                    None,
+                    1.0,
+                    6.0,
+                    None,
+                )  # fmt: skip
+            )
+        store.put(movies)
+        store.close()
+        config = load_config(None)
+        config.values["catalogue"]["db"] = str(Path(tmp) / "catalogue.sqlite3")
+        dataset = load_dataset(ML_SMALL)
+        dataset_titles = TitleIndex(dataset)
+        catalogue = Catalogue(config, dataset, None)
+        started = time.perf_counter()
+        _ = catalogue.titles
+        opened = time.perf_counter() - started
+        queries = [m.title.lower() for m in rng.sample(movies, 200)]
+        queries += ["toy story", "the matrix", "heat", "amelie"] * 25
+        ours, reference = [], []
+        for q in queries:
+            t = time.perf_counter()
+            catalogue.lookup(dataset_titles, q)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            dataset_titles.search(q)
+            reference.append(time.perf_counter() - t)
+        print(f"{n:,} catalogue movies beside ml-latest-small: title index built in {opened:.2f} s")
+        print(f"  lookup (dataset + catalogue) p50 {statistics.median(ours) * 1000:.2f} ms, "
+              f"p95 {p95(ours) * 1000:.2f} ms; dataset index alone p95 "
+              f"{p95(reference) * 1000:.2f} ms ({p95(ours) / p95(reference):.1f}x)")  # fmt: skip
+        catalogue.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--titles", type=int, default=40)
+    parser.add_argument("--latency", type=float, default=0.03)
+    parser.add_argument("--sync", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=40.0)
+    parser.add_argument("--server-rate", type=float, default=50.0)
+    parser.add_argument("--scale", type=int, default=20000, help="catalogue movies (0: skip)")
+    args = parser.parse_args()
+    if args.scale:
+        bench_scale(args.scale)
+    if args.titles:
+        bench_cards(args.titles, args.latency)
+    if args.sync:
+        bench_sync(args.sync, args.rate, args.server_rate)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""``reelpick info TITLE``: what a movie is and where to watch it, from the dataset, the
+catalogue and TMDB; the candidates when the title is ambiguous or only TMDB knows it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..app import Reelpick
+from ..catalogue import WITHOUT_TMDB, MovieCard
+from ..catalogue.service import Lookup
+from ..config import Config
+from .conventions import EXIT_NO_MATCH
+
+TMDB_PREFIX = "tmdb:"
+NO_KEY_SEARCH = "With a TMDB key (TMDB_API_KEY) TMDB's titles would be searched too."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("title", help=f"a title, or {TMDB_PREFIX}ID for a TMDB movie")
+    parser.add_argument("--region", help="where-to-watch region, e.g. DE (default: [tmdb] region)")
+    parser.add_argument("--language", help="TMDB language of the card, e.g. de-DE")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def cmd_info(config: Config, args: argparse.Namespace) -> int:
+    app = Reelpick.open(config, fit=False)
+    movie_id = resolve(app, args.title, language=args.language, as_json=args.json, hint=True)
+    if movie_id is None:
+        return EXIT_NO_MATCH
+    card = app.card(movie_id, region=args.region, language=args.language)
+    if args.json:
+        print(json.dumps(card.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(format_card(card, app.tmdb_available))
+    return 0
+
+
+def resolve(
+    app: Reelpick,
+    title: str,
+    *,
+    language: str | None = None,
+    as_json: bool = False,
+    hint: bool = False,
+) -> int | None:
+    """The movie ``title`` means (a TMDB-only movie is added to the catalogue), or None
+    after listing the candidates on stderr (or as JSON on stdout). ``hint``: say that a TMDB
+    key would search TMDB too, when there is none."""
+    text = title.strip()
+    if text.lower().startswith(TMDB_PREFIX) and text[len(TMDB_PREFIX) :].isdigit():
+        return app.add_from_tmdb(int(text[len(TMDB_PREFIX) :]))
+    found = app.lookup(text, language=language)
+    if found.movie_id is not None:
+        return found.movie_id
+    if found.online_best is not None:
+        return app.add_from_tmdb(found.online_best.tmdb_id)
+    explain(app, found, as_json, hint)
+    return None
+
+
+def explain(app: Reelpick, found: Lookup, as_json: bool, hint: bool = False) -> None:
+    local: list[dict[str, Any]] = [
+        {"movie_id": c.movie_id, "label": c.label, "score": c.score} for c in found.local.candidates
+    ]
+    seen = {c.movie_id for c in found.local.candidates}
+    online: list[dict[str, Any]] = [
+        {
+            "tmdb_id": c.tmdb_id,
+            "label": c.label,
+            "movie_id": c.movie_id,
+            "overview": c.overview,
+        }
+        for c in found.online
+        if c.movie_id is None or c.movie_id not in seen
+    ]
+    if found.prefer_online:
+        local = []  # TMDB's titles match better: the partial local ones would mislead
+    if as_json:
+        body: dict[str, Any] = {"query": found.query[:200], "ambiguous": local, "online": online}
+        print(json.dumps(body, ensure_ascii=False))
+        return
+    if not local and not online:
+        print(f"No movie matches {found.query[:80]!r}.", file=sys.stderr)
+    else:
+        print(f"{found.query[:80]!r} could be:", file=sys.stderr)
+        for row in local:
+            print(f"  {row['label']}  (score {row['score']:.0f})", file=sys.stderr)
+        for row in online:
+            print(
+                f"  {row['label']}  [TMDB: reelpick info {TMDB_PREFIX}{row['tmdb_id']}]",
+                file=sys.stderr,
+            )
+        print("Add the year or more of the title to choose one.", file=sys.stderr)
+    if hint and not app.tmdb_available:
+        print(NO_KEY_SEARCH, file=sys.stderr)
+
+
+def format_card(card: MovieCard, tmdb: bool) -> str:
+    facts = [card.label]
+    if card.runtime:
+        facts.append(f"{card.runtime} min")
+    if card.genres:
+        facts.append(", ".join(card.genres))
+    lines = [" · ".join(facts)]
+    if card.directors:
+        lines.append(f"Director: {', '.join(card.directors)}")
+    if card.cast:
+        lines.append(f"Cast: {', '.join(card.cast)}")
+    if card.rating is not None:
+        lines.append(f"TMDB rating: {card.rating:.1f}/10")
+    if card.overview:
+        lines.append("")
+        lines.append(card.overview)
+        lines.append("")
+    if card.trailer_url:
+        lines.append(f"Trailer: {card.trailer_url}")
+    if card.poster_url:
+        lines.append(f"Poster: {card.poster_url}")
+    watch = card.where_to_watch
+    if watch is not None:
+        if watch.empty:
+            lines.append(f"Where to watch ({watch.region}): no offers listed")
+        else:
+            offers = [
+                f"{name}: {', '.join(names)}"
+                for name, names in (
+                    ("Stream", watch.flatrate),
+                    ("Rent", watch.rent),
+                    ("Buy", watch.buy),
+                )
+                if names
+            ]
+            lines.append(f"Where to watch ({watch.region}): " + " · ".join(offers))
+        if watch.link:
+            lines.append(f"  {watch.link}")
+        lines.append(f"  {watch.attribution}")
+    ids = [f"movie id {card.id}"]
+    if card.tmdb_id:
+        ids.append(f"TMDB {card.tmdb_id}")
+    if card.imdb_id:
+        ids.append(f"IMDb tt{card.imdb_id:07d}")
+    lines.append(f"({', '.join(ids)}; from the {card.source})")
+    if not tmdb:
+        lines.append(WITHOUT_TMDB)
+    return "\n".join(lines)

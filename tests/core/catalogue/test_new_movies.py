@@ -1,0 +1,74 @@
+"""Plugins answering for a catalogue movie (no ratings): the hybrid places it from its genres,
+year and keywords without a refit; rating-only plugins say "no ratings yet"."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reelpick.app import Reelpick
+from reelpick.registry import Registry
+from reelpick.testing import small_dataset
+from tests.support.fixtures import write_config
+from tests.support.tmdb_server import API_KEY, MADE_UP_ID
+
+FAST = {
+    "sgd_factors": 8,
+    "sgd_epochs": 8,
+    "sgd_ensemble": 1,
+    "mlp_epochs": 8,
+    "mlp_hidden": 32,
+    "tag_terms": 50,
+    "neighbours": 20,
+    "posters": False,
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(ml_small, tmp_path_factory, server):
+    """An app over 300 movies of ml-latest-small with hybrid and cosine-cf fitted, and the
+    made-up 2025 movie added from the stand-in."""
+    folder = tmp_path_factory.mktemp("new-movies")
+    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in FAST.items())
+    config = write_config(
+        folder,
+        f'[data]\ndir = "{folder / "data"}"\n[cache]\ndir = "{folder / "cache"}"\n'
+        f'[posters]\napi_url = "{server.api_url}"\nrequests_per_second = 0\n'
+        f'[plugins]\nenabled = ["cosine-cf", "hybrid"]\n[plugins.hybrid]\n{table}',
+    )
+    dataset = small_dataset(ml_small, 300)
+    registry = Registry(config, load_entry_points=False)
+    assert registry.fit(dataset) == {"cosine-cf": None, "hybrid": None}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMDB_API_KEY", API_KEY)
+        app = Reelpick(config, dataset, registry)
+        movie_id = app.add_from_tmdb(MADE_UP_ID)
+    yield app, movie_id
+    app.catalogue.close()
+
+
+def test_the_hybrid_places_a_catalogue_movie_and_cosine_says_no_ratings_yet(fitted):
+    app, movie_id = fitted
+    cosine, hybrid = app.similar(movie_id, 10)
+    assert cosine.plugin == "cosine-cf" and cosine.no_answer is not None
+    assert cosine.no_answer.startswith("no ratings yet")
+    assert hybrid.ok and len(hybrid.neighbours) == 10, hybrid
+    assert all(n.movie_id in app.dataset for n in hybrid.neighbours)
+    scores = [n.score for n in hybrid.neighbours]
+    assert scores == sorted(scores, reverse=True)
+    # Placed by its genres (Drama, Sci-Fi): its neighbours have them more than movies at large.
+    mine = {"Drama", "Sci-Fi"}
+
+    def share(ids: list[int]) -> float:
+        return sum(bool(mine & set(app.dataset.genres(m))) for m in ids) / len(ids)
+
+    assert share([n.movie_id for n in hybrid.neighbours]) > share(list(app.dataset.movies.index))
+
+
+def test_a_catalogue_movie_with_nothing_to_go_on_is_a_clear_no_answer(fitted):
+    app, _ = fitted
+    from reelpick.types import NewMovie
+
+    answer = app.registry.ask_new("hybrid", NewMovie(1_000_000_001, "Blank", 2025, ()), 5)
+    assert answer.no_answer == "no genres or keywords to place this movie by"
