@@ -1,8 +1,8 @@
 """The Telegram bot (``reelpick bot``): see :mod:`reelpick.bot.app` for how it is built.
 
 The bot is a set of features, each a module or package with one
-``register(application, services)``: ``guard`` (rate limits), ``titles`` (title answers and
-the bot's own commands), ``chat_settings`` (/settings), ``movienight``, ``profiles``,
+``register(application, services)``: ``guard`` (rate limits), ``titles`` (title answers,
+/plugins, /about), ``intro`` (/start and /help), ``chat_settings`` (/settings), ``movienight``, ``profiles``,
 ``inline``, ``photo`` and ``fallbacks`` (what no feature answers). A feature imports only
 the shared modules in :data:`SHARED_MODULES`, never another feature; what two features
 share moves to a shared module. ``app`` wires the features together and ``main`` runs it.

@@ -34,6 +34,7 @@ from . import (
     fallbacks,
     guard,
     inline,
+    intro,
     movienight,
     photo,
     profiles,
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 FEATURES: tuple[Callable[[BotApplication, BotServices], None], ...] = (
     guard.register,
     titles.register,
+    intro.register,
     chat_settings.register,
     movienight.register,
     profiles.register,

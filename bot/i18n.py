@@ -12,6 +12,16 @@ English needs none. Placeholders use ``str.format`` names (``{title}``) and must
 the id and the translation. ``tests/bot/test_i18n.py`` extracts every id from the code and fails on
 a missing, extra or mismatched translation, so no text is left untranslated.
 
+Texts with a count take both English forms and the count; the form is chosen by the plural
+rules of CLDR (through Babel) for the reader's language, and ``{count}`` is the count written
+as that language writes numbers::
+
+    _.ngettext("{count} vote", "{count} votes", n)        # "1 vote", "1,200 votes", "1.200 Stimmen"
+
+Their catalogue entry is keyed by the singular id and holds one text per CLDR plural
+category of the language (``{"one": "{count} Stimme", "other": "{count} Stimmen"}``).
+Numbers shown to people go through :meth:`Translator.number` (Babel's number formats).
+
 Why not gettext: .mo files need a compile step and a tool we would have to ship; JSON keeps the
 catalogues readable, diffable and checked by one test.
 """
@@ -26,14 +36,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+from babel.numbers import format_decimal
+
 log = logging.getLogger(__name__)
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT_LANGUAGE = "en"
 # Languages with complete catalogues; a client in any other language gets English.
 LANGUAGES = ("en", "de")
-# (thousands, decimal) separators of numbers shown to people; English's unless listed.
-SEPARATORS = {"en": (",", "."), "de": (".", ",")}
+# The count placeholder of texts with plural forms (Translator.ngettext).
+COUNT = "count"
 
 
 def N_(message_id: str) -> str:
@@ -48,9 +61,16 @@ def language_of(language_code: str | None) -> str:
 
 
 @cache
-def catalogue(language: str) -> Mapping[str, str]:
-    """All translations of ``language`` (empty for English); a broken file is logged, skipped."""
-    merged: dict[str, str] = {}
+def plural_categories(language: str) -> frozenset[str]:
+    """The CLDR plural categories of a language ("one", "other" for English and German)."""
+    return Locale.parse(language).plural_form.tags | {"other"}
+
+
+@cache
+def catalogue(language: str) -> Mapping[str, str | Mapping[str, str]]:
+    """All translations of ``language`` (empty for English): a text, or for plural texts a
+    mapping of CLDR category -> text. A broken file is logged, skipped."""
+    merged: dict[str, str | Mapping[str, str]] = {}
     if language == DEFAULT_LANGUAGE:
         return merged
     for path in sorted((LOCALES / language).glob("*.json")):
@@ -59,7 +79,11 @@ def catalogue(language: str) -> Mapping[str, str]:
         except (OSError, ValueError) as exc:
             log.error("translation file %s is unreadable (%s); using English for it", path, exc)
             continue
-        merged.update({str(k): str(v) for k, v in entries.items()})
+        for key, value in entries.items():
+            if isinstance(value, dict):
+                merged[str(key)] = {str(k): str(v) for k, v in value.items()}
+            else:
+                merged[str(key)] = str(value)
     return merged
 
 
@@ -74,28 +98,45 @@ class Translator:
     def __init__(self, language: str) -> None:
         self.language = language_of(language)
         self._entries = catalogue(self.language)
+        self._plural = Locale.parse(self.language).plural_form
 
     def __call__(self, message_id: str, /, **values: Any) -> str:
-        text = self._entries.get(message_id, message_id)
+        entry = self._entries.get(message_id, message_id)
+        text = entry if isinstance(entry, str) else message_id  # a plural entry: use ngettext
+        return self._format(text, message_id, values)
+
+    def ngettext(self, singular: str, plural: str, count: float, /, **values: Any) -> str:
+        """The form of ``singular``/``plural`` (English ids) for ``count`` in this language,
+        by its CLDR plural rule; ``{count}`` is ``count`` as :meth:`number` writes it."""
+        values.setdefault(COUNT, self.number(count))
+        category = self._plural(abs(count))
+        entry = self._entries.get(singular)
+        if isinstance(entry, Mapping) and (category in entry or "other" in entry):
+            text = entry.get(category) or entry["other"]
+            return self._format(text, plural, values)
+        english = singular if PLURAL_EN(abs(count)) == "one" else plural
+        return self._format(english, english, values)
+
+    def _format(self, text: str, fallback: str, values: Mapping[str, Any]) -> str:
         if not values:
             return text
         try:
             return text.format(**values)
         except (KeyError, IndexError, ValueError):
             # A broken translation must never cost the person their answer: fall back.
-            log.error("translation of %r into %s does not format", message_id, self.language)
-            return message_id.format(**values)
+            log.error("translation of %r into %s does not format", fallback, self.language)
+            return fallback.format(**values)
 
     def number(self, value: float, digits: int | None = None) -> str:
-        """``value`` as this language writes it: 9,742 and 2.5 in English, 9.742 and 2,5 in
-        German; ``digits`` decimals, or (None) as many as it has, up to 6. Pass the result as
-        a placeholder value."""
-        exact = digits is None  # as many decimals as the value has: 0.01, 10
-        text = f"{value:,.{6 if exact else digits}f}"
-        text = text.rstrip("0").rstrip(".") if exact and "." in text else text
-        thousands, decimal = SEPARATORS.get(self.language, SEPARATORS[DEFAULT_LANGUAGE])
-        separators: dict[str, str | int | None] = {",": thousands, ".": decimal}
-        return text.translate(str.maketrans(separators))
+        """``value`` as this language writes it (Babel's number format of the locale):
+        9,742 and 2.5 in English, 9.742 and 2,5 in German; ``digits`` decimals, or (None) as
+        many as it has, up to 6. Pass the result as a placeholder value."""
+        decimals = "#" * 6 if digits is None else "0" * digits
+        pattern = f"#,##0.{decimals}" if decimals else "#,##0"
+        return format_decimal(value, format=pattern, locale=self.language)
+
+
+PLURAL_EN = Locale.parse(DEFAULT_LANGUAGE).plural_form
 
 
 @cache

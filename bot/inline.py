@@ -8,6 +8,11 @@ article (with TMDB's small poster as thumbnail when the poster came from TMDB).
 
 An empty query lists popular movies (most rated); a title lists every candidate the search
 finds (or "did you mean" suggestions); pages of ``[inline] page_size`` with ``next_offset``.
+Every answer carries a button above the results (Telegram's ``InlineQueryResultsButton``)
+that opens a private chat with the bot (``t.me/<bot>?start=inline``, which /start welcomes
+with the help): "personal picks in a chat with me" when movies were found, "no movie matches
+…" when none was (a query the search refuses, or one nothing matches), so an empty list
+is never left unexplained.
 Telegram waits a few seconds at most, so cards are kept in a small LRU per movie: a warm
 answer reads no plugin. A card holds data only (titles, plugin labels); its words are put
 in at each answer, in the language of whoever typed the query. English answers are the same
@@ -36,6 +41,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InlineQueryResultCachedPhoto,
+    InlineQueryResultsButton,
     InputTextMessageContent,
     LinkPreviewOptions,
     Update,
@@ -63,6 +69,8 @@ PICKS = 3  # similar movies named per plugin on a card
 TITLE_CHARS = 60  # longer titles are cut on cards
 TMDB_THUMBNAIL = "https://image.tmdb.org/t/p/w92"  # TMDB's image base + its smallest poster size
 MAX_OFFSET = 10_000
+START_PARAMETER = "inline"  # /start inline: a payload no feature takes, so the welcome
+QUERY_CHARS = 24  # of the query, quoted on the "no movie matches" button
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,7 @@ async def inline_query(update: Update, context: BotContext) -> None:
     cards = await asyncio.gather(*(state.card(s, m) for m in page))
     results = [_result(s, context, card, _) for card in cards]
     end = start + len(page)
+    button = results_button(query.query or "", found=bool(movies), _=_)
     personal = state.is_personal(query.from_user.id)
     translated = _.language != DEFAULT_LANGUAGE  # see the module's docstring
     degraded = any(card.degraded for card in cards)  # never cached for anyone else
@@ -196,7 +205,19 @@ async def inline_query(update: Update, context: BotContext) -> None:
         cache_time=min(cache_time, state.cache_time_degraded) if degraded else cache_time,
         is_personal=personal or translated or degraded,
         next_offset=str(end) if page and end < len(movies) else "",
+        button=button,
     )
+
+
+def results_button(text: str, *, found: bool, _: Translator) -> InlineQueryResultsButton:
+    """The button above the results: a private chat with the bot; says so when nothing
+    matched ``text``."""
+    shown = " ".join(text.split())
+    if found or not shown:
+        label = _("Personal picks: open a chat with me")
+    else:
+        label = _("No movie matches “{query}”. Ask me in a chat", query=_short(shown, QUERY_CHARS))
+    return InlineQueryResultsButton(label, start_parameter=START_PARAMETER)
 
 
 def _result(
@@ -260,5 +281,5 @@ async def _make_card(s: BotServices, movie_id: int) -> Card:
     )
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
+def _short(text: str, limit: int = TITLE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

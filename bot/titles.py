@@ -1,4 +1,4 @@
-"""Title answers: a movie title in, similar movies out; with /start, /help, /plugins, /about.
+"""Title answers: a movie title in, similar movies out; with /plugins and /about.
 
 Private chats answer every text; groups answer a mention, a reply to the bot or
 ``/similar TITLE``. A title that names one movie gets the answer of
@@ -45,22 +45,9 @@ from .updates import chat_of, message_of, query_of
 
 log = logging.getLogger(__name__)
 
-HELP = N_("""<b>Send me a movie title</b> and I answer with posters of similar movies, one album per recommender.
-
-Examples: <code>Heat</code>, <code>The Matrix 1999</code>, <code>Amelie</code>
-In groups: mention me (<code>@{username} Heat</code>), reply to me, or use <code>/similar Heat</code>.
-
-/similar TITLE - movies similar to TITLE
-/plugins - the recommenders and what each one means
-/settings - posters per album and which recommenders answer in this chat
-/about - where the data and posters come from
-/privacy - what I store about you, and how to delete it
-/help - this message""")
-
 # (command, description): descriptions are message ids, translated per language at startup.
 COMMANDS = [
     ("similar", N_("Movies similar to a title")),
-    ("help", N_("How to use the bot, with examples")),
     ("plugins", N_("Which recommenders answer and what they mean")),
     ("about", N_("Data sources and attribution")),
 ]
@@ -69,8 +56,6 @@ COMMANDS = [
 def register(application: BotApplication, services: BotServices) -> None:
     """Answer titles (text, /similar, candidate buttons) and the bot's own commands."""
     for name, callback in (
-        ("start", start),
-        ("help", help_command),
         ("plugins", plugins_command),
         ("about", about_command),
         ("similar", similar_command),
@@ -94,24 +79,6 @@ def register(application: BotApplication, services: BotServices) -> None:
 
 
 # -- commands -------------------------------------------------------------------------------
-async def start(update: Update, context: BotContext) -> None:
-    """The welcome; ``/start <payload>`` from a t.me deep link goes to its feature."""
-    if context.args and await context.services.deep_links.dispatch(
-        update, context, context.args[0]
-    ):
-        return
-    _ = translator_for(update)
-    await message_of(update).reply_html(
-        _("Hi! I find movies similar to the ones you like.") + "\n\n" + _help(context, _),
-        link_preview_options=NO_PREVIEW,
-    )
-
-
-async def help_command(update: Update, context: BotContext) -> None:
-    _ = translator_for(update)
-    await message_of(update).reply_html(_help(context, _), link_preview_options=NO_PREVIEW)
-
-
 async def plugins_command(update: Update, context: BotContext) -> None:
     _ = translator_for(update)
     s = context.services
@@ -343,7 +310,3 @@ async def _match_and_answer(update: Update, context: BotContext, text: str) -> N
             else None
         )
         await message.reply_html(question_text(found, _), reply_markup=markup)
-
-
-def _help(context: BotContext, _: Translator) -> str:
-    return _(HELP, username=context.bot.username or "bot")

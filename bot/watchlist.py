@@ -128,7 +128,9 @@ async def watchlist_view(
         except (KeyError, ValueError, ReelpickError):  # no longer in the data: removable
             names.append(_("movie {id}", id=entry.movie_id))
     lines = [f"{page * PAGE + i}. {html.escape(n)}" for i, n in enumerate(names, start=1)]
-    heading = _("<b>Your watchlist</b>: {count} movies", count=_.number(total))
+    heading = _.ngettext(
+        "<b>Your watchlist</b>: {count} movie", "<b>Your watchlist</b>: {count} movies", total
+    )
     if pages > 1:
         heading += " · " + _("page {page} of {pages}", page=page + 1, pages=pages)
     rows = [

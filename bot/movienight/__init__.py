@@ -3,13 +3,17 @@
 Commands (in a group; in a private chat /movienight answers that nights are for groups)::
 
     /movienight [TITLE; TITLE; ...]   open a movie night, optionally with seed titles
-    /suggest TITLE[; TITLE ...]       add seed titles (buttons when a title is ambiguous)
-    /seen TITLE, /veto TITLE          keep a movie out of the poll
-    /in, /out                         join or leave the night (picks learn the members' taste)
-    /status                           seeds, exclusions, who added what, when voting closes
-    /vote                             (opener or chat admin) album of candidates + poll
-    /close                            (opener or chat admin) close the poll now
-                                      (before /vote: call the movie night off)
+    /night_suggest TITLE[; TITLE ...] add seed titles (buttons when a title is ambiguous)
+    /night_seen, /night_veto TITLE    keep a movie out of the poll
+    /night_in, /night_out             join or leave the night (picks learn the members' taste)
+    /night_status                     seeds, exclusions, who added what, when voting closes
+    /night_vote                       (opener or chat admin) album of candidates + poll
+    /night_close                      (opener or chat admin) close the poll now
+                                      (before /night_vote: call the movie night off)
+
+Prefixed so that they cannot clash with other bots in the group; the short names (``/in``,
+``/status``...) are answered only when addressed to this bot, ``/in@reelpick_bot``
+(:mod:`.commands`).
 
 Candidates are every enabled plugin's ``per_seed`` neighbours of every seed, fused by
 weighted reciprocal rank fusion (:mod:`reelpick.fusion`) without the seeds, the excluded

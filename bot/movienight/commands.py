@@ -1,5 +1,12 @@
-"""Movie-night commands: /movienight, /suggest, /seen, /veto, /status, /vote, /close, and
-poll answers.
+"""Movie-night commands: /movienight, /night_suggest, /night_seen, /night_veto, /night_status,
+/night_vote, /night_close, and poll answers.
+
+Command names: a group may hold several bots, and Telegram sends a bare ``/status`` to every
+bot there that has such a command. Every movie-night command but /movienight is therefore
+prefixed, ``/night_<name>`` (:data:`PREFIX`), which no other bot is likely to use; the short
+names of earlier versions (:data:`SHORT_NAMES`: ``/in``, ``/seen``, ``/status``...) are
+answered only when addressed to this bot (``/in@reelpick_bot``), which no other bot claims.
+The buttons under the night's messages work as before.
 
 :class:`CommandHandlers` reads and changes nights through the store, resolves titles against
 the current catalogue, and hands the ballot and the close to :class:`~.lifecycle.NightLifecycle`.
@@ -46,16 +53,19 @@ from .texts import (
 log = logging.getLogger(__name__)
 
 AMBIGUOUS_PROMPTS = 3  # button messages per command; more ambiguous titles are only listed
+PREFIX = "night_"
+# The short names, answered only as /name@bot (see the module's docstring).
+SHORT_NAMES = ("suggest", "seen", "veto", "in", "out", "status", "vote", "close")
 COMMANDS = [
     ("movienight", N_("Start a movie night: /movienight TITLE; TITLE")),
-    ("suggest", N_("Movie night: add a title you like")),
-    ("seen", N_("Movie night: leave out a movie someone has seen")),
-    ("veto", N_("Movie night: leave out a movie")),
-    ("in", N_("Movie night: join (the list learns your taste)")),
-    ("out", N_("Movie night: leave")),
-    ("status", N_("Movie night: titles, vetoes, deadline")),
-    ("vote", N_("Movie night: start the poll (opener or admin)")),
-    ("close", N_("Movie night: close the poll now (opener or admin)")),
+    ("night_suggest", N_("Movie night: add a title you like")),
+    ("night_seen", N_("Movie night: leave out a movie someone has seen")),
+    ("night_veto", N_("Movie night: leave out a movie")),
+    ("night_in", N_("Movie night: join (the list learns your taste)")),
+    ("night_out", N_("Movie night: leave")),
+    ("night_status", N_("Movie night: titles, vetoes, deadline")),
+    ("night_vote", N_("Movie night: start the poll (opener or admin)")),
+    ("night_close", N_("Movie night: close the poll now (opener or admin)")),
 ]
 GROUPS_ONLY = N_("Movie nights are for groups: add me to a group and start one there.")
 NO_NIGHT = N_("No movie night is open here. Start one with /movienight.")
@@ -97,7 +107,7 @@ class CommandHandlers:
         night = self.store.current(chat.id)
         if night is not None:
             intro = _(
-                "A movie night is already open here (opened by {name}). /status shows it.",
+                "A movie night is already open here (opened by {name}). /night_status shows it.",
                 name=esc(night.opener_name),
             )
             if night.state != NightState.GATHERING or not titles:
@@ -118,13 +128,13 @@ class CommandHandlers:
                     raise
             intro = _(
                 "🎬 <b>Movie night!</b> Opened by {name}.\n"
-                "Add titles you like with /suggest TITLE (several: separate with ;), "
-                "keep movies out with /seen TITLE or /veto TITLE, then the opener or an "
-                "admin starts the poll with /vote.",
+                "Add titles you like with /night_suggest TITLE (several: separate with ;), "
+                "keep movies out with /night_seen TITLE or /night_veto TITLE, then the opener or an "
+                "admin starts the poll with /night_vote.",
                 name=esc(person(user)),
             )
             intro += "\n" + _(
-                "Join with /in or the button below: I'll pick movies for the people who join "
+                "Join with /night_in or the button below: I'll pick movies for the people who join "
                 "from their ratings, with at least one for each of them."
             )
             if rewatch:
@@ -141,14 +151,14 @@ class CommandHandlers:
 
     async def cmd_suggest(self, update: Update, context: BotContext) -> None:
         await self._title_command(
-            update, context, EntryKind.SEED, N_("/suggest TITLE (e.g. /suggest Heat)")
+            update, context, EntryKind.SEED, N_("/night_suggest TITLE (e.g. /night_suggest Heat)")
         )
 
     async def cmd_seen(self, update: Update, context: BotContext) -> None:
-        await self._title_command(update, context, EntryKind.SEEN, N_("/seen TITLE"))
+        await self._title_command(update, context, EntryKind.SEEN, N_("/night_seen TITLE"))
 
     async def cmd_veto(self, update: Update, context: BotContext) -> None:
-        await self._title_command(update, context, EntryKind.VETO, N_("/veto TITLE"))
+        await self._title_command(update, context, EntryKind.VETO, N_("/night_veto TITLE"))
 
     async def _title_command(
         self, update: Update, context: BotContext, kind: EntryKind, usage: str
@@ -197,15 +207,17 @@ class CommandHandlers:
                 )
             watched = self.store.watched(chat.id)
             if watched:
-                text += "\n" + _(
-                    "Watched here so far: {count} movie(s).", count=_.number(len(watched))
+                text += "\n" + _.ngettext(
+                    "Watched here so far: {count} movie.",
+                    "Watched here so far: {count} movies.",
+                    len(watched),
                 )
             await reply(message, text)
             return
         await reply(message, self.status_text(night, _))
 
     def status_text(self, night: Night, _: Translator) -> str:
-        """What /status shows: state, seeds and exclusions with who added them, deadline."""
+        """What /night_status shows: state, seeds and exclusions with who added them, deadline."""
         voting = night.state == NightState.VOTING
         return status_text(
             night,
@@ -252,7 +264,7 @@ class CommandHandlers:
                 message,
                 _(
                     "I need some titles first (or people): add movies you like with "
-                    "/suggest TITLE, or join with /in, then /vote again."
+                    "/night_suggest TITLE, or join with /night_in, then /night_vote again."
                 ),
             )
             return
@@ -260,11 +272,14 @@ class CommandHandlers:
         if len(options) < 2:
             await reply(
                 message,
-                _(
-                    "The recommenders found only {count} candidate(s) after leaving out seen, "
-                    "vetoed and watched movies. Add more titles with /suggest TITLE, then /vote "
+                _.ngettext(
+                    "The recommenders found only {count} candidate after leaving out seen, "
+                    "vetoed and watched movies. Add more titles with /night_suggest TITLE, then /night_vote "
                     "again.",
-                    count=len(options),
+                    "The recommenders found only {count} candidates after leaving out seen, "
+                    "vetoed and watched movies. Add more titles with /night_suggest TITLE, then /night_vote "
+                    "again.",
+                    len(options),
                 ),
             )
             return
@@ -330,7 +345,7 @@ class CommandHandlers:
             limit = self.settings.max_seeds
             room = max(0, limit - len(self.store.seeds(night.id)))
             if room == 0:
-                full = _("The list is full ({limit} titles). /vote!", limit=limit)
+                full = _("The list is full ({limit} titles). /night_vote!", limit=limit)
                 await reply(message, "\n".join([*notes, full]))
                 return
             if len(titles) > room:

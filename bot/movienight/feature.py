@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -35,7 +35,7 @@ from .ballot import Ballot
 from .buttons import ButtonHandlers
 from .callbacks import CALLBACK_PREFIX
 from .catalogue import Catalogue
-from .commands import CommandHandlers
+from .commands import PREFIX, SHORT_NAMES, CommandHandlers
 from .lifecycle import NightLifecycle
 from .lists import NightLists
 from .members import MemberHandlers
@@ -88,8 +88,7 @@ class MovieNight:
     def add_handlers(self, application: BotApplication) -> None:
         """Add the handlers, and restart recovery for when the application starts."""
         group = HandlerGroup.MOVIENIGHT
-        commands: dict[str, Handler] = {
-            "movienight": self.commands.cmd_movienight,
+        prefixed: dict[str, Handler] = {
             "suggest": self.commands.cmd_suggest,
             "seen": self.commands.cmd_seen,
             "veto": self.commands.cmd_veto,
@@ -99,8 +98,16 @@ class MovieNight:
             "vote": self.commands.cmd_vote,
             "close": self.commands.cmd_close,
         }
-        for name, callback in commands.items():
-            application.add_handler(CommandHandler(name, _stop_after(callback)), group)
+        assert set(prefixed) == set(SHORT_NAMES)
+        application.add_handler(
+            CommandHandler("movienight", _stop_after(self.commands.cmd_movienight)), group
+        )
+        for name, callback in prefixed.items():
+            # /night_in and /night_in@bot; the short /in only as /in@bot (no clash).
+            application.add_handler(CommandHandler(PREFIX + name, _stop_after(callback)), group)
+            application.add_handler(
+                CommandHandler(name, _stop_after(callback), filters=ADDRESSED), group
+            )
         application.add_handler(
             CallbackQueryHandler(
                 _stop_after(self.buttons.on_button), pattern=f"^{CALLBACK_PREFIX}"
@@ -140,6 +147,18 @@ class MovieNight:
     def close(self) -> None:
         """Close the store (at the bot's shutdown)."""
         self.store.close()
+
+
+class _Addressed(filters.MessageFilter):
+    """A command written with the bot's name: ``/in@reelpick_bot`` (CommandHandler itself
+    checks that the name after ``@`` is this bot's)."""
+
+    def filter(self, message: Message) -> bool:
+        command = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+        return "@" in command
+
+
+ADDRESSED = _Addressed(name="addressed to the bot")
 
 
 def _stop_after(callback: Handler) -> Handler:

@@ -73,7 +73,7 @@ def minutes_left(deadline: float | None, _: Translator, now: float | None = None
 def outcome_lines(
     done: Mapping[TitleOutcome, list[str]], kind: EntryKind, _: Translator
 ) -> list[str]:
-    """The reply to /suggest, /seen or /veto: what happened to each title, by outcome."""
+    """The reply to /night_suggest, /night_seen or /night_veto: what happened to each title, by outcome."""
     lines = []
     if done.get(TitleOutcome.ADDED):
         titles = ", ".join(done[TitleOutcome.ADDED])
@@ -89,7 +89,7 @@ def outcome_lines(
     if done.get(TitleOutcome.EXCLUDED):
         lines.append(
             _(
-                "Left out by a /seen or /veto, so not added: {titles}.",
+                "Left out by a /night_seen or /night_veto, so not added: {titles}.",
                 titles=", ".join(done[TitleOutcome.EXCLUDED]),
             )
         )
@@ -110,9 +110,7 @@ def outcome_lines(
 
 def vote_count(n: int, _: Translator) -> str:
     """``"1 vote"``, ``"3 votes"``."""
-    if n == 1:
-        return _("{count} vote", count=_.number(n))
-    return _("{count} votes", count=_.number(n))
+    return _.ngettext("{count} vote", "{count} votes", n)
 
 
 def duration(minutes: float, _: Translator) -> str:
@@ -191,7 +189,7 @@ def status_text(
     lines = [_("🎬 <b>Movie night</b> opened by {name}: {state}.", name=name, state=state)]
     lines.append("\n" + _("<b>Seeds</b> ({count}/{limit}):", count=len(seeds), limit=max_seeds))
     lines += [f"• {esc(label(s.movie_id))} ({esc(s.user_name)})" for s in seeds] or [
-        _("none yet: /suggest TITLE")
+        _("none yet: /night_suggest TITLE")
     ]
     if excluded:
         lines.append("\n" + _("<b>Left out</b>:"))
@@ -205,14 +203,15 @@ def status_text(
     if watched:
         lines.append(
             "\n"
-            + _(
-                "Watched here before (left out too): {count} movie(s).",
-                count=_.number(watched),
+            + _.ngettext(
+                "Watched here before (left out too): {count} movie.",
+                "Watched here before (left out too): {count} movies.",
+                watched,
             )
         )
     if night.state == NightState.VOTING:
         lines.append("\n" + _("<b>Votes so far</b>:"))
         lines += [f"{esc(o.text)}: {counts[o.position]}" for o in options]
     elif night.state == NightState.GATHERING:
-        lines.append("\n" + _("{name} or an admin starts the poll with /vote.", name=name))
+        lines.append("\n" + _("{name} or an admin starts the poll with /night_vote.", name=name))
     return fit("\n".join(lines))

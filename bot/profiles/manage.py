@@ -64,7 +64,7 @@ class Manage:
             chat.id,
             document,
             filename=EXPORT_NAME,
-            caption=_("{count} movies", count=len(entries)),
+            caption=_.ngettext("{count} movie", "{count} movies", len(entries)),
         )
 
     async def cmd_forget(self, update: Update, context: BotContext) -> None:
@@ -84,12 +84,21 @@ class Manage:
             return
         nonce = secrets.token_hex(8)
         s.cache.set(_nonce_key(user.id), nonce, expire=CONFIRM_SECONDS)
-        question = _(
-            "Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
-            count=count,
+        question = (
+            _.ngettext(
+                "Delete <b>your one</b> rating or mark? This cannot be undone.",
+                "Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
+                count,
+            )
+            if count
+            else ""
         )
         if listed:
-            question += "\n" + _("Your watchlist ({count} movies) goes too.", count=listed)
+            question += ("\n" if question else "") + _.ngettext(
+                "Your watchlist ({count} movie) goes too.",
+                "Your watchlist ({count} movies) goes too.",
+                listed,
+            )
         await message.reply_html(question, reply_markup=texts.forget_keyboard(user.id, nonce, _))
 
     async def on_forget_button(self, update: Update, context: BotContext) -> None:
@@ -122,9 +131,17 @@ class Manage:
             unlisted = await asyncio.to_thread(s.watchlist.forget, owner_of(press.user_id))
             forget_session(s, press.user_id)
             log.info("user %s deleted their profile (%d entries)", press.user_id, removed)
-            text = _("Done: I deleted your {count} ratings and marks.", count=removed)
+            text = _.ngettext(
+                "Done: I deleted your {count} rating or mark.",
+                "Done: I deleted your {count} ratings and marks.",
+                removed,
+            )
             if unlisted:
-                text += " " + _("And your watchlist of {count} movies.", count=unlisted)
+                text += " " + _.ngettext(
+                    "And your watchlist of {count} movie.",
+                    "And your watchlist of {count} movies.",
+                    unlisted,
+                )
         else:
             text = _("Kept: nothing was deleted.")
         await query.answer(text[:190])

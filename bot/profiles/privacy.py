@@ -74,7 +74,7 @@ class Privacy:
                 chat.id,
                 document,
                 filename=EXPORT_NAME,
-                caption=_("{count} movies", count=len(entries)),
+                caption=_.ngettext("{count} movie", "{count} movies", len(entries)),
             )
         if listed:  # Letterboxd's watchlist.csv; it imports back into reelpick too
             names = app_names(s.reelpick)  # dataset and catalogue movies
@@ -83,5 +83,7 @@ class Privacy:
                 chat.id,
                 listing,
                 filename=WATCHLIST_EXPORT_NAME,
-                caption=_("Your watchlist: {count} movies", count=len(listed)),
+                caption=_.ngettext(
+                    "Your watchlist: {count} movie", "Your watchlist: {count} movies", len(listed)
+                ),
             )

@@ -160,15 +160,10 @@ def shortfall_line(answer: PluginAnswer, _: Translator) -> str | None:
 
 def forme_header(profile: Profile, _: Translator) -> str:
     rated = len(profile.ratings)
-    # English and German both have one singular and one plural form: two ids suffice.
-    if rated == 1:
-        return _(
-            "<b>Picks for you</b>, from your {count} rating. Rate more with /rate to sharpen them.",
-            count=rated,
-        )
-    return _(
+    return _.ngettext(
+        "<b>Picks for you</b>, from your {count} rating. Rate more with /rate to sharpen them.",
         "<b>Picks for you</b>, from your {count} ratings. Rate more with /rate to sharpen them.",
-        count=rated,
+        rated,
     )
 
 
@@ -217,19 +212,28 @@ def import_report(result: ImportResult, filename: str, _: Translator) -> str:
     The notes and row reasons come from :mod:`reelpick.profiles` (core) in English.
     """
     lines = [
-        _(
+        _.ngettext(
+            "Imported <b>{file}</b> ({format}): {matched} of {rows} row matched a movie; "
+            "{changed} changed your profile.",
             "Imported <b>{file}</b> ({format}): {matched} of {rows} rows matched a movie; "
             "{changed} changed your profile.",
+            result.rows,
             file=html.escape(filename),
             format=result.format,
-            matched=result.matched,
-            rows=result.rows,
-            changed=result.changed,
+            matched=_.number(result.matched),
+            rows=_.number(result.rows),
+            changed=_.number(result.changed),
         )
     ]
     lines += [html.escape(note) for note in result.notes]
     if result.unmatched:
-        lines.append(_("{count} rows did not match, for example:", count=len(result.unmatched)))
+        lines.append(
+            _.ngettext(
+                "{count} row did not match, for example:",
+                "{count} rows did not match, for example:",
+                len(result.unmatched),
+            )
+        )
         lines += [
             _("row {row}: {reason}", row=u.row, reason=html.escape(u.reason))
             for u in result.unmatched[:UNMATCHED_SHOWN]

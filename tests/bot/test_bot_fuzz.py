@@ -53,7 +53,8 @@ MEMBERS = list(range(7001, 7009))
 STRANGERS = list(range(9001, 9005))
 COMMANDS = [
     "start", "help", "plugins", "about", "settings", "similar", "reload", "movienight",
-    "suggest", "seen", "veto", "status", "vote", "close", "frobnicate",
+    "night_suggest", "night_seen", "night_veto", "night_status", "night_vote", "night_close",
+    "suggest", "status", "vote", "close", "frobnicate",
 ]  # fmt: skip
 TITLES = ["Heat", "Toy Story", "Jumanji", "Alien", "Hamlet", "Amelie", "The Matrix 1999"]
 SCRIPTS = [

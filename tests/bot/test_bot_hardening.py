@@ -227,7 +227,8 @@ async def test_commands_per_scope_and_descriptions(server, bot_config, reelpick_
         description = (await bot.get_my_description()).description
         short = (await bot.get_my_short_description()).short_description
     assert {"similar", "settings"} <= private and "movienight" not in private
-    assert {"similar", "movienight", "vote", "close"} <= groups
+    assert {"similar", "movienight", "night_vote", "night_close"} <= groups
+    assert not {"vote", "close", "in", "status"} & groups  # only the prefixed names
     assert default == private
     assert description.startswith("Send me a movie title") and len(description) <= 512
     assert short and len(short) <= 120

@@ -143,7 +143,9 @@ async def test_a_second_import_while_one_runs_gets_one_line(server, application)
         assert dict(store.profile(f"tg:{USER}").ratings) == {HEAT: 5.0}
         # Reported, so off the queue (dropped right after the report went out).
         await server.wait_for(lambda: store.queued_imports() == [])
-    assert texts(server, USER)[1].startswith("Imported ratings.csv (letterboxd): 1 of 1 rows")
+    assert texts(server, USER)[1].startswith(
+        "Imported ratings.csv (letterboxd): 1 of 1 row matched"
+    )
     # Read and matched on the feature's own pool, not on the default executor.
     assert len(threads) == 1 and threads[0].startswith("import")
 

@@ -149,7 +149,7 @@ def test_an_import_killed_midway_is_resumed_and_reported(tmp_path: Path) -> None
             with ProfileStore(database) as store:
                 ratings = store.profile(f"tg:{USER}").ratings
                 assert len(ratings) > 9000 and set(ratings.values()) == {5.0}
-            assert f"{len(ratings)} changed your profile" in text
+            assert f"{len(ratings):,} changed your profile" in text
             assert len(server.calls("downloadFile")) == 1  # the file was kept, not fetched again
         finally:
             bot.stop()

@@ -10,7 +10,10 @@ Message ids are found in the code with ``ast``, by these rules (bot/i18n.py's co
   name, attribute or subscript is a text marked elsewhere with ``N_`` (``_(STALE)``) and is
   skipped here; an f-string is an error (its text changes with every value: it can never be
   looked up);
-- keyword arguments of a literal id must be exactly its ``{placeholders}``.
+- keyword arguments of a literal id must be exactly its ``{placeholders}``;
+- ``_.ngettext(SINGULAR, PLURAL, count, ...)`` is a text with plural forms: its two first
+  arguments are literals, its catalogue entry (keyed by SINGULAR) holds one text per CLDR
+  plural category of the language, and ``{count}`` is filled in by the translator.
 
 Untranslated text is found where text leaves for Telegram (:data:`TEXT_ARGUMENTS`): the text
 argument of ``send_message``, ``reply_text``, ``reply_html``, ``edit_message_text``,
@@ -37,7 +40,15 @@ import pytest
 from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 
 from reelpick.bot.app import build_application
-from reelpick.bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, placeholders, translator
+from reelpick.bot.i18n import (
+    COUNT,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    LOCALES,
+    placeholders,
+    plural_categories,
+    translator,
+)
 from reelpick.bot.movienight import MovieNight
 from reelpick.bot.services import SERVICES
 from tests.support.bot_api import buttons, running
@@ -97,12 +108,28 @@ def is_translation(call: ast.expr) -> bool:
     return isinstance(func, ast.Call) and _name(func.func) in TRANSLATOR_FACTORIES
 
 
+def is_plural_translation(call: ast.expr) -> bool:
+    """``_.ngettext(...)`` or ``translator(...).ngettext(...)``."""
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+        return False
+    owner = call.func.value
+    return call.func.attr == "ngettext" and (
+        (isinstance(owner, ast.Name) and owner.id == "_")
+        or (isinstance(owner, ast.Call) and _name(owner.func) in TRANSLATOR_FACTORIES)
+    )
+
+
 @dataclass(frozen=True)
 class Use:
     message_id: str
     where: str  # "bot/titles.py:88"
     keywords: frozenset[str] | None  # None: a **mapping was passed (names unknown)
     marker: bool  # N_(): marked now, formatted where it is translated
+    plural: str | None = None  # the English plural of an ngettext text
+
+
+def _literal(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def message_ids(files: list[Path] | None = None) -> tuple[list[Use], list[str]]:
@@ -112,6 +139,19 @@ def message_ids(files: list[Path] | None = None) -> tuple[list[Use], list[str]]:
     for path in files if files is not None else bot_files():
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         for node in ast.walk(tree):
+            if is_plural_translation(node):
+                assert isinstance(node, ast.Call)
+                where = f"{_relative(path)}:{node.lineno}"
+                forms = [_literal(a) for a in node.args[:2]]
+                if len(node.args) < 3 or None in forms:
+                    errors.append(f"{where}: ngettext needs literal singular and plural ids")
+                    continue
+                names = {k.arg for k in node.keywords}
+                keywords = None if None in names else frozenset(names) | {COUNT}
+                singular, plural = forms
+                assert singular is not None
+                uses.append(Use(singular, where, keywords, False, plural))
+                continue
             if not is_translation(node) or not node.args:
                 continue
             where = f"{_relative(path)}:{node.lineno}"
@@ -201,8 +241,9 @@ def catalogue_files() -> list[Path]:
     return sorted(LOCALES.glob("*/*.json"))
 
 
-def read_catalogue(path: Path) -> dict[str, str]:
-    """One catalogue file; fails on invalid JSON, a non-string entry or a key given twice."""
+def read_catalogue(path: Path) -> dict[str, str | dict[str, str]]:
+    """One catalogue file; fails on invalid JSON, a non-string entry or a key given twice.
+    A plural entry is an object of CLDR category -> non-empty text."""
 
     def no_duplicates(pairs: list[tuple[str, object]]) -> dict:
         keys = [k for k, _ in pairs]
@@ -215,14 +256,22 @@ def read_catalogue(path: Path) -> dict[str, str]:
     except ValueError as exc:
         pytest.fail(f"{path} is not valid JSON: {exc}")
     assert isinstance(entries, dict), f"{path}: expected an object of id -> translation"
-    wrong = [k for k, v in entries.items() if not isinstance(v, str) or not v.strip()]
+
+    def text(v: object) -> bool:
+        return isinstance(v, str) and bool(v.strip())
+
+    wrong = [
+        k
+        for k, v in entries.items()
+        if not (text(v) or (isinstance(v, dict) and v and all(text(f) for f in v.values())))
+    ]
     assert not wrong, f"{path}: translations that are not (non-empty) strings: {wrong}"
     return entries
 
 
-def language_entries(language: str) -> dict[str, tuple[str, Path]]:
+def language_entries(language: str) -> dict[str, tuple[str | dict[str, str], Path]]:
     """All entries of one language across its files: id -> (translation, file)."""
-    merged: dict[str, tuple[str, Path]] = {}
+    merged: dict[str, tuple[str | dict[str, str], Path]] = {}
     for path in sorted((LOCALES / language).glob("*.json")):
         for key, value in read_catalogue(path).items():
             assert key not in merged, f"{key!r} is in both {merged[key][1]} and {path}"
@@ -247,7 +296,11 @@ def test_message_ids_are_literals_with_matching_placeholders():
     for use in uses:
         # N_() only marks (values come where it is translated); _() gets exactly the
         # placeholders of its id, or the text would go out with "{name}" in it.
-        expected = placeholders(use.message_id)
+        expected = placeholders(use.message_id if use.plural is None else use.plural)
+        if use.plural is not None:
+            expected |= {COUNT}  # filled in by ngettext unless given
+            if not placeholders(use.message_id) <= expected:
+                errors.append(f"{use.where}: {use.message_id[:60]!r} has names its plural lacks")
         if not use.marker and use.keywords is not None and use.keywords != expected:
             errors.append(
                 f"{use.where}: {use.message_id[:60]!r} needs {sorted(expected)}, "
@@ -272,6 +325,15 @@ def test_catalogues_are_complete_and_have_no_stale_entries(language: str):
     used = {u.message_id: u.where for u in uses}
     entries = language_entries(language)
     missing = [f"{where}: {mid!r}" for mid, where in used.items() if mid not in entries]
+    plural_ids = {u.message_id for u in uses if u.plural is not None}
+    categories = plural_categories(language)
+    for mid, (text, path) in entries.items():
+        if mid not in used:
+            continue
+        if mid in plural_ids and (not isinstance(text, dict) or set(text) != categories):
+            missing.append(f"{path.name}: {mid!r} needs the plural forms {sorted(categories)}")
+        if mid not in plural_ids and not isinstance(text, str):
+            missing.append(f"{path.name}: {mid!r} is no plural text: one translation")
     assert not missing, f"{len(missing)} texts without a {language} translation:\n" + "\n".join(
         missing
     )
@@ -282,7 +344,23 @@ def test_catalogues_are_complete_and_have_no_stale_entries(language: str):
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_translations_keep_placeholders_and_html(language: str):
     problems = []
-    for message_id, (text, path) in language_entries(language).items():
+    uses, _ = message_ids()
+    plurals = {u.message_id: u.plural for u in uses if u.plural is not None}
+    for message_id, (entry, path) in language_entries(language).items():
+        if isinstance(entry, dict):
+            # Every form names only what the English plural names (German's "eine Stimme"
+            # may leave the count out); the "other" form names all of it.
+            english = plurals.get(message_id, message_id)
+            for category, text in entry.items():
+                named = placeholders(text)
+                if not named <= placeholders(english) | {COUNT} or (
+                    category == "other" and named != placeholders(english)
+                ):
+                    problems.append(f"{path.name}: {message_id[:50]!r}/{category}: {named}")
+                if tags(text) != tags(english) or text.count("\n") != english.count("\n"):
+                    problems.append(f"{path.name}: {message_id[:50]!r}/{category}: tags, lines")
+            continue
+        text = entry
         if placeholders(text) != placeholders(message_id):
             problems.append(f"{path.name}: {message_id[:50]!r}: placeholders {placeholders(text)}")
         if tags(text) != tags(message_id):
@@ -303,14 +381,49 @@ def test_the_extraction_rules(tmp_path: Path):
         "    translator('de')('On the spot')\n"
         "    _(f'Hi {name}')\n"
         "    other('Not an id')\n"
+        "    _.ngettext('{count} vote for {t}', '{count} votes for {t}', 2, t=name)\n"
+        "    _.ngettext(A, 'Two', 2)\n"
     )
     uses, errors = message_ids([source])
-    assert [(u.message_id, u.keywords, u.marker) for u in uses] == [
-        ("Marked {x}", frozenset(), True),
-        ("Hello {name}", frozenset({"name"}), False),
-        ("On the spot", frozenset(), False),
+    assert [(u.message_id, u.keywords, u.marker, u.plural) for u in uses] == [
+        ("Marked {x}", frozenset(), True, None),
+        ("Hello {name}", frozenset({"name"}), False, None),
+        ("On the spot", frozenset(), False, None),
+        ("{count} vote for {t}", frozenset({"t", "count"}), False, "{count} votes for {t}"),
     ]
-    assert errors == [f"{_relative(source)}:7: an f-string as message id cannot be translated"]
+    assert errors == [
+        f"{_relative(source)}:7: an f-string as message id cannot be translated",
+        f"{_relative(source)}:10: ngettext needs literal singular and plural ids",
+    ]
+
+
+def test_plural_forms_and_numbers_follow_each_languages_rules():
+    english, german = translator("en"), translator("de")
+    assert [english.ngettext("{count} vote", "{count} votes", n) for n in (0, 1, 2, 1200)] == [
+        "0 votes",
+        "1 vote",
+        "2 votes",
+        "1,200 votes",
+    ]
+    assert [german.ngettext("{count} vote", "{count} votes", n) for n in (1, 1.5, 1200)] == [
+        "1 Stimme",
+        "1,5 Stimmen",  # CLDR: a fraction is never "one", in either language
+        "1.200 Stimmen",
+    ]
+    # A text without a German entry falls back to the English form for the count.
+    assert german.ngettext("{count} apple", "{count} apples", 1) == "1 apple"
+    assert german.ngettext("{count} apple for {x}", "{count} apples for {x}", 3, x="Al") == (
+        "3 apples for Al"
+    )
+    assert [english.number(v) for v in (9742, 2.5, 0.01, 1234567.5)] == [
+        "9,742",
+        "2.5",
+        "0.01",
+        "1,234,567.5",
+    ]
+    assert [german.number(v) for v in (9742, 2.5, 0.01)] == ["9.742", "2,5", "0,01"]
+    assert german.number(3.14159, 1) == "3,1" and english.number(1234.5, 0) == "1,234"
+    assert plural_categories("en") == plural_categories("de") == {"one", "other"}
 
 
 # -- (b) nothing with words reaches Telegram untranslated ---------------------------------
@@ -444,7 +557,7 @@ async def test_commands_and_descriptions_are_set_per_language(server, bot_config
     assert german["short"] != english["short"] and 0 < len(german["short"]) <= 120
     assert len(german["description"]) <= 512
     assert described["movienight"] == "Filmabend starten: /movienight TITEL; TITEL"
-    assert {c.command: c.description for c in english["groups"]}["vote"] == (
+    assert {c.command: c.description for c in english["groups"]}["night_vote"] == (
         "Movie night: start the poll (opener or admin)"
     )
 
@@ -457,17 +570,17 @@ async def test_a_movie_night_speaks_the_language_of_whoever_sets_it_off(
     server.chat(GROUP, "supergroup")
     async with running(build_application(bot_config(), reelpick_app)) as application:
         intro = await _ask(server, GROUP, "movienight", user_id=german, language_code="de")
-        status = await _ask(server, GROUP, "status", user_id=german, language_code="de")
-        status_en = await _ask(server, GROUP, "status", user_id=english, language_code="en")
+        status = await _ask(server, GROUP, "night_status", user_id=german, language_code="de")
+        status_en = await _ask(server, GROUP, "night_status", user_id=english, language_code="en")
         added = await _ask(
-            server, GROUP, "suggest", "Heat; xqzvwjk", user_id=german, language_code="de"
+            server, GROUP, "night_suggest", "Heat; xqzvwjk", user_id=german, language_code="de"
         )
         question = await server.wait_for(
             lambda: [t for t in shown(server, GROUP) if "Meintest du" in t]
         )
-        server.push_command(GROUP, "vote", user_id=german, language_code="de")
+        server.push_command(GROUP, "night_vote", user_id=german, language_code="de")
         await server.wait_for(lambda: server.calls("sendPoll", GROUP), timeout=30)
-        refused = await _ask(server, GROUP, "close", user_id=english, language_code="en")
+        refused = await _ask(server, GROUP, "night_close", user_id=english, language_code="en")
         # The deadline (no one to take a language from): the night's, its German opener's.
         feature = application.bot_data[SERVICES].features.get(MovieNight)
         before = len(shown(server, GROUP))
@@ -476,7 +589,7 @@ async def test_a_movie_night_speaks_the_language_of_whoever_sets_it_off(
     assert intro.startswith("🎬 Filmabend! Eröffnet von User7.\nSchlag Titel, die du magst")
     assert status.startswith(
         "🎬 Filmabend, eröffnet von User7: Titel werden gesammelt.\n\nVorschläge (0/20):\n"
-        "noch keine: /suggest TITEL"
+        "noch keine: /night_suggest TITEL"
     )
     assert status_en.startswith("🎬 Movie night opened by User7: collecting titles.")
     assert added == (

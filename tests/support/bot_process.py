@@ -118,6 +118,6 @@ def open_poll(server: BotAPIServer, group: int, user_id: int, timeout: float = 6
         timeout=timeout,
     )
     polls = len(server.calls("sendPoll", group))
-    server.push_command(group, "vote", user_id=user_id)
+    server.push_command(group, "night_vote", user_id=user_id)
     server.wait_for_sync(lambda: len(server.calls("sendPoll", group)) > polls, timeout=timeout)
     return server.calls("sendPoll", group)[-1].result["poll"]["id"]

@@ -35,7 +35,7 @@ class Bot:
         """/movienight with ``seeds`` and /vote; returns (night, poll request)."""
         await self.say(chat, "movienight", "; ".join(seeds), user=user)
         polls_before = len(self.server.calls("sendPoll", chat))
-        self.server.push_command(chat, "vote", user_id=user)
+        self.server.push_command(chat, "night_vote", user_id=user)
         await self.server.wait_for(
             lambda: len(self.server.calls("sendPoll", chat)) > polls_before, timeout=15
         )

@@ -14,6 +14,7 @@ from reelpick.bot.media import _chunks
 from reelpick.bot.movienight import decide, shorten, split_titles
 from reelpick.bot.movienight.store import Option
 from tests.support.bot_api import album_captions, buttons
+from tests.support.bot_api.state import BOT_USERNAME
 from tests.support.movienight import ADMIN, ALICE, BOB, CAROL, GROUP, OTHER_GROUP, Bot
 
 TOY_STORY, JUMANJI, TOY_STORY_2, MONSTERS_INC = 1, 2, 3114, 4886
@@ -47,17 +48,17 @@ async def test_full_movie_night_with_three_users(bot: Bot) -> None:
     server, store = bot.server, bot.store
     reply = await bot.say(GROUP, "movienight", "Toy Story; Jumanji", user=ALICE)
     assert "Added: Toy Story (1995), Jumanji (1995)" in reply["text"]
-    reply = await bot.say(GROUP, "suggest", "Monsters, Inc.", user=BOB)
+    reply = await bot.say(GROUP, "night_suggest", "Monsters, Inc.", user=BOB)
     assert "Added: Monsters, Inc. (2001)" in reply["text"]
-    reply = await bot.say(GROUP, "veto", "Toy Story 2", user=CAROL)
+    reply = await bot.say(GROUP, "night_veto", "Toy Story 2", user=CAROL)
     assert "Vetoed: Toy Story 2 (1999)" in reply["text"]
-    status = (await bot.say(GROUP, "status", user=CAROL))["text"]
+    status = (await bot.say(GROUP, "night_status", user=CAROL))["text"]
     assert "Toy Story (1995) (User1001)" in status and "Monsters, Inc. (2001) (User1002)" in status
     assert "Toy Story 2 (1999) (vetoed by User1003)" in status
     assert "Seeds (3/20)" in status
 
     # Bob neither opened it nor is an admin: a polite no, after asking Telegram.
-    refusal = (await bot.say(GROUP, "vote", user=BOB))["text"]
+    refusal = (await bot.say(GROUP, "night_vote", user=BOB))["text"]
     assert refusal.startswith("Sorry, only User1001") and "admin" in refusal
     assert server.calls("getChatMember", GROUP)[-1].params["user_id"] in (BOB, str(BOB))
     assert not server.calls("sendPoll")
@@ -88,12 +89,12 @@ async def test_full_movie_night_with_three_users(bot: Bot) -> None:
     await bot.votes_are(night, [2, 0] + [0] * 8)
     await bot.vote(night, BOB, [1])
     await bot.votes_are(night, [2, 1] + [0] * 8)
-    status = (await bot.say(GROUP, "status", user=BOB))["text"]
+    status = (await bot.say(GROUP, "night_status", user=BOB))["text"]
     assert f"{texts[0]}: 2" in status and "voting, closes in" in status
-    reply = await bot.say(GROUP, "suggest", "Heat", user=BOB)
+    reply = await bot.say(GROUP, "night_suggest", "Heat", user=BOB)
     assert "Voting has already started" in reply["text"]
 
-    server.push_command(GROUP, "close", user_id=ALICE)
+    server.push_command(GROUP, "night_close", user_id=ALICE)
     winner_message = await bot.announced(GROUP)
     assert len(server.calls("stopPoll", GROUP)) == 1
     caption = winner_message["caption"]
@@ -123,7 +124,7 @@ async def test_tie_is_broken_by_fused_score_and_said(bot: Bot) -> None:
     await bot.vote(night, ALICE, [2])
     await bot.vote(night, BOB, [1])
     await bot.votes_are(night, [0, 1, 1] + [0] * 7)
-    bot.server.push_command(GROUP, "close", user_id=ADMIN)  # an admin may close it too
+    bot.server.push_command(GROUP, "night_close", user_id=ADMIN)  # an admin may close it too
     caption = (await bot.announced(GROUP))["caption"]
     label = bot.feature.catalogue.app.dataset.label(options[1].movie_id)
     assert caption.startswith(f"🏆 Tonight's movie: {label} with 1 vote")
@@ -137,7 +138,7 @@ async def test_tie_is_broken_by_fused_score_and_said(bot: Bot) -> None:
 async def test_no_votes_then_random_pick_among_top_three(bot: Bot) -> None:
     night, _ = await bot.open_vote(GROUP, "Jumanji", user=ALICE)
     top3 = [o.movie_id for o in bot.store.options(night.id)[:3]]
-    bot.server.push_command(GROUP, "close", user_id=ALICE)
+    bot.server.push_command(GROUP, "night_close", user_id=ALICE)
     message = await bot.server.wait_for(
         lambda: next(
             (m for m in bot.server.sent(GROUP) if "Nobody voted" in m.get("text", "")), None
@@ -173,10 +174,10 @@ async def test_two_groups_at_once_are_independent(bot: Bot) -> None:
     await bot.votes_are(night_a, [0, 0, 0, 1] + [0] * 6)
     await bot.votes_are(night_b, [2] + [0] * 9)
     # Bob is the opener in the other group only.
-    refusal = (await bot.say(GROUP, "close", user=BOB))["text"]
+    refusal = (await bot.say(GROUP, "night_close", user=BOB))["text"]
     assert "Sorry" in refusal and bot.store.night(night_a.id).state == "voting"
-    bot.server.push_command(GROUP, "close", user_id=ALICE)
-    bot.server.push_command(OTHER_GROUP, "close", user_id=BOB)
+    bot.server.push_command(GROUP, "night_close", user_id=ALICE)
+    bot.server.push_command(OTHER_GROUP, "night_close", user_id=BOB)
     cap_a = (await bot.announced(GROUP))["caption"]
     cap_b = (await bot.announced(OTHER_GROUP))["caption"]
     options_a, options_b = bot.store.options(night_a.id), bot.store.options(night_b.id)
@@ -205,7 +206,7 @@ async def test_announcement_that_fails_on_telegram_is_retried_and_sent_once(bot:
     await bot.vote(night, BOB, [0])
     await bot.votes_are(night, [1] + [0] * 9)
     bot.server.inject("sendPhoto", "500", times=2)
-    bot.server.push_command(GROUP, "close", user_id=ALICE)
+    bot.server.push_command(GROUP, "night_close", user_id=ALICE)
     await bot.server.wait_for(lambda: bot.store.night(night.id).announced, timeout=15)
     assert len([r for r in bot.server.calls("sendPhoto", GROUP) if r.status == 500]) == 2
     assert len(bot.announcements(GROUP)) == 1
@@ -214,38 +215,61 @@ async def test_announcement_that_fails_on_telegram_is_retried_and_sent_once(bot:
 
 
 # -- bad input ----------------------------------------------------------------------------
+async def test_short_names_answer_only_when_addressed_to_this_bot(bot: Bot) -> None:
+    """/in and /status may belong to another bot in the group: only /in@this_bot, the
+    prefixed /night_in and /night_in@this_bot are this bot's."""
+    server, store = bot.server, bot.store
+    await bot.say(GROUP, "movienight", user=ALICE)
+    night = store.current(GROUP)
+    ignored = [
+        server.push_command(GROUP, command, user_id=BOB)["message"]["message_id"]
+        for command in ("in", "status", "in@another_bot", "night_in@another_bot")
+    ]
+    joined = await bot.say(GROUP, f"in@{BOT_USERNAME}", user=BOB)
+    assert joined["text"].startswith("User1002 is in for tonight's movie night.")
+    joined = await bot.say(GROUP, f"night_in@{BOT_USERNAME}", user=CAROL)
+    assert joined["text"].startswith("User1003 is in for tonight's movie night.")
+    status = await bot.say(GROUP, f"status@{BOT_USERNAME}", user=BOB)
+    assert status["text"].startswith("🎬 Movie night opened by User1001")
+    status = await bot.say(GROUP, "night_status", user=CAROL)
+    assert status["text"].startswith("🎬 Movie night opened by User1001")
+    # Every update before these replies was handled by now: none of the others got one.
+    assert [bot.reply_to(GROUP, m) for m in ignored] == [None] * len(ignored)
+    assert [m.user_id for m in store.members(night.id)] == [BOB, CAROL]
+
+
 async def test_bad_input_gets_clear_answers(bot: Bot) -> None:
-    reply = await bot.say(GROUP, "suggest", "Heat", user=ALICE)
+    reply = await bot.say(GROUP, "night_suggest", "Heat", user=ALICE)
     assert "No movie night is open here" in reply["text"]
     reply = await bot.say(GROUP, "movienight", user=ALICE)
     assert "Movie night!" in reply["text"]
-    reply = await bot.say(GROUP, "vote", user=ALICE)
-    assert "I need some titles first" in reply["text"] and "/suggest" in reply["text"]
-    reply = await bot.say(GROUP, "suggest", user=BOB)
-    assert "Which movie? Usage: /suggest TITLE" in reply["text"]
-    reply = await bot.say(GROUP, "suggest", "qwxzzzqq", user=BOB)
+    reply = await bot.say(GROUP, "night_vote", user=ALICE)
+    assert "I need some titles first" in reply["text"] and "/night_suggest" in reply["text"]
+    reply = await bot.say(GROUP, "night_suggest", user=BOB)
+    assert "Which movie? Usage: /night_suggest TITLE" in reply["text"]
+    reply = await bot.say(GROUP, "night_suggest", "qwxzzzqq", user=BOB)
     assert "No movie matches “qwxzzzqq”" in reply["text"]
-    reply = await bot.say(GROUP, "suggest", "🍿🍿🍿", user=BOB)
+    reply = await bot.say(GROUP, "night_suggest", "🍿🍿🍿", user=BOB)
     assert "movie titles" in reply["text"]
-    reply = await bot.say(GROUP, "suggest", "x" * 5000, user=BOB)
+    reply = await bot.say(GROUP, "night_suggest", "x" * 5000, user=BOB)
     assert "too long" in reply["text"]
     # 50 seeds in one go: the first 20 are read, the person is told.
     titles = [bot.feature.catalogue.app.dataset.movies["name"].iloc[i] for i in range(50)]
-    reply = await bot.say(GROUP, "suggest", "; ".join(titles), user=CAROL)
+    reply = await bot.say(GROUP, "night_suggest", "; ".join(titles), user=CAROL)
     assert "at most 20 titles; I read the first 20 of your 50" in reply["text"]
     night = bot.store.current(GROUP)
     assert 1 <= len(bot.store.seeds(night.id)) <= 20
-    reply = await bot.say(GROUP, "close", user=BOB)
+    reply = await bot.say(GROUP, "night_close", user=BOB)
     assert reply["text"].startswith("Sorry, only User1001")
     reply = await bot.say(GROUP, "movienight", user=BOB)
     assert "already open here (opened by User1001)" in reply["text"]
-    reply = await bot.say(GROUP, "close", user=ADMIN)
+    reply = await bot.say(GROUP, "night_close", user=ADMIN)
     assert "called off" in reply["text"] and bot.store.current(GROUP) is None
 
 
 async def test_ambiguous_title_buttons_add_the_chosen_movie(bot: Bot) -> None:
     await bot.say(GROUP, "movienight", user=ALICE)
-    reply = await bot.say(GROUP, "veto", "Heat 2013 Sandra", user=BOB)
+    reply = await bot.say(GROUP, "night_veto", "Heat 2013 Sandra", user=BOB)
     question = await bot.server.wait_for(
         lambda: next((m for m in bot.server.sent(GROUP) if title_buttons(m)), None)
     )

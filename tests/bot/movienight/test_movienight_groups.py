@@ -106,11 +106,11 @@ async def test_a_night_for_the_people_who_joined(bot) -> None:
     assert join_data == f"mn:j:{night.id}"
 
     # Joining: /in twice at once, the button, and Dan without ratings (nudged to /rate).
-    server.push_command(GROUP, "in", user_id=ANN)
-    second = await reply(server, GROUP, "in", user=ANN)
-    await reply(server, GROUP, "in", user=BOB)
+    server.push_command(GROUP, "night_in", user_id=ANN)
+    second = await reply(server, GROUP, "night_in", user=ANN)
+    await reply(server, GROUP, "night_in", user=BOB)
     query = server.push_callback(GROUP, opened["message_id"], join_data, user_id=CEM)
-    nudge = await reply(server, GROUP, "in", user=DAN)
+    nudge = await reply(server, GROUP, "night_in", user=DAN)
     assert "start=rate" in str(nudge.get("entities")) or "/rate" in nudge["text"]
     await server.wait_for(lambda: query not in server.unanswered_callbacks(), timeout=10)
     assert [m.user_id for m in store.members(night.id)] == [ANN, BOB, CEM, DAN]
@@ -132,7 +132,7 @@ async def test_a_night_for_the_people_who_joined(bot) -> None:
     # Cem forgets his profile before the poll: his taste leaves the candidates at once.
     profiles.forget(f"tg:{CEM}")
     polls = len(server.calls("sendPoll", GROUP))
-    notes = await reply(server, GROUP, "vote", user=ANN)
+    notes = await reply(server, GROUP, "night_vote", user=ANN)
     await server.wait_for(lambda: len(server.calls("sendPoll", GROUP)) > polls, timeout=60)
     lines = notes["text"].split("\n")
     assert lines[0] == "🎯 Picked for User5001, User5002 from their ratings."
@@ -151,14 +151,14 @@ async def test_a_night_for_the_people_who_joined(bot) -> None:
         assert {o.movie_id for o in options} & set(top), user
 
     # /in after the poll is out: the next night.
-    later = await reply(server, GROUP, "in", user=EVE)
+    later = await reply(server, GROUP, "night_in", user=EVE)
     assert "next movie night" in later["text"]
 
     # Votes, the close, the winner seen in the voters' profiles, the next-day question.
     for user in (ANN, BOB):
         server.push_poll_answer(night.poll_id, user, [0])
     await server.wait_for(lambda: sum(store.tally(night.id)) == 2, timeout=10)
-    server.push_command(GROUP, "close", user_id=ANN)
+    server.push_command(GROUP, "night_close", user_id=ANN)
     await server.wait_for(lambda: store.night(night.id).state == "closed", timeout=30)
     winner = store.night(night.id).winner
     # The voters' "seen" marks follow the announcement (which closes the night): wait for them.
@@ -199,12 +199,12 @@ def test_sigkill_between_poll_and_close_then_the_question_after_a_restart(tmp_pa
             bot.start()
             server.push_command(GROUP, "movienight", user_id=ANN)
             for user in (ANN, BOB, CEM):
-                server.push_command(GROUP, "in", user_id=user)
+                server.push_command(GROUP, "night_in", user_id=user)
             store = MovieNightStore(tmp_path / "nights.db")
             server.wait_for_sync(
                 lambda: (n := store.current(GROUP)) and len(store.members(n.id)) == 3, timeout=60
             )
-            server.push_command(GROUP, "vote", user_id=ANN)
+            server.push_command(GROUP, "night_vote", user_id=ANN)
             server.wait_for_sync(lambda: server.calls("sendPoll", GROUP), timeout=90)
             night = server.wait_for_sync(lambda: (n := store.current(GROUP)) and n.poll_id and n)
             for user in (ANN, BOB, CEM):
@@ -213,7 +213,7 @@ def test_sigkill_between_poll_and_close_then_the_question_after_a_restart(tmp_pa
             bot.kill()  # between the poll and the close
 
             bot.start()
-            server.push_command(GROUP, "close", user_id=ANN)
+            server.push_command(GROUP, "night_close", user_id=ANN)
             server.wait_for_sync(lambda: store.night(night.id).state == "closed", timeout=60)
             assert store.night(night.id).winner == store.options(night.id)[1].movie_id
             server.wait_for_sync(lambda: store.night(night.id).aftercare, timeout=20)

@@ -20,7 +20,7 @@ TOY_STORY = 1
 async def _no_votes_night(bot: Bot) -> tuple[object, dict]:
     """A night in GROUP that closed without votes; returns it and the "Nobody voted" message."""
     night, _ = await bot.open_vote(GROUP, "Jumanji", user=ALICE)
-    bot.server.push_command(GROUP, "close", user_id=ALICE)
+    bot.server.push_command(GROUP, "night_close", user_id=ALICE)
     message = await bot.server.wait_for(
         lambda: next(
             (m for m in bot.server.sent(GROUP) if "Nobody voted" in m.get("text", "")), None
@@ -45,7 +45,7 @@ async def _press(bot: Bot, chat: int, message: dict, data: str, user: int = BOB)
 async def test_a_random_pick_forged_in_another_chat_changes_nothing(bot: Bot) -> None:
     night, _ = await _no_votes_night(bot)
     sent_before = len(bot.server.sent(GROUP))
-    elsewhere = await bot.say(OTHER_GROUP, "status", user=BOB)  # any bot message over there
+    elsewhere = await bot.say(OTHER_GROUP, "night_status", user=BOB)  # any bot message over there
     answer = await _press(bot, OTHER_GROUP, elsewhere, f"mn:r:{night.id}")
     assert answer["text"] == "That button is out of date."
     assert bot.store.night(night.id).state == "novotes"
@@ -59,7 +59,7 @@ async def test_forged_add_buttons_are_refused_and_answered(bot: Bot) -> None:
     other = await bot.say(OTHER_GROUP, "movienight", user=BOB)
     night = bot.store.current(GROUP)
     other_night = bot.store.current(OTHER_GROUP)
-    status = await bot.say(GROUP, "status", user=ALICE)
+    status = await bot.say(GROUP, "night_status", user=ALICE)
     forged = [
         f"mn:a:x:{night.id}:{TOY_STORY}",  # unknown kind code
         f"mn:a:s:{night.id}:{10**30}",  # movie id past int64
@@ -94,13 +94,13 @@ async def test_close_while_vote_uploads_the_album_waits_for_the_poll(bot: Bot) -
     server = bot.server
     await bot.say(GROUP, "movienight", "Toy Story; Jumanji", user=ALICE)
     server.inject("sendMediaGroup", "slow", delay=1.5)
-    server.push_command(GROUP, "vote", user_id=ALICE)
+    server.push_command(GROUP, "night_vote", user_id=ALICE)
     # /close arrives while the album is still uploading (its request is in flight).
     await server.wait_for(
         lambda: any(r.method == "sendMediaGroup" and r.status == 0 for r in server.requests),
         timeout=15,
     )
-    server.push_command(GROUP, "close", user_id=ALICE)
+    server.push_command(GROUP, "night_close", user_id=ALICE)
     night = await server.wait_for(
         lambda: (n := bot.store.latest(GROUP)) is not None and n.state == "novotes" and n,
         timeout=20,
@@ -170,7 +170,7 @@ async def test_without_an_album_the_vote_command_anchors_the_orphan_search(
     night = store.open_night(GROUP, ALICE, "Alice")
     store.add_seed(night.id, TOY_STORY, ALICE, "Alice", max_seeds=20)
     night = store.start_voting(night.id, [(2, 1.0, "1. Jumanji"), (3, 0.5, "2. Grumpier")])
-    vote = server.push_text(GROUP, "/vote", user_id=ALICE)["message"]["message_id"]
+    vote = server.push_text(GROUP, "/night_vote", user_id=ALICE)["message"]["message_id"]
     server.inject("sendMediaGroup", "502", times=100)  # Telegram keeps refusing the album
 
     def killed(*args, **kwargs):
@@ -195,7 +195,7 @@ async def test_an_intent_without_a_poll_sends_the_ballot_once(bot: Bot) -> None:
     night = store.open_night(GROUP, ALICE, "Alice")
     store.add_seed(night.id, TOY_STORY, ALICE, "Alice", max_seeds=20)
     night = store.start_voting(night.id, [(2, 1.0, "1. Jumanji"), (3, 0.5, "2. Grumpier")])
-    anchor = await bot.say(GROUP, "status", user=ALICE)
+    anchor = await bot.say(GROUP, "night_status", user=ALICE)
     store.record_poll_intent(night.id, anchor["message_id"])  # killed before sendPoll went out
     await bot.feature.lifecycle.recover(bot.application.bot)
     assert len(bot.server.calls("sendPoll", GROUP)) == 1
@@ -253,11 +253,11 @@ async def test_channel_senders_are_told_apart_and_anonymous_admins_manage(bot: B
 
     await send("movienight", channel)
     assert bot.feature.store.current(GROUP) is not None
-    refused = await send("close", other_channel)
+    refused = await send("night_close", other_channel)
     assert refused.startswith("Sorry, only")
     assert bot.feature.store.current(GROUP) is not None
-    assert (await send("close", GROUP)).startswith("Movie night called off")
+    assert (await send("night_close", GROUP)).startswith("Movie night called off")
     assert bot.feature.store.current(GROUP) is None
 
     await send("movienight", channel)
-    assert (await send("close", channel)).startswith("Movie night called off")
+    assert (await send("night_close", channel)).startswith("Movie night called off")

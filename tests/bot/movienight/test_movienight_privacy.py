@@ -29,7 +29,7 @@ async def test_a_poll_closed_after_forget_marks_only_people_still_known(bot: Bot
     server.push_callback(BOB, ask.result["message_id"], delete, user_id=BOB)
     await server.wait_for(lambda: len(profiles.profile(f"tg:{BOB}")) == 0)
 
-    server.push_command(GROUP, "close", user_id=ALICE)
+    server.push_command(GROUP, "night_close", user_id=ALICE)
     await bot.announced(GROUP)
     winner = await server.wait_for(lambda: bot.store.night(night.id).winner)
     # Alice, still known, gets the winner as seen; Bob's profile stays empty.

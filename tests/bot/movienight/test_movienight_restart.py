@@ -94,7 +94,7 @@ def test_sigkill_mid_poll_then_a_deadline_passing_while_down(
         assert final_counts(server, poll_id) == want  # the server agrees with the script
         server.wait_for_sync(lambda: store.tally(night.id) == want, timeout=30)
 
-        server.push_command(GROUP, "close", user_id=ALICE)
+        server.push_command(GROUP, "night_close", user_id=ALICE)
         server.wait_for_sync(lambda: store.night(night.id).announced, timeout=30)
         [announcement] = announcements(server)
         assert f"with {max(want)} votes" in announcement.params["caption"]

@@ -79,10 +79,10 @@ async def test_a_night_limited_to_our_services(bot: Bot) -> None:
     services.settings.set_services(GROUP, ["Netflix"])
     services.settings.set_night_services(GROUP, True)
     await bot.say(GROUP, "movienight", "Toy Story", user=ALICE)
-    await bot.say(GROUP, "in", user=ALICE)
-    await bot.say(GROUP, "in", user=BOB)
+    await bot.say(GROUP, "night_in", user=ALICE)
+    await bot.say(GROUP, "night_in", user=BOB)
     polls = len(bot.server.calls("sendPoll", GROUP))
-    bot.server.push_command(GROUP, "vote", user_id=ALICE)
+    bot.server.push_command(GROUP, "night_vote", user_id=ALICE)
     await bot.server.wait_for(lambda: len(bot.server.calls("sendPoll", GROUP)) > polls, 120)
     night = await bot.server.wait_for(lambda: bot._polled(GROUP), timeout=10)
     options = bot.store.options(night.id)
@@ -92,6 +92,6 @@ async def test_a_night_limited_to_our_services(bot: Bot) -> None:
     assert all(o.text.endswith("📺 Netflix") for o in options)
     await bot.vote(night, ALICE, [0])
     await bot.votes_are(night, [1] + [0] * (len(options) - 1))
-    bot.server.push_command(GROUP, "close", user_id=ADMIN)
+    bot.server.push_command(GROUP, "night_close", user_id=ADMIN)
     caption = (await bot.announced(GROUP))["caption"]
     assert "📺 Where to watch in US: Stream: Netflix (Streaming data: JustWatch)" in caption

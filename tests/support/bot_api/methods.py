@@ -409,14 +409,30 @@ class BotMethods:
             self._check_inline_result(result)
         if len(str(params.get("next_offset") or "").encode()) > 64:
             raise bad_request("NEXT_OFFSET_INVALID")
+        button = json_param(params.get("button")) if params.get("button") else None
+        if button is not None:
+            self._check_results_button(button)
         with self.state.lock:
             entry["answered"] = {
                 "results": results,
                 "next_offset": str(params.get("next_offset") or ""),
                 "cache_time": int(params.get("cache_time") if "cache_time" in params else 300),
                 "is_personal": flag_param(params.get("is_personal")),
+                "button": button,
             }
         return True
+
+    @staticmethod
+    def _check_results_button(button: object) -> None:
+        """An InlineQueryResultsButton: a text and either a web app or a start parameter
+        (1-64 of A-Z a-z 0-9 _ -, what /start accepts from a deep link)."""
+        if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+            raise bad_request("BUTTON_TEXT_INVALID")
+        start = button.get("start_parameter")
+        if ("web_app" in button) == (start is not None):
+            raise bad_request("BUTTON_TYPE_INVALID")
+        if start is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(start)):
+            raise bad_request("START_PARAM_INVALID")
 
     def _check_inline_result(self, result: dict) -> None:
         kind = result.get("type")
