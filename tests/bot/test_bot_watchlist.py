@@ -137,7 +137,7 @@ async def test_export_and_forget_cover_the_watchlist(server, application):
         ask = await server.wait_for(
             lambda: next((r for r in server.calls("sendMessage", USER) if buttons(r.params)), None)
         )
-        assert "Your watchlist (1 movies) goes too." in ask.result["text"]
+        assert "Your watchlist (1 movie) goes too." in ask.result["text"]
         delete = dict(buttons(ask.params))["Delete everything"]
         server.push_callback(USER, ask.result["message_id"], delete)
         await server.wait_for(
@@ -147,7 +147,7 @@ async def test_export_and_forget_cover_the_watchlist(server, application):
     assert sent.params["document_file_name"] == "watchlist-reelpick.csv"
     rows = list(csv.DictReader(io.StringIO(sent.params["document"].decode())))
     assert [(r["Name"], r["Year"], r["movieId"]) for r in rows] == [("Heat", "1995", str(HEAT))]
-    assert "And your watchlist of 1 movies." in done
+    assert "And your watchlist of 1 movie." in done
     assert reopened(s).count(f"tg:{USER}") == 0 and reopened(s).count(f"tg:{OTHER}") == 1
     data = s.watchlist.path.read_bytes()
     assert f"tg:{USER}".encode() not in data
