@@ -2,8 +2,9 @@
 
 The bot is a set of features, each a module or package with one
 ``register(application, services)``: ``guard`` (rate limits), ``titles`` (title answers,
-/plugins, /about), ``intro`` (/start and /help), ``chat_settings`` (/settings), ``movienight``, ``profiles``,
-``inline``, ``photo`` and ``fallbacks`` (what no feature answers). A feature imports only
+/plugins, /about), ``intro`` (/start and /help), ``chat_settings`` (/settings),
+``movienight``, ``profiles``, ``inline``, ``photo``, ``stats`` (the owner's /stats) and
+``fallbacks`` (what no feature answers). A feature imports only
 the shared modules in :data:`SHARED_MODULES`, never another feature; what two features
 share moves to a shared module. ``app`` wires the features together and ``main`` runs it.
 """
@@ -16,9 +17,11 @@ SHARED_MODULES = (
     "context",  # BotContext: the handlers' context, with typed services
     "deeplinks",  # t.me/<bot>?start=<payload> links, dispatched by /start
     "handler_groups",  # HandlerGroup: every handler group, in order
+    "health",  # the /healthz and /metrics HTTP server (reelpick bot starts it)
     "i18n",  # translators and message ids
     "limits",  # per-chat rate limits and the retrying Bot API rate limiter
     "media",  # posters to Telegram: captions, albums, file-id reuse
+    "metrics",  # BotMetrics: Prometheus metrics and the update loop's health
     "movie_answer",  # answering with one movie: header, then one album per plugin
     "permissions",  # who may change a group's settings
     "rating_buttons",  # the rating keyboard and the profile key of a Telegram user

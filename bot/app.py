@@ -38,12 +38,14 @@ from . import (
     movienight,
     photo,
     profiles,
+    stats,
     titles,
     watchlist,
 )
 from .context import BotApplication, context_types
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 from .limits import RetryingRateLimiter
+from .metrics import BotMetrics, CountingQueue, MeteredUpdates, instrument_handlers
 from .services import SERVICES, BotServices
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ FEATURES: tuple[Callable[[BotApplication, BotServices], None], ...] = (
     watchlist.register,
     inline.register,
     photo.register,
+    stats.register,
     fallbacks.register,
 )
 
@@ -81,13 +84,19 @@ def bot_token() -> str:
 
 
 def build_application(
-    config: Config, app: Reelpick, *, concurrent_updates: int = 64
+    config: Config,
+    app: Reelpick,
+    *,
+    concurrent_updates: int = 64,
+    metrics: BotMetrics | None = None,
 ) -> BotApplication:
     """The bot with all handlers, over the Bot API at ``bot.base_url``.
 
     The token is read from the environment (TELEGRAM_BOT_TOKEN) and kept out of the logs.
-    ``app`` should already be opened with its plugins fitted (``Reelpick.open``).
+    ``app`` should already be opened with its plugins fitted (``Reelpick.open``). ``metrics``:
+    the bot's metrics, when a health server already serves them (a fresh set otherwise).
     """
+    metrics = metrics if metrics is not None else BotMetrics()
     token = bot_token()
     # One line per HTTP request is noise (the token in its URL is masked anyway).
     for name in ("httpx", "httpcore"):
@@ -100,7 +109,9 @@ def build_application(
         .token(token)
         .base_url(section.base_url)
         .base_file_url(section.base_file_url)
-        .concurrent_updates(concurrent_updates)
+        # Updates are counted as they arrive and timed as they run (bot/metrics.py).
+        .update_queue(CountingQueue(metrics.loop))
+        .concurrent_updates(MeteredUpdates(concurrent_updates, metrics))
         .rate_limiter(
             RetryingRateLimiter(
                 overall_max_rate=section.max_messages_per_second,
@@ -123,10 +134,12 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .build()
     )
-    services = BotServices(config, app)
+    services = BotServices(config, app, metrics)
     application.bot_data[SERVICES] = services
     for register in FEATURES:
         register(application, services)
+    instrument_handlers(application, metrics)
+    metrics.loop.running = lambda: application.running
     return application
 
 

@@ -81,6 +81,14 @@ class PluginBreaker:
                 )
                 state.paused_at, state.trial = now, False
 
+    def state(self, name: str) -> int:
+        """0 closed (asked), 1 open (paused), 2 half-open (one trial call): for the metrics."""
+        with self._lock:
+            state = self._states.get(name)
+            if state is None or state.paused_at is None:
+                return 0
+            return 2 if state.trial else 1
+
     def is_paused(self, name: str) -> bool:
         with self._lock:
             state = self._states.get(name)

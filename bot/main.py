@@ -19,6 +19,8 @@ from reelpick.redact import protect, redact
 from reelpick.settings import BotMode, BotSettings
 
 from .app import bot_token, build_application
+from .health import HealthServer
+from .metrics import BotMetrics
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,18 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
             f"{config.where('bot', 'webhook_url')}: webhook mode needs the public HTTPS URL"
         )
     _check_token(bot_token(), section)
+    # /healthz says "starting" from now until the bot takes updates.
+    metrics = BotMetrics()
+    health = HealthServer.for_settings(section, metrics)
+    try:
+        return _run(config, mode, metrics)
+    finally:
+        if health is not None:
+            health.close()
 
+
+def _run(config: Config, mode: str, metrics: BotMetrics) -> int:
+    section = config.settings.bot
     # Plugins load (or fit, with a log line) before the first update is taken.
     log.info("loading data and plugins")
     app = Reelpick.open(config)
@@ -48,7 +61,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     # recommend measured p95 116-155 ms with it and 16 ms without (bench/bench_recommend.py).
     # The fits above ran with every thread; only serving is limited.
     threadpool_limits(limits=1, user_api="blas")
-    application = build_application(config, app)
+    application = build_application(config, app, metrics=metrics)
     try:
         if mode == BotMode.POLLING:
             log.info("long polling %s", _host(section.base_url))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -142,12 +142,14 @@ class BusyNotices:
     per chat every :data:`NOTICE_SECONDS` (a flood gets one line, not one per request), so a
     group's drained flood limit delays the line, never another update."""
 
-    def __init__(self) -> None:
+    def __init__(self, refused: Callable[[], None] = lambda: None) -> None:
         self._last: dict[int, float] = {}
+        self.refused = refused  # called for each refusal, noticed or not (the metrics)
 
     def post(
         self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int, text: str
     ) -> None:
+        self.refused()
         now = time.monotonic()
         last = self._last.get(chat_id)
         if last is not None and now - last < NOTICE_SECONDS:

@@ -35,6 +35,7 @@ from .deeplinks import DeepLinks
 from .i18n import use_chat_languages
 from .limits import ChatLimiter
 from .media import PosterSender
+from .metrics import BotMetrics
 from .resolve import did_you_mean
 from .scheduling import BusyNotices, FairBudget, WaitingLine
 from .settings import SettingsStore
@@ -95,13 +96,17 @@ class BotServices:
     ``.commands`` collects every feature's (command, description) for setMyCommands;
     ``.profiles`` is the :class:`~reelpick.profiles.ProfileStore` of people's ratings;
     ``.watchlist`` the :class:`~reelpick.watchlist.WatchlistStore` of their watchlists;
-    ``.features`` holds each feature's own state (:class:`FeatureStates`).
+    ``.features`` holds each feature's own state (:class:`FeatureStates`);
+    ``.metrics`` the bot's Prometheus metrics (:class:`~reelpick.bot.metrics.BotMetrics`),
+    where features track their gauges.
     """
 
-    def __init__(self, config: Config, app: Reelpick) -> None:
+    def __init__(self, config: Config, app: Reelpick, metrics: BotMetrics | None = None) -> None:
         self.config = config
         section = config.settings.bot
         self.reelpick = app
+        self.metrics = metrics if metrics is not None else BotMetrics()
+        self.owner = section.owner  # who may see /stats (0: nobody)
         # People's data lives in the state folder; files an older version kept in the cache
         # are moved there first. The lock tells `reelpick restore` that the bot runs.
         state = config.settings.state
@@ -121,7 +126,7 @@ class BotServices:
         # A few title answers wait per chat and per person; the rest are told "busy" at once,
         # so no chat holds PTB's update slots while its flood limit drains.
         self.waiting = WaitingLine(section.waiting_per_chat, section.waiting_per_person)
-        self.busy_notices = BusyNotices()
+        self.busy_notices = BusyNotices(lambda: self.metrics.busy("waiting_line"))
         # Typed titles are matched on threads of their own: imports and posters never delay them.
         self.title_pool = ThreadPoolExecutor(
             max(1, section.title_threads), thread_name_prefix="reelpick-title"
@@ -134,6 +139,12 @@ class BotServices:
             max_running=section.plugin_max_running,
         )
         self.admins = set(section.admins)
+        self.metrics.track(
+            "plugin_breaker_state",
+            "Per plugin: 0 asked, 1 paused after timeouts, 2 one trial call",
+            lambda: {n: self.breaker.state(n) for n in self.reelpick.registry.enabled()},
+            label="plugin",
+        )
         # Plugins get their own threads so a hung plugin cannot starve poster reading; enough
         # for every plugin's running calls, so one plugin's hung threads never queue another's.
         workers = self.breaker.max_running * max(1, len(config.enabled_plugins)) + 1
@@ -161,6 +172,7 @@ class BotServices:
         refused = self.breaker.acquire(name)
         if refused is not None:
             log.info("plugin %s not asked about movie %s: %s", name, movie_id, refused)
+            self.metrics.plugin_failed(name, "refused")
             return PluginAnswer(name, label, error=f"not asked: {refused}")
         # Released when the thread returns, or when a call still queued is cancelled.
         running = self.plugin_pool.submit(registry.ask, name, movie_id, k)
@@ -175,8 +187,11 @@ class BotServices:
                 movie_id,
             )
             self.breaker.timed_out(name)
+            self.metrics.plugin_failed(name, "timeout")
             return PluginAnswer(name, label, error=f"no answer within {self.plugin_timeout} s")
         self.breaker.succeeded(name)
+        if answer.error is not None:
+            self.metrics.plugin_failed(name, "error")
         return answer
 
     async def match(self, function: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
@@ -187,7 +202,10 @@ class BotServices:
     def heavy_work_allowed(self, chat_id: int = 0) -> bool:
         """Whether the bot-wide budget of plugin answers per minute has room for one more
         for ``chat_id`` (:class:`~reelpick.bot.scheduling.FairBudget`)."""
-        return self.heavy_budget.allow(chat_id)
+        allowed = self.heavy_budget.allow(chat_id)
+        if not allowed:
+            self.metrics.busy("answer_budget")
+        return allowed
 
     def label(self, movie_id: int) -> str:
         """``"Heat (1995)"``, from a table built once (a pandas lookup per title is slow)."""

@@ -32,6 +32,7 @@ def stop_after(callback: Handler) -> Handler:
 
     handle.__name__ = getattr(callback, "__name__", "handler")
     handle.__doc__ = callback.__doc__
+    handle.__wrapped__ = callback  # type: ignore[attr-defined]  # metrics name the handler by it
     return handle
 
 
@@ -62,4 +63,5 @@ def stop_after_politely(
 
     handle.__name__ = getattr(callback, "__name__", "handler")
     handle.__doc__ = callback.__doc__
+    handle.__wrapped__ = callback  # type: ignore[attr-defined]  # metrics name the handler by it
     return stop_after(handle)

@@ -62,6 +62,8 @@ ENVIRONMENT = {
     "REELPICK_TMDB_API_URL": ("posters", "api_url"),
     "REELPICK_TELEGRAM_BASE_URL": ("bot", "base_url"),
     "REELPICK_TELEGRAM_BASE_FILE_URL": ("bot", "base_file_url"),
+    "REELPICK_HEALTH": ("bot", "health"),
+    "REELPICK_OWNER": ("bot", "owner"),
     "REELPICK_ENGINE": ("engine", "name"),
     "REELPICK_SPARK_MASTER": ("engine", "spark", "master"),
 }

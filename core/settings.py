@@ -16,6 +16,7 @@ because core never imports the bot.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -195,6 +196,10 @@ class BotSettings:
     profiles_db: Path = _state_file("profiles.sqlite3")  # personal profiles (/rate, /forme)
     max_import_mb: float = 10.0
     import_workers: int = 1  # threads reading CSV imports (one import per person at a time)
+    owner: int = 0  # the Telegram user id that may see /stats (0: nobody)
+    health: str = ""  # "127.0.0.1:PORT": serve /healthz and /metrics there ("": off)
+    health_public: bool = False  # allow a non-loopback health address
+    health_stuck_seconds: float = 60.0  # no update started this long while some wait: stuck
 
     @classmethod
     def from_table(
@@ -210,9 +215,50 @@ class BotSettings:
             raise ConfigError(f"{where('admins')}: expected a list of Telegram user ids") from None
         if table["import_workers"] < 1:
             raise ConfigError(f"{where('import_workers')}: must be >= 1")
-        values = {**table, "mode": BotMode(mode), "admins": admins}
+        try:  # REELPICK_OWNER gives it as text
+            owner = int(table["owner"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where('owner')}: expected a Telegram user id") from None
+        if table["health"]:
+            check_health_address(str(table["health"]), bool(table["health_public"]), where)
+        if table["health_stuck_seconds"] <= 0:
+            raise ConfigError(f"{where('health_stuck_seconds')}: must be > 0")
+        values = {**table, "mode": BotMode(mode), "admins": admins, "owner": owner}
         values["profiles_db"] = _path_in(table, cls, "profiles_db", origin, state)
         return _plain(cls, values)
+
+
+def health_address(value: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` or ``"PORT"`` (on 127.0.0.1) -> (host, port); ValueError when neither."""
+    host, _, port = value.strip().rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} out of range")
+    return host, number
+
+
+def check_health_address(value: str, public: bool, where: Where) -> None:
+    """``bot.health``: a valid address, on loopback unless ``health_public`` says otherwise
+    (the metrics describe the bot's users' activity: not for the whole network by accident)."""
+    try:
+        host, _ = health_address(value)
+    except ValueError:
+        raise ConfigError(f'{where("health")}: expected "127.0.0.1:PORT", got {value!r}') from None
+    if not public and not _loopback(host):
+        raise ConfigError(
+            f"{where('health')}: {host} is not a loopback address; set health_public = true "
+            "to serve health and metrics beyond this machine"
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

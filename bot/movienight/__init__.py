@@ -82,4 +82,7 @@ def register(application: BotApplication, services: BotServices) -> None:
     """
     feature = services.features.add(MovieNight(application, services))
     feature.add_handlers(application)
+    services.metrics.track(
+        "open_movie_nights", "Movie nights not closed yet", feature.store.count_open
+    )
     services.group_commands.extend(COMMANDS)  # movie nights are for groups: shown there

@@ -96,6 +96,13 @@ class NightRecords:
         night = self.from_row(rows[0]) if rows else None
         return night if night is not None and night.is_open else None
 
+    def count_open(self) -> int:
+        """Open nights (gathering, voting or closing) in every chat: for the metrics."""
+        rows = self.database.read(
+            "SELECT COUNT(*) FROM nights WHERE state IN ('gathering','voting','closing')"
+        )
+        return int(rows[0][0])
+
     def latest(self, chat_id: int) -> Night | None:
         """The chat's most recent movie night, open or not."""
         rows = self.database.read(

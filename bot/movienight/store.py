@@ -42,6 +42,7 @@ class MovieNightStore:
         self.open_night = nights.open_night
         self.night = nights.night
         self.current = nights.current
+        self.count_open = nights.count_open
         self.latest = nights.latest
         self.by_poll = nights.by_poll
         self.unfinished = nights.unfinished

@@ -100,6 +100,11 @@ def register(application: BotApplication, services: BotServices) -> None:
     here stops the update, so no later group answers it a second time.
     """
     feature = services.features.add(Profiles())
+    services.metrics.track(
+        "import_queue_length",
+        "Rating imports queued and not yet reported",
+        lambda: len(services.profiles.queued_imports()),
+    )
     group = HandlerGroup.PROFILES
     for name, callback in (
         ("rate", feature.rating.cmd_rate),
