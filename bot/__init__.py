@@ -13,6 +13,7 @@ share moves to a shared module. ``app`` wires the features together and ``main``
 # nothing else of the bot).
 SHARED_MODULES = (
     "breaker",  # pausing a plugin that keeps failing
+    "card",  # the movie card before the albums: facts, trailer, where to watch
     "context",  # BotContext: the handlers' context, with typed services
     "deeplinks",  # t.me/<bot>?start=<payload> links, dispatched by /start
     "handler_groups",  # HandlerGroup: every handler group, in order
@@ -31,4 +32,5 @@ SHARED_MODULES = (
     "settings",  # SettingsStore: k and plugins per chat
     "stopping",  # stop_after: a handler that answered stops later groups
     "updates",  # the message, chat or query of an update, typed without None
+    "watchlater",  # the "watch later" button under a movie and its callback data
 )

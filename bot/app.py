@@ -40,6 +40,7 @@ from . import (
     profiles,
     stats,
     titles,
+    watchlist,
 )
 from .context import BotApplication, context_types
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
@@ -58,6 +59,7 @@ FEATURES: tuple[Callable[[BotApplication, BotServices], None], ...] = (
     chat_settings.register,
     movienight.register,
     profiles.register,
+    watchlist.register,
     inline.register,
     photo.register,
     stats.register,

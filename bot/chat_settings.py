@@ -1,4 +1,6 @@
-"""/settings and its buttons: posters per album and which recommenders answer in a chat.
+"""/settings and its buttons: posters per album, which recommenders answer, the chat's
+language and region, its streaming services ("our services", chosen from TMDB's list for the
+region, paged) and whether movie nights keep to them.
 
 The choices live in the shared :class:`~reelpick.bot.settings.SettingsStore`, which every
 answer reads. Only the chat's admins change a group's settings
@@ -8,6 +10,7 @@ person who asked or pressed.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -19,19 +22,23 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from reelpick.redact import redact
 
+from .card import chat_region
 from .context import BotApplication, BotContext
 from .handler_groups import HandlerGroup
-from .i18n import N_, Translator, translator_for
+from .i18n import N_, Translator, translator_for, use_chat_languages
 from .permissions import is_chat_admin
 from .replies import STALE
 from .services import BotServices
-from .settings import K_CHOICES, MAX_K
+from .settings import K_CHOICES, LANGUAGE_CHOICES, MAX_K, REGION
 from .stopping import stop_after
 from .updates import chat_of, message_of, query_of
 
 log = logging.getLogger(__name__)
 
-SETTINGS_DATA = re.compile(r"set:(k|p):([0-9]{1,2}|[a-z0-9][a-z0-9_-]{0,40})")
+SETTINGS_DATA = re.compile(r"set:(k|p|l|r|s|t|n|v):([0-9]{1,3}|[a-z0-9][a-z0-9_-]{0,40})")
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
+REGION_CHOICES = ("US", "GB", "DE", "AT", "CH", "FR")  # buttons; /settings region XX for others
+SERVICES_PAGE = 8
 ADMINS_ONLY = N_("Only the group's admins can change settings.")
 # (command, description): the description is a message id, translated per language at startup.
 COMMANDS = [("settings", N_("Posters per album and recommenders for this chat"))]
@@ -44,6 +51,7 @@ def register(application: BotApplication, services: BotServices) -> None:
         CallbackQueryHandler(stop_after(settings_button), pattern=r"^set:"), HandlerGroup.DEFAULT
     )
     services.commands.extend(COMMANDS)
+    use_chat_languages(services.settings.language)
 
 
 async def settings_command(update: Update, context: BotContext) -> None:
@@ -67,6 +75,13 @@ async def settings_command(update: Update, context: BotContext) -> None:
         elif key == "plugins" and values and all(v in available for v in values):
             s.settings.set_plugins(chat_id, [p for p in available if p in values])
             note = _("Recommenders updated.")
+        elif key == "language" and len(values) == 1 and values[0] in (*LANGUAGE_CHOICES, "auto"):
+            s.settings.set_language(chat_id, None if values[0] == "auto" else values[0])
+            _ = translator_for(update)
+            note = _("Language saved.")
+        elif key == "region" and len(values) == 1 and REGION.fullmatch(values[0].upper()):
+            s.settings.set_region(chat_id, values[0].upper())
+            note = _("Region: {region}.", region=values[0].upper())
         else:
             note = _(
                 "I did not understand that. Use /settings k N (1-{max_k}) or "
@@ -74,7 +89,10 @@ async def settings_command(update: Update, context: BotContext) -> None:
                 max_k=MAX_K,
                 names=", ".join(available),
             )
-    text, markup = settings_view(s, chat_id, _)
+            note += " " + _(
+                "Also /settings language en|de|auto or /settings region CC (such as DE)."
+            )
+    text, markup = settings_view(s, chat_id, _, _region_for(update, s, chat_id))
     await message_of(update).reply_html(
         (html.escape(note) + "\n\n" if note else "") + text, reply_markup=markup
     )
@@ -105,11 +123,26 @@ async def settings_button(update: Update, context: BotContext) -> None:
             return
         s.settings.set_plugins(chat_id, [p for p in available if p in plugins])
         await query.answer(_("Saved"))
+    elif what == "l" and value in (*LANGUAGE_CHOICES, "auto"):
+        s.settings.set_language(chat_id, None if value == "auto" else value)
+        _ = translator_for(update)
+        await query.answer(_("Language saved."))
+    elif what == "r" and value.upper() in REGION_CHOICES:
+        s.settings.set_region(chat_id, value.upper())
+        await query.answer(_("Region: {region}.", region=value.upper()))
+    elif what in ("s", "t") and value.isascii() and value.isdigit():
+        await _services_button(update, context, chat_id, what, int(value), _)
+        return
+    elif what == "n" and value in ("on", "off"):
+        s.settings.set_night_services(chat_id, value == "on")
+        await query.answer(_("Saved"))
+    elif what == "v" and value == "0":
+        await query.answer()
     else:
         await query.answer(_(STALE))
         return
     # The view is the group's, shown in the language of whoever pressed last.
-    text, markup = settings_view(s, chat_id, _)
+    text, markup = settings_view(s, chat_id, _, _region_for(update, s, chat_id))
     try:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except TelegramError as exc:  # unchanged (pressed twice) or gone: the answer was given
@@ -128,7 +161,13 @@ async def _may_change_settings(update: Update, context: BotContext) -> bool:
     )
 
 
-def settings_view(s: BotServices, chat_id: int, _: Translator) -> tuple[str, InlineKeyboardMarkup]:
+def _region_for(update: Update, s: BotServices, chat_id: int) -> str:
+    return chat_region(s, chat_id, update.effective_user)
+
+
+def settings_view(
+    s: BotServices, chat_id: int, _: Translator, region: str = "US"
+) -> tuple[str, InlineKeyboardMarkup]:
     """The settings message (HTML) and its buttons; plugin labels are names, not translated."""
     registry = s.reelpick.registry
     current = s.settings.get(chat_id, registry.enabled())
@@ -138,6 +177,15 @@ def settings_view(s: BotServices, chat_id: int, _: Translator) -> tuple[str, Inl
         k=current.k,
         labels=html.escape(", ".join(labels)),
     )
+    language = LANGUAGE_NAMES[current.language] if current.language else _("each person's own")
+    text += "\n" + _(
+        "Language: {language}\nRegion: {region}\nOur services: {services}",
+        language=language,
+        region=region,
+        services=html.escape(", ".join(current.services)) if current.services else _("none"),
+    )
+    if current.night_services:
+        text += "\n" + _("Movie nights offer only movies on our services.")
     k_row = [
         InlineKeyboardButton(f"• {k} •" if k == current.k else str(k), callback_data=f"set:k:{k}")
         for k in K_CHOICES
@@ -151,4 +199,85 @@ def settings_view(s: BotServices, chat_id: int, _: Translator) -> tuple[str, Inl
         ]
         for name in registry.enabled()
     ]
-    return text, InlineKeyboardMarkup([k_row, *plugin_rows])
+    language_row = [
+        InlineKeyboardButton(
+            ("• " if current.language == code else "") + name, callback_data=f"set:l:{code}"
+        )
+        for code, name in LANGUAGE_NAMES.items()
+    ] + [
+        InlineKeyboardButton(
+            ("• " if current.language is None else "") + _("Auto"), callback_data="set:l:auto"
+        )
+    ]
+    region_row = [
+        InlineKeyboardButton(
+            f"• {code} •" if code == region else code, callback_data=f"set:r:{code.lower()}"
+        )
+        for code in REGION_CHOICES
+    ]
+    night = "off" if current.night_services else "on"
+    extra = [
+        [InlineKeyboardButton(_("📺 Our services…"), callback_data="set:s:0")],
+        [
+            InlineKeyboardButton(
+                ("✅ " if current.night_services else "⬜ ") + _("Movie nights: only our services"),
+                callback_data=f"set:n:{night}",
+            )
+        ],
+    ]
+    return text, InlineKeyboardMarkup([k_row, *plugin_rows, language_row, region_row, *extra])
+
+
+async def _services_button(
+    update: Update, context: BotContext, chat_id: int, what: str, number: int, _: Translator
+) -> None:
+    """``set:s:<page>`` shows a page of the region's services; ``set:t:<index>`` toggles one
+    (an index past TMDB's current list is out of date)."""
+    query = query_of(update)
+    s = context.services
+    region = _region_for(update, s, chat_id)
+    names = await asyncio.to_thread(s.reelpick.providers, region)
+    if not names:
+        await query.answer(_("Choosing services needs TMDB (a TMDB_API_KEY)."), show_alert=True)
+        return
+    current = set(s.settings.get(chat_id, []).services)
+    if what == "t":
+        if number >= len(names):
+            await query.answer(_(STALE))
+            return
+        current ^= {names[number]}
+        s.settings.set_services(chat_id, [n for n in names if n in current])
+        await query.answer(_("Saved"))
+        page = number // SERVICES_PAGE
+    else:
+        await query.answer()
+        page = number
+    pages = max(1, (len(names) + SERVICES_PAGE - 1) // SERVICES_PAGE)
+    page = max(0, min(page, pages - 1))
+    first = page * SERVICES_PAGE
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✅ " if name in current else "⬜ ") + name[:50], callback_data=f"set:t:{i}"
+            )
+        ]
+        for i, name in enumerate(names[first : first + SERVICES_PAGE], start=first)
+    ]
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀", callback_data=f"set:s:{page - 1}"))
+    nav.append(InlineKeyboardButton(_("Back"), callback_data="set:v:0"))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("▶", callback_data=f"set:s:{page + 1}"))
+    text = _(
+        "<b>Our services</b> in {region} (page {page} of {pages}): tap to choose.",
+        region=region,
+        page=page + 1,
+        pages=pages,
+    )
+    try:
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup([*rows, nav])
+        )
+    except TelegramError as exc:
+        log.info("services view not updated: %s", redact(exc))

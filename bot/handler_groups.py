@@ -12,7 +12,8 @@ from enum import IntEnum
 
 class HandlerGroup(IntEnum):
     GUARD = -100  # per-chat and per-person limits, for every update with a chat
-    OPERATIONS = -3  # the owner's /stats; stops the update
+    OPERATIONS = -4  # the owner's /stats; stops the update
+    WATCHLIST = -3  # watchlist files sent as documents, before rating imports see them
     PROFILES = -2  # /rate, /forme, /myratings, /forget, CSV uploads; each stops the update
     MOVIENIGHT = -1  # movie-night commands, buttons and poll answers; each stops the update
     DEFAULT = 0  # titles, settings, inline, photo buttons; one handler per update

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,26 @@ def translator(language: str | None) -> Translator:
     return Translator(language_of(language))
 
 
+# The language a chat chose in /settings (chat id -> "de", or None: each person's own);
+# set by the settings feature while a bot runs.
+_chat_language: Callable[[int], str | None] | None = None
+
+
+def use_chat_languages(lookup: Callable[[int], str | None] | None) -> None:
+    """Make :func:`translator_for` honour each chat's chosen language (None: stop)."""
+    global _chat_language
+    _chat_language = lookup
+
+
 def translator_for(update: object) -> Translator:
-    """The translator for whoever sent ``update`` (an Update, a User, or None)."""
+    """The translator for whoever sent ``update`` (an Update, a User, or None): the chat's
+    language when one was chosen in /settings (a User: their private chat's), else the
+    person's Telegram language."""
     user = getattr(update, "effective_user", update)
+    if _chat_language is not None:
+        chat = getattr(update, "effective_chat", None)
+        chat_id = getattr(chat, "id", None) if chat is not None else getattr(user, "id", None)
+        chosen = _chat_language(chat_id) if isinstance(chat_id, int) else None
+        if chosen:
+            return translator(chosen)
     return translator(getattr(user, "language_code", None))

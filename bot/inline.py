@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import (
+    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InlineQueryResultCachedPhoto,
     InlineQueryResultsButton,
@@ -60,6 +61,7 @@ from .media import CAPTION_LIMIT, visible_length
 from .resolve import clean_title, did_you_mean
 from .services import BotServices
 from .updates import inline_query_of
+from .watchlater import watch_later_button
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +225,8 @@ def _result(
 ) -> InlineQueryResultCachedPhoto | InlineQueryResultArticle:
     result_id = f"movie-{card.movie_id}"  # unique within an answer, far below 64 bytes
     file_id = s.sender.file_id(context.bot, card.poster) if card.poster is not None else None
+    # "Watch later" adds to the list of whoever presses it, wherever the result was posted.
+    markup = InlineKeyboardMarkup([[watch_later_button(card.movie_id, _)]])
     if file_id:
         return InlineQueryResultCachedPhoto(
             result_id,
@@ -231,6 +235,7 @@ def _result(
             description=card.description(),
             caption=card.text(_),
             parse_mode=ParseMode.HTML,
+            reply_markup=markup,
         )
     return InlineQueryResultArticle(
         result_id,
@@ -242,6 +247,7 @@ def _result(
         ),
         description=card.description(),
         thumbnail_url=card.thumbnail_url,
+        reply_markup=markup,
     )
 
 

@@ -97,12 +97,19 @@ def visible_length(html_text: str) -> int:
 
 
 def album_caption(
-    heading: str, lines: Sequence[str], numbered: bool = True, limit: int = CAPTION_LIMIT
+    heading: str,
+    lines: Sequence[str],
+    numbered: bool = True,
+    limit: int = CAPTION_LIMIT,
+    links: Sequence[str] | None = None,
 ) -> str:
-    """``heading`` (HTML) then one escaped line per title, cut to fit Telegram's caption limit."""
+    """``heading`` (HTML) then one escaped line per title, cut to fit Telegram's caption limit.
+    ``links`` (one URL per line, such as a "watch later" deep link) puts a 🔖 link first."""
     caption = heading
     for rank, line in enumerate(lines, 1):
         entry = f"\n{rank}. {html.escape(line)}" if numbered else f"\n{html.escape(line)}"
+        if links is not None and rank <= len(links):
+            entry = f'\n<a href="{html.escape(links[rank - 1])}">🔖</a> ' + entry[1:]
         if visible_length(caption + entry) > limit - 2:
             caption += "\n…"
             break

@@ -13,21 +13,22 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot, ReplyParameters, User
-from telegram.constants import ParseMode
+from telegram import Bot, User
 from telegram.error import TelegramError
 
 from reelpick.posters import Poster
 from reelpick.redact import redact
 from reelpick.types import PluginAnswer
 
+from .card import chat_region, send_card
 from .context import BotContext
-from .i18n import Translator, translator_for
-from .media import NO_PREVIEW, ChatAction, album_caption, movie_header
+from .i18n import Translator, translator, translator_for
+from .media import ChatAction, album_caption
 from .rating_buttons import rating_markup  # under a single movie's header, private chats only
 from .replies import BUSY
 from .scheduling import QUEUE_FULL
 from .services import BotServices
+from .watchlater import with_watch_later
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,9 @@ async def _answer(
     reply_to: int | None,
     user: User | None,
 ) -> None:
-    _ = translator_for(user)
     s = context.services
+    chosen_language = s.settings.language(chat_id)  # the chat's choice in /settings, if any
+    _ = translator(chosen_language) if chosen_language else translator_for(user)
     bot = context.bot
     if not s.heavy_work_allowed(chat_id):
         log.info("chat %s: the bot-wide answer budget is spent for it; told busy", chat_id)
@@ -108,15 +110,15 @@ async def _answer(
             )
             return
         try:
-            await bot.send_message(
+            await send_card(
+                s,
+                bot,
                 chat_id,
-                movie_header(app.dataset, movie_id, _),
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
-                if reply_to
-                else None,
-                reply_markup=rating_markup(chat_id, user, movie_id),
+                movie_id,
+                _,
+                region=chat_region(s, chat_id, user),
+                reply_to=reply_to,
+                markup=with_watch_later(rating_markup(chat_id, user, movie_id), movie_id, _),
             )
             for name in chosen.plugins:
                 answer, posters = await prepared[name]
@@ -160,6 +162,10 @@ async def _send_answer(
             title=html.escape(s.label(movie_id)),
         ),
         [s.label(m) for m in ids],
+        # 🔖 per title: t.me/<bot>?start=wl_<id> puts it on the tapper's watchlist.
+        links=[s.deep_links.link(bot.username, "wl", str(m)) for m in ids]
+        if bot.username
+        else None,
     )
     try:
         await s.sender.send(bot, chat_id, ids, caption, posters=posters)

@@ -17,6 +17,7 @@ Buttons carry ``"<action>:<movie_id>"`` (``action`` defaults to "pick"); read th
 from __future__ import annotations
 
 import html
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -26,9 +27,13 @@ from rapidfuzz import fuzz, process
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from reelpick.app import Reelpick
+from reelpick.catalogue import Candidate as OnlineCandidate
 from reelpick.data.search import MAX_QUERY, Candidate, normalise
+from reelpick.errors import ReelpickError
 
 from .i18n import Translator, translator
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 10_000
 BUTTON_TEXT = 60
@@ -55,6 +60,7 @@ class TitleKind(StrEnum):
     AMBIGUOUS = "ambiguous"  # several candidates to choose from
     NONE = "none"  # no movie; "did you mean" suggestions, perhaps
     INVALID = "invalid"  # not a title at all (empty, only emoji, too long)
+    ONLINE = "online"  # TMDB's candidates match better than any local title: choose one
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Resolution:
     movie_id: int | None = None
     candidates: tuple[Candidate, ...] = ()  # choices (ambiguous) or suggestions (none)
     problem: str = ""  # what to tell the person when kind is "invalid"
+    online: tuple[OnlineCandidate, ...] = ()  # TMDB's candidates (buttons ``tmdb:<id>``)
 
 
 def clean_title(text: str | None, translate: Translator = ENGLISH) -> tuple[str, str]:
@@ -104,6 +111,42 @@ def resolve_title(
     return Resolution(title, TitleKind.NONE, candidates=tuple(did_you_mean(app, title, limit)))
 
 
+def resolve_online(
+    app: Reelpick,
+    text: str | None,
+    limit: int = 5,
+    *,
+    translate: Translator = ENGLISH,
+    language: str | None = None,
+) -> Resolution:
+    """:func:`resolve_title` over the dataset and the catalogue, asking TMDB when no local
+    title is a sure match (:meth:`Reelpick.lookup`): a clearly better TMDB movie is added to
+    the catalogue and answered at once; otherwise TMDB's candidates come with the local ones.
+    Without TMDB (or when it fails) exactly :func:`resolve_title`. Runs TMDB round trips:
+    call it on a worker thread."""
+    title, problem = clean_title(text, translate)
+    if problem or not app.tmdb_available:
+        return resolve_title(app, text, limit, translate=translate)
+    try:
+        found = app.lookup(title, language=language)
+        best = found.online_best
+        movie_id = found.movie_id
+        if movie_id is None and best is not None:
+            movie_id = app.add_from_tmdb(best.tmdb_id)
+    except ReelpickError as exc:
+        log.warning("TMDB lookup of a title failed: %s", exc)
+        return resolve_title(app, text, limit, translate=translate)
+    if movie_id is not None:
+        return Resolution(title, TitleKind.MATCH, movie_id=movie_id)
+    local, online = tuple(found.local.candidates[:limit]), tuple(found.online[:limit])
+    if found.prefer_online or (online and not local):
+        return Resolution(title, TitleKind.ONLINE, candidates=local, online=online)
+    if local:
+        return Resolution(title, TitleKind.AMBIGUOUS, candidates=local, online=online)
+    suggestions = tuple(did_you_mean(app, title, limit))
+    return Resolution(title, TitleKind.NONE, candidates=suggestions, online=online)
+
+
 def did_you_mean(app: Reelpick, query: str, limit: int = 5) -> list[Candidate]:
     """Looser matches than the search's cut-off, best and most rated first (may be empty)."""
     key = normalise(query)
@@ -136,14 +179,36 @@ def _names(app: Reelpick) -> tuple[list[str], list[int]]:
 
 
 def choice_keyboard(
-    candidates: list[Candidate] | tuple[Candidate, ...], action: str = "pick"
+    candidates: list[Candidate] | tuple[Candidate, ...],
+    action: str = "pick",
+    online: tuple[OnlineCandidate, ...] = (),
+    online_first: bool = False,
 ) -> InlineKeyboardMarkup:
-    """One button per candidate (title + year), carrying ``"<action>:<movie_id>"``."""
-    rows = [
-        [InlineKeyboardButton(_short(c.label), callback_data=f"{action}:{c.movie_id}")]
-        for c in candidates
+    """One button per candidate (title + year), carrying ``"<action>:<movie_id>"``; TMDB's
+    ``online`` candidates carry ``"tmdb:<tmdb id>"`` (``pick`` when already stored), after
+    the local ones or (``online_first``) before them; a movie is offered once."""
+    local = [(c.label, f"{action}:{c.movie_id}", c.movie_id) for c in candidates]
+    remote = [
+        (
+            "🌐 " + c.label,
+            f"{action}:{c.movie_id}" if c.movie_id else f"tmdb:{c.tmdb_id}",
+            c.movie_id,
+        )
+        for c in online
     ]
+    rows, seen = [], set()
+    for label, data, movie_id in (remote + local) if online_first else (local + remote):
+        if movie_id is not None and movie_id in seen:
+            continue
+        seen.add(movie_id)
+        rows.append([InlineKeyboardButton(_short(label), callback_data=data)])
     return InlineKeyboardMarkup(rows)
+
+
+def parse_online_choice(data: str | None) -> int | None:
+    """The TMDB id of an online candidate's button, or None if it is not one."""
+    match = re.fullmatch(r"tmdb:([1-9][0-9]{0,9})", data or "")
+    return int(match.group(1)) if match else None
 
 
 def parse_choice(data: str | None, action: str = "pick") -> int | None:
@@ -156,9 +221,9 @@ def question_text(found: Resolution, translate: Translator = ENGLISH) -> str:
     """The HTML question above the buttons of an ambiguous or unmatched title."""
     _ = translate
     shown = html.escape(found.query[:80])
-    if found.kind == TitleKind.AMBIGUOUS:
+    if found.kind in (TitleKind.AMBIGUOUS, TitleKind.ONLINE):
         return _("Which “{title}” do you mean?", title=shown)
-    if found.candidates:
+    if found.candidates or found.online:
         return _("I found no movie called “{title}”. Did you mean one of these?", title=shown)
     return _(
         "I found no movie called “{title}”. Check the spelling, or try {examples}.",

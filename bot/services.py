@@ -23,13 +23,16 @@ import diskcache
 
 from reelpick.app import Reelpick
 from reelpick.config import Config
+from reelpick.errors import ReelpickError
 from reelpick.posters import PosterStore
 from reelpick.profiles import ProfileStore
-from reelpick.state import CHAT_SETTINGS_FILE, hold_bot_lock, prepare_state
+from reelpick.state import CHAT_SETTINGS_FILE, WATCHLIST_FILE, hold_bot_lock, prepare_state
 from reelpick.types import PluginAnswer
+from reelpick.watchlist import WatchlistStore
 
 from .breaker import PluginBreaker
 from .deeplinks import DeepLinks
+from .i18n import use_chat_languages
 from .limits import ChatLimiter
 from .media import PosterSender
 from .metrics import BotMetrics
@@ -92,6 +95,7 @@ class BotServices:
     ``.match`` runs title matching on its own threads;
     ``.commands`` collects every feature's (command, description) for setMyCommands;
     ``.profiles`` is the :class:`~reelpick.profiles.ProfileStore` of people's ratings;
+    ``.watchlist`` the :class:`~reelpick.watchlist.WatchlistStore` of their watchlists;
     ``.features`` holds each feature's own state (:class:`FeatureStates`);
     ``.metrics`` the bot's Prometheus metrics (:class:`~reelpick.bot.metrics.BotMetrics`),
     where features track their gauges.
@@ -155,6 +159,8 @@ class BotServices:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # People's ratings (/rate, /forme; bot/profiles): SQLite in the state folder.
         self.profiles = ProfileStore(section.profiles_db)
+        # Movies people want to see later (the watchlist feature, /forget, /export, nights).
+        self.watchlist = WatchlistStore(state.dir / WATCHLIST_FILE)
 
     async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
         """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds.
@@ -210,7 +216,17 @@ class BotServices:
                 dataset,
                 {int(m): dataset.label(int(m)) for m in dataset.movies.index},
             )
-        return labels[1][int(movie_id)]
+        found = labels[1].get(int(movie_id))
+        # A catalogue movie (beyond the dataset); DataError for an id that is neither.
+        return found if found is not None else self.reelpick.movie_title(int(movie_id))
+
+    def knows(self, movie_id: int) -> bool:
+        """Whether ``movie_id`` is a dataset or catalogue movie (button data may be forged)."""
+        try:
+            self.label(movie_id)
+        except (KeyError, ValueError, ReelpickError):
+            return False
+        return True
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
         """A lock per chat, so one chat's albums never interleave."""
@@ -234,6 +250,8 @@ class BotServices:
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
         self.title_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()
+        self.watchlist.close()
+        use_chat_languages(None)
         self.settings.close()
         self.sender.store.close()
         self.cache.close()

@@ -19,6 +19,7 @@ from telegram.constants import MessageEntityType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from reelpick.errors import ReelpickError
 from reelpick.posters.tmdb import TMDB_ATTRIBUTION  # the exact wording TMDB asks for
 from reelpick.redact import redact
 
@@ -33,8 +34,9 @@ from .resolve import (
     TitleKind,
     choice_keyboard,
     parse_choice,
+    parse_online_choice,
     question_text,
-    resolve_title,
+    resolve_online,
 )
 from .scheduling import sender_key
 from .services import BotServices
@@ -62,6 +64,9 @@ def register(application: BotApplication, services: BotServices) -> None:
         application.add_handler(CommandHandler(name, callback), HandlerGroup.DEFAULT)
     application.add_handler(
         CallbackQueryHandler(stop_after(pick_button), pattern=r"^pick:"), HandlerGroup.DEFAULT
+    )
+    application.add_handler(
+        CallbackQueryHandler(stop_after(online_button), pattern=r"^tmdb:"), HandlerGroup.DEFAULT
     )
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     application.add_handler(
@@ -213,7 +218,7 @@ async def pick_button(update: Update, context: BotContext) -> None:
     query = query_of(update)
     s = context.services
     movie_id = parse_choice(query.data)
-    if query.message is None or movie_id is None or movie_id not in s.reelpick.dataset:
+    if query.message is None or movie_id is None or not s.knows(movie_id):
         await query.answer(_(STALE))  # no chat to answer in (inline message), or not our data
         return
     await query.answer()
@@ -229,6 +234,38 @@ async def pick_button(update: Update, context: BotContext) -> None:
     reply_to = query.message.message_id if query.message is not None else None
     await answer_movie(
         context, chat_of(update).id, movie_id, reply_to=reply_to, user=query.from_user
+    )
+
+
+async def online_button(update: Update, context: BotContext) -> None:
+    """A TMDB candidate's button: the movie joins the catalogue (no refit), then is answered."""
+    _ = translator_for(update)
+    query = query_of(update)
+    s = context.services
+    tmdb_id = parse_online_choice(query.data)
+    if query.message is None or tmdb_id is None or not s.reelpick.tmdb_available:
+        await query.answer(_(STALE))
+        return
+    try:
+        movie_id = await s.match(s.reelpick.add_from_tmdb, tmdb_id)
+    except ReelpickError as exc:  # unknown to TMDB (forged), or TMDB is down
+        log.info("TMDB candidate %s not added: %s", tmdb_id, redact(exc))
+        await query.answer(_(STALE))
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(
+            _("You picked <b>{title}</b>.", title=html.escape(s.label(movie_id))),
+            parse_mode=ParseMode.HTML,
+        )
+    except TelegramError as exc:
+        log.info("could not edit the question: %s", redact(exc))
+    await answer_movie(
+        context,
+        chat_of(update).id,
+        movie_id,
+        reply_to=query.message.message_id,
+        user=query.from_user,
     )
 
 
@@ -250,7 +287,7 @@ async def _match_and_answer(update: Update, context: BotContext, text: str) -> N
     _ = translator_for(update)
     s = context.services
     message = message_of(update)
-    found = await s.match(resolve_title, s.reelpick, text, translate=_)
+    found = await s.match(resolve_online, s.reelpick, text, translate=_, language=_.language)
     if found.kind == TitleKind.INVALID:
         await message.reply_text(found.problem)
     elif found.kind == TitleKind.MATCH and found.movie_id is not None:
@@ -263,5 +300,13 @@ async def _match_and_answer(update: Update, context: BotContext, text: str) -> N
             person=sender_key(update),
         )
     else:
-        markup = choice_keyboard(found.candidates) if found.candidates else None
+        markup = (
+            choice_keyboard(
+                found.candidates,
+                online=found.online,
+                online_first=found.kind == TitleKind.ONLINE,
+            )
+            if found.candidates or found.online
+            else None
+        )
         await message.reply_html(question_text(found, _), reply_markup=markup)

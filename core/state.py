@@ -1,6 +1,6 @@
 """People's data: which files hold it, keeping it out of the cache, and the bot's lock.
 
-Profiles, movie nights and chat settings are SQLite files in the state folder (``[state]
+Profiles, movie nights, chat settings and watchlists are SQLite files in the state folder (``[state]
 dir``, on Linux ``$XDG_STATE_HOME/reelpick``), never in the cache folder, which is safe to
 delete. An installation that kept them under the cache folder has them moved on first
 start (:func:`prepare_state`): each file is copied with SQLite's backup API (so what its
@@ -36,6 +36,7 @@ except ImportError:  # Windows: no advisory locks; restore documents "stop the b
 log = logging.getLogger(__name__)
 
 CHAT_SETTINGS_FILE = "chat-settings.sqlite3"
+WATCHLIST_FILE = "watchlist.sqlite3"
 LOCK_FILE = "bot.lock"
 # Files SQLite keeps beside a database: its write-ahead log, shared memory, rollback journal.
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -58,6 +59,7 @@ def people_stores(settings: Settings) -> list[PeopleStore]:
         PeopleStore("profiles", settings.bot.profiles_db, cache / "profiles.sqlite3"),
         PeopleStore("movienight", settings.movienight.db, cache / "movienight.sqlite3"),
         PeopleStore("chat-settings", settings.state.dir / CHAT_SETTINGS_FILE, None),
+        PeopleStore("watchlist", settings.state.dir / WATCHLIST_FILE, None),
     ]
 
 

@@ -29,6 +29,7 @@ from ..services import BotServices
 from .catalogue import Catalogue
 from .schema import Night
 from .store import MovieNightStore
+from .streaming import STRONG_MAX, Streaming
 from .texts import OPTION_MAX_CHARS, esc, shorten
 
 NAMES_SHOWN = 2  # "for Ann, Bob +1"
@@ -51,6 +52,7 @@ class Ballot:
         self.store = store
         self.settings = settings
         self.catalogue = catalogue
+        self.streaming = Streaming(services)
 
     # -- the recommender's part: the one place each flow is asked for ----------------------
     def member_picks(self, profile: Profile, exclude: set[int], depth: int) -> list[int]:
@@ -104,10 +106,23 @@ class Ballot:
         rated = [m for m in members if profiles[m.user_id].ratings]
         limit = self.settings.max_options
         fused = await self.candidates(seeds, exclude | set(seeds), settings.depth) if seeds else []
+        # Movies on several members' watchlists lead, and the chat's services may narrow.
+        strong = self.streaming.shared_watchlist([m.user_id for m in members], exclude)
+        strong = strong[:STRONG_MAX]
+        keep = await asyncio.to_thread(
+            self.streaming.keep_streaming,
+            night.chat_id,
+            [m for m, _n in strong] + [f.movie_id for f in fused],
+        )
+        on_lists = dict(strong)
+        top = max((f.score for f in fused), default=1.0)
+        scores = {f.movie_id: f.score for f in fused} | {m: top + n for m, n in strong}
         if not rated:
+            chosen = keep[:limit]
+            self._notes = await asyncio.to_thread(self.streaming.notes, night.chat_id, chosen)
             options: list[BallotOption] = [
-                (f.movie_id, f.score, self._option_text(i, f.movie_id), None)
-                for i, f in enumerate(fused[:limit], 1)
+                (m, scores[m], self._option_text(i, m), _lists(on_lists.get(m), _))
+                for i, m in enumerate(chosen, 1)
             ]
             lines = []
             if members:
@@ -125,19 +140,30 @@ class Ballot:
         )
         member_lists = {m.user_id: ranked for m, ranked in zip(rated, lists, strict=True)}
         prior = [f.movie_id for f in fused] or self.catalogue.popular(exclude, settings.depth)
+        prior = list(dict.fromkeys([m for m, _n in strong] + prior))
+        limited = bool(self.streaming.limited_to(night.chat_id))
         # The same function the evaluation scores (reelpick evaluate --task groups), so every
         # [groups] setting means here what it means there; the fairness rule included.
         picks = self.catalogue.app.group_picks(
             {m.user_id: profiles[m.user_id] for m in rated},
-            limit,
+            limit * 3 if limited else limit,  # room to keep only what streams on our services
             prior=prior,
             exclude=exclude,
             personal=member_lists,
         )
         names = {m.user_id: m.user_name for m in members}
+        whom = {p.movie_id: _for(p.members, names, _) for p in picks}
+        scores |= {p.movie_id: p.score for p in picks}
+        ids = [p.movie_id for p in picks]
+        missing = [m for m, _n in strong if m not in ids and m in keep]
+        if missing:  # strong candidates take the last places
+            ids = ids[: max(0, limit - len(missing))] + missing
+        ids = await asyncio.to_thread(self.streaming.keep_streaming, night.chat_id, ids)
+        ids = ids[:limit]
+        self._notes = await asyncio.to_thread(self.streaming.notes, night.chat_id, ids)
         options = [
-            (p.movie_id, p.score, self._option_text(i, p.movie_id), _for(p.members, names, _))
-            for i, p in enumerate(picks, 1)
+            (m, scores[m], self._option_text(i, m), whom.get(m) or _lists(on_lists.get(m), _))
+            for i, m in enumerate(ids, 1)
         ]
         served = ", ".join(esc(m.user_name) for m in rated)
         lines = [
@@ -157,8 +183,20 @@ class Ballot:
             )
         return options, lines
 
+    _notes: dict[int, str] = {}  # where each option streams, set just before the texts
+
     def _option_text(self, position: int, movie_id: int) -> str:
-        return shorten(f"{position}. {self.catalogue.label(movie_id)}", OPTION_MAX_CHARS)
+        note = self._notes.get(movie_id)
+        title = f"{position}. {self.catalogue.label(movie_id)}"
+        if not note:
+            return shorten(title, OPTION_MAX_CHARS)
+        note = " · 📺 " + note
+        return shorten(title, OPTION_MAX_CHARS - len(note)) + note
+
+
+def _lists(count: int | None, _: Translator) -> str | None:
+    """ "on 2 watchlists" for a strong candidate, else None."""
+    return _("on {count} watchlists", count=count) if count else None
 
 
 def _for(members: Sequence[Hashable], names: dict[int, str], _: Translator) -> str | None:

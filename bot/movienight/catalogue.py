@@ -7,6 +7,7 @@ rather than keeping the app it started with.
 from __future__ import annotations
 
 from reelpick.app import Reelpick
+from reelpick.errors import ReelpickError
 
 from ..services import BotServices
 
@@ -23,11 +24,16 @@ class Catalogue:
         """The current recommender (``/reload`` swaps it in the bot's services)."""
         return self._services.reelpick
 
+    @property
+    def services(self) -> BotServices:
+        return self._services
+
     def label(self, movie_id: int) -> str:
-        """``"Heat (1995)"``; ``"movie 123"`` for an id the catalogue no longer has."""
+        """``"Heat (1995)"`` (dataset and catalogue movies); ``"movie 123"`` for an id
+        neither has any more."""
         try:
-            return self.app.dataset.label(movie_id)
-        except KeyError:
+            return self._services.label(movie_id)
+        except (KeyError, ValueError, ReelpickError):
             return f"movie {movie_id}"
 
     def knows(self, movie_id: int) -> bool:

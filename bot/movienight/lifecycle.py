@@ -33,6 +33,7 @@ from .callbacks import random_button_data
 from .catalogue import Catalogue
 from .schema import Night, NightState, Option, StoreError
 from .store import MovieNightStore
+from .streaming import Streaming
 from .texts import (
     CAPTION_MAX_CHARS,
     OPTION_MAX_CHARS,
@@ -310,11 +311,14 @@ class NightLifecycle:
         counts = list(night.tally or [0] * len(options))
         winner = next(o for o in options if o.movie_id == night.winner)
         _best, tied = decide(options, counts)
+        streaming = Streaming(self.catalogue.services)
+        where = await asyncio.to_thread(streaming.winner_line, night.chat_id, winner.movie_id, _)
         caption = ""
         for width in (OPTION_MAX_CHARS, 60, 40, 25):
             caption = winner_text(
                 night, options, counts, winner, tied, self.catalogue.label, _, width
             )
+            caption += "\n" + where if where else ""
             if len(strip_tags(caption)) <= CAPTION_MAX_CHARS:
                 break
         sent = await self._send_poster(bot, night.chat_id, winner.movie_id, caption)

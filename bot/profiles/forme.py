@@ -111,8 +111,11 @@ class ForMe:
                 await bot.send_message(chat_id, _("No picks to fuse: no recommender answered."))
                 return
             dataset = s.reelpick.dataset
+            # Picks already on the person's watchlist are marked (a private chat: chat = person).
+            listed = await asyncio.to_thread(s.watchlist.movies, owner_of(chat_id))
             lines = [
                 s.label(r.movie_id)
+                + (" 🔖" if r.movie_id in listed else "")
                 + (f" — {reason}" if (reason := texts.because_text(dataset, r.because, _)) else "")
                 for r in fused
             ]

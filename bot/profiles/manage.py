@@ -77,20 +77,29 @@ class Manage:
             return
         s = context.services
         count = len(await asyncio.to_thread(s.profiles.entries, owner_of(user)))
-        if not count:
+        listed = await asyncio.to_thread(s.watchlist.count, owner_of(user))
+        if not count and not listed:
             forget_session(s, user.id)
             await message.reply_text(_("There is nothing to forget: you have no ratings."))
             return
         nonce = secrets.token_hex(8)
         s.cache.set(_nonce_key(user.id), nonce, expire=CONFIRM_SECONDS)
-        await message.reply_html(
+        question = (
             _.ngettext(
                 "Delete <b>your one</b> rating or mark? This cannot be undone.",
                 "Delete <b>all {count}</b> of your ratings and marks? This cannot be undone.",
                 count,
-            ),
-            reply_markup=texts.forget_keyboard(user.id, nonce, _),
+            )
+            if count
+            else ""
         )
+        if listed:
+            question += ("\n" if question else "") + _.ngettext(
+                "Your watchlist ({count} movie) goes too.",
+                "Your watchlist ({count} movies) goes too.",
+                listed,
+            )
+        await message.reply_html(question, reply_markup=texts.forget_keyboard(user.id, nonce, _))
 
     async def on_forget_button(self, update: Update, context: BotContext) -> None:
         _ = translator_for(update)
@@ -119,6 +128,7 @@ class Manage:
             return
         if press.confirmed:
             removed = await asyncio.to_thread(s.profiles.forget, owner_of(press.user_id))
+            unlisted = await asyncio.to_thread(s.watchlist.forget, owner_of(press.user_id))
             forget_session(s, press.user_id)
             log.info("user %s deleted their profile (%d entries)", press.user_id, removed)
             text = _.ngettext(
@@ -126,6 +136,12 @@ class Manage:
                 "Done: I deleted your {count} ratings and marks.",
                 removed,
             )
+            if unlisted:
+                text += " " + _.ngettext(
+                    "And your watchlist of {count} movie.",
+                    "And your watchlist of {count} movies.",
+                    unlisted,
+                )
         else:
             text = _("Kept: nothing was deleted.")
         await query.answer(text[:190])

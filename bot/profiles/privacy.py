@@ -14,6 +14,8 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from reelpick.profiles import export_letterboxd
+from reelpick.watchlist import EXPORT_NAME as WATCHLIST_EXPORT_NAME
+from reelpick.watchlist import app_names, export_watchlist
 
 from ..context import BotContext
 from ..i18n import N_, translator_for
@@ -33,6 +35,10 @@ I keep no messages and share nothing with anyone; picks are worked out on this s
 
 /export sends all your ratings and marks as a CSV file (Letterboxd can import it).
 /forget deletes all of them, your /rate session and any import, at once.""")
+WATCHLIST_POLICY = N_(
+    "Your watchlist (movies you marked to watch later or imported) is kept the same way: "
+    "/export includes it, /forget deletes it."
+)
 PRIVATE_EXPORT = N_(
     "Your ratings are personal, so I keep them to a private chat with you. "
     "Send /export to me there."
@@ -44,7 +50,9 @@ class Privacy:
 
     async def cmd_privacy(self, update: Update, context: BotContext) -> None:
         _ = translator_for(update)
-        await message_of(update).reply_html(_(POLICY, days=SESSION_SECONDS // 86400))
+        await message_of(update).reply_html(
+            _(POLICY, days=SESSION_SECONDS // 86400) + "\n\n" + _(WATCHLIST_POLICY)
+        )
 
     async def cmd_export(self, update: Update, context: BotContext) -> None:
         chat, user, message = chat_of(update), update.effective_user, message_of(update)
@@ -56,13 +64,26 @@ class Privacy:
             return
         s = context.services
         entries = await asyncio.to_thread(s.profiles.entries, owner_of(user))
-        if not entries:
+        listed = await asyncio.to_thread(s.watchlist.entries, owner_of(user))
+        if not entries and not listed:
             await message.reply_text(_(texts.NOTHING_RATED))
             return
-        document = await asyncio.to_thread(export_letterboxd, entries, s.reelpick.dataset)
-        await context.bot.send_document(
-            chat.id,
-            document,
-            filename=EXPORT_NAME,
-            caption=_.ngettext("{count} movie", "{count} movies", len(entries)),
-        )
+        if entries:
+            document = await asyncio.to_thread(export_letterboxd, entries, s.reelpick.dataset)
+            await context.bot.send_document(
+                chat.id,
+                document,
+                filename=EXPORT_NAME,
+                caption=_.ngettext("{count} movie", "{count} movies", len(entries)),
+            )
+        if listed:  # Letterboxd's watchlist.csv; it imports back into reelpick too
+            names = app_names(s.reelpick)  # dataset and catalogue movies
+            listing = await asyncio.to_thread(export_watchlist, listed, names)
+            await context.bot.send_document(
+                chat.id,
+                listing,
+                filename=WATCHLIST_EXPORT_NAME,
+                caption=_.ngettext(
+                    "Your watchlist: {count} movie", "Your watchlist: {count} movies", len(listed)
+                ),
+            )

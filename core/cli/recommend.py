@@ -17,8 +17,9 @@ from ..config import Config
 from ..errors import ReelpickError
 from ..profiles import FORMATS, ProfileStore, read_import
 from ..profiles.model import ParsedImport
-from ..state import prepare_state
+from ..state import WATCHLIST_FILE, prepare_state
 from ..types import Neighbour, PluginAnswer, Profile, Recommendation
+from ..watchlist import WatchlistStore, read_watchlist
 from .conventions import EXIT_USAGE, MAX_RECOMMEND_K, bounded_int
 from .fitting import fit_plugins, report_failures
 from .messages import number, plural
@@ -51,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--save", metavar="NAME", help="also keep the --ratings file as local profile NAME"
     )
     parser.add_argument(
+        "--watchlist",
+        metavar="FILE",
+        help="a Letterboxd or IMDb watchlist: its movies are marked 🔖 (kept with --save)",
+    )
+    parser.add_argument(
         "-k",
         type=bounded_int(1, MAX_RECOMMEND_K),
         default=10,
@@ -72,13 +78,14 @@ def cmd_recommend(config: Config, args: argparse.Namespace) -> int:
     # Read the profile before fitting, so that a bad file is refused at once.
     app = Reelpick.open(config, plugins=args.plugin, fit=False)
     profile, summary = read_profile(app, args)
+    listed = watchlisted(app, args)
     report_failures(fit_plugins(app, args.plugin, quiet=args.quiet))
     answers = app.recommend(profile, args.k, args.plugin)
     picks = app.picks(profile, args.k, answers=answers)
     if args.json:
-        print(json.dumps(recommend_json(app, summary, answers, picks), indent=2))
+        print(json.dumps(recommend_json(app, summary, answers, picks, listed), indent=2))
     else:
-        print(format_recommendations(app, profile, summary, answers, picks))
+        print(format_recommendations(app, profile, summary, answers, picks, listed))
     return 0
 
 
@@ -107,6 +114,28 @@ def read_profile(app: Reelpick, args: argparse.Namespace) -> tuple[Profile, Prof
             store.apply(owner, parsed)
             return store.profile(owner), summary
     return imported_profile(parsed), summary
+
+
+def watchlisted(app: Reelpick, args: argparse.Namespace) -> frozenset[int]:
+    """Movies on the watchlist: the --watchlist file (kept as NAME's with --save), else the
+    one stored for --profile NAME."""
+    name = args.save or args.profile
+    if args.watchlist:
+        try:
+            data = Path(args.watchlist).read_bytes()
+        except OSError as exc:
+            raise ReelpickError(f"{args.watchlist}: cannot read it ({exc.strerror})") from None
+        parsed = read_watchlist(data, app.dataset, filename=Path(args.watchlist).name)
+        if name:
+            prepare_state(app.config.settings)
+            with WatchlistStore(app.config.settings.state.dir / WATCHLIST_FILE) as store:
+                store.add_many(f"local:{name}", parsed.matched)
+        return frozenset(m for m, _ in parsed.matched)
+    if not name:
+        return frozenset()
+    prepare_state(app.config.settings)
+    with WatchlistStore(app.config.settings.state.dir / WATCHLIST_FILE) as store:
+        return frozenset(store.movies(f"local:{name}"))
 
 
 def user_profile(app: Reelpick, user_id: int) -> tuple[Profile, ProfileSummary]:
@@ -140,13 +169,16 @@ def local_store(config: Config) -> ProfileStore:
     return ProfileStore(config.settings.bot.profiles_db)
 
 
-def _results(app: Reelpick, found: Sequence[Neighbour]) -> list[dict[str, object]]:
+def _results(
+    app: Reelpick, found: Sequence[Neighbour], listed: frozenset[int] = frozenset()
+) -> list[dict[str, object]]:
     return [
         {
             "movie_id": n.movie_id,
             "label": app.dataset.label(n.movie_id),
             "score": round(n.score, 6),
             "because": list(getattr(n, "because", ())),
+            "on_watchlist": n.movie_id in listed,
         }
         for n in found
     ]
@@ -157,6 +189,7 @@ def recommend_json(
     summary: ProfileSummary,
     answers: list[PluginAnswer],
     picks: list[Recommendation],
+    listed: frozenset[int] = frozenset(),
 ) -> dict[str, object]:
     return {
         "profile": summary.to_json(),
@@ -166,11 +199,11 @@ def recommend_json(
                 "label": a.label,
                 "error": a.error,
                 "no_answer": a.no_answer,
-                "results": _results(app, a.neighbours),
+                "results": _results(app, a.neighbours, listed),
             }
             for a in answers
         ],
-        "picks": _results(app, picks),
+        "picks": _results(app, picks, listed),
     }
 
 
@@ -180,15 +213,18 @@ def format_recommendations(
     summary: ProfileSummary,
     answers: list[PluginAnswer],
     picks: list[Recommendation],
+    listed: frozenset[int] = frozenset(),
 ) -> str:
     size = plural(len(profile), "movie")
     lines = [f"Recommendations for a profile of {size}{_rows(summary)}:", ""]
     if not answers:
         lines += ["No enabled plugin recommends for a profile.", ""]
     for answer in answers:
-        lines += _block(app, answer.label, answer.neighbours, _shortfall(answer))
+        lines += _block(app, answer.label, answer.neighbours, _shortfall(answer), listed)
     if answers:
-        lines += _block(app, "Picks (all plugins together)", picks, "no plugin had picks")
+        lines += _block(app, "Picks (all plugins together)", picks, "no plugin had picks", listed)
+    if listed:
+        lines.append("🔖 on the watchlist")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -222,12 +258,21 @@ def _shortfall(answer: PluginAnswer) -> str:
     return f"{answer.label} found nothing to suggest"
 
 
-def _block(app: Reelpick, title: str, found: Sequence[Neighbour], shortfall: str) -> list[str]:
+def _block(
+    app: Reelpick,
+    title: str,
+    found: Sequence[Neighbour],
+    shortfall: str,
+    listed: frozenset[int] = frozenset(),
+) -> list[str]:
     lines = [f"[{title}]"]
     if not found:
         lines.append(f"  {shortfall}")
     for rank, n in enumerate(found, 1):
-        lines.append(f"  {rank:>2}. {fit_width(app.dataset.label(n.movie_id), 60)} {n.score:7.3f}")
+        mark = " 🔖" if n.movie_id in listed else ""
+        lines.append(
+            f"  {rank:>2}. {fit_width(app.dataset.label(n.movie_id), 60)} {n.score:7.3f}{mark}"
+        )
         because = getattr(n, "because", ())
         if because:
             names = ", ".join(str(app.dataset.movies.at[m, "name"]) for m in because)

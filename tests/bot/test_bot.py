@@ -61,8 +61,8 @@ async def test_title_gets_header_then_album_and_reuses_uploads(server, bot_confi
         caption = album.result[0]["caption"]  # as Telegram shows it, entities parsed
         lines = caption.split("\n")
         assert lines[0] == "cosine-CF · like Heat (1995)"
-        assert lines[1:] == [
-            f"{i}. {t}" for i, t in enumerate(expected_lines(reelpick_app, HEAT, 5), 1)
+        assert lines[1:] == [  # 🔖: a "watch later" link per title
+            f"🔖 {i}. {t}" for i, t in enumerate(expected_lines(reelpick_app, HEAT, 5), 1)
         ]
         assert all(m.startswith("attach://") for m in album_media(album))
         assert len(album.files) == 5

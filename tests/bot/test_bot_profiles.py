@@ -210,7 +210,9 @@ async def test_single_movie_answers_carry_rating_buttons_in_private_only(
             )
         )[0]
         labels = [t for t, _ in buttons(header.params)]
-        assert labels == ["★1", "★2", "★3", "★4", "★5", "Seen it", "Not interested"]
+        assert labels == ["★1", "★2", "★3", "★4", "★5", "Seen it", "Not interested"] + [
+            "🔖 Watch later"
+        ]
         query = server.push_callback(USER, header.result["message_id"], data_of(header, "★4"))
         assert "Heat (1995)" in (await answered(server, query))["text"]
         assert dict(store.profile(f"tg:{USER}").ratings) == {HEAT: 4.0}
@@ -224,7 +226,8 @@ async def test_single_movie_answers_carry_rating_buttons_in_private_only(
                 ]
             )
         )[0]
-        assert not buttons(group_header.params)
+        # No rating buttons in a group: only "watch later", for whoever presses it.
+        assert [label for label, _ in buttons(group_header.params)] == ["🔖 Watch later"]
 
 
 async def test_rate_in_a_group_points_to_the_private_chat(server, bot_config, profile_app):

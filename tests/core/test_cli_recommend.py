@@ -17,7 +17,7 @@ LETTERBOXD = (
     "2024-01-03,Toy Story,1995,https://boxd.it/c,1\n"
     "2024-01-04,No Such Film At All,2031,https://boxd.it/d,4\n"
 )
-KEYS = {"movie_id", "label", "score", "because"}
+KEYS = {"movie_id", "label", "score", "because", "on_watchlist"}
 
 
 @pytest.fixture
@@ -92,6 +92,24 @@ def test_save_then_recommend_from_the_local_profile(cli, ratings_file: Path) -> 
     code, _, err = cli("--profile", "nobody")
     assert code == 1 and err.startswith("reelpick: no local profile named 'nobody'")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_watchlisted_movies_are_marked_and_kept_with_save(
+    cli, ratings_file: Path, tmp_path: Path
+) -> None:
+    code, out, _ = cli("--ratings", str(ratings_file), "--json", "-k", "5")
+    first = json.loads(out)["picks"][0]
+    assert first["on_watchlist"] is False
+    listing = tmp_path / "watchlist.csv"
+    name, year = first["label"].rsplit(" (", 1)
+    listing.write_text(f'Date,Name,Year,Letterboxd URI\n2024-01-01,"{name}",{year[:4]},x\n')
+    code, out, _ = cli("--ratings", str(ratings_file), "--watchlist", str(listing), "--save", "me")
+    assert code == 0 and " 🔖" in out and "🔖 on the watchlist" in out
+    marked = [line for line in out.splitlines() if line.endswith(" 🔖")]
+    assert marked and all(first["label"][:40] in line for line in marked)
+    code, out, _ = cli("--profile", "me", "--json", "-k", "5")  # kept in the state folder
+    picks = json.loads(out)["picks"]
+    assert [p["on_watchlist"] for p in picks] == [p["movie_id"] == first["movie_id"] for p in picks]
 
 
 @pytest.mark.parametrize(
