@@ -22,7 +22,7 @@ from .errors import ConfigError, DataError, EngineError, NoAnswer, PluginError, 
 from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
-from .products import POSTER_FEATURES, PosterFeatures
+from .products import POSTER_FEATURES, NewPosterFeatures, PosterFeatures
 from .types import Need, Neighbour, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
 from .version import __version__
 
@@ -44,6 +44,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "Poster",
+    "NewPosterFeatures",
     "PosterFeatures",
     "PosterStore",
     "Profile",

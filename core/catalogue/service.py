@@ -136,7 +136,7 @@ class Catalogue:
     def new_movie(self, movie_id: int) -> NewMovie:
         """A catalogue movie as plugins that place movies by content see it."""
         movie = self.stored(movie_id)
-        return NewMovie(movie.movie_id, movie.label, movie.year, movie.genres, movie.keywords)
+        return new_movie(movie)
 
     def movie_title(self, movie_id: int) -> str:
         if not is_catalogue_id(movie_id) and movie_id in self.dataset:
@@ -358,6 +358,19 @@ def rank_candidates(query: str, online: list[Candidate]) -> list[tuple[float, Ca
     ranked = [(scores.get(i, 0.0), i, c) for i, c in enumerate(online)]
     ranked.sort(key=lambda r: (-r[0], r[1]))
     return [(s, c) for s, _, c in ranked]
+
+
+def new_movie(movie: StoredMovie) -> NewMovie:
+    """A catalogue row as plugins that place movies by content see it."""
+    return NewMovie(
+        movie.movie_id,
+        movie.label,
+        movie.year,
+        movie.genres,
+        movie.keywords,
+        tmdb_id=movie.tmdb_id,
+        poster_path=movie.poster_path,
+    )
 
 
 def title_row(movie: StoredMovie) -> TitleRow:

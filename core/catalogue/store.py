@@ -146,6 +146,12 @@ class CatalogueStore:
             int(r[0]): float(r[1]) for r in self.conn.read("SELECT tmdb_id, updated_at FROM movies")
         }
 
+    def signature(self) -> tuple[int, float]:
+        """(row count, last write): changes whenever a movie is added, refreshed or removed,
+        so a reader can tell in one query whether to read the rows again."""
+        count, last = self.conn.read("SELECT COUNT(*), MAX(updated_at) FROM movies")[0]
+        return int(count), float(last or 0.0)
+
     def ids(self) -> set[int]:
         return {int(r[0]) for r in self.conn.read("SELECT tmdb_id FROM movies")}
 

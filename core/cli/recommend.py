@@ -132,7 +132,7 @@ def _results(app: Reelpick, found: Sequence[Neighbour]) -> list[dict[str, object
     return [
         {
             "movie_id": n.movie_id,
-            "label": app.dataset.label(n.movie_id),
+            "label": app.movie_title(n.movie_id),
             "score": round(n.score, 6),
             "because": list(getattr(n, "because", ())),
         }
@@ -213,7 +213,7 @@ def _block(app: Reelpick, title: str, found: Sequence[Neighbour], shortfall: str
     if not found:
         lines.append(f"  {shortfall}")
     for rank, n in enumerate(found, 1):
-        lines.append(f"  {rank:>2}. {app.dataset.label(n.movie_id):<60.60} {n.score:7.3f}")
+        lines.append(f"  {rank:>2}. {app.movie_title(n.movie_id):<60.60} {n.score:7.3f}")
         because = getattr(n, "because", ())
         if because:
             names = ", ".join(str(app.dataset.movies.at[m, "name"]) for m in because)

@@ -1,0 +1,216 @@
+"""Catalogue movies (TMDB movies beyond the rating data) placed in the hybrid's taste space.
+
+The hybrid ranks them beside the dataset's movies in ``reelpick_recommend``. Each catalogue
+row is placed once by the frozen content encoder and map (genres, year, TMDB keywords where
+user tags were, the poster's features when they are already stored) and the placement is
+cached on disk, keyed by the row's content: a later call re-reads the catalogue only when
+the file changed (its row count or last write), and places only new or changed rows. No
+refit, and nothing dense beyond one taste vector per catalogue movie (20,000 movies x 100
+factors is 8 MB); encoding goes in chunks so the wide content rows never pile up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reelpick import ArtifactStore, NewMovie
+from reelpick.catalogue.service import new_movie
+from reelpick.catalogue.store import CatalogueStore
+
+from ._hybrid_content import ContentEncoder, MovieContent, new_movie_content, unit
+from ._hybrid_model import ContentMap
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1000  # rows encoded at once (each is ~1,000 floats wide)
+PLACED = "placed"
+
+
+@dataclass
+class Placed:
+    """Catalogue movies placed in the taste space (aligned arrays, movie id order)."""
+
+    movie_ids: np.ndarray  # int64
+    digests: np.ndarray  # U16: the row content each placement was computed from
+    posters: np.ndarray  # bool: the poster's features took part
+    item_vec: np.ndarray  # float32, one taste vector per movie
+    item_bias: np.ndarray  # float64
+    usable: np.ndarray  # bool: genres, keywords or a poster to place it by
+
+    @classmethod
+    def empty(cls, factors: int) -> Placed:
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(0, "U16"),
+            np.zeros(0, bool),
+            np.zeros((0, factors), np.float32),
+            np.zeros(0),
+            np.zeros(0, bool),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return dict(self.__dict__)
+
+
+def row_digest(movie: NewMovie) -> str:
+    """What a placement depends on in a catalogue row (its poster by path: a new poster is a
+    new row content)."""
+    text = "|".join(
+        [
+            ",".join(movie.genres),
+            "" if movie.year is None else str(movie.year),
+            movie.poster_path or "",
+            *sorted(k.strip().lower() for k in movie.keywords),
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+PosterVector = Callable[[NewMovie, bool], "np.ndarray | None"]
+
+
+class CataloguePlacements:
+    """The placed catalogue of one fitted model (encoder + map), refreshed on demand."""
+
+    def __init__(
+        self,
+        path: Path,
+        cache: ArtifactStore,
+        encoder: ContentEncoder,
+        mapped: ContentMap,
+        factors: int,
+        poster_vector: PosterVector | None,
+    ) -> None:
+        self.path = path
+        self.cache = cache
+        self.encoder = encoder
+        self.mapped = mapped
+        self.factors = factors
+        self.poster_vector = poster_vector
+        self._store: CatalogueStore | None = None
+        self._signature: tuple[int, float] | None = None
+        self._lock = threading.Lock()
+        self.placed = self._load()
+        self.last_refresh = {"placed": 0, "kept": 0}
+
+    def _load(self) -> Placed:
+        arrays = self.cache.load_arrays(PLACED)
+        if arrays is not None:
+            try:
+                placed = Placed(**arrays)
+                if placed.item_vec.shape[1:] == (self.factors,):
+                    return placed
+            except TypeError:
+                pass
+        return Placed.empty(self.factors)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def current(self) -> Placed:
+        """Every catalogue movie, placed (new and changed rows placed now)."""
+        with self._lock:
+            if self._store is None:
+                if not self.path.is_file():  # no catalogue yet: never create one here
+                    return Placed.empty(self.factors)
+                self._store = CatalogueStore(self.path)
+            signature = self._store.signature()
+            if signature == self._signature:
+                return self.placed
+            rows = [new_movie(m) for m in self._store.all()]
+            self.placed = self._refresh(rows)
+            self._signature = signature
+            return self.placed
+
+    def _refresh(self, rows: list[NewMovie]) -> Placed:
+        old = self.placed
+        where = {
+            (int(m), str(d)): i
+            for i, (m, d) in enumerate(zip(old.movie_ids, old.digests, strict=True))
+        }
+        digests = np.array([row_digest(m) for m in rows], dtype="U16")
+        found = np.array(
+            [where.get((m.movie_id, d), -1) for m, d in zip(rows, digests, strict=True)],
+            dtype=np.int64,
+        )
+        n = len(rows)
+        placed = Placed(
+            movie_ids=np.array([m.movie_id for m in rows], dtype=np.int64),
+            digests=digests,
+            posters=np.zeros(n, bool),
+            item_vec=np.zeros((n, self.factors), np.float32),
+            item_bias=np.zeros(n),
+            usable=np.zeros(n, bool),
+        )
+        hit = found >= 0
+        for name in ("posters", "item_vec", "item_bias", "usable"):
+            getattr(placed, name)[hit] = getattr(old, name)[found[hit]]
+        missing = np.flatnonzero(~hit)
+        for start in range(0, len(missing), CHUNK):
+            chunk = missing[start : start + CHUNK]
+            movies = [rows[i] for i in chunk]
+            vectors = [self._poster(m, compute=False) for m in movies]
+            bias, vec, usable = self.place(movies, vectors)
+            placed.item_bias[chunk], placed.item_vec[chunk] = bias, vec
+            placed.usable[chunk] = usable
+            placed.posters[chunk] = [v is not None for v in vectors]
+        self.last_refresh = {"placed": len(missing), "kept": int(hit.sum())}
+        if len(missing) or len(old.movie_ids) != n:
+            self.cache.save_arrays(PLACED, **placed.arrays())
+        if len(missing):
+            log.info("hybrid: %d catalogue movies placed, %d kept", len(missing), hit.sum())
+        return placed
+
+    def _poster(self, movie: NewMovie, compute: bool) -> np.ndarray | None:
+        if self.poster_vector is None:
+            return None
+        vector = self.poster_vector(movie, compute)
+        return None if vector is None else unit(np.asarray(vector, dtype=np.float32))
+
+    def place(
+        self, movies: list[NewMovie], posters: list[np.ndarray | None]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bias, taste vector, usable) of each movie, from its content and poster vector."""
+        content = MovieContent(
+            movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
+            genres=[],
+            years=np.zeros(len(movies)),
+            tags=[],
+            poster_hashes=[],
+        )
+        for i, movie in enumerate(movies):
+            one = new_movie_content(movie)
+            content.genres.append(one.genres[0])
+            content.years[i] = one.years[0]
+            content.tags.append(one.tags[0])
+            content.poster_hashes.append("poster" if posters[i] is not None else "")
+        vectors = {i: v for i, v in enumerate(posters) if v is not None}
+        rows = self.encoder.encode(content, np.arange(len(movies)), vectors)
+        bias, vec = self.mapped.predict(rows)
+        return np.asarray(bias, dtype=np.float64), vec.astype(np.float32), content.described()
+
+    def remember(self, movie: NewMovie, poster: np.ndarray | None) -> tuple[np.ndarray, float]:
+        """Place one movie now (with its poster vector, when given) and keep the placement if
+        the movie is in the current catalogue: a poster computed on first sight then also
+        counts when the movie is recommended. Returns (taste vector, bias)."""
+        bias, vec, usable = self.place([movie], [poster])
+        with self._lock:
+            placed = self.placed
+            at = np.searchsorted(placed.movie_ids, movie.movie_id)
+            inside = at < len(placed.movie_ids) and placed.movie_ids[at] == movie.movie_id
+            fresh = inside and placed.digests[at] == row_digest(movie)
+            if fresh and poster is not None and not placed.posters[at]:
+                placed.item_vec[at], placed.item_bias[at] = vec[0], bias[0]
+                placed.usable[at], placed.posters[at] = usable[0], True
+                self.cache.save_arrays(PLACED, **placed.arrays())
+        return vec[0], float(bias[0])
