@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -477,7 +477,7 @@ class RecommendableMovies:
 def _checked(
     found: Any,
     k: int,
-    dataset: Dataset | None,
+    dataset: Container[int] | None,
     exclude: frozenset[int],
     hook: str,
     query: int | None = None,

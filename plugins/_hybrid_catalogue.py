@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000  # rows encoded at once (each is ~1,000 floats wide)
 PLACED = "placed"
+SIGNATURE = "signature"
 
 
 @dataclass
@@ -125,15 +126,71 @@ class CataloguePlacements:
                     return Placed.empty(self.factors)
                 self._store = CatalogueStore(self.path)
             signature = self._store.signature()
+            if self._signature is None and signature == self._saved_signature():
+                self._signature = signature  # a restart over the same file: nothing to read
+                self.last_refresh = {"placed": 0, "kept": len(self.placed.movie_ids)}
             if signature == self._signature:
                 return self.placed
+            last = self._signature
+            if last is not None and signature[0] >= last[0]:
+                # Rows were only added or rewritten (none removed): read just those.
+                changed = [new_movie(m) for m in self._store.written_after(last[1])]
+                merged = self._update(changed)
+                if len(merged.movie_ids) == signature[0]:
+                    self.placed = merged
+                    self._signature = signature
+                    self._save_signature(signature)
+                    return self.placed
             rows = [new_movie(m) for m in self._store.all()]
             self.placed = self._refresh(rows)
             self._signature = signature
+            self._save_signature(signature)
             return self.placed
 
-    def _refresh(self, rows: list[NewMovie]) -> Placed:
+    def _saved_signature(self) -> tuple[int, float] | None:
+        """The catalogue file's signature when the cached placements were last complete."""
+        saved = self.cache.load_arrays(SIGNATURE)
+        if saved is None or len(self.placed.movie_ids) != int(saved["count"]):
+            return None
+        return int(saved["count"]), float(saved["last"])
+
+    def _save_signature(self, signature: tuple[int, float]) -> None:
+        self.cache.save_arrays(SIGNATURE, count=np.array(signature[0]), last=np.array(signature[1]))
+
+    def _update(self, changed: list[NewMovie]) -> Placed:
+        """The placements with ``changed`` rows (new or rewritten) placed and merged in."""
         old = self.placed
+        fresh = self._place_rows(changed, old)
+        keep = ~np.isin(old.movie_ids, fresh.movie_ids)
+        parts = [
+            {k: v[keep] for k, v in old.arrays().items()},
+            fresh.arrays(),
+        ]
+        merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        order = np.argsort(merged["movie_ids"], kind="stable")
+        placed = Placed(**{k: v[order] for k, v in merged.items()})
+        computed = self.last_refresh["placed"]
+        self._save(placed, computed, len(placed.movie_ids) - computed)
+        return placed
+
+    def _refresh(self, rows: list[NewMovie]) -> Placed:
+        """Placements of exactly ``rows`` (the whole catalogue)."""
+        old = self.placed
+        placed = self._place_rows(rows, old)
+        changed = self.last_refresh["placed"] > 0 or len(old.movie_ids) != len(rows)
+        if changed:
+            self._save(placed, self.last_refresh["placed"], self.last_refresh["kept"])
+        return placed
+
+    def _save(self, placed: Placed, computed: int, kept: int) -> None:
+        self.cache.save_arrays(PLACED, **placed.arrays())
+        self.last_refresh = {"placed": computed, "kept": kept}
+        if computed:
+            log.info("hybrid: %d catalogue movies placed, %d kept", computed, kept)
+
+    def _place_rows(self, rows: list[NewMovie], old: Placed) -> Placed:
+        """Placements of ``rows``: read from ``old`` where a row's content is unchanged,
+        computed for the rest (in chunks). Sets ``last_refresh``."""
         where = {
             (int(m), str(d)): i
             for i, (m, d) in enumerate(zip(old.movie_ids, old.digests, strict=True))
@@ -165,10 +222,6 @@ class CataloguePlacements:
             placed.usable[chunk] = usable
             placed.posters[chunk] = [v is not None for v in vectors]
         self.last_refresh = {"placed": len(missing), "kept": int(hit.sum())}
-        if len(missing) or len(old.movie_ids) != n:
-            self.cache.save_arrays(PLACED, **placed.arrays())
-        if len(missing):
-            log.info("hybrid: %d catalogue movies placed, %d kept", len(missing), hit.sum())
         return placed
 
     def _poster(self, movie: NewMovie, compute: bool) -> np.ndarray | None:
@@ -196,8 +249,12 @@ class CataloguePlacements:
             content.poster_hashes.append("poster" if posters[i] is not None else "")
         vectors = {i: v for i, v in enumerate(posters) if v is not None}
         rows = self.encoder.encode(content, np.arange(len(movies)), vectors)
-        bias, vec = self.mapped.predict(rows)
-        return np.asarray(bias, dtype=np.float64), vec.astype(np.float32), content.described()
+        _, vec = self.mapped.predict(rows)
+        # The taste vector comes from the content; the bias (how well liked a movie is
+        # overall) is the average teaching movie's: genres and keywords guess it poorly, and
+        # the guess put every new movie above the dataset's best in a profile's picks.
+        bias = np.full(len(movies), float(self.mapped.y_mean[0]))
+        return bias, vec.astype(np.float32), content.described()
 
     def remember(self, movie: NewMovie, poster: np.ndarray | None) -> tuple[np.ndarray, float]:
         """Place one movie now (with its poster vector, when given) and keep the placement if

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS movies (
     trailer_url TEXT,
     updated_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS movies_updated_at ON movies (updated_at);
 CREATE TABLE IF NOT EXISTS sync_pages (
     run TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -145,6 +146,14 @@ class CatalogueStore:
         return {
             int(r[0]): float(r[1]) for r in self.conn.read("SELECT tmdb_id, updated_at FROM movies")
         }
+
+    def written_after(self, since: float) -> list[StoredMovie]:
+        """The movies written (added or refreshed) after ``since`` (epoch seconds; one
+        :meth:`put` writes its rows in one transaction with one time)."""
+        rows = self.conn.read(
+            f"SELECT {_SELECT} FROM movies WHERE updated_at > ? ORDER BY tmdb_id", (since,)
+        )
+        return [_movie(row) for row in rows]
 
     def signature(self) -> tuple[int, float]:
         """(row count, last write): changes whenever a movie is added, refreshed or removed,
