@@ -15,6 +15,7 @@ import the module that defines a name. docs/architecture.md says where each job 
 
 from . import sgd
 from .cache import ArtifactStore
+from .catalogue.reader import CatalogueReader
 from .config import Config, expand
 from .data import Dataset
 from .engine import Engine, engine_for
@@ -28,6 +29,7 @@ from .version import __version__
 
 __all__ = [
     "ArtifactStore",
+    "CatalogueReader",
     "Config",
     "ConfigError",
     "DataError",

@@ -12,6 +12,7 @@ import math
 from collections.abc import Container
 from typing import Any
 
+from .catalogue.models import CATALOGUE_ID_BASE
 from .types import Neighbour
 
 
@@ -60,3 +61,16 @@ def neighbour_problems(
     if any(a < b for a, b in zip(scores, scores[1:], strict=False)):
         problems.append(f"returned neighbours not sorted best first: scores {scores}")
     return problems
+
+
+class RecommendableMovies:
+    """The movies a recommendation may name: the dataset's, and catalogue movies (ids from
+    :data:`reelpick.catalogue.CATALOGUE_ID_BASE` up), which a plugin ranks from the catalogue."""
+
+    def __init__(self, dataset: Container[int]) -> None:
+        self.dataset = dataset
+
+    def __contains__(self, movie_id: object) -> bool:
+        return movie_id in self.dataset or (
+            isinstance(movie_id, int) and movie_id >= CATALOGUE_ID_BASE
+        )

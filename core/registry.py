@@ -21,9 +21,8 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .answers import neighbour_problems
+from .answers import RecommendableMovies, neighbour_problems
 from .cache import ArtifactStore
-from .catalogue.models import CATALOGUE_ID_BASE
 from .config import Config, check_type
 from .data.movielens import Dataset
 from .errors import ConfigError, NoAnswer, PluginError
@@ -459,19 +458,6 @@ class Registry:
     def plugin_object(self, name: str) -> object:
         """The object registered as plugin ``name`` (tests and benchmarks inspect its state)."""
         return self.pm.get_plugin(name)
-
-
-class RecommendableMovies:
-    """The movies a recommendation may name: the dataset's, and catalogue movies (ids from
-    :data:`reelpick.catalogue.CATALOGUE_ID_BASE` up), which a plugin ranks from the catalogue."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __contains__(self, movie_id: object) -> bool:
-        return movie_id in self.dataset or (
-            isinstance(movie_id, int) and movie_id >= CATALOGUE_ID_BASE
-        )
 
 
 def _checked(

@@ -16,15 +16,20 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from reelpick import ArtifactStore, NewMovie
-from reelpick.catalogue.service import new_movie
-from reelpick.catalogue.store import CatalogueStore
+from reelpick import (
+    ArtifactStore,
+    CatalogueReader,
+    Config,
+    NewMovie,
+    NewPosterFeatures,
+    PluginError,
+    PosterFeatures,
+)
 
-from ._hybrid_content import ContentEncoder, MovieContent, new_movie_content, unit
+from ._hybrid_content import POSTER_DIM, ContentEncoder, MovieContent, new_movie_content, unit
 from ._hybrid_model import ContentMap
 
 log = logging.getLogger(__name__)
@@ -74,6 +79,92 @@ def row_digest(movie: NewMovie) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+Placing = tuple[ContentEncoder, ContentMap, np.ndarray, np.ndarray]
+"""What places a movie outside the data: encoder, map, the taste centre, and which dataset
+movies similar-movie answers are drawn from."""
+
+
+def load_placing(model_store: ArtifactStore, drawn_from: np.ndarray) -> Placing | None:
+    """The encoder and map of a warm start (taste vectors and table came from the store),
+    read from the model's cache; None when that cache was pruned."""
+    encoder = model_store.load_arrays("encoder")
+    mapped = model_store.load_arrays("map")
+    if encoder is None or mapped is None:
+        log.warning("hybrid: the content model is not cached; new movies cannot be placed")
+        return None
+    content_map = ContentMap.from_arrays(mapped)
+    centre = content_map.y_mean[1:].astype(np.float32)
+    return ContentEncoder.from_arrays(encoder), content_map, centre, drawn_from
+
+
+def new_poster(features: PosterFeatures | None, movie: NewMovie) -> np.ndarray | None:
+    """The unit poster vector of a movie outside the data when the provider reaches such
+    movies (it fetches and computes on first sight); None without one."""
+    if not isinstance(features, NewPosterFeatures):
+        return None
+    vector = features.new_vector(movie, True)
+    if vector is None:
+        return None
+    if np.size(vector) != POSTER_DIM:
+        raise PluginError(f"hybrid: poster features have {np.size(vector)} values")
+    return unit(np.asarray(vector, dtype=np.float32))
+
+
+def open_catalogue(
+    config: Config,
+    model_key: str,
+    placing: Placing | None,
+    features: PosterFeatures | None,
+    params: dict,
+    version: str,
+) -> CataloguePlacements | None:
+    """Where catalogue movies are placed with a fit's encoder and map (placements are cached
+    per model, so a refit with the same map keeps them); None when switched off."""
+    if not params["catalogue"] or placing is None:
+        return None
+    encoder, mapped, _, _ = placing
+    return CataloguePlacements(
+        CatalogueReader(config),
+        ArtifactStore(config.cache_dir, "hybrid-catalogue", data=model_key, version=version),
+        encoder,
+        mapped,
+        int(mapped.y_mean.shape[0]) - 1,
+        features.new_vector
+        if params["posters"] and isinstance(features, NewPosterFeatures)
+        else None,
+    )
+
+
+def place(
+    encoder: ContentEncoder,
+    mapped: ContentMap,
+    movies: list[NewMovie],
+    posters: list[np.ndarray | None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bias, taste vector, usable) of each movie, from its content and unit poster vector."""
+    content = MovieContent(
+        movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
+        genres=[],
+        years=np.zeros(len(movies)),
+        tags=[],
+        poster_hashes=[],
+    )
+    for i, movie in enumerate(movies):
+        one = new_movie_content(movie)
+        content.genres.append(one.genres[0])
+        content.years[i] = one.years[0]
+        content.tags.append(one.tags[0])
+        content.poster_hashes.append("poster" if posters[i] is not None else "")
+    vectors = {i: v for i, v in enumerate(posters) if v is not None}
+    rows = encoder.encode(content, np.arange(len(movies)), vectors)
+    _, vec = mapped.predict(rows)
+    # The taste vector comes from the content; the bias (how well liked a movie is overall)
+    # is the average teaching movie's: genres and keywords guess it poorly, and the guess put
+    # every new movie above the dataset's best in a profile's picks.
+    bias = np.full(len(movies), float(mapped.y_mean[0]))
+    return bias, vec.astype(np.float32), content.described()
+
+
 PosterVector = Callable[[NewMovie, bool], "np.ndarray | None"]
 
 
@@ -82,20 +173,19 @@ class CataloguePlacements:
 
     def __init__(
         self,
-        path: Path,
+        catalogue: CatalogueReader,
         cache: ArtifactStore,
         encoder: ContentEncoder,
         mapped: ContentMap,
         factors: int,
         poster_vector: PosterVector | None,
     ) -> None:
-        self.path = path
+        self.reader = catalogue
         self.cache = cache
         self.encoder = encoder
         self.mapped = mapped
         self.factors = factors
         self.poster_vector = poster_vector
-        self._store: CatalogueStore | None = None
         self._signature: tuple[int, float] | None = None
         self._lock = threading.Lock()
         self.placed = self._load()
@@ -114,18 +204,14 @@ class CataloguePlacements:
 
     def close(self) -> None:
         with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self.reader.close()
 
     def current(self) -> Placed:
         """Every catalogue movie, placed (new and changed rows placed now)."""
         with self._lock:
-            if self._store is None:
-                if not self.path.is_file():  # no catalogue yet: never create one here
-                    return Placed.empty(self.factors)
-                self._store = CatalogueStore(self.path)
-            signature = self._store.signature()
+            signature = self.reader.signature()
+            if signature is None:  # no catalogue yet
+                return Placed.empty(self.factors)
             if self._signature is None and signature == self._saved_signature():
                 self._signature = signature  # a restart over the same file: nothing to read
                 self.last_refresh = {"placed": 0, "kept": len(self.placed.movie_ids)}
@@ -134,14 +220,14 @@ class CataloguePlacements:
             last = self._signature
             if last is not None and signature[0] >= last[0]:
                 # Rows were only added or rewritten (none removed): read just those.
-                changed = [new_movie(m) for m in self._store.written_after(last[1])]
+                changed = self.reader.written_after(last[1])
                 merged = self._update(changed)
                 if len(merged.movie_ids) == signature[0]:
                     self.placed = merged
                     self._signature = signature
                     self._save_signature(signature)
                     return self.placed
-            rows = [new_movie(m) for m in self._store.all()]
+            rows = self.reader.movies()
             self.placed = self._refresh(rows)
             self._signature = signature
             self._save_signature(signature)
@@ -156,6 +242,29 @@ class CataloguePlacements:
 
     def _save_signature(self, signature: tuple[int, float]) -> None:
         self.cache.save_arrays(SIGNATURE, count=np.array(signature[0]), last=np.array(signature[1]))
+
+    def ranked_with(
+        self,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        scores: np.ndarray,
+        offset: float,
+        user: np.ndarray,
+        banned: set[int],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The dataset's ``ids``, taste ``vectors`` and ``scores`` with every catalogue movie
+        appended, scored like a dataset movie (``offset`` + bias + vector . ``user``); banned
+        and unplaceable ones score -inf."""
+        placed = self.current()
+        if not len(placed.movie_ids):
+            return ids, vectors, scores
+        extra = offset + placed.item_bias + placed.item_vec @ user
+        out = np.isin(placed.movie_ids, list(banned)) | ~placed.usable
+        return (
+            np.concatenate([ids, placed.movie_ids]),
+            np.concatenate([vectors, placed.item_vec]),
+            np.concatenate([scores, np.where(out, -np.inf, extra)]),
+        )
 
     def _update(self, changed: list[NewMovie]) -> Placed:
         """The placements with ``changed`` rows (new or rewritten) placed and merged in."""
@@ -233,28 +342,7 @@ class CataloguePlacements:
     def place(
         self, movies: list[NewMovie], posters: list[np.ndarray | None]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(bias, taste vector, usable) of each movie, from its content and poster vector."""
-        content = MovieContent(
-            movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
-            genres=[],
-            years=np.zeros(len(movies)),
-            tags=[],
-            poster_hashes=[],
-        )
-        for i, movie in enumerate(movies):
-            one = new_movie_content(movie)
-            content.genres.append(one.genres[0])
-            content.years[i] = one.years[0]
-            content.tags.append(one.tags[0])
-            content.poster_hashes.append("poster" if posters[i] is not None else "")
-        vectors = {i: v for i, v in enumerate(posters) if v is not None}
-        rows = self.encoder.encode(content, np.arange(len(movies)), vectors)
-        _, vec = self.mapped.predict(rows)
-        # The taste vector comes from the content; the bias (how well liked a movie is
-        # overall) is the average teaching movie's: genres and keywords guess it poorly, and
-        # the guess put every new movie above the dataset's best in a profile's picks.
-        bias = np.full(len(movies), float(self.mapped.y_mean[0]))
-        return bias, vec.astype(np.float32), content.described()
+        return place(self.encoder, self.mapped, movies, posters)
 
     def remember(self, movie: NewMovie, poster: np.ndarray | None) -> tuple[np.ndarray, float]:
         """Place one movie now (with its poster vector, when given) and keep the placement if

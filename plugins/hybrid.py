@@ -46,7 +46,6 @@ from reelpick import (
     Neighbour,
     NeighbourTable,
     NewMovie,
-    NewPosterFeatures,
     NoAnswer,
     PluginError,
     PluginInfo,
@@ -57,16 +56,15 @@ from reelpick import (
     sgd,
 )
 
-from ._hybrid_catalogue import CataloguePlacements
+from ._hybrid_catalogue import CataloguePlacements, load_placing, new_poster, open_catalogue, place
 from ._hybrid_content import (
-    POSTER_DIM,
     ContentEncoder,
     MovieContent,
     movie_content,
-    new_movie_content,
     poster_vectors,
     unit,
 )
+from ._hybrid_content import unit as scaled_to_one
 from ._hybrid_model import (
     Choice,
     ContentMap,
@@ -98,9 +96,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # not guessed); every movie with content still gets similar movies. 0: from all movies.
     "similar_min_ratings": 40,
     "fold_in_reg": 3.0,  # ridge penalty when placing a person (and in choosing c)
-    # Also recommend catalogue movies (placed from their content, no refit). Off until every
-    # front end names catalogue movies in recommendation lists.
-    "catalogue": False,
+    "catalogue": False,  # also recommend catalogue movies (placed from content; no refit)
     "sgd_factors": 100,  # SGD-MF's factors, epochs and ensemble (its defaults; tests use less)
     "sgd_epochs": 100,
     "sgd_ensemble": 5,
@@ -194,49 +190,15 @@ class Hybrid:
                 if not old.stem.endswith(movie_set):  # entries of earlier movie sets
                     old.unlink(missing_ok=True)
         else:
-            self._load_placing(dataset, model_store)
+            self.placing = load_placing(model_store, counts >= params["similar_min_ratings"])
         self.table = table
         self._assemble(taste, counts, table)
-        self._open_catalogue(config, model_store.key)
-        self.last_fit["seconds"] = time.perf_counter() - started
-
-    def _load_placing(self, dataset: Dataset, model_store: ArtifactStore) -> None:
-        """The encoder and map that place movies outside the data, when the taste vectors and
-        table came from the store (a warm start): read from the model's cache."""
-        encoder = model_store.load_arrays("encoder")
-        mapped = model_store.load_arrays("map")
-        if encoder is None or mapped is None:  # the model's cache was pruned: no placing
-            log.warning("hybrid: the content model is not cached; new movies cannot be placed")
-            self.placing = None
-            return
-        content_map = ContentMap.from_arrays(mapped)
-        placed = dataset.rating_counts.to_numpy() >= self.params["similar_min_ratings"]
-        self.placing = (
-            ContentEncoder.from_arrays(encoder),
-            content_map,
-            content_map.y_mean[1:].astype(np.float32),
-            placed,
-        )
-
-    def _open_catalogue(self, config: Config, model_key: str) -> None:
-        """Where catalogue movies are placed with this fit's encoder and map (placements are
-        cached per model, so a refit with the same map keeps them)."""
         if self.catalogue is not None:
             self.catalogue.close()
-            self.catalogue = None
-        if not self.params["catalogue"] or self.placing is None:
-            return
-        encoder, mapped, _, _ = self.placing
-        settings = config.settings
-        features = self.features
-        self.catalogue = CataloguePlacements(
-            settings.catalogue.path(settings.data.dir),
-            ArtifactStore(config.cache_dir, "hybrid-catalogue", data=model_key, version=VERSION),
-            encoder,
-            mapped,
-            self._sgd().item_vec.shape[1],
-            features.new_vector if isinstance(features, NewPosterFeatures) else None,
+        self.catalogue = open_catalogue(
+            config, model_store.key, self.placing, self.features, params, VERSION
         )
+        self.last_fit["seconds"] = time.perf_counter() - started
 
     # -- fitting -----------------------------------------------------------------------
     def _factors(self, dataset: Dataset, factors_store: ArtifactStore, params: dict) -> sgd.Factors:
@@ -427,34 +389,17 @@ class Hybrid:
         _, table, vectors, usable = self._fitted()
         if self.placing is None:
             raise NoAnswer("the hybrid is not fitted")
-        poster = self._new_poster(movie)
+        poster = new_poster(self.features, movie) if self.params["posters"] else None
         if poster is None and not (movie.genres or movie.keywords):
             raise NoAnswer("no genres or keywords to place this movie by")
         encoder, mapped, centre, placed = self.placing
-        if self.catalogue is not None:
-            vec = self.catalogue.remember(movie, poster)[0][None, :]
-        else:
-            content = new_movie_content(movie)
-            content.poster_hashes = ["poster" if poster is not None else ""]
-            rows = encoder.encode(content, np.array([0]), {} if poster is None else {0: poster})
-            vec = mapped.predict(rows)[1]
-        scores = vectors @ unit(vec[0] - centre).astype(np.float32)
+        vec = place(encoder, mapped, [movie], [poster])[1][0]
+        if self.catalogue is not None:  # kept for picks, with the poster found now
+            self.catalogue.remember(movie, poster)
+        scores = vectors @ unit(vec - centre).astype(np.float32)
         scores[~(usable & placed)] = -np.inf
         top = np.argsort(-scores, kind="stable")[:k]
         return [Neighbour(int(table.movie_ids[i]), float(scores[i])) for i in top if scores[i] > -1]
-
-    def _new_poster(self, movie: NewMovie) -> np.ndarray | None:
-        """The unit poster vector of a movie outside the data, when the model uses posters and
-        the provider reaches such movies (fetching and computing on first sight)."""
-        features = self.features
-        if not self.params["posters"] or not isinstance(features, NewPosterFeatures):
-            return None
-        vector = features.new_vector(movie, True)
-        if vector is None:
-            return None
-        if np.size(vector) != POSTER_DIM:
-            raise PluginError(f"hybrid: poster features have {np.size(vector)} values")
-        return unit(np.asarray(vector, dtype=np.float32))
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
@@ -482,30 +427,23 @@ class Hybrid:
         scores = np.where(banned, -np.inf, scores)
         ids, vectors = t.movie_ids, t.item_vec
         if self.catalogue is not None:
-            # Catalogue movies compete on the same scale: placed like a dataset movie no one
-            # rated (its content mapped to a taste vector and bias), scored in one product.
-            placed = self.catalogue.current()
-            if len(placed.movie_ids):
-                extra = t.mu + user.bias + placed.item_bias + placed.item_vec @ user.vector
-                out = np.isin(placed.movie_ids, list(set(exclude) | profile.movies))
-                extra = np.where(out | ~placed.usable, -np.inf, extra)
-                scores = np.concatenate([scores, extra])
-                ids = np.concatenate([ids, placed.movie_ids])
-                vectors = np.concatenate([vectors, placed.item_vec])
+            ids, vectors, scores = self.catalogue.ranked_with(
+                ids, vectors, scores, t.mu + user.bias, user.vector, set(exclude) | profile.movies
+            )
         top = [i for i in np.argsort(-scores, kind="stable")[: max(k, 0)] if np.isfinite(scores[i])]
         liked = profile.liked() or known
         reasons = np.array([table.position(m) for m in liked if m in known], dtype=np.int64)
         centre = self.placing[2] if self.placing is not None else 0.0
-        out_list = []
+        out = []
         for i in top:
             because: tuple[int, ...] = ()
             if len(reasons):
-                direction = unit[i] if i < len(unit) else _unit(vectors[i] - centre)
+                direction = unit[i] if i < len(unit) else scaled_to_one(vectors[i] - centre)
                 aligned = unit[reasons] @ direction
                 order = np.argsort(-aligned, kind="stable")[:3]
                 because = tuple(int(t.movie_ids[reasons[o]]) for o in order if aligned[o] > 0)
-            out_list.append(Recommendation(int(ids[i]), float(min(scores[i], 5.0)), because))
-        return out_list
+            out.append(Recommendation(int(ids[i]), float(min(scores[i], 5.0)), because))
+        return out
 
     def _columns(self, movie_ids: list[int]) -> np.ndarray:
         taste_ids = self._fitted()[0].movie_ids
@@ -531,11 +469,6 @@ class Hybrid:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm if norm > 0 else vector).astype(np.float32)
 
 
 def _poster_features(needs: Mapping[str, object]) -> PosterFeatures:

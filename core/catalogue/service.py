@@ -28,7 +28,7 @@ from .models import (
     catalogue_id,
     is_catalogue_id,
 )
-from .store import CatalogueStore, StoredMovie
+from .store import CatalogueStore, StoredMovie, new_movie
 from .titles import CatalogueTitles, Match, SearchResult, TitleRow, confident, index_over
 
 if TYPE_CHECKING:
@@ -358,19 +358,6 @@ def rank_candidates(query: str, online: list[Candidate]) -> list[tuple[float, Ca
     ranked = [(scores.get(i, 0.0), i, c) for i, c in enumerate(online)]
     ranked.sort(key=lambda r: (-r[0], r[1]))
     return [(s, c) for s, _, c in ranked]
-
-
-def new_movie(movie: StoredMovie) -> NewMovie:
-    """A catalogue row as plugins that place movies by content see it."""
-    return NewMovie(
-        movie.movie_id,
-        movie.label,
-        movie.year,
-        movie.genres,
-        movie.keywords,
-        tmdb_id=movie.tmdb_id,
-        poster_path=movie.poster_path,
-    )
 
 
 def title_row(movie: StoredMovie) -> TitleRow:

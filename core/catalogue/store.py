@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..sqlite import Connection
+from ..types import NewMovie
 from .models import catalogue_id
 
 SCHEMA = """
@@ -217,6 +218,19 @@ class CatalogueStore:
         with self.conn.tx() as db:
             db.execute("DELETE FROM sync_pages WHERE run = ?", (run,))
             db.execute("DELETE FROM sync_queue WHERE done = 1")
+
+
+def new_movie(movie: StoredMovie) -> NewMovie:
+    """A catalogue row as plugins that place movies by content see it."""
+    return NewMovie(
+        movie.movie_id,
+        movie.label,
+        movie.year,
+        movie.genres,
+        movie.keywords,
+        tmdb_id=movie.tmdb_id,
+        poster_path=movie.poster_path,
+    )
 
 
 def _rows(movies: Iterable[StoredMovie]) -> list[tuple[object, ...]]:
