@@ -15,6 +15,7 @@ import the module that defines a name. docs/architecture.md says where each job 
 
 from . import sgd
 from .cache import ArtifactStore
+from .catalogue.reader import CatalogueReader
 from .config import Config, expand
 from .data import Dataset
 from .engine import Engine, engine_for
@@ -22,12 +23,13 @@ from .errors import ConfigError, DataError, EngineError, NoAnswer, PluginError, 
 from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
-from .products import POSTER_FEATURES, PosterFeatures
+from .products import POSTER_FEATURES, NewPosterFeatures, PosterFeatures
 from .types import Need, Neighbour, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
 from .version import __version__
 
 __all__ = [
     "ArtifactStore",
+    "CatalogueReader",
     "Config",
     "ConfigError",
     "DataError",
@@ -44,6 +46,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "Poster",
+    "NewPosterFeatures",
     "PosterFeatures",
     "PosterStore",
     "Profile",

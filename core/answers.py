@@ -12,6 +12,7 @@ import math
 from collections.abc import Container
 from typing import Any
 
+from .catalogue.models import CATALOGUE_ID_BASE
 from .errors import PluginError
 from .types import Neighbour
 
@@ -80,3 +81,16 @@ def checked_neighbours(
     if problems:
         raise PluginError(f"{hook} {problems[0]}")
     return neighbours
+
+
+class RecommendableMovies:
+    """The movies a recommendation may name: the dataset's, and catalogue movies (ids from
+    :data:`reelpick.catalogue.CATALOGUE_ID_BASE` up), which a plugin ranks from the catalogue."""
+
+    def __init__(self, dataset: Container[int]) -> None:
+        self.dataset = dataset
+
+    def __contains__(self, movie_id: object) -> bool:
+        return movie_id in self.dataset or (
+            isinstance(movie_id, int) and movie_id >= CATALOGUE_ID_BASE
+        )

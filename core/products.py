@@ -10,9 +10,12 @@ the other. Each product name has a protocol here that every provider's object sa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .types import NewMovie
 
 POSTER_FEATURES = "poster features"
 
@@ -34,3 +37,17 @@ class PosterFeatures(Protocol):
     def content_hashes(self) -> Mapping[int, str]: ...
 
     def vector(self, movie_id: int) -> np.ndarray | None: ...
+
+
+@runtime_checkable
+class NewPosterFeatures(PosterFeatures, Protocol):
+    """Poster features that also reach movies outside the data (catalogue movies).
+
+    ``new_vector(movie, compute)`` is the feature vector of ``movie``'s poster, in the form
+    and length of :meth:`PosterFeatures.vector`, or None when it has no real poster. With
+    ``compute`` the provider may fetch the poster and compute its features on first sight
+    (seconds); without, it only reads what is already stored (no network). Optional: a
+    dependant checks ``isinstance(features, NewPosterFeatures)`` and does without otherwise.
+    """
+
+    def new_vector(self, movie: NewMovie, compute: bool = True) -> np.ndarray | None: ...

@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .answers import checked_neighbours
+from .answers import RecommendableMovies, checked_neighbours
 from .cache import ArtifactStore
 from .config import Config, check_type
 from .data.movielens import Dataset
@@ -372,7 +372,7 @@ class Registry:
                         profile=profile, k=int(k), exclude=banned
                     ),
                     k,
-                    self.dataset,
+                    None if self.dataset is None else RecommendableMovies(self.dataset),
                     exclude=banned,
                     hook="reelpick_recommend",
                 )

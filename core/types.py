@@ -18,13 +18,17 @@ class Neighbour:
 @dataclass(frozen=True)
 class NewMovie:
     """A movie outside the rating data (a catalogue movie from TMDB), described by what TMDB
-    gives: genres in the dataset's names, year, keywords (where the dataset has user tags)."""
+    gives: genres in the dataset's names, year, keywords (where the dataset has user tags),
+    and where TMDB keeps its poster (``poster_path``, fetched through the poster store by the
+    plugins that look at posters)."""
 
     movie_id: int
     title: str
     year: int | None
     genres: tuple[str, ...]
     keywords: tuple[str, ...] = ()
+    tmdb_id: int | None = None
+    poster_path: str | None = None
 
 
 @dataclass(frozen=True)

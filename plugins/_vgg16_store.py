@@ -15,12 +15,14 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
+
+from reelpick import NewMovie
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +167,17 @@ class CachedPosterFeatures:
     """The :class:`reelpick.PosterFeatures` this plugin provides: of each indexed poster with
     stored features, the 512 channel averages of its ``block5_pool`` grid."""
 
-    def __init__(self, features: FeatureStore, posters: Mapping[int, str]) -> None:
-        """``posters`` maps the indexed movies to the content hashes of their posters."""
+    def __init__(
+        self,
+        features: FeatureStore,
+        posters: Mapping[int, str],
+        new_features: Callable[[NewMovie, bool], np.ndarray | None] | None = None,
+    ) -> None:
+        """``posters`` maps the indexed movies to the content hashes of their posters;
+        ``new_features(movie, compute)`` gives a catalogue movie's stored features (fetching
+        and computing them on first sight with ``compute``)."""
         self.id = features.spec.id
+        self._new_features = new_features
         self._features = features
         self._hashes = {m: h for m, h in posters.items() if features.path(h).is_file()}
         if len(self._hashes) < len(posters):
@@ -183,6 +193,14 @@ class CachedPosterFeatures:
     def vector(self, movie_id: int) -> np.ndarray | None:
         content_hash = self._hashes.get(int(movie_id))
         stored = None if content_hash is None else self._features.load(content_hash)
+        return None if stored is None else channel_means(stored)
+
+    def new_vector(self, movie: NewMovie, compute: bool = True) -> np.ndarray | None:
+        """A catalogue movie's poster as its 512 channel averages (see
+        :class:`reelpick.NewPosterFeatures`), or None without a real poster."""
+        if self._new_features is None:
+            return None
+        stored = self._new_features(movie, compute)
         return None if stored is None else channel_means(stored)
 
 

@@ -57,14 +57,15 @@ from reelpick import (
     sgd,
 )
 
+from ._hybrid_catalogue import CataloguePlacements, load_placing, new_poster, open_catalogue, place
 from ._hybrid_content import (
     ContentEncoder,
     MovieContent,
     movie_content,
-    new_movie_content,
     poster_vectors,
     unit,
 )
+from ._hybrid_content import unit as scaled_to_one
 from ._hybrid_model import (
     Choice,
     ContentMap,
@@ -99,6 +100,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # not guessed); every movie with content still gets similar movies. 0: from all movies.
     "similar_min_ratings": 40,
     "fold_in_reg": 3.0,  # ridge penalty when placing a person (and in choosing c)
+    "catalogue": False,  # also recommend catalogue movies (placed from content; no refit)
     "sgd_factors": 100,  # SGD-MF's factors, epochs and ensemble (its defaults; tests use less)
     "sgd_epochs": 100,
     "sgd_ensemble": 5,
@@ -117,6 +119,8 @@ class Hybrid:
         self.table: NeighbourTable | None = None
         self.choice: Choice | None = None
         self.placing: tuple[ContentEncoder, ContentMap, np.ndarray, np.ndarray] | None = None
+        self.features: PosterFeatures | None = None  # what the fit used (posters = true)
+        self.catalogue: CataloguePlacements | None = None
         self.last_fit: dict = {}
 
     @hookimpl
@@ -143,6 +147,7 @@ class Hybrid:
         self.params = dict(params)
         started = time.perf_counter()
         features = _poster_features(needs) if params["posters"] else None
+        self.features = features
         posters = features.content_hashes() if features is not None else {}
         spec_id = features.id if features is not None else "no posters"
         self.last_fit = {
@@ -171,7 +176,7 @@ class Hybrid:
             ),
             version=VERSION,
             params={k: v for k, v in params.items() if not k.startswith("sgd_")}
-            | {"neighbours": None, "similar_min_ratings": None},
+            | {"neighbours": None, "similar_min_ratings": None, "catalogue": None},
         )
         # Named after every movie's content: a changed poster or tag set gets a new entry.
         movie_set = digest([model_store.key, *digests])
@@ -188,8 +193,15 @@ class Hybrid:
             for old in [*store.path.glob("taste-*.npz"), *store.path.glob("neighbours-*.npz")]:
                 if not old.stem.endswith(movie_set):  # entries of earlier movie sets
                     old.unlink(missing_ok=True)
+        else:
+            self.placing = load_placing(model_store, counts >= params["similar_min_ratings"])
         self.table = table
         self._assemble(taste, counts, table)
+        if self.catalogue is not None:
+            self.catalogue.close()
+        self.catalogue = open_catalogue(
+            config, model_store.key, self.placing, self.features, params, VERSION
+        )
         self.last_fit["seconds"] = time.perf_counter() - started
 
     # -- fitting -----------------------------------------------------------------------
@@ -376,13 +388,19 @@ class Hybrid:
     @hookimpl
     def reelpick_similar_new(self, movie: NewMovie, k: int) -> list[Neighbour]:
         """A movie outside the data (a catalogue movie), placed by the content map from its
-        genres, year and keywords: no refit, one row encoded."""
+        genres, year, keywords and (when the fitted model uses posters) its poster's features,
+        computed on first sight by the plugin that provides them: no refit, one row encoded."""
         _, table, vectors, usable = self._fitted()
-        if self.placing is None or not (movie.genres or movie.keywords):
+        if self.placing is None:
+            raise NoAnswer("the hybrid is not fitted")
+        poster = new_poster(self.features, movie) if self.params["posters"] else None
+        if poster is None and not (movie.genres or movie.keywords):
             raise NoAnswer("no genres or keywords to place this movie by")
         encoder, mapped, centre, placed = self.placing
-        _, vec = mapped.predict(encoder.encode(new_movie_content(movie), np.array([0]), {}))
-        scores = vectors @ unit(vec[0] - centre).astype(np.float32)
+        vec = place(encoder, mapped, [movie], [poster])[1][0]
+        if self.catalogue is not None:  # kept for picks, with the poster found now
+            self.catalogue.remember(movie, poster)
+        scores = vectors @ unit(vec - centre).astype(np.float32)
         scores[~(usable & placed)] = -np.inf
         top = np.argsort(-scores, kind="stable")[:k]
         return [Neighbour(int(table.movie_ids[i]), float(scores[i])) for i in top if scores[i] > -1]
@@ -411,17 +429,24 @@ class Hybrid:
         scores = t.mu + user.bias + t.item_bias + t.item_vec @ user.vector
         banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~usable
         scores = np.where(banned, -np.inf, scores)
+        ids, vectors = t.movie_ids, t.item_vec
+        if self.catalogue is not None:
+            ids, vectors, scores = self.catalogue.ranked_with(
+                ids, vectors, scores, t.mu + user.bias, user.vector, set(exclude) | profile.movies
+            )
         top = [i for i in np.argsort(-scores, kind="stable")[: max(k, 0)] if np.isfinite(scores[i])]
         liked = profile.liked() or known
         reasons = np.array([table.position(m) for m in liked if m in known], dtype=np.int64)
+        centre = self.placing[2] if self.placing is not None else 0.0
         out = []
         for i in top:
             because: tuple[int, ...] = ()
             if len(reasons):
-                aligned = unit[reasons] @ unit[i]
+                direction = unit[i] if i < len(unit) else scaled_to_one(vectors[i] - centre)
+                aligned = unit[reasons] @ direction
                 order = np.argsort(-aligned, kind="stable")[:3]
                 because = tuple(int(t.movie_ids[reasons[o]]) for o in order if aligned[o] > 0)
-            out.append(Recommendation(int(t.movie_ids[i]), float(min(scores[i], 5.0)), because))
+            out.append(Recommendation(int(ids[i]), float(min(scores[i], 5.0)), because))
         return out
 
     def _columns(self, movie_ids: list[int]) -> np.ndarray:

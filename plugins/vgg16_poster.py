@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from reelpick import (
     Dataset,
     Neighbour,
     NeighbourTable,
+    NewMovie,
     NoAnswer,
     PluginError,
     PluginInfo,
@@ -59,6 +61,7 @@ from ._vgg16_store import (
     FeatureStore,
     Pooling,
     Storage,
+    channel_means,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ WEIGHTS_ENV = "REELPICK_VGG16_WEIGHTS"
 FEATURES_DIR = "vgg16-features"
 KERAS_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 SEEN_WEIGHT = 0.5  # a poster of a movie only seen (no rating) counts half a liked one
+RERANK = 200  # a new poster's candidates (by channel averages) re-scored on the full features
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,14 @@ class VGG16Poster:
         # What the last fit did and where its time went, for the benchmark and the tests.
         self.last_fit: dict = {}
         self.timings: dict[str, float] = {}
+        # Movies outside the data (catalogue movies): their posters, fetched on first sight,
+        # and the channel averages of every indexed poster to compare them with.
+        self._store: ArtifactStore | None = None
+        self._set_id = ""
+        self._new_posters: PosterStore | None = None
+        self._new_lock = threading.Lock()
+        self._means: tuple[np.ndarray, np.ndarray] | None = None  # (movie ids, unit rows)
+        self.new_computed = 0  # new posters whose features were computed (not read back)
 
     @hookimpl
     def reelpick_plugin_info(self) -> PluginInfo:
@@ -113,6 +125,9 @@ class VGG16Poster:
         # What an image query needs later (reelpick_similar_image builds its index lazily).
         self._fit_inputs = (spec, params, config, dataset)
         self._image_index = None
+        self._means = None
+        self._store = store
+        self._close_new_posters()
         with PosterStore(config, dataset) as posters:
             refs = indexed_posters(posters, dataset)
             self._refs = refs
@@ -121,6 +136,7 @@ class VGG16Poster:
                 "\n".join([spec.id, *(f"{r.movie_id}:{r.content_hash}" for r in refs)]).encode()
             ).hexdigest()[:16]
             name = f"neighbours-{set_id}"
+            self._set_id = set_id
             self.last_fit = {"posters": len(refs), "computed": 0, "table": "loaded"}
             self.table = NeighbourTable.load(store, name)
             if self.table is not None:
@@ -139,8 +155,8 @@ class VGG16Poster:
         self.timings["table"] = (
             time.perf_counter() - started - self.timings["posters"] - self.timings["features"]
         )
-        for old in store.path.glob("neighbours-*.npz"):  # tables of earlier poster sets
-            if old.stem != name:
+        for old in [*store.path.glob("neighbours-*.npz"), *store.path.glob("means-*.npz")]:
+            if not old.stem.endswith(set_id):  # tables of earlier poster sets
                 old.unlink(missing_ok=True)
 
     @hookimpl
@@ -151,7 +167,9 @@ class VGG16Poster:
             return None
         spec, _, config, _ = self._fit_inputs
         posters = {r.movie_id: r.content_hash for r in self._refs}
-        return CachedPosterFeatures(FeatureStore(config.cache_dir / FEATURES_DIR, spec), posters)
+        return CachedPosterFeatures(
+            FeatureStore(config.cache_dir / FEATURES_DIR, spec), posters, self.new_features
+        )
 
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
@@ -163,6 +181,97 @@ class VGG16Poster:
             unknown="no poster for this movie",
             alone="no other poster to compare this one with",
         )
+
+    @hookimpl
+    def reelpick_similar_new(self, movie: NewMovie, k: int) -> list[Neighbour]:
+        """The indexed posters nearest to a catalogue movie's poster. The poster is fetched
+        (poster store, TMDB) and its features computed on first sight, then read from the
+        feature cache like every other poster's. Candidates are found by channel averages
+        (a small matrix) and re-scored on the features the table compares, so scores mean
+        what they mean in :meth:`reelpick_similar`."""
+        if self._fit_inputs is None:
+            raise NoAnswer("the poster index is not fitted")
+        spec, params, config, _ = self._fit_inputs
+        vector = self.new_features(movie)
+        if vector is None:
+            raise NoAnswer("no poster to compare for this movie")
+        movie_ids, means = self._channel_means()
+        if not len(movie_ids):
+            raise NoAnswer("no posters are indexed")
+        rough = means @ unit_vector(channel_means(vector))
+        candidates = np.argsort(-rough, kind="stable")[: max(int(k), RERANK)]
+        features = FeatureStore(config.cache_dir / FEATURES_DIR, spec)
+        hashes = {r.movie_id: r.content_hash for r in self._refs}
+        query = unit_vector(comparable(vector, spec.pooling, params["mirror"]))
+        scored = []
+        for i in candidates:
+            stored = features.load(hashes[int(movie_ids[i])])
+            if stored is not None:
+                row = unit_vector(comparable(stored, spec.pooling, params["mirror"]))
+                scored.append(Neighbour(int(movie_ids[i]), float(row @ query)))
+        scored.sort(key=lambda n: -n.score)
+        return scored[: max(0, int(k))]
+
+    def new_features(self, movie: NewMovie, compute: bool = True) -> np.ndarray | None:
+        """The stored features of a catalogue movie's poster, or None when it has none.
+
+        With ``compute`` the poster is fetched (once; the poster store caches it) and its
+        features computed if the feature cache lacks them (a damaged file is a miss); without,
+        only what is already on disk is read (no network, no TensorFlow)."""
+        if self._fit_inputs is None:
+            return None
+        spec, _, config, dataset = self._fit_inputs
+        with self._new_lock:
+            if self._new_posters is None:
+                self._new_posters = PosterStore(config, dataset)
+            posters = self._new_posters
+            poster = posters.new_movie(movie, fetch=compute)
+            if poster is None or poster.placeholder:
+                return None
+            features = FeatureStore(config.cache_dir / FEATURES_DIR, spec)
+            stored = features.load(poster.content_hash)
+            if stored is not None or not compute:
+                return stored
+            from ._vgg16_features import extract  # TensorFlow: only for a poster never seen
+
+            for _, vector in extract([0], lambda _: poster.data, spec, 1, progress=False):
+                if vector is None:
+                    log.warning("the poster of catalogue movie %s cannot be read", movie.movie_id)
+                    return None
+                features.save(poster.content_hash, vector)
+                self.new_computed += 1
+            return features.load(poster.content_hash)
+
+    def _channel_means(self) -> tuple[np.ndarray, np.ndarray]:
+        """Movie ids and unit channel averages of every indexed poster: 512 values each, kept
+        in the plugin's store after the first build (one pass over the feature files)."""
+        if self._means is None:
+            if self._fit_inputs is None or self._store is None:
+                raise NoAnswer("the poster index is not fitted")
+            spec, _, config, _ = self._fit_inputs
+            name = f"means-{self._set_id}"
+            arrays = self._store.load_arrays(name)
+            if arrays is None:
+                features = FeatureStore(config.cache_dir / FEATURES_DIR, spec)
+                ids, rows = [], []
+                for ref in self._refs:
+                    stored = features.load(ref.content_hash)
+                    if stored is not None:
+                        ids.append(ref.movie_id)
+                        rows.append(unit_vector(channel_means(stored)))
+                arrays = {
+                    "movie_ids": np.array(ids, dtype=np.int64),
+                    "rows": np.array(rows, dtype=np.float32).reshape(len(ids), GRID[2]),
+                }
+                self._store.save_arrays(name, **arrays)
+            self._means = (arrays["movie_ids"], arrays["rows"].astype(np.float32))
+        return self._means
+
+    def _close_new_posters(self) -> None:
+        with self._new_lock:
+            if self._new_posters is not None:
+                self._new_posters.close()
+                self._new_posters = None
 
     @hookimpl
     def reelpick_recommend(
@@ -340,6 +449,13 @@ def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
     half = (grid[:, :3] + grid[:, :3:-1]) * np.float32(np.sqrt(2))
     centre = 2 * grid[:, 3:4]
     return np.concatenate([half, centre], axis=1).ravel()
+
+
+def unit_vector(vector: np.ndarray) -> np.ndarray:
+    """``vector`` as float32 of length 1 (zero stays zero)."""
+    vector = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 def comparable_dim(pooling: str, mirror: bool) -> int:

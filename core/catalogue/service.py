@@ -28,7 +28,7 @@ from .models import (
     catalogue_id,
     is_catalogue_id,
 )
-from .store import CatalogueStore, StoredMovie
+from .store import CatalogueStore, StoredMovie, new_movie
 from .titles import CatalogueTitles, Match, SearchResult, TitleRow, confident, index_over
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class Catalogue:
     def new_movie(self, movie_id: int) -> NewMovie:
         """A catalogue movie as plugins that place movies by content see it."""
         movie = self.stored(movie_id)
-        return NewMovie(movie.movie_id, movie.label, movie.year, movie.genres, movie.keywords)
+        return new_movie(movie)
 
     def movie_title(self, movie_id: int) -> str:
         if not is_catalogue_id(movie_id) and movie_id in self.dataset:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..sqlite import Connection
+from ..types import NewMovie
 from .models import catalogue_id
 
 SCHEMA = """
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS movies (
     trailer_url TEXT,
     updated_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS movies_updated_at ON movies (updated_at);
 CREATE TABLE IF NOT EXISTS sync_pages (
     run TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -146,6 +148,20 @@ class CatalogueStore:
             int(r[0]): float(r[1]) for r in self.conn.read("SELECT tmdb_id, updated_at FROM movies")
         }
 
+    def written_after(self, since: float) -> list[StoredMovie]:
+        """The movies written (added or refreshed) after ``since`` (epoch seconds; one
+        :meth:`put` writes its rows in one transaction with one time)."""
+        rows = self.conn.read(
+            f"SELECT {_SELECT} FROM movies WHERE updated_at > ? ORDER BY tmdb_id", (since,)
+        )
+        return [_movie(row) for row in rows]
+
+    def signature(self) -> tuple[int, float]:
+        """(row count, last write): changes whenever a movie is added, refreshed or removed,
+        so a reader can tell in one query whether to read the rows again."""
+        count, last = self.conn.read("SELECT COUNT(*), MAX(updated_at) FROM movies")[0]
+        return int(count), float(last or 0.0)
+
     def ids(self) -> set[int]:
         return {int(r[0]) for r in self.conn.read("SELECT tmdb_id FROM movies")}
 
@@ -202,6 +218,19 @@ class CatalogueStore:
         with self.conn.tx() as db:
             db.execute("DELETE FROM sync_pages WHERE run = ?", (run,))
             db.execute("DELETE FROM sync_queue WHERE done = 1")
+
+
+def new_movie(movie: StoredMovie) -> NewMovie:
+    """A catalogue row as plugins that place movies by content see it."""
+    return NewMovie(
+        movie.movie_id,
+        movie.label,
+        movie.year,
+        movie.genres,
+        movie.keywords,
+        tmdb_id=movie.tmdb_id,
+        poster_path=movie.poster_path,
+    )
 
 
 def _rows(movies: Iterable[StoredMovie]) -> list[tuple[object, ...]]:

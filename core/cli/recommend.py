@@ -175,7 +175,7 @@ def _results(
     return [
         {
             "movie_id": n.movie_id,
-            "label": app.dataset.label(n.movie_id),
+            "label": app.movie_title(n.movie_id),
             "score": round(n.score, 6),
             "because": list(getattr(n, "because", ())),
             "on_watchlist": n.movie_id in listed,
@@ -271,7 +271,7 @@ def _block(
     for rank, n in enumerate(found, 1):
         mark = " 🔖" if n.movie_id in listed else ""
         lines.append(
-            f"  {rank:>2}. {fit_width(app.dataset.label(n.movie_id), 60)} {n.score:7.3f}{mark}"
+            f"  {rank:>2}. {fit_width(app.movie_title(n.movie_id), 60)} {n.score:7.3f}{mark}"
         )
         because = getattr(n, "because", ())
         if because:

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +28,7 @@ import pandas as pd
 from ..cache import open_diskcache, read_cached
 from ..config import Config, expand
 from ..data import Dataset
+from ..types import NewMovie
 from .images import BadImage, check_image
 from .placeholder import render_placeholder
 
@@ -213,8 +215,6 @@ class PosterStore:
 
     def fetch(self, movie_id: int, size: str | None = None) -> Outcome:
         """Ask TMDB for this movie's poster and store it. Never raises for TMDB trouble."""
-        from .tmdb import AuthError, TMDBError, TMDBNotFound
-
         size = size or self.settings["size"]
         client = self.client
         if client is None:
@@ -227,8 +227,57 @@ class PosterStore:
         row = self.dataset.movie(movie_id)
         tmdb_id = int(row["tmdb_id"]) if pd.notna(row["tmdb_id"]) else None
         imdb_id = int(row["imdb_id"]) if pd.notna(row["imdb_id"]) else None
+        return self._download(movie_id, size, lambda: client.poster_path(tmdb_id, imdb_id))
+
+    def new_movie(
+        self, movie: NewMovie, size: str | None = None, *, fetch: bool = True
+    ) -> Poster | None:
+        """The real poster of a movie outside the dataset (a catalogue movie), or None: from
+        the disk cache (keyed by its movie id, which no dataset movie shares), else (with
+        ``fetch``) fetched from TMDB by its ``poster_path`` (or its TMDB id) and cached. Never
+        a placeholder; never raises for TMDB or image trouble (it is logged)."""
+        size = size or self.settings["size"]
         try:
-            path = client.poster_path(tmdb_id, imdb_id)
+            entry = self.entry(movie.movie_id, size)
+            # A poster TMDB has since replaced (a new poster_path) is fetched again.
+            fresh = (
+                not movie.poster_path
+                or entry is None
+                or entry.get("tmdb_path")
+                in (
+                    None,
+                    movie.poster_path,
+                )
+            )
+            if entry is not None and fresh:
+                return Poster.of(movie.movie_id, entry["data"], PosterSource.TMDB)
+            if not fetch:
+                return None
+            client = self.client
+            if client is None or not self._may_ask_tmdb(movie.movie_id):
+                return None
+            if self.known_missing(movie.movie_id) is not None:
+                return None
+            path, tmdb_id = movie.poster_path, movie.tmdb_id
+            if not path and tmdb_id is None:
+                return None
+            outcome = self._download(
+                movie.movie_id, size, lambda: path or client.poster_path(tmdb_id, None)
+            )
+            return outcome.poster
+        except Exception:  # a poster must never break an answer
+            log.exception("poster of catalogue movie %s failed", movie.movie_id)
+            return None
+
+    def _download(self, movie_id: int, size: str, find_path: Callable[[], str]) -> Outcome:
+        """Find the poster's path, download and check the image, cache it."""
+        from .tmdb import AuthError, TMDBError, TMDBNotFound
+
+        client = self.client
+        if client is None:
+            return Outcome(FetchStatus.FAILED, "no TMDB key (set TMDB_API_KEY or TMDB_READ_TOKEN)")
+        try:
+            path = find_path()
             image = client.image(path, size)
             check_image(image.data, self.settings["max_bytes"], self.settings["max_pixels"])
         except TMDBNotFound as exc:

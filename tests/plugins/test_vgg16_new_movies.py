@@ -1,0 +1,146 @@
+"""Posters of catalogue movies: vgg16-poster fetches one on first sight (TMDB stand-in, real
+posters), computes its VGG16 features once into the feature cache and answers the nearest
+indexed posters; the hybrid places the movie with those features too."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from reelpick.app import Reelpick
+from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureStore
+from reelpick.registry import Registry
+from reelpick.testing import small_dataset
+from reelpick.types import NewMovie
+from tests.support.fixtures import POSTERS, VGG16_WEIGHTS, write_config
+from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, MADE_UP_ID, TMDBServer
+
+pytestmark = pytest.mark.slow  # TensorFlow: VGG16 over 10 posters and two new ones
+
+MATRIX = 2571  # Saltwater Atlas, the stand-in's made-up 2025 movie, wears The Matrix's poster
+DUNE_1984 = 2021  # Dune: Part Two wears Dune (1984)'s poster, which is not indexed here
+HYBRID = {
+    "sgd_factors": 8,
+    "sgd_epochs": 8,
+    "sgd_ensemble": 1,
+    "tag_terms": 50,
+    "neighbours": 10,
+    "similar_min_ratings": 0,
+    "posters": True,
+    "catalogue": True,
+}
+
+
+@pytest.fixture(scope="module")
+def setup(require_shared, ml_small, tmp_path_factory):
+    """vgg16-poster and the hybrid fitted on 300 movies, 10 of them with posters (The Matrix
+    among them, Dune (1984) not), and both stand-in movies added to the catalogue."""
+    require_shared(VGG16_WEIGHTS, POSTERS)
+    root = tmp_path_factory.mktemp("vgg16-new")
+    ids = sorted(int(p.stem) for p in POSTERS.glob("*.jpg"))
+    indexed = [MATRIX, *[m for m in ids if m not in (MATRIX, DUNE_1984)][:9]]
+    folder = root / "posters"
+    folder.mkdir()
+    for movie_id in indexed:
+        (folder / f"{movie_id}.jpg").symlink_to(POSTERS / f"{movie_id}.jpg")
+    dataset = small_dataset(ml_small, 300, keep=[*indexed, DUNE_1984])
+    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in HYBRID.items())
+    with TMDBServer() as server, pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("REELPICK_")]:
+            patch.delenv(name)
+        patch.setenv("TMDB_API_KEY", API_KEY)
+        config = write_config(
+            root,
+            f'[data]\ndir = "{root / "data"}"\n[cache]\ndir = "{root / "cache"}"\n'
+            f'[posters]\ndir = "{folder}"\napi_url = "{server.api_url}"\n'
+            f"requests_per_second = 0\n"
+            f'[plugins]\nenabled = ["vgg16-poster", "hybrid", "cosine-cf"]\n'
+            f'[plugins.vgg16-poster]\nweights = "{VGG16_WEIGHTS}"\n[plugins.hybrid]\n{table}',
+        )
+        registry = Registry(config, load_entry_points=False)
+        errors = registry.fit(dataset)
+        assert set(errors.values()) == {None}, errors
+        app = Reelpick(config, dataset, registry)
+        atlas, dune = app.add_from_tmdb(MADE_UP_ID), app.add_from_tmdb(DUNE_PART_TWO)
+        yield app, server, config, atlas, dune
+        app.catalogue.close()
+
+
+@pytest.fixture(autouse=True)
+def _tmdb_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key stays set in the tests (each test's environment starts without it)."""
+    monkeypatch.setenv("TMDB_API_KEY", API_KEY)
+
+
+def test_a_catalogue_poster_finds_the_same_poster_without_computing_it_again(setup):
+    app, _, _, atlas, _ = setup
+    vgg = app.registry.plugin_object("vgg16-poster")
+    before = vgg.new_computed
+    answers = {a.plugin: a for a in app.similar(atlas, 5)}
+    poster = answers["vgg16-poster"]
+    assert poster.ok, poster
+    # The stand-in serves The Matrix's very bytes: same content hash, same stored features.
+    assert poster.neighbours[0].movie_id == MATRIX
+    assert poster.neighbours[0].score > 0.999
+    assert all(n.score < 0.999 for n in poster.neighbours[1:])
+    assert vgg.new_computed == before
+    assert answers["hybrid"].ok, answers["hybrid"]
+    assert answers["cosine-cf"].no_answer.startswith("no ratings yet")
+
+
+def test_a_new_poster_is_computed_once_and_a_damaged_file_is_a_miss(setup):
+    app, server, config, _, dune = setup
+    vgg = app.registry.plugin_object("vgg16-poster")
+    movie = app.catalogue.new_movie(dune)
+    before, images = vgg.new_computed, server.count("image")
+    first = app.registry.ask_new("vgg16-poster", movie, 5)
+    assert first.ok and len(first.neighbours) == 5, first
+    assert vgg.new_computed == before + 1
+    assert server.count("image") == images + 1
+    # Cached: the poster (poster store) and its features (feature cache).
+    again = app.registry.ask_new("vgg16-poster", movie, 5)
+    assert again.neighbours == first.neighbours
+    assert vgg.new_computed == before + 1 and server.count("image") == images + 1
+    spec = vgg._fit_inputs[0]
+    data = (POSTERS / f"{DUNE_1984}.jpg").read_bytes()
+    file = FeatureStore(config.cache_dir / FEATURES_DIR, spec).path(
+        hashlib.sha256(data).hexdigest()
+    )
+    assert file.is_file()
+    file.write_bytes(file.read_bytes()[:40] + b"\x00" * 16)
+    damaged = app.registry.ask_new("vgg16-poster", movie, 5)
+    assert vgg.new_computed == before + 2
+    assert [n.movie_id for n in damaged.neighbours] == [n.movie_id for n in first.neighbours]
+    np.testing.assert_allclose(
+        [n.score for n in damaged.neighbours], [n.score for n in first.neighbours], atol=1e-3
+    )
+
+
+def test_the_hybrid_places_a_new_movie_with_its_poster(setup):
+    app, _, _, atlas, _ = setup
+    hybrid = app.registry.plugin_object("hybrid")
+    movie = app.catalogue.new_movie(atlas)
+    app.registry.ask_new("vgg16-poster", movie, 5)  # its poster is fetched by now
+    with_poster = app.registry.ask_new("hybrid", movie, 10)
+    # The same content under an id with no poster anywhere: placed from genres and year only.
+    blind = NewMovie(atlas + 1, movie.title, movie.year, movie.genres, movie.keywords)
+    without = app.registry.ask_new("hybrid", blind, 10)
+    assert with_poster.ok and without.ok
+    assert [n.score for n in with_poster.neighbours] != [n.score for n in without.neighbours]
+    # Picks place it with its poster too (read from the caches, nothing fetched).
+    placed = hybrid.catalogue.current()
+    at = int(np.searchsorted(placed.movie_ids, atlas))
+    assert placed.movie_ids[at] == atlas and placed.posters[at]
+
+
+def test_no_poster_to_go_on_is_a_clear_no_answer(setup):
+    app, _, _, atlas, _ = setup
+    movie = replace(app.catalogue.new_movie(atlas), movie_id=atlas + 2)
+    movie = replace(movie, poster_path=None, tmdb_id=None)
+    answer = app.registry.ask_new("vgg16-poster", movie, 5)
+    assert answer.no_answer == "no poster to compare for this movie"
