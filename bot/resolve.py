@@ -187,7 +187,9 @@ def choice_keyboard(
     """One button per candidate (title + year), carrying ``"<action>:<movie_id>"``; TMDB's
     ``online`` candidates carry ``"tmdb:<tmdb id>"`` (``pick`` when already stored), after
     the local ones or (``online_first``) before them; a movie is offered once."""
-    local = [(c.label, f"{action}:{c.movie_id}", c.movie_id) for c in candidates]
+    local: list[tuple[str, str, int | None]] = [
+        (c.label, f"{action}:{c.movie_id}", c.movie_id) for c in candidates
+    ]
     remote = [
         (
             "🌐 " + c.label,

@@ -81,7 +81,7 @@ def matching_share(photo: bytes, posters: Mapping[int, bytes]) -> dict[int, floa
     read, scores 0."""
     import cv2  # OpenCV: only in the image worker, the bench and the tests
 
-    orb = cv2.ORB_create(nfeatures=KEYPOINTS)
+    orb = cv2.ORB.create(nfeatures=KEYPOINTS)
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
 
     def describe(data: bytes) -> Any:

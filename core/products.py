@@ -47,7 +47,7 @@ class NewPosterFeatures(PosterFeatures, Protocol):
     and length of :meth:`PosterFeatures.vector`, or None when it has no real poster. With
     ``compute`` the provider may fetch the poster and compute its features on first sight
     (seconds); without, it only reads what is already stored (no network). Optional: a
-    dependant checks ``isinstance(features, NewPosterFeatures)`` and does without otherwise.
+    dependent checks ``isinstance(features, NewPosterFeatures)`` and does without otherwise.
     """
 
     def new_vector(self, movie: NewMovie, compute: bool = True) -> np.ndarray | None: ...

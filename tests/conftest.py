@@ -33,8 +33,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REELPICK_CONFIG", str(REPO / "config.toml"))
-    # The default state folder (profiles, movie nights): each test its own.
+    # The default state folder (profiles, movie nights) and data folder (downloads, the
+    # catalogue of TMDB movies): each test its own.
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
 @pytest.fixture(scope="session")

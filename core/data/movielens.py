@@ -166,7 +166,8 @@ def _pairs_left_out(tags: pd.DataFrame, before: pd.DataFrame, after: pd.DataFram
 
     def keys(frame: pd.DataFrame) -> np.ndarray:
         users = frame["userId"].to_numpy(dtype=np.int64)
-        return users * width + frame["movieId"].to_numpy(dtype=np.int64)
+        key: np.ndarray = users * width + frame["movieId"].to_numpy(dtype=np.int64)
+        return key
 
     wanted = keys(tags)
     return np.isin(wanted, keys(before)) & ~np.isin(wanted, keys(after))
