@@ -43,16 +43,16 @@ class PickSettings:
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "cosine-cf": 1.0,
-            "sgd-mf": 0.0,
-            "vgg16-poster": 0.25,
-            "ease": 2.0,
+            "sgd-mf": 0.5,
+            "vgg16-poster": 0.0,
+            "ease": 0.5,
             "hybrid": 0.25,
         }
     )
-    rrf_k: float = DEFAULT_RRF_K
+    rrf_k: float = 20.0
     # Calibration λ (0: off; 0-1). Chosen by `reelpick evaluate --task topn --tune` on
     # validation users inside the training data (see config.toml [picks]).
-    calibration: float = 0.0
+    calibration: float = 0.8
     calibration_pool: int = 50  # fused candidates the calibrated picks are chosen from
 
     def depth(self, k: int) -> int:
