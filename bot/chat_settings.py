@@ -115,7 +115,9 @@ async def settings_button(update: Update, context: BotContext) -> None:
     current = s.settings.get(chat_id, available)
     if what == "k" and value.isascii() and value.isdigit() and int(value) in K_CHOICES:
         s.settings.set_k(chat_id, int(value))
-        await query.answer(_("{k} posters per album", k=value))
+        await query.answer(
+            _.ngettext("{count} poster per album", "{count} posters per album", int(value))
+        )
     elif what == "p" and value in available:
         plugins = set(current.plugins) ^ {value}
         if not plugins:
