@@ -8,6 +8,7 @@ evaluation gets picks through the same :meth:`~reelpick.app.Reelpick.picks` and
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +26,9 @@ from ..profiles.store import ProfileStore
 from ..registry import Registry
 from ..types import PluginAnswer, Profile
 from .ratings import Split, id_key
+
+# Long stages are reported on this logger (the CLI shows them with counts and time left).
+progress_log = logging.getLogger("reelpick.progress")
 
 
 def profiles_of(train: pd.DataFrame, users: Iterable[int], dataset: Dataset) -> dict[int, Profile]:
@@ -121,6 +125,9 @@ def train_and_ask(
     profiles = profiles_of(split.train, users, train)
     answers = {}
     if names:
-        for user_id, profile in profiles.items():
+        stage = "asking the plugins for the test users"
+        for done, (user_id, profile) in enumerate(profiles.items(), 1):
             answers[user_id] = app.recommend(profile, k, names)
+            if done % 10 == 0 or done == len(profiles):
+                progress_log.info(stage, extra={"done": done, "total": len(profiles)})
     return Trained(app, profiles, answers, names, fit_seconds, skipped)
