@@ -41,6 +41,13 @@ class Connection:
         with self.lock:
             return self.db.execute(sql, args).fetchall()
 
+    def rewrite(self) -> None:
+        """Rewrite the file (``VACUUM``) after a person's data was deleted: rows that updates
+        moved within a page can leave stale copies in the page's unused space, which
+        ``secure_delete`` never sees. Milliseconds for a store of thousands of people."""
+        with self.lock:
+            self.db.execute("VACUUM")
+
     def close(self) -> None:
         with self.lock:
             self.db.close()

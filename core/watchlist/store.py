@@ -206,6 +206,10 @@ class WatchlistStore:
     def forget(self, owner: str) -> int:
         """Delete ``owner``'s whole list, leaving no copy in the file; returns the count."""
         removed = self._write("DELETE FROM watchlist WHERE owner = ?", (owner,))
+        try:
+            self._file.rewrite()  # no stale copy in unused page space (see reelpick.sqlite)
+        except sqlite3.Error as exc:
+            raise WatchlistError(f"{self.path}: could not rewrite the file ({exc})") from None
         with contextlib.suppress(sqlite3.Error):  # busy: the next checkpoint empties it
             self._file.read("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed

@@ -294,7 +294,9 @@ def test_damaged_table_is_detected(tmp_path: Path, damage: str) -> None:
 
 def test_plugin_rebuilds_a_damaged_table(tmp_path: Path, small_movielens: Path) -> None:
     dataset = load_dataset(small_movielens)
-    params = {"neighbours": 10, "adjusted": False, "min_support": 2, "prediction": "mean-centred"}
+    # The plugin's own defaults, as the registry hands them over, with a small table.
+    defaults = CosineCF().reelpick_plugin_info().params
+    params = {**defaults, "neighbours": 10, "adjusted": False, "min_support": 2}
     store = make_store(tmp_path)
     first = CosineCF()
     first.reelpick_fit(dataset, params, store)
