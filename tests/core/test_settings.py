@@ -87,7 +87,7 @@ def test_config_toml_documents_the_code_defaults(plain_home: Path) -> None:
         (("depth = 200 ", "depth = 50 "), "groups.depth: documented 50, default 200"),
         (("rank_k = 10 ", "rank_kk = 10 "), "groups.rank_k: not documented"),
         (("rank_k = 10 ", "# rank_k = 1 "), "groups.rank_k: documented 1, default 10"),
-        (("ease = 2.0", "ease = 1.0"), "picks.weights: documented"),
+        (("ease = 0.5", "ease = 1.0"), "picks.weights: documented"),
         (("max_options = 10 ", "wax_options = 10 "), "movienight.max_options: not documented"),
         (('# dir = "~/.cache/reelpick"', '# dir = "~/cache"'), "cache.dir: documented"),
         (('mode = "polling"', 'mode = "webhook"'), "bot.mode"),
@@ -108,7 +108,7 @@ def test_the_schema_comes_from_the_section_classes() -> None:
     }
     assert DEFAULTS["picks"] == {
         "weights": PickSettings().weights,
-        "rrf_k": 60,
+        "rrf_k": 20.0,
         "calibration": PickSettings().calibration,
         "calibration_pool": 50,
     }

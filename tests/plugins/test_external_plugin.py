@@ -404,5 +404,8 @@ async def test_the_bot_sends_the_external_plugins_album(
     caption = album.result[0]["caption"].split("\n")
     assert caption[0] == "Genres & tags · like Toy Story (1995)"
     [answer] = app.similar(1, 5)
-    expected = [f"{i}. {app.dataset.label(n.movie_id)}" for i, n in enumerate(answer.neighbours, 1)]
+    # Each line starts with its watch-later link (🔖), then the rank and the title.
+    expected = [
+        f"🔖 {i}. {app.dataset.label(n.movie_id)}" for i, n in enumerate(answer.neighbours, 1)
+    ]
     assert caption[1:] == expected
