@@ -12,9 +12,11 @@ from ..app import Reelpick
 from ..catalogue import WITHOUT_TMDB, MovieCard
 from ..catalogue.service import Lookup
 from ..config import Config
+from ..errors import UsageError
 from .conventions import EXIT_NO_MATCH
 
 TMDB_PREFIX = "tmdb:"
+MAX_TMDB_ID = 2**31 - 1
 NO_KEY_SEARCH = "With a TMDB key (TMDB_API_KEY) TMDB's titles would be searched too."
 
 
@@ -50,8 +52,10 @@ def resolve(
     after listing the candidates on stderr (or as JSON on stdout). ``hint``: say that a TMDB
     key would search TMDB too, when there is none."""
     text = title.strip()
-    if text.lower().startswith(TMDB_PREFIX) and text[len(TMDB_PREFIX) :].isdigit():
-        return app.add_from_tmdb(int(text[len(TMDB_PREFIX) :]))
+    if not text:
+        raise UsageError("the title is empty")
+    if text.lower().startswith(TMDB_PREFIX):
+        return app.add_from_tmdb(tmdb_id(text))
     found = app.lookup(text, language=language)
     if found.movie_id is not None:
         return found.movie_id
@@ -59,6 +63,20 @@ def resolve(
         return app.add_from_tmdb(found.online_best.tmdb_id)
     explain(app, found, as_json, hint)
     return None
+
+
+def tmdb_id(text: str) -> int:
+    """The id in ``tmdb:ID`` (spaces around ID allowed); a usage error unless ID is a whole
+    number TMDB could have (1 to 2**31 - 1: TMDB's ids are 32-bit)."""
+    rest = text[len(TMDB_PREFIX) :].strip()
+    if not (
+        rest.isascii() and rest.isdigit() and len(rest) <= 10 and 1 <= int(rest) <= MAX_TMDB_ID
+    ):
+        raise UsageError(
+            f"{text[:40]!r} is not a TMDB id: {TMDB_PREFIX}ID takes a whole number "
+            f"from 1 to {MAX_TMDB_ID}"
+        )
+    return int(rest)
 
 
 def explain(app: Reelpick, found: Lookup, as_json: bool, hint: bool = False) -> None:

@@ -120,9 +120,8 @@ def test_watchlisted_movies_are_marked_and_kept_with_save(
         (["--ratings", "{binary}"], "not a text file"),
         (["--ratings", "{wrong}"], "Letterboxd"),
         (["--user", "1", "--save", "x"], "--save keeps a --ratings file"),
-        (["--user", "1", "--plugin", "nope"], "unknown plugin 'nope'"),
     ],
-    ids=["unknown-user", "missing", "binary", "wrong-columns", "save", "plugin"],
+    ids=["unknown-user", "missing", "binary", "wrong-columns", "save"],
 )
 def test_bad_input_is_one_line(cli, tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02" * 100)
@@ -132,3 +131,10 @@ def test_bad_input_is_one_line(cli, tmp_path: Path, args: list[str], message: st
     assert code == 1 and out == ""
     assert err.startswith("reelpick: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_unknown_plugin_is_a_usage_error(cli) -> None:
+    code, out, err = cli("--user", "1", "--plugin", "nope")
+    assert (code, out) == (2, "")
+    assert err.startswith("reelpick recommend: unknown plugin 'nope' (")
+    assert len(err.strip().splitlines()) == 1

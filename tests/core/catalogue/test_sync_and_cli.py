@@ -185,3 +185,22 @@ def test_similar_for_a_movie_only_tmdb_knows_says_no_ratings_yet(cli, capsys):
     code, out, _ = cli("similar", "Saltwater Atlas", "--plugin", "cosine-cf", capsys=capsys)
     assert code == 0 and out.startswith("Similar to Saltwater Atlas (2025):")
     assert "no ratings yet: Saltwater Atlas (2025) is newer than the rating data" in out
+
+
+@pytest.mark.parametrize(
+    "title", ["tmdb:99999999999999999999999", "tmdb:2147483648", "tmdb:0", "tmdb:-1", "tmdb:x"]
+)
+def test_info_of_a_tmdb_id_out_of_range_is_a_usage_error(cli, capsys, server, title):
+    server.reset_counts()
+    code, out, err = cli("info", title, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"reelpick info: {title!r} is not a TMDB id: tmdb:ID takes a whole number "
+        "from 1 to 2147483647\n"
+    )
+    assert sum(server.hits.values()) == 0  # refused before TMDB was asked
+
+
+def test_info_of_a_tmdb_id_with_a_space(cli, capsys):
+    code, out, _ = cli("info", f"tmdb: {DUNE_PART_TWO}", "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["movie"]["title"] == "Dune: Part Two"
