@@ -11,6 +11,7 @@ from typing import Any
 from ..app import Reelpick
 from ..catalogue import WITHOUT_TMDB, MovieCard
 from ..catalogue.service import Lookup
+from ..catalogue.settings import is_language, is_region
 from ..config import Config
 from ..errors import UsageError
 from .conventions import EXIT_NO_MATCH
@@ -22,9 +23,35 @@ NO_KEY_SEARCH = "With a TMDB key (TMDB_API_KEY) TMDB's titles would be searched 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("title", help=f"a title, or {TMDB_PREFIX}ID for a TMDB movie")
-    parser.add_argument("--region", help="where-to-watch region, e.g. DE (default: [tmdb] region)")
-    parser.add_argument("--language", help="TMDB language of the card, e.g. de-DE")
+    parser.add_argument(
+        "--region",
+        type=region,
+        help="where-to-watch region, an ISO 3166-1 code such as DE (default: [tmdb] region)",
+    )
+    parser.add_argument(
+        "--language", type=language, help="TMDB language of the card, e.g. fr or de-DE"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def region(text: str) -> str:
+    """An argparse ``type``: a two-letter ISO 3166-1 country code, in either case."""
+    code = text.strip().upper()
+    if not is_region(code):
+        raise argparse.ArgumentTypeError(
+            f"--region takes a two-letter ISO 3166-1 country code such as DE, got {text[:40]!r}"
+        )
+    return code
+
+
+def language(text: str) -> str:
+    """An argparse ``type``: a language tag such as ``fr`` or ``de-DE``."""
+    tag = text.strip()
+    if not is_language(tag):
+        raise argparse.ArgumentTypeError(
+            f"--language takes a language tag such as fr or de-DE, got {text[:40]!r}"
+        )
+    return tag
 
 
 def cmd_info(config: Config, args: argparse.Namespace) -> int:
@@ -34,7 +61,13 @@ def cmd_info(config: Config, args: argparse.Namespace) -> int:
         return EXIT_NO_MATCH
     card = app.card(movie_id, region=args.region, language=args.language)
     if args.json:
-        print(json.dumps(card.to_json(), indent=2, ensure_ascii=False))
+        # Whether TMDB was asked at all: without a key, empty fields mean "not asked", not
+        # "TMDB has nothing"; the note is what the text card says.
+        tmdb = {
+            "configured": app.tmdb_available,
+            "note": None if app.tmdb_available else WITHOUT_TMDB,
+        }
+        print(json.dumps(card.to_json() | {"tmdb": tmdb}, indent=2, ensure_ascii=False))
     else:
         print(format_card(card, app.tmdb_available))
     return 0

@@ -204,3 +204,43 @@ def test_info_of_a_tmdb_id_out_of_range_is_a_usage_error(cli, capsys, server, ti
 def test_info_of_a_tmdb_id_with_a_space(cli, capsys):
     code, out, _ = cli("info", f"tmdb: {DUNE_PART_TWO}", "--json", capsys=capsys)
     assert code == 0 and json.loads(out)["movie"]["title"] == "Dune: Part Two"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--region", "ZZ"),
+        ("--region", "DEU"),
+        ("--region", "a" * 5000),
+        ("--language", "<script>"),
+        ("--language", "de_DE"),
+        ("--language", "x" * 100),
+    ],
+)
+def test_info_refuses_a_region_or_language_that_is_none(cli, capsys, server, option, value):
+    server.reset_counts()
+    code, out, err = cli("info", "Toy Story", option, value, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"reelpick info: argument {option}: {option} takes ")
+    assert len(err.strip().splitlines()) == 1 and len(err) < 300
+    assert sum(server.hits.values()) == 0
+
+
+def test_info_takes_a_region_in_either_case_and_a_language_tag(cli, capsys):
+    code, out, _ = cli(
+        "info", f"tmdb:{DUNE_PART_TWO}", "--region", "de", "--language", "de-DE", "--json",
+        capsys=capsys,
+    )  # fmt: skip
+    assert code == 0
+    card = json.loads(out)
+    assert card["tmdb"] == {"configured": True, "note": None}
+    assert card["where_to_watch"] is None or card["where_to_watch"]["region"] == "DE"
+
+
+def test_info_json_without_a_key_says_tmdb_was_not_asked(cli, capsys, monkeypatch):
+    monkeypatch.delenv("TMDB_API_KEY")
+    code, out, _ = cli("info", "Toy Story", "--json", capsys=capsys)
+    assert code == 0
+    card = json.loads(out)
+    assert card["tmdb"] == {"configured": False, "note": WITHOUT_TMDB}
+    assert card["movie"]["overview"] is None  # not asked, and the JSON says so
