@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from reelpick.cli import main
+from reelpick.profiles import MAX_BYTES
 
 HEAT, RONIN, TOY_STORY, MATRIX = 6, 2278, 1, 2571
 LETTERBOXD = (
@@ -138,3 +140,52 @@ def test_an_unknown_plugin_is_a_usage_error(cli) -> None:
     assert (code, out) == (2, "")
     assert err.startswith("reelpick recommend: unknown plugin 'nope' (")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "fifo", "folder"])
+def test_a_watchlist_that_is_no_regular_file_is_refused_unread(
+    cli, ratings_file: Path, tmp_path: Path, device: str
+) -> None:
+    """Read as --ratings is: a device, a FIFO (whose open would block) or a folder is
+    refused before a byte is read."""
+    path = Path(device)
+    if device == "fifo":
+        path = tmp_path / "watchlist.csv"
+        os.mkfifo(path)
+    elif device == "folder":
+        path = tmp_path / "watchlist"
+        path.mkdir()
+    code, out, err = cli("--ratings", str(ratings_file), "--watchlist", str(path))
+    assert (code, out) == (1, "")
+    assert err == f"reelpick: {path}: not a regular file (a pipe, device or folder)\n"
+
+
+def test_an_oversized_watchlist_is_refused(cli, ratings_file: Path, tmp_path: Path) -> None:
+    big = tmp_path / "watchlist.csv"
+    with big.open("wb") as fh:  # sparse: the size is checked before anything is read
+        fh.truncate(MAX_BYTES + 1)
+    code, out, err = cli("--ratings", str(ratings_file), "--watchlist", str(big))
+    assert (code, out) == (1, "")
+    assert err.startswith("reelpick: watchlist.csv is ") and "the limit for an import" in err
+
+
+def test_a_watchlist_is_known_by_its_columns_whatever_its_name(
+    cli, ratings_file: Path, tmp_path: Path
+) -> None:
+    """--watchlist says what the file is: Letterboxd's columns are enough, and rows that
+    match nothing are reported as rating rows are."""
+    listing = tmp_path / "wl.csv"
+    listing.write_text(
+        "Date,Name,Year,Letterboxd URI\n"
+        "2024-01-01,The Matrix,1999,x\n"
+        "2024-01-02,No Such Film At All,2031,y\n"
+    )
+    code, out, _ = cli("--ratings", str(ratings_file), "--watchlist", str(listing), "--json")
+    assert code == 0
+    summary = json.loads(out)["watchlist"]
+    assert summary["rows"] == 2 and summary["matched"] == 1
+    [unmatched] = summary["unmatched"]
+    assert unmatched["row"] == 3 and "No Such Film At All" in unmatched["reason"]
+    code, out, _ = cli("--ratings", str(ratings_file), "--watchlist", str(listing))
+    assert code == 0
+    assert "Watchlist: 1 of 2 rows found (row 3: " in out
