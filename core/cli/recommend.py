@@ -214,7 +214,19 @@ def recommend_json(
             for a in answers
         ],
         "picks": _results(app, picks, listed),
+        "picks_score": picks_score(app),
     }
+
+
+def picks_score(app: Reelpick) -> str:
+    """What a pick's score is (the README's "Personal recommendations" says the same)."""
+    settings = app.settings.picks
+    if settings.calibration > 0:
+        return (
+            f"1/(rrf_k + rank) of the pick's place after the genre-calibrated re-rank "
+            f"(rrf_k {settings.rrf_k:g}, calibration {settings.calibration:g})"
+        )
+    return f"weighted reciprocal rank fusion of the plugins' lists (rrf_k {settings.rrf_k:g})"
 
 
 def format_recommendations(
@@ -232,7 +244,8 @@ def format_recommendations(
     for answer in answers:
         lines += _block(app, answer.label, answer.neighbours, _shortfall(answer), listed)
     if answers:
-        lines += _block(app, "Picks (all plugins together)", picks, "no plugin had picks", listed)
+        title = "Picks (all plugins together)" if len(answers) > 1 else "Picks"
+        lines += _block(app, title, picks, "no plugin had picks", listed)
     if listed:
         lines.append("🔖 on the watchlist")
     return "\n".join(lines).rstrip() + "\n"

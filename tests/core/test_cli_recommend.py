@@ -46,7 +46,7 @@ def test_ratings_file_as_json(cli, ratings_file: Path) -> None:
     code, out, _ = cli("--ratings", str(ratings_file), "-k", "5", "--json")
     assert code == 0
     answer = json.loads(out)
-    assert set(answer) == {"profile", "plugins", "picks"}
+    assert set(answer) == {"profile", "plugins", "picks", "picks_score"}
     assert answer["profile"]["rows"] == 4 and answer["profile"]["matched"] == 3
     [unmatched] = answer["profile"]["unmatched"]
     assert unmatched["row"] == 5 and set(unmatched) == {"row", "reason"}
@@ -58,7 +58,10 @@ def test_ratings_file_as_json(cli, ratings_file: Path) -> None:
     profile = {HEAT, RONIN, TOY_STORY}
     assert not {r["movie_id"] for r in results} & profile
     assert all(set(r["because"]) <= {HEAT, RONIN} and r["because"] for r in results)
-    assert [r["movie_id"] for r in answer["picks"]] == [r["movie_id"] for r in results]
+    # The picks are cosine-cf's list (asked deeper) re-ranked for the profile's genres.
+    picks = answer["picks"]
+    assert len(picks) == 5 and not {r["movie_id"] for r in picks} & profile
+    assert all(set(r["because"]) <= {HEAT, RONIN} and r["because"] for r in picks)
     assert all(set(r) == KEYS for r in answer["picks"])
 
 
@@ -66,7 +69,8 @@ def test_table_for_people(cli, ratings_file: Path) -> None:
     code, out, _ = cli("--ratings", str(ratings_file), "-k", "3")
     assert code == 0
     assert "Recommendations for a profile of 3 movies (1 of 4 rows not matched" in out
-    assert "[cosine-CF]" in out and "[Picks (all plugins together)]" in out
+    # One plugin: its picks are not "all plugins together".
+    assert "[cosine-CF]" in out and "[Picks]" in out and "all plugins" not in out
     assert "because: Heat" in out or "because: Ronin" in out
 
 
@@ -140,6 +144,18 @@ def test_an_unknown_plugin_is_a_usage_error(cli) -> None:
     assert (code, out) == (2, "")
     assert err.startswith("reelpick recommend: unknown plugin 'nope' (")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_picks_scores_fall_down_the_list(cli, ratings_file: Path) -> None:
+    """Calibration re-ranks the fused list; each pick's score is its calibrated place's,
+    so no pick outscores one above it, and the JSON says what the score is."""
+    code, out, _ = cli("--ratings", str(ratings_file), "-k", "10", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    scores = [p["score"] for p in answer["picks"]]
+    assert len(scores) == 10 and scores == sorted(scores, reverse=True)
+    assert len(set(scores)) == len(scores)
+    assert "calibrated" in answer["picks_score"]
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "fifo", "folder"])
