@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import diskcache
+
+from reelpick.catalogue.settings import REGION  # the one region check, shared with the CLI
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ ADDED_COLUMNS = {
     "night_services": "INTEGER",  # 1: movie nights offer only movies on those services
 }
 LANGUAGE_CHOICES = ("en", "de")
-REGION = re.compile(r"[A-Z]{2}")
 MAX_SERVICES = 40
 
 

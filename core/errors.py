@@ -5,6 +5,11 @@ class ReelpickError(Exception):
     """Base class: anything reelpick reports to a user instead of crashing."""
 
 
+class UsageError(ReelpickError):
+    """A bad command-line argument: the command line answers it with exit code 2, like
+    argparse's own errors. Elsewhere it is a :class:`ReelpickError` like any other."""
+
+
 class ConfigError(ReelpickError):
     """config.toml (or an environment override) has a wrong key, type or path."""
 

@@ -12,7 +12,8 @@ plugins and fuses their answers with the app's settings.
 With ``calibration`` λ > 0 the picks are re-ranked to match the genres of the person's
 profile (:mod:`reelpick.calibration`): the plugins are asked for ``calibration_pool`` movies,
 fused, and the ``k`` picks chosen greedily from those for relevance and calibration
-(:func:`pick_for`).
+(:func:`pick_for`). A calibrated pick's ``score`` is then ``1 / (rrf_k + rank)`` of its
+place in the calibrated list (the fused scores would not fall down the list any more).
 
 A pick's ``because`` is the union of the contributing plugins' ``because``, the plugin that
 contributed most to the pick first, each plugin's reasons in its own order.
@@ -136,4 +137,9 @@ def pick_for(
         k,
         settings.calibration,
     )
-    return [by_id[m] for m in order]
+    # The fused scores would no longer fall down the list, so each calibrated pick carries
+    # the reciprocal-rank score of its own place, 1 / (rrf_k + rank): what one plugin's
+    # list scores in the fusion, falling with rank, and the same scale as the fused scores.
+    return [
+        replace(by_id[m], score=1.0 / (settings.rrf_k + rank)) for rank, m in enumerate(order, 1)
+    ]

@@ -25,7 +25,7 @@ from .answers import RecommendableMovies, checked_neighbours
 from .cache import ArtifactStore
 from .config import Config, check_type
 from .data.movielens import Dataset
-from .errors import ConfigError, NoAnswer, PluginError
+from .errors import ConfigError, NoAnswer, PluginError, UsageError
 from .hooktrace import log_hook_calls
 from .needs import plan_fits
 from .types import Need, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
@@ -204,8 +204,10 @@ class Registry:
             close = difflib.get_close_matches(unknown[0], names, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
             known = ", ".join(self.plugins) or "none"
-            where = f"{self.config.where('plugins', 'enabled')}: " if only is None else ""
-            raise ConfigError(f"{where}unknown plugin {unknown[0]!r} ({hint}installed: {known})")
+            message = f"unknown plugin {unknown[0]!r} ({hint}installed: {known})"
+            if only is None:
+                raise ConfigError(f"{self.config.where('plugins', 'enabled')}: {message}")
+            raise UsageError(message)  # a name the caller gave (--plugin): a bad argument
         return [n for n in wanted if n in self.plugins]
 
     def _failed_names(self) -> set[str]:

@@ -5,8 +5,37 @@ The defaults are written here once; config.toml documents the same values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+REGION = re.compile(r"[A-Z]{2}")  # the shape of an ISO 3166-1 alpha-2 code
+# A plausible BCP 47 / ISO 639 language tag for TMDB: "fr", "de-DE", "zh-Hant-TW".
+LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
+# CLDR's two-letter territories that are not ISO 3166-1 countries (groupings, unknown, test).
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
+
+
+@cache
+def _countries() -> frozenset[str]:
+    from babel import Locale
+
+    names = Locale("en").territories
+    return (
+        frozenset(k for k in names if isinstance(k, str) and REGION.fullmatch(k)) - _NOT_COUNTRIES
+    )
+
+
+def is_region(code: str) -> bool:
+    """Whether ``code`` is an ISO 3166-1 alpha-2 country code (upper case), from Babel's CLDR
+    territories: where-to-watch answers are per country."""
+    return bool(REGION.fullmatch(code)) and code in _countries()
+
+
+def is_language(tag: str) -> bool:
+    """Whether ``tag`` looks like a language tag TMDB takes (``fr``, ``de-DE``)."""
+    return len(tag) <= 20 and bool(LANGUAGE.fullmatch(tag))
 
 
 @dataclass(frozen=True)

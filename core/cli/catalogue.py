@@ -14,7 +14,10 @@ from tqdm import tqdm
 from ..app import Reelpick
 from ..catalogue.sync import sync
 from ..config import Config
-from ..errors import ReelpickError
+from ..errors import ReelpickError, UsageError
+from .conventions import bounded_int
+
+MAX_LIMIT = 10_000_000  # more than TMDB holds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,14 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DATE",
         help="releases on or after this day, YYYY-MM-DD (default: [catalogue] sync_days ago)",
     )
-    parser.add_argument("--limit", type=int, metavar="N", help="at most N new movies in this run")
+    parser.add_argument(
+        "--limit",
+        type=bounded_int(1, MAX_LIMIT, "--limit"),
+        metavar="N",
+        help=f"at most N new movies in this run, 1-{MAX_LIMIT:,}",
+    )
     parser.add_argument("--region", help="region of the now-playing and upcoming lists")
     parser.add_argument("--json", action="store_true", help="machine-readable summary")
 
 
 def cmd_catalogue_sync(config: Config, args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise ReelpickError("--limit must be at least 1")
+    if args.limit is not None and not 1 <= args.limit <= MAX_LIMIT:  # the parser checks too
+        raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}, got {args.limit}")
     app = Reelpick.open(config, fit=False)
     if not app.tmdb_available:
         raise ReelpickError("catalogue sync needs TMDB: set TMDB_API_KEY or TMDB_READ_TOKEN")

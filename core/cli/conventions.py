@@ -19,7 +19,8 @@ EXIT_CODES_EPILOG = f"""\
 exit codes:
   {EXIT_OK}  ok
   {EXIT_ERROR}  error (bad data or config, a failed download or fit)
-  {EXIT_USAGE}  usage (bad arguments, -k out of range, a command without its action)
+  {EXIT_USAGE}  usage (bad arguments: -k out of range, an unknown plugin name, an empty title;
+     a command without its action)
   {EXIT_NO_MATCH}  the title matches no movie, or is ambiguous (candidates are listed)
 """
 

@@ -11,18 +11,47 @@ from typing import Any
 from ..app import Reelpick
 from ..catalogue import WITHOUT_TMDB, MovieCard
 from ..catalogue.service import Lookup
+from ..catalogue.settings import is_language, is_region
 from ..config import Config
+from ..errors import UsageError
 from .conventions import EXIT_NO_MATCH
 
 TMDB_PREFIX = "tmdb:"
+MAX_TMDB_ID = 2**31 - 1
 NO_KEY_SEARCH = "With a TMDB key (TMDB_API_KEY) TMDB's titles would be searched too."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("title", help=f"a title, or {TMDB_PREFIX}ID for a TMDB movie")
-    parser.add_argument("--region", help="where-to-watch region, e.g. DE (default: [tmdb] region)")
-    parser.add_argument("--language", help="TMDB language of the card, e.g. de-DE")
+    parser.add_argument(
+        "--region",
+        type=region,
+        help="where-to-watch region, an ISO 3166-1 code such as DE (default: [tmdb] region)",
+    )
+    parser.add_argument(
+        "--language", type=language, help="TMDB language of the card, e.g. fr or de-DE"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def region(text: str) -> str:
+    """An argparse ``type``: a two-letter ISO 3166-1 country code, in either case."""
+    code = text.strip().upper()
+    if not is_region(code):
+        raise argparse.ArgumentTypeError(
+            f"--region takes a two-letter ISO 3166-1 country code such as DE, got {text[:40]!r}"
+        )
+    return code
+
+
+def language(text: str) -> str:
+    """An argparse ``type``: a language tag such as ``fr`` or ``de-DE``."""
+    tag = text.strip()
+    if not is_language(tag):
+        raise argparse.ArgumentTypeError(
+            f"--language takes a language tag such as fr or de-DE, got {text[:40]!r}"
+        )
+    return tag
 
 
 def cmd_info(config: Config, args: argparse.Namespace) -> int:
@@ -32,7 +61,13 @@ def cmd_info(config: Config, args: argparse.Namespace) -> int:
         return EXIT_NO_MATCH
     card = app.card(movie_id, region=args.region, language=args.language)
     if args.json:
-        print(json.dumps(card.to_json(), indent=2, ensure_ascii=False))
+        # Whether TMDB was asked at all: without a key, empty fields mean "not asked", not
+        # "TMDB has nothing"; the note is what the text card says.
+        tmdb = {
+            "configured": app.tmdb_available,
+            "note": None if app.tmdb_available else WITHOUT_TMDB,
+        }
+        print(json.dumps(card.to_json() | {"tmdb": tmdb}, indent=2, ensure_ascii=False))
     else:
         print(format_card(card, app.tmdb_available))
     return 0
@@ -50,8 +85,10 @@ def resolve(
     after listing the candidates on stderr (or as JSON on stdout). ``hint``: say that a TMDB
     key would search TMDB too, when there is none."""
     text = title.strip()
-    if text.lower().startswith(TMDB_PREFIX) and text[len(TMDB_PREFIX) :].isdigit():
-        return app.add_from_tmdb(int(text[len(TMDB_PREFIX) :]))
+    if not text:
+        raise UsageError("the title is empty")
+    if text.lower().startswith(TMDB_PREFIX):
+        return app.add_from_tmdb(tmdb_id(text))
     found = app.lookup(text, language=language)
     if found.movie_id is not None:
         return found.movie_id
@@ -59,6 +96,20 @@ def resolve(
         return app.add_from_tmdb(found.online_best.tmdb_id)
     explain(app, found, as_json, hint)
     return None
+
+
+def tmdb_id(text: str) -> int:
+    """The id in ``tmdb:ID`` (spaces around ID allowed); a usage error unless ID is a whole
+    number TMDB could have (1 to 2**31 - 1: TMDB's ids are 32-bit)."""
+    rest = text[len(TMDB_PREFIX) :].strip()
+    if not (
+        rest.isascii() and rest.isdigit() and len(rest) <= 10 and 1 <= int(rest) <= MAX_TMDB_ID
+    ):
+        raise UsageError(
+            f"{text[:40]!r} is not a TMDB id: {TMDB_PREFIX}ID takes a whole number "
+            f"from 1 to {MAX_TMDB_ID}"
+        )
+    return int(rest)
 
 
 def explain(app: Reelpick, found: Lookup, as_json: bool, hint: bool = False) -> None:

@@ -14,7 +14,7 @@ from ..app import Reelpick, data_path
 from ..config import Config, load_config
 from ..data import load_dataset
 from ..data.fetch import fetch_dataset
-from ..errors import ReelpickError
+from ..errors import ReelpickError, UsageError
 from ..registry import Registry
 from ..render.contact_sheet import MAX_K
 from ..version import __version__
@@ -91,6 +91,10 @@ def _main(argv: list[str] | None) -> int:
         config = load_config(args.config)
         config.usable_cache_dir()  # one line now, rather than a traceback from every fit
         return args.run(config, args) or 0
+    except UsageError as exc:  # a bad argument found after parsing: argparse's form and code
+        command = getattr(getattr(args, "parser", None), "prog", "reelpick")
+        print(f"{command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ReelpickError as exc:
         print(f"reelpick: {exc}", file=sys.stderr)
         if args.verbose:
@@ -120,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def action(group: Any, name: str, run: Callable[..., int], help: str) -> Any:
         sub = group.add_parser(name, help=help, description=help, parents=[common])
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, parser=sub)  # parser: whose name a usage error starts with
         return sub
 
     similar = command("similar", cmd_similar, "movies similar to a title, from every plugin")

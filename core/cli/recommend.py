@@ -78,14 +78,20 @@ def cmd_recommend(config: Config, args: argparse.Namespace) -> int:
     # Read the profile before fitting, so that a bad file is refused at once.
     app = Reelpick.open(config, plugins=args.plugin, fit=False)
     profile, summary = read_profile(app, args)
-    listed = watchlisted(app, args)
+    listed, found = watchlisted(app, args)
     report_failures(fit_plugins(app, args.plugin, quiet=args.quiet))
     answers = app.recommend(profile, args.k, args.plugin)
     picks = app.picks(profile, args.k, answers=answers)
     if args.json:
-        print(json.dumps(recommend_json(app, summary, answers, picks, listed), indent=2))
+        body = recommend_json(app, summary, answers, picks, listed)
+        if found is not None:
+            body["watchlist"] = found.to_json()
+        print(json.dumps(body, indent=2))
     else:
-        print(format_recommendations(app, profile, summary, answers, picks, listed))
+        text = format_recommendations(app, profile, summary, answers, picks, listed)
+        if found is not None:
+            text += _watchlist_rows(found)
+        print(text)
     return 0
 
 
@@ -116,26 +122,30 @@ def read_profile(app: Reelpick, args: argparse.Namespace) -> tuple[Profile, Prof
     return imported_profile(parsed), summary
 
 
-def watchlisted(app: Reelpick, args: argparse.Namespace) -> frozenset[int]:
+def watchlisted(
+    app: Reelpick, args: argparse.Namespace
+) -> tuple[frozenset[int], ProfileSummary | None]:
     """Movies on the watchlist: the --watchlist file (kept as NAME's with --save), else the
-    one stored for --profile NAME."""
+    one stored for --profile NAME; and how the file's rows matched (None without a file)."""
     name = args.save or args.profile
     if args.watchlist:
-        try:
-            data = Path(args.watchlist).read_bytes()
-        except OSError as exc:
-            raise ReelpickError(f"{args.watchlist}: cannot read it ({exc.strerror})") from None
-        parsed = read_watchlist(data, app.dataset, filename=Path(args.watchlist).name)
+        # Read as --ratings files are: a regular file only, never past the import limit.
+        parsed = read_watchlist(Path(args.watchlist), app.dataset, named=True)
+        summary = ProfileSummary(
+            parsed.rows,
+            parsed.rows - len(parsed.unmatched),
+            [{"row": u.row, "reason": u.reason} for u in parsed.unmatched],
+        )
         if name:
             prepare_state(app.config.settings)
             with WatchlistStore(app.config.settings.state.dir / WATCHLIST_FILE) as store:
                 store.add_many(f"local:{name}", parsed.matched)
-        return frozenset(m for m, _ in parsed.matched)
+        return frozenset(m for m, _ in parsed.matched), summary
     if not name:
-        return frozenset()
+        return frozenset(), None
     prepare_state(app.config.settings)
     with WatchlistStore(app.config.settings.state.dir / WATCHLIST_FILE) as store:
-        return frozenset(store.movies(f"local:{name}"))
+        return frozenset(store.movies(f"local:{name}")), None
 
 
 def user_profile(app: Reelpick, user_id: int) -> tuple[Profile, ProfileSummary]:
@@ -204,7 +214,19 @@ def recommend_json(
             for a in answers
         ],
         "picks": _results(app, picks, listed),
+        "picks_score": picks_score(app),
     }
+
+
+def picks_score(app: Reelpick) -> str:
+    """What a pick's score is (the README's "Personal recommendations" says the same)."""
+    settings = app.settings.picks
+    if settings.calibration > 0:
+        return (
+            f"1/(rrf_k + rank) of the pick's place after the genre-calibrated re-rank "
+            f"(rrf_k {settings.rrf_k:g}, calibration {settings.calibration:g})"
+        )
+    return f"weighted reciprocal rank fusion of the plugins' lists (rrf_k {settings.rrf_k:g})"
 
 
 def format_recommendations(
@@ -222,7 +244,8 @@ def format_recommendations(
     for answer in answers:
         lines += _block(app, answer.label, answer.neighbours, _shortfall(answer), listed)
     if answers:
-        lines += _block(app, "Picks (all plugins together)", picks, "no plugin had picks", listed)
+        title = "Picks (all plugins together)" if len(answers) > 1 else "Picks"
+        lines += _block(app, title, picks, "no plugin had picks", listed)
     if listed:
         lines.append("🔖 on the watchlist")
     return "\n".join(lines).rstrip() + "\n"
@@ -248,6 +271,16 @@ def _rows(summary: ProfileSummary) -> str:
     more = f"; {number(len(summary.unmatched) - 3)} more" if len(summary.unmatched) > 3 else ""
     unmatched = number(len(summary.unmatched))
     return f" ({unmatched} of {plural(summary.rows, 'row')} not matched: {shown}{more})"
+
+
+def _watchlist_rows(found: ProfileSummary) -> str:
+    """``Watchlist: 1 of 2 rows found (row 3: ...)``, the way the bot reports an import."""
+    line = f"Watchlist: {number(found.matched)} of {plural(found.rows, 'row')} found"
+    if found.unmatched:
+        shown = "; ".join(f"row {u['row']}: {u['reason']}" for u in found.unmatched[:3])
+        more = f"; {number(len(found.unmatched) - 3)} more" if len(found.unmatched) > 3 else ""
+        line += f" ({shown}{more})"
+    return line + "\n"
 
 
 def _shortfall(answer: PluginAnswer) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 from ..app import data_path
 from ..config import Config
 from ..data import load_dataset
-from ..errors import ReelpickError
+from ..errors import UsageError
+from ..registry import Registry
 
 HELP = "choose a plugin's parameters on validation users inside the training data"
 
@@ -48,13 +49,15 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     for item in items:
         key, _, values = item.partition("=")
         if not key.strip() or not values.strip():
-            raise ReelpickError(f"--grid {item!r}: expected KEY=V1,V2")
+            raise UsageError(f"--grid {item[:80]!r}: expected KEY=V1,V2")
         try:
             grid[key.strip()] = [
                 tomllib.loads(f"v = {value.strip()}")["v"] for value in values.split(",")
             ]
         except tomllib.TOMLDecodeError:
-            raise ReelpickError(f"--grid {item!r}: values must be TOML (strings quoted)") from None
+            raise UsageError(
+                f"--grid {item[:80]!r}: values must be TOML (strings quoted)"
+            ) from None
     return grid
 
 
@@ -64,6 +67,8 @@ def cmd_tune_lazily(config: Config, args: argparse.Namespace) -> int:
     from ..evaluation.tuning import format_tuning, tune_plugin
 
     grid = parse_grid(args.grid) if args.grid else None
+    # An unknown name is a bad argument (with the close match), before any grid or data.
+    Registry(config).enabled([args.plugin])
     dataset = load_dataset(data_path(config))
 
     def progress(line: str) -> None:

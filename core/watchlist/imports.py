@@ -3,7 +3,8 @@ watchlist (or list) export, matched to movies the way rating imports are
 (:class:`~reelpick.profiles.MovieMatcher`: strict title and year, IMDb ids through links.csv).
 
 * Letterboxd: ``Date, Name, Year, Letterboxd URI``: the columns of ``watched.csv`` too, so a
-  Letterboxd file is a watchlist only by its name (``watchlist*.csv``);
+  file sniffed among uploads is a watchlist only by its name (``watchlist*.csv``); a file
+  the caller names as a watchlist (``recommend --watchlist``) needs only the columns;
 * IMDb: ``Position, Const, Created, Modified, Description, Title, ..., Year, ...``: told
   apart from the ratings export by ``Position`` / ``Created``.
 
@@ -16,12 +17,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Literal
 
 from ..data import Dataset
 from ..profiles import MAX_BYTES, MAX_ROWS, MovieMatcher, ProfileImportError, Unmatched
-from ..profiles.imports import decode
+from ..profiles.imports import _read_capped, decode
 
 WatchlistFormat = Literal["letterboxd", "imdb"]
 MAX_CELL = 500
@@ -43,15 +44,22 @@ def _columns(header: list[str]) -> list[str]:
     return [c.strip().lstrip("\ufeff").lower() for c in header]
 
 
-def watchlist_format(filename: str | None, header: list[str]) -> WatchlistFormat | None:
-    """Which watchlist a file is, from its name and header row; None: not a watchlist."""
+def watchlist_format(
+    filename: str | None, header: list[str], *, named: bool = False
+) -> WatchlistFormat | None:
+    """Which watchlist a file is, from its name and header row; None: not a watchlist.
+    ``named``: the caller says it is a watchlist, so Letterboxd's columns are enough."""
     columns = set(_columns(header))
     if "const" in columns and {"position", "created"} & columns:
         return "imdb"
-    name = PurePath(filename or "").name.lower()
-    if name.startswith("watchlist") and {"name", "year", "letterboxd uri"} <= columns:
-        return "letterboxd" if "rating" not in columns else None
+    by_name = named or PurePath(filename or "").name.lower().startswith("watchlist")
+    if by_name and _letterboxd_columns(columns):
+        return "letterboxd"
     return None
+
+
+def _letterboxd_columns(columns: set[str]) -> bool:
+    return {"name", "year", "letterboxd uri"} <= columns and "rating" not in columns
 
 
 def looks_like_watchlist(data: bytes, filename: str | None) -> bool:
@@ -86,14 +94,22 @@ def _year(text: str) -> int | None:
 
 
 def read_watchlist(
-    data: bytes,
+    data: bytes | Path,
     matcher: MovieMatcher | Dataset,
     *,
     filename: str | None = None,
+    named: bool = False,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
 ) -> ParsedWatchlist:
-    """Parse and match a watchlist file; raises :class:`ProfileImportError` to refuse it."""
+    """Parse and match a watchlist file; raises :class:`ProfileImportError` to refuse it.
+
+    A path is read as rating imports read one: only a regular file, never past
+    ``max_bytes``. ``named``: the caller says the file is a watchlist (its name need not
+    start with ``watchlist``)."""
+    if isinstance(data, Path):
+        filename = filename or data.name
+        data = _read_capped(data, max_bytes)
     name = PurePath(filename).name if filename else "the file"
     if not isinstance(matcher, MovieMatcher):
         matcher = MovieMatcher(matcher)
@@ -105,7 +121,13 @@ def read_watchlist(
     if not records:
         raise ProfileImportError(f"{name} is empty")
     header, rows = _columns(records[0]), records[1:]
-    chosen = watchlist_format(filename, records[0])
+    chosen = watchlist_format(filename, records[0], named=named)
+    if chosen is None and _letterboxd_columns(set(header)):
+        raise ProfileImportError(
+            f"{name} is not a watchlist by its name: Letterboxd's watched.csv has the same "
+            "columns, so a Letterboxd watchlist must be named watchlist*.csv, as Letterboxd "
+            "names it"
+        )
     if chosen is None:
         raise ProfileImportError(
             f"{name} is not a watchlist: expected Letterboxd's watchlist.csv (Date, Name, "

@@ -42,7 +42,7 @@ def test_ambiguous_title_lists_candidates(cli) -> None:
     assert "could be" in err and "Hamlet (1996)" in err and "Hamlet (1948)" in err
 
 
-@pytest.mark.parametrize("query", ["zzqxv wprtl", "", "   ", "🎬🍿", "x" * 10_000])
+@pytest.mark.parametrize("query", ["zzqxv wprtl", "🎬🍿", "x" * 10_000])
 def test_bad_titles_get_a_clear_message(cli, query: str) -> None:
     code, out, err = cli("similar", query)
     assert code == 3
@@ -51,9 +51,16 @@ def test_bad_titles_get_a_clear_message(cli, query: str) -> None:
     assert "Traceback" not in err + out
 
 
+@pytest.mark.parametrize("query", ["", "   "])
+def test_an_empty_title_is_a_usage_error(cli, query: str) -> None:
+    code, out, err = cli("similar", query)
+    assert (code, out) == (2, "")
+    assert err == "reelpick similar: the title is empty\n"
+
+
 def test_unknown_plugin(cli) -> None:
     code, _, err = cli("similar", "Toy Story", "--plugin", "nope")
-    assert code == 1 and "unknown plugin 'nope'" in err
+    assert code == 2 and err.startswith("reelpick similar: unknown plugin 'nope'")
 
 
 def test_plugins_listing(cli) -> None:

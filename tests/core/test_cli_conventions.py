@@ -82,6 +82,35 @@ def test_exit_2_usage(config: Path) -> None:
     assert done.stderr.startswith("reelpick recommend: argument -k: -k must be between 1 and")
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["similar", "Movie 1 (1991)", "--plugin", "nosuch"], "unknown plugin 'nosuch' ("),
+        (["similar", "Movie 1 (1991)", "--plugin", ""], "unknown plugin '' ("),
+        (["check", "nosuch-plugin"], "unknown plugin 'nosuch-plugin' ("),
+        (["similar", ""], "the title is empty"),
+        (["similar", "   "], "the title is empty"),
+        (["catalogue", "sync", "--limit", "0"], "argument --limit: --limit must be between 1"),
+        (["catalogue", "sync", "--limit", "-5"], "argument --limit: --limit must be between 1"),
+        (["tune", "cosine-cf", "--grid", "garbage"], "--grid 'garbage': expected KEY=V1,V2"),
+        (["tune", "cosine-cf", "--grid", "l2="], "--grid 'l2=': expected KEY=V1,V2"),
+        (["tune", "nosuch"], "unknown plugin 'nosuch' ("),
+        (["tune", "cosine_cf"], "unknown plugin 'cosine_cf' (did you mean 'cosine-cf'?"),
+    ],
+)
+def test_exit_2_for_a_bad_argument_found_after_parsing(
+    config: Path, argv: list[str], message: str
+) -> None:
+    """A bad value that argparse cannot see (a plugin name, an empty title, a --grid) is a
+    usage error too: one line in argparse's form, ``reelpick CMD: ...``, exit 2."""
+    done = reelpick(*argv, config=config)
+    assert (done.returncode, done.stdout) == (2, "")
+    command = "reelpick " + " ".join(argv[:2] if argv[0] == "catalogue" else argv[:1])
+    assert done.stderr.startswith(f"{command}: {message}"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert plugin_stores(config) == []  # refused before anything was fitted
+
+
 def test_exit_3_no_match_before_any_fit(config: Path) -> None:
     done = reelpick("similar", "xyzzy plugh", config=config)
     assert done.returncode == 3 and done.stderr.strip() == "No movie matches 'xyzzy plugh'."

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from reelpick.cli import main
+from reelpick.profiles import MAX_BYTES
 
 HEAT, RONIN, TOY_STORY, MATRIX = 6, 2278, 1, 2571
 LETTERBOXD = (
@@ -44,7 +46,7 @@ def test_ratings_file_as_json(cli, ratings_file: Path) -> None:
     code, out, _ = cli("--ratings", str(ratings_file), "-k", "5", "--json")
     assert code == 0
     answer = json.loads(out)
-    assert set(answer) == {"profile", "plugins", "picks"}
+    assert set(answer) == {"profile", "plugins", "picks", "picks_score"}
     assert answer["profile"]["rows"] == 4 and answer["profile"]["matched"] == 3
     [unmatched] = answer["profile"]["unmatched"]
     assert unmatched["row"] == 5 and set(unmatched) == {"row", "reason"}
@@ -56,7 +58,10 @@ def test_ratings_file_as_json(cli, ratings_file: Path) -> None:
     profile = {HEAT, RONIN, TOY_STORY}
     assert not {r["movie_id"] for r in results} & profile
     assert all(set(r["because"]) <= {HEAT, RONIN} and r["because"] for r in results)
-    assert [r["movie_id"] for r in answer["picks"]] == [r["movie_id"] for r in results]
+    # The picks are cosine-cf's list (asked deeper) re-ranked for the profile's genres.
+    picks = answer["picks"]
+    assert len(picks) == 5 and not {r["movie_id"] for r in picks} & profile
+    assert all(set(r["because"]) <= {HEAT, RONIN} and r["because"] for r in picks)
     assert all(set(r) == KEYS for r in answer["picks"])
 
 
@@ -64,7 +69,8 @@ def test_table_for_people(cli, ratings_file: Path) -> None:
     code, out, _ = cli("--ratings", str(ratings_file), "-k", "3")
     assert code == 0
     assert "Recommendations for a profile of 3 movies (1 of 4 rows not matched" in out
-    assert "[cosine-CF]" in out and "[Picks (all plugins together)]" in out
+    # One plugin: its picks are not "all plugins together".
+    assert "[cosine-CF]" in out and "[Picks]" in out and "all plugins" not in out
     assert "because: Heat" in out or "because: Ronin" in out
 
 
@@ -120,9 +126,8 @@ def test_watchlisted_movies_are_marked_and_kept_with_save(
         (["--ratings", "{binary}"], "not a text file"),
         (["--ratings", "{wrong}"], "Letterboxd"),
         (["--user", "1", "--save", "x"], "--save keeps a --ratings file"),
-        (["--user", "1", "--plugin", "nope"], "unknown plugin 'nope'"),
     ],
-    ids=["unknown-user", "missing", "binary", "wrong-columns", "save", "plugin"],
+    ids=["unknown-user", "missing", "binary", "wrong-columns", "save"],
 )
 def test_bad_input_is_one_line(cli, tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02" * 100)
@@ -132,3 +137,71 @@ def test_bad_input_is_one_line(cli, tmp_path: Path, args: list[str], message: st
     assert code == 1 and out == ""
     assert err.startswith("reelpick: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_unknown_plugin_is_a_usage_error(cli) -> None:
+    code, out, err = cli("--user", "1", "--plugin", "nope")
+    assert (code, out) == (2, "")
+    assert err.startswith("reelpick recommend: unknown plugin 'nope' (")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_picks_scores_fall_down_the_list(cli, ratings_file: Path) -> None:
+    """Calibration re-ranks the fused list; each pick's score is its calibrated place's,
+    so no pick outscores one above it, and the JSON says what the score is."""
+    code, out, _ = cli("--ratings", str(ratings_file), "-k", "10", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    scores = [p["score"] for p in answer["picks"]]
+    assert len(scores) == 10 and scores == sorted(scores, reverse=True)
+    assert len(set(scores)) == len(scores)
+    assert "calibrated" in answer["picks_score"]
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "fifo", "folder"])
+def test_a_watchlist_that_is_no_regular_file_is_refused_unread(
+    cli, ratings_file: Path, tmp_path: Path, device: str
+) -> None:
+    """Read as --ratings is: a device, a FIFO (whose open would block) or a folder is
+    refused before a byte is read."""
+    path = Path(device)
+    if device == "fifo":
+        path = tmp_path / "watchlist.csv"
+        os.mkfifo(path)
+    elif device == "folder":
+        path = tmp_path / "watchlist"
+        path.mkdir()
+    code, out, err = cli("--ratings", str(ratings_file), "--watchlist", str(path))
+    assert (code, out) == (1, "")
+    assert err == f"reelpick: {path}: not a regular file (a pipe, device or folder)\n"
+
+
+def test_an_oversized_watchlist_is_refused(cli, ratings_file: Path, tmp_path: Path) -> None:
+    big = tmp_path / "watchlist.csv"
+    with big.open("wb") as fh:  # sparse: the size is checked before anything is read
+        fh.truncate(MAX_BYTES + 1)
+    code, out, err = cli("--ratings", str(ratings_file), "--watchlist", str(big))
+    assert (code, out) == (1, "")
+    assert err.startswith("reelpick: watchlist.csv is ") and "the limit for an import" in err
+
+
+def test_a_watchlist_is_known_by_its_columns_whatever_its_name(
+    cli, ratings_file: Path, tmp_path: Path
+) -> None:
+    """--watchlist says what the file is: Letterboxd's columns are enough, and rows that
+    match nothing are reported as rating rows are."""
+    listing = tmp_path / "wl.csv"
+    listing.write_text(
+        "Date,Name,Year,Letterboxd URI\n"
+        "2024-01-01,The Matrix,1999,x\n"
+        "2024-01-02,No Such Film At All,2031,y\n"
+    )
+    code, out, _ = cli("--ratings", str(ratings_file), "--watchlist", str(listing), "--json")
+    assert code == 0
+    summary = json.loads(out)["watchlist"]
+    assert summary["rows"] == 2 and summary["matched"] == 1
+    [unmatched] = summary["unmatched"]
+    assert unmatched["row"] == 3 and "No Such Film At All" in unmatched["reason"]
+    code, out, _ = cli("--ratings", str(ratings_file), "--watchlist", str(listing))
+    assert code == 0
+    assert "Watchlist: 1 of 2 rows found (row 3: " in out

@@ -8,7 +8,7 @@ import pytest
 from reelpick import Need, Neighbour, NoAnswer, PluginInfo, hookimpl
 from reelpick.app import Reelpick
 from reelpick.data import load_dataset
-from reelpick.errors import ConfigError, DataError, PluginError
+from reelpick.errors import ConfigError, DataError, PluginError, UsageError
 from reelpick.registry import Registry
 
 
@@ -104,8 +104,8 @@ def test_unknown_or_mistyped_plugin_param_is_a_clear_error(make_config) -> None:
 
 def test_unknown_plugin_name(make_config) -> None:
     registry = _registry(make_config, enabled=["cosine-cf"])
-    with pytest.raises(ConfigError, match="unknown plugin 'nope'"):
-        registry.enabled(["nope"])
+    with pytest.raises(UsageError, match="unknown plugin 'nope'"):
+        registry.enabled(["nope"])  # a name the caller gave: a bad argument
 
 
 def test_fit_failure_is_isolated(make_config, ml_small) -> None:

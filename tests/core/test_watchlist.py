@@ -130,10 +130,23 @@ def test_watchlists_are_told_apart_from_rating_files() -> None:
 
 
 def test_a_file_that_is_no_watchlist_is_refused(matcher: MovieMatcher) -> None:
-    with pytest.raises(ProfileImportError, match="not a watchlist"):
+    with pytest.raises(ProfileImportError, match="not a watchlist: expected"):
+        read_watchlist(b"Title,Rating\nHeat,5\n", matcher, filename="watchlist.csv")
+    # Letterboxd's columns under another name: the refusal says that the name is why.
+    with pytest.raises(ProfileImportError, match=r"must be named watchlist\*\.csv"):
         read_watchlist(b"Date,Name,Year,Letterboxd URI\n", matcher, filename="watched.csv")
     with pytest.raises(ProfileImportError, match="no rows"):
         read_watchlist(b"Date,Name,Year,Letterboxd URI\n", matcher, filename="watchlist.csv")
+
+
+def test_a_file_named_as_a_watchlist_by_the_caller_needs_only_the_columns(
+    matcher: MovieMatcher,
+) -> None:
+    data = LETTERBOXD_WATCHLIST.encode()
+    assert not looks_like_watchlist(data, "wl.csv")  # sniffing uploads: the name decides
+    parsed = read_watchlist(data, matcher, filename="wl.csv", named=True)
+    assert parsed.format == "letterboxd"
+    assert parsed.matched == read_watchlist(data, matcher, filename="watchlist.csv").matched
 
 
 def test_an_export_imports_back_unchanged(matcher: MovieMatcher, store: WatchlistStore) -> None:

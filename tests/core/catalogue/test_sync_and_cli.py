@@ -185,3 +185,62 @@ def test_similar_for_a_movie_only_tmdb_knows_says_no_ratings_yet(cli, capsys):
     code, out, _ = cli("similar", "Saltwater Atlas", "--plugin", "cosine-cf", capsys=capsys)
     assert code == 0 and out.startswith("Similar to Saltwater Atlas (2025):")
     assert "no ratings yet: Saltwater Atlas (2025) is newer than the rating data" in out
+
+
+@pytest.mark.parametrize(
+    "title", ["tmdb:99999999999999999999999", "tmdb:2147483648", "tmdb:0", "tmdb:-1", "tmdb:x"]
+)
+def test_info_of_a_tmdb_id_out_of_range_is_a_usage_error(cli, capsys, server, title):
+    server.reset_counts()
+    code, out, err = cli("info", title, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"reelpick info: {title!r} is not a TMDB id: tmdb:ID takes a whole number "
+        "from 1 to 2147483647\n"
+    )
+    assert sum(server.hits.values()) == 0  # refused before TMDB was asked
+
+
+def test_info_of_a_tmdb_id_with_a_space(cli, capsys):
+    code, out, _ = cli("info", f"tmdb: {DUNE_PART_TWO}", "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["movie"]["title"] == "Dune: Part Two"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--region", "ZZ"),
+        ("--region", "DEU"),
+        ("--region", "a" * 5000),
+        ("--language", "<script>"),
+        ("--language", "de_DE"),
+        ("--language", "x" * 100),
+    ],
+)
+def test_info_refuses_a_region_or_language_that_is_none(cli, capsys, server, option, value):
+    server.reset_counts()
+    code, out, err = cli("info", "Toy Story", option, value, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"reelpick info: argument {option}: {option} takes ")
+    assert len(err.strip().splitlines()) == 1 and len(err) < 300
+    assert sum(server.hits.values()) == 0
+
+
+def test_info_takes_a_region_in_either_case_and_a_language_tag(cli, capsys):
+    code, out, _ = cli(
+        "info", f"tmdb:{DUNE_PART_TWO}", "--region", "de", "--language", "de-DE", "--json",
+        capsys=capsys,
+    )  # fmt: skip
+    assert code == 0
+    card = json.loads(out)
+    assert card["tmdb"] == {"configured": True, "note": None}
+    assert card["where_to_watch"] is None or card["where_to_watch"]["region"] == "DE"
+
+
+def test_info_json_without_a_key_says_tmdb_was_not_asked(cli, capsys, monkeypatch):
+    monkeypatch.delenv("TMDB_API_KEY")
+    code, out, _ = cli("info", "Toy Story", "--json", capsys=capsys)
+    assert code == 0
+    card = json.loads(out)
+    assert card["tmdb"] == {"configured": False, "note": WITHOUT_TMDB}
+    assert card["movie"]["overview"] is None  # not asked, and the JSON says so
