@@ -126,7 +126,7 @@ def read_import(
     """
     if isinstance(data, Path):
         filename = filename or data.name
-        data = _read_capped(data, max_bytes)
+        data = read_capped(data, max_bytes)
     name = filename or "the file"
     named = None if format is None else _known_format(format)
     if not isinstance(matcher, MovieMatcher):
@@ -264,7 +264,7 @@ def _decode_legacy(data: bytes) -> tuple[str, str]:
         return data.decode("latin-1"), "Latin-1"
 
 
-def _read_capped(path: Path, max_bytes: int) -> bytes:
+def read_capped(path: Path, max_bytes: int) -> bytes:
     """A file's bytes, refusing before reading one that is over the cap.
 
     Only a regular file is read: a FIFO would block the open, and a device such as

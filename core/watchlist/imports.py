@@ -22,7 +22,7 @@ from typing import Literal
 
 from ..data import Dataset
 from ..profiles import MAX_BYTES, MAX_ROWS, MovieMatcher, ProfileImportError, Unmatched
-from ..profiles.imports import _read_capped, decode
+from ..profiles.imports import decode, read_capped
 
 WatchlistFormat = Literal["letterboxd", "imdb"]
 MAX_CELL = 500
@@ -109,7 +109,7 @@ def read_watchlist(
     start with ``watchlist``)."""
     if isinstance(data, Path):
         filename = filename or data.name
-        data = _read_capped(data, max_bytes)
+        data = read_capped(data, max_bytes)
     name = PurePath(filename).name if filename else "the file"
     if not isinstance(matcher, MovieMatcher):
         matcher = MovieMatcher(matcher)

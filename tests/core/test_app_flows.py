@@ -31,6 +31,8 @@ def app(make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Reelpic
     monkeypatch.setitem(BUILTIN_PLUGINS, "reversed", f"{__name__}:Reversed")
     data = write_movielens(tmp_path / "ml", n_users=4, n_movies=12)
     config = make_config(
+        # Fusion alone: calibration has tests of its own.
+        "[picks]\ncalibration = 0.0\nrrf_k = 60\n"
         "[picks.weights]\nranked = 3.0\nreversed = 1.0\n[groups]\ndepth = 4\n",
         data=data,
         enabled=["ranked", "reversed"],
@@ -50,7 +52,7 @@ def test_picks_fuse_the_plugins_with_the_configured_weights(app: Reelpick) -> No
     assert app.picks(profile, 3) == expected
     assert ids(expected) == [1, 2, 3]  # ranked weighs three times as much
     # Weights of the tuner's choosing, and answers gathered elsewhere.
-    even = PickSettings(weights={"ranked": 0.0}, rrf_k=60)
+    even = PickSettings(weights={"ranked": 0.0}, rrf_k=60, calibration=0.0)
     assert ids(app.picks(profile, 3, settings=even)) == [6, 5, 4]
     assert app.picks(profile, 3, answers=answers[1:]) == pick(answers[1:], 3)
     # Excluded movies and the profile's own never come back.
