@@ -84,9 +84,9 @@ def test_config_toml_documents_the_code_defaults(plain_home: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("depth = 200 ", "depth = 50 "), "groups.depth: documented 50, default 200"),
-        (("rank_k = 10 ", "rank_kk = 10 "), "groups.rank_k: not documented"),
-        (("rank_k = 10 ", "# rank_k = 1 "), "groups.rank_k: documented 1, default 10"),
+        (("depth = 50 ", "depth = 200 "), "groups.depth: documented 200, default 50"),
+        (("rank_k = 0 ", "rank_kk = 0 "), "groups.rank_k: not documented"),
+        (("rank_k = 0 ", "# rank_k = 1 "), "groups.rank_k: documented 1, default 0"),
         (("ease = 0.5", "ease = 1.0"), "picks.weights: documented"),
         (("max_options = 10 ", "wax_options = 10 "), "movienight.max_options: not documented"),
         (('# dir = "~/.cache/reelpick"', '# dir = "~/cache"'), "cache.dir: documented"),

@@ -108,7 +108,12 @@ def test_metrics_on_a_known_list() -> None:
 def test_exact_scores_for_known_plugins(make_config, tmp_path, monkeypatch, capsys) -> None:
     for name, cls in (("fixed", "Fixed"), ("other", "Other"), ("silent", "Silent")):
         monkeypatch.setitem(BUILTIN_PLUGINS, name, f"{__name__}:{cls}")
-    config = make_config(data=write_dataset(tmp_path / "ml"), enabled=["fixed", "other", "silent"])
+    # Plain fusion as shipped before calibration: the report adds the calibrated picks beside.
+    config = make_config(
+        "[picks]\ncalibration = 0.0\nrrf_k = 60\n",
+        data=write_dataset(tmp_path / "ml"),
+        enabled=["fixed", "other", "silent"],
+    )
     report = evaluate_topn(config, load_dataset(config.data_source), protocol="last10")
     scores = {r.plugin: (r.recall, r.ndcg) for r in report.results}
     assert list(scores) == ["fixed", "other", "picks", "picks-calibrated"]
