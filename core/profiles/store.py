@@ -40,7 +40,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..sqlite import Connection
+from ..sqlite import FileKind, open_peoples_file
 from ..types import Profile
 from .errors import ProfileStoreError
 from .model import (
@@ -94,6 +94,20 @@ MIGRATIONS = {
         "UPDATE entries SET rated_at = updated_at WHERE rated_at IS NULL",
     ),
 }
+
+
+def _create_or_migrate(db: sqlite3.Connection, version: int) -> None:
+    if version:
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS.get(step, ()):
+                db.execute(statement)
+    # New files get every table; older ones the tables a version added without a bump.
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+PROFILES = FileKind("profile", "profiles", APPLICATION_ID, SCHEMA_VERSION, ProfileStoreError)
 
 # Insert, or change an existing entry only when it differs: an unchanged movie keeps its
 # updated_at and rated_at and counts 0 in rowcount, which makes re-imports report "0 changed".
@@ -174,65 +188,7 @@ class ProfileStore:
         is_folder = path.is_dir() or (not path.exists() and not path.suffix)
         self.path = path / FILENAME if is_folder else path
         self._clock = clock
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-            self._file = Connection(
-                sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=30
-                )
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise ProfileStoreError(
-                f"{self.path}: cannot open the profile database ({exc})"
-            ) from None
-        try:
-            self._prepare()
-        except sqlite3.Error as exc:
-            self._file.close()
-            raise ProfileStoreError(
-                f"{self.path}: not a readable profile database ({exc}); "
-                "move it aside to start with empty profiles"
-            ) from None
-        except ProfileStoreError:
-            self._file.close()
-            raise
-
-    def _prepare(self) -> None:
-        db = self._file.db
-        # Reading the header first: a damaged or foreign file fails here, before any write.
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id != APPLICATION_ID and (app_id or tables):
-            raise ProfileStoreError(
-                f"{self.path}: this SQLite file belongs to another program, not reelpick's profiles"
-            )
-        if version > SCHEMA_VERSION:
-            raise ProfileStoreError(
-                f"{self.path}: written by a newer reelpick (profile schema {version}; this "
-                f"version reads up to {SCHEMA_VERSION})"
-            )
-        # A delete overwrites what it frees with zeros, so a forgotten profile is not readable
-        # in free space of the file (forget also rewrites the file: see the module doc).
-        db.execute("PRAGMA secure_delete=ON")
-        db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed rating survives power loss, not only a killed process.
-        db.execute("PRAGMA synchronous=FULL")
-        with self._tx():
-            if version == 0:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            else:
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS.get(step, ()):
-                        db.execute(statement)
-                for statement in SCHEMA.split(";"):  # tables a version added without a bump
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._file = open_peoples_file(self.path, PROFILES, _create_or_migrate)
 
     def close(self) -> None:
         self._file.close()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ReelpickError
-from ..sqlite import Connection
+from ..sqlite import FileKind, open_peoples_file
 
 FILENAME = "watchlist.sqlite3"
 SCHEMA_VERSION = 1
@@ -54,6 +54,13 @@ def _check(owner: str, movie_id: int) -> None:
         raise ValueError(f"not a movie id: {movie_id!r}")
 
 
+def _create(db: sqlite3.Connection, version: int) -> None:
+    db.execute(SCHEMA)  # schema 1 is the only one so far: nothing to migrate
+
+
+WATCHLISTS = FileKind("watchlist", "watchlists", APPLICATION_ID, SCHEMA_VERSION, WatchlistError)
+
+
 class WatchlistStore:
     """Watchlists in one SQLite file (``path``; a folder gets ``watchlist.sqlite3``).
 
@@ -66,49 +73,7 @@ class WatchlistStore:
         is_folder = path.is_dir() or (not path.exists() and not path.suffix)
         self.path = path / FILENAME if is_folder else path
         self._clock = clock
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = Connection(
-                sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=30
-                )
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise WatchlistError(f"{self.path}: cannot open the watchlist ({exc})") from None
-        try:
-            self._prepare()
-        except sqlite3.Error as exc:
-            self._file.close()
-            raise WatchlistError(
-                f"{self.path}: not a readable watchlist database ({exc}); "
-                "move it aside to start with empty watchlists"
-            ) from None
-        except WatchlistError:
-            self._file.close()
-            raise
-
-    def _prepare(self) -> None:
-        db = self._file.db
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id != APPLICATION_ID and (app_id or tables):
-            raise WatchlistError(
-                f"{self.path}: this SQLite file belongs to another program, "
-                "not reelpick's watchlists"
-            )
-        if version > SCHEMA_VERSION:
-            raise WatchlistError(
-                f"{self.path}: written by a newer reelpick (watchlist schema {version}; "
-                f"this version reads up to {SCHEMA_VERSION})"
-            )
-        db.execute("PRAGMA secure_delete=ON")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        with self._file.tx():
-            db.execute(SCHEMA)
-            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._file = open_peoples_file(self.path, WATCHLISTS, _create)
 
     def close(self) -> None:
         self._file.close()
