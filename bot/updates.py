@@ -3,11 +3,22 @@
 PTB calls a command or message handler only with a message, a button handler only with a
 callback query and an inline handler only with an inline query; these say so to the type
 checker (and fail loudly, to the error handler, should that ever not hold).
+:data:`PRIVATE_FILES` is which updates a file a person sends the bot arrives in.
 """
 
 from __future__ import annotations
 
 from telegram import CallbackQuery, Chat, InlineQuery, Message, Update
+from telegram.ext import filters
+
+# A file sent in a private chat (a new message, not an edit): rating and watchlist exports.
+# Pictures are the photo feature's (a poster as the query).
+PRIVATE_FILES = (
+    filters.Document.ALL
+    & ~filters.Document.IMAGE
+    & filters.ChatType.PRIVATE
+    & filters.UpdateType.MESSAGE
+)
 
 
 def message_of(update: Update) -> Message:

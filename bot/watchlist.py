@@ -19,7 +19,7 @@ from pathlib import PurePath
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 
 from reelpick.errors import ReelpickError
 from reelpick.profiles import MovieMatcher, ProfileImportError
@@ -33,7 +33,7 @@ from .rating_buttons import owner_of
 from .replies import STALE
 from .services import BotServices
 from .stopping import stop_after_politely
-from .updates import chat_of, message_of, query_of
+from .updates import PRIVATE_FILES, chat_of, message_of, query_of
 from .watchlater import page_data, parse_watchlist_data, remove_data
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,7 @@ def register(application: BotApplication, services: BotServices) -> None:
         HandlerGroup.DEFAULT,
     )
     application.add_handler(
-        MessageHandler(
-            filters.Document.ALL
-            & ~filters.Document.IMAGE
-            & filters.ChatType.PRIVATE
-            & filters.UpdateType.MESSAGE,
-            on_document,
-        ),
+        MessageHandler(PRIVATE_FILES, on_document),
         HandlerGroup.WATCHLIST,
     )
     services.deep_links.register("wl", deep_link)

@@ -17,6 +17,7 @@ import html
 import logging
 from collections.abc import Iterable, Sequence
 
+from reelpick.catalogue import WhereToWatch
 from reelpick.errors import ReelpickError
 
 from ..i18n import Translator
@@ -44,16 +45,20 @@ class Streaming:
             return ()
         return chosen.services if self.services.reelpick.tmdb_available else ()
 
-    def streams_on(self, chat_id: int, movie_id: int) -> tuple[str, ...] | None:
-        """Services streaming ``movie_id`` in the chat's region (flat rate); None: unknown."""
+    def where_to_watch(self, chat_id: int, movie_id: int) -> WhereToWatch | None:
+        """``movie_id``'s offers in the chat's region; None without TMDB or when unknown."""
         app = self.services.reelpick
         if not app.tmdb_available:
             return None
         try:
-            where = app.card(movie_id, region=self.region(chat_id)).where_to_watch
+            return app.card(movie_id, region=self.region(chat_id)).where_to_watch
         except ReelpickError as exc:
             log.info("where movie %s streams is unknown: %s", movie_id, exc)
             return None
+
+    def streams_on(self, chat_id: int, movie_id: int) -> tuple[str, ...] | None:
+        """Services streaming ``movie_id`` in the chat's region (flat rate); None: unknown."""
+        where = self.where_to_watch(chat_id, movie_id)
         return None if where is None else where.flatrate
 
     def notes(self, chat_id: int, movie_ids: Sequence[int]) -> dict[int, str]:
@@ -87,14 +92,7 @@ class Streaming:
     def winner_line(self, chat_id: int, movie_id: int, _: Translator) -> str | None:
         """Where to watch the winner in the chat's region, with the attribution TMDB asks
         for (HTML); None without TMDB."""
-        app = self.services.reelpick
-        if not app.tmdb_available:
-            return None
-        try:
-            where = app.card(movie_id, region=self.region(chat_id)).where_to_watch
-        except ReelpickError as exc:
-            log.info("where movie %s streams is unknown: %s", movie_id, exc)
-            return None
+        where = self.where_to_watch(chat_id, movie_id)
         if where is None:
             return None
         offers = where.flatrate or where.rent or where.buy

@@ -28,18 +28,14 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 
 from ..context import BotApplication, BotContext, Handler
 from ..handler_groups import HandlerGroup
 from ..i18n import N_
 from ..services import BotServices
 from ..stopping import stop_after_politely
+from ..updates import PRIVATE_FILES
 from .forme import ForMe
 from .importer import Importer
 from .manage import Manage
@@ -123,14 +119,7 @@ def register(application: BotApplication, services: BotServices) -> None:
         group,
     )
     application.add_handler(
-        MessageHandler(
-            # Pictures are the photo feature's (a poster as the query).
-            filters.Document.ALL
-            & ~filters.Document.IMAGE
-            & filters.ChatType.PRIVATE
-            & filters.UpdateType.MESSAGE,
-            _answered(feature.upload.on_document),
-        ),
+        MessageHandler(PRIVATE_FILES, _answered(feature.upload.on_document)),
         group,
     )
     for name in DEEP_LINKS:
