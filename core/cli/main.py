@@ -166,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--movies", type=bounded_int(20, 100_000, "--movies"), default=400,
         help="movies of the configured data to check on (default 400)",
     )  # fmt: skip
-    check.add_argument("-k", type=bounded_int(2, 100), default=10, help="answers asked for")
+    check.add_argument(
+        "-k", type=bounded_int(2, 100), default=10, help="answers asked for, 2-100 (default 10)"
+    )
 
     data = command("data", None, "MovieLens datasets").add_subparsers(
         title="data commands", metavar="ACTION"
