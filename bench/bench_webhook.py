@@ -35,8 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,6 +46,7 @@ from tests.support.webhook_proxy import (  # noqa: E402
     Nginx,
     WebhookPoster,
     free_ports,
+    http_get,
     message_update,
 )
 
@@ -59,14 +58,6 @@ TARGET_P95 = 0.100
 FIRST_CHAT = 900_000
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def metric_sum(text: str, name: str) -> float:
     return sum(
         float(line.rpartition(" ")[2])
@@ -76,13 +67,13 @@ def metric_sum(text: str, name: str) -> float:
 
 
 def counted(health: str) -> float:
-    return metric_sum(get(health + "/metrics")[1], "reelpick_updates_total")
+    return metric_sum(http_get(health + "/metrics")[1], "reelpick_updates_total")
 
 
 def watch(health: str, seen: dict[str, float]) -> None:
     """One look at /healthz and the pending updates while the run goes on."""
-    seen["ready" if get(health + "/healthz")[0] == 200 else "not ready"] += 1
-    pending = metric_sum(get(health + "/metrics")[1], "reelpick_updates_pending")
+    seen["ready" if http_get(health + "/healthz")[0] == 200 else "not ready"] += 1
+    pending = metric_sum(http_get(health + "/metrics")[1], "reelpick_updates_pending")
     seen["pending"] = max(seen["pending"], pending)
 
 
@@ -177,7 +168,7 @@ def main() -> int:
             nginx.start()
             started = time.perf_counter()
             server.wait_for_sync(lambda: server.webhook["url"] == nginx.url, timeout=300)
-            server.wait_for_sync(lambda: get(health + "/healthz")[0] == 200, timeout=60)
+            server.wait_for_sync(lambda: http_get(health + "/healthz")[0] == 200, timeout=60)
             print(f"bot ready in {time.perf_counter() - started:.1f} s (fit included)")
             secret = server.webhook["secret_token"]
             # Warm, as a bot that has run a while: each title asked once (posters read and
@@ -193,7 +184,7 @@ def main() -> int:
             warm.close()
             warmed = len(TITLES) + 1
             server.wait_for_sync(lambda: counted(health) == warmed, timeout=30)
-            before_text = get(health + "/metrics")[1]
+            before_text = http_get(health + "/metrics")[1]
             before = metric_sum(before_text, "reelpick_updates_total")
             cpu_before = cpu_seconds(bot.pid)
             warm_log = len(nginx.access_log())
@@ -251,8 +242,8 @@ def main() -> int:
             refused = sum(1 for s in statuses.values() if s != 200)
             lost = args.updates - len(done)
             latencies = [done[i] - posted[i] for i in done]
-            _, metrics = get(health + "/metrics")
-            healthz = get(health + "/healthz")
+            _, metrics = http_get(health + "/metrics")
+            healthz = http_get(health + "/healthz")
         finally:
             bot.send_signal(signal.SIGINT)
             try:

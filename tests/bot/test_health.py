@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -20,18 +18,11 @@ from reelpick.bot.services import SERVICES
 from reelpick.bot.stopping import stop_after
 from reelpick.errors import ConfigError
 from tests.support.bot_api.application import running
+from tests.support.webhook_proxy import http_get
 
 pytestmark = pytest.mark.timeout(120)
 
 OWNER = 555
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def test_waiting_updates_without_progress_are_stuck() -> None:
@@ -100,7 +91,7 @@ def test_handler_labels_see_through_stop_after() -> None:
     assert handler_label(stop_after(private_text))[1] == (
         "test_handler_labels_see_through_stop_after.private_text"
     )
-    assert handler_label(stop_after(stop_after(get)))[0] == "tests.bot.test_health"
+    assert handler_label(stop_after(stop_after(private_text)))[0] == "tests.bot.test_health"
 
 
 def test_health_server_serves_healthz_and_metrics(make_config) -> None:
@@ -111,12 +102,12 @@ def test_health_server_serves_healthz_and_metrics(make_config) -> None:
     assert server is not None
     try:
         base = f"http://127.0.0.1:{server.port}"
-        assert get(base + "/healthz") == (503, "starting\n")
-        status, text = get(base + "/metrics")
+        assert http_get(base + "/healthz") == (503, "starting\n")
+        status, text = http_get(base + "/metrics")
         assert status == 200
         assert 'reelpick_updates_total{kind="message"} 3.0' in text
         assert "reelpick_ready 0.0" in text
-        assert get(base + "/other")[0] == 404
+        assert http_get(base + "/other")[0] == 404
     finally:
         server.close()
     assert HealthServer.for_settings(make_config("").settings.bot, metrics) is None

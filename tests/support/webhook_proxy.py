@@ -19,6 +19,8 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,15 @@ def nginx_binary() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a plain GET (the bot's /healthz and /metrics), errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def free_ports(count: int) -> list[int]:
