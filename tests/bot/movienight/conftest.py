@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from telegram import Update
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
@@ -13,6 +12,7 @@ from reelpick.bot.movienight import MovieNight
 from reelpick.bot.services import SERVICES
 from reelpick.config import load_config
 from tests.support.bot_api import BotAPIServer
+from tests.support.bot_api.application import running
 from tests.support.fixtures import ML_SMALL, POSTERS
 from tests.support.movienight import ADMIN, GROUP, OTHER_GROUP, Bot
 
@@ -37,16 +37,8 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reelpick_app: Ree
     config = load_config(config_file)
     application = build_application(config, reelpick_app)
     feature = application.bot_data[SERVICES].features.get(MovieNight)
-    async with application:
-        await application.start()
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        try:
+    try:
+        async with running(application):
             yield Bot(server, application, feature)
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            if application.post_shutdown:
-                await application.post_shutdown(application)
-            server.stop()
+    finally:
+        server.stop()

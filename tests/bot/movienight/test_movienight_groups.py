@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from telegram import Update
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
@@ -17,6 +16,7 @@ from reelpick.bot.services import SERVICES
 from reelpick.config import load_config
 from reelpick.profiles import ProfileStore
 from tests.support.bot_api import BotAPIServer, album_captions, buttons
+from tests.support.bot_api.application import running
 from tests.support.bot_process import NightBot
 from tests.support.fixtures import ML_SMALL, POSTERS
 
@@ -65,18 +65,11 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: Reelpick):
     )
     application = build_application(load_config(tmp_path / "config.toml"), app)
     feature = application.bot_data[SERVICES].features.get(MovieNight)
-    async with application:
-        await application.start()
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        try:
+    try:
+        async with running(application):
             yield server, application, feature
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            await application.post_shutdown(application)
-            server.stop()
+    finally:
+        server.stop()
 
 
 async def reply(server: BotAPIServer, chat: int, command: str, args: str = "", user: int = ANN):
