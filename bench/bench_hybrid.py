@@ -20,6 +20,7 @@ later run reuses them.
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import shutil
 import sys
@@ -28,9 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from reelpick.config import load_config
-from reelpick.data import load_dataset
-from reelpick.evaluation.cold import evaluate_cold, format_cold
+from reelpick.config import Config, load_config
+from reelpick.data import Dataset, load_dataset
+from reelpick.evaluation.cold import cold_split, cold_training, evaluate_cold, format_cold
 from reelpick.registry import Registry
 from reelpick.testing import save_dataset
 
@@ -154,6 +155,28 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", default=str(SHARED / "models" / "vgg16_imagenet_notop.weights.h5")
     )
+
+
+# The tuning scripts' split: evaluate --task cold's test cold movies (seed 0) are removed for
+# good; the validation cold movies are drawn (seed 1) from what is left.
+TEST_SEED, VALIDATION_SEED = 0, 1
+
+
+def validation_data(args: argparse.Namespace) -> tuple[Config, dict, Dataset]:
+    """The start of every hybrid tuning script: the repository's config pointed at the bench
+    inputs (``base`` and a copy of its ``values`` to vary), and the data without the test cold
+    movies, their ratings and tags. The poster features are fitted first, so that every fit
+    of a grid finds them cached."""
+    base = load_config(ROOT / "config.toml")
+    values = copy.deepcopy(base.values)
+    values["cache"]["dir"] = args.cache
+    values["posters"]["dir"] = args.posters
+    values["plugins"]["vgg16-poster"]["weights"] = args.weights
+    dataset = load_dataset(args.data)
+    test = cold_split(dataset.ratings, 0.1, TEST_SEED)
+    remaining = cold_training(dataset, test, f"without the test cold movies (seed {TEST_SEED})")
+    Registry(Config(values=values, path=base.path)).fit(dataset, ["vgg16-poster"])
+    return base, values, remaining
 
 
 def main() -> int:

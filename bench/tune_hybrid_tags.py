@@ -18,14 +18,14 @@ import copy
 import logging
 import sys
 
-from bench_hybrid import ROOT, add_data_arguments  # this folder: run as bench/...py
+from bench_hybrid import (  # this folder: run as bench/...py
+    VALIDATION_SEED,
+    add_data_arguments,
+    validation_data,
+)
 
-from reelpick.config import Config, load_config
-from reelpick.data import load_dataset
-from reelpick.evaluation.cold import cold_split, cold_training, evaluate_cold
-from reelpick.registry import Registry
-
-TEST_SEED, VALIDATION_SEED = 0, 1
+from reelpick.config import Config
+from reelpick.evaluation.cold import evaluate_cold
 
 
 def main() -> int:
@@ -34,16 +34,7 @@ def main() -> int:
     parser.add_argument("--grid", type=int, nargs="+", default=[300, 0])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    base = load_config(ROOT / "config.toml")
-    values = copy.deepcopy(base.values)
-    values["cache"]["dir"] = args.cache
-    values["posters"]["dir"] = args.posters
-    values["plugins"]["vgg16-poster"]["weights"] = args.weights
-    dataset = load_dataset(args.data)
-    test = cold_split(dataset.ratings, 0.1, TEST_SEED)
-    remaining = cold_training(dataset, test, f"without the test cold movies (seed {TEST_SEED})")
-    # Poster features first, so that the hybrid finds them cached in every fit below.
-    Registry(Config(values=values, path=base.path)).fit(dataset, ["vgg16-poster"])
+    base, values, remaining = validation_data(args)
     print(f"validation cold movies: seed {VALIDATION_SEED}, on {remaining.source}")
     print(f"{'tag_terms':>9} {'hybrid RMSE':>11} {'genre-mean':>10} {'bias':>7} {'recall@10':>9}")
     best: tuple[float, int] | None = None
