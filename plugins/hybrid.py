@@ -75,6 +75,7 @@ from ._hybrid_model import (
 )
 from ._hybrid_params import DEFAULT_PARAMS, check_params
 from ._hybrid_store import digest, load_model, rated_only, ratings_key, rows_arrays, sgd_params
+from ._hybrid_unrated import Described, UnratedNeighbours, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Hybrid:
         self.placing: tuple[ContentEncoder, ContentMap, np.ndarray, np.ndarray] | None = None
         self.features: PosterFeatures | None = None  # what the fit used (posters = true)
         self.catalogue: CataloguePlacements | None = None
+        self.unrated: UnratedNeighbours | None = None  # similar movies of unrated movies
         self.last_fit: dict = {}
 
     @hookimpl
@@ -149,8 +151,13 @@ class Hybrid:
                 [factors_store.key, spec_id, *digests[np.isin(content.movie_ids, teaching)]]
             ),
             version=VERSION,
-            params={k: v for k, v in params.items() if not k.startswith("sgd_")}
-            | {"neighbours": None, "similar_min_ratings": None, "catalogue": None},
+            # Only what the map depends on: the similar-movie settings do not refit it.
+            params={
+                k: v
+                for k, v in params.items()
+                if not k.startswith(("sgd_", "unrated_"))
+                and k not in ("neighbours", "similar_min_ratings", "catalogue")
+            },
         )
         # Named after every movie's content: a changed poster or tag set gets a new entry.
         movie_set = digest([model_store.key, *digests])
@@ -171,6 +178,7 @@ class Hybrid:
             self.placing = load_placing(model_store, counts >= params["similar_min_ratings"])
         self.table = table
         self._assemble(taste, counts, table)
+        self.unrated = UnratedNeighbours(dataset)
         if self.catalogue is not None:
             self.catalogue.close()
         self.catalogue = open_catalogue(
@@ -348,10 +356,15 @@ class Hybrid:
     # -- hooks ---------------------------------------------------------------------------
     @hookimpl
     def reelpick_similar(self, movie_id: int, k: int) -> list[Neighbour]:
-        _, table, _, usable = self._fitted()
+        t, table, vectors, usable = self._fitted()
         position = table.position(movie_id)
         if position is not None and not usable[position]:
             raise NoAnswer("this movie has no ratings, genres, tags or poster to place it by")
+        if position is not None and t.item_counts[position] == 0 and self.unrated is not None:
+            taste = vectors @ vectors[position]
+            return self._similar_unrated(
+                self.unrated.describe(position), k, taste, exclude=position
+            )
         return table.similar(
             movie_id,
             k,
@@ -370,14 +383,24 @@ class Hybrid:
         poster = new_poster(self.features, movie) if self.params["posters"] else None
         if poster is None and not (movie.genres or movie.keywords):
             raise NoAnswer("no genres or keywords to place this movie by")
-        encoder, mapped, centre, placed = self.placing
+        encoder, mapped, centre, _ = self.placing
         vec = place(encoder, mapped, [movie], [poster])[1][0]
         if self.catalogue is not None:  # kept for picks, with the poster found now
             self.catalogue.remember(movie, poster)
-        scores = vectors @ unit(vec - centre).astype(np.float32)
-        scores[~(usable & placed)] = -np.inf
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [Neighbour(int(table.movie_ids[i]), float(scores[i])) for i in top if scores[i] > -1]
+        taste = vectors @ unit(vec - centre).astype(np.float32)
+        year = np.nan if movie.year is None else float(movie.year)
+        return self._similar_unrated(Described(movie.genres, year, movie.title), k, taste)
+
+    def _similar_unrated(
+        self, movie: Described, k: int, taste: np.ndarray, exclude: int | None = None
+    ) -> list[Neighbour]:
+        """Similar movies of a movie without ratings (see :mod:`._hybrid_unrated`)."""
+        table = self._fitted()[1]
+        if self.unrated is None:
+            raise NoAnswer("the hybrid is not fitted")
+        settings = settings_from(self.params)
+        top = self.unrated.top(movie, k, settings, taste, exclude)
+        return [Neighbour(int(table.movie_ids[i]), score) for i, score in top]
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:

@@ -209,6 +209,37 @@ def test_a_movie_with_nothing_to_go_on(small: Dataset, tmp_path: Path) -> None:
         plugin.reelpick_predict(-5, [1])
 
 
+def test_an_unrated_movie_s_similar_movies_include_other_new_films(
+    small: Dataset, tmp_path: Path
+) -> None:
+    """Two new films of one genre mix and year: each is among the other's similar movies
+    (a rated movie's similar movies come only from well-rated ones), and the settings of
+    that score are not part of the map's key: changing them refits nothing."""
+    folder = save_dataset(small, tmp_path / "data")
+    movies = pd.read_csv(folder / "movies.csv")
+    added = [
+        {"movieId": NEW_MOVIE + n, "title": f"Space War {n} (2024)", "genres": "Action|Sci-Fi"}
+        for n in (0, 1)
+    ]
+    pd.concat([movies, pd.DataFrame(added)]).to_csv(folder / "movies.csv", index=False)
+    grown = load_dataset(folder)
+    registry, plugin = fitted(hybrid_config(tmp_path, folder, posters=False), grown)
+    similar = [n.movie_id for n in plugin.reelpick_similar(NEW_MOVIE, 10)]
+    assert similar[0] == NEW_MOVIE + 1
+    # The release period weighs more than the genres (cosine-CF's neighbours are films of one
+    # period), but most of them share one.
+    assert sum(bool(set(grown.genres(m)) & {"Action", "Sci-Fi"}) for m in similar) >= 7
+    rated = small.rating_counts.idxmax()
+    assert not {NEW_MOVIE, NEW_MOVIE + 1} & {
+        n.movie_id for n in plugin.reelpick_similar(int(rated), 50)
+    }
+
+    config = hybrid_config(tmp_path, folder, posters=False, unrated_year_weight=0.0)
+    _, again = fitted(config, grown)
+    assert again.last_fit["factors"] == again.last_fit["model"] == "loaded"
+    assert [n.movie_id for n in again.reelpick_similar(NEW_MOVIE, 10)] != similar
+
+
 def test_a_movie_id_twice_is_refused_by_the_loader(small: Dataset, tmp_path: Path) -> None:
     folder = save_dataset(small, tmp_path / "data")
     movies = pd.read_csv(folder / "movies.csv")
