@@ -4,6 +4,7 @@
     REELPICK_VGG16_WEIGHTS=../shared/models/vgg16_imagenet_notop.weights.h5 \\
     REELPICK_CACHE=/tmp/reelpick-bench-new-releases \\
     .venv/bin/python bench/bench_new_releases.py [--share 0.1] [--min-ratings 10] [--json FILE]
+        [--variant PLUGIN:KEY=VALUE]
 
 Protocol (all in one process, one run):
 
@@ -27,6 +28,9 @@ Protocol (all in one process, one run):
   most-rated training movies, for every new movie.
 - **Intervals.** 95 % bootstrap intervals over the evaluated movies (paired resampling, so
   the ratio hybrid / genre+year gets its own interval).
+
+The hybrid's settings for movies without ratings (``unrated_*``) are chosen the same way, on
+validation films inside the training data, by ``bench/tune_hybrid_unrated.py``.
 
 Goal: hybrid's recall >= 2x genre+year's.
 """
@@ -289,8 +293,8 @@ def main() -> int:
         "--variant",
         action="append",
         default=None,
-        help="PLUGIN:KEY=VALUE, also evaluated (default: hybrid:similar_min_ratings=0, "
-        "the hybrid allowed to answer unrated movies too); 'none' for none",
+        help="PLUGIN:KEY=VALUE, also evaluated as a plugin of its own, e.g. "
+        "hybrid:unrated_audience_weight=0 (repeatable)",
     )
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
@@ -326,8 +330,7 @@ def main() -> int:
     popular = [int(x) for x in baseline.popular()]
     answers["popularity"] = {m: [x for x in popular if x != m][:K] for m in movies}
     names = [n.strip() for n in args.plugins.split(",") if n.strip()]
-    variants = args.variant or ["hybrid:similar_min_ratings=0"]
-    variants = [v for v in variants if v != "none"]
+    variants = args.variant or []
     answers |= plugin_answers(config, split.data, names, variants, movies)
 
     per_movie = {name: recalls(truth, a) for name, a in answers.items()}
