@@ -89,7 +89,7 @@ class Reelpick:
     def open(cls, config: Config, plugins: list[str] | None = None, fit: bool = True) -> Reelpick:
         """Check the settings, load the configured dataset and (``fit``) fit the plugins."""
         _ = config.settings  # a mistake in config.toml stops here, before any loading
-        dataset = with_engine_ratings(config, load_dataset(data_path(config)))
+        dataset = with_engine_ratings(config, load_dataset(data_path(config), config.cache_dir))
         registry = Registry(config)
         app = cls(config, dataset, registry)
         if fit:

@@ -10,8 +10,8 @@ A plugin may keep further stores in folders named ``<plugin>-<part>`` (the hybri
 that plugin, and only those of another plugin version are pruned, since which key is current
 is known only to the plugin's fit. Folders left empty by pruning are removed.
 People's data is never here (it lives in the state folder, :mod:`reelpick.state`).
-The other folders (posters, TMDB answers, VGG16 features) are keyed by content, not by
-data, and are never pruned here.
+The other folders (posters, TMDB answers, VGG16 features, parsed rating files) are keyed by
+content, not by data, and are never pruned here.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def current_stores(config: Config) -> tuple[list[Path], dict[str, str], list[str
     cannot be read: without it, which stores are current is unknown."""
     registry = Registry(config)
     try:
-        dataset = load_dataset(data_path(config, fetch_missing=False))
+        dataset = load_dataset(data_path(config, fetch_missing=False), config.cache_dir)
     except ReelpickError as exc:
         raise ReelpickError(f"cannot tell which cached fits are current: {exc}") from None
     stores = [registry.store_for(name, dataset).path for name in registry.plugins]

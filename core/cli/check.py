@@ -33,7 +33,7 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         for other, loaded in registry.plugins.items()
         if other != name and need.product in loaded.info.provides
     }
-    dataset = small_dataset(load_dataset(data_path(config)), args.movies)
+    dataset = small_dataset(load_dataset(data_path(config), config.cache_dir), args.movies)
     line(f"checking {name} on {len(dataset.movies):,} movies of {dataset.source}", quiet=args.quiet)
     if not args.verbose:  # the kit reports each failed answer itself, grouped
         logging.getLogger("reelpick.registry").setLevel(logging.CRITICAL)

@@ -60,7 +60,7 @@ def cmd_evaluate(config: Config, args: argparse.Namespace) -> int:
         return cmd_evaluate_cold(config, args)
     if args.folds == 1 or args.folds < 0:
         raise ReelpickError("--folds must be 0 (article protocol) or at least 2")
-    dataset = load_dataset(data_path(config))
+    dataset = load_dataset(data_path(config), config.cache_dir)
     report = evaluate(
         config,
         dataset,
@@ -80,7 +80,7 @@ def cmd_evaluate_topn(config: Config, args: argparse.Namespace) -> int:
     of the picks."""
     if args.folds:
         raise ReelpickError("--folds goes with --task rating (top-N uses a temporal split)")
-    dataset = load_dataset(data_path(config))
+    dataset = load_dataset(data_path(config), config.cache_dir)
     report = evaluate_topn(
         config,
         dataset,
@@ -102,7 +102,7 @@ def cmd_evaluate_groups(config: Config, args: argparse.Namespace) -> int:
         raise ReelpickError("--chart goes with --task rating or --task topn")
     if args.groups < 1:
         raise ReelpickError("--groups must be at least 1")
-    dataset = load_dataset(data_path(config))
+    dataset = load_dataset(data_path(config), config.cache_dir)
     report = evaluate_groups(
         config,
         dataset,

@@ -14,7 +14,7 @@ from ..evaluation.cold import evaluate_cold, format_cold
 
 def cmd_evaluate_cold(config: Config, args: argparse.Namespace) -> int:
     """RMSE, neighbour recall@10 and nDCG@10 on held-out cold movies, per plugin."""
-    dataset = load_dataset(data_path(config))
+    dataset = load_dataset(data_path(config), config.cache_dir)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

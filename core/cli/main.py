@@ -380,7 +380,7 @@ def cmd_plugins(config: Config, args: argparse.Namespace) -> int:
     registry = Registry(config)
     fingerprint = None
     with contextlib.suppress(ReelpickError):
-        fingerprint = load_dataset(data_path(config, fetch_missing=False))
+        fingerprint = load_dataset(data_path(config, fetch_missing=False), config.cache_dir)
     rows: list[dict[str, Any]] = []
     for name, plugin in registry.plugins.items():
         fitted = None

@@ -23,7 +23,7 @@ def cmd_posters_fetch(config: Config, args: argparse.Namespace) -> int:
     first. Resumable: posters already on disk and movies known to have none are skipped."""
     as_json = getattr(args, "json", False)
     quiet = getattr(args, "quiet", False)
-    dataset = load_dataset(data_path(config))
+    dataset = load_dataset(data_path(config), config.cache_dir)
     store = PosterStore(config, dataset)
     client = store.client
     if client is None:

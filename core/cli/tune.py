@@ -69,7 +69,7 @@ def cmd_tune_lazily(config: Config, args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid) if args.grid else None
     # An unknown name is a bad argument (with the close match), before any grid or data.
     Registry(config).enabled([args.plugin])
-    dataset = load_dataset(data_path(config))
+    dataset = load_dataset(data_path(config), config.cache_dir)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

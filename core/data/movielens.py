@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError
+from . import parsed
 
 log = logging.getLogger(__name__)
 
@@ -173,15 +175,20 @@ def _pairs_left_out(tags: pd.DataFrame, before: pd.DataFrame, after: pd.DataFram
     return np.isin(wanted, keys(before)) & ~np.isin(wanted, keys(after))
 
 
-def load_dataset(source: str | Path) -> Dataset:
-    """Load a MovieLens folder or zip. Raises :class:`DataError` naming the file and line."""
+def load_dataset(source: str | Path, cache_dir: Path | None = None) -> Dataset:
+    """Load a MovieLens folder or zip. Raises :class:`DataError` naming the file and line.
+
+    With ``cache_dir``, ratings.csv is parsed once and its columns kept there, keyed by the
+    file's hash (:mod:`reelpick.data.parsed`): a later load only hashes the file.
+    """
     source = Path(source)
     files = _open_source(source)
     digest = hashlib.sha256()
     frames: dict[str, pd.DataFrame] = {}
+    parsed_now: dict[str, bytes] = {}  # files parsed here (not loaded) and their hashes
     for name, schema in SCHEMAS.items():
-        raw = files.get(name)
-        if raw is None:
+        file = files.get(name)
+        if file is None:
             if name in REQUIRED:
                 raise DataError(
                     f"{source / name}: file not found (a MovieLens dataset needs {name})"
@@ -189,11 +196,29 @@ def load_dataset(source: str | Path) -> Dataset:
             log.warning("%s: file not found; continuing without it", source / name)
             frames[name] = pd.DataFrame({c: pd.Series(dtype=t) for c, t in schema.items()})
             continue
-        digest.update(name.encode() + b"\0" + hashlib.sha256(raw).digest())
-        frames[name] = _parse_csv(raw, source / name, schema)
+        kept = cache_dir is not None and parsed.keeps(schema)
+        frame = None
+        if kept and cache_dir is not None:
+            file_hash = file.sha256()
+            frame = parsed.load(cache_dir, name, file_hash.hex(), schema)
+        if frame is None:
+            raw = file.read()
+            # The hash of the very bytes parsed: the file may have changed since it was hashed.
+            file_hash = hashlib.sha256(raw).digest()
+            frame = _parse_csv(raw, source / name, schema)
+            del raw
+            parsed_now[name] = file_hash
+        digest.update(name.encode() + b"\0" + file_hash)
+        frames[name] = frame
     movies = _build_movies(frames["movies.csv"], frames["links.csv"], source)
     ratings = frames["ratings.csv"]
-    _check_ratings(ratings, movies, source / "ratings.csv")
+    # A kept copy passed the checks of the ratings alone when it was parsed; whether its
+    # movies are in movies.csv depends on that file, checked every time.
+    _check_ratings(ratings, movies, source / "ratings.csv", alone="ratings.csv" in parsed_now)
+    if cache_dir is not None:
+        for name, file_hash in parsed_now.items():
+            if parsed.keeps(SCHEMAS[name]):
+                parsed.save(cache_dir, name, file_hash.hex(), frames[name])
     return Dataset(
         movies=movies,
         ratings=ratings,
@@ -222,9 +247,30 @@ def move_article(name: str) -> str:
     return f"{article}{sep}{match.group('body')}"
 
 
-def _open_source(source: Path) -> dict[str, bytes]:
+@dataclass
+class _SourceFile:
+    """One file of a dataset: a folder's file, read when asked, or a zip member's bytes."""
+
+    path: Path
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else self.path.read_bytes()
+
+    def sha256(self) -> bytes:
+        """The hash of the file's bytes, without holding them all at once."""
+        if self.data is not None:
+            return hashlib.sha256(self.data).digest()
+        hasher = hashlib.sha256()
+        with self.path.open("rb") as stream:
+            while block := stream.read(1 << 22):
+                hasher.update(block)
+        return hasher.digest()
+
+
+def _open_source(source: Path) -> dict[str, _SourceFile]:
     if source.is_dir():
-        return {p.name: p.read_bytes() for p in source.iterdir() if p.name in SCHEMAS}
+        return {p.name: _SourceFile(p) for p in source.iterdir() if p.name in SCHEMAS}
     if source.is_file() and zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
             found: dict[str, str] = {}
@@ -236,7 +282,10 @@ def _open_source(source: Path) -> dict[str, bytes]:
                 ):
                     found[name] = member
             try:
-                return {name: archive.read(member) for name, member in found.items()}
+                return {
+                    name: _SourceFile(source / member, archive.read(member))
+                    for name, member in found.items()
+                }
             except (zipfile.BadZipFile, OSError) as exc:
                 raise DataError(f"{source}: damaged zip ({exc})") from None
     if source.exists():
@@ -326,15 +375,38 @@ def _build_movies(movies: pd.DataFrame, links: pd.DataFrame, source: Path) -> pd
     return frame
 
 
-def _check_ratings(ratings: pd.DataFrame, movies: pd.DataFrame, path: Path) -> None:
-    checks = [
-        (~ratings["movieId"].isin(movies.index), "movieId {movieId} is not in movies.csv"),
-        (~ratings["rating"].between(0.5, 5.0), "rating {rating} is outside 0.5-5.0"),
-        (ratings.duplicated(["userId", "movieId"]), "user {userId} rated movie {movieId} twice"),
+def _check_ratings(ratings: pd.DataFrame, movies: pd.DataFrame, path: Path, alone: bool) -> None:
+    """Every rating is of a known movie; with ``alone``, also in range and given once."""
+    checks: list[tuple[Callable[[], pd.Series], str]] = [
+        (lambda: ~ratings["movieId"].isin(movies.index), "movieId {movieId} is not in movies.csv"),
     ]
-    for bad, message in checks:
-        rows = bad.to_numpy().nonzero()[0]
+    if alone:
+        checks += [
+            (lambda: ~ratings["rating"].between(0.5, 5.0), "rating {rating} is outside 0.5-5.0"),
+            (lambda: _repeated_pairs(ratings), "user {userId} rated movie {movieId} twice"),
+        ]
+    for check, message in checks:
+        rows = check().to_numpy().nonzero()[0]
         if len(rows):
             first = int(rows[0])
             values = {column: ratings[column].iloc[first] for column in ratings.columns}
             raise DataError(f"{path}: line {first + 2}: " + message.format(**values))
+
+
+def _repeated_pairs(ratings: pd.DataFrame) -> pd.Series:
+    """True on each (user, movie) row that an earlier row already has (like ``duplicated``,
+    which takes seconds on tens of millions of rows). MovieLens files are sorted by user and
+    movie, so strictly increasing keys settle it in one pass; otherwise one stable sort."""
+    users = ratings["userId"].to_numpy(dtype=np.int64)
+    movies = ratings["movieId"].to_numpy(dtype=np.int64)
+    repeated = np.zeros(len(users), dtype=bool)
+    if len(users) > 1:
+        span = int(movies.max()) - int(movies.min()) + 1
+        if (int(users.max()) - int(users.min()) + 1) * span >= 2**62:  # ids too far apart
+            return ratings.duplicated(["userId", "movieId"])
+        key = (users - users.min()) * span + (movies - movies.min())
+        if not np.all(key[1:] > key[:-1]):
+            order = np.argsort(key, kind="stable")
+            ordered = key[order]
+            repeated[order[1:][ordered[1:] == ordered[:-1]]] = True
+    return pd.Series(repeated, index=ratings.index)

@@ -145,6 +145,21 @@ def test_duplicate_rating_is_reported(small_movielens: Path) -> None:
         load_dataset(small_movielens)
 
 
+def test_ratings_in_any_order_load_and_a_repeat_names_its_later_line(
+    small_movielens: Path,
+) -> None:
+    ratings = small_movielens / "ratings.csv"
+    header, *rows = ratings.read_text().splitlines()
+    shuffled = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))]
+    ratings.write_text("\n".join([header, *shuffled]) + "\n")
+    assert len(load_dataset(small_movielens).ratings) == len(rows)
+    repeated = [*shuffled[:5], shuffled[9], *shuffled[5:]]  # row 9 again, at line 7
+    ratings.write_text("\n".join([header, *repeated]) + "\n")
+    user, movie = shuffled[9].split(",")[:2]
+    with pytest.raises(DataError, match=rf"line 12: user {user} rated movie {movie} twice"):
+        load_dataset(small_movielens)
+
+
 def test_missing_required_file(small_movielens: Path) -> None:
     (small_movielens / "movies.csv").unlink()
     with pytest.raises(DataError, match=r"movies\.csv: file not found"):
