@@ -91,20 +91,36 @@ class Dataset:
     @cached_property
     def matrix(self) -> RatingMatrix:
         movie_ids = self.movies.index.to_numpy(dtype=np.int64)
-        user_ids, rows = np.unique(self.ratings["userId"].to_numpy(), return_inverse=True)
-        cols = np.searchsorted(movie_ids, self.ratings["movieId"].to_numpy())
+        user_ids, rows = _codes(self.ratings["userId"].to_numpy(dtype=np.int64))
+        cols = self._columns
         values = self.ratings["rating"].to_numpy(dtype=np.float32)
+        # Straight to CSR (each (user, movie) pair is given once: checked on loading).
+        order = np.argsort(rows, kind="stable") if np.any(rows[1:] < rows[:-1]) else None
+        if order is not None:
+            rows, cols, values = rows[order], cols[order], values[order]
+        indptr = np.zeros(len(user_ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(user_ids)), out=indptr[1:])
         matrix = sp.csr_matrix(
-            (values, (rows, cols)), shape=(len(user_ids), len(movie_ids)), dtype=np.float32
+            (values, cols.astype(np.int32), indptr),
+            shape=(len(user_ids), len(movie_ids)),
+            dtype=np.float32,
         )
         matrix.sort_indices()
         return RatingMatrix(matrix=matrix, user_ids=user_ids, movie_ids=movie_ids)
 
     @cached_property
+    def _columns(self) -> np.ndarray:
+        """Each rating's movie as a position in ``movies`` (movieId order)."""
+        return _positions(
+            self.movies.index.to_numpy(dtype=np.int64),
+            self.ratings["movieId"].to_numpy(dtype=np.int64),
+        )
+
+    @cached_property
     def rating_counts(self) -> pd.Series:
         """Number of ratings per movieId (0 for unrated movies)."""
-        counts = self.ratings["movieId"].value_counts()
-        return counts.reindex(self.movies.index, fill_value=0)
+        counts = np.bincount(self._columns, minlength=len(self.movies))
+        return pd.Series(counts.astype(np.int64), index=self.movies.index, name="count")
 
     def with_ratings(self, ratings: pd.DataFrame, label: str) -> Dataset:
         """The same movies with other ratings (a training split, say), under a new fingerprint.
@@ -410,3 +426,29 @@ def _repeated_pairs(ratings: pd.DataFrame) -> pd.Series:
             ordered = key[order]
             repeated[order[1:][ordered[1:] == ordered[:-1]]] = True
     return pd.Series(repeated, index=ratings.index)
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``, in one pass for ids that are small
+    non-negative integers (a table as long as the largest id; a sort otherwise)."""
+    if len(values) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
+        present = np.zeros(int(values.max()) + 1, dtype=bool)
+        present[values] = True
+        code = np.cumsum(present) - 1
+        return np.flatnonzero(present).astype(values.dtype), code[values]
+    ids, inverse = np.unique(values, return_inverse=True)
+    return ids, inverse.ravel()
+
+
+def _positions(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Positions of ``values`` (all present) in the sorted ``sorted_ids``: a table lookup for
+    small non-negative ids, a binary search otherwise."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    top = int(sorted_ids.max(initial=0))
+    if sorted_ids.min(initial=0) >= 0 and top < 4 * (len(values) + len(sorted_ids)) + 1024:
+        table = np.zeros(top + 1, dtype=np.int64)
+        table[sorted_ids] = np.arange(len(sorted_ids))
+        found: np.ndarray = table[values]
+        return found
+    return np.searchsorted(sorted_ids, values)

@@ -1,9 +1,9 @@
 """Parsed rating files kept on disk, so that a large ratings.csv is parsed once.
 
 A MovieLens 32M-sized ratings.csv (32 M lines) takes about 25 s to parse on two cores and
-peaks near 3 GiB; its parsed columns load in about a second. Files whose columns are all
-numbers (ratings.csv) are kept as ``<cache>/parsed-data/<name>-v<format>-<sha256>/``, one
-``.npy`` array per column (read straight into memory, no archive to unpack). The key is the
+peaks near 3 GiB; its parsed columns are mapped from disk at once. Files whose columns are
+all numbers (ratings.csv) are kept as ``<cache>/parsed-data/<name>-v<format>-<sha256>/``, one
+``.npy`` array per column (mapped as they are, no archive to unpack). The key is the
 hash of the file's own bytes, so an edited file is parsed again and never answered from old
 columns; a damaged or unreadable entry is a miss (parsed again and written anew). Text files
 (movies, tags, links) are small and quick to parse: not kept.
@@ -42,7 +42,9 @@ def load(cache_dir: Path, name: str, sha256: str, schema: dict[str, str]) -> pd.
     if not path.is_dir():
         return None
     try:
-        columns = {c: np.load(path / f"{c}.npy", allow_pickle=False) for c in schema}
+        # Mapped, not read: pages come from the file as they are touched, and a column that
+        # is never used (timestamps, when nothing asks when) costs no memory.
+        columns = {c: np.load(path / f"{c}.npy", mmap_mode="r").view(np.ndarray) for c in schema}
         lengths = {len(v) for v in columns.values()}
         if len(lengths) != 1 or any(str(columns[c].dtype) != t for c, t in schema.items()):
             raise ValueError("columns of the wrong type or length")

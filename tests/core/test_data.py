@@ -1,5 +1,6 @@
 """MovieLens loading: folders and zips, the rating matrix, and errors that name file and line."""
 
+import dataclasses
 import logging
 import shutil
 import zipfile
@@ -30,6 +31,30 @@ def test_real_ml_latest_small(ml_small) -> None:
     # A rating lands in the right cell.
     row, col = matrix.row(1), matrix.column(2571)
     assert matrix.matrix[row, col] == 5.0
+
+
+@pytest.mark.parametrize("shift", [0, 10**12], ids=["small ids", "huge ids"])
+def test_every_rating_lands_in_its_cell_in_any_order(ml_small, shift: int) -> None:
+    """The matrix and the counts against a construction that shares no code with them,
+    with the ratings shuffled and (``huge ids``) ids far beyond any lookup table."""
+    rng = np.random.default_rng(0)
+    ratings = ml_small.ratings.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    ratings["userId"] = ratings["userId"] + shift
+    ratings["movieId"] = ratings["movieId"] + shift
+    movies = ml_small.movies.set_axis(ml_small.movies.index + shift)
+    dataset = dataclasses.replace(ml_small, movies=movies, ratings=ratings, fingerprint="x")
+    users = np.unique(ratings["userId"])
+    rows = {u: r for r, u in enumerate(users)}
+    cols = {m: c for c, m in enumerate(movies.index)}
+    got = dataset.matrix
+    assert got.user_ids.tolist() == users.tolist()
+    picked = rng.choice(len(ratings), 500, replace=False)
+    for i in picked:
+        user, movie, stars = ratings.loc[i, ["userId", "movieId", "rating"]]
+        assert got.matrix[rows[int(user)], cols[int(movie)]] == stars
+    assert got.matrix.nnz == len(ratings) and got.matrix.has_sorted_indices
+    expected = ratings["movieId"].value_counts().reindex(movies.index, fill_value=0)
+    assert dataset.rating_counts.tolist() == expected.tolist()
 
 
 def test_movie_is_one_row_of_movies(ml_small) -> None:
