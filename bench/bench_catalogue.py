@@ -26,6 +26,7 @@ import argparse
 import datetime
 import json
 import os
+import random
 import signal
 import sqlite3
 import statistics
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from reelpick.app import Reelpick  # noqa: E402
+from reelpick.catalogue.store import CatalogueStore, StoredMovie  # noqa: E402
 from reelpick.cli.info import resolve  # noqa: E402
 from reelpick.config import load_config  # noqa: E402
 from tests.support.tmdb_server import API_KEY, TMDBServer  # noqa: E402
@@ -172,46 +174,47 @@ def bench_sync(n: int, rate: float, server_rate: float) -> None:
               f"ratio {total / ideal:.2f}x")  # fmt: skip
 
 
+def catalogue_movies(n: int, rng: random.Random) -> list[StoredMovie]:
+    """``n`` made-up catalogue movies of 2025 with titles of two words, a noun and a number."""
+    movies = []
+    for i in range(n):
+        a, b = rng.sample(WORDS, 2)
+        title = f"{a.title()} {b.title()} {rng.choice(['Rising', 'Falls', 'Protocol', 'Code'])} {i}"
+        movies.append(
+            StoredMovie(
+                8_000_000 + i,
+                title,
+                None,
+                (f"{title} (alt)",),
+                2025,
+                "2025-01-01",
+                ("Drama",),
+                ("keyword",),
+                None,
+                100,
+                (),
+                (),
+                None,
+                None,
+                1.0,
+                6.0,
+                None,
+            )  # fmt: skip
+        )
+    return movies
+
+
 def bench_scale(n: int) -> None:
     """``n`` catalogue movies beside ml-latest-small: opening the catalogue's title index and
     typed titles answered locally (no TMDB), vs the dataset index alone."""
-    import random
-
     from reelpick.catalogue.service import Catalogue
-    from reelpick.catalogue.store import CatalogueStore, StoredMovie
     from reelpick.data import load_dataset
     from reelpick.data.search import TitleIndex
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         store = CatalogueStore(Path(tmp) / "catalogue.sqlite3")
-        movies = []
-        for i in range(n):
-            a, b = rng.sample(WORDS, 2)
-            title = (
-                f"{a.title()} {b.title()} {rng.choice(['Rising', 'Falls', 'Protocol', 'Code'])} {i}"
-            )
-            movies.append(
-                StoredMovie(
-                    8_000_000 + i,
-                    title,
-                    None,
-                    (f"{title} (alt)",),
-                    2025,
-                    "2025-01-01",
-                    ("Drama",),
-                    ("keyword",),
-                    None,
-                    100,
-                    (),
-                    (),
-                    None,
-                    None,
-                    1.0,
-                    6.0,
-                    None,
-                )  # fmt: skip
-            )
+        movies = catalogue_movies(n, rng)
         store.put(movies)
         store.close()
         config = load_config(None)
