@@ -17,6 +17,7 @@ import pytest
 from reelpick.cli import main
 from tests.support.bot_api import BotAPIServer
 from tests.support.fixtures import ML_SMALL, POSTERS
+from tests.support.webhook_proxy import free_ports
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -104,9 +105,7 @@ def test_polling_bot_process_answers_and_keeps_the_token_out_of_its_log(tmp_path
 
 @pytest.mark.slow
 def test_webhook_mode_receives_updates_with_a_secret(tmp_path, plugin_cache):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    [port] = free_ports(1)  # the bot binds it
     hook = f"http://127.0.0.1:{port}/reelpick-hook"
     with BotAPIServer() as server:
         process, log = start_bot(

@@ -1,7 +1,8 @@
 """vgg16-poster with the real ImageNet weights on the real posters in ../shared/data/posters.
 
-The 500 posters' features are computed once per test session (``full``); the other tests
-reuse them through a shared feature folder and compute only what they add or change.
+The 500 posters' features are computed once per test run (``vgg16_features``: one folder
+for every pytest-xdist worker); ``full`` and the other tests reuse them through a linked
+feature folder and compute only what they add or change.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from reelpick.plugins.vgg16_poster import (
     FEATURES_DIR,
     FeatureSpec,
     FeatureStore,
-    VGG16Poster,
     comparable,
 )
 from reelpick.registry import Registry
 from reelpick.types import Profile
-from tests.support.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
+from tests.support.fixtures import POSTERS, VGG16_WEIGHTS, write_config
+from tests.support.vgg16 import SharedFeatures, fit, shared_poster_features, vgg_config
 
 
 @pytest.fixture(scope="session")
@@ -41,23 +42,6 @@ def weights_and_posters(require_shared) -> None:
 
 
 POSTER_IDS = sorted(int(p.stem) for p in POSTERS.glob("*.jpg"))
-
-
-def vgg_config(folder: Path, cache: Path, posters: Path, extra: str = "") -> Config:
-    folder.mkdir(parents=True, exist_ok=True)
-    return write_config(
-        folder,
-        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{cache}"\n'
-        f'[posters]\ndir = "{posters}"\n[plugins]\nenabled = ["vgg16-poster"]\n'
-        f'[plugins.vgg16-poster]\nweights = "{VGG16_WEIGHTS}"\n{extra}',
-    )
-
-
-def fit(config: Config, dataset: Dataset) -> tuple[Registry, VGG16Poster]:
-    registry = Registry(config, load_entry_points=False)
-    errors = registry.fit(dataset, ["vgg16-poster"])
-    assert errors == {"vgg16-poster": None}, errors
-    return registry, registry.plugin_object("vgg16-poster")
 
 
 def movie(dataset: Dataset, title: str) -> int:
@@ -71,20 +55,33 @@ def top(registry: Registry, dataset: Dataset, movie_id: int, k: int = 5) -> list
 
 
 @pytest.fixture(scope="session")
-def full(weights_and_posters, ml_small: Dataset, tmp_path_factory: pytest.TempPathFactory):
-    """The plugin fitted on all 500 posters (features computed here, once per session)."""
+def vgg16_features(
+    weights_and_posters, ml_small: Dataset, tmp_path_factory: pytest.TempPathFactory
+) -> SharedFeatures:
+    """The 500 posters' features, computed once per test run however many pytest-xdist
+    workers run this file's tests (tests/support/vgg16.py)."""
+    return shared_poster_features(tmp_path_factory, ml_small)
+
+
+@pytest.fixture(scope="session")
+def full(vgg16_features: SharedFeatures, ml_small: Dataset, tmp_path_factory):
+    """The plugin fitted on all 500 posters over the run's shared features (computed once per
+    run, by a fit from an empty cache: its report is checked here)."""
+    first = {"posters": len(POSTER_IDS), "computed": 500, "table": "built"}
+    assert vgg16_features.first_fit == first
     root = tmp_path_factory.mktemp("vgg16")
+    vgg16_features.link(root / "cache")
     with pytest.MonkeyPatch.context() as mp:  # session fixtures run before the autouse one
         for name in [n for n in os.environ if n.startswith("REELPICK_")]:
             mp.delenv(name)
         config = vgg_config(root, root / "cache", POSTERS)
         registry, plugin = fit(config, ml_small)
-    assert plugin.last_fit == {"posters": len(POSTER_IDS), "computed": 500, "table": "built"}
+    assert plugin.last_fit == {"posters": len(POSTER_IDS), "computed": 0, "table": "built"}
     return registry, plugin, config
 
 
 def shared_features(cache: Path, full_config: Config, copy: bool = False) -> None:
-    """Give a test cache the session's feature files (a link, or a copy to damage)."""
+    """Give a test cache the run's feature files (a link, or a copy to damage)."""
     cache.mkdir(parents=True, exist_ok=True)
     source = full_config.cache_dir / FEATURES_DIR
     if copy:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import shutil
 import socket
 import ssl
@@ -53,16 +54,38 @@ def http_get(url: str) -> tuple[int, str]:
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` different free ports on 127.0.0.1 (all probed at once: a port probed and
-    released may well come back from the next probe)."""
-    probes = [socket.socket() for _ in range(count)]
+    """``count`` different free ports on 127.0.0.1 for a server that another process binds.
+
+    Where the system says which ports it numbers itself (Linux: every bind to port 0 and every
+    outgoing connection takes one from ``ip_local_port_range``), the ports come from below
+    that range: a port probed and released there stays free until someone names it, while one
+    from the range may be handed to another test's connection before the server binds it.
+    All are probed at once, so they differ."""
+    low = _ephemeral_low()
+    pool = range(max(1024, low // 2), low) if low else None
+    pick = random.SystemRandom()
+    for _ in range(100):
+        wanted = pick.sample(pool, count) if pool else [0] * count
+        probes = [socket.socket() for _ in range(count)]
+        try:
+            for probe, port in zip(probes, wanted, strict=True):
+                probe.bind(("127.0.0.1", port))
+            return [int(probe.getsockname()[1]) for probe in probes]
+        except OSError:
+            continue  # one of them is taken: draw again
+        finally:
+            for probe in probes:
+                probe.close()
+    raise AssertionError(f"no {count} free ports found on 127.0.0.1")
+
+
+def _ephemeral_low() -> int | None:
+    """The first port of the system's own range, or None where it does not say (not Linux)."""
     try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return low if low >= 4096 else None
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

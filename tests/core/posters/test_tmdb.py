@@ -161,11 +161,13 @@ def test_timeout_message_has_no_key(client_for, server):
 
 
 def test_connection_refused_message_has_no_key(client_for):
-    with socket.socket() as sock:  # a port nobody listens on
+    # A port bound here and never listened on: connections are refused, and while it stays
+    # bound no other socket (another test's server or connection) can take it.
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(TMDBUnavailable) as caught:
-        client_for(api_url=f"http://127.0.0.1:{port}/3", retries=0).movie(TOY_STORY)
+        with pytest.raises(TMDBUnavailable) as caught:
+            client_for(api_url=f"http://127.0.0.1:{port}/3", retries=0).movie(TOY_STORY)
     assert API_KEY not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
