@@ -22,9 +22,18 @@ from tests.support.fixtures import (
 )
 
 
+@pytest.fixture(scope="session")
+def _run_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default cache folder of this run (of this worker, under pytest-xdist): shared by
+    the tests, as a person's cache is by their commands, and never the developer's."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never read the developer's config, cache, people's data or secrets."""
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _run_cache: Path
+) -> None:
+    """Tests never read or write the developer's config, cache, people's data or secrets."""
     for name in list(os.environ):
         if name.startswith("REELPICK_") or name in (
             "TELEGRAM_BOT_TOKEN",
@@ -37,6 +46,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     # catalogue of TMDB movies): each test its own.
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_run_cache))
 
 
 @pytest.fixture(scope="session")
