@@ -93,7 +93,9 @@ class Dataset:
         movie_ids = self.movies.index.to_numpy(dtype=np.int64)
         user_ids, rows = _codes(self.ratings["userId"].to_numpy(dtype=np.int64))
         cols = self._columns
-        values = self.ratings["rating"].to_numpy(dtype=np.float32)
+        # A copy: the column may be mapped read-only from the cache, and the matrix is the
+        # plugins' to scale or centre in place.
+        values = self.ratings["rating"].to_numpy(dtype=np.float32, copy=True)
         # Straight to CSR (each (user, movie) pair is given once: checked on loading).
         order = np.argsort(rows, kind="stable") if np.any(rows[1:] < rows[:-1]) else None
         if order is not None:

@@ -54,6 +54,17 @@ def test_ratings_are_parsed_once_then_loaded(folder: Path, tmp_path: Path, parse
     assert second.rating_counts.equals(plain.rating_counts)
 
 
+def test_the_matrix_of_a_kept_copy_is_its_own(folder: Path, tmp_path: Path) -> None:
+    """The kept columns are mapped read-only; the rating matrix plugins get is writable."""
+    cache = tmp_path / "cache"
+    load_dataset(folder, cache)
+    loaded = load_dataset(folder, cache)
+    assert not loaded.ratings["rating"].to_numpy().flags.writeable
+    matrix = loaded.matrix.matrix
+    matrix.data *= 2  # e.g. a plugin centring or weighting its ratings in place
+    assert loaded.ratings["rating"].max() <= 5.0
+
+
 def test_an_edited_file_is_parsed_again(folder: Path, tmp_path: Path, parses) -> None:
     cache = tmp_path / "cache"
     before = load_dataset(folder, cache)
