@@ -79,12 +79,11 @@ def row_digest(movie: NewMovie) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-Placing = tuple[ContentEncoder, ContentMap, np.ndarray, np.ndarray]
-"""What places a movie outside the data: encoder, map, the taste centre, and which dataset
-movies similar-movie answers are drawn from."""
+Placing = tuple[ContentEncoder, ContentMap, np.ndarray]
+"""What places a movie outside the data: encoder, map and the taste centre."""
 
 
-def load_placing(model_store: ArtifactStore, drawn_from: np.ndarray) -> Placing | None:
+def load_placing(model_store: ArtifactStore) -> Placing | None:
     """The encoder and map of a warm start (taste vectors and table came from the store),
     read from the model's cache; None when that cache was pruned."""
     encoder = model_store.load_arrays("encoder")
@@ -94,7 +93,7 @@ def load_placing(model_store: ArtifactStore, drawn_from: np.ndarray) -> Placing 
         return None
     content_map = ContentMap.from_arrays(mapped)
     centre = content_map.y_mean[1:].astype(np.float32)
-    return ContentEncoder.from_arrays(encoder), content_map, centre, drawn_from
+    return ContentEncoder.from_arrays(encoder), content_map, centre
 
 
 def new_poster(features: PosterFeatures | None, movie: NewMovie) -> np.ndarray | None:
@@ -122,7 +121,7 @@ def open_catalogue(
     per model, so a refit with the same map keeps them); None when switched off."""
     if not params["catalogue"] or placing is None:
         return None
-    encoder, mapped, _, _ = placing
+    encoder, mapped, _ = placing
     return CataloguePlacements(
         CatalogueReader(config),
         ArtifactStore(config.cache_dir, "hybrid-catalogue", data=model_key, version=version),

@@ -56,7 +56,14 @@ from reelpick import (
     sgd,
 )
 
-from ._hybrid_catalogue import CataloguePlacements, load_placing, new_poster, open_catalogue, place
+from ._hybrid_catalogue import (
+    CataloguePlacements,
+    Placing,
+    load_placing,
+    new_poster,
+    open_catalogue,
+    place,
+)
 from ._hybrid_content import (
     ContentEncoder,
     MovieContent,
@@ -93,7 +100,7 @@ class Hybrid:
         self.usable: np.ndarray | None = None
         self.table: NeighbourTable | None = None
         self.choice: Choice | None = None
-        self.placing: tuple[ContentEncoder, ContentMap, np.ndarray, np.ndarray] | None = None
+        self.placing: Placing | None = None
         self.features: PosterFeatures | None = None  # what the fit used (posters = true)
         self.catalogue: CataloguePlacements | None = None
         self.unrated: UnratedNeighbours | None = None  # similar movies of unrated movies
@@ -175,7 +182,7 @@ class Hybrid:
                 if not old.stem.endswith(movie_set):  # entries of earlier movie sets
                     old.unlink(missing_ok=True)
         else:
-            self.placing = load_placing(model_store, counts >= params["similar_min_ratings"])
+            self.placing = load_placing(model_store)
         self.table = table
         self._assemble(taste, counts, table)
         self.unrated = UnratedNeighbours(dataset)
@@ -222,10 +229,8 @@ class Hybrid:
             encoder, mapped, choice, cached = loaded
             rows = self._reuse_rows(cached, content, digests, encoder, features)
         self.choice = choice
-        # Kept to place movies outside the data later: the encoder, the map, the centre and
-        # which movies similar-movie answers are drawn from (as in the table).
-        placed = dataset.rating_counts.to_numpy() >= self.params["similar_min_ratings"]
-        self.placing = (encoder, mapped, mapped.y_mean[1:].astype(np.float32), placed)
+        # Kept to place movies outside the data later: the encoder, the map and the centre.
+        self.placing = (encoder, mapped, mapped.y_mean[1:].astype(np.float32))
         bias_hat, vec_hat = mapped.predict(rows)
         cols = np.searchsorted(f.movie_ids, content.movie_ids)
         cols = np.minimum(cols, len(f.movie_ids) - 1)
@@ -377,13 +382,13 @@ class Hybrid:
         """A movie outside the data (a catalogue movie), placed by the content map from its
         genres, year, keywords and (when the fitted model uses posters) its poster's features,
         computed on first sight by the plugin that provides them: no refit, one row encoded."""
-        _, table, vectors, usable = self._fitted()
+        vectors = self._fitted()[2]
         if self.placing is None:
             raise NoAnswer("the hybrid is not fitted")
         poster = new_poster(self.features, movie) if self.params["posters"] else None
         if poster is None and not (movie.genres or movie.keywords):
             raise NoAnswer("no genres or keywords to place this movie by")
-        encoder, mapped, centre, _ = self.placing
+        encoder, mapped, centre = self.placing
         vec = place(encoder, mapped, [movie], [poster])[1][0]
         if self.catalogue is not None:  # kept for picks, with the poster found now
             self.catalogue.remember(movie, poster)
