@@ -65,7 +65,7 @@ def settings_from(params: Mapping[str, Any]) -> UnratedSettings:
 
 @dataclass(frozen=True)
 class Described:
-    """What the score reads of one movie: genre positions, year (NaN: unknown), title."""
+    """What the score reads of one movie: genre names, year (NaN: unknown), title."""
 
     genres: tuple[str, ...]
     year: float
@@ -91,7 +91,7 @@ class UnratedNeighbours:
         self.newest = float(rated_years.max()) if len(rated_years) else 2000.0
         self.year_mean = float(rated_years.mean()) if len(rated_years) else 2000.0
         self.titles = list(movies["name"].astype(str))  # without the year
-        self.audience = self._fit_audience(self.titles)
+        self.audience = self._fit_audience()
 
     # -- the audience model ----------------------------------------------------------------
     def _genre_rows(self, genres: Sequence[Sequence[str]]) -> np.ndarray:
@@ -119,12 +119,12 @@ class UnratedNeighbours:
         count = genre_rows.sum(axis=1, keepdims=True) / 3.0
         return np.hstack([genre_rows, count, period, shape, np.ones((len(years), 1))])
 
-    def _fit_audience(self, titles: list[str]) -> np.ndarray:
+    def _fit_audience(self) -> np.ndarray:
         """Standardised log audience: measured where rated, predicted elsewhere."""
-        measured = np.log1p(self.counts.astype(np.float64))
-        x = self._audience_rows(self.genres, self.years, titles).astype(np.float64)
         if self.rated.sum() < 2:
             return np.zeros(len(self.counts))
+        measured = np.log1p(self.counts.astype(np.float64))
+        x = self._audience_rows(self.genres, self.years, self.titles).astype(np.float64)
         mean = float(measured[self.rated].mean())
         scale = float(measured[self.rated].std()) or 1.0
         a = x[self.rated]

@@ -366,7 +366,7 @@ class Hybrid:
         if position is not None and not usable[position]:
             raise NoAnswer("this movie has no ratings, genres, tags or poster to place it by")
         if position is not None and t.item_counts[position] == 0 and self.unrated is not None:
-            taste = vectors @ vectors[position]
+            taste = vectors @ vectors[position] if self.params["unrated_taste_weight"] else None
             return self._similar_unrated(
                 self.unrated.describe(position), k, taste, exclude=position
             )
@@ -379,25 +379,28 @@ class Hybrid:
 
     @hookimpl
     def reelpick_similar_new(self, movie: NewMovie, k: int) -> list[Neighbour]:
-        """A movie outside the data (a catalogue movie), placed by the content map from its
-        genres, year, keywords and (when the fitted model uses posters) its poster's features,
-        computed on first sight by the plugin that provides them: no refit, one row encoded."""
+        """A movie outside the data (a catalogue movie): similar movies by the unrated score
+        (genres, year, audience; the content map's view too when ``unrated_taste_weight`` asks).
+        Its poster's features are computed on first sight by the plugin that provides them and
+        kept with its placement for picks: no refit, one row encoded."""
         vectors = self._fitted()[2]
         if self.placing is None:
             raise NoAnswer("the hybrid is not fitted")
         poster = new_poster(self.features, movie) if self.params["posters"] else None
         if poster is None and not (movie.genres or movie.keywords):
             raise NoAnswer("no genres or keywords to place this movie by")
-        encoder, mapped, centre = self.placing
-        vec = place(encoder, mapped, [movie], [poster])[1][0]
         if self.catalogue is not None:  # kept for picks, with the poster found now
             self.catalogue.remember(movie, poster)
-        taste = vectors @ unit(vec - centre).astype(np.float32)
+        taste = None
+        if self.params["unrated_taste_weight"]:  # a product over every movie: only when asked
+            encoder, mapped, centre = self.placing
+            vec = place(encoder, mapped, [movie], [poster])[1][0]
+            taste = vectors @ unit(vec - centre).astype(np.float32)
         year = np.nan if movie.year is None else float(movie.year)
         return self._similar_unrated(Described(movie.genres, year, movie.title), k, taste)
 
     def _similar_unrated(
-        self, movie: Described, k: int, taste: np.ndarray, exclude: int | None = None
+        self, movie: Described, k: int, taste: np.ndarray | None, exclude: int | None = None
     ) -> list[Neighbour]:
         """Similar movies of a movie without ratings (see :mod:`._hybrid_unrated`)."""
         table = self._fitted()[1]
