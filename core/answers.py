@@ -84,8 +84,9 @@ def checked_neighbours(
 
 
 class RecommendableMovies:
-    """The movies a recommendation may name: the dataset's, and catalogue movies (ids from
-    :data:`reelpick.catalogue.CATALOGUE_ID_BASE` up), which a plugin ranks from the catalogue."""
+    """The movies a recommendation or a catalogue movie's similar movies may name: the
+    dataset's, and catalogue movies (ids from :data:`reelpick.catalogue.CATALOGUE_ID_BASE`
+    up), which a plugin ranks from the catalogue."""
 
     def __init__(self, dataset: Container[int]) -> None:
         self.dataset = dataset

@@ -73,8 +73,9 @@ def reelpick_similar(movie_id: int, k: int) -> list[Neighbour] | None:
 
 @hookspec(firstresult=True)
 def reelpick_similar_new(movie: NewMovie, k: int) -> list[Neighbour] | None:
-    """Return up to ``k`` movies of the dataset similar to ``movie``, which is not in it (a
-    catalogue movie, no ratings), best first.
+    """Return up to ``k`` movies similar to ``movie``, which is not in the dataset (a
+    catalogue movie, no ratings), best first: movies of the dataset, and other catalogue
+    movies (:class:`reelpick.CatalogueReader`) where the plugin ranks them.
 
     Optional: for plugins that can place a movie from its content (genres, year, keywords).
     Must be a lookup plus a little arithmetic, never a refit. Raise :class:`reelpick.NoAnswer`

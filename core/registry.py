@@ -334,7 +334,13 @@ class Registry:
         return self._answer(
             name,
             f"new movie {movie.movie_id}",
-            lambda: checked_neighbours(call(movie=movie, k=int(k)), k, self.dataset, banned, hook),
+            lambda: checked_neighbours(
+                call(movie=movie, k=int(k)),
+                k,
+                None if self.dataset is None else RecommendableMovies(self.dataset),
+                banned,
+                hook,
+            ),
         )
 
     def recommend(
