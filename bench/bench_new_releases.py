@@ -22,26 +22,38 @@ Protocol (all in one process, one run):
   gives no answer for a movie scores 0 there: every method is averaged over the same movies.
 - **Baselines**, beside it: ``genre+year`` ranks every movie by genre Jaccard + w * year
   proximity exp(-|Δyear| / s) among the movies with at least p training ratings (ties: the
-  more rated first). w, s and p are chosen on a *validation* split built the same way inside
+  more rated first). w, s and p are chosen on *validation* splits built the same way inside
   the training data (the newest ``--share`` of the older movies lose their ratings and tags;
-  truth is cosine-CF on the training data), never on the new movies. ``popularity``: the ten
+  truth is cosine-CF on the training data; a second fold does the same in the world before
+  the first fold's films), never on the new movies: the same folds on which
+  ``bench/tune_hybrid_unrated.py`` chooses the hybrid's settings. ``popularity``: the ten
   most-rated training movies, for every new movie.
+- **As shipped.** A film newer than the rating data reaches people as a *catalogue* movie
+  (from TMDB), not as a dataset movie without ratings. ``hybrid (catalogue)`` measures that
+  path: the hybrid is fitted on the world before the new releases (they are not in the
+  dataset at all) and every new release is a catalogue row (title, year, genres; no poster:
+  the fixture posters are keyed by movieId, which a catalogue movie has not), asked through
+  ``reelpick_similar_new`` like the bot and the CLI ask, its candidates the dataset's movies
+  and the other catalogue movies.
 - **Intervals.** 95 % bootstrap intervals over the evaluated movies (paired resampling, so
   the ratio hybrid / genre+year gets its own interval).
 
 The hybrid's settings for movies without ratings (``unrated_*``) are chosen the same way, on
 validation films inside the training data, by ``bench/tune_hybrid_unrated.py``.
 
-Goal: hybrid's recall >= 2x genre+year's.
+Goal: hybrid's recall >= 2x genre+year's, both as a dataset movie and as shipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import hashlib
 import json
 import logging
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +62,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from reelpick import Dataset, PosterStore
+from reelpick.catalogue import catalogue_id
+from reelpick.catalogue.store import CatalogueStore, StoredMovie, new_movie
 from reelpick.config import Config, load_config
 from reelpick.data import load_dataset
 from reelpick.data.movielens import NO_GENRES
@@ -104,6 +118,19 @@ def hold_out_newest(dataset: Dataset, among: np.ndarray, share: float, label: st
     # part of the fingerprint, says so, so caches never mix this data with the full one).
     data = dataclasses.replace(data, tags=dataset.tags[~tagged].reset_index(drop=True))
     return Split(cutoff, held, data, int(rated.sum()), int(tagged.sum()))
+
+
+def world_without(dataset: Dataset, movies: np.ndarray, label: str) -> Dataset:
+    """``dataset`` as it was before ``movies`` existed (they must have no ratings left)."""
+    assert not dataset.ratings["movieId"].isin(movies).any()
+    digest = hashlib.sha256(f"{dataset.fingerprint}|{label}|{len(movies)}".encode())
+    return dataclasses.replace(
+        dataset,
+        movies=dataset.movies.drop(index=movies),
+        tags=dataset.tags[~dataset.tags["movieId"].isin(movies)].reset_index(drop=True),
+        fingerprint=digest.hexdigest()[:20],
+        source=f"{dataset.source} [{label}]",
+    )
 
 
 def truth_for(
@@ -188,32 +215,50 @@ def recalls(truth: dict[int, set[int]], answers: dict[int, list[int]]) -> np.nda
 
 
 def tune_genre_year(
-    config: Config, data: Dataset, future: np.ndarray, share: float, min_ratings: int
+    config: Config,
+    data: Dataset,
+    future: np.ndarray,
+    share: float,
+    min_ratings: int,
+    folds: int = 2,
 ) -> tuple[dict[str, Any], list[tuple[float, float, float, int]]]:
-    """Choose the baseline's year weight, scale and pool on validation movies in ``data``."""
+    """Choose the baseline's year weight, scale and pool on validation movies in ``data``:
+    ``folds`` folds, each the newest ``share`` of the movies of the world before the last
+    (as ``bench/tune_hybrid_unrated.py`` chooses the hybrid's), recall pooled over them."""
     # The world as it was before the new releases: they are neither validation movies nor
     # answers (on the test split, the other new releases are answers, as TMDB knows them).
-    among = np.setdiff1d(data.movies.index.to_numpy(), future)
-    split = hold_out_newest(data, among, share, "validation")
-    truth, counts = truth_for(config, data, split.movies, min_ratings)
-    say(
-        f"validation: movies of {split.cutoff}+ among the training movies, {counts}; "
-        f"truth: {TRUTH_PLUGIN} on the training data"
-    )
-    baseline = GenreYear(split.data, absent=future)
-    movies = list(truth)
-    parts = baseline.parts(movies)
-    scores = []
-    for pool in POOL_MIN_RATINGS:
-        for scale in YEAR_SCALES:
-            for weight in YEAR_WEIGHTS:
-                top = baseline.top(parts, weight, scale, pool)
-                answers = {m: [int(x) for x in row] for m, row in zip(movies, top, strict=True)}
-                scores.append((float(recalls(truth, answers).mean()), weight, scale, pool))
+    absent = np.asarray(future)
+    grids = []
+    cutoffs, evaluated = [], 0
+    for number in range(1, folds + 1):
+        among = np.setdiff1d(data.movies.index.to_numpy(), absent)
+        label = "validation" if number == 1 else f"validation {number}"
+        split = hold_out_newest(data, among, share, label)
+        truth, counts = truth_for(config, data, split.movies, min_ratings)
+        say(
+            f"validation fold {number}: movies of {split.cutoff}+ among the training movies, "
+            f"{counts}; truth: {TRUTH_PLUGIN} on the training data before them"
+        )
+        baseline = GenreYear(split.data, absent=absent)
+        movies = list(truth)
+        parts = baseline.parts(movies)
+        per_fold = {}
+        for pool in POOL_MIN_RATINGS:
+            for scale in YEAR_SCALES:
+                for weight in YEAR_WEIGHTS:
+                    top = baseline.top(parts, weight, scale, pool)
+                    answers = {m: [int(x) for x in row] for m, row in zip(movies, top, strict=True)}
+                    per_fold[(weight, scale, pool)] = recalls(truth, answers)
+        grids.append(per_fold)
+        cutoffs.append(split.cutoff)
+        evaluated += len(movies)
+        data, absent = split.data, np.union1d(absent, split.movies)
+    scores = [(float(np.concatenate([g[key] for g in grids]).mean()), *key) for key in grids[0]]
     best = max(scores, key=lambda s: (s[0], -s[1], -s[3]))
     return {
-        "cutoff": split.cutoff,
-        **counts,
+        "cutoff": cutoffs[0],
+        "cutoffs": cutoffs,
+        "evaluated": evaluated,
         "recall": best[0],
         "weight": best[1],
         "scale": best[2],
@@ -254,6 +299,67 @@ def plugin_answers(
         out[name] = answers
         say(f"{name}: fitted and asked in {time.perf_counter() - started:.0f} s")
     return out
+
+
+def catalogue_answers(
+    config: Config, split: Split, full: Dataset, movies: list[int]
+) -> dict[int, list[int]]:
+    """The hybrid's top-K for ``movies`` asked as catalogue movies (see "As shipped"): fitted
+    on the world before the new releases, every new release a catalogue row."""
+    world = world_without(split.data, split.movies, "before the new releases")
+    with tempfile.TemporaryDirectory(prefix="reelpick-bench-catalogue-") as folder:
+        values = copy.deepcopy(config.values)
+        values.setdefault("catalogue", {})["db"] = str(Path(folder) / "catalogue.sqlite3")
+        shipped = dataclasses.replace(config, values=values)
+        # TMDB ids from links.csv; a movie without one gets an id past TMDB's range.
+        tmdb = full.movies["tmdb_id"]
+        ids = {
+            int(m): int(tmdb[m]) if not tmdb.isna()[m] else 900_000_000 + int(m)
+            for m in split.movies
+        }
+        back = {catalogue_id(t): m for m, t in ids.items()}
+        rows = [
+            StoredMovie(
+                tmdb_id=ids[int(m)],
+                title=str(full.movies.at[m, "name"]),
+                original_title=None,
+                alt_titles=(),
+                year=int(full.movies.at[m, "year"]),
+                release_date=None,
+                genres=tuple(g for g in full.genres(int(m)) if g != NO_GENRES),
+                keywords=(),
+                overview=None,
+                runtime=None,
+                directors=(),
+                cast=(),
+                poster_path=None,
+                imdb_id=None,
+                popularity=None,
+                vote_average=None,
+                trailer_url=None,
+            )
+            for m in split.movies
+        ]
+        store = CatalogueStore(Path(folder) / "catalogue.sqlite3")
+        try:
+            store.put(rows)
+            asked = {m: new_movie(store.get(ids[m])) for m in movies}  # type: ignore[arg-type]
+        finally:
+            store.close()
+        registry = Registry(shipped, load_entry_points=False)
+        started = time.perf_counter()
+        error = registry.fit(world, ["hybrid"])["hybrid"]
+        if error is not None:
+            say(f"hybrid (catalogue): not fitted ({error}); left out")
+            return {}
+        answers = {}
+        for movie_id, movie in asked.items():
+            answer = registry.ask_new("hybrid", movie, K)
+            if answer.ok and answer.neighbours:
+                answers[movie_id] = [back.get(n.movie_id, n.movie_id) for n in answer.neighbours]
+        registry.plugin_object("hybrid").others.close()
+        say(f"hybrid (catalogue): fitted and asked in {time.perf_counter() - started:.0f} s")
+        return answers
 
 
 def bootstrap(
@@ -303,7 +409,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
     config = load_config(Path(args.config) if args.config else None)
-    full = load_dataset(config.data_source)
+    full = load_dataset(config.data_source, config.cache_dir)
     say(f"data: {config.data_source}; cache: {config.cache_dir}")
 
     split = hold_out_newest(full, full.movies.index.to_numpy(), args.share, "new releases")
@@ -332,6 +438,8 @@ def main() -> int:
     names = [n.strip() for n in args.plugins.split(",") if n.strip()]
     variants = args.variant or []
     answers |= plugin_answers(config, split.data, names, variants, movies)
+    if "hybrid" in names:
+        answers["hybrid (catalogue)"] = catalogue_answers(config, split, full, movies)
 
     per_movie = {name: recalls(truth, a) for name, a in answers.items()}
     intervals = bootstrap(per_movie, "genre+year", args.bootstrap, args.seed)
@@ -350,8 +458,9 @@ def main() -> int:
         f"{int(has_poster.sum())} have a poster\n"
         f"{reachable:.1%} of their true neighbours are older movies (a plugin fitted without "
         f"the new movies' ratings can only place those by content)\n"
-        f"genre+year (chosen on validation movies of {chosen['cutoff']}+, "
-        f"{chosen['evaluated']} evaluated): year weight {chosen['weight']:g}, scale "
+        f"genre+year (chosen on validation movies of "
+        f"{', '.join(f'{c}+' for c in chosen['cutoffs'])}, {chosen['evaluated']} evaluated): "
+        f"year weight {chosen['weight']:g}, scale "
         f"{chosen['scale']:g} years, pool: movies with {chosen['pool']}+ training ratings "
         f"(validation recall {chosen['recall']:.4f})\n"
     )

@@ -1,12 +1,14 @@
 """Catalogue movies (TMDB movies beyond the rating data) placed in the hybrid's taste space.
 
-The hybrid ranks them beside the dataset's movies in ``reelpick_recommend``. Each catalogue
-row is placed once by the frozen content encoder and map (genres, year, TMDB keywords where
-user tags were, the poster's features when they are already stored) and the placement is
-cached on disk, keyed by the row's content: a later call re-reads the catalogue only when
-the file changed (its row count or last write), and places only new or changed rows. No
-refit, and nothing dense beyond one taste vector per catalogue movie (20,000 movies x 100
-factors is 8 MB); encoding goes in chunks so the wide content rows never pile up.
+The hybrid ranks them beside the dataset's movies in ``reelpick_recommend`` (``catalogue =
+true``), and compares them by taste with a catalogue movie whose similar movies are asked
+(``unrated_taste_weight`` above 0). Each catalogue row is placed once by the frozen content
+encoder and map (genres, year, TMDB keywords where user tags were, the poster's features when
+they are already stored) and the placement is cached on disk, keyed by the row's content: a
+later call re-reads the catalogue only when the file changed (its row count or last write),
+and places only new or changed rows. No refit, and nothing dense beyond one taste vector per
+catalogue movie (20,000 movies x 100 factors is 8 MB); encoding goes in chunks so the wide
+content rows never pile up.
 """
 
 from __future__ import annotations
@@ -118,8 +120,10 @@ def open_catalogue(
     version: str,
 ) -> CataloguePlacements | None:
     """Where catalogue movies are placed with a fit's encoder and map (placements are cached
-    per model, so a refit with the same map keeps them); None when switched off."""
-    if not params["catalogue"] or placing is None:
+    per model, so a refit with the same map keeps them). Needed to recommend catalogue
+    movies, and for the taste term of a catalogue movie's similar movies (the other
+    catalogue movies are compared by their placements); None when neither asks for it."""
+    if not (params["catalogue"] or params["unrated_taste_weight"]) or placing is None:
         return None
     encoder, mapped, _ = placing
     return CataloguePlacements(
@@ -264,6 +268,20 @@ class CataloguePlacements:
             np.concatenate([vectors, placed.item_vec]),
             np.concatenate([scores, np.where(out, -np.inf, extra)]),
         )
+
+    def cosines(self, movie_ids: np.ndarray, query: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """Cosine of each of ``movie_ids``' centred taste vector with the unit ``query``; 0
+        for a movie not placed (yet)."""
+        placed = self.current()
+        cosines = np.zeros(len(movie_ids))
+        if not len(placed.movie_ids):
+            return cosines
+        at = np.minimum(np.searchsorted(placed.movie_ids, movie_ids), len(placed.movie_ids) - 1)
+        found = (placed.movie_ids[at] == movie_ids) & placed.usable[at]
+        rows = placed.item_vec[at[found]] - centre
+        norms = np.linalg.norm(rows, axis=1)
+        cosines[found] = (rows @ query) / np.where(norms > 0, norms, 1.0)
+        return cosines
 
     def _update(self, changed: list[NewMovie]) -> Placed:
         """The placements with ``changed`` rows (new or rewritten) placed and merged in."""

@@ -28,12 +28,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # not guessed); every movie with content still gets similar movies. 0: from all movies.
     "similar_min_ratings": 40,
     # Similar movies of a movie without ratings (a new release, a catalogue movie) by genres,
-    # release year, audience size and the mapped taste (plugins/_hybrid_unrated.py); chosen by
-    # bench/tune_hybrid_unrated.py on validation movies inside the training data.
+    # release year, audience size, title words and the mapped taste
+    # (plugins/_hybrid_unrated.py); chosen by bench/tune_hybrid_unrated.py on validation
+    # movies inside the training data.
     "unrated_year_weight": 5.0,
-    "unrated_year_scale": 20.0,
-    "unrated_audience_weight": 0.5,
-    "unrated_taste_weight": 0.0,
+    "unrated_year_scale": 10.0,
+    "unrated_audience_weight": 0.75,
+    "unrated_title_weight": 4.0,
+    "unrated_taste_weight": 0.25,
     "unrated_pool": 5,  # ratings a rated movie needs to be among them
     "fold_in_reg": 3.0,  # ridge penalty when placing a person (and in choosing c)
     "catalogue": False,  # also recommend catalogue movies (placed from content; no refit)
@@ -56,7 +58,7 @@ def check_params(params: dict) -> None:
         (params["fold_in_reg"] > 0, "fold_in_reg must be positive"),
         (params["unrated_year_scale"] > 0, "unrated_year_scale must be positive"),
         (
-            min(params[f"unrated_{k}_weight"] for k in ("year", "audience", "taste")) >= 0,
+            min(params[f"unrated_{k}_weight"] for k in ("year", "audience", "title", "taste")) >= 0,
             "unrated_*_weight must be 0 or more",
         ),
         (params["unrated_pool"] >= 0, "unrated_pool must be 0 or more"),

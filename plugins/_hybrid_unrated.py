@@ -1,4 +1,5 @@
-"""Similar movies for a movie no one has rated yet: genres, release period and audience size.
+"""Similar movies for a movie no one has rated yet: genres, release period, audience size and
+the words of its title.
 
 A movie without ratings (a new release, a catalogue movie from TMDB) has a place in the taste
 space only through the content map, and the map pulls such movies towards the average: every
@@ -10,14 +11,18 @@ them watched. So a movie without ratings is compared with the candidates by
     score(j) = Jaccard(genres, genres_j)
                + year_weight * exp(-|year - year_j| / year_scale)
                + audience_weight * audience_j
+               + title_weight * cosine(title words, title words_j)
                + taste_weight * cosine(mapped taste vector, taste vector_j)
 
 ``audience_j`` is log(1 + ratings of j), standardised over the rated movies. A movie without
 ratings has no known audience: it gets the one a ridge regression predicts from its genres,
 release period and title shape (a colon or a number: sequels and franchises), fitted on the
 rated movies. The candidates are the movies with ``pool`` ratings or more and the other movies
-without ratings (a new film's neighbours are often other new films). The last term lets the
-content map's view (posters, keywords) weigh in.
+without ratings (a new film's neighbours are often other new films): for a catalogue movie,
+the other catalogue movies too. The title term compares
+the words of the titles (TF-IDF, articles and sequel markers left out): the people who rate a
+sequel rated the films of its franchise. The last term lets the content map's view (posters,
+keywords) weigh in.
 
 The weights are chosen on validation movies inside the training data (the newest movies of
 the training split lose their ratings; the truth is cosine-CF on the training data) by
@@ -26,19 +31,34 @@ the training split lose their ratings; the truth is cosine-CF on the training da
 
 from __future__ import annotations
 
+import math
 import re
+import threading
+import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from reelpick import Dataset
+from reelpick import CatalogueReader, Dataset, NewMovie
 
 PERIOD_YEARS = 5  # width of a release-period bin in the audience model
 PERIODS = 12  # bins, counted back from the newest rated movie's year
 AUDIENCE_RIDGE = 10.0  # penalty of the audience model (fitted on thousands of movies)
 SEQUEL = re.compile(r"\b(?:[2-9]|II|III|IV|V|VI|Part|Chapter|Vol\.?)\b")
+WORD = re.compile(r"[^\W\d_]{2,}")  # two letters or more: no numbers, no initials
+# Words that say nothing of what a film is: articles and joiners of the languages MovieLens
+# titles come in, and the markers and numbers every sequel shares.
+_UNTELLING = """
+the an of and in on to for with at from by is it its my your our his her this that
+la le les un une des de du et il lo el los las en der die das ein eine und von
+ii iii iv vi vii viii part chapter vol volume episode aka
+one two three four five six seven eight nine ten
+"""
+TITLE_STOPWORDS = frozenset(_UNTELLING.split())
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,7 @@ class UnratedSettings:
     year_weight: float
     year_scale: float
     audience_weight: float
+    title_weight: float
     taste_weight: float
     pool: int
 
@@ -58,6 +79,7 @@ def settings_from(params: Mapping[str, Any]) -> UnratedSettings:
         year_weight=params["unrated_year_weight"],
         year_scale=params["unrated_year_scale"],
         audience_weight=params["unrated_audience_weight"],
+        title_weight=params["unrated_title_weight"],
         taste_weight=params["unrated_taste_weight"],
         pool=params["unrated_pool"],
     )
@@ -72,28 +94,70 @@ class Described:
     title: str
 
 
+class Candidates:
+    """Movies a movie without ratings is compared with (aligned rows): the dataset's, or the
+    catalogue's. ``counts``: ratings (0 for catalogue movies); ``audience``: standardised log
+    audience, predicted for movies without ratings."""
+
+    def __init__(
+        self,
+        movie_ids: np.ndarray,
+        genres: np.ndarray,
+        years: np.ndarray,
+        counts: np.ndarray,
+        audience: np.ndarray,
+        titles: TitleWords,
+    ) -> None:
+        self.movie_ids = movie_ids
+        self.genres = genres  # float32 rows over the dataset's genre names
+        self.years = years  # float64, NaN where unknown
+        self.counts = counts
+        self.audience = audience
+        self.titles = titles
+        # Per-query work is a few vector operations over every candidate: what does not
+        # depend on the query is computed once here.
+        self.sizes = genres.sum(axis=1)
+        self.described = (self.sizes > 0) | ~np.isnan(years)
+        self._eligible: tuple[int, np.ndarray] | None = None
+
+    def eligible(self, pool: int) -> np.ndarray:
+        """Described (genres or a year) and either rated ``pool`` times or not rated at all."""
+        cached = self._eligible
+        if cached is None or cached[0] != pool:
+            mask = self.described & ((self.counts >= pool) | (self.counts == 0))
+            cached = self._eligible = (pool, mask)
+        return cached[1]
+
+
 class UnratedNeighbours:
-    """The candidates' genres, years and audience, fitted from a dataset's movies and counts."""
+    """The dataset's movies as candidates (genres, years, audience) and the models that
+    describe other movies the same way: the audience model and the title words' weights."""
 
     def __init__(self, dataset: Dataset) -> None:
         movies = dataset.movies
-        self.movie_ids = movies.index.to_numpy(dtype=np.int64)
         self.vocabulary = {
             g: i for i, g in enumerate(sorted({g for gs in movies["genres"] for g in gs}))
         }
-        self.genres = self._genre_rows(list(movies["genres"]))
-        self.sizes = self.genres.sum(axis=1)
-        self.years = movies["year"].astype("float64").to_numpy()
-        self.counts = dataset.rating_counts.reindex(movies.index).to_numpy()
-        self.rated = self.counts > 0
-        self.described = (self.sizes > 0) | ~np.isnan(self.years)
-        rated_years = self.years[self.rated & ~np.isnan(self.years)]
+        genres = self._genre_rows(list(movies["genres"]))
+        years = movies["year"].astype("float64").to_numpy()
+        counts = dataset.rating_counts.reindex(movies.index).to_numpy()
+        titles = list(movies["name"].astype(str))  # without the year
+        rated = counts > 0
+        rated_years = years[rated & ~np.isnan(years)]
         self.newest = float(rated_years.max()) if len(rated_years) else 2000.0
         self.year_mean = float(rated_years.mean()) if len(rated_years) else 2000.0
-        self.titles = list(movies["name"].astype(str))  # without the year
-        self.audience = self._fit_audience()
+        self.words = WordWeights(titles)
+        audience, self.audience_weights = self._fit_audience(genres, years, titles, counts)
+        self.dataset = Candidates(
+            movie_ids=movies.index.to_numpy(dtype=np.int64),
+            genres=genres,
+            years=years,
+            counts=counts,
+            audience=audience,
+            titles=TitleWords(titles, self.words),
+        )
 
-    # -- the audience model ----------------------------------------------------------------
+    # -- describing movies -------------------------------------------------------------------
     def _genre_rows(self, genres: Sequence[Sequence[str]]) -> np.ndarray:
         rows = np.zeros((len(genres), len(self.vocabulary)), dtype=np.float32)
         for r, names in enumerate(genres):
@@ -119,52 +183,77 @@ class UnratedNeighbours:
         count = genre_rows.sum(axis=1, keepdims=True) / 3.0
         return np.hstack([genre_rows, count, period, shape, np.ones((len(years), 1))])
 
-    def _fit_audience(self) -> np.ndarray:
-        """Standardised log audience: measured where rated, predicted elsewhere."""
-        if self.rated.sum() < 2:
-            return np.zeros(len(self.counts))
-        measured = np.log1p(self.counts.astype(np.float64))
-        x = self._audience_rows(self.genres, self.years, self.titles).astype(np.float64)
-        mean = float(measured[self.rated].mean())
-        scale = float(measured[self.rated].std()) or 1.0
-        a = x[self.rated]
+    def _fit_audience(
+        self, genres: np.ndarray, years: np.ndarray, titles: Sequence[str], counts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Standardised log audience (measured where rated, predicted elsewhere) and the
+        ridge weights that predict it (None with fewer than two rated movies)."""
+        rated = counts > 0
+        if rated.sum() < 2:
+            return np.zeros(len(counts)), None
+        measured = np.log1p(counts.astype(np.float64))
+        x = self._audience_rows(genres, years, titles).astype(np.float64)
+        mean = float(measured[rated].mean())
+        scale = float(measured[rated].std()) or 1.0
+        a = x[rated]
         weights: np.ndarray = np.linalg.solve(
             a.T @ a + AUDIENCE_RIDGE * np.eye(a.shape[1]),
-            a.T @ ((measured[self.rated] - mean) / scale),
+            a.T @ ((measured[rated] - mean) / scale),
         )
-        return np.where(self.rated, (measured - mean) / scale, x @ weights)
+        return np.where(rated, (measured - mean) / scale, x @ weights), weights
+
+    def describe(self, movie_id: int) -> Described:
+        """A dataset movie as the score reads it."""
+        at = int(np.searchsorted(self.dataset.movie_ids, movie_id))
+        names = [g for g, i in self.vocabulary.items() if self.dataset.genres[at, i]]
+        title = self.dataset.titles.titles[at]
+        return Described(tuple(names), float(self.dataset.years[at]), title)
+
+    def catalogue(self, movies: Sequence[NewMovie]) -> Candidates:
+        """Catalogue movies as candidates: no ratings, so a predicted audience."""
+        genres = self._genre_rows([m.genres for m in movies])
+        years = np.array([np.nan if m.year is None else m.year for m in movies], dtype=float)
+        titles = [m.title for m in movies]
+        if self.audience_weights is None or not len(movies):
+            audience = np.zeros(len(movies))
+        else:
+            audience = self._audience_rows(genres, years, titles) @ self.audience_weights
+        return Candidates(
+            movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
+            genres=genres,
+            years=years,
+            counts=np.zeros(len(movies), dtype=np.int64),
+            audience=audience,
+            titles=TitleWords(titles, self.words),
+        )
 
     # -- the score ---------------------------------------------------------------------------
-    def describe(self, position: int) -> Described:
-        """The movie at ``position`` as the score reads it."""
-        names = [g for g, i in self.vocabulary.items() if self.genres[position, i]]
-        return Described(tuple(names), float(self.years[position]), self.titles[position])
-
-    def candidates(self, settings: UnratedSettings) -> np.ndarray:
-        return self.described & ((self.counts >= settings.pool) | ~self.rated)
-
     def scores(
         self,
         movie: Described,
         settings: UnratedSettings,
+        candidates: Candidates | None = None,
         taste: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The score of every movie of the data for ``movie`` (-inf for non-candidates).
-
-        ``taste``: cosine of the movie's mapped taste vector with every movie's (or None)."""
+        """The score of every candidate (the dataset's by default) for ``movie``; -inf for
+        those not eligible. ``taste``: cosine of the movie's mapped taste vector with every
+        candidate's (or None)."""
+        c = self.dataset if candidates is None else candidates
         row = self._genre_rows([movie.genres])[0]
-        inter = self.genres @ row
-        union = self.sizes + row.sum() - inter
+        inter = c.genres @ row
+        union = c.sizes + row.sum() - inter
         score = np.divide(inter, union, out=np.zeros(len(union)), where=union > 0)
         if not np.isnan(movie.year):
-            gap = np.abs(self.years - movie.year)
+            gap = np.abs(c.years - movie.year)
             score += settings.year_weight * np.where(
                 np.isnan(gap), 0.0, np.exp(-np.nan_to_num(gap) / settings.year_scale)
             )
-        score += settings.audience_weight * self.audience
+        score += settings.audience_weight * c.audience
+        if settings.title_weight:
+            score += settings.title_weight * c.titles.similarity(self.words.query(movie.title))
         if taste is not None and settings.taste_weight:
             score += settings.taste_weight * taste
-        return np.where(self.candidates(settings), score, -np.inf)
+        return np.where(c.eligible(settings.pool), score, -np.inf)
 
     def top(
         self,
@@ -173,14 +262,99 @@ class UnratedNeighbours:
         settings: UnratedSettings,
         taste: np.ndarray | None = None,
         exclude: int | None = None,
+        catalogue: tuple[Candidates, np.ndarray | None] | None = None,
     ) -> list[tuple[int, float]]:
-        """(position, score) of the ``k`` best candidates, best first."""
-        score = self.scores(movie, settings, taste)
+        """(movie id, score) of the ``k`` best candidates, best first, never ``exclude``.
+        ``catalogue``: catalogue candidates and their taste cosines, ranked with the dataset's."""
+        ids = self.dataset.movie_ids
+        score = self.scores(movie, settings, None, taste)
+        if catalogue is not None and len(catalogue[0].movie_ids):
+            ids = np.concatenate([ids, catalogue[0].movie_ids])
+            extra = self.scores(movie, settings, catalogue[0], catalogue[1])
+            score = np.concatenate([score, extra])
         if exclude is not None:
-            score[exclude] = -np.inf
+            score[ids == exclude] = -np.inf
         k = min(k, int(np.isfinite(score).sum()))
         if k <= 0:
             return []
         best = np.argpartition(-score, k - 1)[:k]
         best = best[np.argsort(-score[best], kind="stable")]
-        return [(int(i), float(score[i])) for i in best]
+        return [(int(ids[i]), float(score[i])) for i in best]
+
+
+class CatalogueCandidates:
+    """The catalogue's movies as candidates, described again only when the catalogue
+    changed (a movie added, refreshed or removed)."""
+
+    def __init__(self, reader: CatalogueReader, unrated: UnratedNeighbours) -> None:
+        self.reader = reader
+        self.unrated = unrated
+        self._lock = threading.Lock()
+        self._described: tuple[tuple[int, float], Candidates] | None = None
+
+    def current(self) -> Candidates | None:
+        """Every catalogue movie as a candidate; None while there is no catalogue."""
+        with self._lock:
+            signature = self.reader.signature()
+            if signature is None:
+                return None
+            if self._described is None or self._described[0] != signature:
+                self._described = (signature, self.unrated.catalogue(self.reader.movies()))
+            return self._described[1]
+
+    def close(self) -> None:
+        with self._lock:
+            self.reader.close()
+
+
+def title_words(title: str) -> set[str]:
+    """The words of a title that can tell films apart (lower case, accents kept)."""
+    text = unicodedata.normalize("NFC", title).casefold()
+    return {w for w in WORD.findall(text) if w not in TITLE_STOPWORDS}
+
+
+class WordWeights:
+    """Inverse document frequencies of title words over the dataset's titles; a word no
+    dataset title has weighs as much as the rarest."""
+
+    def __init__(self, titles: Sequence[str]) -> None:
+        frequency = Counter(w for t in titles for w in title_words(t))
+        self.documents = max(len(titles), 1)
+        self.idf = {w: math.log(self.documents / n) for w, n in frequency.items()}
+
+    def weight(self, word: str) -> float:
+        return self.idf.get(word, math.log(self.documents))
+
+    def query(self, title: str) -> dict[str, float]:
+        """A title as a unit vector of weighted words ({} without a telling word)."""
+        weights = {w: self.weight(w) for w in title_words(title)}
+        norm = math.sqrt(sum(v * v for v in weights.values()))
+        return {w: v / norm for w, v in weights.items()} if norm > 0 else {}
+
+
+class TitleWords:
+    """Titles as unit TF-IDF rows (sparse), and the cosine of a query title with each."""
+
+    def __init__(self, titles: Sequence[str], weights: WordWeights) -> None:
+        self.titles = list(titles)
+        words = [sorted(title_words(t)) for t in self.titles]
+        self.columns = {w: i for i, w in enumerate(sorted({w for ws in words for w in ws}))}
+        rows = np.repeat(np.arange(len(words)), [len(ws) for ws in words])
+        cols = np.fromiter(
+            (self.columns[w] for ws in words for w in ws), dtype=np.int64, count=len(rows)
+        )
+        values = np.fromiter(
+            (weights.weight(w) for ws in words for w in ws), dtype=np.float64, count=len(rows)
+        )
+        matrix = sp.csr_matrix((values, (rows, cols)), shape=(len(words), len(self.columns)))
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        # Columns are what a query reads: the words of its title.
+        self.matrix = sp.csc_matrix(sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ matrix)
+
+    def similarity(self, query: Mapping[str, float]) -> np.ndarray:
+        """Cosine of a query (:meth:`WordWeights.query`) with every title."""
+        shared = [(self.columns[w], v) for w, v in query.items() if w in self.columns]
+        if not shared:
+            return np.zeros(len(self.titles))
+        cols, values = zip(*sorted(shared), strict=True)
+        return np.asarray(self.matrix[:, list(cols)] @ np.array(values)).ravel()

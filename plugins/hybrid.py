@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from reelpick import (
     POSTER_FEATURES,
     ArtifactStore,
+    CatalogueReader,
     Config,
     Dataset,
     Need,
@@ -82,7 +83,13 @@ from ._hybrid_model import (
 )
 from ._hybrid_params import DEFAULT_PARAMS, check_params
 from ._hybrid_store import digest, load_model, rated_only, ratings_key, rows_arrays, sgd_params
-from ._hybrid_unrated import Described, UnratedNeighbours, settings_from
+from ._hybrid_unrated import (
+    Candidates,
+    CatalogueCandidates,
+    Described,
+    UnratedNeighbours,
+    settings_from,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +111,7 @@ class Hybrid:
         self.features: PosterFeatures | None = None  # what the fit used (posters = true)
         self.catalogue: CataloguePlacements | None = None
         self.unrated: UnratedNeighbours | None = None  # similar movies of unrated movies
+        self.others: CatalogueCandidates | None = None  # catalogue movies, as candidates
         self.last_fit: dict = {}
 
     @hookimpl
@@ -186,6 +194,9 @@ class Hybrid:
         self.table = table
         self._assemble(taste, counts, table)
         self.unrated = UnratedNeighbours(dataset)
+        if self.others is not None:
+            self.others.close()
+        self.others = CatalogueCandidates(CatalogueReader(config), self.unrated)
         if self.catalogue is not None:
             self.catalogue.close()
         self.catalogue = open_catalogue(
@@ -368,7 +379,7 @@ class Hybrid:
         if position is not None and t.item_counts[position] == 0 and self.unrated is not None:
             taste = vectors @ vectors[position] if self.params["unrated_taste_weight"] else None
             return self._similar_unrated(
-                self.unrated.describe(position), k, taste, exclude=position
+                self.unrated.describe(movie_id), k, taste, exclude=movie_id
             )
         return table.similar(
             movie_id,
@@ -380,9 +391,10 @@ class Hybrid:
     @hookimpl
     def reelpick_similar_new(self, movie: NewMovie, k: int) -> list[Neighbour]:
         """A movie outside the data (a catalogue movie): similar movies by the unrated score
-        (genres, year, audience; the content map's view too when ``unrated_taste_weight`` asks).
-        Its poster's features are computed on first sight by the plugin that provides them and
-        kept with its placement for picks: no refit, one row encoded."""
+        (genres, year, audience, title; the content map's view too when
+        ``unrated_taste_weight`` asks), among the dataset's movies and the other catalogue
+        movies. Its poster's features are computed on first sight by the plugin that
+        provides them and kept with its placement for picks: no refit, one row encoded."""
         vectors = self._fitted()[2]
         if self.placing is None:
             raise NoAnswer("the hybrid is not fitted")
@@ -391,24 +403,33 @@ class Hybrid:
             raise NoAnswer("no genres or keywords to place this movie by")
         if self.catalogue is not None:  # kept for picks, with the poster found now
             self.catalogue.remember(movie, poster)
-        taste = None
+        taste = catalogue_taste = None
+        others = None if self.others is None else self.others.current()
         if self.params["unrated_taste_weight"]:  # a product over every movie: only when asked
             encoder, mapped, centre = self.placing
-            vec = place(encoder, mapped, [movie], [poster])[1][0]
-            taste = vectors @ unit(vec - centre).astype(np.float32)
+            query = unit(place(encoder, mapped, [movie], [poster])[1][0] - centre)
+            taste = vectors @ query.astype(np.float32)
+            if others is not None and self.catalogue is not None:
+                catalogue_taste = self.catalogue.cosines(others.movie_ids, query, centre)
         year = np.nan if movie.year is None else float(movie.year)
-        return self._similar_unrated(Described(movie.genres, year, movie.title), k, taste)
+        described = Described(movie.genres, year, movie.title)
+        catalogue = None if others is None else (others, catalogue_taste)
+        return self._similar_unrated(described, k, taste, movie.movie_id, catalogue)
 
     def _similar_unrated(
-        self, movie: Described, k: int, taste: np.ndarray | None, exclude: int | None = None
+        self,
+        movie: Described,
+        k: int,
+        taste: np.ndarray | None,
+        exclude: int | None = None,
+        catalogue: tuple[Candidates, np.ndarray | None] | None = None,
     ) -> list[Neighbour]:
         """Similar movies of a movie without ratings (see :mod:`._hybrid_unrated`)."""
-        table = self._fitted()[1]
         if self.unrated is None:
             raise NoAnswer("the hybrid is not fitted")
         settings = settings_from(self.params)
-        top = self.unrated.top(movie, k, settings, taste, exclude)
-        return [Neighbour(int(table.movie_ids[i]), score) for i, score in top]
+        top = self.unrated.top(movie, k, settings, taste, exclude, catalogue)
+        return [Neighbour(movie_id, score) for movie_id, score in top]
 
     @hookimpl
     def reelpick_predict(self, user_id: int, movie_ids: list[int]) -> list[float]:
@@ -435,7 +456,7 @@ class Hybrid:
         banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~usable
         scores = np.where(banned, -np.inf, scores)
         ids, vectors = t.movie_ids, t.item_vec
-        if self.catalogue is not None:
+        if self.catalogue is not None and self.params["catalogue"]:
             ids, vectors, scores = self.catalogue.ranked_with(
                 ids, vectors, scores, t.mu + user.bias, user.vector, set(exclude) | profile.movies
             )

@@ -1,5 +1,6 @@
-"""Similar movies of movies without ratings: the score's terms, the candidates, the audience
-model, and the settings as the hybrid reads them."""
+"""Similar movies of movies without ratings: the score's terms, the candidates (the dataset's
+and the catalogue's), the audience model, title words, and the settings as the hybrid reads
+them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reelpick import NewMovie
 from reelpick.data import Dataset, load_dataset
 from reelpick.plugins._hybrid_params import DEFAULT_PARAMS
 from reelpick.plugins._hybrid_unrated import (
     Described,
     UnratedNeighbours,
     UnratedSettings,
+    WordWeights,
     settings_from,
+    title_words,
 )
 
 # movieId: (title, genres, ratings it gets)
@@ -33,7 +37,7 @@ MOVIES = {
     11: ("Mystery Film (2017)", "(no genres listed)", 0),
 }
 PLAIN = UnratedSettings(
-    year_weight=1.0, year_scale=5.0, audience_weight=0.0, taste_weight=0.0, pool=5
+    year_weight=1.0, year_scale=5.0, audience_weight=0.0, title_weight=0.0, taste_weight=0.0, pool=5
 )
 
 
@@ -57,14 +61,17 @@ def world(tmp_path: Path) -> tuple[Dataset, UnratedNeighbours]:
     return dataset, UnratedNeighbours(dataset)
 
 
-def ids(unrated: UnratedNeighbours, top: list[tuple[int, float]]) -> list[int]:
-    return [int(unrated.movie_ids[p]) for p, _ in top]
+def ids(top: list[tuple[int, float]]) -> list[int]:
+    return [movie_id for movie_id, _ in top]
+
+
+def at(unrated: UnratedNeighbours, movie_id: int) -> int:
+    return int(np.searchsorted(unrated.dataset.movie_ids, movie_id))
 
 
 def test_genres_first_then_the_release_period(world) -> None:
     _, unrated = world
-    query = int(np.searchsorted(unrated.movie_ids, 1))
-    top = ids(unrated, unrated.top(unrated.describe(query), 10, PLAIN, exclude=query))
+    top = ids(unrated.top(unrated.describe(1), 10, PLAIN, exclude=1))
     # Same genres, nearest years first; the unrated new film is a candidate, the movie
     # with 2 ratings (under the pool of 5) is not, nor is the query itself.
     assert top[:4] == [2, 6, 7, 3]
@@ -76,10 +83,10 @@ def test_genres_first_then_the_release_period(world) -> None:
 
 def test_the_audience_breaks_ties_towards_the_movies_people_watch(world) -> None:
     _, unrated = world
-    loud, quiet = (int(np.searchsorted(unrated.movie_ids, m)) for m in (6, 7))
+    loud, quiet = at(unrated, 6), at(unrated, 7)
     movie = Described(("Action", "Sci-Fi"), 2015.0, "A 2015 Space War")
     for weight, first in ((0.0, None), (0.5, 6)):
-        settings = UnratedSettings(1.0, 5.0, weight, 0.0, 5)
+        settings = UnratedSettings(1.0, 5.0, weight, 0.0, 0.0, 5)
         scores = unrated.scores(movie, settings)
         if first is None:
             assert scores[loud] == pytest.approx(scores[quiet])
@@ -89,35 +96,37 @@ def test_the_audience_breaks_ties_towards_the_movies_people_watch(world) -> None
 
 def test_an_unrated_movie_s_audience_is_predicted_from_what_it_is(world) -> None:
     _, unrated = world
-    at = {m: int(np.searchsorted(unrated.movie_ids, m)) for m in MOVIES}
+    audience = {m: unrated.dataset.audience[at(unrated, m)] for m in MOVIES}
     # Measured where rated: more ratings, a larger audience.
-    assert unrated.audience[at[6]] > unrated.audience[at[7]] > unrated.audience[at[8]]
+    assert audience[6] > audience[7] > audience[8]
     # Predicted elsewhere: a new space war draws more people than a new documentary.
-    assert unrated.audience[at[2]] > unrated.audience[at[10]]
+    assert audience[2] > audience[10]
 
 
 def test_a_movie_without_a_year_is_compared_by_genres_alone(world) -> None:
     _, unrated = world
     movie = Described(("Documentary",), float("nan"), "Some Documentary")
     top = unrated.top(movie, 10, PLAIN)
-    assert ids(unrated, top)[0] == 10 and top[0][1] == pytest.approx(1.0)
+    assert ids(top)[0] == 10 and top[0][1] == pytest.approx(1.0)
     assert all(score == pytest.approx(0.0) for _, score in top[1:])
 
 
 def test_taste_weighs_in_when_asked(world) -> None:
     _, unrated = world
     movie = Described(("Romance",), 2017.0, "A Love Story")
-    taste = np.zeros(len(unrated.movie_ids))
-    taste[int(np.searchsorted(unrated.movie_ids, 3))] = 1.0
-    without = ids(unrated, unrated.top(movie, 1, PLAIN, taste))
-    settings = UnratedSettings(1.0, 5.0, 0.0, 5.0, 5)
-    assert without == [4] and ids(unrated, unrated.top(movie, 1, settings, taste)) == [3]
+    taste = np.zeros(len(unrated.dataset.movie_ids))
+    taste[at(unrated, 3)] = 1.0
+    without = ids(unrated.top(movie, 1, PLAIN, taste))
+    settings = UnratedSettings(1.0, 5.0, 0.0, 0.0, 5.0, 5)
+    assert without == [4] and ids(unrated.top(movie, 1, settings, taste)) == [3]
 
 
 def test_asking_for_more_than_there_are(world) -> None:
     _, unrated = world
     top = unrated.top(Described(("Action",), 2017.0, "x"), 100, PLAIN)
-    assert len(top) == int(unrated.candidates(PLAIN).sum())
+    # Rated 5 times or more (3, 4, 6, 7) or not rated (1, 2, 10; 11 has neither genre nor
+    # year... but a year it has): 5, 8 and 9 are rated too rarely to be placed by ratings.
+    assert sorted(ids(top)) == [1, 2, 3, 4, 6, 7, 10, 11]
 
 
 def test_the_settings_come_from_the_hybrid_s_parameters() -> None:
@@ -126,6 +135,52 @@ def test_the_settings_come_from_the_hybrid_s_parameters() -> None:
         DEFAULT_PARAMS["unrated_year_weight"],
         DEFAULT_PARAMS["unrated_year_scale"],
         DEFAULT_PARAMS["unrated_audience_weight"],
+        DEFAULT_PARAMS["unrated_title_weight"],
         DEFAULT_PARAMS["unrated_taste_weight"],
         DEFAULT_PARAMS["unrated_pool"],
     )
+
+
+def test_title_words_leave_out_articles_numbers_and_sequel_markers() -> None:
+    assert title_words("Star Wars: Episode IV - A New Hope") == {"star", "wars", "new", "hope"}
+    assert title_words("Matrix, The") == {"matrix"}
+    assert title_words("Amélie (Fabuleux destin d'Amélie Poulain, Le)") == {
+        "amélie",
+        "fabuleux",
+        "destin",
+        "poulain",
+    }
+    assert title_words("2046") == set() and title_words("Dune: Part Two (2024)") == {"dune"}
+
+
+def test_the_words_of_the_title_weigh_in_when_asked(world) -> None:
+    _, unrated = world
+    movie = Described(("Action", "Sci-Fi"), 2017.0, "Last Night in Paris")
+    assert ids(unrated.top(movie, 1, PLAIN)) == [1]  # genres and year alone: the space war
+    settings = UnratedSettings(1.0, 5.0, 0.0, 3.0, 0.0, 5)
+    assert ids(unrated.top(movie, 1, settings)) == [4]  # "Love in Paris" shares a rare word
+    # The rarer word weighs more; words no title has weigh as much as the rarest.
+    words = WordWeights(["Space War", "Space Love", "Space Dogs"])
+    assert words.weight("war") > words.weight("space") and words.weight("unseen") > 0
+    assert words.query("the 2") == {}
+
+
+def test_catalogue_movies_are_candidates_beside_the_dataset_s(world) -> None:
+    _, unrated = world
+    catalogue = unrated.catalogue(
+        [
+            NewMovie(2_000_000_001, "Space War Returns (2025)", 2025, ("Action", "Sci-Fi")),
+            NewMovie(2_000_000_002, "Harbour Lights (2025)", 2025, ("Romance",)),
+            NewMovie(2_000_000_003, "Untitled (2026)", None, ()),  # nothing to compare by
+        ]
+    )
+    # No ratings: a predicted audience, and the action film draws more than the romance.
+    assert (catalogue.counts == 0).all() and catalogue.audience[0] > catalogue.audience[1]
+    query = Described(("Action", "Sci-Fi"), 2025.0, "Space War Returns (2025)")
+    top = ids(unrated.top(query, 20, PLAIN, exclude=2_000_000_001, catalogue=(catalogue, None)))
+    # The same genres and years close by come first: dataset films and the other catalogue
+    # films alike; never the movie itself, nor a movie with nothing to compare it by.
+    assert top[:2] == [1, 2] and set(top[2:4]) == {6, 7} and 2_000_000_002 in top
+    assert 2_000_000_001 not in top and 2_000_000_003 not in top
+    romance = Described(("Romance",), 2025.0, "Paris Nights")
+    assert ids(unrated.top(romance, 1, PLAIN, catalogue=(catalogue, None))) == [2_000_000_002]

@@ -11,7 +11,7 @@ from reelpick.app import Reelpick
 from reelpick.registry import Registry
 from reelpick.testing import small_dataset
 from tests.support.fixtures import write_config
-from tests.support.tmdb_server import API_KEY, MADE_UP_ID
+from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, MADE_UP_ID
 
 FAST = {
     "sgd_factors": 8,
@@ -54,7 +54,8 @@ def test_the_hybrid_places_a_catalogue_movie_and_cosine_says_no_ratings_yet(fitt
     assert cosine.plugin == "cosine-cf" and cosine.no_answer is not None
     assert cosine.no_answer.startswith("no ratings yet")
     assert hybrid.ok and len(hybrid.neighbours) == 10, hybrid
-    assert all(n.movie_id in app.dataset for n in hybrid.neighbours)
+    assert all(n.movie_id in app.dataset or n.movie_id in others(app) for n in hybrid.neighbours)
+    assert movie_id not in {n.movie_id for n in hybrid.neighbours}
     scores = [n.score for n in hybrid.neighbours]
     assert scores == sorted(scores, reverse=True)
     # Placed by its genres (Drama, Sci-Fi): its neighbours have them more than movies at large.
@@ -64,6 +65,27 @@ def test_the_hybrid_places_a_catalogue_movie_and_cosine_says_no_ratings_yet(fitt
         return sum(bool(mine & set(app.dataset.genres(m))) for m in ids) / len(ids)
 
     assert share([n.movie_id for n in hybrid.neighbours]) > share(list(app.dataset.movies.index))
+
+
+def others(app: Reelpick) -> set[int]:
+    """The catalogue's movies."""
+    return {n.movie_id for n in app.registry.plugin_object("hybrid").others.reader.movies()}
+
+
+def test_a_catalogue_movie_s_similar_movies_include_other_catalogue_movies(fitted):
+    """A new film's neighbours are often other new films: once Dune: Part Two (2024, Sci-Fi)
+    is in the catalogue, it is the 2025 Drama/Sci-Fi film's most similar movie, with no refit
+    and no restart; the dataset's movies follow."""
+    app, movie_id = fitted
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMDB_API_KEY", API_KEY)
+        dune = app.add_from_tmdb(DUNE_PART_TWO)
+    (hybrid,) = app.similar(movie_id, 10, ["hybrid"])
+    assert hybrid.ok, hybrid
+    ids = [n.movie_id for n in hybrid.neighbours]
+    assert ids[0] == dune and all(m in app.dataset for m in ids[1:]), ids
+    (back,) = app.similar(dune, 10, ["hybrid"])
+    assert back.neighbours[0].movie_id == movie_id
 
 
 def test_a_catalogue_movie_with_nothing_to_go_on_is_a_clear_no_answer(fitted):
