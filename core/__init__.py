@@ -8,6 +8,7 @@ import nothing else from reelpick, exactly as an external plugin must::
     from reelpick import Dataset, ArtifactStore, Config, PosterStore
     from reelpick import engine_for  # heavy fits on the configured engine (local or Spark)
     from reelpick import sgd  # SGD matrix factorisation, a model plugins train
+    from reelpick import CatalogueReader, TMDBRecommendations  # movies and lists from TMDB
 
 Modules inside core never import from this package root (it imports most of core); they
 import the module that defines a name. docs/architecture.md says where each job lives.
@@ -16,6 +17,7 @@ import the module that defines a name. docs/architecture.md says where each job 
 from . import sgd
 from .cache import ArtifactStore
 from .catalogue.reader import CatalogueReader
+from .catalogue.recommendations import TMDBRecommendations
 from .config import Config, expand
 from .data import Dataset
 from .engine import Engine, engine_for
@@ -23,6 +25,7 @@ from .errors import ConfigError, DataError, EngineError, NoAnswer, PluginError, 
 from .hookspecs import hookimpl
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
+from .posters.tmdb import TMDBError, TMDBNotFound
 from .products import POSTER_FEATURES, NewPosterFeatures, PosterFeatures
 from .types import Need, Neighbour, NewMovie, PluginAnswer, PluginInfo, Profile, Recommendation
 from .version import __version__
@@ -52,6 +55,9 @@ __all__ = [
     "Profile",
     "Recommendation",
     "ReelpickError",
+    "TMDBError",
+    "TMDBNotFound",
+    "TMDBRecommendations",
     "__version__",
     "engine_for",
     "expand",

@@ -43,6 +43,8 @@ BUILTIN_PLUGINS = {
     # Needs the [spark] extra to fit (not to answer); not enabled by default.
     "als": "reelpick.plugins.als:SparkALS",
     "hybrid": "reelpick.plugins.hybrid:Hybrid",
+    # Asks TMDB while a person waits (online); needs TMDB_API_KEY; not enabled by default.
+    "tmdb": "reelpick.plugins.tmdb:TMDBAlsoLiked",
 }
 
 

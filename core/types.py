@@ -98,6 +98,10 @@ class PluginInfo:
     ``needs`` are the products its fit takes from other plugins (the registry fits their
     providers first and passes the products to ``reelpick_fit`` as ``needs``); ``provides``
     are the products it hands over through ``reelpick_provide`` once fitted.
+
+    ``online`` says the plugin answers by asking a web service while a person waits (e.g.
+    TMDB). Evaluation and tuning leave such a plugin out, with a line saying so: measured
+    offline they would score the service (and send it thousands of requests), not reelpick.
     """
 
     label: str
@@ -107,6 +111,7 @@ class PluginInfo:
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     needs: tuple[Need, ...] = ()
     provides: tuple[str, ...] = ()
+    online: bool = False
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class TMDBSettings:
     providers_ttl_hours: float = 24.0  # streaming offers change daily
     metadata_ttl_days: float = 30.0  # details, credits, keywords, titles change rarely
     lists_ttl_hours: float = 6.0  # discover / now playing / upcoming / changes pages
+    recommendations_ttl_days: float = 7.0  # TMDB's "also liked" lists change slowly
     cast: int = 5  # top-billed cast kept per movie
 
 

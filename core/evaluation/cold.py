@@ -45,7 +45,7 @@ from ..data.movielens import Dataset
 from ..errors import NoAnswer
 from ..registry import Registry
 from .metrics import score_list
-from .ratings import RatingErrors, id_key, score_ratings
+from .ratings import ONLINE_SKIP, RatingErrors, id_key, score_ratings
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,9 @@ def evaluate_cold(
         registry.register(factory(), name, origin="registered for this evaluation")
     names = registry.enabled(plugins) + [n for n in extra or {} if n not in (plugins or [])]
     for name in dict.fromkeys(names):
+        if registry.plugins[name].info.online:
+            progress(f"  {name}: skipped, {ONLINE_SKIP}")
+            continue
         error = registry.fit(train, [name])[name]
         if error is not None:
             progress(f"  {name}: skipped, could not be fitted ({error})")

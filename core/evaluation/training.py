@@ -25,7 +25,7 @@ from ..profiles.matching import MovieMatcher
 from ..profiles.store import ProfileStore
 from ..registry import Registry
 from ..types import PluginAnswer, Profile
-from .ratings import Split, id_key
+from .ratings import ONLINE_SKIP, Split, id_key
 
 # Long stages are reported on this logger (the CLI shows them with counts and time left).
 progress_log = logging.getLogger("reelpick.progress")
@@ -110,6 +110,10 @@ def train_and_ask(
     ]
     names, fit_seconds = [], {}
     for name in registry.enabled(plugins):
+        if registry.plugins[name].info.online:
+            skipped.append({"name": name, "reason": ONLINE_SKIP})
+            progress(f"  {name}: skipped, {ONLINE_SKIP}")
+            continue
         if not registry.implements(name, "reelpick_recommend"):
             continue  # fitting a plugin that cannot recommend would only cost time
         started = time.perf_counter()

@@ -36,7 +36,7 @@ from ..config import Config
 from ..data import Dataset
 from ..errors import ReelpickError
 from ..registry import Registry
-from .ratings import RatingErrors, article_split, score_ratings
+from .ratings import ONLINE_SKIP, RatingErrors, article_split, score_ratings
 from .topn import MIN_RATINGS, evaluate_topn
 
 METRICS = ("ndcg", "rmse")
@@ -163,6 +163,11 @@ def tune_plugin(
         raise ReelpickError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     if metric == "rmse" and protocol is not None:
         raise ReelpickError("--protocol goes with the top-N metric (ndcg)")
+    known = Registry(config).plugins
+    if plugin not in known:
+        raise ReelpickError(f"unknown plugin {plugin!r} (reelpick plugins lists them)")
+    if known[plugin].info.online:
+        raise ReelpickError(f"{plugin} cannot be tuned: {ONLINE_SKIP}")
     grid = grid if grid else None if metric == "rmse" else GRIDS.get(plugin)
     if not grid:
         raise ReelpickError(
@@ -170,8 +175,6 @@ def tune_plugin(
         )
     if any(not values for values in grid.values()):
         raise ReelpickError("every --grid parameter needs at least one value")
-    if plugin not in Registry(config).plugins:
-        raise ReelpickError(f"unknown plugin {plugin!r} (reelpick plugins lists them)")
     if metric == "rmse":
         return _tune_ratings(config, dataset, plugin, grid, seed, progress)
     train = tuning_training(dataset)

@@ -152,6 +152,7 @@ class TMDBClient:
             "providers": float(tmdb["providers_ttl_hours"]) * 3600,
             "metadata": float(tmdb["metadata_ttl_days"]) * 86400,
             "lists": float(tmdb["lists_ttl_hours"]) * 3600,
+            "recommendations": float(tmdb["recommendations_ttl_days"]) * 86400,
         }
 
     @classmethod
@@ -308,9 +309,8 @@ class TMDBClient:
         self, tmdb_id: int, *, page: int = 1, language: str | None = None
     ) -> JSONObject:
         """``/movie/{id}/recommendations``: a page of movies people also liked."""
-        return self.cached(
-            "lists", f"movie/{int(tmdb_id)}/recommendations", language=language, page=str(page)
-        )[0]
+        path = f"movie/{int(tmdb_id)}/recommendations"
+        return self.cached("recommendations", path, language=language, page=str(page))[0]
 
     def movie_list(self, name: str, *, page: int = 1, region: str | None = None) -> JSONObject:
         """``/movie/now_playing`` or ``/movie/upcoming``: a page of movies."""
@@ -358,8 +358,8 @@ class TMDBClient:
         params: dict[str, str] | None = None,
         **more: str,
     ) -> tuple[JSONObject, float]:
-        """GET ``path`` through the disk cache, kept ``[tmdb]``'s lifetime for ``kind``
-        (search, providers, metadata, lists); returns the answer and when it was fetched.
+        """GET ``path`` through the disk cache, kept ``[tmdb]``'s lifetime for ``kind`` (search,
+        providers, metadata, lists, recommendations); returns the answer and when it was fetched.
 
         ``language`` None means ``[tmdb] language``; "" sends none.
         """
