@@ -7,9 +7,11 @@ rating data) is asked about by its own TMDB id. It learns nothing: the fit only 
 the dataset's movieId <-> tmdbId links, and the lists come through reelpick's TMDB client,
 cached on disk for ``[tmdb] recommendations_ttl_days``.
 
-Answers name dataset movies only: a similar-movie list is held to the rating data's movies
-(the registry's rule), so TMDB's movies beyond it are left out. Nothing is written to the
-plugin's ArtifactStore: it would be ``<cache>/tmdb/``, the folder of the TMDB answers.
+A dataset movie's list names dataset movies (the registry's rule for similar movies). A
+catalogue movie's list also names the movies of the local catalogue TMDB recommends: a new
+film's "also liked" are mostly other new films, which the rating data has not. TMDB's movies
+in neither are left out. Nothing is written to the plugin's ArtifactStore: it would be
+``<cache>/tmdb/``, the folder of the TMDB answers.
 
 It asks a web service while a person waits, so it is marked online (evaluation and tuning
 leave it out) and is not enabled by default. Without TMDB credentials (TMDB_API_KEY or
@@ -20,8 +22,10 @@ are unaffected.
 from __future__ import annotations
 
 import logging
+import threading
 
 from reelpick import (
+    CatalogueReader,
     Config,
     ConfigError,
     Dataset,
@@ -46,6 +50,9 @@ class TMDBAlsoLiked:
         self.tmdb_of: dict[int, int] = {}  # dataset movieId -> TMDB id
         self.movie_of: dict[int, int] = {}  # TMDB id -> dataset movieId (the lowest, if shared)
         self.pages = 2
+        self.catalogue: CatalogueReader | None = None
+        self._catalogue_ids: tuple[tuple[int, float], dict[int, int]] | None = None
+        self._lock = threading.Lock()
 
     @hookimpl
     def reelpick_plugin_info(self) -> PluginInfo:
@@ -69,6 +76,10 @@ class TMDBAlsoLiked:
             self.movie_of.setdefault(tmdb, movie)
         if self.tmdb is not None:
             self.tmdb.close()
+        if self.catalogue is not None:
+            self.catalogue.close()
+        self.catalogue = CatalogueReader(config)
+        self._catalogue_ids = None
         self.tmdb = TMDBRecommendations(config)
         if not self.tmdb.available:
             log.info("tmdb: no TMDB credentials in the environment; it will answer %r", NO_KEY)
@@ -84,10 +95,27 @@ class TMDBAlsoLiked:
     def reelpick_similar_new(self, movie: NewMovie, k: int) -> list[Neighbour]:
         if movie.tmdb_id is None:
             raise NoAnswer("no TMDB id is known for this movie")
-        return self._also_liked(movie.tmdb_id, k, query=self.movie_of.get(movie.tmdb_id))
+        query = self.movie_of.get(movie.tmdb_id, movie.movie_id)
+        return self._also_liked(movie.tmdb_id, k, query, self._catalogue_movies())
 
-    def _also_liked(self, tmdb_id: int, k: int, query: int | None) -> list[Neighbour]:
-        """TMDB's list for ``tmdb_id`` as dataset movies, best first, ``query`` left out."""
+    def _catalogue_movies(self) -> dict[int, int]:
+        """TMDB id -> movie id of the local catalogue's movies, read again when it changed."""
+        if self.catalogue is None:
+            return {}
+        with self._lock:
+            signature = self.catalogue.signature()
+            if signature is None:
+                return {}
+            if self._catalogue_ids is None or self._catalogue_ids[0] != signature:
+                found = {m.tmdb_id: m.movie_id for m in self.catalogue.movies() if m.tmdb_id}
+                self._catalogue_ids = (signature, found)
+            return self._catalogue_ids[1]
+
+    def _also_liked(
+        self, tmdb_id: int, k: int, query: int | None, catalogue: dict[int, int] | None = None
+    ) -> list[Neighbour]:
+        """TMDB's list for ``tmdb_id`` as dataset movies (and ``catalogue`` movies: TMDB id
+        -> movie id), best first, ``query`` left out."""
         if k < 1:
             return []
         if self.tmdb is None or not self.tmdb.available:
@@ -104,10 +132,12 @@ class TMDBAlsoLiked:
         found: dict[int, float] = {}
         for rank, other in enumerate(recommended):
             movie_id = self.movie_of.get(other)
+            if movie_id is None and catalogue:
+                movie_id = catalogue.get(other)
             if movie_id is not None and movie_id != query and movie_id not in found:
                 found[movie_id] = 1.0 / (1.0 + rank)
                 if len(found) == k:
                     break
         if not found:
-            raise NoAnswer("none of the movies TMDB recommends for it is in the rating data")
+            raise NoAnswer("none of the movies TMDB recommends for it is known here")
         return [Neighbour(movie_id, score) for movie_id, score in found.items()]

@@ -22,7 +22,7 @@ from reelpick.evaluation.tuning import tune_plugin
 from reelpick.registry import Registry
 from reelpick.testing import check_plugin, small_dataset
 from tests.support.fixtures import ML_SMALL, POSTERS, write_config
-from tests.support.tmdb_server import API_KEY, MADE_UP_ID, TMDBServer
+from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, MADE_UP_ID, TMDBServer
 
 TOY_STORY, JUMANJI = 1, 2  # both on the stand-in (it knows the movies of the shared posters)
 SLOW = 3.0  # seconds the stand-in's "slow" fault waits, well past the client's timeout
@@ -123,6 +123,24 @@ def test_a_catalogue_movie_is_answered_by_its_own_tmdb_id(make_app, server):
     assert all(n.movie_id in app.dataset for n in tmdb.neighbours)
     assert answers["ease"].no_answer is not None
     assert answers["ease"].no_answer.startswith("no ratings yet")
+
+
+def test_a_catalogue_movie_s_list_names_the_catalogue_movies_tmdb_recommends(make_app, server):
+    """A new film's "also liked" are mostly other new films: those in the local catalogue
+    are named (by their catalogue ids) in TMDB's order, among the dataset's movies."""
+    app = make_app()
+    movie_id = app.add_from_tmdb(MADE_UP_ID)
+    (before,) = app.similar(movie_id, 5, ["tmdb"])
+    dune = app.add_from_tmdb(DUNE_PART_TWO)
+    (after,) = app.similar(movie_id, 5, ["tmdb"])
+    assert before.ok and after.ok, (before, after)
+    # The stand-in lists the other new film first; until it is in the catalogue it is
+    # left out, then it leads, and the dataset's movies follow in TMDB's order.
+    assert dune not in [n.movie_id for n in before.neighbours]
+    expected = tmdb_order(server, MADE_UP_ID, app.dataset, None)
+    assert [n.movie_id for n in after.neighbours] == [dune, *expected[:4]]
+    (back,) = app.similar(dune, 3, ["tmdb"])
+    assert back.neighbours[0].movie_id == movie_id
 
 
 def test_a_second_ask_is_served_from_the_disk_cache(make_app, server, tmp_path):

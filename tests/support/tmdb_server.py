@@ -692,7 +692,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(200, server.watch_providers(number), path)
             if parts[2:] == ["recommendations"]:
                 others = [i for i in server.every_id() if i != number]
-                others.sort(key=lambda i: (i * 7919 + number) % 1009)
+                # A new film's "also liked" are other new films first, as on TMDB.
+                others.sort(
+                    key=lambda i: (
+                        number in server.extra and i not in server.extra,
+                        (i * 7919 + number) % 1009,
+                    )
+                )
                 return self._json(200, server.page(others[:40], query), path)
             if len(parts) > 2:
                 return self._json(404, ERRORS[404], path)
