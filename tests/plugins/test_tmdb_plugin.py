@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -180,29 +179,26 @@ def test_movies_tmdb_cannot_answer_for_get_a_reason(make_app, ml_small):
 
 
 @pytest.mark.parametrize("fault", ["server_error", "slow"])
-def test_tmdb_down_is_a_quick_no_answer_and_never_stops_the_others(make_app, server, fault, caplog):
+def test_tmdb_down_is_a_no_answer_and_never_stops_the_others(make_app, server, fault, caplog):
+    """An outage costs one try and one retry, then TMDB is left alone for a while: the next
+    question is answered at once, without a request (how long each takes is the benches'
+    business; here, the requests are counted)."""
     app = make_app()
     server.fault(fault)  # until cleared
     caplog.set_level(logging.DEBUG)
-    started = began = time.monotonic()
+    server.reset_counts()
     answers = answers_by_plugin(app, TOY_STORY)
-    first = time.monotonic() - started
     assert answers["tmdb"].no_answer == "TMDB cannot be reached right now", answers["tmdb"]
     assert answers["ease"].ok and answers["ease"].neighbours
-    # One timeout and one retry at most (0.5 s each, and EASE's answer), never the 3 s wait.
-    assert first < SLOW
+    server.wait_idle()  # the slow answers the client gave up on end now
+    assert server.count("movie") == 2  # one try and its one retry ([posters] retries = 1)
     server.reset_counts()
-    started = time.monotonic()
-    again = app.registry.ask("tmdb", JUMANJI, 10)  # paused after the outage: no request
+    again = app.registry.ask("tmdb", JUMANJI, 10)  # paused after the outage
     assert again.no_answer == "TMDB cannot be reached right now"
-    assert time.monotonic() - started < 0.2  # a request would take the 0.5 s timeout
-    if fault == "server_error":  # (slow requests of the first ask are counted when they end)
-        assert server.count("movie") == 0
+    server.wait_idle()
+    assert server.count("movie") == 0
     assert all(API_KEY not in record.getMessage() for record in caplog.records)
     assert API_KEY not in caplog.text
-    # Let the stand-in finish its slow answers, so that later tests count only their own.
-    if fault == "slow":
-        time.sleep(max(0.0, SLOW - (time.monotonic() - began)) + 0.3)
 
 
 def test_a_refused_key_is_a_no_answer_without_the_key(make_app, server, caplog):

@@ -200,6 +200,8 @@ class TMDBServer:
         self.log: list[tuple[str, str, int]] = []
         self._faults: dict[str, int | None] = {}
         self._lock = threading.Lock()
+        self._answering = 0  # requests being answered now (a "slow" one sleeps first)
+        self._idle = threading.Condition(self._lock)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -238,6 +240,14 @@ class TMDBServer:
         with self._lock:
             self.hits.clear()
             self.log.clear()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Return once no request is being answered (a client that gave up on a slow answer
+        leaves it running here, to be counted when it ends), so that what follows counts
+        only its own requests."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._answering == 0, timeout):
+                raise TimeoutError(f"the TMDB stand-in is still answering after {timeout} s")
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -608,6 +618,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet (and the request line would carry the key)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        with self.tmdb._lock:
+            self.tmdb._answering += 1
+        try:
+            self._get()
+        finally:
+            with self.tmdb._idle:
+                self.tmdb._answering -= 1
+                self.tmdb._idle.notify_all()
+
+    def _get(self) -> None:
         url = urlsplit(self.path)
         try:
             if url.path.startswith("/3/"):
