@@ -95,3 +95,8 @@ class RecommendableMovies:
         return movie_id in self.dataset or (
             isinstance(movie_id, int) and movie_id >= CATALOGUE_ID_BASE
         )
+
+
+def recommendable(dataset: Container[int] | None) -> RecommendableMovies | None:
+    """The movies an answer that may name catalogue movies may name (None: no check)."""
+    return None if dataset is None else RecommendableMovies(dataset)

@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .answers import RecommendableMovies, checked_neighbours
+from .answers import checked_neighbours, recommendable
 from .cache import ArtifactStore
 from .config import Config, check_type
 from .data.movielens import Dataset
@@ -332,17 +332,11 @@ class Registry:
     def ask_new(self, name: str, movie: NewMovie, k: int) -> PluginAnswer:
         """``reelpick_similar_new`` of plugin ``name`` (isolation as in :meth:`similar`)."""
         hook, banned = "reelpick_similar_new", frozenset({int(movie.movie_id)})
-        call = self._caller(name, hook)
+        call, movies = self._caller(name, hook), recommendable(self.dataset)
         return self._answer(
             name,
             f"new movie {movie.movie_id}",
-            lambda: checked_neighbours(
-                call(movie=movie, k=int(k)),
-                k,
-                None if self.dataset is None else RecommendableMovies(self.dataset),
-                banned,
-                hook,
-            ),
+            lambda: checked_neighbours(call(movie=movie, k=int(k)), k, movies, banned, hook),
         )
 
     def recommend(
@@ -382,7 +376,7 @@ class Registry:
                         profile=profile, k=int(k), exclude=banned
                     ),
                     k,
-                    None if self.dataset is None else RecommendableMovies(self.dataset),
+                    recommendable(self.dataset),
                     exclude=banned,
                     hook="reelpick_recommend",
                 )

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reelpick import Dataset, NewMovie, PluginError, PosterFeatures
+from reelpick import POSTER_FEATURES, Dataset, NewMovie, PluginError, PosterFeatures
 
 log = logging.getLogger(__name__)
 
@@ -260,3 +260,13 @@ def poster_vectors(
                     )
                 out[int(r)] = unit(np.asarray(vector, dtype=np.float32))
     return out
+
+
+def poster_features(needs: Mapping[str, object]) -> PosterFeatures:
+    """The poster features the registry handed over (``posters = true`` declares the need)."""
+    features = needs.get(POSTER_FEATURES)
+    if not isinstance(features, PosterFeatures):
+        raise PluginError(
+            f"hybrid: the registry handed over {type(features).__name__} as {POSTER_FEATURES}"
+        )
+    return features

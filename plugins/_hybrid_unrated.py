@@ -93,6 +93,11 @@ class Described:
     year: float
     title: str
 
+    @classmethod
+    def of(cls, movie: NewMovie) -> Described:
+        """A catalogue movie as the score reads it."""
+        return cls(movie.genres, np.nan if movie.year is None else float(movie.year), movie.title)
+
 
 class Candidates:
     """Movies a movie without ratings is compared with (aligned rows): the dataset's, or the

@@ -69,6 +69,7 @@ from ._hybrid_content import (
     ContentEncoder,
     MovieContent,
     movie_content,
+    poster_features,
     poster_vectors,
     unit,
 )
@@ -137,7 +138,7 @@ class Hybrid:
         check_params(params)
         self.params = dict(params)
         started = time.perf_counter()
-        features = _poster_features(needs) if params["posters"] else None
+        features = poster_features(needs) if params["posters"] else None
         self.features = features
         posters = features.content_hashes() if features is not None else {}
         spec_id = features.id if features is not None else "no posters"
@@ -411,10 +412,8 @@ class Hybrid:
             taste = vectors @ query.astype(np.float32)
             if others is not None and self.catalogue is not None:
                 catalogue_taste = self.catalogue.cosines(others.movie_ids, query, centre)
-        year = np.nan if movie.year is None else float(movie.year)
-        described = Described(movie.genres, year, movie.title)
         catalogue = None if others is None else (others, catalogue_taste)
-        return self._similar_unrated(described, k, taste, movie.movie_id, catalogue)
+        return self._similar_unrated(Described.of(movie), k, taste, movie.movie_id, catalogue)
 
     def _similar_unrated(
         self,
@@ -496,16 +495,3 @@ class Hybrid:
         if self.taste is None or self.table is None or self.unit is None or self.usable is None:
             raise NoAnswer("the hybrid is not fitted")
         return self.taste, self.table, self.unit, self.usable
-
-
-# -- helpers -------------------------------------------------------------------------------------
-
-
-def _poster_features(needs: Mapping[str, object]) -> PosterFeatures:
-    """The poster features the registry handed over (``posters = true`` declares the need)."""
-    features = needs.get(POSTER_FEATURES)
-    if not isinstance(features, PosterFeatures):
-        raise PluginError(
-            f"hybrid: the registry handed over {type(features).__name__} as {POSTER_FEATURES}"
-        )
-    return features
