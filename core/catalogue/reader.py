@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..types import NewMovie
+from .models import CATALOGUE_ID_BASE, catalogue_id
 from .store import CatalogueStore, new_movie
 
 
@@ -36,6 +37,17 @@ class CatalogueReader:
         """Every catalogue movie, in movie id order."""
         store = self._opened()
         return [] if store is None else [new_movie(m) for m in store.all()]
+
+    def movie(self, movie_id: int) -> NewMovie | None:
+        """The catalogue movie ``movie_id``, or None when the catalogue has no such row."""
+        store = self._opened()
+        found = None if store is None else store.get(int(movie_id) - CATALOGUE_ID_BASE)
+        return None if found is None else new_movie(found)
+
+    def tmdb_ids(self) -> dict[int, int]:
+        """TMDB id -> movie id of every catalogue movie (one small query, no rows read)."""
+        store = self._opened()
+        return {} if store is None else {t: catalogue_id(t) for t in store.ids()}
 
     def written_after(self, since: float) -> list[NewMovie]:
         """The movies added or refreshed after ``since`` (a signature's last write)."""

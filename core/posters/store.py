@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..cache import open_diskcache, read_cached
+from ..catalogue.models import is_catalogue_id
+from ..catalogue.reader import CatalogueReader
 from ..config import Config, expand
 from ..data import Dataset
 from ..types import NewMovie
@@ -102,6 +104,7 @@ class PosterStore:
         self._cache: diskcache.Cache | None = None
         self._client: TMDBClient | None = None  # None also when no key is set
         self._client_looked_up = False
+        self._catalogue: CatalogueReader | None = None  # catalogue movies' rows, opened on use
         self._paused_until: float = 0.0  # TMDB as a whole (outage, rejected key)
         self._movie_paused_until: dict[int, float] = {}
 
@@ -159,6 +162,8 @@ class PosterStore:
         or image problems: they are logged."""
         size = size or self.settings["size"]
         try:
+            if is_catalogue_id(movie_id):
+                return self._catalogue_poster(movie_id, size)
             found = self.local(movie_id, size)
             if found is not None:
                 return found
@@ -190,6 +195,20 @@ class PosterStore:
                 self._client = TMDBClient.from_config(self.config)
                 self._client_looked_up = True
             return self._client
+
+    def _catalogue_poster(self, movie_id: int, size: str) -> Poster:
+        """A catalogue movie's poster (:meth:`new_movie`), else a placeholder with its title."""
+        with self._open_lock:
+            if self._catalogue is None:
+                self._catalogue = CatalogueReader(self.config)
+            movie = self._catalogue.movie(movie_id)
+        if movie is None:
+            return self.placeholder(movie_id)
+        found = self.new_movie(movie, size)
+        if found is not None:
+            return found
+        data = render_placeholder(movie.title, None, movie.genres)  # the title has the year
+        return Poster.of(movie_id, data, PosterSource.PLACEHOLDER)
 
     def placeholder(self, movie_id: int) -> Poster:
         """A rendered stand-in poster: title, year and genres on a genre-coloured card."""
@@ -326,6 +345,9 @@ class PosterStore:
                 self._client.close()
             self._client = None
             self._client_looked_up = False
+            if self._catalogue is not None:
+                self._catalogue.close()
+                self._catalogue = None
 
     def __enter__(self) -> PosterStore:
         return self

@@ -177,3 +177,27 @@ def test_a_tmdb_outage_leaves_local_answers_and_dataset_cards(make_app, server):
         assert card.where_to_watch is None and card.overview is None
     finally:
         server.clear()
+
+
+def test_a_catalogue_movie_in_an_album_has_its_own_poster(make_app, monkeypatch):
+    """Similar movies and picks may be catalogue movies: their album posters are TMDB's (by
+    the row's poster path), or, with none to be had, a stand-in with the film's title."""
+    from reelpick import PosterStore
+    from reelpick.posters.placeholder import render_placeholder
+    from reelpick.posters.store import PosterSource
+
+    app = make_app()
+    atlas, dune = app.add_from_tmdb(MADE_UP_ID), app.add_from_tmdb(DUNE_PART_TWO)
+    with PosterStore(app.config, app.dataset) as posters:
+        poster = posters.get(atlas)
+        assert poster.source == PosterSource.TMDB and not poster.placeholder
+        assert posters.get(atlas).data == poster.data  # the second time from the cache
+    monkeypatch.delenv("TMDB_API_KEY")  # nothing fetched for Dune yet, and now no key
+    with PosterStore(app.config, app.dataset) as posters:
+        stand_in = posters.get(dune)
+        assert stand_in.placeholder
+        assert stand_in.data != render_placeholder(f"Movie {dune}", None, ())
+        assert stand_in.data == render_placeholder(
+            "Dune: Part Two (2024)", None, ("Sci-Fi", "Adventure")
+        )
+        assert posters.get(CATALOGUE_ID_BASE + 5).placeholder  # no such row: still a poster
