@@ -107,8 +107,7 @@ class TMDBAlsoLiked:
             if signature is None:
                 return {}
             if self._catalogue_ids is None or self._catalogue_ids[0] != signature:
-                found = {m.tmdb_id: m.movie_id for m in self.catalogue.movies() if m.tmdb_id}
-                self._catalogue_ids = (signature, found)
+                self._catalogue_ids = (signature, self.catalogue.tmdb_ids())
             return self._catalogue_ids[1]
 
     def _also_liked(

@@ -36,11 +36,12 @@ def server(require_shared):
 
 @pytest.fixture
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server, ml_small):
-    """``make_app(key=True, folder=None)``: ml-latest-small with EASE and tmdb enabled and
-    fitted, TMDB at the stand-in; cache and data under ``folder`` (default: this test's)."""
+    """``make_app(key=True, folder=None, timeout=10.0)``: ml-latest-small with EASE and tmdb
+    enabled and fitted, TMDB at the stand-in (``timeout``: the client's, short only where a
+    test makes TMDB slow); cache and data under ``folder`` (default: this test's)."""
     opened: list[Reelpick] = []
 
-    def make(key: bool = True, folder: Path | None = None) -> Reelpick:
+    def make(key: bool = True, folder: Path | None = None, timeout: float = 10.0) -> Reelpick:
         root = folder or tmp_path
         root.mkdir(parents=True, exist_ok=True)
         if key:
@@ -51,7 +52,7 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server, ml_small):
             root,
             f'[data]\nsource = "{ML_SMALL}"\ndir = "{root / "data"}"\n'
             f'[cache]\ndir = "{root / "cache"}"\n'
-            f'[posters]\napi_url = "{server.api_url}"\ntimeout = 0.5\nretries = 1\n'
+            f'[posters]\napi_url = "{server.api_url}"\ntimeout = {timeout}\nretries = 1\n'
             "requests_per_second = 0\n"
             '[plugins]\nenabled = ["ease", "tmdb"]\n[plugins.ease]\nmax_items = 300\n',
         )
@@ -183,7 +184,7 @@ def test_tmdb_down_is_a_no_answer_and_never_stops_the_others(make_app, server, f
     """An outage costs one try and one retry, then TMDB is left alone for a while: the next
     question is answered at once, without a request (how long each takes is the benches'
     business; here, the requests are counted)."""
-    app = make_app()
+    app = make_app(timeout=0.5)  # the stand-in's slow answers take SLOW
     server.fault(fault)  # until cleared
     caplog.set_level(logging.DEBUG)
     server.reset_counts()
