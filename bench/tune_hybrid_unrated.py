@@ -45,11 +45,11 @@ from reelpick.plugins._hybrid_unrated import UnratedSettings, settings_from
 from reelpick.registry import Registry
 
 YEAR_WEIGHTS = (2.0, 5.0, 10.0, 20.0)
-YEAR_SCALES = (10.0, 20.0, 40.0)
+YEAR_SCALES = (5.0, 10.0, 20.0, 40.0)
 AUDIENCE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
-TITLE_WEIGHTS = (0.0, 1.0, 2.0, 4.0)
+TITLE_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)
 TASTE_WEIGHTS = (0.0, 0.25, 0.5)
-POOLS = (0, 5, 20)
+POOLS = (0, 5)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Fold:
 
     def recall(self, settings: UnratedSettings) -> np.ndarray:
         answers = {
-            m: [i for i, _ in self.unrated.top(d, K, settings, t, exclude=m)]
+            m: [i for i, _ in self.unrated.top(d, K, settings, t, exclude={m})]
             for m, d, t in zip(self.truth, self.described, self.tastes, strict=True)
         }
         return recalls(self.truth, answers)

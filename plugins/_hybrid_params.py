@@ -31,11 +31,11 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # release year, audience size, title words and the mapped taste
     # (plugins/_hybrid_unrated.py); chosen by bench/tune_hybrid_unrated.py on validation
     # movies inside the training data.
-    "unrated_year_weight": 5.0,
-    "unrated_year_scale": 10.0,
-    "unrated_audience_weight": 0.75,
-    "unrated_title_weight": 4.0,
-    "unrated_taste_weight": 0.25,
+    "unrated_year_weight": 10.0,
+    "unrated_year_scale": 20.0,
+    "unrated_audience_weight": 1.0,
+    "unrated_title_weight": 6.0,
+    "unrated_taste_weight": 0.5,
     "unrated_pool": 5,  # ratings a rated movie needs to be among them
     "fold_in_reg": 3.0,  # ridge penalty when placing a person (and in choosing c)
     "catalogue": False,  # also recommend catalogue movies (placed from content; no refit)

@@ -36,7 +36,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +53,8 @@ WORD = re.compile(r"[^\W\d_]{2,}")  # two letters or more: no numbers, no initia
 # Words that say nothing of what a film is: articles and joiners of the languages MovieLens
 # titles come in, and the markers and numbers every sequel shares.
 _UNTELLING = """
-the an of and in on to for with at from by is it its my your our his her this that
-la le les un une des de du et il lo el los las en der die das ein eine und von
+the an of and in on to for with at from by is its my your our his her this that
+la le les un une des de du et il lo el los las en der das ein eine und von
 ii iii iv vi vii viii part chapter vol volume episode aka
 one two three four five six seven eight nine ten
 """
@@ -133,6 +133,11 @@ class Candidates:
             cached = self._eligible = (pool, mask)
         return cached[1]
 
+    def hide(self, movie_ids: np.ndarray) -> None:
+        """Never offer ``movie_ids`` again (a later copy of their rows replaced them)."""
+        self.described = self.described & ~np.isin(self.movie_ids, movie_ids)
+        self._eligible = None
+
 
 class UnratedNeighbours:
     """The dataset's movies as candidates (genres, years, audience) and the models that
@@ -152,6 +157,10 @@ class UnratedNeighbours:
         self.newest = float(rated_years.max()) if len(rated_years) else 2000.0
         self.year_mean = float(rated_years.mean()) if len(rated_years) else 2000.0
         self.words = WordWeights(titles)
+        # TMDB ids the dataset links to: a catalogue row with one is a dataset film (kept from
+        # an older dataset), never a second candidate for it.
+        linked = movies["tmdb_id"].dropna().astype("int64")
+        self.linked = {int(t): int(m) for m, t in zip(linked.index, linked, strict=True)}
         audience, self.audience_weights = self._fit_audience(genres, years, titles, counts)
         self.dataset = Candidates(
             movie_ids=movies.index.to_numpy(dtype=np.int64),
@@ -214,8 +223,16 @@ class UnratedNeighbours:
         title = self.dataset.titles.titles[at]
         return Described(tuple(names), float(self.dataset.years[at]), title)
 
+    def itself(self, movie: NewMovie) -> set[int]:
+        """The ids a catalogue movie must not be offered as similar to: its own, and its
+        dataset twin's when the dataset links its TMDB id."""
+        twin = self.linked.get(movie.tmdb_id) if movie.tmdb_id is not None else None
+        return {movie.movie_id} if twin is None else {movie.movie_id, twin}
+
     def catalogue(self, movies: Sequence[NewMovie]) -> Candidates:
-        """Catalogue movies as candidates: no ratings, so a predicted audience."""
+        """Catalogue movies as candidates: no ratings, so a predicted audience. Rows of films
+        the dataset has (by TMDB id) are left out."""
+        movies = [m for m in movies if m.tmdb_id is None or m.tmdb_id not in self.linked]
         genres = self._genre_rows([m.genres for m in movies])
         years = np.array([np.nan if m.year is None else m.year for m in movies], dtype=float)
         titles = [m.title for m in movies]
@@ -266,19 +283,19 @@ class UnratedNeighbours:
         k: int,
         settings: UnratedSettings,
         taste: np.ndarray | None = None,
-        exclude: int | None = None,
-        catalogue: tuple[Candidates, np.ndarray | None] | None = None,
+        exclude: Collection[int] = (),
+        catalogue: Sequence[tuple[Candidates, np.ndarray | None]] = (),
     ) -> list[tuple[int, float]]:
-        """(movie id, score) of the ``k`` best candidates, best first, never ``exclude``.
-        ``catalogue``: catalogue candidates and their taste cosines, ranked with the dataset's."""
-        ids = self.dataset.movie_ids
-        score = self.scores(movie, settings, None, taste)
-        if catalogue is not None and len(catalogue[0].movie_ids):
-            ids = np.concatenate([ids, catalogue[0].movie_ids])
-            extra = self.scores(movie, settings, catalogue[0], catalogue[1])
-            score = np.concatenate([score, extra])
-        if exclude is not None:
-            score[ids == exclude] = -np.inf
+        """(movie id, score) of the ``k`` best candidates, best first, none of ``exclude``.
+        ``catalogue``: parts of the catalogue's candidates, each with its taste cosines,
+        ranked with the dataset's."""
+        parts = [(self.dataset.movie_ids, self.scores(movie, settings, None, taste))]
+        for candidates, cosines in catalogue:
+            parts.append((candidates.movie_ids, self.scores(movie, settings, candidates, cosines)))
+        ids = np.concatenate([i for i, _ in parts])
+        score = np.concatenate([s for _, s in parts])
+        if len(exclude):
+            score[np.isin(ids, list(exclude))] = -np.inf
         k = min(k, int(np.isfinite(score).sum()))
         if k <= 0:
             return []
@@ -288,24 +305,45 @@ class UnratedNeighbours:
 
 
 class CatalogueCandidates:
-    """The catalogue's movies as candidates, described again only when the catalogue
-    changed (a movie added, refreshed or removed)."""
+    """The catalogue's movies as candidates, in parts: described in full once, then only the
+    rows added or refreshed since (a movie added while a person waits costs one row, not the
+    whole catalogue); a removed row or many parts describe it in full again."""
+
+    MAX_PARTS = 16
 
     def __init__(self, reader: CatalogueReader, unrated: UnratedNeighbours) -> None:
         self.reader = reader
         self.unrated = unrated
         self._lock = threading.Lock()
-        self._described: tuple[tuple[int, float], Candidates] | None = None
+        self._signature: tuple[int, float] | None = None
+        self._parts: list[Candidates] = []
+        self._ids: set[int] = set()  # every catalogue row's movie id, as last read
 
-    def current(self) -> Candidates | None:
-        """Every catalogue movie as a candidate; None while there is no catalogue."""
+    def current(self) -> list[Candidates]:
+        """Every catalogue movie as a candidate, in parts (none while there is no catalogue)."""
         with self._lock:
             signature = self.reader.signature()
             if signature is None:
-                return None
-            if self._described is None or self._described[0] != signature:
-                self._described = (signature, self.unrated.catalogue(self.reader.movies()))
-            return self._described[1]
+                self._signature, self._parts = None, []
+            elif signature != self._signature:
+                self._parts = self._updated(signature)
+                self._signature = signature
+            return list(self._parts)
+
+    def _updated(self, signature: tuple[int, float]) -> list[Candidates]:
+        last = self._signature
+        if last is not None and signature[0] >= last[0] and len(self._parts) < self.MAX_PARTS:
+            rows = self.reader.written_after(last[1])
+            ids = self._ids | {m.movie_id for m in rows}
+            if len(ids) == signature[0]:  # rows were added or refreshed, none removed
+                fresh = self.unrated.catalogue(rows)
+                for part in self._parts:
+                    part.hide(np.array([m.movie_id for m in rows], dtype=np.int64))
+                self._ids = ids
+                return [*self._parts, fresh]
+        rows = self.reader.movies()
+        self._ids = {m.movie_id for m in rows}
+        return [self.unrated.catalogue(rows)]
 
     def close(self) -> None:
         with self._lock:
@@ -313,8 +351,10 @@ class CatalogueCandidates:
 
 
 def title_words(title: str) -> set[str]:
-    """The words of a title that can tell films apart (lower case, accents kept)."""
-    text = unicodedata.normalize("NFC", title).casefold()
+    """The words of a title that can tell films apart: lower case and without accents ("Léon"
+    on TMDB is "Leon" in some MovieLens titles)."""
+    text = unicodedata.normalize("NFKD", title.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
     return {w for w in WORD.findall(text) if w not in TITLE_STOPWORDS}
 
 

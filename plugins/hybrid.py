@@ -203,6 +203,8 @@ class Hybrid:
         self.catalogue = open_catalogue(
             config, model_store.key, self.placing, self.features, params, VERSION
         )
+        if self.catalogue is not None:  # placed now (cached), not while a person waits
+            self.catalogue.current()
         self.last_fit["seconds"] = time.perf_counter() - started
 
     # -- fitting -----------------------------------------------------------------------
@@ -379,9 +381,7 @@ class Hybrid:
             raise NoAnswer("this movie has no ratings, genres, tags or poster to place it by")
         if position is not None and t.item_counts[position] == 0 and self.unrated is not None:
             taste = vectors @ vectors[position] if self.params["unrated_taste_weight"] else None
-            return self._similar_unrated(
-                self.unrated.describe(movie_id), k, taste, exclude=movie_id
-            )
+            return self._similar_unrated(self.unrated.describe(movie_id), k, taste, {movie_id})
         return table.similar(
             movie_id,
             k,
@@ -402,32 +402,35 @@ class Hybrid:
         poster = new_poster(self.features, movie) if self.params["posters"] else None
         if poster is None and not (movie.genres or movie.keywords):
             raise NoAnswer("no genres or keywords to place this movie by")
-        if self.catalogue is not None:  # kept for picks, with the poster found now
+        if self.catalogue is not None and self.params["catalogue"]:  # kept for picks
             self.catalogue.remember(movie, poster)
-        taste = catalogue_taste = None
-        others = None if self.others is None else self.others.current()
+        taste = None
+        others = [] if self.others is None else self.others.current()
+        catalogue: list[tuple[Candidates, np.ndarray | None]] = [(p, None) for p in others]
         if self.params["unrated_taste_weight"]:  # a product over every movie: only when asked
             encoder, mapped, centre = self.placing
             query = unit(place(encoder, mapped, [movie], [poster])[1][0] - centre)
             taste = vectors @ query.astype(np.float32)
-            if others is not None and self.catalogue is not None:
-                catalogue_taste = self.catalogue.cosines(others.movie_ids, query, centre)
-        catalogue = None if others is None else (others, catalogue_taste)
-        return self._similar_unrated(Described.of(movie), k, taste, movie.movie_id, catalogue)
+            if self.catalogue is not None:
+                catalogue = [
+                    (p, self.catalogue.cosines(p.movie_ids, query, centre)) for p in others
+                ]
+        exclude = set() if self.unrated is None else self.unrated.itself(movie)
+        return self._similar_unrated(Described.of(movie), k, taste, exclude, catalogue)
 
     def _similar_unrated(
         self,
         movie: Described,
         k: int,
         taste: np.ndarray | None,
-        exclude: int | None = None,
-        catalogue: tuple[Candidates, np.ndarray | None] | None = None,
+        exclude: set[int],
+        catalogue: list[tuple[Candidates, np.ndarray | None]] | None = None,
     ) -> list[Neighbour]:
         """Similar movies of a movie without ratings (see :mod:`._hybrid_unrated`)."""
         if self.unrated is None:
             raise NoAnswer("the hybrid is not fitted")
         settings = settings_from(self.params)
-        top = self.unrated.top(movie, k, settings, taste, exclude, catalogue)
+        top = self.unrated.top(movie, k, settings, taste, exclude, catalogue or ())
         return [Neighbour(movie_id, score) for movie_id, score in top]
 
     @hookimpl

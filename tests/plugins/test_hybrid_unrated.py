@@ -4,16 +4,20 @@ them."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reelpick import NewMovie
+from reelpick import CatalogueReader, NewMovie
+from reelpick.catalogue import catalogue_id
+from reelpick.catalogue.store import CatalogueStore, StoredMovie
 from reelpick.data import Dataset, load_dataset
 from reelpick.plugins._hybrid_params import DEFAULT_PARAMS
 from reelpick.plugins._hybrid_unrated import (
+    CatalogueCandidates,
     Described,
     UnratedNeighbours,
     UnratedSettings,
@@ -21,6 +25,7 @@ from reelpick.plugins._hybrid_unrated import (
     settings_from,
     title_words,
 )
+from tests.support.fixtures import write_config
 
 # movieId: (title, genres, ratings it gets)
 MOVIES = {
@@ -36,6 +41,7 @@ MOVIES = {
     10: ("New Documentary (2017)", "Documentary", 0),
     11: ("Mystery Film (2017)", "(no genres listed)", 0),
 }
+OLD_SPACE_WAR_TMDB = 9003
 PLAIN = UnratedSettings(
     year_weight=1.0, year_scale=5.0, audience_weight=0.0, title_weight=0.0, taste_weight=0.0, pool=5
 )
@@ -52,6 +58,10 @@ def write_world(folder: Path) -> Dataset:
         for u in range(1, n + 1)
     ]
     pd.DataFrame(ratings).to_csv(folder / "ratings.csv", index=False)
+    # Only "Old Space War" has a TMDB id (a catalogue row with it is that film).
+    pd.DataFrame([{"movieId": 3, "imdbId": 3, "tmdbId": OLD_SPACE_WAR_TMDB}]).to_csv(
+        folder / "links.csv", index=False
+    )
     return load_dataset(folder)
 
 
@@ -71,7 +81,7 @@ def at(unrated: UnratedNeighbours, movie_id: int) -> int:
 
 def test_genres_first_then_the_release_period(world) -> None:
     _, unrated = world
-    top = ids(unrated.top(unrated.describe(1), 10, PLAIN, exclude=1))
+    top = ids(unrated.top(unrated.describe(1), 10, PLAIN, exclude={1}))
     # Same genres, nearest years first; the unrated new film is a candidate, the movie
     # with 2 ratings (under the pool of 5) is not, nor is the query itself.
     assert top[:4] == [2, 6, 7, 3]
@@ -124,8 +134,8 @@ def test_taste_weighs_in_when_asked(world) -> None:
 def test_asking_for_more_than_there_are(world) -> None:
     _, unrated = world
     top = unrated.top(Described(("Action",), 2017.0, "x"), 100, PLAIN)
-    # Rated 5 times or more (3, 4, 6, 7) or not rated (1, 2, 10; 11 has neither genre nor
-    # year... but a year it has): 5, 8 and 9 are rated too rarely to be placed by ratings.
+    # Rated 5 times or more (3, 4, 6, 7) or not rated at all (1, 2, 10, and 11, which has a
+    # year if no genre); 5, 8 and 9 are rated, but too rarely to be candidates.
     assert sorted(ids(top)) == [1, 2, 3, 4, 6, 7, 10, 11]
 
 
@@ -145,11 +155,13 @@ def test_title_words_leave_out_articles_numbers_and_sequel_markers() -> None:
     assert title_words("Star Wars: Episode IV - A New Hope") == {"star", "wars", "new", "hope"}
     assert title_words("Matrix, The") == {"matrix"}
     assert title_words("Amélie (Fabuleux destin d'Amélie Poulain, Le)") == {
-        "amélie",
+        "amelie",
         "fabuleux",
         "destin",
         "poulain",
     }
+    assert title_words("Léon: The Professional") == title_words("Leon: The Professional")
+    assert title_words("Die Hard") == {"die", "hard"} and title_words("It") == {"it"}
     assert title_words("2046") == set() and title_words("Dune: Part Two (2024)") == {"dune"}
 
 
@@ -177,10 +189,67 @@ def test_catalogue_movies_are_candidates_beside_the_dataset_s(world) -> None:
     # No ratings: a predicted audience, and the action film draws more than the romance.
     assert (catalogue.counts == 0).all() and catalogue.audience[0] > catalogue.audience[1]
     query = Described(("Action", "Sci-Fi"), 2025.0, "Space War Returns (2025)")
-    top = ids(unrated.top(query, 20, PLAIN, exclude=2_000_000_001, catalogue=(catalogue, None)))
+    top = ids(unrated.top(query, 20, PLAIN, exclude={2_000_000_001}, catalogue=[(catalogue, None)]))
     # The same genres and years close by come first: dataset films and the other catalogue
     # films alike; never the movie itself, nor a movie with nothing to compare it by.
     assert top[:2] == [1, 2] and set(top[2:4]) == {6, 7} and 2_000_000_002 in top
     assert 2_000_000_001 not in top and 2_000_000_003 not in top
     romance = Described(("Romance",), 2025.0, "Paris Nights")
-    assert ids(unrated.top(romance, 1, PLAIN, catalogue=(catalogue, None))) == [2_000_000_002]
+    assert ids(unrated.top(romance, 1, PLAIN, catalogue=[(catalogue, None)])) == [2_000_000_002]
+
+
+def stored(tmdb_id: int, title: str, year: int, genres: tuple[str, ...]) -> StoredMovie:
+    return StoredMovie(
+        tmdb_id, title, None, (), year, None, genres, (), None, None, (), (), None, None, None,
+        None, None,
+    )  # fmt: skip
+
+
+def test_the_catalogue_is_described_again_only_where_it_changed(world, tmp_path: Path) -> None:
+    """Rows added or refreshed since the last look are described alone, in a part of their
+    own; a refreshed row's old copy is no longer offered; the whole catalogue is read again
+    only after many parts. A catalogue row of a film the dataset has is never a candidate."""
+    _, unrated = world
+    config = write_config(tmp_path, f'[catalogue]\ndb = "{tmp_path / "catalogue.sqlite3"}"\n')
+    others = CatalogueCandidates(CatalogueReader(config), unrated)
+    assert others.current() == []  # no catalogue yet
+    store = CatalogueStore(tmp_path / "catalogue.sqlite3")
+    try:
+        store.put([stored(501, "Harbour Lights", 2025, ("Romance",))])
+        store.put([stored(OLD_SPACE_WAR_TMDB, "Old Space War", 1980, ("Action", "Sci-Fi"))])
+        (first,) = others.current()
+        assert list(first.movie_ids) == [catalogue_id(501)]  # the dataset's film left out
+        store.put([stored(502, "Space War Returns", 2025, ("Action", "Sci-Fi"))])
+        store.put([stored(501, "Harbour Lights", 2025, ("Documentary",))])  # refreshed
+        parts = others.current()
+        assert len(parts) == 2 and parts[0] is first
+        offered = {int(m) for p in parts for m in p.movie_ids[p.eligible(0)]}
+        assert offered == {catalogue_id(501), catalogue_id(502)}
+        drama = Described(("Documentary",), 2025.0, "Storm Lights")
+        top = unrated.top(drama, 1, PLAIN, catalogue=[(p, None) for p in parts])
+        assert ids(top) == [catalogue_id(501)] and top[0][1] == pytest.approx(2.0)
+        assert others.current() == parts  # nothing changed: nothing read
+        counts = []
+        for n in range(CatalogueCandidates.MAX_PARTS):
+            store.put([stored(600 + n, f"Film {n}", 2024, ("Drama",))])
+            counts.append(len(others.current()))
+        # One part more per change, up to the most; then the whole catalogue in one again.
+        assert counts == [*range(3, CatalogueCandidates.MAX_PARTS + 1), 1, 2]
+        offered = [int(m) for p in others.current() for m in p.movie_ids[p.eligible(0)]]
+        assert sorted(offered) == sorted(
+            catalogue_id(t) for t in store.ids() if t != OLD_SPACE_WAR_TMDB
+        )
+    finally:
+        others.close()
+        store.close()
+
+
+def test_a_catalogue_movie_is_never_similar_to_itself_or_its_dataset_twin(world) -> None:
+    _, unrated = world
+    twin = NewMovie(catalogue_id(OLD_SPACE_WAR_TMDB), "Old Space War", 1980, ("Action",))
+    twin = dataclasses.replace(twin, tmdb_id=OLD_SPACE_WAR_TMDB)
+    assert unrated.itself(twin) == {twin.movie_id, 3}
+    top = ids(unrated.top(Described.of(twin), 20, PLAIN, exclude=unrated.itself(twin)))
+    assert 3 not in top and twin.movie_id not in top
+    alone = NewMovie(2_000_000_009, "Alone", 2025, ("Action",), tmdb_id=1)
+    assert unrated.itself(alone) == {2_000_000_009}
