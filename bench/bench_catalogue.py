@@ -181,25 +181,18 @@ def catalogue_movies(n: int, rng: random.Random) -> list[StoredMovie]:
         a, b = rng.sample(WORDS, 2)
         title = f"{a.title()} {b.title()} {rng.choice(['Rising', 'Falls', 'Protocol', 'Code'])} {i}"
         movies.append(
-            StoredMovie(
+            StoredMovie.described(
                 8_000_000 + i,
                 title,
-                None,
-                (f"{title} (alt)",),
                 2025,
-                "2025-01-01",
                 ("Drama",),
                 ("keyword",),
-                None,
-                100,
-                (),
-                (),
-                None,
-                None,
-                1.0,
-                6.0,
-                None,
-            )  # fmt: skip
+                alt_titles=(f"{title} (alt)",),
+                release_date="2025-01-01",
+                runtime=100,
+                popularity=1.0,
+                vote_average=6.0,
+            )
         )
     return movies
 

@@ -43,24 +43,12 @@ def synthetic(dataset, n: int, seed: int = 0) -> list[StoredMovie]:
     out = []
     for i in range(n):
         out.append(
-            StoredMovie(
-                tmdb_id=5_000_000 + i,
-                title=f"Synthetic {i}",
-                original_title=None,
-                alt_titles=(),
-                year=int(rng.integers(2019, 2027)),
-                release_date=None,
-                genres=tuple(rng.choice(genres, int(rng.integers(1, 4)), replace=False)),
-                keywords=tuple(rng.choice(tags, int(rng.integers(0, 6)), replace=False)),
-                overview=None,
-                runtime=None,
-                directors=(),
-                cast=(),
-                poster_path=None,
-                imdb_id=None,
-                popularity=None,
-                vote_average=None,
-                trailer_url=None,
+            StoredMovie.described(
+                5_000_000 + i,
+                f"Synthetic {i}",
+                int(rng.integers(2019, 2027)),
+                tuple(rng.choice(genres, int(rng.integers(1, 4)), replace=False)),
+                tuple(rng.choice(tags, int(rng.integers(0, 6)), replace=False)),
             )
         )
     return out

@@ -319,24 +319,11 @@ def catalogue_answers(
         }
         back = {catalogue_id(t): m for m, t in ids.items()}
         rows = [
-            StoredMovie(
-                tmdb_id=ids[int(m)],
-                title=str(full.movies.at[m, "name"]),
-                original_title=None,
-                alt_titles=(),
-                year=int(full.movies.at[m, "year"]),
-                release_date=None,
-                genres=tuple(g for g in full.genres(int(m)) if g != NO_GENRES),
-                keywords=(),
-                overview=None,
-                runtime=None,
-                directors=(),
-                cast=(),
-                poster_path=None,
-                imdb_id=None,
-                popularity=None,
-                vote_average=None,
-                trailer_url=None,
+            StoredMovie.described(
+                ids[int(m)],
+                str(full.movies.at[m, "name"]),
+                int(full.movies.at[m, "year"]),
+                tuple(g for g in full.genres(int(m)) if g != NO_GENRES),
             )
             for m in split.movies
         ]

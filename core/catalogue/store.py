@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DataError
 from ..sqlite import Connection
@@ -78,6 +79,28 @@ class StoredMovie:
     popularity: float | None
     vote_average: float | None
     trailer_url: str | None
+
+    @classmethod
+    def described(
+        cls,
+        tmdb_id: int,
+        title: str,
+        year: int | None,
+        genres: tuple[str, ...],
+        keywords: tuple[str, ...] = (),
+        **more: Any,
+    ) -> StoredMovie:
+        """A row with what places a movie (title, year, genres, keywords) and nothing else
+        known; ``more`` sets any other field."""
+        fields: dict[str, Any] = {
+            "original_title": None, "alt_titles": (), "release_date": None, "overview": None,
+            "runtime": None, "directors": (), "cast": (), "poster_path": None, "imdb_id": None,
+            "popularity": None, "vote_average": None, "trailer_url": None,
+        }  # fmt: skip
+        fields.update(more)
+        return cls(
+            tmdb_id=tmdb_id, title=title, year=year, genres=genres, keywords=keywords, **fields
+        )
 
     @property
     def movie_id(self) -> int:

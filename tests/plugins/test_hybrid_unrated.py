@@ -198,13 +198,6 @@ def test_catalogue_movies_are_candidates_beside_the_dataset_s(world) -> None:
     assert ids(unrated.top(romance, 1, PLAIN, catalogue=[(catalogue, None)])) == [2_000_000_002]
 
 
-def stored(tmdb_id: int, title: str, year: int, genres: tuple[str, ...]) -> StoredMovie:
-    return StoredMovie(
-        tmdb_id, title, None, (), year, None, genres, (), None, None, (), (), None, None, None,
-        None, None,
-    )  # fmt: skip
-
-
 def test_the_catalogue_is_described_again_only_where_it_changed(world, tmp_path: Path) -> None:
     """Rows added or refreshed since the last look are described alone, in a part of their
     own; a refreshed row's old copy is no longer offered; the whole catalogue is read again
@@ -215,12 +208,16 @@ def test_the_catalogue_is_described_again_only_where_it_changed(world, tmp_path:
     assert others.current() == []  # no catalogue yet
     store = CatalogueStore(tmp_path / "catalogue.sqlite3")
     try:
-        store.put([stored(501, "Harbour Lights", 2025, ("Romance",))])
-        store.put([stored(OLD_SPACE_WAR_TMDB, "Old Space War", 1980, ("Action", "Sci-Fi"))])
+        store.put([StoredMovie.described(501, "Harbour Lights", 2025, ("Romance",))])
+        store.put(
+            [StoredMovie.described(OLD_SPACE_WAR_TMDB, "Old Space War", 1980, ("Action", "Sci-Fi"))]
+        )
         (first,) = others.current()
         assert list(first.movie_ids) == [catalogue_id(501)]  # the dataset's film left out
-        store.put([stored(502, "Space War Returns", 2025, ("Action", "Sci-Fi"))])
-        store.put([stored(501, "Harbour Lights", 2025, ("Documentary",))])  # refreshed
+        store.put([StoredMovie.described(502, "Space War Returns", 2025, ("Action", "Sci-Fi"))])
+        store.put(
+            [StoredMovie.described(501, "Harbour Lights", 2025, ("Documentary",))]
+        )  # refreshed
         parts = others.current()
         assert len(parts) == 2 and parts[0] is first
         offered = {int(m) for p in parts for m in p.movie_ids[p.eligible(0)]}
@@ -231,7 +228,7 @@ def test_the_catalogue_is_described_again_only_where_it_changed(world, tmp_path:
         assert others.current() == parts  # nothing changed: nothing read
         counts = []
         for n in range(CatalogueCandidates.MAX_PARTS):
-            store.put([stored(600 + n, f"Film {n}", 2024, ("Drama",))])
+            store.put([StoredMovie.described(600 + n, f"Film {n}", 2024, ("Drama",))])
             counts.append(len(others.current()))
         # One part more per change, up to the most; then the whole catalogue in one again.
         assert counts == [*range(3, CatalogueCandidates.MAX_PARTS + 1), 1, 2]

@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-import requests
 
 from reelpick import ReelpickError
 from reelpick.app import Reelpick
@@ -20,7 +19,7 @@ from reelpick.evaluation.topn import evaluate_topn
 from reelpick.evaluation.tuning import tune_plugin
 from reelpick.registry import Registry
 from reelpick.testing import check_plugin, small_dataset
-from tests.support.fixtures import ML_SMALL, POSTERS, write_config
+from tests.support.fixtures import ML_SMALL, POSTERS, stand_in_config
 from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, MADE_UP_ID, TMDBServer
 
 TOY_STORY, JUMANJI = 1, 2  # both on the stand-in (it knows the movies of the shared posters)
@@ -42,19 +41,13 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server, ml_small):
     opened: list[Reelpick] = []
 
     def make(key: bool = True, folder: Path | None = None, timeout: float = 10.0) -> Reelpick:
-        root = folder or tmp_path
-        root.mkdir(parents=True, exist_ok=True)
-        if key:
-            monkeypatch.setenv("TMDB_API_KEY", API_KEY)
-        else:
-            monkeypatch.delenv("TMDB_API_KEY", raising=False)
-        config = write_config(
-            root,
-            f'[data]\nsource = "{ML_SMALL}"\ndir = "{root / "data"}"\n'
-            f'[cache]\ndir = "{root / "cache"}"\n'
-            f'[posters]\napi_url = "{server.api_url}"\ntimeout = {timeout}\nretries = 1\n'
-            "requests_per_second = 0\n"
-            '[plugins]\nenabled = ["ease", "tmdb"]\n[plugins.ease]\nmax_items = 300\n',
+        config = stand_in_config(
+            folder or tmp_path,
+            server,
+            monkeypatch,
+            key=key,
+            timeout=timeout,
+            text='[plugins]\nenabled = ["ease", "tmdb"]\n[plugins.ease]\nmax_items = 300\n',
         )
         registry = Registry(config, load_entry_points=False)
         assert registry.fit(ml_small) == {"ease": None, "tmdb": None}
@@ -71,19 +64,12 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server, ml_small):
 
 
 def tmdb_order(server: TMDBServer, tmdb_id: int, dataset: Dataset, query: int | None) -> list[int]:
-    """What TMDB recommends for ``tmdb_id`` (both pages, straight from the stand-in) as
+    """What TMDB recommends for ``tmdb_id`` (both pages, as the stand-in serves them) as
     dataset movies, in TMDB's order: what the plugin should say."""
     movie_of: dict[int, int] = {}
     for movie_id, linked in dataset.movies["tmdb_id"].dropna().items():
         movie_of.setdefault(int(linked), int(movie_id))
-    ids = []
-    for page in (1, 2):
-        answer = requests.get(
-            f"{server.api_url}/movie/{tmdb_id}/recommendations",
-            params={"api_key": API_KEY, "page": page},
-            timeout=5,
-        ).json()
-        ids += [movie["id"] for movie in answer["results"]]
+    ids = server.recommended(tmdb_id)
     found = [movie_of[i] for i in ids if i in movie_of and movie_of[i] != query]
     return list(dict.fromkeys(found))
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from reelpick.config import Config, load_config
+
+if TYPE_CHECKING:
+    from tests.support.tmdb_server import TMDBServer
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("REELPICK_SHARED", REPO.parent / "shared"))
@@ -115,3 +118,29 @@ def require_spark() -> None:
     ]
     if missing:
         skip_or_fail(f"Spark tests need {' and '.join(missing)} (pip install -e '.[spark]')")
+
+
+def stand_in_config(
+    root: Path,
+    server: TMDBServer,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    key: bool = True,
+    timeout: float = 2.0,
+    text: str = "",
+) -> Config:
+    """A config over ml-latest-small whose TMDB is ``server``, its data, catalogue and cache
+    folders under ``root`` (a second config over the same ``root`` is a restart), with the
+    stand-in's key in the environment (or none), and ``text`` appended."""
+    root.mkdir(parents=True, exist_ok=True)
+    if key:
+        monkeypatch.setenv("TMDB_API_KEY", server.api_key)
+    else:
+        monkeypatch.delenv("TMDB_API_KEY", raising=False)
+    return write_config(
+        root,
+        f'[data]\nsource = "{ML_SMALL}"\ndir = "{root / "data"}"\n'
+        f'[cache]\ndir = "{root / "cache"}"\n'
+        f'[posters]\napi_url = "{server.api_url}"\ntimeout = {timeout}\nretries = 1\n'
+        "requests_per_second = 0\n" + text,
+    )

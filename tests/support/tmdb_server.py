@@ -532,6 +532,15 @@ class TMDBServer:
         ]
         return [i for _, i in sorted(chosen)]
 
+    def recommended(self, tmdb_id: int) -> list[int]:
+        """The 40 TMDB ids this stand-in recommends for ``tmdb_id``, in its order (two pages):
+        a stable shuffle of every other movie, with a new film's fellow new films first, as
+        on TMDB."""
+        others = [i for i in self.every_id() if i != tmdb_id]
+        others.sort(key=lambda i: (tmdb_id in self.extra and i not in self.extra,
+                                   (i * 7919 + tmdb_id) % 1009))  # fmt: skip
+        return others[:40]
+
     def page(self, ids: list[int], query: dict[str, list[str]], **more: object) -> dict:
         page = int(query.get("page", ["1"])[0])
         total = min(MAX_PAGES, max(1, -(-len(ids) // PAGE_SIZE)))
@@ -711,15 +720,7 @@ class _Handler(BaseHTTPRequestHandler):
             if parts[2:] == ["watch", "providers"]:
                 return self._json(200, server.watch_providers(number), path)
             if parts[2:] == ["recommendations"]:
-                others = [i for i in server.every_id() if i != number]
-                # A new film's "also liked" are other new films first, as on TMDB.
-                others.sort(
-                    key=lambda i: (
-                        number in server.extra and i not in server.extra,
-                        (i * 7919 + number) % 1009,
-                    )
-                )
-                return self._json(200, server.page(others[:40], query), path)
+                return self._json(200, server.page(server.recommended(number), query), path)
             if len(parts) > 2:
                 return self._json(404, ERRORS[404], path)
             append = query.get("append_to_response", [""])[0].split(",")

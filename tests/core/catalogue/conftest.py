@@ -8,8 +8,8 @@ import pytest
 
 from reelpick.app import Reelpick
 from reelpick.registry import Registry
-from tests.support.fixtures import ML_SMALL, write_config
-from tests.support.tmdb_server import API_KEY, TMDBServer
+from tests.support.fixtures import stand_in_config
+from tests.support.tmdb_server import TMDBServer
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +26,7 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server, ml_small):
     opened: list[Reelpick] = []
 
     def make(key: bool = True, folder: Path | None = None, text: str = "") -> Reelpick:
-        root = folder or tmp_path
-        root.mkdir(parents=True, exist_ok=True)
-        if key:
-            monkeypatch.setenv("TMDB_API_KEY", API_KEY)
-        else:
-            monkeypatch.delenv("TMDB_API_KEY", raising=False)
-        config = write_config(
-            root,
-            f'[data]\nsource = "{ML_SMALL}"\ndir = "{root / "data"}"\n'
-            f'[cache]\ndir = "{root / "cache"}"\n'
-            f'[posters]\napi_url = "{server.api_url}"\ntimeout = 2.0\nretries = 1\n'
-            f"requests_per_second = 0\n" + text,
-        )
+        config = stand_in_config(folder or tmp_path, server, monkeypatch, key=key, text=text)
         app = Reelpick(config, ml_small, Registry(config))
         opened.append(app)
         return app

@@ -4,29 +4,16 @@ lifetime, no credentials, and TMDB left alone after an outage."""
 from __future__ import annotations
 
 import pytest
-import requests
 
 from reelpick import TMDBError, TMDBNotFound, TMDBRecommendations
 from tests.support.tmdb_server import API_KEY, MADE_UP_ID
-
-
-def stand_in_ids(server, tmdb_id: int) -> list[int]:
-    ids = []
-    for page in (1, 2):
-        answer = requests.get(
-            f"{server.api_url}/movie/{tmdb_id}/recommendations",
-            params={"api_key": API_KEY, "page": page},
-            timeout=5,
-        ).json()
-        ids += [movie["id"] for movie in answer["results"]]
-    return ids
 
 
 def test_recommended_ids_come_in_tmdbs_order_and_are_cached(make_app, server):
     app = make_app()
     reader = TMDBRecommendations(app.config)
     assert reader.available
-    expected = stand_in_ids(server, MADE_UP_ID)
+    expected = server.recommended(MADE_UP_ID)
     server.reset_counts()
     assert reader.recommended(MADE_UP_ID) == expected[:20]  # one page by default
     assert reader.recommended(MADE_UP_ID, pages=2) == expected  # the stand-in has two
