@@ -19,14 +19,15 @@ ratings has no known audience: it gets the one a ridge regression predicts from 
 release period and title shape (a colon or a number: sequels and franchises), fitted on the
 rated movies. The candidates are the movies with ``pool`` ratings or more and the other movies
 without ratings (a new film's neighbours are often other new films): for a catalogue movie,
-the other catalogue movies too. The title term compares
-the words of the titles (TF-IDF, articles and sequel markers left out): the people who rate a
-sequel rated the films of its franchise. The last term lets the content map's view (posters,
+the other catalogue movies too. The title term compares the words of the titles (TF-IDF;
+articles, numbers and sequel markers left out, accents folded): the people who rate a sequel
+rated the films of its franchise. The last term lets the content map's view (posters,
 keywords) weigh in.
 
-The weights are chosen on validation movies inside the training data (the newest movies of
-the training split lose their ratings; the truth is cosine-CF on the training data) by
-``bench/tune_hybrid_unrated.py``; bench/bench_new_releases.py measures them on held-out films.
+The weights are chosen on validation movies inside the training data (two folds: the newest
+movies of the training split lose their ratings, then the newest of the world before them;
+the truth is cosine-CF) by ``bench/tune_hybrid_unrated.py``; bench/bench_new_releases.py
+measures them on held-out films.
 """
 
 from __future__ import annotations
