@@ -21,8 +21,9 @@ Protocol (all in one process, one run):
   top-10 (so that the truth means something and the denominator is always 10). A method that
   gives no answer for a movie scores 0 there: every method is averaged over the same movies.
 - **Baselines**, beside it: ``genre+year`` ranks every movie by genre Jaccard + w * year
-  proximity exp(-|Δyear| / s) among the movies with at least p training ratings (ties: the
-  more rated first). w, s and p are chosen on *validation* splits built the same way inside
+  proximity exp(-|Δyear| / s) among the movies with at least p training ratings, and, as a
+  choice, the movies without any (the hybrid's candidates; ties: the more rated first). w, s,
+  p and that choice are chosen on *validation* splits built the same way inside
   the training data (the newest ``--share`` of the older movies lose their ratings and tags;
   truth is cosine-CF on the training data; a second fold does the same in the world before
   the first fold's films), never on the new movies: the same folds on which
@@ -50,6 +51,7 @@ import argparse
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import sys
@@ -193,11 +195,14 @@ class GenreYear:
         weight: float,
         scale: float,
         pool: int,
+        unrated: bool = False,
     ) -> np.ndarray:
-        """Top-K movie ids per query (rows), with year weight, scale and pool."""
+        """Top-K movie ids per query (rows), with year weight, scale and pool; ``unrated``:
+        movies without ratings are candidates too, whatever the pool (the hybrid's rule)."""
         jaccard, gap, at = parts
         score = jaccard + weight * np.exp(-gap / scale) + self.tiebreak
-        score[:, (self.counts < pool) | self.absent] = -np.inf
+        too_few = (self.counts < pool) & ~(unrated & (self.counts == 0))
+        score[:, too_few | self.absent] = -np.inf
         score[np.arange(len(at)), at] = -np.inf
         best = np.argpartition(-score, K, axis=1)[:, :K]
         ranked = np.take_along_axis(
@@ -221,7 +226,7 @@ def tune_genre_year(
     share: float,
     min_ratings: int,
     folds: int = 2,
-) -> tuple[dict[str, Any], list[tuple[float, float, float, int]]]:
+) -> tuple[dict[str, Any], list[tuple[float, float, float, int, bool]]]:
     """Choose the baseline's year weight, scale and pool on validation movies in ``data``:
     ``folds`` folds, each the newest ``share`` of the movies of the world before the last
     (as ``bench/tune_hybrid_unrated.py`` chooses the hybrid's), recall pooled over them."""
@@ -243,18 +248,18 @@ def tune_genre_year(
         movies = list(truth)
         parts = baseline.parts(movies)
         per_fold = {}
-        for pool in POOL_MIN_RATINGS:
-            for scale in YEAR_SCALES:
-                for weight in YEAR_WEIGHTS:
-                    top = baseline.top(parts, weight, scale, pool)
-                    answers = {m: [int(x) for x in row] for m, row in zip(movies, top, strict=True)}
-                    per_fold[(weight, scale, pool)] = recalls(truth, answers)
+        for weight, scale, pool, unrated in itertools.product(
+            YEAR_WEIGHTS, YEAR_SCALES, POOL_MIN_RATINGS, (False, True)
+        ):
+            top = baseline.top(parts, weight, scale, pool, unrated)
+            answers = {m: [int(x) for x in row] for m, row in zip(movies, top, strict=True)}
+            per_fold[(weight, scale, pool, unrated)] = recalls(truth, answers)
         grids.append(per_fold)
         cutoffs.append(split.cutoff)
         evaluated += len(movies)
         data, absent = split.data, np.union1d(absent, split.movies)
     scores = [(float(np.concatenate([g[key] for g in grids]).mean()), *key) for key in grids[0]]
-    best = max(scores, key=lambda s: (s[0], -s[1], -s[3]))
+    best = max(scores, key=lambda s: (s[0], -s[1], -s[3], -s[4]))
     return {
         "cutoff": cutoffs[0],
         "cutoffs": cutoffs,
@@ -263,6 +268,7 @@ def tune_genre_year(
         "weight": best[1],
         "scale": best[2],
         "pool": best[3],
+        "unrated": best[4],
     }, scores
 
 
@@ -410,13 +416,15 @@ def main() -> int:
     say(f"genre+year chosen on validation: {chosen}")
 
     baseline = GenreYear(split.data)
-    top = baseline.top(baseline.parts(movies), chosen["weight"], chosen["scale"], chosen["pool"])
+    top = baseline.top(
+        baseline.parts(movies), chosen["weight"], chosen["scale"], chosen["pool"], chosen["unrated"]
+    )
     answers: dict[str, dict[int, list[int]]] = {
         "genre+year": {m: [int(x) for x in row] for m, row in zip(movies, top, strict=True)},
         "genre only": {},
         "popularity": {},
     }
-    genre_only = baseline.top(baseline.parts(movies), 0.0, 1.0, chosen["pool"])
+    genre_only = baseline.top(baseline.parts(movies), 0.0, 1.0, chosen["pool"], chosen["unrated"])
     answers["genre only"] = {
         m: [int(x) for x in row] for m, row in zip(movies, genre_only, strict=True)
     }
@@ -448,7 +456,8 @@ def main() -> int:
         f"genre+year (chosen on validation movies of "
         f"{', '.join(f'{c}+' for c in chosen['cutoffs'])}, {chosen['evaluated']} evaluated): "
         f"year weight {chosen['weight']:g}, scale "
-        f"{chosen['scale']:g} years, pool: movies with {chosen['pool']}+ training ratings "
+        f"{chosen['scale']:g} years, pool: movies with {chosen['pool']}+ training ratings"
+        f"{' and movies without any' if chosen['unrated'] else ''} "
         f"(validation recall {chosen['recall']:.4f})\n"
     )
     print(report["text"])
