@@ -41,7 +41,7 @@ from reelpick import (
 
 log = logging.getLogger(__name__)
 
-NO_KEY = "needs a TMDB key (TMDB_API_KEY)"
+NO_KEY = TMDBRecommendations.NO_CREDENTIALS
 
 
 class TMDBAlsoLiked:

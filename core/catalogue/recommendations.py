@@ -20,9 +20,6 @@ from ..posters.tmdb import TMDBClient, TMDBError, TMDBUnavailable
 
 log = logging.getLogger(__name__)
 
-NO_CREDENTIALS = "needs a TMDB key (TMDB_API_KEY)"
-"""Why there is no answer without credentials, worded for the person asking."""
-
 
 class TMDBRecommendations:
     """TMDB's recommendations for movies, through the TMDB credentials of the environment.
@@ -32,6 +29,9 @@ class TMDBRecommendations:
     the credentials): :class:`reelpick.TMDBNotFound` for a movie TMDB does not know, one whose
     ``outage`` is true when TMDB is unreachable or paused after an outage.
     """
+
+    NO_CREDENTIALS = "needs a TMDB key (TMDB_API_KEY)"
+    """Why there is no answer without credentials, worded for the person asking."""
 
     def __init__(self, config: Config, client: TMDBClient | None = None) -> None:
         self._client = client if client is not None else TMDBClient.from_config(config)
@@ -49,7 +49,7 @@ class TMDBRecommendations:
         """The TMDB ids TMDB recommends for movie ``tmdb_id``, best first, without repeats or
         ``tmdb_id`` itself: up to ``pages`` pages of TMDB's list (20 movies each)."""
         if self._client is None:
-            raise TMDBError(NO_CREDENTIALS)
+            raise TMDBError(self.NO_CREDENTIALS)
         with self._lock:
             if time.monotonic() < self._paused_until:
                 raise TMDBUnavailable(f"TMDB is paused after an outage ({self._outage})")
