@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+# A pause this long between two ratings ends a rating session: the product's "still rating"
+# and the evaluation's session protocol both cut sessions here.
+SESSION_GAP = 3600.0
 
 
 @dataclass(frozen=True)
@@ -47,14 +52,16 @@ class Profile:
     without a rating; ``not_interested`` are movies the person does not want suggested.
     ``rated_at`` optionally maps movies of ``ratings`` or ``seen`` to when the person rated or
     watched them (Unix seconds); it may be empty or cover only some movies, and plugins that
-    use it (recent taste weighs more) must work without it. Plugins read a profile; they never
-    store it.
+    use it (recent taste weighs more) must work without it. ``asked_at`` is when the question
+    is asked (Unix seconds; None: now): the evaluation asks at a past moment. Plugins read a
+    profile; they never store it.
     """
 
     ratings: Mapping[int, float] = field(default_factory=dict)
     seen: frozenset[int] = frozenset()
     not_interested: frozenset[int] = frozenset()
     rated_at: Mapping[int, float] = field(default_factory=dict)
+    asked_at: float | None = None
 
     @property
     def movies(self) -> frozenset[int]:
@@ -70,6 +77,33 @@ class Profile:
         if threshold is None:
             threshold = max(3.5, self.mean_rating or 0.0)
         return {m: r for m, r in self.ratings.items() if r >= threshold}
+
+    def still_rating(self, gap: float = SESSION_GAP) -> bool:
+        """Whether the person asks in the middle of a rating session: their latest timed
+        rating or watch is less than ``gap`` seconds before ``asked_at`` (or now)."""
+        if not self.rated_at:
+            return False
+        now = time.time() if self.asked_at is None else self.asked_at
+        return now - max(self.rated_at.values()) < gap
+
+    def recency_weights(self, movies: Sequence[int], half_life: float) -> list[float]:
+        """A weight for each of ``movies`` (profile movies a plugin knows): while the person
+        is still rating (:meth:`still_rating`), the latest timed one weighs 1 and the weight
+        halves every ``half_life`` timed movies further back (ties by movieId); a movie
+        without a time weighs as the oldest timed one. Otherwise, or with ``half_life <= 0``,
+        all weigh 1.
+
+        Only an ongoing session counts because that is what recency predicts: the rest of
+        the session being rated. A person who comes back later is served by their whole
+        history, and old sessions weighed down would lose most of it.
+        """
+        if half_life <= 0 or not self.still_rating():
+            return [1.0] * len(movies)
+        times = self.rated_at
+        timed = sorted((m for m in movies if m in times), key=lambda m: (-times[m], -m))
+        weight_of = {m: 0.5 ** (rank / half_life) for rank, m in enumerate(timed)}
+        oldest = min(weight_of.values(), default=1.0)
+        return [weight_of.get(m, oldest) for m in movies]
 
     def __len__(self) -> int:
         return len(self.movies)

@@ -7,9 +7,11 @@ other users' ratings, either exactly as written (zero-filled) or mean-centred.
 Recommendations for a profile are item-based, through the same table: each liked movie j
 lends each of its neighbours m ``sim(j, m)``, a movie only seen half that, and m scores the
 sum (``weighting = "liked"``; ``"centred"`` weighs each rating by its distance from the
-person's mean, so dislikes push their neighbours down). ``weighting`` is chosen by
-``reelpick tune cosine-cf``: on validation users inside the training data of the top-N
-protocol, never on its test users (the figures are in config.toml).
+person's mean, so dislikes push their neighbours down). While the person is still rating,
+``recency_half_life`` above 0 weighs each movie by ``Profile.recency_weights`` too, as the
+ease plugin does. ``weighting`` and ``recency_half_life`` are chosen by ``reelpick tune
+cosine-cf``: on validation users inside the training data of the top-N protocol, never on its
+test users (the figures are in config.toml).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class CosineCF:
                 "min_support": 3,  # ignore pairs rated together by fewer users
                 "prediction": "mean-centred",  # or "zero-filled", the article's formula as written
                 "weighting": "liked",  # how a profile weighs its movies when recommending
+                "recency_half_life": 4.0,  # while still rating, weight halves every N ratings back
             },
             # reelpick evaluate scores both prediction formulas, whichever is configured.
             variants={mode: {"prediction": mode} for mode in PREDICTION_MODES},
@@ -159,6 +162,9 @@ class CosineCF:
         self, profile: Profile, k: int, exclude: frozenset[int]
     ) -> list[Recommendation]:
         weights = profile_weights(profile, self.params["weighting"])
+        movies = list(weights)
+        recency = profile.recency_weights(movies, self.params["recency_half_life"])
+        weights = {m: w * r for m, w, r in zip(movies, weights.values(), recency, strict=True)}
         table = self._table()
         if not any(table.has_neighbours(m) for m in weights):
             raise NoAnswer("cosine-CF knows no ratings of the movies in this profile")

@@ -11,11 +11,12 @@ Only the ``max_items`` most rated movies enter ``X``: the inverse is dense, so t
 fit time and memory on any catalogue (4000 movies: 64 MB, a few seconds), and rarely rated
 movies are seldom the right answer anyway.
 
-A person's scores are their profile row times ``B``. When the profile says when each movie
-was rated (``Profile.rated_at``) and ``recency_half_life`` is above 0, recent movies weigh
-more: the weight halves every ``recency_half_life`` ratings back. Off by default: it predicts
-the rest of a rating session well ("last 10" protocol) but not what a person watches when they
-come back later (the session protocol). With ``hide_newer_movies``, movies nobody had rated yet
+A person's scores are their profile row times ``B``. When the person asks while still rating
+(``Profile.still_rating``: their latest rating is less than an hour old) and
+``recency_half_life`` is above 0, recent movies weigh more: the weight halves every
+``recency_half_life`` ratings back (``Profile.recency_weights``). That predicts the rest of a
+rating session ("last 10" protocol); a person who comes back later (the session protocol) is
+served by their whole history, unweighted. With ``hide_newer_movies``, movies nobody had rated yet
 at the profile's latest rating are not offered: they had not come out. ``l2`` and
 ``recency_half_life`` are chosen by ``reelpick tune ease``, on validation users inside the
 training data, never on test users (the figures are in config.toml).
@@ -55,13 +56,6 @@ def ease_weights(interactions: sp.csr_matrix | np.ndarray, l2: float) -> np.ndar
     return weights.astype(np.float32, copy=False)
 
 
-def recency_weights(ages: np.ndarray, half_life: float) -> np.ndarray:
-    """Weight of each profile movie from its recency rank (0: the latest); 0 half-life: all 1."""
-    if half_life <= 0:
-        return np.ones(len(ages), dtype=np.float32)
-    return np.power(0.5, np.asarray(ages, dtype=np.float32) / np.float32(half_life))
-
-
 class Ease:
     def __init__(self) -> None:
         self.movie_ids: np.ndarray = np.empty(0, dtype=np.int64)
@@ -80,7 +74,7 @@ class Ease:
             params={
                 "l2": 500.0,  # L2 penalty of the closed form
                 "max_items": 4000,  # most rated movies in the model (bounds fit time and memory)
-                "recency_half_life": 0.0,  # a profile movie's weight halves every N ratings back
+                "recency_half_life": 4.0,  # while still rating, weight halves every N ratings back
                 "hide_newer_movies": True,  # skip movies first rated after the profile's latest
                 "neighbours": 50,  # width of the stored similar-movie table
             },
@@ -160,17 +154,9 @@ class Ease:
         found = [(m, p) for m in watched if (p := self._position(m)) is not None]
         if not found:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        times = profile.rated_at
-        timed = sorted((m for m, _ in found if m in times), key=lambda m: (-times[m], -m))
-        half_life = self.params["recency_half_life"]
-        weight_of = dict(
-            zip(timed, recency_weights(np.arange(len(timed)), half_life).tolist(), strict=True)
-        )
-        # A movie without a time counts as old as the oldest timed one (all 1 when none is timed).
-        floor = min(weight_of.values(), default=1.0)
         positions = np.array([p for _, p in found], dtype=np.int64)
-        weights = np.array([weight_of.get(m, floor) for m, _ in found], dtype=np.float32)
-        return positions, weights
+        recency = profile.recency_weights([m for m, _ in found], self.params["recency_half_life"])
+        return positions, np.array(recency, dtype=np.float32)
 
     def _position(self, movie_id: int) -> int | None:
         pos = int(np.searchsorted(self.movie_ids, movie_id))

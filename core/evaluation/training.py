@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,13 +31,20 @@ from .ratings import ONLINE_SKIP, Split, id_key
 progress_log = logging.getLogger("reelpick.progress")
 
 
-def profiles_of(train: pd.DataFrame, users: Iterable[int], dataset: Dataset) -> dict[int, Profile]:
+def profiles_of(
+    train: pd.DataFrame,
+    users: Iterable[int],
+    dataset: Dataset,
+    asked_at: Mapping[int, float] | None = None,
+) -> dict[int, Profile]:
     """Each user's :class:`Profile` built the way the product builds one: their training
     ratings written as the MovieLens CSV a person uploads (``movieId,rating,timestamp``),
     imported into a :class:`ProfileStore` in a temporary state folder by
     :func:`~reelpick.profiles.imports.import_profile` (the bot's upload path), and read back
     with :meth:`ProfileStore.profile`. What plugins see is what they see in the bot: stars,
-    and ``rated_at`` from the file's timestamps."""
+    and ``rated_at`` from the file's timestamps. ``asked_at`` gives the moment each user asks
+    (:attr:`Profile.asked_at`; the bot asks now)."""
+    asked_at = asked_at or {}
     wanted = set(users)
     found: dict[int, Profile] = {}
     matcher = MovieMatcher(dataset)
@@ -60,8 +67,16 @@ def profiles_of(train: pd.DataFrame, users: Iterable[int], dataset: Dataset) -> 
                 max_rows=max(MAX_ROWS, len(rows)),
                 max_bytes=max(MAX_BYTES, len(data)),
             )
-            found[id_key(user_id)] = store.profile(owner)
+            profile = store.profile(owner)
+            found[id_key(user_id)] = replace(profile, asked_at=asked_at.get(id_key(user_id)))
     return found
+
+
+def asking_moments(test: pd.DataFrame) -> dict[int, float]:
+    """When each test user asks: at their first test rating, as a person asks the bot just
+    before choosing what to watch next. Only the moment is given, never the movie."""
+    first = test.groupby("userId")["timestamp"].min()
+    return {id_key(u): float(t) for u, t in first.items()}
 
 
 def truth_of(test: pd.DataFrame) -> dict[int, set[int]]:
@@ -126,7 +141,7 @@ def train_and_ask(
         progress(f"  {name}: fitted in {fit_seconds[name]:.1f} s")
         names.append(name)
     users = sorted(split.test["userId"].unique().tolist())
-    profiles = profiles_of(split.train, users, train)
+    profiles = profiles_of(split.train, users, train, asking_moments(split.test))
     answers = {}
     if names:
         stage = "asking the plugins for the test users"

@@ -36,12 +36,12 @@ from ..config import Config
 from ..data import Dataset
 from ..errors import ReelpickError
 from ..registry import Registry
+from ..types import SESSION_GAP
 from .ratings import ONLINE_SKIP, RatingErrors, article_split, score_ratings
 from .topn import MIN_RATINGS, evaluate_topn
 
 METRICS = ("ndcg", "rmse")
 LAST = 10  # the "last 10" protocol's test ratings per user
-SESSION_GAP = 3600  # seconds: a longer gap between two ratings starts a new session
 
 # Built-in plugins' grids: the shipped default first in each list, so a tie keeps it.
 GRIDS: dict[str, dict[str, list[Any]]] = {
@@ -51,7 +51,7 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
     },
     # min_support and neighbours shape the similar-movie table too, which a top-N score does
     # not measure: only how a profile weighs its movies is chosen here.
-    "cosine-cf": {"weighting": ["liked", "centred"]},
+    "cosine-cf": {"weighting": ["liked", "centred"], "recency_half_life": [4.0, 0.0, 2.0, 8.0]},
 }
 
 

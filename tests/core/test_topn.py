@@ -203,6 +203,19 @@ def test_test_profiles_come_through_the_profile_store(tmp_path: Path, monkeypatc
     assert dict(profiles[1].ratings) == {m: 4.0 for m in range(1, 21)}
     assert dict(profiles[1].rated_at) == {m: 1000.0 + m for m in range(1, 21)}
     assert set(profiles[2].ratings) == set(range(31, 51))
+    assert profiles[1].asked_at is None  # not given: the question is asked now
+
+
+def test_each_test_user_asks_at_their_first_test_rating(tmp_path: Path) -> None:
+    from reelpick.evaluation.training import asking_moments, profiles_of
+
+    dataset = load_dataset(write_dataset(tmp_path / "ml"))
+    split = temporal_split(dataset.ratings, 10)
+    moments = asking_moments(split.test)
+    # User 1's test ratings are movies 21-30, rated at 1000 + movieId: asked at 1021.
+    assert moments[1] == 1021.0
+    profiles = profiles_of(split.train, [1], dataset, moments)
+    assert profiles[1].asked_at == 1021.0 and profiles[1].still_rating()
 
 
 def test_the_tuning_grid_scores_as_the_picks_do(make_config, tmp_path, monkeypatch) -> None:

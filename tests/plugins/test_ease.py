@@ -7,7 +7,7 @@ import pytest
 
 from reelpick import NoAnswer, Profile
 from reelpick.data import Dataset
-from reelpick.plugins.ease import Ease, ease_weights, recency_weights
+from reelpick.plugins.ease import Ease, ease_weights
 from reelpick.registry import Registry
 from reelpick.testing import check_plugin, small_dataset
 
@@ -35,11 +35,6 @@ def test_closed_form_solves_each_column_s_ridge_regression() -> None:
         assert b[j, j] == 0
     with pytest.raises(ValueError):
         ease_weights(x, l2=0)
-
-
-def test_recency_weights_halve_every_half_life() -> None:
-    assert recency_weights(np.array([0, 4, 8]), 4.0) == pytest.approx([1.0, 0.5, 0.25])
-    assert recency_weights(np.array([0, 9]), 0.0).tolist() == [1.0, 1.0]
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +78,17 @@ def test_recent_movies_weigh_more_and_newer_movies_are_hidden(
     plain = plugin.reelpick_recommend(Profile(ratings=ratings), 10, frozenset(ratings))
     shipped = plugin.params
     plugin.params = {**shipped, "recency_half_life": 4.0, "hide_newer_movies": False}
-    try:  # recency is off by default (reelpick tune ease): switched on here
-        timed = plugin.reelpick_recommend(
-            Profile(ratings=ratings, rated_at=times), 10, frozenset(ratings)
-        )
+    latest = max(times.values())
+    try:  # the shipped half-life, without the newer-movie rule (a 1970 profile comes next)
+        rating_still = Profile(ratings=ratings, rated_at=times, asked_at=latest + 60)
+        timed = plugin.reelpick_recommend(rating_still, 10, frozenset(ratings))
+        back_next_day = Profile(ratings=ratings, rated_at=times, asked_at=latest + 86400)
+        returning = plugin.reelpick_recommend(back_next_day, 10, frozenset(ratings))
     finally:
         plugin.params = shipped
     assert [r.movie_id for r in plain] != [r.movie_id for r in timed]
+    # Recency serves an ongoing session only: a person back the next day gets plain EASE.
+    assert [r.movie_id for r in returning] == [r.movie_id for r in plain]
     # A profile from long ago is never offered a movie nobody had rated by then.
     early = {m: 0.0 for m in ratings}  # rated in 1970: nothing else had been rated yet
     assert (

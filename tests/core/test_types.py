@@ -1,0 +1,39 @@
+"""The public value types: how a profile says whether its owner is still rating, and what
+recency weighs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from reelpick import Profile
+from reelpick.types import SESSION_GAP
+
+RATED = {1: 1000.0, 2: 2000.0, 3: 3000.0, 4: 4000.0, 5: 4000.0}
+
+
+def test_still_rating_is_measured_from_the_latest_rating_to_the_question() -> None:
+    assert Profile(rated_at=RATED, asked_at=4000.0 + SESSION_GAP - 1).still_rating()
+    assert not Profile(rated_at=RATED, asked_at=4000.0 + SESSION_GAP).still_rating()
+    assert not Profile(rated_at={}, asked_at=0.0).still_rating()
+    # Without asked_at the question is asked now.
+    assert Profile(rated_at={1: time.time() - 60}).still_rating()
+    assert not Profile(rated_at=RATED).still_rating()
+
+
+def test_recency_weights_halve_every_half_life_while_still_rating() -> None:
+    profile = Profile(ratings=dict.fromkeys(RATED, 4.0), rated_at=RATED, asked_at=4100.0)
+    # Latest first, ties by the higher movieId: 5, 4, 3, 2, 1.
+    assert profile.recency_weights([1, 2, 3, 4, 5], 2.0) == pytest.approx(
+        [0.25, 2**-1.5, 0.5, 2**-0.5, 1.0]
+    )
+    # A movie without a time weighs as the oldest timed one among those asked about.
+    assert profile.recency_weights([9, 3, 5], 1.0) == pytest.approx([0.5, 0.5, 1.0])
+    assert profile.recency_weights([1, 5], 0.0) == [1.0, 1.0]
+
+
+def test_a_person_who_comes_back_later_is_weighed_evenly() -> None:
+    back = Profile(rated_at=RATED, asked_at=4000.0 + 86400)
+    assert back.recency_weights([1, 2, 3, 4, 5], 2.0) == [1.0] * 5
+    assert Profile().recency_weights([7], 2.0) == [1.0]
