@@ -195,9 +195,10 @@ class Reelpick:
 
         ``answers``: fuse these instead of asking the fitted plugins (a front end that asks
         each plugin itself, within a time budget, or shows the answers too). ``settings``:
-        other weights than the configured ones (the tuner tries a grid of them).
+        other weights than the configured ones (the tuner tries a grid of them). Of either,
+        the set for the person's situation applies (:meth:`PickSettings.for_profile`).
         """
-        chosen = settings or self.settings.picks
+        chosen = (settings or self.settings.picks).for_profile(profile)
         if answers is None:
             fitted = [n for n in self.registry.enabled() if self.registry.plugins[n].fitted]
             answers = self.registry.recommend(profile, chosen.depth(k), fitted, exclude)

@@ -15,6 +15,13 @@ fused, and the ``k`` picks chosen greedily from those for relevance and calibrat
 (:func:`pick_for`). A calibrated pick's ``score`` is then ``1 / (rrf_k + rank)`` of its
 place in the calibrated list (the fused scores would not fall down the list any more).
 
+A person who is still rating (:meth:`reelpick.types.Profile.still_rating`: their latest rating
+is less than an hour old) gets the ``*_while_rating`` settings instead
+(:meth:`PickSettings.for_profile`): what they rate next follows their last few ratings, which
+the recency-weighted plugins see, while a person who comes back later is served best by the
+other mix. Each set is chosen by ``--tune`` with the protocol that tests that situation
+(``last10`` and ``session``).
+
 A pick's ``because`` is the union of the contributing plugins' ``because``, the plugin that
 contributed most to the pick first, each plugin's reasons in its own order.
 """
@@ -55,28 +62,83 @@ class PickSettings:
     # validation users inside the training data (see config.toml [picks]).
     calibration: float = 0.8
     calibration_pool: int = 50  # fused candidates the calibrated picks are chosen from
+    # For a person still rating; chosen by `reelpick evaluate --task topn --protocol last10
+    # --tune` (see config.toml [picks]).
+    weights_while_rating: dict[str, float] = field(
+        default_factory=lambda: {
+            "cosine-cf": 1.0,
+            "sgd-mf": 0.0,
+            "vgg16-poster": 0.25,
+            "ease": 2.0,
+            "hybrid": 0.25,
+        }
+    )
+    rrf_k_while_rating: float = 5.0
+    calibration_while_rating: float = 0.0
 
     def depth(self, k: int) -> int:
         """How many movies to ask each plugin for, to make ``k`` picks."""
         return max(k, self.calibration_pool) if self.calibration > 0 else k
 
+    def for_profile(self, profile: Profile) -> PickSettings:
+        """The settings that serve ``profile``: the ``*_while_rating`` ones while the person is
+        still rating, else these."""
+        if not profile.still_rating():
+            return self
+        return replace(
+            self,
+            weights=self.weights_while_rating,
+            rrf_k=self.rrf_k_while_rating,
+            calibration=self.calibration_while_rating,
+        )
+
+    def for_everyone(self) -> PickSettings:
+        """These settings whether or not the person is still rating (the tuner's grid)."""
+        return replace(
+            self,
+            weights_while_rating=self.weights,
+            rrf_k_while_rating=self.rrf_k,
+            calibration_while_rating=self.calibration,
+        )
+
+    def calibrated(self, lam: float) -> PickSettings:
+        """These settings with calibration λ ``lam`` in both situations."""
+        return replace(self, calibration=lam, calibration_while_rating=lam)
+
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: Callable[..., str]) -> Self:
         """The ``[picks]`` table checked, each error in one line."""
-        rrf_k = float(table["rrf_k"])
-        if rrf_k < 0:
-            raise ConfigError(f"{where('rrf_k')}: must be >= 0")
-        calibration = float(table["calibration"])
-        if not 0.0 <= calibration <= 1.0:
-            raise ConfigError(f"{where('calibration')}: must be between 0 and 1")
+
+        def rrf_k(key: str) -> float:
+            value = float(table[key])
+            if value < 0:
+                raise ConfigError(f"{where(key)}: must be >= 0")
+            return value
+
+        def calibration(key: str) -> float:
+            value = float(table[key])
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{where(key)}: must be between 0 and 1")
+            return value
+
+        def weights(key: str) -> dict[str, float]:
+            try:
+                return check_weights(table[key], where(key))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+
         pool = int(table["calibration_pool"])
         if pool < 1:
             raise ConfigError(f"{where('calibration_pool')}: must be at least 1")
-        try:
-            weights = check_weights(table["weights"], where("weights"))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        return cls(weights=weights, rrf_k=rrf_k, calibration=calibration, calibration_pool=pool)
+        return cls(
+            weights=weights("weights"),
+            rrf_k=rrf_k("rrf_k"),
+            calibration=calibration("calibration"),
+            calibration_pool=pool,
+            weights_while_rating=weights("weights_while_rating"),
+            rrf_k_while_rating=rrf_k("rrf_k_while_rating"),
+            calibration_while_rating=calibration("calibration_while_rating"),
+        )
 
 
 def pick(

@@ -83,7 +83,7 @@ def cmd_recommend(config: Config, args: argparse.Namespace) -> int:
     answers = app.recommend(profile, args.k, args.plugin)
     picks = app.picks(profile, args.k, answers=answers)
     if args.json:
-        body = recommend_json(app, summary, answers, picks, listed)
+        body = recommend_json(app, profile, summary, answers, picks, listed)
         if found is not None:
             body["watchlist"] = found.to_json()
         print(json.dumps(body, indent=2))
@@ -196,6 +196,7 @@ def _results(
 
 def recommend_json(
     app: Reelpick,
+    profile: Profile,
     summary: ProfileSummary,
     answers: list[PluginAnswer],
     picks: list[Recommendation],
@@ -214,13 +215,13 @@ def recommend_json(
             for a in answers
         ],
         "picks": _results(app, picks, listed),
-        "picks_score": picks_score(app),
+        "picks_score": picks_score(app, profile),
     }
 
 
-def picks_score(app: Reelpick) -> str:
+def picks_score(app: Reelpick, profile: Profile) -> str:
     """What a pick's score is (the README's "Personal recommendations" says the same)."""
-    settings = app.settings.picks
+    settings = app.settings.picks.for_profile(profile)
     if settings.calibration > 0:
         return (
             f"1/(rrf_k + rank) of the pick's place after the genre-calibrated re-rank "

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,14 @@ from ..config import Config
 from ..data import Dataset
 from ..errors import ReelpickError
 from ..picks import PICKS
-from .protocols import DEFAULT_PROTOCOL, MIN_RATINGS, describe, split_for, temporal_split
+from .protocols import (
+    DEFAULT_PROTOCOL,
+    LAST10,
+    MIN_RATINGS,
+    describe,
+    split_for,
+    temporal_split,
+)
 from .topn_scoring import (
     K,
     ScoringContext,
@@ -122,6 +129,9 @@ def evaluate_topn(
             "weights": settings.weights,
             "rrf_k": settings.rrf_k,
             "calibration": settings.calibration,
+            "weights_while_rating": settings.weights_while_rating,
+            "rrf_k_while_rating": settings.rrf_k_while_rating,
+            "calibration_while_rating": settings.calibration_while_rating,
         },
         tuned=tuned,
     )
@@ -138,9 +148,9 @@ def evaluate_topn(
         # The other side of calibration, for comparison: off when it is on, else on.
         lam = (tuned or {}).get("calibration") or COMPARE_LAMBDA
         other, name = (
-            (replace(settings, calibration=0.0), UNCALIBRATED)
+            (settings.calibrated(0.0), UNCALIBRATED)
             if settings.calibration > 0
-            else (replace(settings, calibration=lam), CALIBRATED)
+            else (settings.calibrated(lam), CALIBRATED)
         )
         compared = score_lists(picks_lists(fitted, K, other), truth, name, context=context)
         compared.fit_seconds = fit_seconds
@@ -170,12 +180,19 @@ def format_topn_table(report: TopnReport) -> str:
         )
     for s in report.skipped:
         lines.append(f"{s['name']}: skipped, {s['reason']}")
-    weights = ", ".join(f"{n} = {w:g}" for n, w in report.picks["weights"].items()) or "all 1"
+    picks = report.picks
+
+    def weights(key: str) -> str:
+        return ", ".join(f"{n} = {w:g}" for n, w in picks[key].items()) or "all 1"
+
     lines += [
         "",
-        f"picks: rank fusion of the plugins above; weights {weights}, rrf_k "
-        f"{report.picks['rrf_k']:g}, calibration λ {report.picks['calibration']:g} ([picks] in "
-        f"config.toml); the other picks row uses λ {report.picks.get('compared_calibration', 0):g}. "
+        f"picks: rank fusion of the plugins above ([picks] in config.toml); weights "
+        f"{weights('weights')}, rrf_k {picks['rrf_k']:g}, calibration λ {picks['calibration']:g}; "
+        f"for a person still rating (latest rating < 1 h before asking) weights "
+        f"{weights('weights_while_rating')}, rrf_k {picks['rrf_k_while_rating']:g}, calibration "
+        f"λ {picks['calibration_while_rating']:g}. The other picks row uses λ "
+        f"{picks.get('compared_calibration', 0):g}. Each user asks at their first test rating. "
         "miscal: genre KL(profile || top 10), poplift: popularity of the top 10 over the "
         "profile's, minus 1; cover: share of the training movies recommended to anybody.",
     ]
@@ -191,13 +208,22 @@ def format_topn_table(report: TopnReport) -> str:
                 f"{row['lambda']:g}: {row['ndcg@10']:.4f}, {row['miscalibration']:.3f}"
                 for row in t["calibration_grid"]
             ),
-            "[picks]",
-            f"rrf_k = {t['rrf_k']}",
-            f"calibration = {t['calibration']:g}",
-            "[picks.weights]",
-            *(f"{n} = {w:g}" for n, w in t["weights"].items()),
+            *suggested_settings(t),
         ]
     return "\n".join(lines)
+
+
+def suggested_settings(tuned: dict[str, Any]) -> list[str]:
+    """The tuned values as config.toml lines: the ``last10`` protocol tests people still
+    rating, so its values are the ``*_while_rating`` ones."""
+    suffix = "_while_rating" if tuned["protocol"] == LAST10 else ""
+    return [
+        "[picks]",
+        f"rrf_k{suffix} = {tuned['rrf_k']}",
+        f"calibration{suffix} = {tuned['calibration']:g}",
+        f"[picks.weights{suffix}]",
+        *(f"{n} = {w:g}" for n, w in tuned["weights"].items()),
+    ]
 
 
 def draw_topn_chart(report: TopnReport, path: str) -> None:

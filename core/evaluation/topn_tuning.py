@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -73,11 +72,11 @@ def tune_picks(
                 best = (ndcg, weights, rrf_k)
     assert best is not None
     context = ScoringContext.of(fitted)
-    base = PickSettings(best[1], float(best[2]), 0.0, pool)
+    base = PickSettings(best[1], float(best[2]), 0.0, pool).for_everyone()
     rows = []
     for lam in LAMBDA_GRID:  # through the picks themselves, as shipped
         found = score_lists(
-            picks_lists(fitted, K, replace(base, calibration=lam)), truth, PICKS, context=context
+            picks_lists(fitted, K, base.calibrated(lam)), truth, PICKS, context=context
         )
         rows.append({"lambda": lam, "ndcg@10": found.ndcg, "miscalibration": found.miscalibration})
     return {

@@ -32,8 +32,9 @@ def app(make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Reelpic
     data = write_movielens(tmp_path / "ml", n_users=4, n_movies=12)
     config = make_config(
         # Fusion alone: calibration has tests of its own.
-        "[picks]\ncalibration = 0.0\nrrf_k = 60\n"
-        "[picks.weights]\nranked = 3.0\nreversed = 1.0\n[groups]\ndepth = 4\n",
+        "[picks]\ncalibration = 0.0\nrrf_k = 60\ncalibration_while_rating = 0.0\n"
+        "[picks.weights]\nranked = 3.0\nreversed = 1.0\n"
+        "[picks.weights_while_rating]\nranked = 1.0\nreversed = 3.0\n[groups]\ndepth = 4\n",
         data=data,
         enabled=["ranked", "reversed"],
     )
@@ -58,6 +59,14 @@ def test_picks_fuse_the_plugins_with_the_configured_weights(app: Reelpick) -> No
     # Excluded movies and the profile's own never come back.
     assert 1 not in ids(app.picks(profile, 3, exclude={1}))
     assert 2 not in ids(app.picks(Profile(ratings={2: 5.0}), 3))
+
+
+def test_a_person_still_rating_gets_the_picks_for_that_moment(app: Reelpick) -> None:
+    rated = {9: 1000.0}
+    still_rating = Profile(ratings={9: 4.0}, rated_at=rated, asked_at=1000.0 + 60)
+    back_later = Profile(ratings={9: 4.0}, rated_at=rated, asked_at=1000.0 + 86400)
+    assert ids(app.picks(still_rating, 3)) == [6, 5, 4]  # reversed weighs three times
+    assert ids(app.picks(back_later, 3)) == [1, 2, 3]
 
 
 def test_group_picks_gather_each_members_picks(app: Reelpick) -> None:

@@ -17,6 +17,7 @@ from reelpick.errors import ConfigError
 from reelpick.groups import GroupSettings
 from reelpick.picks import PickSettings
 from reelpick.settings import BotMode, MovieNightSettings, Settings, expand, toml_defaults
+from reelpick.types import Profile
 from tests.support.fixtures import REPO
 
 REPO_CONFIG = REPO / "config.toml"
@@ -111,12 +112,16 @@ def test_the_schema_comes_from_the_section_classes() -> None:
         "rrf_k": 20.0,
         "calibration": PickSettings().calibration,
         "calibration_pool": 50,
+        "weights_while_rating": PickSettings().weights_while_rating,
+        "rrf_k_while_rating": 5.0,
+        "calibration_while_rating": PickSettings().calibration_while_rating,
     }
     assert DEFAULTS["engine"]["spark"]["master"] == "local[2]"
     assert DEFAULTS["movienight"]["db"] == ""  # blank: a file in state.dir
     assert {
         ("plugins",),
         ("picks", "weights"),
+        ("picks", "weights_while_rating"),
         ("movienight", "weights"),
         ("engine", "spark", "conf"),
     } == FREE_FORM
@@ -176,6 +181,26 @@ def test_picks_settings_are_checked(make_config) -> None:
         _ = make_config('[picks.weights]\nnew = "lots"\n').settings
     weights = make_config("[picks.weights]\nease = 1\nnew-plugin = 0.5\n").settings.picks.weights
     assert weights == {**PickSettings().weights, "ease": 1.0, "new-plugin": 0.5}
+    with pytest.raises(ConfigError, match=r"\[picks\] calibration_while_rating: must be between"):
+        _ = make_config("[picks]\ncalibration_while_rating = 2\n").settings
+    with pytest.raises(ConfigError, match=r"\[picks\] weights_while_rating new: expected a num"):
+        _ = make_config('[picks.weights_while_rating]\nnew = "lots"\n').settings
+
+
+def test_a_person_still_rating_gets_the_while_rating_picks_settings() -> None:
+    settings = PickSettings()
+    rating = Profile(rated_at={1: 1000.0}, asked_at=1060.0)
+    back = Profile(rated_at={1: 1000.0}, asked_at=1000.0 + 86400)
+    assert settings.for_profile(back) is settings
+    chosen = settings.for_profile(rating)
+    assert (chosen.weights, chosen.rrf_k, chosen.calibration) == (
+        settings.weights_while_rating,
+        settings.rrf_k_while_rating,
+        settings.calibration_while_rating,
+    )
+    everyone = PickSettings(weights={"a": 1.0}, rrf_k=60.0, calibration=0.3).for_everyone()
+    assert everyone.for_profile(rating).weights == {"a": 1.0}
+    assert everyone.calibrated(0.0).for_profile(rating).calibration == 0.0
 
 
 def test_movienight_settings_are_checked(make_config) -> None:

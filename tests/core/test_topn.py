@@ -237,5 +237,5 @@ def test_the_tuning_grid_scores_as_the_picks_do(make_config, tmp_path, monkeypat
         ({"fixed": 1.0, "other": 0.0, "val": 2.0}, 5.0),
         ({"fixed": 1.0, "other": 0.25, "val": 0.5}, 20.0),
     ):
-        shipped = picks_lists(fitted, 10, PickSettings(weights, rrf_k))
+        shipped = picks_lists(fitted, 10, PickSettings(weights, rrf_k).for_everyone())
         assert grid.ndcg(weights, rrf_k) == pytest.approx(score_lists(shipped, truth, "p").ndcg)
