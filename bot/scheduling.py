@@ -150,6 +150,8 @@ class BusyNotices:
         self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int, text: str
     ) -> None:
         self.refused()
+        if not application.running:
+            return  # shutting down: a task created now would never be awaited
         now = time.monotonic()
         last = self._last.get(chat_id)
         if last is not None and now - last < NOTICE_SECONDS:

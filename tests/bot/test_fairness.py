@@ -4,12 +4,15 @@ degraded by load never shared (the fake Bot API on 127.0.0.1, cosine-CF on ml-la
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from PIL import Image
+from telegram.ext import ApplicationBuilder
 
 from reelpick.bot.app import build_application
 from reelpick.bot.inline import InlineState
-from reelpick.bot.scheduling import FairBudget
+from reelpick.bot.scheduling import BusyNotices, FairBudget
 from reelpick.bot.services import SERVICES, BotServices
 from tests.support.bot_api import BOT_USERNAME, running
 from tests.support.bot_chats import GROUP, USER, albums, texts
@@ -141,6 +144,16 @@ def test_busy_chats_cannot_spend_a_quiet_chats_part_of_the_budget():
     assert [budget.allow(quiet, now=3.0) for _ in range(4)] == [True] * 4
     assert not budget.allow(quiet, now=4.0)  # all 10 spent
     assert budget.allow(busy, now=61.0)  # the minute is over for the first answers
+
+
+async def test_no_busy_notice_is_started_once_the_bot_stops() -> None:
+    refused: list[int] = []
+    notices = BusyNotices(lambda: refused.append(1))
+    stopped = ApplicationBuilder().token("123:abc").updater(None).build()
+    tasks_before = len(asyncio.all_tasks())
+    notices.post(stopped, 7, "busy")
+    assert refused == [1]  # counted in the metrics all the same
+    assert len(asyncio.all_tasks()) == tasks_before  # no task left that nobody awaits
 
 
 async def test_one_photo_per_person_and_a_bound_on_photos_waiting(server, bot_config, reelpick_app):
