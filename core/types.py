@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,18 +81,20 @@ class Profile:
 
     def still_rating(self, gap: float = SESSION_GAP) -> bool:
         """Whether the person asks in the middle of a rating session: their latest timed
-        rating or watch is less than ``gap`` seconds before ``asked_at`` (or now)."""
+        rating or watch is less than ``gap`` seconds before ``asked_at`` (or now). A time
+        after the question (a file's date in a timezone ahead) is no session under way."""
         if not self.rated_at:
             return False
         now = time.time() if self.asked_at is None else self.asked_at
-        return now - max(self.rated_at.values()) < gap
+        return 0.0 <= now - max(self.rated_at.values()) < gap
 
     def recency_weights(self, movies: Sequence[int], half_life: float) -> list[float]:
-        """A weight for each of ``movies`` (profile movies a plugin knows): while the person
-        is still rating (:meth:`still_rating`), the latest timed one weighs 1 and the weight
-        halves every ``half_life`` timed movies further back (ties by movieId); a movie
-        without a time weighs as the oldest timed one. Otherwise, or with ``half_life <= 0``,
-        all weigh 1.
+        """A weight for each of ``movies`` (the profile movies a plugin counts): while the
+        person is still rating (:meth:`still_rating`), a timed movie weighs
+        ``0.5 ** (later / half_life)``, ``later`` being how many of ``movies`` were rated
+        strictly after it (so movies rated at the same moment, as a whole file imported at
+        once, weigh the same); a movie without a time weighs as the oldest timed one.
+        Otherwise, or with ``half_life <= 0``, all weigh 1.
 
         Only an ongoing session counts because that is what recency predicts: the rest of
         the session being rated. A person who comes back later is served by their whole
@@ -100,8 +103,12 @@ class Profile:
         if half_life <= 0 or not self.still_rating():
             return [1.0] * len(movies)
         times = self.rated_at
-        timed = sorted((m for m in movies if m in times), key=lambda m: (-times[m], -m))
-        weight_of = {m: 0.5 ** (rank / half_life) for rank, m in enumerate(timed)}
+        timed = sorted(times[m] for m in movies if m in times)
+        weight_of = {}
+        for m in movies:
+            if m in times:
+                later = len(timed) - bisect.bisect_right(timed, times[m])
+                weight_of[m] = 0.5 ** (later / half_life)
         oldest = min(weight_of.values(), default=1.0)
         return [weight_of.get(m, oldest) for m in movies]
 

@@ -17,6 +17,8 @@ def test_still_rating_is_measured_from_the_latest_rating_to_the_question() -> No
     assert Profile(rated_at=RATED, asked_at=4000.0 + SESSION_GAP - 1).still_rating()
     assert not Profile(rated_at=RATED, asked_at=4000.0 + SESSION_GAP).still_rating()
     assert not Profile(rated_at={}, asked_at=0.0).still_rating()
+    # A date ahead of the question (midnight UTC of a day not begun here) is no session.
+    assert not Profile(rated_at={1: 9000.0}, asked_at=8000.0).still_rating()
     # Without asked_at the question is asked now.
     assert Profile(rated_at={1: time.time() - 60}).still_rating()
     assert not Profile(rated_at=RATED).still_rating()
@@ -24,13 +26,18 @@ def test_still_rating_is_measured_from_the_latest_rating_to_the_question() -> No
 
 def test_recency_weights_halve_every_half_life_while_still_rating() -> None:
     profile = Profile(ratings=dict.fromkeys(RATED, 4.0), rated_at=RATED, asked_at=4100.0)
-    # Latest first, ties by the higher movieId: 5, 4, 3, 2, 1.
+    # 4 and 5 were rated at the same moment: both latest. 3 has two later, 2 three, 1 four.
     assert profile.recency_weights([1, 2, 3, 4, 5], 2.0) == pytest.approx(
-        [0.25, 2**-1.5, 0.5, 2**-0.5, 1.0]
+        [0.25, 2**-1.5, 0.5, 1.0, 1.0]
     )
     # A movie without a time weighs as the oldest timed one among those asked about.
     assert profile.recency_weights([9, 3, 5], 1.0) == pytest.approx([0.5, 0.5, 1.0])
     assert profile.recency_weights([1, 5], 0.0) == [1.0, 1.0]
+
+
+def test_a_file_rated_at_one_moment_weighs_evenly() -> None:
+    imported = Profile(rated_at=dict.fromkeys(range(1, 41), 5000.0), asked_at=5010.0)
+    assert imported.recency_weights(list(range(1, 41)), 4.0) == [1.0] * 40
 
 
 def test_a_person_who_comes_back_later_is_weighed_evenly() -> None:
