@@ -161,11 +161,12 @@ class CosineCF:
     def reelpick_recommend(
         self, profile: Profile, k: int, exclude: frozenset[int]
     ) -> list[Recommendation]:
-        weights = profile_weights(profile, self.params["weighting"])
-        movies = list(weights)
-        recency = profile.recency_weights(movies, self.params["recency_half_life"])
-        weights = {m: w * r for m, w, r in zip(movies, weights.values(), recency, strict=True)}
         table = self._table()
+        weights = profile_weights(profile, self.params["weighting"])
+        # Recency ranks the movies that count here, as each plugin ranks its own.
+        known = [m for m in weights if table.position(m) is not None]
+        recency = profile.recency_weights(known, self.params["recency_half_life"])
+        weights = {m: weights[m] * r for m, r in zip(known, recency, strict=True)}
         if not any(table.has_neighbours(m) for m in weights):
             raise NoAnswer("cosine-CF knows no ratings of the movies in this profile")
         found = table.recommend(weights, k, exclude)

@@ -77,12 +77,10 @@ def test_tune_cosine_cf_scores_its_built_in_grid(make_config, tmp_path, capsys) 
     assert main(["--config", str(config.path), "tune", "cosine-cf", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [row["params"] for row in out["grid"]] == [
-        {"weighting": weighting, "recency_half_life": half_life}
-        for weighting in ("liked", "centred")
-        for half_life in (4.0, 0.0, 2.0, 8.0)
+        {"weighting": "liked"},
+        {"weighting": "centred"},
     ]
-    assert out["defaults"] == {"weighting": "liked", "recency_half_life": 4.0}
-    assert out["validation_users"] > 0
+    assert out["defaults"] == {"weighting": "liked"} and out["validation_users"] > 0
     top = max(row["ndcg@10"] for row in out["grid"])
     first_best = next(row for row in out["grid"] if row["ndcg@10"] >= top - 1e-12)
     assert out["chosen"] == first_best["params"]  # the best, the earlier on a tie

@@ -74,3 +74,26 @@ def test_user_based_predictions(app: Reelpick) -> None:
     # all the way to about 0 for a movie that one person rated.
     assert all(z < p for z, p in zip(zero_filled, predicted, strict=True))
     assert zero_filled[-1] < 0.1
+
+
+def test_the_latest_ratings_lead_while_the_person_is_still_rating(app: Reelpick) -> None:
+    from reelpick.types import Profile
+
+    toy_story, heat, aliens, ronin = 1, 6, 1200, 2278
+    ratings = {toy_story: 5.0, aliens: 5.0, heat: 5.0, ronin: 5.0}
+    # Two family-film evenings long ago, then a crime-film evening just now.
+    times = {toy_story: 1000.0, aliens: 2000.0, heat: 10_000.0, ronin: 10_060.0}
+    plugin = app.registry.plugin_object("cosine-cf")
+    assert plugin.params["recency_half_life"] > 0
+
+    def picks(profile: Profile) -> list[tuple[int, int]]:
+        """Each pick and the profile movie that lent it most."""
+        found = plugin.reelpick_recommend(profile, 10, frozenset(ratings))
+        return [(r.movie_id, r.because[0]) for r in found]
+
+    plain = picks(Profile(ratings=ratings))
+    back_later = picks(Profile(ratings=ratings, rated_at=times, asked_at=10_000.0 + 86_400))
+    assert back_later == plain  # back a day later: the whole history, evenly
+    rating_now = picks(Profile(ratings=ratings, rated_at=times, asked_at=10_120.0))
+    led_by_latest = [reason in (heat, ronin) for _, reason in rating_now]
+    assert sum(led_by_latest) > sum(reason in (heat, ronin) for _, reason in plain)
