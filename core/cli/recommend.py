@@ -161,14 +161,21 @@ def user_profile(app: Reelpick, user_id: int) -> tuple[Profile, ProfileSummary]:
 
 
 def imported_profile(parsed: ParsedImport) -> Profile:
-    """The profile an import file describes, without storing it."""
+    """The profile an import file describes, without storing it: with the file's dates, as
+    the stored profile would have them (``--save``)."""
     rows = parsed.matched
+    rated_at = {
+        r.movie_id: r.rated_at
+        for r in rows
+        if r.kind in ("rating", "seen") and r.rated_at is not None
+    }
     return Profile(
         ratings=MappingProxyType(
             {r.movie_id: r.stars for r in rows if r.kind == "rating" and r.stars is not None}
         ),
         seen=frozenset(r.movie_id for r in rows if r.kind == "seen"),
         not_interested=frozenset(r.movie_id for r in rows if r.kind == "not_interested"),
+        rated_at=MappingProxyType(rated_at),
     )
 
 

@@ -205,3 +205,19 @@ def test_a_watchlist_is_known_by_its_columns_whatever_its_name(
     code, out, _ = cli("--ratings", str(ratings_file), "--watchlist", str(listing))
     assert code == 0
     assert "Watchlist: 1 of 2 rows found (row 3: " in out
+
+
+def test_a_file_gives_the_same_profile_whether_saved_or_not(tmp_path: Path, ml_small) -> None:
+    from reelpick.cli.recommend import imported_profile
+    from reelpick.profiles.imports import read_import
+    from reelpick.profiles.store import ProfileStore
+
+    parsed = read_import(LETTERBOXD.encode(), ml_small, filename="ratings.csv")
+    unsaved = imported_profile(parsed)
+    with ProfileStore(tmp_path / "profiles.sqlite3") as store:
+        store.apply("local:me", parsed)
+        saved = store.profile("local:me")
+    assert dict(unsaved.ratings) == dict(saved.ratings) == {HEAT: 5.0, RONIN: 4.5, TOY_STORY: 1.0}
+    # The file's dates, so recency and the newer-movie rule see the same profile either way.
+    assert dict(unsaved.rated_at) == dict(saved.rated_at)
+    assert unsaved.rated_at[RONIN] - unsaved.rated_at[HEAT] == 86400.0
