@@ -53,8 +53,9 @@ async def guard(update: Update, context: BotContext) -> None:
         notice = _("That's a lot of requests. Please wait {seconds} s and try again.", seconds=wait)
     if update.callback_query:
         await _notify(update.callback_query.answer(notice))
-    elif notice and update.effective_message:
+    elif notice and update.effective_message and context.application.running:
         # From a task of its own: a group's drained flood limit must not hold this update.
+        # Not once the bot stops: nothing would await the task.
         reply = update.effective_message.reply_text(notice)
         context.application.create_task(_notify(reply), update=update)
     log.info("chat %s / sender %s is over the limit (%s)", chat.id, person, verdict)
