@@ -167,7 +167,8 @@ def _inputs(
     seed: int,
     progress: Callable[[str], None],
 ) -> _Inputs:
-    fitted = train_and_ask(config, dataset, split, plugins, MAX_DEPTH, progress)
+    # A movie night is seldom called while its members are rating: each is asked afterwards.
+    fitted = train_and_ask(config, dataset, split, plugins, MAX_DEPTH, progress, mid_session=False)
     if not fitted.names:
         raise ReelpickError("no plugin recommends: nothing to evaluate for groups")
     personal = picks_lists(fitted, MAX_DEPTH)

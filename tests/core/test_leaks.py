@@ -19,6 +19,7 @@ from reelpick.cli import main
 from reelpick.data import load_dataset
 from reelpick.evaluation import evaluate
 from reelpick.evaluation import groups as groups_module
+from reelpick.evaluation import training as training_module
 from reelpick.evaluation.cold import cold_split, cold_training, evaluate_cold
 from reelpick.evaluation.groups import evaluate_groups
 from reelpick.evaluation.ratings import Split
@@ -168,6 +169,19 @@ def test_the_canary_catches_a_leaking_split(config) -> None:
     assert found["fitted ratings"] and found["profiles"]
     with pytest.raises(AssertionError):
         assert_no_leak(config, held)
+
+
+def test_the_canary_catches_a_question_asked_after_a_test_rating(config, monkeypatch) -> None:
+    dataset = load_dataset(config.data_source)
+    split = temporal_split(dataset.ratings, 10)
+    held = set(zip(split.test["userId"].tolist(), split.test["movieId"].tolist(), strict=True))
+    late = {
+        int(u): float(t) + 1 for u, t in split.test.groupby("userId")["timestamp"].max().items()
+    }
+    monkeypatch.setattr(training_module, "asking_moments", lambda test: late)
+    train_and_ask(config, dataset, split, [canary.NAME], 10, lambda line: None)
+    found = canary.leaks(dataset.ratings, held)
+    assert found["asked after a held-out rating"] and not found["profiles"]
 
 
 def test_the_canary_catches_tags_of_held_out_ratings(config) -> None:

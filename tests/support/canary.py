@@ -44,6 +44,7 @@ class Fitted:
 class Asked:
     ratings: dict[int, float]
     rated_at: dict[int, float]
+    asked_at: float | None
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Canary:
 
     @hookimpl
     def reelpick_recommend(self, profile, k: int, exclude: frozenset[int]) -> list[Recommendation]:
-        LOG.append(Asked(dict(profile.ratings), dict(profile.rated_at)))
+        LOG.append(Asked(dict(profile.ratings), dict(profile.rated_at), profile.asked_at))
         found = [m for m in self.popular if m not in exclude and m not in profile.ratings][:k]
         return [Recommendation(m, 1.0 / (i + 1), ()) for i, m in enumerate(found)]
 
@@ -166,7 +167,24 @@ def leaks(ratings: pd.DataFrame, pairs: set[Pair]) -> dict[str, set[Pair]]:
         "fitted ratings": pairs & seen_in_fits,
         "fitted tags": pairs & tagged,
         "profiles": pairs & profiled,
+        "asked after a held-out rating": asked_too_late(ratings, pairs),
     }
+
+
+def asked_too_late(ratings: pd.DataFrame, pairs: set[Pair]) -> set[Pair]:
+    """The held-out ``pairs`` rated before the moment their user was asked: a question asked
+    after a test rating could be told what was rated next."""
+    times = {
+        (int(u), int(m)): float(t)
+        for u, m, t in ratings[["userId", "movieId", "timestamp"]].itertuples(index=False)
+    }
+    late: set[Pair] = set()
+    for profile in asks():
+        if profile.asked_at is None:
+            continue
+        user = owner(ratings, profile)
+        late |= {p for p in pairs if p[0] == user and times[p] < profile.asked_at}
+    return late
 
 
 def session_data(folder: Path, users: int = 36, movies: int = 90, seed: int = 0) -> Path:
