@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +180,7 @@ def run_protocol(config, dataset, protocol: str) -> None:
     picks = score_lists(picks_lists(trained, K), truth, PICKS, context=context)
     # The other side of calibration: off when [picks] calibration is on, else on.
     lam = 0.0 if settings.calibration > 0 else COMPARE_LAMBDA
-    other = replace(settings, calibration=lam)
+    other = settings.calibrated(lam)
     label = f"{PICKS} λ={lam:g}"
     compared = score_lists(picks_lists(trained, K, other), truth, label, context=context)
     header = (

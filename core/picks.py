@@ -67,13 +67,13 @@ class PickSettings:
     weights_while_rating: dict[str, float] = field(
         default_factory=lambda: {
             "cosine-cf": 1.0,
-            "sgd-mf": 0.0,
-            "vgg16-poster": 0.25,
+            "sgd-mf": 0.25,
+            "vgg16-poster": 0.0,
             "ease": 2.0,
-            "hybrid": 0.25,
+            "hybrid": 1.0,
         }
     )
-    rrf_k_while_rating: float = 5.0
+    rrf_k_while_rating: float = 60.0
     calibration_while_rating: float = 0.0
 
     def depth(self, k: int) -> int:

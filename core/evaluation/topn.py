@@ -145,11 +145,12 @@ def evaluate_topn(
         shipped = score_lists(picks_lists(fitted, K), truth, PICKS, context=context)
         shipped.fit_seconds = fit_seconds
         report.results.append(shipped)
-        # The other side of calibration, for comparison: off when it is on, else on.
+        # The other side of calibration, for comparison: off (in both situations) when it is
+        # on in either, else on.
         lam = (tuned or {}).get("calibration") or COMPARE_LAMBDA
         other, name = (
             (settings.calibrated(0.0), UNCALIBRATED)
-            if settings.calibration > 0
+            if max(settings.calibration, settings.calibration_while_rating) > 0
             else (settings.calibrated(lam), CALIBRATED)
         )
         compared = score_lists(picks_lists(fitted, K, other), truth, name, context=context)

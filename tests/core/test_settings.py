@@ -113,7 +113,7 @@ def test_the_schema_comes_from_the_section_classes() -> None:
         "calibration": PickSettings().calibration,
         "calibration_pool": 50,
         "weights_while_rating": PickSettings().weights_while_rating,
-        "rrf_k_while_rating": 5.0,
+        "rrf_k_while_rating": 60.0,
         "calibration_while_rating": PickSettings().calibration_while_rating,
     }
     assert DEFAULTS["engine"]["spark"]["master"] == "local[2]"

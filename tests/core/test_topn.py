@@ -239,3 +239,22 @@ def test_the_tuning_grid_scores_as_the_picks_do(make_config, tmp_path, monkeypat
     ):
         shipped = picks_lists(fitted, 10, PickSettings(weights, rrf_k).for_everyone())
         assert grid.ndcg(weights, rrf_k) == pytest.approx(score_lists(shipped, truth, "p").ndcg)
+
+
+def test_tuned_last10_values_are_suggested_for_people_still_rating() -> None:
+    from reelpick.evaluation.topn import suggested_settings
+
+    tuned = {"rrf_k": 5, "calibration": 0.0, "weights": {"ease": 2.0, "cosine-cf": 1.0}}
+    assert suggested_settings({**tuned, "protocol": "last10"}) == [
+        "[picks]",
+        "rrf_k_while_rating = 5",
+        "calibration_while_rating = 0",
+        "[picks.weights_while_rating]",
+        "ease = 2",
+        "cosine-cf = 1",
+    ]
+    assert suggested_settings({**tuned, "protocol": "session"})[1:4] == [
+        "rrf_k = 5",
+        "calibration = 0",
+        "[picks.weights]",
+    ]
