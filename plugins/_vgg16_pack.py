@@ -252,9 +252,13 @@ class FeaturePack:
         self._index, self._end, self._dead = index, written, 0
         log.info("compacted %s: %d -> %d bytes", self.path, before, written)
 
+    def __del__(self) -> None:
+        self._close()
+
     def _close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
+        fd = getattr(self, "_fd", None)  # absent when __init__ did not get that far
+        if fd is not None:
+            os.close(fd)
         self._fd = None
         self._inode = None
 
