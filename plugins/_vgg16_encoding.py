@@ -10,10 +10,11 @@ laid out channel by channel (512 runs of 49 cells), and stored as:
   float16 / float32 for the storages that ask for them.
 
 On the 500 fixture posters this is 3.6 KB per flattened poster with uint8 values, against
-11.8 KB as float16 values with uint16 positions; delta-coded varint positions came out the
-same size and cannot be decoded without a Python loop per value, lzma was 2% smaller and
-several times slower. Nearest posters are unchanged: of each poster's 10 nearest by cosine,
-99.8% are the same with uint8 values as with float16 (``bench/bench_vgg16.py``).
+11.8 KB as float16 values with uint16 positions; the channel-by-channel order saves 7% over
+the grid's own. Delta-coded varint positions came out the same size but cannot be decoded
+without a Python loop per value; lzma was 3% smaller, 6x slower to read and far slower to
+write. Nearest posters barely move: of each poster's 10 nearest by cosine, 99.8% are the
+same with uint8 values as with float16 (``bench/bench_vgg16.py``).
 """
 
 from __future__ import annotations
