@@ -9,8 +9,9 @@ All figures come from one run on the same posters, so that ratios hold on a busy
    in bfloat16, in alternating rounds;
 2. the plugin's fit on all posters: cold (empty cache, in a fresh process), warm (table in the
    cache) and features-only warm (table deleted, features cached), and the bytes on disk;
-3. how the top-10 neighbours move when precision is reduced (float16 storage, bfloat16
-   compute) against float32 features, for the article's comparison and the mirrored one.
+3. how the top-10 neighbours move when precision is reduced (uint8 or float16 storage,
+   bfloat16 compute) against float32 features, and uint8 against float16 storage, for the
+   article's comparison and the mirrored one.
    The float32 reference features are cached under --cache, so a rerun skips them.
 """
 
@@ -194,20 +195,20 @@ def main() -> int:
         "(the rest of a warm fit is the poster inventory: reading and hashing each poster "
         "file on disk, whose image check is remembered from the first fit)"
     )
-    stored = list((config.cache_dir / FEATURES_DIR).rglob("*.vgf"))
-    per_poster = sum(f.stat().st_size for f in stored) / max(len(stored), 1)
+    default_spec = feature_spec({**defaults, "weights": str(args.weights)}, config)
+    default_store = FeatureStore(config.cache_dir / FEATURES_DIR, default_spec)
+    stored = len(default_store.pack)
+    per_poster = default_store.pack.path.stat().st_size / max(stored, 1)
     print(
-        f"features on disk: {len(stored)} files, {per_poster / 1024:.1f} KiB per poster "
-        f"-> {per_poster * 9700 / 2**30:.3f} GiB for 9,700 posters (float32 dense: "
-        f"{25088 * 4 * 9700 / 2**30:.2f} GiB)"
+        f"features on disk ({default_spec.storage}, one pack): {stored} posters, "
+        f"{per_poster / 1024:.1f} KiB per poster -> {per_poster * 100_000 / 2**20:.0f} MiB for "
+        f"100,000 posters (float32 dense: {25088 * 4 * 100_000 / 2**20:,.0f} MiB)"
     )
 
     # 3. neighbours under reduced precision, against float32 features.
     import hashlib
 
     hashes = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
-    default_spec = feature_spec({**defaults, "weights": str(args.weights)}, config)
-    default_store = FeatureStore(config.cache_dir / FEATURES_DIR, default_spec)
     ref_config = load_config(
         write_config(args.cache / "reference", args.cache / "reference", args.posters, args.weights)
     )
@@ -226,6 +227,7 @@ def main() -> int:
     reference = np.stack([ref_store.load(h) for h in hashes])
     scales = np.abs(reference).max(axis=1, keepdims=True)
     as_float16 = (reference / scales).astype(np.float16).astype(np.float32) * scales
+    as_uint8 = np.rint(reference / scales * 255) / 255 * scales
     default = np.stack([default_store.load(h) for h in hashes])
     print(f"\n== top-10 neighbours vs float32 features, {len(files)} posters ==")
     for mirror in (False, True):
@@ -235,14 +237,19 @@ def main() -> int:
             return topk_cosine_dense(rows, 10)[0]
 
         ref_table = table(reference)
+        float16_table = table(as_float16)
         label = "mirror=true (default)" if mirror else "mirror=false (article)"
         print(f"{label}:")
-        print(
-            f"  float16 storage, float32 compute:            {overlap(ref_table, table(as_float16)):.4f}"
-        )
-        print(
-            f"  float16 storage, {default_spec.compute} compute (default): {overlap(ref_table, table(default)):.4f}"
-        )
+        rows = {
+            "float16 storage, float32 compute": overlap(ref_table, float16_table),
+            "uint8 storage, float32 compute": overlap(ref_table, table(as_uint8)),
+            f"{default_spec.storage} storage, {default_spec.compute} compute (default)": overlap(
+                ref_table, table(default)
+            ),
+            "uint8 against float16 storage": overlap(float16_table, table(as_uint8)),
+        }
+        for name, value in rows.items():
+            print(f"  {name + ':':<46} {value:.4f}")
     cos = (
         np.sum(reference * default, 1)
         / np.linalg.norm(reference, axis=1)

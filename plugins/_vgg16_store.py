@@ -1,33 +1,34 @@
-"""The stored VGG16 features of vgg16-poster: one checksummed file per poster and spec, and
-the poster features the plugin hands to the plugins that need them.
+"""The stored VGG16 features of vgg16-poster: one pack of records per spec, and the poster
+features the plugin hands to the plugins that need them.
 
 A poster's features depend on the poster and on a :class:`FeatureSpec` (weights, layer,
-pooling, precision); the file is named after both, so features of other weights are never
-mixed in. :class:`CachedPosterFeatures` is the :class:`reelpick.PosterFeatures` product: it
-reads these files, never computes them.
+pooling, precision); each spec has its own pack file, and each record's key is made of both,
+so features of other weights are never mixed in. :class:`CachedPosterFeatures` is the
+:class:`reelpick.PosterFeatures` product: it reads the stored features, never computes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import os
-import struct
-import tempfile
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from struct import error as struct_error
 
 import numpy as np
 
 from reelpick import NewMovie
 
+from ._vgg16_encoding import GRID, decode, decode_legacy, encode
+from ._vgg16_pack import FeaturePack
+
 log = logging.getLogger(__name__)
 
 LAYER = "block5_pool"
-GRID = (7, 7, 512)  # block5_pool of a 224x224 input: rows, columns, channels
 
 
 class Pooling(StrEnum):
@@ -46,8 +47,9 @@ class Compute(StrEnum):
 
 
 class Storage(StrEnum):
-    """The precision of the stored feature values."""
+    """The precision of the stored feature values (see ``_vgg16_encoding``)."""
 
+    UINT8 = "uint8"  # 8 bits relative to the vector's largest value
     FLOAT16 = "float16"
     FLOAT32 = "float32"
 
@@ -70,97 +72,99 @@ class FeatureSpec:
         return hashlib.sha256(f"{content_hash}|{self.id}".encode()).hexdigest()
 
 
+# Per-poster files of the format before the pack whose values are at least as precise as
+# a storage's: read once, moved into the pack.
+LEGACY_SOURCES = {
+    Storage.UINT8: (Storage.FLOAT32, Storage.FLOAT16),
+    Storage.FLOAT16: (Storage.FLOAT16, Storage.FLOAT32),
+    Storage.FLOAT32: (Storage.FLOAT32,),
+}
+
+
 class FeatureStore:
-    """One file per (poster, spec): header with a CRC-32, then the nonzero values.
+    """The features of one spec: a :class:`FeaturePack` of encoded vectors
+    (``_vgg16_encoding``), one record per poster, under ``root``.
 
-    After ReLU and max pooling ~90% of the flattened values are exactly zero, so the
-    nonzeros are stored (uint16 positions + values scaled into [0, 1] as float16): ~11 KB
-    per poster instead of 100 KB of float32. A file that fails its checks is deleted and
-    reported missing, so the poster is simply computed again.
+    Any failure to read a vector back (a damaged record, a torn tail) is a miss, never an
+    error: the plugin computes the poster again and the new record supersedes the old one.
 
-    The CRC-32 covers the header as well as the payload (format 2; RPV1 files covered only
-    the payload, so a flipped ``scale`` changed every value silently): an RPV1 file reads as
-    damaged and is recomputed once.
+    Per-poster files of the earlier format (``<root>/<2 hex>/<key>.vgf``, RPV2) are still
+    read: a key missing from the pack is looked up there (for this spec, or the same spec
+    stored at least as precisely), appended to the pack and the file removed, so that an
+    existing cache is moved over as it is used instead of 100k posters being computed again.
+    Files that are never asked for stay until the cache is cleared.
     """
-
-    MAGIC = b"RPV2"
-    HEADER = struct.Struct("<4sBxxxIIfI")  # magic, dtype code, dim, nnz, scale, crc32
-    DTYPES = {1: np.float16, 2: np.float32}
 
     def __init__(self, root: Path, spec: FeatureSpec) -> None:
         self.root = Path(root)
         self.spec = spec
-        self.code = 1 if spec.storage == Storage.FLOAT16 else 2
         # block5_pool of VGG16: flattened 7 x 7 x 512, or 512 averaged. Any other length in
-        # a file would break every fit that stacks it with the others.
-        self.dim = 7 * 7 * 512 if spec.pooling == Pooling.FLATTEN else 512
+        # a record would break every fit that stacks it with the others.
+        self.dim = int(np.prod(GRID)) if spec.pooling == Pooling.FLATTEN else GRID[2]
+        digest = hashlib.sha256(spec.id.encode()).hexdigest()[:16]
+        self.pack = FeaturePack.open(self.root / f"{spec.pooling}-{spec.storage}-{digest}.pack")
 
-    def path(self, content_hash: str) -> Path:
-        key = self.spec.key(content_hash)
-        return self.root / key[:2] / f"{key}.vgf"
+    def _key(self, content_hash: str) -> bytes:
+        return bytes.fromhex(self.spec.key(content_hash))[:16]
+
+    def has(self, content_hash: str) -> bool:
+        """Whether features of this poster are stored (they may still turn out damaged)."""
+        return self._key(content_hash) in self.pack or self._legacy_file(content_hash) is not None
 
     def save(self, content_hash: str, vector: np.ndarray) -> None:
-        vector = np.asarray(vector, dtype=np.float32).ravel()
-        positions = np.flatnonzero(vector)
-        index_dtype = np.uint16 if len(vector) <= 1 << 16 else np.uint32
-        scale = float(np.abs(vector).max()) if len(positions) else 1.0
-        values = (vector[positions] / scale).astype(self.DTYPES[self.code])
-        payload = positions.astype(index_dtype).tobytes() + values.tobytes()
-        fields = self.HEADER.pack(self.MAGIC, self.code, len(vector), len(positions), scale, 0)
-        crc = zlib.crc32(payload, zlib.crc32(fields[:-4]))
-        file = self.path(content_hash)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        self._write(file, fields[:-4] + struct.pack("<I", crc) + payload)
-
-    @staticmethod
-    def _write(file: Path, blob: bytes) -> None:
-        """Write ``file`` whole or not at all; a failed write (a full disk) leaves no .tmp."""
-        with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as fh:
-            try:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())
-            except BaseException:
-                fh.close()
-                os.unlink(fh.name)
-                raise
+        """Store ``vector``; one that is not finite is not stored (the poster is unusable)."""
         try:
-            os.replace(fh.name, file)
-        except BaseException:
-            os.unlink(fh.name)
-            raise
+            payload = encode(vector, self.spec.storage)
+        except ValueError as exc:
+            log.warning("features of poster %s are not stored: %s", content_hash, exc)
+            return
+        self.pack.append(self._key(content_hash), payload)
 
     def load(self, content_hash: str) -> np.ndarray | None:
-        """The stored vector (float32), or None if absent or damaged (then the file is removed)."""
-        file = self.path(content_hash)
+        """The stored vector (float32), or None if absent or damaged."""
+        payload = self.pack.get(self._key(content_hash))
+        if payload is None:
+            return self._migrate(content_hash)
+        return self._decode(content_hash, payload)
+
+    def _decode(self, content_hash: str, payload: bytes) -> np.ndarray | None:
         try:
-            blob = file.read_bytes()
-        except FileNotFoundError:
+            return decode(payload, self.spec.storage, self.dim)
+        except (ValueError, zlib.error, struct_error) as exc:
+            log.warning("features of poster %s are damaged (%s); recomputed", content_hash, exc)
             return None
+
+    def record(self, content_hash: str) -> tuple[Path, int, int] | None:
+        """Where the poster's record lies: (pack file, offset, length), for tools and tests."""
+        span = self.pack.span(self._key(content_hash))
+        return None if span is None else (self.pack.path, *span)
+
+    def _legacy_file(self, content_hash: str) -> tuple[Path, Storage] | None:
+        for storage in LEGACY_SOURCES[self.spec.storage]:
+            key = replace(self.spec, storage=storage).key(content_hash)
+            file = self.root / key[:2] / f"{key}.vgf"
+            if file.is_file():
+                return file, storage
+        return None
+
+    def _migrate(self, content_hash: str) -> np.ndarray | None:
+        """The vector of an earlier per-poster file, moved into the pack (None without one)."""
+        found = self._legacy_file(content_hash)
+        if found is None:
+            return None
+        file, storage = found
         try:
-            magic, code, dim, nnz, scale, crc = self.HEADER.unpack_from(blob)
-            index_dtype = np.uint16 if dim <= 1 << 16 else np.uint32
-            payload = blob[self.HEADER.size :]
-            size_ok = len(payload) == nnz * (
-                np.dtype(index_dtype).itemsize + np.dtype(self.DTYPES[code]).itemsize
-            )
-            if magic != self.MAGIC or code != self.code or not size_ok:
-                raise ValueError("bad header or length")
-            if zlib.crc32(payload, zlib.crc32(blob[: self.HEADER.size - 4])) != crc:
-                raise ValueError("checksum mismatch")
-            if dim != self.dim or not (np.isfinite(scale) and scale > 0):
-                raise ValueError(f"dim {dim} (expected {self.dim}) or scale {scale} is wrong")
-            split = nnz * np.dtype(index_dtype).itemsize
-            positions = np.frombuffer(payload[:split], dtype=index_dtype)
-            if nnz and int(positions.max()) >= dim:
-                raise ValueError("position out of range")
-            vector = np.zeros(dim, dtype=np.float32)
-            vector[positions] = np.frombuffer(payload[split:], dtype=self.DTYPES[code]) * scale
-            return vector
-        except Exception as exc:  # any failure to read back is a miss, never a dead plugin
+            vector = decode_legacy(file.read_bytes(), storage, self.dim)
+        except (OSError, ValueError, struct_error) as exc:
             log.warning("feature file %s is damaged (%s); it will be recomputed", file, exc)
             file.unlink(missing_ok=True)
             return None
+        self.save(content_hash, vector)
+        with contextlib.suppress(OSError):  # a read-only file is read again, never an error
+            file.unlink()
+            file.parent.rmdir()  # fails unless this was the last file of its folder
+        payload = self.pack.get(self._key(content_hash))  # what later reads will see
+        return None if payload is None else self._decode(content_hash, payload)
 
 
 class CachedPosterFeatures:
@@ -179,7 +183,7 @@ class CachedPosterFeatures:
         self.id = features.spec.id
         self._new_features = new_features
         self._features = features
-        self._hashes = {m: h for m, h in posters.items() if features.path(h).is_file()}
+        self._hashes = {m: h for m, h in posters.items() if features.has(h)}
         if len(self._hashes) < len(posters):
             log.info(
                 "%d of %d posters have no stored features (unreadable images)",

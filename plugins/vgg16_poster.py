@@ -6,9 +6,10 @@ is compared by cosine, by default after adding each feature map to its mirror im
 a flipped poster still matches (``mirror = false``: the article's comparison exactly).
 Three levels of caching keep TensorFlow off the common paths:
 
-* features, one small checksummed file per poster under ``<cache>/vgg16-features``, keyed by
-  the poster's content hash + weights id + layer + pooling + precision. They survive data
-  changes, so adding 10 posters computes 10 and a changed poster is recomputed;
+* features, one checksummed record per poster in a pack file per spec under
+  ``<cache>/vgg16-features``, keyed by the poster's content hash + weights id + layer +
+  pooling + precision. They survive data changes, so adding 10 posters computes 10 and a
+  changed poster is recomputed;
 * the top-k neighbour table, in the plugin's ArtifactStore, named after the indexed
   (movie, poster) set so that a changed set rebuilds it from the stored features;
 * answering a query is a row lookup. TensorFlow is imported only to compute missing features
@@ -107,7 +108,7 @@ class VGG16Poster:
                 "weights": "imagenet",  # or a local weights file; REELPICK_VGG16_WEIGHTS overrides
                 "pooling": "flatten",  # the article's 25,088 features; "avg": 512 (global average)
                 "compute": "auto",  # "bfloat16" where the CPU has it (AMX/AVX512-BF16), or "float32"
-                "storage": "float16",  # stored feature values: "float16" or "float32"
+                "storage": "uint8",  # stored feature values: "uint8", "float16" or "float32"
                 "mirror": True,  # compare posters up to a left-right flip (false: as the article)
                 "batch_size": 16,
                 "neighbours": 50,  # width of the stored table (the most a query can ask for)

@@ -1,7 +1,7 @@
 """Every kind of cache file, damaged five ways, is detected, rebuilt, and answers as before.
 
 Kinds: ArtifactStore ``.npz`` entries (a plugin's neighbour table, and plain arrays), the
-VGG16 FeatureStore's feature files, and the poster diskcache (its database and its values).
+VGG16 FeatureStore's pack of features, and the poster diskcache (its database and its values).
 Damage: truncated, zero bytes, random bytes, a valid file holding bad values, a valid file
 of the wrong type.
 """
@@ -20,11 +20,16 @@ import pytest
 from reelpick.cache import ArtifactStore
 from reelpick.data import load_dataset
 from reelpick.neighbours import NeighbourTable
+from reelpick.plugins._vgg16_encoding import HEADER as ENCODING_HEADER
+from reelpick.plugins._vgg16_encoding import LEGACY_HEADER
+from reelpick.plugins._vgg16_pack import HEADER as PACK_HEADER
+from reelpick.plugins._vgg16_pack import FeaturePack
 from reelpick.plugins.vgg16_poster import FeatureSpec, FeatureStore
 from reelpick.posters import PosterStore
 from reelpick.registry import Registry
 from tests.support.fixtures import ML_SMALL, POSTERS
 from tests.support.tmdb_server import API_KEY, TMDBServer
+from tests.support.vgg16 import legacy_feature_file
 
 RNG_SEED = 16
 
@@ -137,7 +142,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> N
     np.testing.assert_array_equal(store.load_arrays("table")["values"], np.ones(3))
 
 
-# -- the VGG16 FeatureStore --------------------------------------------------------------
+# -- the VGG16 FeatureStore's pack --------------------------------------------------------------
 
 
 def _feature_vector() -> np.ndarray:
@@ -148,44 +153,48 @@ def _feature_vector() -> np.ndarray:
 def _damaged_features(kind: str, blob: bytes) -> bytes:
     if kind in RAW_DAMAGE:
         return RAW_DAMAGE[kind](blob)
-    header = FeatureStore.HEADER
-    magic, code, dim, nnz, scale, crc = header.unpack_from(blob)
     if kind == "bad-values":  # the scale doubled: every value would silently double
-        fields = header.pack(magic, code, dim, nnz, scale * 2, crc)
-        return fields + blob[header.size :]
+        at = PACK_HEADER.size + ENCODING_HEADER.size - 8  # the record's scale field
+        (scale,) = struct.unpack_from("<f", blob, at)
+        return blob[:at] + struct.pack("<f", scale * 2) + blob[at + 4 :]
     # wrong-type: another format with a plausible length (an .npz of the same vector)
-    return _npz(vector=np.zeros(dim, dtype=np.float32))[: len(blob)]
+    return _npz(vector=np.zeros(25088, dtype=np.float32))[: len(blob)]
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
-def test_feature_file_heals(damage, tmp_path: Path, caplog) -> None:
-    store = FeatureStore(tmp_path, FeatureSpec("w.h5", "abc", "flatten", "float32", "float16"))
+def test_feature_pack_heals(damage, tmp_path: Path, caplog) -> None:
+    spec = FeatureSpec("w.h5", "abc", "flatten", "float32", "uint8")
+    store = FeatureStore(tmp_path, spec)
     vector = _feature_vector()
     store.save("poster", vector)
     before = store.load("poster")
-    file = store.path("poster")
+    file = store.record("poster")[0]
     file.write_bytes(_damaged_features(damage, file.read_bytes()))
     with caplog.at_level(logging.WARNING):
         assert store.load("poster") is None  # detected: the poster is computed again
-    assert not file.exists() and "is damaged" in caplog.text
-    store.save("poster", vector)
+        assert store.record("poster") is None
+        store.save("poster", vector)
+    assert "damaged" in caplog.text
     np.testing.assert_array_equal(store.load("poster"), before)
+    # What another process opening the pack now finds: the new record, whole.
+    assert len(FeaturePack(file)) == 1
 
 
-def test_feature_file_with_a_wrong_dimension_is_a_miss(tmp_path: Path) -> None:
+def test_feature_record_with_a_wrong_dimension_is_a_miss(tmp_path: Path) -> None:
     store = FeatureStore(tmp_path, FeatureSpec("w.h5", "abc", "avg", "float32", "float32"))
     store.save("poster", np.ones(100, dtype=np.float32))  # not 512: would break every fit
     assert store.load("poster") is None
 
 
-def test_old_format_feature_file_is_recomputed(tmp_path: Path) -> None:
-    store = FeatureStore(tmp_path, FeatureSpec("w.h5", "abc", "flatten", "float32", "float16"))
-    store.save("poster", _feature_vector())
-    blob = bytearray(store.path("poster").read_bytes())
+def test_feature_file_of_the_first_format_is_recomputed(tmp_path: Path) -> None:
+    old = FeatureSpec("w.h5", "abc", "flatten", "float32", "float16")
+    file = legacy_feature_file(tmp_path, old, "poster", _feature_vector())
+    blob = bytearray(file.read_bytes())
     blob[:4] = b"RPV1"  # the CRC of format 1 did not cover the header
-    struct.pack_into("<I", blob, FeatureStore.HEADER.size - 4, 0)
-    store.path("poster").write_bytes(bytes(blob))
-    assert store.load("poster") is None
+    struct.pack_into("<I", blob, LEGACY_HEADER.size - 4, 0)
+    file.write_bytes(bytes(blob))
+    store = FeatureStore(tmp_path, FeatureSpec("w.h5", "abc", "flatten", "float32", "uint8"))
+    assert store.load("poster") is None and not file.exists()
 
 
 # -- the poster diskcache --------------------------------------------------------------------

@@ -7,6 +7,7 @@ feature folder and compute only what they add or change.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -80,14 +81,12 @@ def full(vgg16_features: SharedFeatures, ml_small: Dataset, tmp_path_factory):
     return registry, plugin, config
 
 
-def shared_features(cache: Path, full_config: Config, copy: bool = False) -> None:
-    """Give a test cache the run's feature files (a link, or a copy to damage)."""
+def shared_features(cache: Path, full_config: Config) -> None:
+    """Give a test cache the run's feature folder (a link: what a fit adds lands there)."""
     cache.mkdir(parents=True, exist_ok=True)
-    source = full_config.cache_dir / FEATURES_DIR
-    if copy:
-        shutil.copytree(source, cache / FEATURES_DIR)
-    else:
-        (cache / FEATURES_DIR).symlink_to(source, target_is_directory=True)
+    (cache / FEATURES_DIR).symlink_to(
+        full_config.cache_dir / FEATURES_DIR, target_is_directory=True
+    )
 
 
 def jpeg(image: Image.Image, quality: int = 80) -> bytes:
@@ -210,10 +209,10 @@ def test_feature_cache_is_incremental_and_self_repairing(
     for movie_id in first:
         shutil.copy(POSTERS / f"{movie_id}.jpg", folder)
     cache = tmp_path / "cache"
-    shared_features(cache, full_config, copy=True)
-    features_dir = cache / FEATURES_DIR
-    for movie_id in added:  # these ten are not in the cache yet
-        _feature_file(full, movie_id, features_dir).unlink()
+    source = FeatureStore(full_config.cache_dir / FEATURES_DIR, _spec(full))
+    store = FeatureStore(cache / FEATURES_DIR, _spec(full))
+    for movie_id in first:  # the ten added later are not in the cache yet
+        store.save(_hash(movie_id), source.load(_hash(movie_id)))
     config = vgg_config(tmp_path, cache, folder)
 
     _, plugin = fit(config, ml_small)
@@ -232,21 +231,18 @@ def test_feature_cache_is_incremental_and_self_repairing(
     assert plugin.last_fit == {"posters": 30, "computed": 1, "table": "built"}
     assert len(list(registry.plugins["vgg16-poster"].store.path.glob("neighbours-*.npz"))) == 1
 
-    # Damage two stored entries, then change the poster set so that the table is rebuilt.
-    damaged = [
-        _feature_file(full, first[1], features_dir),
-        _feature_file(full, first[2], features_dir),
-    ]
-    before = damaged[0].read_bytes()
-    flipped = bytearray(before)
-    flipped[len(before) // 2] ^= 0xFF
-    damaged[0].write_bytes(bytes(flipped))
-    damaged[1].write_bytes(damaged[1].read_bytes()[:100])
+    # Damage two stored records (a flipped byte in one; the last one, the changed poster's,
+    # torn as by a crash), then change the poster set so that the table is rebuilt.
+    pack, offset, length = store.record(_hash(first[1]))
+    blob = bytearray(pack.read_bytes())
+    blob[offset + length // 2] ^= 0xFF
+    _, last, last_length = store.record(hashlib.sha256(changed.read_bytes()).hexdigest())
+    assert last + last_length == len(blob)
+    pack.write_bytes(bytes(blob[: last + 100]))
     (folder / f"{first[3]}.jpg").unlink()
     registry, plugin = fit(config, ml_small)
     assert plugin.last_fit == {"posters": 29, "computed": 2, "table": "built"}
-    store = FeatureStore(features_dir, _spec(full))
-    again = store.load(_hash(first[1]))
+    again = FeatureStore(cache / FEATURES_DIR, _spec(full)).load(_hash(first[1]))
     original = FeatureStore(full_config.cache_dir / FEATURES_DIR, _spec(full)).load(_hash(first[1]))
     assert again is not None and np.allclose(again, original, rtol=0.02, atol=1e-3 * original.max())
     assert registry.ask("vgg16-poster", first[3], 3).no_answer == "no poster for this movie"
@@ -300,30 +296,6 @@ def test_bad_parameters_are_refused(ml_small: Dataset, tmp_path: Path) -> None:
     assert "pooling must be one of flatten, avg" in error
 
 
-@pytest.mark.parametrize("storage", ["float16", "float32"])
-def test_feature_store_round_trip_and_damage(tmp_path: Path, storage: str) -> None:
-    spec = FeatureSpec("w.h5", "abc", "flatten", "float32", storage)
-    store = FeatureStore(tmp_path, spec)
-    rng = np.random.default_rng(0)
-    vector = np.where(rng.random(25088) < 0.1, rng.gamma(1.0, 20.0, 25088), 0).astype(np.float32)
-    store.save("hash-1", vector)
-    loaded = store.load("hash-1")
-    if storage == "float32":
-        np.testing.assert_allclose(loaded, vector, rtol=1e-6)
-    else:
-        np.testing.assert_allclose(loaded, vector, rtol=1e-3, atol=vector.max() * 1e-4)
-    value_bytes = 2 if storage == "float16" else 4
-    nonzeros_only = FeatureStore.HEADER.size + np.count_nonzero(vector) * (2 + value_bytes)
-    assert store.path("hash-1").stat().st_size == nonzeros_only
-    assert store.load("hash-2") is None
-    other = FeatureStore(tmp_path, FeatureSpec("w.h5", "abc", "avg", "float32", storage))
-    assert other.load("hash-1") is None  # another layer/pooling is another entry
-    blob = bytearray(store.path("hash-1").read_bytes())
-    blob[-3] ^= 0x01
-    store.path("hash-1").write_bytes(bytes(blob))
-    assert store.load("hash-1") is None and not store.path("hash-1").exists()
-
-
 def test_mirror_form_is_flip_blind_and_keeps_cosines() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.random((2, 25088)).astype(np.float32)
@@ -357,8 +329,6 @@ def test_importing_the_plugin_does_not_import_tensorflow() -> None:
 
 
 def _hash(movie_id: int) -> str:
-    import hashlib
-
     return hashlib.sha256((POSTERS / f"{movie_id}.jpg").read_bytes()).hexdigest()
 
 
@@ -367,12 +337,6 @@ def _spec(full) -> FeatureSpec:
 
     registry, _, config = full
     return feature_spec(registry.plugins["vgg16-poster"].params, config)
-
-
-def _feature_file(full, movie_id: int, root: Path | None = None) -> Path:
-    _, _, config = full
-    store = FeatureStore(root or config.cache_dir / FEATURES_DIR, _spec(full))
-    return store.path(_hash(movie_id))
 
 
 def test_recommends_posters_like_the_liked_ones(full, ml_small: Dataset) -> None:

@@ -93,7 +93,7 @@ def test_a_catalogue_poster_finds_the_same_poster_without_computing_it_again(set
     assert answers["cosine-cf"].no_answer.startswith("no ratings yet")
 
 
-def test_a_new_poster_is_computed_once_and_a_damaged_file_is_a_miss(setup):
+def test_a_new_poster_is_computed_once_and_a_damaged_record_is_a_miss(setup):
     app, server, config, _, dune = setup
     vgg = app.registry.plugin_object("vgg16-poster")
     movie = app.catalogue.new_movie(dune)
@@ -108,11 +108,14 @@ def test_a_new_poster_is_computed_once_and_a_damaged_file_is_a_miss(setup):
     assert vgg.new_computed == before + 1 and server.count("image") == images + 1
     spec = vgg._fit_inputs[0]
     data = (POSTERS / f"{DUNE_1984}.jpg").read_bytes()
-    file = FeatureStore(config.cache_dir / FEATURES_DIR, spec).path(
+    found = FeatureStore(config.cache_dir / FEATURES_DIR, spec).record(
         hashlib.sha256(data).hexdigest()
     )
-    assert file.is_file()
-    file.write_bytes(file.read_bytes()[:40] + b"\x00" * 16)
+    assert found is not None
+    pack, offset, length = found
+    blob = bytearray(pack.read_bytes())
+    blob[offset + 40 : offset + 56] = b"\x00" * 16
+    pack.write_bytes(bytes(blob))
     damaged = app.registry.ask_new("vgg16-poster", movie, 5)
     assert vgg.new_computed == before + 2
     assert [n.movie_id for n in damaged.neighbours] == [n.movie_id for n in first.neighbours]

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from filelock import FileLock
 
 from reelpick.config import Config
 from reelpick.data import Dataset
-from reelpick.plugins.vgg16_poster import FEATURES_DIR, VGG16Poster
+from reelpick.plugins._vgg16_encoding import LEGACY_HEADER
+from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureSpec, VGG16Poster
 from reelpick.registry import Registry
 from tests.support.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
 
@@ -79,3 +83,22 @@ def shared_poster_features(factory: pytest.TempPathFactory, dataset: Dataset) ->
                 _, plugin = fit(vgg_config(root, root / "cache", POSTERS), dataset)
             done.write_text(json.dumps(plugin.last_fit))
     return SharedFeatures(root / "cache" / FEATURES_DIR, json.loads(done.read_text()))
+
+
+def legacy_feature_file(
+    root: Path, spec: FeatureSpec, content_hash: str, vector: np.ndarray
+) -> Path:
+    """A feature file as the per-poster store wrote it (RPV2)."""
+    code, dtype = {"float16": (1, np.float16), "float32": (2, np.float32)}[spec.storage]
+    positions = np.flatnonzero(vector)
+    scale = float(np.abs(vector).max())
+    payload = (
+        positions.astype(np.uint16).tobytes() + (vector[positions] / scale).astype(dtype).tobytes()
+    )
+    fields = LEGACY_HEADER.pack(b"RPV2", code, len(vector), len(positions), scale, 0)
+    crc = zlib.crc32(payload, zlib.crc32(fields[:-4]))
+    key = spec.key(content_hash)
+    file = root / key[:2] / f"{key}.vgf"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(fields[:-4] + struct.pack("<I", crc) + payload)
+    return file
