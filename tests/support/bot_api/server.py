@@ -40,6 +40,10 @@ from tests.support.bot_api.state import BOT_ID, DEFAULT_TOKEN, Chat, Fault, Requ
 from tests.support.bot_api.transport import BotAPIHandler, QuietHTTPServer, WebhookDelivery
 from tests.support.bot_api.users import SimulatedUsers
 
+# How long a wait_for waits by default: generous, since a wait that holds returns at once and
+# a test machine running two workers beside Spark and VGG16 can stall one for seconds.
+WAIT = 30.0
+
 
 def _shared(name: str, doc: str) -> property:
     """A read-only view of one field of the server's :class:`ServerState`."""
@@ -186,7 +190,7 @@ class BotAPIServer:
         with self.state.lock:
             return len(self.state.updates)
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
         """Await until ``predicate()`` is truthy (returns its value); AssertionError on timeout."""
         deadline = time.monotonic() + timeout
         while True:
@@ -197,7 +201,7 @@ class BotAPIServer:
                 raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
             await asyncio.sleep(0.01)
 
-    def wait_for_sync(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    def wait_for_sync(self, predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
