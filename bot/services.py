@@ -167,15 +167,15 @@ class BotServices:
 
         A plugin that keeps timing out is paused for a while (:class:`PluginBreaker`).
         """
-        registry = self.reelpick.registry
-        label = registry.plugins[name].info.label
+        app = self.reelpick
+        label = app.registry.plugins[name].info.label
         refused = self.breaker.acquire(name)
         if refused is not None:
             log.info("plugin %s not asked about movie %s: %s", name, movie_id, refused)
             self.metrics.plugin_failed(name, "refused")
             return PluginAnswer(name, label, error=f"not asked: {refused}")
         # Released when the thread returns, or when a call still queued is cancelled.
-        running = self.plugin_pool.submit(registry.ask, name, movie_id, k)
+        running = self.plugin_pool.submit(app.ask, name, movie_id, k)  # catalogue ids too
         running.add_done_callback(lambda _: self.breaker.release(name))
         try:
             answer = await asyncio.wait_for(asyncio.wrap_future(running), self.plugin_timeout)
@@ -189,6 +189,9 @@ class BotServices:
             self.breaker.timed_out(name)
             self.metrics.plugin_failed(name, "timeout")
             return PluginAnswer(name, label, error=f"no answer within {self.plugin_timeout} s")
+        except ReelpickError as exc:  # a catalogue id stored nowhere (an old button, say)
+            self.breaker.succeeded(name)
+            return PluginAnswer(name, label, no_answer=str(exc))
         self.breaker.succeeded(name)
         if answer.error is not None:
             self.metrics.plugin_failed(name, "error")

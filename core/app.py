@@ -153,23 +153,29 @@ class Reelpick:
     def similar(
         self, movie_id: int, k: int, plugins: list[str] | None = None
     ) -> list[PluginAnswer]:
-        """Each plugin's ``k`` movies similar to ``movie_id``. A catalogue movie is outside
-        every fitted plugin's data: plugins that place a movie by its content answer
-        (``reelpick_similar_new``), the others say "no ratings yet" instead of failing."""
+        """Each plugin's ``k`` movies similar to ``movie_id`` (:meth:`ask`, plugin by plugin).
+        A catalogue id stored nowhere is a :class:`DataError` before any plugin is asked."""
         if is_catalogue_id(movie_id):
-            movie = self.catalogue.new_movie(movie_id)  # DataError for an id stored nowhere
-            return [
-                self.registry.ask_new(name, movie, k)
-                if self.registry.implements(name, "reelpick_similar_new")
-                else PluginAnswer(
-                    name,
-                    self.registry.plugins[name].info.label,
-                    no_answer=f"no ratings yet: {self.movie_title(movie_id)} is newer than "
-                    "the rating data",
-                )
-                for name in self.registry.enabled(plugins)
-            ]
-        return self.registry.similar(movie_id, k, plugins)
+            self.catalogue.new_movie(movie_id)
+        return [self.ask(name, movie_id, k) for name in self.registry.enabled(plugins)]
+
+    def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
+        """Plugin ``name``'s ``k`` movies similar to a dataset or catalogue movie.
+
+        A catalogue movie is outside every fitted plugin's data: plugins that place a movie
+        by its content answer (``reelpick_similar_new``), the others say "no ratings yet"
+        instead of failing. Front ends that ask plugins concurrently (the bot) call this
+        once per plugin, so both kinds of movie go the same way everywhere."""
+        if not is_catalogue_id(movie_id):
+            return self.registry.ask(name, movie_id, k)
+        movie = self.catalogue.new_movie(movie_id)  # DataError for an id stored nowhere
+        if self.registry.implements(name, "reelpick_similar_new"):
+            return self.registry.ask_new(name, movie, k)
+        return PluginAnswer(
+            name,
+            self.registry.plugins[name].info.label,
+            no_answer=f"no ratings yet: {self.movie_title(movie_id)} is newer than the rating data",
+        )
 
     def recommend(
         self, profile: Profile, k: int, plugins: list[str] | None = None

@@ -5,6 +5,7 @@ region and services."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from reelpick.app import Reelpick
 from reelpick.bot.i18n import translator
 from reelpick.bot.replies import STALE
 from reelpick.catalogue import catalogue_id
-from tests.support.bot_api import BotAPIServer, album_captions, buttons, running
+from reelpick.registry import Registry
+from reelpick.testing import small_dataset
+from tests.support.bot_api import BotAPIServer, album_captions, album_media, buttons, running
 from tests.support.fixtures import ML_SMALL, POSTERS, write_config
 from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, TMDBServer
 
@@ -21,6 +24,16 @@ pytestmark = pytest.mark.timeout(300)
 
 USER, GROUP = 9190919, -100919
 HEAT = 6
+FAST_HYBRID = {
+    "sgd_factors": 8,
+    "sgd_epochs": 8,
+    "sgd_ensemble": 1,
+    "mlp_epochs": 8,
+    "mlp_hidden": 32,
+    "tag_terms": 50,
+    "neighbours": 20,
+    "posters": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +147,44 @@ async def test_a_title_only_tmdb_knows_is_added_and_carded_at_once(server, make_
     assert "Salzwasser-Atlas (2025)" in text  # TMDB's German title for a German client
     assert "📺 Wo läuft er in DE:" in text  # a German client in Germany, by default
     assert card.params.get("link_preview_options")  # the poster as the preview
+
+
+async def test_a_new_film_gets_the_albums_of_plugins_that_place_it_by_content(
+    server, tmdb, tmp_path, ml_small, monkeypatch
+):
+    """A title only TMDB knows -> card -> the hybrid's album: it places the new film by its
+    genres and year without a refit, as ``reelpick similar`` does; cosine-CF, which only
+    knows rated movies, says "no ratings yet" in one line."""
+    from reelpick.bot.app import build_application
+
+    monkeypatch.setenv("TMDB_API_KEY", API_KEY)
+    hybrid = "".join(f"{k} = {json.dumps(v)}\n" for k, v in FAST_HYBRID.items())
+    config = write_config(
+        tmp_path,
+        f'[data]\nsource = "{ML_SMALL}"\ndir = "{tmp_path / "data"}"\n'
+        f'[cache]\ndir = "{tmp_path / "cache"}"\n'
+        f'[plugins]\nenabled = ["cosine-cf", "hybrid"]\n[plugins.hybrid]\n{hybrid}'
+        f'[posters]\ndir = "{POSTERS}"\napi_url = "{tmdb.api_url}"\ntimeout = 2.0\n'
+        "retries = 1\nrequests_per_second = 0\n"
+        f'[state]\ndir = "{tmp_path / "state"}"\n'
+        f'[bot]\nbase_url = "{server.base_url}"\nbase_file_url = "{server.base_file_url}"\n'
+        "max_messages_per_chat_second = 0\nmessages_per_user_minute = 0\n",
+    )
+    dataset = small_dataset(ml_small, 300)
+    registry = Registry(config, load_entry_points=False)
+    assert registry.fit(dataset) == {"cosine-cf": None, "hybrid": None}
+    async with running(build_application(config, Reelpick(config, dataset, registry))):
+        server.push_text(USER, "Saltwater Atlas")
+        [album] = await server.wait_for(lambda: server.calls("sendMediaGroup", USER), timeout=60)
+        texts = sent_texts(server, USER)
+    header = album_captions(album)[0].split("\n")[0]
+    assert header.startswith("<b>Hybrid") and header.endswith("like Saltwater Atlas (2025)"), header
+    titles = album_captions(album)[0].split("\n")[1:]
+    assert len(titles) == len(album_media(album)) >= 3, titles  # a poster per title
+    assert any(
+        t.startswith("cosine-CF has no suggestions") and "no ratings yet" in t for t in texts
+    )
+    assert not any("had a problem" in t for t in texts), texts
 
 
 async def test_without_tmdb_the_card_is_the_datasets_with_one_line_more(server, make_bot):
