@@ -223,13 +223,16 @@ class BotServices:
         # A catalogue movie (beyond the dataset); DataError for an id that is neither.
         return found if found is not None else self.reelpick.movie_title(int(movie_id))
 
+    def known_label(self, movie_id: int) -> str | None:
+        """:meth:`label`, or None for an id that is neither a dataset nor a catalogue movie."""
+        try:
+            return self.label(movie_id)
+        except (KeyError, ValueError, OverflowError, ReelpickError):
+            return None
+
     def knows(self, movie_id: int) -> bool:
         """Whether ``movie_id`` is a dataset or catalogue movie (button data may be forged)."""
-        try:
-            self.label(movie_id)
-        except (KeyError, ValueError, ReelpickError):
-            return False
-        return True
+        return self.known_label(movie_id) is not None
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
         """A lock per chat, so one chat's albums never interleave."""

@@ -103,7 +103,9 @@ class Reelpick:
         return TitleIndex(self.dataset, self.settings.search)
 
     def search(self, query: str, limit: int = 5) -> SearchResult:
-        return self.titles.search(query, limit)
+        """Dataset and catalogue titles for ``query``, best first; never asks TMDB (see
+        :meth:`lookup` for that)."""
+        return self.catalogue.search(self.titles, query, limit)
 
     # -- the catalogue: cards, TMDB candidates, movies beyond the dataset ----------------
 

@@ -37,9 +37,9 @@ class Catalogue:
             return f"movie {movie_id}"
 
     def knows(self, movie_id: int) -> bool:
-        """Whether ``movie_id`` is a movie of the catalogue (any int, however large)."""
+        """Whether ``movie_id`` is a dataset or catalogue movie (any int, however large)."""
         try:
-            return movie_id in self.app.dataset
+            return self._services.knows(movie_id)
         except (OverflowError, TypeError, ValueError):
             return False
 

@@ -116,7 +116,11 @@ class ForMe:
             lines = [
                 s.label(r.movie_id)
                 + (" 🔖" if r.movie_id in listed else "")
-                + (f" — {reason}" if (reason := texts.because_text(dataset, r.because, _)) else "")
+                + (
+                    f" — {reason}"
+                    if (reason := texts.because_text(dataset, r.because, _, s.known_label))
+                    else ""
+                )
                 for r in fused
             ]
             heading = _("<b>Picks</b> · all recommenders together")

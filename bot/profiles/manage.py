@@ -59,7 +59,7 @@ class Manage:
             await message.reply_text(_(texts.NOTHING_RATED))
             return
         document = await asyncio.to_thread(export_csv, entries, dataset)
-        await message.reply_html(texts.summary(profile, entries, dataset, _))
+        await message.reply_html(texts.summary(profile, entries, s.known_label, _))
         await context.bot.send_document(
             chat.id,
             document,

@@ -71,8 +71,7 @@ class Rating:
             log.info("refused a rating button of user %s pressed by %s", press.user_id, user.id)
             await query.answer(_(texts.NOT_YOURS), show_alert=True)
             return
-        dataset = s.reelpick.dataset
-        if press.movie_id not in dataset:
+        if not s.knows(press.movie_id):  # a dataset or catalogue movie
             await query.answer(_(texts.UNKNOWN_MOVIE))
             return
         owner = owner_of(user)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -26,6 +27,8 @@ from ..i18n import N_, Translator
 from ..media import genre_line
 from ..rating_buttons import STARS, Mark
 from ..updates import chat_of, message_of
+
+Label = Callable[[int], str | None]  # "Heat (1995)", or None for an id no longer known
 
 FORGET_PREFIX = "forget:"
 _FORGET = re.compile(r"forget:(yes|no):([1-9]\d{0,19}):([0-9a-f]{16})")
@@ -128,16 +131,20 @@ def question_caption(dataset: Dataset, movie_id: int, rated: int, _: Translator)
     return "\n".join(lines)
 
 
-def name(dataset: Dataset, movie_id: int, _: Translator) -> str:
-    """A movie's name without the year ("Heat"), for short reasons."""
-    if movie_id not in dataset:
-        return _("movie {id}", id=movie_id)
-    return str(dataset.movies.loc[movie_id]["name"])
+def name(dataset: Dataset, movie_id: int, _: Translator, label: Label | None = None) -> str:
+    """A movie's name without the year ("Heat"), for short reasons; a movie beyond the
+    dataset (a catalogue movie) by ``label``, with its year."""
+    if movie_id in dataset:
+        return str(dataset.movies.loc[movie_id]["name"])
+    found = label(movie_id) if label is not None else None
+    return found if found is not None else _("movie {id}", id=movie_id)
 
 
-def because_text(dataset: Dataset, because: tuple[int, ...], _: Translator) -> str:
+def because_text(
+    dataset: Dataset, because: tuple[int, ...], _: Translator, label: Label | None = None
+) -> str:
     """``"because you liked Heat, Ronin"`` from a recommendation's reasons ("" for none)."""
-    names = [name(dataset, m, _) for m in because[:BECAUSE_SHOWN]]
+    names = [name(dataset, m, _, label) for m in because[:BECAUSE_SHOWN]]
     return _("because you liked {titles}", titles=", ".join(names)) if names else ""
 
 
@@ -174,8 +181,9 @@ EMPTY_PROFILE = N_(
 NO_RECOMMENDER = N_("No recommender can make personal picks right now; see /plugins.")
 
 
-def summary(profile: Profile, entries: list[Entry], dataset: Dataset, _: Translator) -> str:
-    """HTML summary for /myratings: counts and a few top-rated movies."""
+def summary(profile: Profile, entries: list[Entry], label: Label, _: Translator) -> str:
+    """HTML summary for /myratings: counts and a few top-rated movies (dataset and catalogue
+    movies: ``label`` gives None for an id neither knows any more)."""
     ratings = len(profile.ratings)
     rated_line = (
         _("Rated: {count} (average ★{mean})", count=ratings, mean=_.number(profile.mean_rating, 1))
@@ -190,12 +198,12 @@ def summary(profile: Profile, entries: list[Entry], dataset: Dataset, _: Transla
     ]
     # Best first; among equals the most recent change first.
     rated = sorted(
-        (e for e in entries if e.kind == "rating" and e.movie_id in dataset),
-        key=lambda e: (-(e.stars or 0), -e.updated_at),
+        ((e, title) for e in entries if e.kind == "rating" and (title := label(e.movie_id))),
+        key=lambda pair: (-(pair[0].stars or 0), -pair[0].updated_at),
     )[:TOP_SHOWN]
     if rated:
         lines.append(_("Top rated:"))
-        lines += [f"★{e.stars:g} {html.escape(dataset.label(e.movie_id))}" for e in rated]
+        lines += [f"★{e.stars:g} {html.escape(title)}" for e, title in rated]
     lines.append(_("The full list is in the file below (it imports back unchanged)."))
     return "\n".join(lines)
 

@@ -1,34 +1,12 @@
-"""What the commands print: answers as tables or JSON, and the explanation of a title that
-does not name one movie."""
+"""What the commands print: answers as tables or JSON."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import sys
 from typing import Any
 
 from ..app import Reelpick
 from ..render.text import shorten
 from ..types import PluginAnswer
-
-
-def resolve_or_explain(app: Reelpick, title: str, as_json: bool = False) -> int | None:
-    """The movie ``title`` clearly means, or None after telling the user why not."""
-    found = app.search(title)
-    if found.confident:
-        return found.candidates[0].movie_id
-    if as_json:
-        candidates = [dataclasses.asdict(c) for c in found.candidates]
-        print(json.dumps({"query": title[:200], "ambiguous": candidates}))
-    elif not found.candidates:
-        print(f"No movie matches {title[:80]!r}.", file=sys.stderr)
-    else:
-        print(f"{title[:80]!r} could be:", file=sys.stderr)
-        for candidate in found.candidates:
-            print(f"  {candidate.label}  (score {candidate.score:.0f})", file=sys.stderr)
-        print("Add the year or more of the title to choose one.", file=sys.stderr)
-    return None
 
 
 def format_answer(app: Reelpick, answer: PluginAnswer) -> str:

@@ -15,7 +15,7 @@ from ..config import Config
 from ..render.contact_sheet import MAX_K, contact_sheet_png
 from .conventions import EXIT_ERROR, EXIT_NO_MATCH, EXIT_USAGE
 from .fitting import fit_plugins, report_failures
-from .output import resolve_or_explain
+from .info import resolve
 
 
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
@@ -30,7 +30,8 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     app = Reelpick.open(config, fit=False)
     app.registry.enabled(args.plugin)  # an unknown --plugin is refused before anything else
-    movie_id = resolve_or_explain(app, args.title, as_json=as_json)
+    # Dataset and catalogue titles, and TMDB's when a key is set (as `similar` resolves them).
+    movie_id = resolve(app, args.title, as_json=as_json)
     if movie_id is None:
         return EXIT_NO_MATCH  # before any fit: a typo costs a second, not the fits
     report_failures(fit_plugins(app, args.plugin, quiet=getattr(args, "quiet", False)))
@@ -45,11 +46,11 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
     if as_json:
         summary = {
             "output": str(output),
-            "movie": {"movie_id": movie_id, "label": app.dataset.label(movie_id)},
+            "movie": {"movie_id": movie_id, "label": app.movie_title(movie_id)},
             "width": size[0],
             "height": size[1],
         }
         print(json.dumps(summary))
     else:
-        print(f"{output}: {app.dataset.label(movie_id)}, {size[0]}x{size[1]} px")
+        print(f"{output}: {app.movie_title(movie_id)}, {size[0]}x{size[1]} px")
     return 0

@@ -14,6 +14,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageOps
 
 from ..app import Reelpick
+from ..catalogue import is_catalogue_id
 from ..posters import Poster, PosterSource, PosterStore
 from ..types import PluginAnswer
 from .text import fit_pixels, font, wrap
@@ -77,7 +78,7 @@ def contact_sheet(
     draw.text((MARGIN, MARGIN - 4), "Similar to", font=font(18), fill=MUTED)
     draw.text(
         (MARGIN, MARGIN + 18),
-        _fit(app.dataset.label(movie_id), 30, width - 2 * MARGIN),
+        _fit(app.movie_title(movie_id), 30, width - 2 * MARGIN),
         font=font(30, bold=True),
         fill=INK,
     )
@@ -168,9 +169,7 @@ def _cell(
         thumb = Image.new("RGB", (CELL_W, CELL_H), (200, 200, 200))
     sheet.paste(thumb, (x, y))
     draw.rectangle((x - 1, y - 1, x + CELL_W, y + CELL_H), outline=(205, 205, 200))
-    row = app.dataset.movie(movie_id) if movie_id in app.dataset else None
-    name = str(row["name"]) if row is not None else f"Movie {movie_id}"
-    year = row["year"] if row is not None and pd.notna(row["year"]) else None
+    name, year = _name_and_year(app, movie_id)
     face = font(13, bold=True)
     lines = wrap(name, face, CELL_W, max_lines=2)
     ty = y + CELL_H + 6
@@ -183,6 +182,17 @@ def _cell(
         font=font(12),
         fill=MUTED,
     )
+
+
+def _name_and_year(app: Reelpick, movie_id: int) -> tuple[str, int | None]:
+    """A dataset movie's name and year, or a catalogue movie's from its stored row."""
+    if movie_id in app.dataset:
+        row = app.dataset.movie(movie_id)
+        return str(row["name"]), int(row["year"]) if pd.notna(row["year"]) else None
+    if is_catalogue_id(movie_id):
+        stored = app.catalogue.stored(movie_id)
+        return stored.title, stored.year
+    return f"Movie {movie_id}", None
 
 
 def _fit(text: str, size: int, width: int, bold: bool = True) -> str:

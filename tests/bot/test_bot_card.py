@@ -149,7 +149,7 @@ async def test_a_title_only_tmdb_knows_is_added_and_carded_at_once(server, make_
     assert card.params.get("link_preview_options")  # the poster as the preview
 
 
-async def test_a_new_film_gets_the_albums_of_plugins_that_place_it_by_content(
+async def test_a_new_film_gets_content_albums_and_its_stars_rate_it(
     server, tmdb, tmp_path, ml_small, monkeypatch
 ):
     """A title only TMDB knows -> card -> the hybrid's album: it places the new film by its
@@ -177,6 +177,14 @@ async def test_a_new_film_gets_the_albums_of_plugins_that_place_it_by_content(
         server.push_text(USER, "Saltwater Atlas")
         [album] = await server.wait_for(lambda: server.calls("sendMediaGroup", USER), timeout=60)
         texts = sent_texts(server, USER)
+        card = next(r for r in server.calls("sendMessage", USER) if "Okafor" in r.params["text"])
+        # The card's stars rate the new film, as they rate a dataset movie.
+        star = next(d for _, d in buttons(card.params) if d.startswith("rate:5:"))
+        rated = await press(server, USER, card.result["message_id"], star)
+        server.push_command(USER, "myratings")
+        mine = await server.wait_for(
+            lambda: next((t for t in sent_texts(server, USER) if "Top rated" in t), None)
+        )
     header = album_captions(album)[0].split("\n")[0]
     assert header.startswith("<b>Hybrid") and header.endswith("like Saltwater Atlas (2025)"), header
     titles = album_captions(album)[0].split("\n")[1:]
@@ -185,6 +193,8 @@ async def test_a_new_film_gets_the_albums_of_plugins_that_place_it_by_content(
         t.startswith("cosine-CF has no suggestions") and "no ratings yet" in t for t in texts
     )
     assert not any("had a problem" in t for t in texts), texts
+    assert "Saltwater Atlas (2025)" in rated, rated
+    assert "★5 Saltwater Atlas (2025)" in mine, mine
 
 
 async def test_without_tmdb_the_card_is_the_datasets_with_one_line_more(server, make_bot):

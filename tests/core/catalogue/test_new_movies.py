@@ -94,3 +94,28 @@ def test_a_catalogue_movie_with_nothing_to_go_on_is_a_clear_no_answer(fitted):
 
     answer = app.registry.ask_new("hybrid", NewMovie(1_000_000_001, "Blank", 2025, ()), 5)
     assert answer.no_answer == "no genres or keywords to place this movie by"
+
+
+def test_a_stored_catalogue_movie_is_found_by_local_search_and_drawn_in_a_sheet(fitted):
+    """``Reelpick.search`` (inline queries, movie-night titles, the bot without a TMDB key)
+    finds stored catalogue movies without asking TMDB; ``reelpick show`` draws one."""
+    from reelpick.render.contact_sheet import contact_sheet
+
+    app, movie_id = fitted
+    found = app.search("saltwater atlas")
+    assert found.confident and found.candidates[0].movie_id == movie_id
+    sheet = contact_sheet(app, movie_id, 3, ["hybrid"])
+    assert sheet.width > 3 * 100 and sheet.height > 100
+
+
+def test_picks_for_a_profile_that_rated_a_catalogue_movie(fitted):
+    """A night's winner from the catalogue, rated afterwards, sits in the profile beside
+    dataset movies: picks still come, and never the rated movies themselves."""
+    from reelpick.types import Profile
+
+    app, movie_id = fitted
+    liked = [int(m) for m in app.dataset.movies.index[:5]]
+    profile = Profile(ratings={movie_id: 5.0, **{m: 4.5 for m in liked}})
+    picks = app.picks(profile, 10)
+    assert len(picks) == 10
+    assert not {movie_id, *liked} & {p.movie_id for p in picks}
