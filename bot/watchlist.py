@@ -59,7 +59,7 @@ class Watchlists:
     def matcher(self, s: BotServices) -> MovieMatcher:
         app = s.reelpick
         if self._matcher is None or self._matcher.dataset is not app.dataset:
-            self._matcher = MovieMatcher(app.dataset, index=app.titles)
+            self._matcher = app.movie_matcher()
         return self._matcher
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .calibration import genres_of
-from .catalogue.models import Candidate, MovieCard, is_catalogue_id
+from .catalogue.models import CATALOGUE_ID_BASE, Candidate, MovieCard, is_catalogue_id
 from .config import Config
 from .data.fetch import fetch_dataset
 from .data.movielens import Dataset, load_dataset
@@ -30,6 +30,7 @@ from .types import PluginAnswer, Profile, Recommendation
 
 if TYPE_CHECKING:
     from .catalogue.service import Catalogue, Lookup
+    from .profiles import MovieMatcher
 
 Member = TypeVar("Member", bound=Hashable)
 
@@ -142,6 +143,21 @@ class Reelpick:
     def providers(self, region: str) -> list[str]:
         """Names of the streaming services TMDB lists for ``region`` ([] without a key)."""
         return self.catalogue.providers(region)
+
+    def knows(self, movie_id: int) -> bool:
+        """Whether ``movie_id`` is a dataset movie or a catalogue movie stored here (the
+        catalogue file only: never asks TMDB, so a file of made-up ids costs no request)."""
+        if not is_catalogue_id(movie_id):
+            return movie_id in self.dataset
+        tmdb_id = movie_id - CATALOGUE_ID_BASE
+        return tmdb_id < 2**31 and tmdb_id in self.catalogue.store  # TMDB's ids are 32-bit
+
+    def movie_matcher(self) -> MovieMatcher:
+        """A matcher of import rows (titles, IMDb ids, movieIds) against the dataset, that
+        also takes the stored catalogue movies by movieId; build once, reuse (it caches)."""
+        from .profiles import MovieMatcher
+
+        return MovieMatcher(self.dataset, index=self.titles, beyond=self.knows)
 
     def movie_title(self, movie_id: int) -> str:
         """``"Title (Year)"`` for dataset and catalogue movies."""

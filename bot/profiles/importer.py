@@ -162,7 +162,7 @@ class Importer:
         """One matcher per dataset (it caches titles across imports); rebuilt after /reload."""
         app = s.reelpick
         if self._matcher is None or self._matcher.dataset is not app.dataset:
-            self._matcher = MovieMatcher(app.dataset, index=app.titles)
+            self._matcher = app.movie_matcher()
         return self._matcher
 
     def close(self) -> None:

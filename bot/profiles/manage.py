@@ -17,7 +17,7 @@ import secrets
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
 
-from reelpick.profiles import export_csv
+from reelpick.profiles import app_movies, export_csv
 
 from ..context import BotContext
 from ..i18n import translator_for
@@ -50,7 +50,6 @@ class Manage:
             return
         s = context.services
         owner = owner_of(user)
-        dataset = s.reelpick.dataset
         profile, entries = await asyncio.gather(
             asyncio.to_thread(s.profiles.profile, owner),
             asyncio.to_thread(s.profiles.entries, owner),
@@ -58,7 +57,7 @@ class Manage:
         if not entries:
             await message.reply_text(_(texts.NOTHING_RATED))
             return
-        document = await asyncio.to_thread(export_csv, entries, dataset)
+        document = await asyncio.to_thread(export_csv, entries, app_movies(s.reelpick))
         await message.reply_html(texts.summary(profile, entries, s.known_label, _))
         await context.bot.send_document(
             chat.id,

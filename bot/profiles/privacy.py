@@ -13,7 +13,7 @@ import asyncio
 from telegram import Update
 from telegram.constants import ChatType
 
-from reelpick.profiles import export_letterboxd
+from reelpick.profiles import app_movies, export_letterboxd
 from reelpick.watchlist import EXPORT_NAME as WATCHLIST_EXPORT_NAME
 from reelpick.watchlist import app_names, export_watchlist
 
@@ -69,7 +69,7 @@ class Privacy:
             await message.reply_text(_(texts.NOTHING_RATED))
             return
         if entries:
-            document = await asyncio.to_thread(export_letterboxd, entries, s.reelpick.dataset)
+            document = await asyncio.to_thread(export_letterboxd, entries, app_movies(s.reelpick))
             await context.bot.send_document(
                 chat.id,
                 document,

@@ -316,6 +316,6 @@ def _block(
         )
         because = getattr(n, "because", ())
         if because:
-            names = ", ".join(str(app.dataset.movies.at[m, "name"]) for m in because)
+            names = ", ".join(app.movie_title(m) for m in because)  # catalogue ones too
             lines.append(f"      because: {names}")
     return [*lines, ""]

@@ -8,7 +8,7 @@
 """
 
 from .errors import ProfileError, ProfileImportError, ProfileStoreError
-from .export import export_csv, export_letterboxd
+from .export import app_movies, export_csv, export_letterboxd
 from .imports import MAX_BYTES, MAX_ROWS, detect_format, import_profile, read_import
 from .matching import MovieMatcher
 from .model import (
@@ -45,6 +45,7 @@ __all__ = [
     "QueuedImport",
     "RatingQuestions",
     "Unmatched",
+    "app_movies",
     "detect_format",
     "export_csv",
     "export_letterboxd",

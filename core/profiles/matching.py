@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,8 +33,17 @@ class MovieMatcher:
     """Matches import rows against one dataset. Build it once and reuse it across imports:
     it holds the title index and a cache of titles already looked up."""
 
-    def __init__(self, dataset: Dataset, index: TitleIndex | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        index: TitleIndex | None = None,
+        beyond: Callable[[int], bool] | None = None,
+    ) -> None:
+        """``beyond``: whether a movieId outside ``dataset`` names a movie all the same (a
+        stored catalogue movie, :meth:`reelpick.app.Reelpick.knows`): our own exports name
+        such movies by id, and import back whole."""
         self.dataset = dataset
+        self._beyond = beyond
         self._index = index if index is not None else TitleIndex(dataset)
         movies = dataset.movies
         ids = movies.index.to_numpy(dtype=np.int64)
@@ -52,7 +62,7 @@ class MovieMatcher:
         self._cached_bytes = 0
 
     def knows(self, movie_id: int) -> bool:
-        return movie_id in self._years
+        return movie_id in self._years or (self._beyond is not None and self._beyond(movie_id))
 
     def by_imdb(self, const: str) -> int | None:
         """The movie of an IMDb id such as ``"tt0113277"``, if links.csv has it."""

@@ -169,6 +169,9 @@ def _match_letterboxd(row: dict[str, str], matcher: MovieMatcher) -> tuple[int |
     label = _label(title, year_text)
     if not title:
         return None, label, "no film name"
+    own = row.get("movieid", "").strip()  # reelpick's own export names each movie by id too
+    if own.isascii() and own.isdigit() and len(own) <= 10 and matcher.knows(int(own)):
+        return int(own), label, ""
     year = _year(year_text)
     if year_text and year is None:
         return None, label, f"year {year_text[:40]!r} is not a year"

@@ -119,3 +119,46 @@ def test_picks_for_a_profile_that_rated_a_catalogue_movie(fitted):
     picks = app.picks(profile, 10)
     assert len(picks) == 10
     assert not {movie_id, *liked} & {p.movie_id for p in picks}
+
+
+def test_exports_name_a_catalogue_movie_and_import_back_whole(fitted):
+    """/myratings and /export write a catalogue movie's title, year and TMDB id (Letterboxd
+    matches by those); the file imports back with the movie, made-up ids refused."""
+    from reelpick.catalogue import CATALOGUE_ID_BASE
+    from reelpick.profiles import Entry, app_movies, export_csv, export_letterboxd, read_import
+
+    app, movie_id = fitted
+    heat = int(app.dataset.movies.index[5])
+    entries = [Entry(movie_id, "rating", 4.5, 1_765_000_000.0), Entry(heat, "seen", None, 1.0)]
+    plain = export_csv(entries, app_movies(app)).decode().splitlines()
+    assert plain[1].startswith(f"{heat},{app.dataset.movies.at[heat, 'name']},")
+    assert plain[2].startswith(f"{movie_id},Saltwater Atlas,2025,rating,4.5,")
+    letterboxd = export_letterboxd(entries, app_movies(app)).decode().splitlines()
+    tmdb_id = movie_id - CATALOGUE_ID_BASE
+    # The stand-in's IMDb id for it: tt3 followed by the TMDB id's last six digits.
+    assert letterboxd[2].startswith(f"Saltwater Atlas,2025,tt30299001,{tmdb_id},4.5,")
+    for data in (plain, letterboxd):
+        parsed = read_import("\n".join(data).encode(), app.movie_matcher(), filename="mine.csv")
+        assert {(r.movie_id, r.kind, r.stars) for r in parsed.matched} == {
+            (movie_id, "rating", 4.5),
+            (heat, "seen", None),
+        }
+    forged = f"movieId,rating\n{CATALOGUE_ID_BASE + 424242},4\n{CATALOGUE_ID_BASE * 9},4\n"
+    parsed = read_import(forged.encode(), app.movie_matcher(), filename="forged.csv")
+    assert parsed.matched == [] and len(parsed.unmatched) == 2
+
+
+def test_a_watchlist_export_imports_back_with_its_catalogue_movie(fitted):
+    """The exported watchlist names a catalogue movie by title and by movieId; the movieId
+    brings it back (its title alone is not in the dataset)."""
+    from reelpick.watchlist import WatchlistEntry, app_names, export_watchlist, read_watchlist
+
+    app, movie_id = fitted
+    heat = int(app.dataset.movies.index[5])
+    data = export_watchlist(
+        [WatchlistEntry(movie_id, 1_765_000_000.0), WatchlistEntry(heat, 1_765_000_100.0)],
+        app_names(app),
+    )
+    assert b"Saltwater Atlas,2025," in data
+    parsed = read_watchlist(data, app.movie_matcher(), filename="watchlist-reelpick.csv")
+    assert [m for m, _ in parsed.matched] == [movie_id, heat], parsed.unmatched
