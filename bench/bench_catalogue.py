@@ -1,16 +1,22 @@
 """The catalogue against the TMDB stand-in on 127.0.0.1: a title only TMDB knows, typed ->
-card, and ``reelpick catalogue sync`` of thousands of movies at TMDB's rate limit, killed
-halfway and resumed.
+card and albums, and ``reelpick catalogue sync`` of thousands of movies at TMDB's rate
+limit, killed halfway and resumed.
 
     .venv/bin/python bench/bench_catalogue.py [--titles 40] [--latency 0.03] [--sync 5000]
+        [--plugins cosine-cf,sgd-mf,...] [--cache DIR]
 
-1. Typed -> card (goal: p95 <= 2 s warm, second time <= 300 ms). The app is open and its
-   title index built (warm); each query is a new made-up title that only the stand-in knows,
-   so every one goes: local lookup, TMDB search, add to the catalogue (details with
-   append_to_response), card (configuration, providers from the details). ``--latency`` adds
-   that many seconds to every stand-in answer, like a far-away TMDB. The second time the same
-   title is typed it is answered from the catalogue and the cache. Reference beside it: a
-   dataset title typed -> card, its TMDB answers already cached.
+1. Typed -> card + albums (goal: p95 <= 2 s warm, including the TMDB round trips and the
+   new poster's features; second time <= 300 ms). The app is open, its title index built
+   and the plugins (``--plugins``, by default config.toml's) fitted or loaded from
+   ``--cache`` (warm); each query is a new made-up title that only the stand-in knows, with
+   a poster no index has seen, so every one goes: local lookup, TMDB search, add to the
+   catalogue (details with append_to_response), then, as the bot does it, the card
+   (configuration, providers) beside every plugin's answer and its album's posters, each
+   plugin on a thread of its own: the poster plugins fetch the new poster and compute its
+   VGG16 features there. ``--latency`` adds that many seconds to every stand-in answer, like
+   a far-away TMDB. The second time the same title is typed it is answered from the
+   catalogue and the caches. Reference beside it: a dataset title typed -> card + albums,
+   its TMDB answers already cached. ``--plugins ''`` times the card alone.
 0. Scale (``--scale``): 20,000 catalogue movies beside the dataset: the catalogue title index
    built on first use, and typed titles answered locally, vs the dataset index alone.
 2. Sync (goal: 5,000 movies <= 10 min at TMDB's rate limit, killed halfway, every movie once):
@@ -44,9 +50,11 @@ from reelpick.app import Reelpick  # noqa: E402
 from reelpick.catalogue.store import CatalogueStore, StoredMovie  # noqa: E402
 from reelpick.cli.info import resolve  # noqa: E402
 from reelpick.config import load_config  # noqa: E402
-from tests.support.tmdb_server import API_KEY, TMDBServer  # noqa: E402
+from tests.support.tmdb_server import API_KEY, TMDBServer, poster_path  # noqa: E402
 
 ML_SMALL = REPO.parent / "shared" / "data" / "ml-latest-small"
+POSTERS = REPO.parent / "shared" / "data" / "posters"
+DEFAULT_PLUGINS = load_config(None).settings.plugins.enabled
 WORDS = [
     "amber",
     "quiet",
@@ -66,47 +74,132 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def write_config(folder: Path, server: TMDBServer, rate: float) -> Path:
+def write_config(
+    folder: Path,
+    server: TMDBServer,
+    rate: float,
+    plugins: list[str] | None = None,
+    cache: Path | None = None,
+) -> Path:
+    """The bench's config.toml; ``plugins`` (with ``[posters] dir`` on the fixture posters)
+    for the typed -> card + albums phase."""
     config = folder / "config.toml"
+    enabled = f"[plugins]\nenabled = {json.dumps(plugins)}\n" if plugins else ""
+    posters = f'dir = "{POSTERS}"\n' if plugins else ""
     config.write_text(
         f'[data]\nsource = "{ML_SMALL}"\ndir = "{folder / "data"}"\n'
-        f'[cache]\ndir = "{folder / "cache"}"\n'
+        f'[cache]\ndir = "{cache or folder / "cache"}"\n{enabled}'
         f'[posters]\napi_url = "{server.api_url}"\nrequests_per_second = {rate}\n'
-        "timeout = 10.0\nretries = 5\nconcurrency = 8\n"
+        f"timeout = 10.0\nretries = 5\nconcurrency = 8\n{posters}"
     )
     return config
 
 
-def bench_cards(titles: int, latency: float) -> None:
+def never_seen_poster(source: Path, target: Path, i: int, salt: random.Random) -> Path:
+    """A fixture poster mirrored, cropped by ``i`` pixels and marked with one pixel of this
+    run's ``salt``: bytes no index and no earlier run (``--cache`` is kept) has seen, so its
+    VGG16 features are computed on first sight, as a new film's poster's are."""
+    from PIL import Image, ImageOps
+
+    with Image.open(source) as image:
+        width, height = image.size
+        cropped = ImageOps.mirror(image.convert("RGB")).crop(
+            (i % 7, i % 5, width - i % 3, height - i % 11)
+        )
+        spot = (salt.randrange(cropped.width), salt.randrange(cropped.height))
+        cropped.putpixel(spot, (salt.randrange(256), salt.randrange(256), salt.randrange(256)))
+        cropped.save(target, "JPEG", quality=90)
+    return target
+
+
+class Answering:
+    """One typed title answered as the bot answers it: the title resolved (TMDB search and
+    the new movie stored when only TMDB knows it), then the card beside every plugin's
+    answer and the posters of its album, each plugin on its own thread
+    (:meth:`Reelpick.ask`, :meth:`PosterStore.get`), timed to the last of them."""
+
+    def __init__(self, app: Reelpick, plugins: list[str]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from reelpick.posters import PosterStore
+
+        self.app = app
+        self.plugins = plugins
+        self.pool = ThreadPoolExecutor(max(1, len(plugins)))
+        self.posters = PosterStore(app.config, app.dataset)
+        self.answered: Counter[str] = Counter()
+
+    def album(self, name: str, movie_id: int) -> None:
+        answer = self.app.ask(name, movie_id, 10)
+        if answer.ok and answer.neighbours:
+            self.answered[name] += 1
+            for neighbour in answer.neighbours:
+                self.posters.get(neighbour.movie_id)
+
+    def typed(self, query: str) -> float:
+        started = time.perf_counter()
+        movie_id = resolve(self.app, query)
+        assert movie_id is not None, query
+        albums = [self.pool.submit(self.album, name, movie_id) for name in self.plugins]
+        self.app.card(movie_id, region="US")
+        for album in albums:
+            album.result()
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.posters.close()
+
+
+def bench_cards(titles: int, latency: float, plugins: list[str], cache: Path | None) -> None:
     with TMDBServer() as server, tempfile.TemporaryDirectory() as tmp:
         os.environ["TMDB_API_KEY"] = API_KEY
+        fixture_posters = sorted(POSTERS.glob("*.jpg"), key=lambda f: f.name)
+        salt = random.Random(os.urandom(16))
+        # New TMDB ids each run: their poster paths are new to a kept --cache, as a new
+        # film's are, so its posters are fetched and their features computed again.
+        first_id = 7_000_000 + salt.randrange(1_000_000) * 1000
         names = []
-        for i in range(titles):
+        for i in range(titles + 1):  # the last one warms up (TensorFlow loads once)
             name = f"{WORDS[i % 10].title()} {WORDS[(i * 7 + 3) % 10].title()} Protocol {i}"
             server.add_movie(
-                7_000_000 + i, name, name, "2025-06-01", [18, 878], ["A Director"],
+                first_id + i, name, name, "2025-06-01", [18, 878], ["A Director"],
                 ["One Actor", "Two Actor"], f"Story {i}.", poster_of=862,
             )  # fmt: skip
+            if plugins:
+                server.by_path[poster_path(first_id + i)] = never_seen_poster(
+                    fixture_posters[i % len(fixture_posters)], Path(tmp) / f"new-{i}.jpg", i, salt
+                )
             names.append(name)
-        app = Reelpick.open(load_config(write_config(Path(tmp), server, 0)), fit=False)
-        app.lookup("warm up the title index")
-        app.card(1)
+        warm_up = names.pop()
+        config = load_config(write_config(Path(tmp), server, 0, plugins, cache))
+        started = time.perf_counter()
+        app = Reelpick.open(config, fit=bool(plugins))
+        print(f"plugins fitted or loaded in {time.perf_counter() - started:.1f} s: {plugins}")
+        answering = Answering(app, plugins)
+        answering.typed("Toy Story")
+        answering.typed(warm_up)
+        answering.answered.clear()
         server.latency = latency
 
-        def typed(query: str) -> float:
-            started = time.perf_counter()
-            movie_id = resolve(app, query)
-            assert movie_id is not None, query
-            app.card(movie_id, region="US")
-            return time.perf_counter() - started
-
-        first = [typed(n) for n in names]
-        again = [typed(n) for n in names]
+        first = [answering.typed(n) for n in names]
+        answered_first = dict(answering.answered)
+        again = [answering.typed(n) for n in names]
         known = ("Toy Story", "Heat", "The Matrix", "Jumanji", "Casino")
         for title in known:  # each dataset card fetched once: warm, like the second time
-            typed(title)
-        dataset = [typed(t) for t in known * 4]
-        print(f"typed -> card, {titles} titles only TMDB knows, stand-in latency {latency:.3f} s")
+            answering.typed(title)
+        dataset = [answering.typed(t) for t in known * 4]
+        what = "card + albums" if plugins else "card"
+        print(f"typed -> {what}, {titles} titles only TMDB knows, stand-in latency {latency:.3f} s")
+        if plugins:
+            computed = [
+                getattr(app.registry.plugin_object(name), "new_computed", None) for name in plugins
+            ]
+            print(
+                "  albums answered the first time, of "
+                f"{titles}: {answered_first}; poster features computed on first sight: "
+                f"{sum(c for c in computed if c is not None)} (the warm-up's included)"
+            )
         for label, values in (
             ("first time", first),
             ("second time", again),
@@ -120,6 +213,7 @@ def bench_cards(titles: int, latency: float) -> None:
             f"  ratio first/dataset p95: {p95(first) / p95(dataset):.1f}x; "
             f"second/dataset p95: {p95(again) / p95(dataset):.2f}x"
         )
+        answering.close()
         app.catalogue.close()
 
 
@@ -243,11 +337,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--server-rate", type=float, default=50.0)
     parser.add_argument("--scale", type=int, default=20000, help="catalogue movies (0: skip)")
+    parser.add_argument(
+        "--plugins",
+        default=",".join(DEFAULT_PLUGINS),
+        help="plugins whose albums follow the card (default: config.toml's; '' for the card only)",
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="cache folder kept between runs (plugin fits)"
+    )
     args = parser.parse_args()
     if args.scale:
         bench_scale(args.scale)
     if args.titles:
-        bench_cards(args.titles, args.latency)
+        plugins = [p for p in args.plugins.split(",") if p]
+        bench_cards(args.titles, args.latency, plugins, args.cache)
     if args.sync:
         bench_sync(args.sync, args.rate, args.server_rate)
 
