@@ -151,6 +151,8 @@ def huge_png() -> bytes:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 1024  # socketserver's 5 resets a burst of new connections, TMDB does not
+
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that gave up on a slow response (the timeout tests) resets its connection.
         if not isinstance(sys.exc_info()[1], ConnectionError):
