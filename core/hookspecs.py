@@ -109,7 +109,9 @@ def reelpick_recommend(
 
 @hookspec(firstresult=True)
 def reelpick_similar_image(image: bytes, k: int) -> list[Neighbour] | None:
-    """Return up to ``k`` movies whose posters look most like ``image``, best first.
+    """Return up to ``k`` movies whose posters look most like ``image``, best first: movies
+    of the dataset, and catalogue movies (:class:`reelpick.CatalogueReader`) whose posters
+    the plugin has seen.
 
     Optional: for plugins that compare pictures. ``image`` is the encoded bytes of any
     picture (a photo of a poster, a screenshot), already checked to be a decodable image of a

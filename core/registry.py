@@ -395,7 +395,7 @@ class Registry:
             lambda: checked_neighbours(
                 self._caller(name, "reelpick_similar_image")(image=bytes(image), k=int(k)),
                 k,
-                self.dataset,
+                recommendable(self.dataset),  # a photo may show a catalogue movie's poster
                 exclude=frozenset(),
                 hook="reelpick_similar_image",
             ),

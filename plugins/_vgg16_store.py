@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -106,6 +107,15 @@ class FeatureStore:
 
     def _key(self, content_hash: str) -> bytes:
         return bytes.fromhex(self.spec.key(content_hash))[:16]
+
+    def version(self) -> tuple[int, int, int] | None:
+        """Changes whenever a record is appended or the pack is compacted, by any process
+        (its inode, size and modification time); None while there is no pack."""
+        try:
+            stat = os.stat(self.pack.path)
+        except FileNotFoundError:
+            return None
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
     def has(self, content_hash: str) -> bool:
         """Whether features of this poster are stored (they may still turn out damaged)."""

@@ -54,6 +54,7 @@ from reelpick import (
     topk_cosine_dense,
 )
 
+from ._vgg16_pictures import CataloguePictures, comparable, comparable_dim, unit_vector
 from ._vgg16_store import (
     GRID,
     CachedPosterFeatures,
@@ -86,6 +87,7 @@ class VGG16Poster:
         self._fit_inputs: tuple[FeatureSpec, dict, Config, Dataset] | None = None
         self._refs: list[PosterRef] = []  # the indexed posters of the last fit
         self._image_index: tuple[np.ndarray, np.ndarray] | None = None  # (movie ids, unit rows)
+        self._pictures: CataloguePictures | None = None  # catalogue posters a photo may be
         # What the last fit did and where its time went, for the benchmark and the tests.
         self.last_fit: dict = {}
         self.timings: dict[str, float] = {}
@@ -129,6 +131,14 @@ class VGG16Poster:
         self._means = None
         self._store = store
         self._close_new_posters()
+        if self._pictures is not None:
+            self._pictures.close()
+        self._pictures = CataloguePictures(
+            config,
+            FeatureStore(config.cache_dir / FEATURES_DIR, spec),
+            params["mirror"],
+            lambda movie: self.new_features(movie, compute=False),
+        )
         with PosterStore(config, dataset) as posters:
             refs = indexed_posters(posters, dataset)
             self._refs = refs
@@ -286,8 +296,9 @@ class VGG16Poster:
     @hookimpl
     def reelpick_similar_image(self, image: bytes, k: int) -> list[Neighbour]:
         """The indexed posters nearest to ``image`` by cosine, in the same comparable form as
-        the table (so a flipped or slightly cropped photo of a poster finds it). Loads
-        TensorFlow and every indexed poster's features on the first call."""
+        the table (so a flipped or slightly cropped photo of a poster finds it), and the
+        catalogue movies' posters whose features are stored (:class:`CataloguePictures`).
+        Loads TensorFlow and every indexed poster's features on the first call."""
         if self._fit_inputs is None:
             raise NoAnswer("the poster index is not fitted")
         spec, params, _, _ = self._fit_inputs
@@ -302,6 +313,11 @@ class VGG16Poster:
         query = comparable(vector, spec.pooling, params["mirror"])
         query = query / max(float(np.linalg.norm(query)), 1e-12)
         scores = rows @ query
+        if self._pictures is not None:
+            new_ids, new_rows = self._pictures.index()
+            if len(new_ids):  # scored apart: the dataset's matrix is never copied
+                movie_ids = np.concatenate([movie_ids, new_ids])
+                scores = np.concatenate([scores, new_rows @ query])
         best = np.argsort(-scores, kind="stable")[: max(0, int(k))]
         return [Neighbour(int(movie_ids[i]), float(scores[i])) for i in best]
 
@@ -434,35 +450,6 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def comparable(vector: np.ndarray, pooling: str, mirror: bool) -> np.ndarray:
-    """The form in which features are compared by cosine.
-
-    With ``mirror`` the flattened grid is added to its left-right mirror image, so that a
-    flipped poster matches its original (an average pooled vector is already flip-blind).
-    The mirrored sum repeats columns 0-2 as 6-4, so only columns 0-3 are kept, the repeated
-    ones scaled by sqrt(2): the cosine is unchanged and the vector is 14,336 values, not 25,088.
-    """
-    if not mirror or pooling != Pooling.FLATTEN:
-        return vector
-    grid = vector.reshape(GRID)
-    half = (grid[:, :3] + grid[:, :3:-1]) * np.float32(np.sqrt(2))
-    centre = 2 * grid[:, 3:4]
-    return np.concatenate([half, centre], axis=1).ravel()
-
-
-def unit_vector(vector: np.ndarray) -> np.ndarray:
-    """``vector`` as float32 of length 1 (zero stays zero)."""
-    vector = np.asarray(vector, dtype=np.float32)
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
-
-
-def comparable_dim(pooling: str, mirror: bool) -> int:
-    if pooling == Pooling.AVG:
-        return GRID[2]
-    return GRID[0] * 4 * GRID[2] if mirror else int(np.prod(GRID))
 
 
 def indexed_posters(posters: PosterStore, dataset: Dataset) -> list[PosterRef]:

@@ -147,3 +147,22 @@ def test_no_poster_to_go_on_is_a_clear_no_answer(setup):
     movie = replace(movie, poster_path=None, tmdb_id=None)
     answer = app.registry.ask_new("vgg16-poster", movie, 5)
     assert answer.no_answer == "no poster to compare for this movie"
+
+
+def test_a_photo_of_a_catalogue_film_s_poster_finds_the_film(setup):
+    """Once someone asked about Dune: Part Two (its poster's features stored), a phone
+    photo of that poster names it, although no dataset movie wears that poster here."""
+    import io
+
+    from PIL import Image
+
+    app, _, _, _, dune = setup
+    assert app.registry.ask_new("vgg16-poster", app.catalogue.new_movie(dune), 5).ok
+    with Image.open(POSTERS / f"{DUNE_1984}.jpg") as poster:
+        photo = poster.convert("RGB").resize((poster.width * 4 // 5, poster.height * 4 // 5))
+    data = io.BytesIO()
+    photo.save(data, "JPEG", quality=70)
+    answer = app.registry.ask_image("vgg16-poster", data.getvalue(), 3)
+    assert answer.ok, answer
+    assert answer.neighbours[0].movie_id == dune and answer.neighbours[0].score > 0.9, answer
+    assert all(n.movie_id in app.dataset for n in answer.neighbours[1:])
