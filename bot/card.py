@@ -140,7 +140,7 @@ async def send_card(
             chat_id,
             movie_header(app.dataset, movie_id, _)
             if movie_id in app.dataset
-            else s.label(movie_id),
+            else f"<b>{html.escape(s.known_label(movie_id) or f'#{movie_id}')}</b>",
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
             reply_parameters=reply,

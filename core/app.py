@@ -226,7 +226,13 @@ class Reelpick:
         if answers is None:
             fitted = [n for n in self.registry.enabled() if self.registry.plugins[n].fitted]
             answers = self.registry.recommend(profile, chosen.depth(k), fitted, exclude)
-        return pick_for(profile, list(answers), k, chosen, genres_of(self.dataset))
+        genres = genres_of(self.dataset)
+        if chosen.calibration > 0:  # catalogue movies count by their own genres
+            listed = [n.movie_id for a in answers for n in a.neighbours]
+            beyond = {m for m in (*listed, *profile.ratings, *profile.seen) if is_catalogue_id(m)}
+            if beyond:
+                genres = genres.extended(self.catalogue.genres(beyond))
+        return pick_for(profile, list(answers), k, chosen, genres)
 
     def group_picks(
         self,

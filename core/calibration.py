@@ -27,6 +27,7 @@ validation users inside the training data by ``reelpick evaluate --task topn --t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from copy import copy as copy_of
 from typing import Any
 
 import numpy as np
@@ -40,15 +41,25 @@ class Genres:
     def __init__(self, genres: Mapping[int, Sequence[str]]) -> None:
         names = sorted({g for gs in genres.values() for g in gs if g != "(no genres listed)"})
         self.names = names
-        column = {g: i for i, g in enumerate(names)}
-        self._rows: dict[int, np.ndarray] = {}
-        for movie_id, gs in genres.items():
-            cols = [column[g] for g in gs if g in column]
-            row = np.zeros(len(names))
-            if cols:
-                row[cols] = 1.0 / len(cols)
-            self._rows[int(movie_id)] = row
+        self._column = {g: i for i, g in enumerate(names)}
+        self._rows: dict[int, np.ndarray] = {
+            int(movie_id): self._row_of(gs) for movie_id, gs in genres.items()
+        }
         self._empty = np.zeros(len(names))
+
+    def _row_of(self, genres: Sequence[str]) -> np.ndarray:
+        cols = [self._column[g] for g in genres if g in self._column]
+        row = np.zeros(len(self.names))
+        if cols:
+            row[cols] = 1.0 / len(cols)
+        return row
+
+    def extended(self, more: Mapping[int, Sequence[str]]) -> Genres:
+        """These genres and those of ``more`` movies (catalogue movies, whose genres are
+        already the dataset's names) over the same genre names; this object is unchanged."""
+        copy = copy_of(self)
+        copy._rows = {**self._rows, **{int(m): self._row_of(gs) for m, gs in more.items()}}
+        return copy
 
     def row(self, movie_id: int) -> np.ndarray:
         return self._rows.get(int(movie_id), self._empty)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -137,6 +138,16 @@ class Catalogue:
         """A catalogue movie as plugins that place movies by content see it."""
         movie = self.stored(movie_id)
         return new_movie(movie)
+
+    def genres(self, movie_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        """The stored genres (the dataset's names) of those catalogue movies this file holds;
+        read from the file only, never from TMDB."""
+        found = {}
+        for movie_id in movie_ids:
+            movie = self.store.get(int(movie_id) - CATALOGUE_ID_BASE)
+            if movie is not None:
+                found[int(movie_id)] = movie.genres
+        return found
 
     def movie_title(self, movie_id: int) -> str:
         if not is_catalogue_id(movie_id) and movie_id in self.dataset:

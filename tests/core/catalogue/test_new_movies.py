@@ -162,3 +162,25 @@ def test_a_watchlist_export_imports_back_with_its_catalogue_movie(fitted):
     assert b"Saltwater Atlas,2025," in data
     parsed = read_watchlist(data, app.movie_matcher(), filename="watchlist-reelpick.csv")
     assert [m for m, _ in parsed.matched] == [movie_id, heat], parsed.unmatched
+
+
+def test_calibrated_picks_count_a_catalogue_movie_by_its_own_genres(fitted):
+    """For a Drama/Sci-Fi profile, calibration lifts the one Drama/Sci-Fi film in a list of
+    comedies: the catalogue film (a stored row) counts with its genres, not as genreless."""
+    from reelpick.types import Neighbour, PluginAnswer, Profile
+
+    app, movie_id = fitted
+    genres = app.dataset.movies["genres"]
+    comedies = [int(m) for m, g in genres.items() if g == ("Comedy",)][:9]
+    scifi = [int(m) for m, g in genres.items() if {"Drama", "Sci-Fi"} <= set(g)][:4]
+    assert len(comedies) == 9 and len(scifi) == 4
+    ranked = [*comedies[:5], movie_id, *comedies[5:]]
+    answer = PluginAnswer(
+        "hybrid", "Hybrid", [Neighbour(m, 1.0 - i / 20) for i, m in enumerate(ranked)]
+    )
+    profile = Profile(ratings=dict.fromkeys(scifi, 5.0))
+    settings = app.settings.picks.calibrated(0.9)
+    plain = app.picks(profile, 3, answers=[answer], settings=settings.calibrated(0.0))
+    assert movie_id not in [p.movie_id for p in plain]
+    calibrated = app.picks(profile, 3, answers=[answer], settings=settings)
+    assert movie_id in [p.movie_id for p in calibrated]
