@@ -24,6 +24,7 @@ SHARED_MODULES = (
     "metrics",  # BotMetrics: Prometheus metrics and the update loop's health
     "movie_answer",  # answering with one movie: header, then one album per plugin
     "permissions",  # who may change a group's settings
+    "pictures",  # PictureWorker: the one image worker (photos, new films' posters)
     "rating_buttons",  # the rating keyboard and the profile key of a Telegram user
     "replies",  # one-line replies several features give
     "resolve",  # a typed title -> one movie, candidates or a problem

@@ -22,10 +22,14 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import diskcache
 
 from reelpick.app import Reelpick
+from reelpick.catalogue import is_catalogue_id
 from reelpick.config import Config
 from reelpick.errors import ReelpickError
+from reelpick.imagesearch import ImageSearchFailed
+from reelpick.models_here import forbid_models
 from reelpick.posters import PosterStore
 from reelpick.profiles import ProfileStore
+from reelpick.redact import redact
 from reelpick.state import CHAT_SETTINGS_FILE, WATCHLIST_FILE, hold_bot_lock, prepare_state
 from reelpick.types import PluginAnswer
 from reelpick.watchlist import WatchlistStore
@@ -36,6 +40,7 @@ from .i18n import use_chat_languages
 from .limits import ChatLimiter
 from .media import PosterSender
 from .metrics import BotMetrics
+from .pictures import PictureWorker
 from .resolve import did_you_mean
 from .scheduling import BusyNotices, FairBudget, WaitingLine
 from .settings import SettingsStore
@@ -147,8 +152,13 @@ class BotServices:
         )
         # Plugins get their own threads so a hung plugin cannot starve poster reading; enough
         # for every plugin's running calls, so one plugin's hung threads never queue another's.
+        # They never load a model (plugins answer from what is stored): that is the image
+        # worker's job (``.pictures``), so one question never stalls every chat for seconds.
         workers = self.breaker.max_running * max(1, len(config.enabled_plugins)) + 1
-        self.plugin_pool = ThreadPoolExecutor(workers, thread_name_prefix="reelpick-plugin")
+        self.plugin_pool = ThreadPoolExecutor(
+            workers, thread_name_prefix="reelpick-plugin", initializer=forbid_models
+        )
+        self.pictures = PictureWorker(config)  # photos, and new films' posters
         self.commands: list[tuple[str, str]] = []  # in every chat
         self.group_commands: list[tuple[str, str]] = []  # in groups only (movie nights)
         self.deep_links = DeepLinks()  # /start payloads of t.me links, by feature
@@ -165,10 +175,19 @@ class BotServices:
     async def ask(self, name: str, movie_id: int, k: int) -> PluginAnswer:
         """One plugin's answer, computed in a thread, within ``bot.plugin_timeout`` seconds.
 
-        A plugin that keeps timing out is paused for a while (:class:`PluginBreaker`).
+        A plugin that keeps timing out is paused for a while (:class:`PluginBreaker`). A
+        plugin that compares pictures answers for a catalogue movie in the image worker
+        (:meth:`PictureWorker.similar`): its new poster may need the model there.
         """
         app = self.reelpick
         label = app.registry.plugins[name].info.label
+        if is_catalogue_id(movie_id) and name in self.pictures.searchers(app):
+            try:
+                return await self.pictures.similar(app, name, movie_id, k)
+            except (ImageSearchFailed, LookupError) as exc:
+                log.error("plugin %s on new movie %s: %s", name, movie_id, redact(exc))
+                self.metrics.plugin_failed(name, "error")
+                return PluginAnswer(name, label, error=str(exc))
         refused = self.breaker.acquire(name)
         if refused is not None:
             log.info("plugin %s not asked about movie %s: %s", name, movie_id, refused)
@@ -253,6 +272,7 @@ class BotServices:
 
     def close(self) -> None:
         self.features.close()
+        self.pictures.close()
         self.plugin_pool.shutdown(wait=False, cancel_futures=True)
         self.title_pool.shutdown(wait=False, cancel_futures=True)
         self.profiles.close()

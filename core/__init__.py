@@ -9,6 +9,7 @@ import nothing else from reelpick, exactly as an external plugin must::
     from reelpick import engine_for  # heavy fits on the configured engine (local or Spark)
     from reelpick import sgd  # SGD matrix factorisation, a model plugins train
     from reelpick import CatalogueReader, TMDBRecommendations  # movies and lists from TMDB
+    from reelpick import models_allowed  # False where people wait: load no model there
 
 Modules inside core never import from this package root (it imports most of core); they
 import the module that defines a name. docs/architecture.md says where each job lives.
@@ -23,6 +24,7 @@ from .data import Dataset
 from .engine import Engine, engine_for
 from .errors import ConfigError, DataError, EngineError, NoAnswer, PluginError, ReelpickError
 from .hookspecs import hookimpl
+from .models_here import models_allowed
 from .neighbours import NeighbourTable, topk_cosine_dense, topk_cosine_sparse
 from .posters import Poster, PosterStore
 from .posters.tmdb import TMDBError, TMDBNotFound
@@ -62,6 +64,7 @@ __all__ = [
     "engine_for",
     "expand",
     "hookimpl",
+    "models_allowed",
     "sgd",
     "topk_cosine_dense",
     "topk_cosine_sparse",

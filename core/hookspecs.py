@@ -79,7 +79,9 @@ def reelpick_similar_new(movie: NewMovie, k: int) -> list[Neighbour] | None:
 
     Optional: for plugins that can place a movie from its content (genres, year, keywords).
     Must be a lookup plus a little arithmetic, never a refit. Raise :class:`reelpick.NoAnswer`
-    when its content tells the plugin nothing.
+    when its content tells the plugin nothing. Where :func:`reelpick.models_allowed` is
+    False (the bot's plugin threads) load no model: answer from what is stored, or say why
+    not; a plugin that compares pictures is asked in the image worker, where it may.
     """
 
 

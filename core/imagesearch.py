@@ -21,8 +21,14 @@ layout is near too. So the worker also checks the ``VERIFIED`` nearest posters p
 transform maps onto the poster, with OpenCV): a photo of the poster itself keeps a third or
 more, a lookalike whose logo alone matches under a fifth. :meth:`ImageSearchWorker.identify` returns both.
 
+The same worker answers for a catalogue movie (a film newer than the rating data) through
+its plugins' ``reelpick_similar_new``: comparing a new poster means computing its features
+with the model, so that too happens here (:meth:`ImageSearchWorker.similar`), never where
+people wait (:func:`reelpick.models_allowed`).
+
 Protocol (pickled tuples over a ``multiprocessing`` pipe): parent sends
-``("search", image, k)``, child answers ``("ok", [PluginAnswer, ...], {movie id: share})``,
+``("search", image, k)`` or ``("similar", movie_id, k)``, child answers
+``("ok", [PluginAnswer, ...], {movie id: share})`` (no shares for ``similar``),
 ``("refused", text)`` (the picture is over a ``[photo]`` limit, raised as
 :class:`ImageRefused`) or ``("error", text)``; ``("stop",)`` or a closed pipe ends the child.
 
@@ -207,20 +213,35 @@ class ImageSearchWorker:
                 raise ImageSearchFailed("the image search is shut down")
             self._cancel_idle_timer()
             try:
-                return self._request(image, k)
+                return self._request(("search", bytes(image), int(k)))
             finally:
                 self._busy = False
                 self._last_used = time.monotonic()
                 self._schedule_idle_stop()
 
-    def _request(self, image: bytes, k: int) -> Identified:
+    def similar(self, movie_id: int, k: int) -> list[PluginAnswer]:
+        """Each plugin's ``k`` movies similar to catalogue movie ``movie_id`` (its poster
+        fetched and its features computed here on first sight); blocks until answered.
+        Raises :class:`ImageSearchFailed` as :meth:`identify` does."""
+        with self._lock:
+            if self._closed:
+                raise ImageSearchFailed("the image search is shut down")
+            self._cancel_idle_timer()
+            try:
+                return self._request(("similar", int(movie_id), int(k))).answers
+            finally:
+                self._busy = False
+                self._last_used = time.monotonic()
+                self._schedule_idle_stop()
+
+    def _request(self, message: tuple[Any, ...]) -> Identified:
         if self._process is None or not self._process.is_alive():
             self._start()
         assert self._conn is not None and self._process is not None
         limit = self.start_timeout if self._fresh else self.timeout
         self._busy = True
         try:
-            self._conn.send(("search", bytes(image), int(k)))
+            self._conn.send(message)
             deadline = time.monotonic() + limit
             # Poll in short steps: a dead worker closes its end (EOFError on recv), but a
             # worker that hangs must be noticed by the clock.
@@ -350,10 +371,17 @@ def _serve(conn: Connection, config: Config, plugins: list[str]) -> None:
             break
         if message[0] == "stop":
             break
-        _, image, k = message
         if app is None:
             conn.send(("error", problem))
             continue
+        if message[0] == "similar":
+            _, movie_id, k = message
+            try:
+                conn.send(("ok", [app.ask(name, movie_id, k) for name in plugins]))
+            except Exception as exc:  # a catalogue id stored nowhere, say
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            continue
+        _, image, k = message
         try:
             photo = config.settings.photo
             check_image(image, photo.max_bytes, photo.max_pixels)

@@ -51,6 +51,7 @@ from reelpick import (
     Recommendation,
     expand,
     hookimpl,
+    models_allowed,
     topk_cosine_dense,
 )
 
@@ -204,6 +205,8 @@ class VGG16Poster:
             raise NoAnswer("the poster index is not fitted")
         spec, params, config, _ = self._fit_inputs
         vector = self.new_features(movie)
+        if vector is None and not models_allowed():
+            raise NoAnswer("its poster is not compared yet")
         if vector is None:
             raise NoAnswer("no poster to compare for this movie")
         movie_ids, means = self._channel_means()
@@ -241,8 +244,8 @@ class VGG16Poster:
                 return None
             features = FeatureStore(config.cache_dir / FEATURES_DIR, spec)
             stored = features.load(poster.content_hash)
-            if stored is not None or not compute:
-                return stored
+            if stored is not None or not compute or not models_allowed():
+                return stored  # where people wait, the model is never loaded
             from ._vgg16_features import extract  # TensorFlow: only for a poster never seen
 
             for _, vector in extract([0], lambda _: poster.data, spec, 1, progress=False):

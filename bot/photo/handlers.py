@@ -116,7 +116,7 @@ async def _identify(
         return
     chosen = s.settings.get(message.chat_id, s.reelpick.registry.enabled())
     try:
-        found = await photos.search(s.reelpick, data, chosen.k + 1)
+        found = await s.pictures.identify(s.reelpick, data, chosen.k + 1)
     except LookupError:
         await message.reply_text(_(texts.UNAVAILABLE))
         return

@@ -20,7 +20,7 @@ from PIL import Image
 
 from reelpick.app import Reelpick
 from reelpick.bot.app import build_application
-from reelpick.bot.photo import PhotoService
+from reelpick.bot.pictures import PictureWorker
 from reelpick.bot.services import SERVICES
 from reelpick.config import Config
 from reelpick.imagesearch import ImageSearchWorker
@@ -96,7 +96,9 @@ def bot(tmp_path: Path, server: BotAPIServer, photo_app: Reelpick, worker):
             f"max_messages_per_chat_second = 0\n[photo]\n{extra}",
         )
         application = build_application(config, photo_app)
-        application.bot_data[SERVICES].features.add(PhotoService(config, worker))
+        services = application.bot_data[SERVICES]
+        services.pictures.close()
+        services.pictures = PictureWorker(config, worker)  # the module's worker, kept running
         return application
 
     return make

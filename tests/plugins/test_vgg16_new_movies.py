@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from reelpick.plugins.vgg16_poster import FEATURES_DIR, FeatureStore
 from reelpick.registry import Registry
 from reelpick.testing import small_dataset
 from reelpick.types import NewMovie
-from tests.support.fixtures import POSTERS, VGG16_WEIGHTS, write_config
+from tests.support.fixtures import ML_SMALL, POSTERS, VGG16_WEIGHTS, write_config
 from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, MADE_UP_ID, TMDBServer
 
 pytestmark = pytest.mark.slow  # TensorFlow: VGG16 over 10 posters and two new ones
@@ -56,7 +57,10 @@ def setup(require_shared, ml_small, tmp_path_factory):
         patch.setenv("TMDB_API_KEY", API_KEY)
         config = write_config(
             root,
-            f'[data]\ndir = "{root / "data"}"\n[cache]\ndir = "{root / "cache"}"\n'
+            # The source, for the image worker's own Reelpick (ml-latest-small, the same
+            # 10 posters indexed): the tests here fit on 300 of its movies.
+            f'[data]\nsource = "{ML_SMALL}"\ndir = "{root / "data"}"\n'
+            f'[cache]\ndir = "{root / "cache"}"\n'
             f'[posters]\ndir = "{folder}"\napi_url = "{server.api_url}"\n'
             f"requests_per_second = 0\n"
             f'[plugins]\nenabled = ["vgg16-poster", "hybrid", "cosine-cf"]\n'
@@ -166,3 +170,45 @@ def test_a_photo_of_a_catalogue_film_s_poster_finds_the_film(setup):
     assert answer.ok, answer
     assert answer.neighbours[0].movie_id == dune and answer.neighbours[0].score > 0.9, answer
     assert all(n.movie_id in app.dataset for n in answer.neighbours[1:])
+
+
+def test_where_people_wait_no_model_loads_and_the_worker_compares_the_poster(setup):
+    """In a thread that answers people (the bot's plugin threads) a new poster is not
+    computed: vgg16-poster says so and the hybrid places the film without it. The image
+    worker process compares it instead, and stores its features for everyone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reelpick.imagesearch import ImageSearchWorker
+    from reelpick.models_here import forbid_models
+
+    app, server, config, _, _ = setup
+    indexed = {int(p.stem) for p in Path(config.section("posters")["dir"]).glob("*.jpg")}
+    source = next(
+        int(app.dataset.movies.at[m, "tmdb_id"])
+        for m in sorted(int(p.stem) for p in POSTERS.glob("*.jpg"))
+        if m not in indexed and m != DUNE_1984 and m in app.dataset
+    )
+    server.add_movie(
+        1_299_777, "Harbour Lights", "Harbour Lights", "2025-09-01", [18], ["A Director"],
+        ["An Actor"], "A story by the sea.", poster_of=source,
+    )  # fmt: skip
+    movie_id = app.add_from_tmdb(1_299_777)
+    vgg = app.registry.plugin_object("vgg16-poster")
+    before = vgg.new_computed
+    with ThreadPoolExecutor(1, initializer=forbid_models) as people:
+        poster, hybrid = people.submit(
+            app.similar, movie_id, 5, ["vgg16-poster", "hybrid"]
+        ).result()
+    assert poster.no_answer == "its poster is not compared yet" and vgg.new_computed == before
+    assert hybrid.ok, hybrid
+    worker = ImageSearchWorker(config, ["vgg16-poster"], idle_seconds=0, timeout=120)
+    try:
+        (answer,) = worker.similar(movie_id, 5)
+    finally:
+        worker.close()
+    assert answer.ok and len(answer.neighbours) == 5, answer
+    assert vgg.new_features(app.catalogue.new_movie(movie_id), compute=False) is not None
+    with ThreadPoolExecutor(1, initializer=forbid_models) as people:
+        (again,) = people.submit(app.similar, movie_id, 5, ["vgg16-poster"]).result()
+    assert [n.movie_id for n in again.neighbours] == [n.movie_id for n in answer.neighbours]
+    assert vgg.new_computed == before
