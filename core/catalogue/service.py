@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import DataError, ReelpickError
-from ..posters.tmdb import JSONObject, TMDBClient, TMDBError
+from ..posters.tmdb import TMDBClient, TMDBError
 from ..types import NewMovie
-from .genres import dataset_genres
+from .documents import parse_details, where_to_watch, year_of
 from .models import (
     CATALOGUE_ID_BASE,
     Candidate,
     MovieCard,
-    WhereToWatch,
     catalogue_id,
     is_catalogue_id,
 )
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-YOUTUBE = "https://www.youtube.com/watch?v={key}"
+RECENT_TITLES = 500  # rows in the small title index before the whole one is built again
 
 
 class NoTMDB(ReelpickError):
@@ -81,6 +80,7 @@ class Catalogue:
         self.client = client
         self.path = self.settings.path(config.settings.data.dir)
         self._lock = threading.Lock()
+        self._titles_mark: tuple[int, float] = (0, 0.0)  # the store's signature :attr:`titles` saw
 
     @property
     def available(self) -> bool:
@@ -99,7 +99,26 @@ class Catalogue:
 
     @cached_property
     def titles(self) -> CatalogueTitles:
+        self._titles_mark = self.store.signature()
         return CatalogueTitles(title_row(m) for m in self.store.all())
+
+    def current_titles(self) -> CatalogueTitles:
+        """:attr:`titles`, caught up with rows another process wrote since (a `catalogue
+        sync`, the CLI's `info`): one cheap query per search. A few new rows join the small
+        index; many, or a removal, build the whole index again."""
+        titles = self.titles
+        with self._lock:
+            mark = self.store.signature()
+            if mark == self._titles_mark:
+                return titles
+            written = self.store.written_after(self._titles_mark[1])
+            if mark[0] < self._titles_mark[0] or titles.recent + len(written) > RECENT_TITLES:
+                self.__dict__.pop("titles", None)
+                titles = self.titles
+            else:
+                titles.add_all([title_row(m) for m in written])
+            self._titles_mark = mark
+            return titles
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -144,7 +163,8 @@ class Catalogue:
         read from the file only, never from TMDB."""
         found = {}
         for movie_id in movie_ids:
-            movie = self.store.get(int(movie_id) - CATALOGUE_ID_BASE)
+            tmdb_id = int(movie_id) - CATALOGUE_ID_BASE
+            movie = self.store.get(tmdb_id) if 0 < tmdb_id < 2**31 else None  # 32-bit ids
             if movie is not None:
                 found[int(movie_id)] = movie.genres
         return found
@@ -180,7 +200,7 @@ class Catalogue:
                 Candidate(
                     tmdb_id=int(result["id"]),
                     title=str(result.get("title") or result.get("original_title") or "?"),
-                    year=_year(result.get("release_date")),
+                    year=year_of(result.get("release_date")),
                     overview=result.get("overview") or None,
                     movie_id=self.local_id(int(result["id"])),
                 )
@@ -319,7 +339,8 @@ class Catalogue:
         """Dataset and catalogue titles for ``query``, best first (same scores as the dataset
         index; on a tie the dataset's movie first)."""
         local = dataset_titles.search(query, limit).candidates
-        extra = self.titles.search(query, limit) if len(self.titles) else []
+        titles = self.current_titles()
+        extra = titles.search(query, limit) if len(titles) else []
         counts = self.dataset.rating_counts
         ranked = sorted(
             [(m.score, int(counts.get(m.movie_id, 0)), m.movie_id, 0, m) for m in local]
@@ -354,7 +375,7 @@ class Catalogue:
         return Lookup(query, local, ordered, best.movie_id if best else None, True, best)
 
 
-# -- TMDB documents -> catalogue rows ----------------------------------------------------
+# -- titles ------------------------------------------------------------------------------
 
 
 def rank_candidates(query: str, online: list[Candidate]) -> list[tuple[float, Candidate]]:
@@ -376,109 +397,10 @@ def title_row(movie: StoredMovie) -> TitleRow:
     return TitleRow(movie.movie_id, movie.title, movie.year, aliases)
 
 
-def parse_details(details: JSONObject, cast: int) -> StoredMovie:
-    """A catalogue row from ``/movie/{id}`` with :data:`~reelpick.posters.tmdb.APPEND`."""
-    tmdb_id = details.get("id")
-    if not isinstance(tmdb_id, int):
-        raise TMDBError("TMDB movie details without an id")
-    title = str(details.get("title") or details.get("original_title") or f"TMDB {tmdb_id}")
-    credits = _dict(details.get("credits"))
-    crew = [c for c in _list(credits.get("crew")) if c.get("job") == "Director"]
-    people = sorted(_list(credits.get("cast")), key=lambda c: c.get("order", 999))
-    alternative = [
-        str(t.get("title")) for t in _list(_dict(details.get("alternative_titles")).get("titles"))
-    ]
-    translated = [
-        str(_dict(t.get("data")).get("title"))
-        for t in _list(_dict(details.get("translations")).get("translations"))
-    ]
-    original = details.get("original_title")
-    aliases = [
-        t for t in dict.fromkeys([*alternative, *translated]) if t and t not in ("None", title)
-    ]
-    imdb = details.get("imdb_id") or _dict(details.get("external_ids")).get("imdb_id")
-    runtime = details.get("runtime")
-    return StoredMovie(
-        tmdb_id=tmdb_id,
-        title=title,
-        original_title=str(original) if original and original != title else None,
-        alt_titles=tuple(aliases[:30]),
-        year=_year(details.get("release_date")),
-        release_date=str(details.get("release_date") or "") or None,
-        genres=dataset_genres(_list(details.get("genres"))),
-        keywords=tuple(
-            str(k["name"])
-            for k in _list(_dict(details.get("keywords")).get("keywords"))
-            if k.get("name")
-        ),
-        overview=str(details.get("overview") or "") or None,
-        runtime=int(runtime) if isinstance(runtime, int) and runtime > 0 else None,
-        directors=tuple(dict.fromkeys(str(c["name"]) for c in crew if c.get("name"))),
-        cast=tuple(str(c["name"]) for c in people[:cast] if c.get("name")),
-        poster_path=str(details["poster_path"]) if details.get("poster_path") else None,
-        imdb_id=_imdb_number(imdb),
-        popularity=_float(details.get("popularity")),
-        vote_average=_float(details.get("vote_average")),
-        trailer_url=trailer(_list(_dict(details.get("videos")).get("results"))),
-    )
-
-
-def trailer(videos: list[dict[str, Any]]) -> str | None:
-    """A YouTube trailer (official first), else a teaser."""
-    youtube = [v for v in videos if v.get("site") == "YouTube" and v.get("key")]
-    for kind in ("Trailer", "Teaser"):
-        found = [v for v in youtube if v.get("type") == kind]
-        found.sort(key=lambda v: not v.get("official", False))
-        if found:
-            return YOUTUBE.format(key=found[0]["key"])
-    return None
-
-
-def where_to_watch(providers: object, region: str) -> WhereToWatch:
-    """One region of a ``watch/providers`` answer (empty offers when TMDB lists none)."""
-    results = _dict(_dict(providers).get("results"))
-    offers = _dict(results.get(region))
-
-    def names(kind: str) -> tuple[str, ...]:
-        rows = sorted(_list(offers.get(kind)), key=lambda p: p.get("display_priority", 999))
-        return tuple(dict.fromkeys(str(p["provider_name"]) for p in rows if p.get("provider_name")))
-
-    link = offers.get("link")
-    return WhereToWatch(
-        region=region,
-        link=str(link) if link else None,
-        flatrate=names("flatrate"),
-        rent=names("rent"),
-        buy=names("buy"),
-    )
-
-
 def _replace(card: MovieCard, **changes: Any) -> MovieCard:
     import dataclasses
 
     return dataclasses.replace(card, **changes)
-
-
-def _year(date: object) -> int | None:
-    text = str(date or "")
-    return int(text[:4]) if len(text) >= 4 and text[:4].isdigit() else None
-
-
-def _imdb_number(value: object) -> int | None:
-    text = str(value or "")
-    return int(text[2:]) if text.startswith("tt") and text[2:].isdigit() else None
-
-
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 __all__ = [
@@ -486,7 +408,5 @@ __all__ = [
     "Lookup",
     "Match",
     "NoTMDB",
-    "parse_details",
     "rank_candidates",
-    "where_to_watch",
 ]

@@ -22,7 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from ..posters.tmdb import JSONObject, TMDBClient, TMDBNotFound, TMDBUnavailable
-from .service import Catalogue, parse_details
+from .documents import parse_details
+from .service import Catalogue
 from .store import StoredMovie
 
 log = logging.getLogger(__name__)

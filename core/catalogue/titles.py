@@ -73,9 +73,21 @@ class CatalogueTitles:
         self._lock = threading.Lock()
 
     def add(self, row: TitleRow) -> None:
+        self.add_all([row])
+
+    def add_all(self, rows: Sequence[TitleRow]) -> None:
+        """Add (or refresh) ``rows``, rebuilding the small index once."""
+        if not rows:
+            return
         with self._lock:
-            self._recent = [r for r in self._recent if r.movie_id != row.movie_id] + [row]
+            new = {r.movie_id for r in rows}
+            self._recent = [r for r in self._recent if r.movie_id not in new] + list(rows)
             self._recent_index = index_over(self._recent)
+
+    @property
+    def recent(self) -> int:
+        """Rows in the small index (added since the main one was built)."""
+        return len(self._recent)
 
     def __len__(self) -> int:
         return (len(self._main) if self._main else 0) + len(self._recent)

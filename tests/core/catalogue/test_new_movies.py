@@ -121,7 +121,7 @@ def test_picks_for_a_profile_that_rated_a_catalogue_movie(fitted):
     assert not {movie_id, *liked} & {p.movie_id for p in picks}
 
 
-def test_exports_name_a_catalogue_movie_and_import_back_whole(fitted):
+def test_exports_name_a_catalogue_movie_and_import_back_whole(fitted, server, monkeypatch):
     """/myratings and /export write a catalogue movie's title, year and TMDB id (Letterboxd
     matches by those); the file imports back with the movie, made-up ids refused."""
     from reelpick.catalogue import CATALOGUE_ID_BASE
@@ -143,9 +143,14 @@ def test_exports_name_a_catalogue_movie_and_import_back_whole(fitted):
             (movie_id, "rating", 4.5),
             (heat, "seen", None),
         }
+    # Ids the catalogue does not hold are refused without a single request to TMDB (a
+    # file of made-up ids must not spend the key's rate limit), even with a key set.
+    monkeypatch.setenv("TMDB_API_KEY", API_KEY)
+    asked = len(server.log)
     forged = f"movieId,rating\n{CATALOGUE_ID_BASE + 424242},4\n{CATALOGUE_ID_BASE * 9},4\n"
     parsed = read_import(forged.encode(), app.movie_matcher(), filename="forged.csv")
     assert parsed.matched == [] and len(parsed.unmatched) == 2
+    assert len(server.log) == asked
 
 
 def test_a_watchlist_export_imports_back_with_its_catalogue_movie(fitted):
@@ -184,3 +189,19 @@ def test_calibrated_picks_count_a_catalogue_movie_by_its_own_genres(fitted):
     assert movie_id not in [p.movie_id for p in plain]
     calibrated = app.picks(profile, 3, answers=[answer], settings=settings)
     assert movie_id in [p.movie_id for p in calibrated]
+
+
+def test_search_finds_a_film_another_process_stored(fitted):
+    """A `catalogue sync` (its own process, its own connection) stores a film while the bot
+    runs: the bot's next local search finds it, without a restart or /reload."""
+    from reelpick.catalogue.store import CatalogueStore, StoredMovie
+
+    app, _ = fitted
+    assert not app.search("Lantern Meridian").confident  # the index is built by now
+    other = CatalogueStore(app.catalogue.path)
+    try:
+        other.put([StoredMovie.described(1_288_001, "Lantern Meridian", 2026, ("Drama",))])
+    finally:
+        other.close()
+    found = app.search("Lantern Meridian")
+    assert found.confident and found.candidates[0].movie_id == 1_000_000_000 + 1_288_001
