@@ -250,8 +250,12 @@ class BotServices:
             return None
 
     def knows(self, movie_id: int) -> bool:
-        """Whether ``movie_id`` is a dataset or catalogue movie (button data may be forged)."""
-        return self.known_label(movie_id) is not None
+        """Whether ``movie_id`` is a dataset movie or a catalogue movie stored here (button
+        data may be forged: this reads the catalogue file only, never asks TMDB)."""
+        try:
+            return self.reelpick.knows(int(movie_id))
+        except (OverflowError, TypeError, ValueError):
+            return False
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
         """A lock per chat, so one chat's albums never interleave."""

@@ -45,6 +45,7 @@ class Genres:
         self._rows: dict[int, np.ndarray] = {
             int(movie_id): self._row_of(gs) for movie_id, gs in genres.items()
         }
+        self._more: dict[int, np.ndarray] = {}  # :meth:`extended` rows, looked at first
         self._empty = np.zeros(len(names))
 
     def _row_of(self, genres: Sequence[str]) -> np.ndarray:
@@ -57,12 +58,14 @@ class Genres:
     def extended(self, more: Mapping[int, Sequence[str]]) -> Genres:
         """These genres and those of ``more`` movies (catalogue movies, whose genres are
         already the dataset's names) over the same genre names; this object is unchanged."""
-        copy = copy_of(self)
-        copy._rows = {**self._rows, **{int(m): self._row_of(gs) for m, gs in more.items()}}
+        copy = copy_of(self)  # the dataset's rows are shared, never copied
+        copy._more = {**self._more, **{int(m): self._row_of(gs) for m, gs in more.items()}}
         return copy
 
     def row(self, movie_id: int) -> np.ndarray:
-        return self._rows.get(int(movie_id), self._empty)
+        movie_id = int(movie_id)
+        found = self._more.get(movie_id)
+        return found if found is not None else self._rows.get(movie_id, self._empty)
 
     def matrix(self, movies: Sequence[int]) -> np.ndarray:
         if not movies:

@@ -58,7 +58,8 @@ class Manage:
             await message.reply_text(_(texts.NOTHING_RATED))
             return
         document = await asyncio.to_thread(export_csv, entries, app_movies(s.reelpick))
-        await message.reply_html(texts.summary(profile, entries, s.known_label, _))
+        summary = await asyncio.to_thread(texts.summary, profile, entries, s.known_label, _)
+        await message.reply_html(summary)
         await context.bot.send_document(
             chat.id,
             document,

@@ -196,11 +196,16 @@ def summary(profile: Profile, entries: list[Entry], label: Label, _: Translator)
         _("Seen, no rating: {count}", count=len(profile.seen)),
         _("Not interested: {count}", count=len(profile.not_interested)),
     ]
-    # Best first; among equals the most recent change first.
-    rated = sorted(
-        ((e, title) for e in entries if e.kind == "rating" and (title := label(e.movie_id))),
-        key=lambda pair: (-(pair[0].stars or 0), -pair[0].updated_at),
-    )[:TOP_SHOWN]
+    rated: list[tuple[Entry, str]] = []
+    # Best first; among equals the most recent change first. Labelled one by one until
+    # enough are named: a movie no longer known is skipped, and no more rows are read.
+    for entry in sorted(
+        (e for e in entries if e.kind == "rating"), key=lambda e: (-(e.stars or 0), -e.updated_at)
+    ):
+        if len(rated) == TOP_SHOWN:
+            break
+        if (title := label(entry.movie_id)) is not None:
+            rated.append((entry, title))
     if rated:
         lines.append(_("Top rated:"))
         lines += [f"★{e.stars:g} {html.escape(title)}" for e, title in rated]

@@ -108,7 +108,7 @@ def read_profile(app: Reelpick, args: argparse.Namespace) -> tuple[Profile, Prof
                 f"`reelpick recommend --ratings FILE --save {args.profile}`"
             )
         return profile, ProfileSummary(len(profile), len(profile))
-    parsed = read_import(Path(args.ratings), app.dataset, format=args.format)
+    parsed = read_import(Path(args.ratings), app.movie_matcher(), format=args.format)
     summary = ProfileSummary(
         parsed.rows,
         parsed.matched_rows,
@@ -130,7 +130,7 @@ def watchlisted(
     name = args.save or args.profile
     if args.watchlist:
         # Read as --ratings files are: a regular file only, never past the import limit.
-        parsed = read_watchlist(Path(args.watchlist), app.dataset, named=True)
+        parsed = read_watchlist(Path(args.watchlist), app.movie_matcher(), named=True)
         summary = ProfileSummary(
             parsed.rows,
             parsed.rows - len(parsed.unmatched),

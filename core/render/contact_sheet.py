@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from ..app import Reelpick
 from ..catalogue import is_catalogue_id
+from ..errors import ReelpickError
 from ..posters import Poster, PosterSource, PosterStore
 from ..types import PluginAnswer
 from .text import fit_pixels, font, wrap
@@ -190,7 +191,10 @@ def _name_and_year(app: Reelpick, movie_id: int) -> tuple[str, int | None]:
         row = app.dataset.movie(movie_id)
         return str(row["name"]), int(row["year"]) if pd.notna(row["year"]) else None
     if is_catalogue_id(movie_id):
-        stored = app.catalogue.stored(movie_id)
+        try:
+            stored = app.catalogue.stored(movie_id)
+        except ReelpickError:  # gone from the catalogue file: the cell still gets drawn
+            return f"Movie {movie_id}", None
         return stored.title, stored.year
     return f"Movie {movie_id}", None
 

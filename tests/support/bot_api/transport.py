@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 class QuietHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    # socketserver listens with a backlog of 5: a bot answering a burst of updates opens
-    # dozens of connections at once, and connections beyond the backlog were reset (httpx
-    # ReadError in the bot, a flaky fuzz test). api.telegram.org takes such bursts.
+    # socketserver listens with a backlog of 5, and connections beyond it are reset (httpx
+    # ReadError in the bot); a bot answering a burst of updates opens dozens at once, and
+    # api.telegram.org takes such bursts.
     request_queue_size = 1024
 
     def handle_error(self, request: Any, client_address: Any) -> None:
