@@ -52,7 +52,10 @@ class PictureWorker:
         worker = self._worker(app)
         loop = asyncio.get_running_loop()
         answers = await loop.run_in_executor(self._pool, worker.similar, movie_id, k)
-        return next(a for a in answers if a.plugin == name)
+        found = next((a for a in answers if a.plugin == name), None)
+        if found is None:
+            raise LookupError(f"the image worker does not run {name}")
+        return found
 
     def _worker(self, app: Reelpick) -> ImageSearchWorker:
         names = self.searchers(app)
@@ -69,6 +72,13 @@ class PictureWorker:
                 start_timeout=self.start_timeout,
             )
         return self.worker
+
+    def restart(self) -> None:
+        """Stop our worker (after /reload: it holds the old fits); the next request starts a
+        fresh one. Blocks until a request in hand is answered: call it in a thread."""
+        if self.worker is not None and self._owns_worker:
+            self.worker.close()
+            self.worker = None
 
     def close(self) -> None:
         if self.worker is not None and self._owns_worker:

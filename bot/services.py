@@ -177,27 +177,27 @@ class BotServices:
 
         A plugin that keeps timing out is paused for a while (:class:`PluginBreaker`). A
         plugin that compares pictures answers for a catalogue movie in the image worker
-        (:meth:`PictureWorker.similar`): its new poster may need the model there.
+        (:meth:`PictureWorker.similar`: its new poster may need the model), under the same
+        time limit; past it the worker still finishes and stores the poster's features.
         """
         app = self.reelpick
         label = app.registry.plugins[name].info.label
-        if is_catalogue_id(movie_id) and name in self.pictures.searchers(app):
-            try:
-                return await self.pictures.similar(app, name, movie_id, k)
-            except (ImageSearchFailed, LookupError) as exc:
-                log.error("plugin %s on new movie %s: %s", name, movie_id, redact(exc))
-                self.metrics.plugin_failed(name, "error")
-                return PluginAnswer(name, label, error=str(exc))
         refused = self.breaker.acquire(name)
         if refused is not None:
             log.info("plugin %s not asked about movie %s: %s", name, movie_id, refused)
             self.metrics.plugin_failed(name, "refused")
             return PluginAnswer(name, label, error=f"not asked: {refused}")
-        # Released when the thread returns, or when a call still queued is cancelled.
-        running = self.plugin_pool.submit(app.ask, name, movie_id, k)  # catalogue ids too
-        running.add_done_callback(lambda _: self.breaker.release(name))
+        waiting: asyncio.Future[PluginAnswer]
+        if is_catalogue_id(movie_id) and name in self.pictures.searchers(app):
+            waiting = asyncio.ensure_future(self.pictures.similar(app, name, movie_id, k))
+            waiting.add_done_callback(lambda _: self.breaker.release(name))
+        else:
+            # Released when the thread returns, or when a call still queued is cancelled.
+            running = self.plugin_pool.submit(app.ask, name, movie_id, k)  # catalogue ids too
+            running.add_done_callback(lambda _: self.breaker.release(name))
+            waiting = asyncio.wrap_future(running)
         try:
-            answer = await asyncio.wait_for(asyncio.wrap_future(running), self.plugin_timeout)
+            answer = await asyncio.wait_for(waiting, self.plugin_timeout)
         except TimeoutError:
             log.error(
                 "plugin %s took over %.1f s on movie %s; its album is skipped",
@@ -211,6 +211,10 @@ class BotServices:
         except ReelpickError as exc:  # a catalogue id stored nowhere (an old button, say)
             self.breaker.succeeded(name)
             return PluginAnswer(name, label, no_answer=str(exc))
+        except (ImageSearchFailed, LookupError) as exc:  # the image worker died or hung
+            log.error("plugin %s on new movie %s: %s", name, movie_id, redact(exc))
+            self.metrics.plugin_failed(name, "error")
+            return PluginAnswer(name, label, error=str(exc))
         self.breaker.succeeded(name)
         if answer.error is not None:
             self.metrics.plugin_failed(name, "error")
@@ -273,6 +277,7 @@ class BotServices:
         self.reelpick, self.sender.store = fresh, store
         self.sender.forget()
         old.close()
+        await asyncio.to_thread(self.pictures.restart)  # the worker loads the new fits
 
     def close(self) -> None:
         self.features.close()

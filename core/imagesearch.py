@@ -54,6 +54,7 @@ import numpy as np
 
 from .app import Reelpick
 from .config import Config
+from .errors import ReelpickError
 from .posters import PosterStore
 from .posters.images import BadImage, check_image
 from .types import PluginAnswer
@@ -378,7 +379,11 @@ def _serve(conn: Connection, config: Config, plugins: list[str]) -> None:
             _, movie_id, k = message
             try:
                 conn.send(("ok", [app.ask(name, movie_id, k) for name in plugins]))
-            except Exception as exc:  # a catalogue id stored nowhere, say
+            except ReelpickError as exc:  # a catalogue id stored nowhere (an old button)
+                labels = {n: app.registry.plugins[n].info.label for n in plugins}
+                conn.send(("ok", [PluginAnswer(n, labels[n], no_answer=str(exc)) for n in plugins]))
+            except Exception as exc:
+                log.exception("a new movie's poster comparison failed")
                 conn.send(("error", f"{type(exc).__name__}: {exc}"))
             continue
         _, image, k = message

@@ -4,9 +4,9 @@ compared with.
 :func:`comparable` is the form every comparison uses (the neighbour table, a new movie's
 poster, a photo). :class:`CataloguePictures` adds catalogue movies (films newer than the
 rating data) to the picture index: those whose poster's features are stored, which
-``VGG16Poster.new_features`` does the first time someone asks about the film. The image
-worker never fetches or computes anything for them: it reads what is on disk, and looks again
-only when the catalogue or the feature pack has changed.
+``VGG16Poster.new_features`` does the first time someone asks about the film (in the bot,
+in its image worker). Building this index fetches and computes nothing: it reads what is on
+disk, and looks again only when the catalogue or the feature pack has changed.
 """
 
 from __future__ import annotations

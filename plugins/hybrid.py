@@ -394,8 +394,8 @@ class Hybrid:
         """A movie outside the data (a catalogue movie): similar movies by the unrated score
         (genres, year, audience, title; the content map's view too when
         ``unrated_taste_weight`` asks), among the dataset's movies and the other catalogue
-        movies. Its poster's features are computed on first sight by the plugin that
-        provides them and kept with its placement for picks: no refit, one row encoded."""
+        movies. Its poster's features come from their provider (computed where a model may
+        load, else read if stored) and stay with its placement: no refit, one row encoded."""
         vectors = self._fitted()[2]
         if self.placing is None:
             raise NoAnswer("the hybrid is not fitted")

@@ -197,8 +197,9 @@ class VGG16Poster:
     @hookimpl
     def reelpick_similar_new(self, movie: NewMovie, k: int) -> list[Neighbour]:
         """The indexed posters nearest to a catalogue movie's poster. The poster is fetched
-        (poster store, TMDB) and its features computed on first sight, then read from the
-        feature cache like every other poster's. Candidates are found by channel averages
+        (poster store, TMDB) and its features computed on first sight where a model may load
+        (:func:`reelpick.models_allowed`; the bot asks this in its image worker), then read
+        from the feature cache like every other poster's. Candidates are found by channel averages
         (a small matrix) and re-scored on the features the table compares, so scores mean
         what they mean in :meth:`reelpick_similar`."""
         if self._fit_inputs is None:
@@ -239,7 +240,8 @@ class VGG16Poster:
             if self._new_posters is None:
                 self._new_posters = PosterStore(config, dataset)
             posters = self._new_posters
-            poster = posters.new_movie(movie, fetch=compute)
+            # Where people wait, neither: the image worker fetches and computes for them.
+            poster = posters.new_movie(movie, fetch=compute and models_allowed())
             if poster is None or poster.placeholder:
                 return None
             features = FeatureStore(config.cache_dir / FEATURES_DIR, spec)

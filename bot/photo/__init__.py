@@ -1,7 +1,8 @@
 """A photo as the query: "That looks like Heat (1995)", or the closest guesses, and always
 "posters that look like this".
 
-Modules: ``handlers`` (messages and buttons), ``service`` (worker, per-chat state),
+Modules: ``handlers`` (messages and buttons), ``service`` (per-chat state; the pictures go
+to the bot's image worker, ``BotServices.pictures``),
 ``judge`` (thresholds -> match / unsure / unknown), ``texts`` (every sentence shown).
 """
 

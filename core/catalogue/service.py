@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECENT_TITLES = 500  # rows in the small title index before the whole one is built again
+RECENT_TITLES = 2000  # rows in the small title index before the whole one is built again
 
 
 class NoTMDB(ReelpickError):
@@ -80,7 +80,9 @@ class Catalogue:
         self.client = client
         self.path = self.settings.path(config.settings.data.dir)
         self._lock = threading.Lock()
+        self._titles: CatalogueTitles | None = None
         self._titles_mark: tuple[int, float] = (0, 0.0)  # the store's signature :attr:`titles` saw
+        self._rebuilding = False
 
     @property
     def available(self) -> bool:
@@ -97,28 +99,42 @@ class Catalogue:
         known = column[column.notna()]
         return {int(t): int(m) for m, t in zip(known.index, known, strict=True)}
 
-    @cached_property
+    @property
     def titles(self) -> CatalogueTitles:
-        self._titles_mark = self.store.signature()
-        return CatalogueTitles(title_row(m) for m in self.store.all())
+        """The catalogue's title index, built on first use."""
+        titles = self._titles
+        if titles is None:
+            mark = self.store.signature()
+            built = CatalogueTitles(title_row(m) for m in self.store.all())
+            with self._lock:
+                if self._titles is None:
+                    self._titles, self._titles_mark = built, mark
+                titles = self._titles
+        return titles
 
     def current_titles(self) -> CatalogueTitles:
         """:attr:`titles`, caught up with rows another process wrote since (a `catalogue
         sync`, the CLI's `info`): one cheap query per search. A few new rows join the small
-        index; many, or a removal, build the whole index again."""
+        index at once; after many, one thread builds the whole index again (seconds for tens
+        of thousands of rows) while the other searches go on with the one they had."""
         titles = self.titles
+        mark = self.store.signature()
         with self._lock:
-            mark = self.store.signature()
-            if mark == self._titles_mark:
+            if mark == self._titles_mark or self._rebuilding:
                 return titles
             written = self.store.written_after(self._titles_mark[1])
-            if mark[0] < self._titles_mark[0] or titles.recent + len(written) > RECENT_TITLES:
-                self.__dict__.pop("titles", None)
-                titles = self.titles
-            else:
+            if mark[0] >= self._titles_mark[0] and titles.recent + len(written) <= RECENT_TITLES:
                 titles.add_all([title_row(m) for m in written])
-            self._titles_mark = mark
-            return titles
+                self._titles_mark = mark
+                return titles
+            self._rebuilding = True
+        try:
+            built = CatalogueTitles(title_row(m) for m in self.store.all())
+            with self._lock:
+                self._titles, self._titles_mark = built, mark
+        finally:
+            self._rebuilding = False
+        return built
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -146,7 +146,7 @@ class CatalogueStore:
         """Insert or refresh movies (by TMDB id); returns how many were written."""
         rows = _rows(movies)
         with self.conn.tx() as db:
-            db.executemany(_INSERT, rows)
+            _write(db, rows)
         return len(rows)
 
     def get(self, tmdb_id: int) -> StoredMovie | None:
@@ -231,7 +231,7 @@ class CatalogueStore:
         the two cannot leave one without the other)."""
         rows = _rows(movies)
         with self.conn.tx() as db:
-            db.executemany(_INSERT, rows)
+            _write(db, rows)
             db.executemany(
                 "UPDATE sync_queue SET done = 1 WHERE tmdb_id = ?", [(int(i),) for i in tmdb_ids]
             )
@@ -256,14 +256,22 @@ def new_movie(movie: StoredMovie) -> NewMovie:
     )
 
 
+def _write(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    """Insert or refresh ``rows`` in the transaction ``db`` holds, with one stamp: taken
+    under the write lock and after every earlier write, so a reader asking for the rows
+    written after the last stamp it saw never misses one another process committed late."""
+    (last,) = db.execute("SELECT MAX(updated_at) FROM movies").fetchone()
+    stamp = max(time.time(), float(last or 0.0) + 1e-3)
+    db.executemany(_INSERT, [(*row, stamp) for row in rows])
+
+
 def _rows(movies: Iterable[StoredMovie]) -> list[tuple[object, ...]]:
-    now = time.time()
     rows = []
     for movie in movies:
         row: list[object] = [getattr(movie, c) for c in _COLUMNS]
         for name in _LISTS:
             row[_COLUMNS.index(name)] = json.dumps(list(getattr(movie, name)))
-        rows.append((*row, now))
+        rows.append(tuple(row))
     return rows
 
 

@@ -7,6 +7,7 @@ cold start is paid once, and once more after the test that kills it).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -261,3 +262,26 @@ def forge_callback(server: BotAPIServer, chat_id: int, message: dict, data: str)
     )
     time.sleep(0)  # updates keep their order
     return query_id
+
+
+async def test_a_new_film_s_poster_is_compared_in_the_worker_never_in_the_bot(bot, photo_app):
+    """vgg16-poster's answer about a catalogue movie comes from the image worker, where the
+    model may load: it looked for the film's poster (this config reaches no TMDB, so there is
+    none). Asked on the bot's own plugin threads, it loads nothing and says so."""
+    from reelpick.catalogue import catalogue_id
+    from reelpick.catalogue.store import StoredMovie
+
+    photo_app.catalogue.store.put(
+        [StoredMovie.described(1_377_001, "Quiet Meridian", 2025, ("Drama",))]
+    )
+    movie_id = catalogue_id(1_377_001)
+    async with running(bot()) as application:
+        services = application.bot_data[SERVICES]
+        answer = await services.ask("vgg16-poster", movie_id, 5)
+        inside = await asyncio.wrap_future(
+            services.plugin_pool.submit(photo_app.ask, "vgg16-poster", movie_id, 5)
+        )
+        gone = await services.ask("vgg16-poster", catalogue_id(1_377_002), 5)
+    assert answer.no_answer == "no poster to compare for this movie", answer
+    assert inside.no_answer == "its poster is not compared yet", inside
+    assert gone.no_answer is not None and gone.error is None, gone  # an id stored nowhere
