@@ -205,3 +205,43 @@ def test_search_finds_a_film_another_process_stored(fitted):
         other.close()
     found = app.search("Lantern Meridian")
     assert found.confident and found.candidates[0].movie_id == 1_000_000_000 + 1_288_001
+
+
+def test_many_films_from_another_process_rebuild_the_title_index(fitted, monkeypatch):
+    """Past the small index's size the whole title index is built again, and finds them."""
+    from reelpick.catalogue import service
+    from reelpick.catalogue.store import CatalogueStore, StoredMovie
+
+    app, _ = fitted
+    app.search("warm")
+    monkeypatch.setattr(service, "RECENT_TITLES", 1)
+    other = CatalogueStore(app.catalogue.path)
+    try:
+        other.put(
+            [StoredMovie.described(1_288_101 + i, f"Cobalt Tide {i}", 2026, ()) for i in (0, 1)]
+        )
+    finally:
+        other.close()
+    before = app.catalogue.titles
+    found = app.search("Cobalt Tide 1")
+    assert app.catalogue.titles is not before  # built again, not appended to
+    assert found.candidates[0].movie_id == 1_000_000_000 + 1_288_102
+
+
+def test_rows_are_stamped_in_write_order_even_on_one_clock_tick(tmp_path, monkeypatch):
+    """Two writers' rows never share a stamp nor go back in time: a reader that asks for
+    what was written after the last stamp it saw gets the later rows."""
+    from reelpick.catalogue import store as store_module
+    from reelpick.catalogue.store import CatalogueStore, StoredMovie
+
+    monkeypatch.setattr(store_module.time, "time", lambda: 1_800_000_000.0)
+    first, second = (CatalogueStore(tmp_path / "catalogue.sqlite3") for _ in range(2))
+    try:
+        first.put([StoredMovie.described(1, "One", 2025, ())])
+        seen = first.signature()
+        second.put([StoredMovie.described(2, "Two", 2025, ())])
+        assert [m.tmdb_id for m in first.written_after(seen[1])] == [2]
+        assert first.signature()[1] > seen[1]
+    finally:
+        first.close()
+        second.close()
