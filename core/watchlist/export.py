@@ -10,10 +10,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from ..data import Dataset
-from ..errors import ReelpickError
+from ..profiles.export import Describe, app_movies, dataset_movies
 from .store import WatchlistEntry
 
 if TYPE_CHECKING:
@@ -27,30 +25,18 @@ NameOf = Callable[[int], tuple[str, int | None] | None]
 
 def dataset_names(dataset: Dataset) -> NameOf:
     """``(name, year)`` of a dataset movie, None for one the dataset does not have."""
-
-    def name_of(movie_id: int) -> tuple[str, int | None] | None:
-        if movie_id not in dataset:
-            return None
-        row = dataset.movie(movie_id)
-        return str(row["name"]), int(row["year"]) if pd.notna(row["year"]) else None
-
-    return name_of
+    return _names(dataset_movies(dataset))
 
 
 def app_names(app: Reelpick) -> NameOf:
     """``(name, year)`` of a dataset or catalogue movie (None for neither)."""
-    from ..catalogue import is_catalogue_id
+    return _names(app_movies(app))
 
-    in_dataset = dataset_names(app.dataset)
 
+def _names(describe: Describe) -> NameOf:
     def name_of(movie_id: int) -> tuple[str, int | None] | None:
-        if not is_catalogue_id(movie_id):
-            return in_dataset(movie_id)
-        try:
-            movie = app.catalogue.stored(movie_id)
-        except ReelpickError:
-            return None
-        return movie.title, movie.year
+        movie = describe(movie_id)
+        return None if movie is None else (movie.title, movie.year)
 
     return name_of
 

@@ -5,7 +5,6 @@ region and services."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -17,23 +16,13 @@ from reelpick.catalogue import catalogue_id
 from reelpick.registry import Registry
 from reelpick.testing import small_dataset
 from tests.support.bot_api import BotAPIServer, album_captions, album_media, buttons, running
-from tests.support.fixtures import ML_SMALL, POSTERS, write_config
+from tests.support.fixtures import ML_SMALL, POSTERS, hybrid_table, write_config
 from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, TMDBServer
 
 pytestmark = pytest.mark.timeout(300)
 
 USER, GROUP = 9190919, -100919
 HEAT = 6
-FAST_HYBRID = {
-    "sgd_factors": 8,
-    "sgd_epochs": 8,
-    "sgd_ensemble": 1,
-    "mlp_epochs": 8,
-    "mlp_hidden": 32,
-    "tag_terms": 50,
-    "neighbours": 20,
-    "posters": False,
-}
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +147,7 @@ async def test_a_new_film_gets_content_albums_and_its_stars_rate_it(
     from reelpick.bot.app import build_application
 
     monkeypatch.setenv("TMDB_API_KEY", API_KEY)
-    hybrid = "".join(f"{k} = {json.dumps(v)}\n" for k, v in FAST_HYBRID.items())
+    hybrid = hybrid_table()
     config = write_config(
         tmp_path,
         f'[data]\nsource = "{ML_SMALL}"\ndir = "{tmp_path / "data"}"\n'

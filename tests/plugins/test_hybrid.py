@@ -34,18 +34,10 @@ from reelpick.plugins.vgg16_poster import (
 )
 from reelpick.registry import Registry
 from reelpick.testing import check_plugin, save_dataset, small_dataset
-from tests.support.fixtures import POSTERS, write_config
+from tests.support.fixtures import FAST_HYBRID, POSTERS, write_config
 
-# Small and quick: the SGD fit underneath is what costs.
-FAST = {
-    "sgd_factors": 8,
-    "sgd_epochs": 8,
-    "sgd_ensemble": 1,
-    "mlp_epochs": 8,
-    "mlp_hidden": 32,
-    "tag_terms": 50,
-    "neighbours": 20,
-}
+# Small and quick, posters as each test chooses (the plugin's default: with them).
+FAST = {k: v for k, v in FAST_HYBRID.items() if k != "posters"}
 NEW_MOVIE = 999_999
 
 

@@ -6,6 +6,7 @@ fixtures, since pytest advises never importing from a conftest.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -78,6 +79,25 @@ def write_movielens(
 
 
 # -- Spark (tests/core/test_spark.py, tests/plugins/test_als.py) -----------------------------
+
+# The hybrid small and quick, without posters: enough to place new films in a test (the SGD
+# fit underneath is what costs). As a [plugins.hybrid] table: hybrid_table().
+FAST_HYBRID = {
+    "sgd_factors": 8,
+    "sgd_epochs": 8,
+    "sgd_ensemble": 1,
+    "mlp_epochs": 8,
+    "mlp_hidden": 32,
+    "tag_terms": 50,
+    "neighbours": 20,
+    "posters": False,
+}
+
+
+def hybrid_table(**more: object) -> str:
+    """:data:`FAST_HYBRID` (and ``more``) as the lines of a ``[plugins.hybrid]`` table."""
+    return "".join(f"{k} = {json.dumps(v)}\n" for k, v in {**FAST_HYBRID, **more}.items())
+
 
 SPARK_TEST_CONF = {
     # Loopback only, no web UI: tests never open a port to the network.

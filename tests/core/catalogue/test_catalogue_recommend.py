@@ -3,7 +3,6 @@ placed once from its content and cached by its row's content; new rows need no r
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,25 +13,14 @@ from reelpick.config import Config
 from reelpick.registry import Registry
 from reelpick.testing import small_dataset
 from reelpick.types import Profile
-from tests.support.fixtures import write_config
+from tests.support.fixtures import hybrid_table, write_config
 from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, MADE_UP_ID
 
-FAST = {
-    "sgd_factors": 8,
-    "sgd_epochs": 8,
-    "sgd_ensemble": 1,
-    "mlp_epochs": 8,
-    "mlp_hidden": 32,
-    "tag_terms": 50,
-    "neighbours": 20,
-    "posters": False,
-    "catalogue": True,
-}
 ROMANCE_ID = 1_299_777  # a romance only the stand-in knows, added mid-test
 
 
 def fit_app(folder: Path, dataset, server) -> tuple[Config, Reelpick]:
-    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in FAST.items())
+    table = hybrid_table(catalogue=True)
     config = write_config(
         folder,
         f'[data]\ndir = "{folder / "data"}"\n[cache]\ndir = "{folder / "cache"}"\n'

@@ -3,26 +3,13 @@ year and keywords without a refit; rating-only plugins say "no ratings yet"."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from reelpick.app import Reelpick
 from reelpick.registry import Registry
 from reelpick.testing import small_dataset
-from tests.support.fixtures import write_config
+from tests.support.fixtures import hybrid_table, write_config
 from tests.support.tmdb_server import API_KEY, DUNE_PART_TWO, MADE_UP_ID
-
-FAST = {
-    "sgd_factors": 8,
-    "sgd_epochs": 8,
-    "sgd_ensemble": 1,
-    "mlp_epochs": 8,
-    "mlp_hidden": 32,
-    "tag_terms": 50,
-    "neighbours": 20,
-    "posters": False,
-}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +17,7 @@ def fitted(ml_small, tmp_path_factory, server):
     """An app over 300 movies of ml-latest-small with hybrid and cosine-cf fitted, and the
     made-up 2025 movie added from the stand-in."""
     folder = tmp_path_factory.mktemp("new-movies")
-    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in FAST.items())
+    table = hybrid_table()
     config = write_config(
         folder,
         f'[data]\ndir = "{folder / "data"}"\n[cache]\ndir = "{folder / "cache"}"\n'
