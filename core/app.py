@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .calibration import genres_of
-from .catalogue.models import CATALOGUE_ID_BASE, Candidate, MovieCard, is_catalogue_id
+from .catalogue.models import Candidate, MovieCard, is_catalogue_id
 from .config import Config
 from .data.fetch import fetch_dataset
 from .data.movielens import Dataset, load_dataset
@@ -149,8 +149,7 @@ class Reelpick:
         catalogue file only: never asks TMDB, so a file of made-up ids costs no request)."""
         if not is_catalogue_id(movie_id):
             return movie_id in self.dataset
-        tmdb_id = movie_id - CATALOGUE_ID_BASE
-        return tmdb_id < 2**31 and tmdb_id in self.catalogue.store  # TMDB's ids are 32-bit
+        return self.catalogue.held(movie_id) is not None
 
     def movie_matcher(self) -> MovieMatcher:
         """A matcher of import rows (titles, IMDb ids, movieIds) against the dataset, that

@@ -38,10 +38,7 @@ class Catalogue:
 
     def knows(self, movie_id: int) -> bool:
         """Whether ``movie_id`` is a dataset or catalogue movie (any int, however large)."""
-        try:
-            return self._services.knows(movie_id)
-        except (OverflowError, TypeError, ValueError):
-            return False
+        return self._services.knows(movie_id)
 
     def popular(self, exclude: set[int], depth: int) -> list[int]:
         """The ``depth`` most rated movies not in ``exclude`` (kept per dataset)."""

@@ -151,6 +151,13 @@ class Catalogue:
             return found
         return catalogue_id(tmdb_id) if int(tmdb_id) in self.store else None
 
+    def held(self, movie_id: int) -> StoredMovie | None:
+        """A catalogue movie's row if this file holds it, else None: never asks TMDB (ids
+        from buttons and files may be made up) and never fails on an id out of TMDB's
+        32-bit range."""
+        tmdb_id = int(movie_id) - CATALOGUE_ID_BASE
+        return self.store.get(tmdb_id) if 0 < tmdb_id < 2**31 else None
+
     def stored(self, movie_id: int) -> StoredMovie:
         """A catalogue movie's row. One missing from the file (a catalogue deleted or moved:
         it is data, not people's data) is fetched again from TMDB when a key is set, so ids
@@ -177,13 +184,8 @@ class Catalogue:
     def genres(self, movie_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
         """The stored genres (the dataset's names) of those catalogue movies this file holds;
         read from the file only, never from TMDB."""
-        found = {}
-        for movie_id in movie_ids:
-            tmdb_id = int(movie_id) - CATALOGUE_ID_BASE
-            movie = self.store.get(tmdb_id) if 0 < tmdb_id < 2**31 else None  # 32-bit ids
-            if movie is not None:
-                found[int(movie_id)] = movie.genres
-        return found
+        held = {int(m): self.held(m) for m in movie_ids}
+        return {m: movie.genres for m, movie in held.items() if movie is not None}
 
     def movie_title(self, movie_id: int) -> str:
         if not is_catalogue_id(movie_id) and movie_id in self.dataset:

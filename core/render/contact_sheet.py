@@ -10,13 +10,11 @@ import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-import pandas as pd
 from PIL import Image, ImageDraw, ImageOps
 
 from ..app import Reelpick
-from ..catalogue import is_catalogue_id
-from ..errors import ReelpickError
 from ..posters import Poster, PosterSource, PosterStore
+from ..profiles.export import app_movies
 from ..types import PluginAnswer
 from .text import fit_pixels, font, wrap
 
@@ -170,7 +168,8 @@ def _cell(
         thumb = Image.new("RGB", (CELL_W, CELL_H), (200, 200, 200))
     sheet.paste(thumb, (x, y))
     draw.rectangle((x - 1, y - 1, x + CELL_W, y + CELL_H), outline=(205, 205, 200))
-    name, year = _name_and_year(app, movie_id)
+    movie = app_movies(app)(movie_id)  # dataset or catalogue; None for an id gone from both
+    name, year = (movie.title, movie.year) if movie is not None else (f"Movie {movie_id}", None)
     face = font(13, bold=True)
     lines = wrap(name, face, CELL_W, max_lines=2)
     ty = y + CELL_H + 6
@@ -183,20 +182,6 @@ def _cell(
         font=font(12),
         fill=MUTED,
     )
-
-
-def _name_and_year(app: Reelpick, movie_id: int) -> tuple[str, int | None]:
-    """A dataset movie's name and year, or a catalogue movie's from its stored row."""
-    if movie_id in app.dataset:
-        row = app.dataset.movie(movie_id)
-        return str(row["name"]), int(row["year"]) if pd.notna(row["year"]) else None
-    if is_catalogue_id(movie_id):
-        try:
-            stored = app.catalogue.stored(movie_id)
-        except ReelpickError:  # gone from the catalogue file: the cell still gets drawn
-            return f"Movie {movie_id}", None
-        return stored.title, stored.year
-    return f"Movie {movie_id}", None
 
 
 def _fit(text: str, size: int, width: int, bold: bool = True) -> str:
