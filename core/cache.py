@@ -3,7 +3,8 @@
 Arrays are saved as .npz written to a temporary file and renamed into place, so a reader
 sees a whole file or none. An .npz is a zip whose members carry CRC-32 checksums; a
 truncated or corrupted entry fails to load (any exception counts), is deleted, and the
-plugin simply fits again.
+plugin simply fits again. Large arrays are mapped from the file rather than copied
+(``reelpick.npz``): a process pays memory only for the pages it reads.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from .npz import read_npz
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,7 @@ class ArtifactStore:
         if not file.exists():
             return None
         try:
-            with np.load(file, allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
+            arrays = read_npz(file)
             if not all(isinstance(value, np.ndarray) for value in arrays.values()):
                 raise ValueError("not an .npz of arrays")
             return arrays
