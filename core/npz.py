@@ -34,18 +34,20 @@ _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # the zip local file header befor
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 
 
-def read_npz(path: Path, map_from: int = MAP_FROM_BYTES) -> dict[str, np.ndarray]:
-    """Every array of the .npz at ``path``, the large ones mapped copy-on-write.
+def read_npz(path: Path, map_from: int | None = None) -> dict[str, np.ndarray]:
+    """Every array of the .npz at ``path``, those of ``map_from`` bytes or more (default
+    :data:`MAP_FROM_BYTES`) mapped copy-on-write.
 
     Raises on anything that is not a whole .npz of plain arrays (a bad CRC, a truncated
     member, a pickled object), like :func:`numpy.load` does.
     """
+    threshold = MAP_FROM_BYTES if map_from is None else map_from
     arrays: dict[str, np.ndarray] = {}
     with open(path, "rb") as raw, zipfile.ZipFile(raw) as archive:
         for member in archive.infolist():
             _check_crc(archive, member)
             name = member.filename.removesuffix(".npy")
-            if member.compress_type != zipfile.ZIP_STORED or member.file_size < map_from:
+            if member.compress_type != zipfile.ZIP_STORED or member.file_size < threshold:
                 with archive.open(member) as fh:
                     arrays[name] = np.lib.format.read_array(fh, allow_pickle=False)
                 continue
