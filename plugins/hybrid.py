@@ -83,7 +83,15 @@ from ._hybrid_model import (
     topk_among,
 )
 from ._hybrid_params import DEFAULT_PARAMS, check_params
-from ._hybrid_store import digest, load_model, rated_only, ratings_key, rows_arrays, sgd_params
+from ._hybrid_store import (
+    digest,
+    load_model,
+    rated_only,
+    ratings_key,
+    rows_arrays,
+    serving_arrays,
+    sgd_params,
+)
 from ._hybrid_unrated import (
     Candidates,
     CatalogueCandidates,
@@ -187,13 +195,13 @@ class Hybrid:
             index, score = topk_among(vectors, taste["usable"], placed, params["neighbours"])
             table = NeighbourTable(content.movie_ids, index, score)
             table.save(store, f"neighbours-{movie_set}")
-            for old in [*store.path.glob("taste-*.npz"), *store.path.glob("neighbours-*.npz")]:
+            for old in store.path.glob("*-*.npz"):  # taste, neighbours, serving
                 if not old.stem.endswith(movie_set):  # entries of earlier movie sets
                     old.unlink(missing_ok=True)
         else:
             self.placing = load_placing(model_store)
         self.table = table
-        self._assemble(taste, counts, table)
+        self._assemble(taste, serving_arrays(store, movie_set, self._sgd(), taste), counts, table)
         self.unrated = UnratedNeighbours(dataset)
         if self.others is not None:
             self.others.close()
@@ -340,36 +348,26 @@ class Hybrid:
         return rows
 
     def _assemble(
-        self, taste: dict[str, np.ndarray], counts: np.ndarray, table: NeighbourTable
+        self,
+        taste: dict[str, np.ndarray],
+        serving: dict[str, np.ndarray],
+        counts: np.ndarray,
+        table: NeighbourTable,
     ) -> None:
         """The fitted model as :class:`reelpick.sgd.Factors` over every movie, for predict and
-        fold-in."""
-        f = self._sgd()
-        column = taste["sgd_column"]
-        known = column >= 0
-
-        def from_sgd(values: np.ndarray, fill: np.ndarray | float) -> np.ndarray:
-            if values.size == 0:
-                return values
-            out = np.where(
-                known.reshape(-1, *[1] * (values.ndim - 1)), values[np.maximum(column, 0)], fill
-            )
-            return out.astype(values.dtype)
-
+        fold-in (``serving``: :func:`serving_arrays`)."""
         self.taste = replace(
-            f,
+            self._sgd(),
             movie_ids=table.movie_ids,
             item_vec=taste["item_vec"],
             item_bias=taste["item_bias"],
             item_cf=np.zeros((0, 0), dtype=np.float32),
-            implicit=from_sgd(f.implicit, 0.0),
-            asymmetric=from_sgd(f.asymmetric, 0.0),
-            item_bias_raw=from_sgd(f.item_bias_raw, taste["item_bias"]),
+            implicit=serving["implicit"],
+            asymmetric=serving["asymmetric"],
+            item_bias_raw=serving["item_bias_raw"],
             item_counts=counts.astype(np.int64),
         )
-        centred = taste["item_vec"] - taste["centre"]
-        norms = np.linalg.norm(centred, axis=1, keepdims=True)
-        self.unit = np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 0)
+        self.unit = serving["unit"]
         self.usable = taste["usable"]
 
     # -- hooks ---------------------------------------------------------------------------

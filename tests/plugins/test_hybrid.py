@@ -232,6 +232,36 @@ def test_an_unrated_movie_s_similar_movies_include_other_new_films(
     assert [n.movie_id for n in again.reelpick_similar(NEW_MOVIE, 10)] != similar
 
 
+def test_a_warm_fit_maps_its_serving_arrays_and_heals_a_damaged_one(
+    small: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fold-in vectors and unit taste vectors are derived once and stored beside the
+    taste entry: a second fit maps them (no copy in the process) and answers the same; a
+    damaged entry is derived again, never a dead plugin."""
+    monkeypatch.setattr("reelpick.npz.MAP_FROM_BYTES", 1024)  # this world's arrays are small
+    config = hybrid_config(tmp_path, save_dataset(small, tmp_path / "data"), posters=False)
+    profile = Profile(ratings={int(m): 4.5 for m in small.rating_counts.nlargest(8).index})
+    _, first = fitted(config, small)
+    expected = first.reelpick_recommend(profile, 10, frozenset())
+    serving = list((tmp_path / "cache" / "hybrid").glob("*/serving-*.npz"))
+    assert len(serving) == 1
+
+    def mapped(array: np.ndarray) -> bool:
+        while array.base is not None and not isinstance(array.base, np.memmap):
+            array = array.base
+        return isinstance(array.base, np.memmap)
+
+    _, again = fitted(config, small)
+    assert again.unit is not None and again.taste is not None
+    assert mapped(again.unit) and mapped(again.taste.implicit)
+    assert again.reelpick_recommend(profile, 10, frozenset()) == expected
+
+    serving[0].write_bytes(serving[0].read_bytes()[:1000])
+    _, healed = fitted(config, small)
+    assert healed.reelpick_recommend(profile, 10, frozenset()) == expected
+    assert serving[0].stat().st_size > 1000
+
+
 def test_a_movie_id_twice_is_refused_by_the_loader(small: Dataset, tmp_path: Path) -> None:
     folder = save_dataset(small, tmp_path / "data")
     movies = pd.read_csv(folder / "movies.csv")
