@@ -261,7 +261,8 @@ class CataloguePlacements:
         placed = self.current()
         if not len(placed.movie_ids):
             return ids, vectors, scores
-        extra = offset + placed.item_bias + placed.item_vec @ user
+        # In the vectors' float32: a float64 user would copy every placed vector first.
+        extra = offset + placed.item_bias + placed.item_vec @ user.astype(placed.item_vec.dtype)
         out = np.isin(placed.movie_ids, list(banned)) | ~placed.usable
         return (
             np.concatenate([ids, placed.movie_ids]),

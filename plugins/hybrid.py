@@ -452,7 +452,7 @@ class Hybrid:
         if not known:
             raise NoAnswer("none of this profile's rated movies are known to the hybrid")
         user = sgd.fold_in(t, known, self.params["fold_in_reg"])
-        scores = t.mu + user.bias + t.item_bias + t.item_vec @ user.vector
+        scores = user.scores()
         banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~usable
         scores = np.where(banned, -np.inf, scores)
         ids, vectors = t.movie_ids, t.item_vec

@@ -38,6 +38,14 @@ class FoldedUser:
         )
         return [float(x) for x in np.clip(raw, 0.5, 5.0)]
 
+    def scores(self) -> np.ndarray:
+        """The raw predicted rating (not clipped) of every movie of the factors, in their order."""
+        f = self.factors
+        # The vector in the factors' float32: a float64 one would copy every movie vector.
+        dots = kernels.matvec(f.item_vec, self.vector.astype(np.float32))
+        scores: np.ndarray = f.mu + self.bias + f.item_bias + dots
+        return scores
+
     def recommend(
         self,
         k: int = 10,
@@ -52,9 +60,7 @@ class FoldedUser:
         raw prediction, which can pass 5 stars but does not tie there. Ties: lower movie id.
         """
         f = self.factors
-        # The vector in the factors' float32: a float64 one would copy every movie vector.
-        dots = kernels.matvec(f.item_vec, self.vector.astype(np.float32))
-        scores = f.mu + self.bias + f.item_bias + dots
+        scores = self.scores()
         banned = np.fromiter(set(exclude) | set(self.ratings), dtype=np.int64)
         positions = np.searchsorted(f.movie_ids, banned)
         inside = positions < len(f.movie_ids)
