@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .npz import read_npz
+from .npz import read_npz, write_npz
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class ArtifactStore:
         self._write_manifest()
         named: dict[str, Any] = dict(arrays)  # numpy's stub types every keyword as allow_pickle
         with atomic_write(self.path / f"{name}.npz") as fh:
-            np.savez(fh, **named)
+            write_npz(fh, named)
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
         """The arrays saved under ``name``, or None if absent or damaged (a damaged file is removed)."""

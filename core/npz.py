@@ -13,8 +13,13 @@ the check does not keep the pages in this process), as :func:`numpy.load` would 
 it whole: a damaged file is still refused at load. Small arrays, and members stored any
 other way, are read as usual.
 
-The mapping is copy-on-write: an array a plugin changes in place changes only in its own
-process, never on disk. Cache files are only ever replaced by a rename (see
+:func:`write_npz` writes what :func:`numpy.savez` writes, with each member's data starting
+on a 64-byte boundary (padding in the zip's extra field, as Android's zipalign does): an
+array mapped off its alignment would make numpy copy it whole for every product. A member
+that is not aligned (a file written by ``np.savez``) is read, not mapped.
+
+The mapping is copy-on-write, and of the very file whose checksums were checked: an array a
+plugin changes in place changes only in its own process, never on disk. Cache files are only ever replaced by a rename (see
 ``reelpick.cache.atomic_write``), which leaves a mapped file whole; a file cut short in place
 by something outside reelpick while it is mapped would crash the reader on the next access.
 """
@@ -23,12 +28,16 @@ from __future__ import annotations
 
 import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 MAP_FROM_BYTES = 1 << 20  # arrays smaller than this are read; copying them costs nothing
+ALIGN = 64  # where write_npz starts each member's data (numpy pads .npy headers to 64 too)
+_ZIP64_EXTRA = 20  # the zip64 field zipfile adds to a local header written with force_zip64
+_PADDING_ID = 0xD935  # the extra field's id for padding (zipalign's)
 _CHUNK = 1 << 24
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # the zip local file header before the name
 _LOCAL_SIGNATURE = b"PK\x03\x04"
@@ -47,11 +56,14 @@ def read_npz(path: Path, map_from: int | None = None) -> dict[str, np.ndarray]:
         for member in archive.infolist():
             _check_crc(archive, member)
             name = member.filename.removesuffix(".npy")
-            if member.compress_type != zipfile.ZIP_STORED or member.file_size < threshold:
+            stored = member.compress_type == zipfile.ZIP_STORED
+            # zipfile checks the CRC over compress_size bytes: map no more than it checked.
+            whole = member.compress_size == member.file_size
+            if not (stored and whole) or member.file_size < threshold:
                 with archive.open(member) as fh:
                     arrays[name] = np.lib.format.read_array(fh, allow_pickle=False)
                 continue
-            arrays[name] = _mapped(path, raw, member)
+            arrays[name] = _mapped(raw, member)
     return arrays
 
 
@@ -62,7 +74,7 @@ def _check_crc(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
             pass
 
 
-def _mapped(path: Path, raw: IO[bytes], member: zipfile.ZipInfo) -> np.ndarray:
+def _mapped(raw: IO[bytes], member: zipfile.ZipInfo) -> np.ndarray:
     """A plain array over ``member``'s bytes in the file (copy-on-write)."""
     raw.seek(member.header_offset)
     header = raw.read(_LOCAL_HEADER.size)
@@ -85,11 +97,36 @@ def _mapped(path: Path, raw: IO[bytes], member: zipfile.ZipInfo) -> np.ndarray:
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if offset - start + size != member.file_size:
         raise ValueError(f"{member.filename}: the header's shape does not match its size")
-    if size == 0:
-        return np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+    if size == 0 or offset % max(dtype.alignment, 1):
+        raw.seek(start)  # nothing to map, or off its alignment (see the module doc): read it
+        return np.lib.format.read_array(raw, allow_pickle=False)
     mapped = np.memmap(
-        path, dtype=dtype, mode="c", offset=offset, shape=shape, order="F" if fortran else "C"
+        raw, dtype=dtype, mode="c", offset=offset, shape=shape, order="F" if fortran else "C"
     )
     # A plain ndarray over the mapping (which it keeps alive as its base): the memmap
     # subclass would follow every slice and pickle into callers that never asked for it.
     return mapped.view(np.ndarray)
+
+
+def write_npz(fh: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to the seekable ``fh`` as an uncompressed .npz (what ``np.savez``
+    writes, readable by :func:`numpy.load`), each member's data on an :data:`ALIGN` boundary."""
+    with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            array = np.asanyarray(value)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            header = _LOCAL_HEADER.size + len(info.filename.encode()) + _ZIP64_EXTRA
+            info.extra = _padding(-(fh.tell() + header) % ALIGN)
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def _padding(needed: int) -> bytes:
+    """An extra field of exactly ``needed`` bytes, or ``needed + ALIGN`` when a field (4 bytes
+    of id and length at least) cannot be that short."""
+    if needed == 0:
+        return b""
+    if needed < 4:
+        needed += ALIGN
+    return struct.pack("<HH", _PADDING_ID, needed - 4) + bytes(needed - 4)

@@ -135,7 +135,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> N
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np, "savez", disk_full)
+    monkeypatch.setattr("reelpick.cache.write_npz", disk_full)
     with pytest.raises(OSError, match="No space left"):
         store.save_arrays("table", values=np.zeros(3))
     assert sorted(p.name for p in store.path.iterdir()) == ["manifest.json", "table.npz"]

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import reelpick.npz
 from reelpick.cache import ArtifactStore
-from reelpick.npz import read_npz
+from reelpick.npz import ALIGN, read_npz, write_npz
 
 BIG = 1 << 12  # a map threshold the test arrays cross without being large
 
 
 def _save(path: Path, **arrays: np.ndarray) -> Path:
-    np.savez(path, **arrays)
+    with open(path, "wb") as fh:
+        write_npz(fh, arrays)
     return path
 
 
@@ -136,3 +140,84 @@ def test_a_process_reads_only_the_pages_it_touches(tmp_path: Path) -> None:
     assert loaded is not None
     assert float(loaded["vectors"][123].sum()) == 1024.0
     assert resident_mb() - before < 16
+
+
+def test_written_members_start_aligned_so_products_never_copy_them(tmp_path: Path) -> None:
+    """Each member's data starts on a 64-byte boundary, whatever the names before it, and
+    numpy reads the file as any .npz."""
+    rng = np.random.default_rng(1)
+    saved = {
+        "a": rng.random((500, 33), dtype=np.float32),
+        "a_much_longer_name": rng.random(2001),
+        "i": np.arange(1234, dtype=np.int16),
+        "x": np.array(2.0),
+    }
+    path = tmp_path / "a.npz"
+    with open(path, "wb") as fh:
+        write_npz(fh, saved)
+    with np.load(path) as plain:
+        for name, array in saved.items():
+            np.testing.assert_array_equal(plain[name], array)
+    with open(path, "rb") as raw, zipfile.ZipFile(raw) as archive:
+        for member in archive.infolist():
+            raw.seek(member.header_offset + 26)
+            name_length, extra_length = struct.unpack("<HH", raw.read(4))
+            raw.seek(member.header_offset + 30 + name_length + extra_length)
+            np.lib.format.read_magic(raw)
+            np.lib.format.read_array_header_1_0(raw)
+            assert raw.tell() % ALIGN == 0, member.filename
+    loaded = read_npz(path, map_from=BIG)
+    assert _mapped(loaded["a"]) and loaded["a"].flags.aligned
+
+
+def test_an_unaligned_member_is_read_not_mapped(tmp_path: Path) -> None:
+    """np.savez places data wherever the headers end: such a member is read, equal."""
+    vectors = np.arange(3001, dtype=np.float64)
+    for name in ("v", "vv", "vvv", "vvvv", "vvvvv", "vvvvvv", "vvvvvvv", "vvvvvvvv"):
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **{name: vectors})
+        loaded = read_npz(path, map_from=BIG)[name]
+        np.testing.assert_array_equal(loaded, vectors)
+        assert loaded.flags.aligned
+
+
+def test_what_is_mapped_is_the_file_whose_checksums_were_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process renaming a new version into place between the check and the mapping
+    changes nothing: the arrays come from the file that was checked."""
+    store = ArtifactStore(tmp_path, "plugin", data="x")
+    store.save_arrays("factors", vectors=np.zeros(4000, dtype=np.float32))
+    newer = tmp_path / "newer.npz"
+    with open(newer, "wb") as fh:
+        write_npz(fh, {"vectors": np.ones(4000, dtype=np.float32)})
+    check = reelpick.npz._check_crc
+
+    def check_then_replace(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+        check(archive, member)
+        if newer.exists():
+            os.replace(newer, store.path / "factors.npz")
+
+    monkeypatch.setattr(reelpick.npz, "MAP_FROM_BYTES", BIG)
+    monkeypatch.setattr(reelpick.npz, "_check_crc", check_then_replace)
+    loaded = store.load_arrays("factors")
+    assert loaded is not None and _mapped(loaded["vectors"])
+    assert float(loaded["vectors"].sum()) == 0.0
+
+
+def test_bytes_past_the_checksummed_part_are_never_mapped(tmp_path: Path) -> None:
+    """A stored member whose compressed size is shorter than its size has a CRC over the
+    shorter part only: the rest must not be served unchecked."""
+    good = io.BytesIO()
+    np.lib.format.write_array(good, np.arange(1024, dtype="<f4"))
+    body = good.getvalue()
+    tampered = body[:-4] + np.array([12345.0], dtype="<f4").tobytes()
+    path = tmp_path / "a.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("x.npy", tampered)
+    blob = bytearray(path.read_bytes())
+    central = blob.rindex(b"PK\x01\x02")
+    struct.pack_into("<LL", blob, central + 16, zlib.crc32(body[:-4]), len(body) - 4)
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError):
+        read_npz(path, map_from=0)
