@@ -11,6 +11,7 @@ after what they were made from.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,6 +22,8 @@ from reelpick import ArtifactStore, Dataset, sgd
 
 from ._hybrid_content import ContentEncoder
 from ._hybrid_model import Choice, ContentMap
+
+log = logging.getLogger(__name__)
 
 
 def sgd_params(params: dict) -> dict:
@@ -123,5 +126,9 @@ def serving_arrays(
         "item_bias_raw": aligned(factors.item_bias_raw, taste["item_bias"]),
         "unit": np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 0),
     }
-    store.save_arrays(name, **computed)
+    try:
+        store.save_arrays(name, **computed)
+    except OSError as exc:  # a full disk or a read-only cache: answer from memory
+        log.warning("hybrid: could not store %s (%s); it stays in memory", name, exc)
+        return computed
     return store.load_arrays(name) or computed

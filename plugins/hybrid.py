@@ -190,6 +190,7 @@ class Hybrid:
         if taste is None or table is None:
             taste = self._taste(dataset, content, digests, model_store, features)
             store.save_arrays(f"taste-{movie_set}", **taste)
+            (store.path / f"serving-{movie_set}.npz").unlink(missing_ok=True)  # derived
             vectors = taste["item_vec"] - taste["centre"]
             placed = counts >= params["similar_min_ratings"]
             index, score = topk_among(vectors, taste["usable"], placed, params["neighbours"])

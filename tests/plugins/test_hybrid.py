@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reelpick import DataError, NoAnswer, PosterStore, Profile
+from reelpick import ArtifactStore, DataError, NoAnswer, PosterStore, Profile
 from reelpick.cli.main import main
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
@@ -260,6 +260,28 @@ def test_a_warm_fit_maps_its_serving_arrays_and_heals_a_damaged_one(
     _, healed = fitted(config, small)
     assert healed.reelpick_recommend(profile, 10, frozenset()) == expected
     assert serving[0].stat().st_size > 1000
+
+
+def test_a_full_disk_leaves_the_serving_arrays_in_memory(
+    small: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm start that cannot store the derived arrays still answers, from memory."""
+    config = hybrid_config(tmp_path, save_dataset(small, tmp_path / "data"), posters=False)
+    _, first = fitted(config, small)
+    profile = Profile(ratings={int(m): 4.5 for m in small.rating_counts.nlargest(8).index})
+    expected = first.reelpick_recommend(profile, 10, frozenset())
+    for serving in (tmp_path / "cache" / "hybrid").glob("*/serving-*.npz"):
+        serving.unlink()
+    save = ArtifactStore.save_arrays
+
+    def full_disk(store: ArtifactStore, name: str, **arrays: np.ndarray) -> None:
+        if name.startswith("serving-"):
+            raise OSError(28, "No space left on device")
+        save(store, name, **arrays)
+
+    monkeypatch.setattr(ArtifactStore, "save_arrays", full_disk)
+    _, again = fitted(config, small)
+    assert again.reelpick_recommend(profile, 10, frozenset()) == expected
 
 
 def test_a_movie_id_twice_is_refused_by_the_loader(small: Dataset, tmp_path: Path) -> None:
