@@ -4,7 +4,8 @@ Arrays are saved as .npz written to a temporary file and renamed into place, so 
 sees a whole file or none. An .npz is a zip whose members carry CRC-32 checksums; a
 truncated or corrupted entry fails to load (any exception counts), is deleted, and the
 plugin simply fits again. Large arrays are mapped from the file rather than copied
-(``reelpick.npz``): a process pays memory only for the pages it reads.
+(``reelpick.npz``): a process pays memory only for the pages it reads. An entry written by
+an older reelpick (``np.savez``, which cannot be mapped) is rewritten once when read.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from .npz import read_npz, write_npz
+from .npz import read_npz, read_whole, write_npz
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +91,16 @@ class ArtifactStore:
             arrays = read_npz(file)
             if not all(isinstance(value, np.ndarray) for value in arrays.values()):
                 raise ValueError("not an .npz of arrays")
-            return arrays
         except Exception as exc:  # zlib.error, pickle refusals, ...: any failure is a miss
             self.discard(name, f"{type(exc).__name__}: {exc}")
             return None
+        if read_whole(arrays):  # an entry an older reelpick wrote: rewrite it to be mapped
+            try:
+                self.save_arrays(name, **arrays)
+                return read_npz(file)
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                log.info("cache entry %s stays as it was (%s)", file, exc)
+        return arrays
 
     def discard(self, name: str, reason: str) -> None:
         """Delete the damaged entry ``name`` with one warning line, so that it is rebuilt."""

@@ -67,6 +67,23 @@ def read_npz(path: Path, map_from: int | None = None) -> dict[str, np.ndarray]:
     return arrays
 
 
+def read_whole(arrays: Mapping[str, np.ndarray]) -> list[str]:
+    """The arrays of :data:`MAP_FROM_BYTES` or more that :func:`read_npz` had to read rather
+    than map (a file written by ``np.savez``: unaligned, or compressed)."""
+    return [
+        name
+        for name, array in arrays.items()
+        if array.nbytes >= MAP_FROM_BYTES and not _is_mapped(array)
+    ]
+
+
+def _is_mapped(array: np.ndarray) -> bool:
+    base = array.base
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)
+    return isinstance(base, np.memmap)
+
+
 def _check_crc(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
     """Read ``member`` through (zipfile raises BadZipFile on a CRC mismatch at its end)."""
     with archive.open(member) as fh:

@@ -221,3 +221,21 @@ def test_bytes_past_the_checksummed_part_are_never_mapped(tmp_path: Path) -> Non
     path.write_bytes(bytes(blob))
     with pytest.raises(ValueError):
         read_npz(path, map_from=0)
+
+
+def test_an_entry_an_older_version_wrote_is_rewritten_once_to_be_mapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reelpick.npz, "MAP_FROM_BYTES", BIG)
+    store = ArtifactStore(tmp_path, "plugin", data="x")
+    vectors = np.arange(3001, dtype=np.float64)
+    store.path.mkdir(parents=True)
+    np.savez(store.path / "factors.npz", v=vectors)  # off its alignment: read, not mapped
+    assert reelpick.npz.read_whole(read_npz(store.path / "factors.npz")) == ["v"]
+    first = store.load_arrays("factors")
+    assert first is not None and _mapped(first["v"])
+    np.testing.assert_array_equal(first["v"], vectors)
+    written = (store.path / "factors.npz").stat().st_mtime_ns
+    again = store.load_arrays("factors")
+    assert again is not None and _mapped(again["v"])
+    assert (store.path / "factors.npz").stat().st_mtime_ns == written
