@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_scale.py [--dir /tmp/reelpick-scale] [--ratings 32000000]
     .venv/bin/python bench/bench_scale.py --only posters [--posters 100000]
+    .venv/bin/python bench/bench_scale.py --only app [--dir DIR]   # again, warm, after a run
 
 Steps, each in a fresh process so that its peak memory (RSS) is its own:
 
@@ -14,7 +15,12 @@ Steps, each in a fresh process so that its peak memory (RSS) is its own:
    it: pandas reading ratings.csv alone.
 3. **Titles**: the title index over the 87,585 movies, built once; p95 of 300 typed titles
    (a third exact, a third misspelt, a third partial).
-4. **Poster features on disk** for 100,000 movies in vgg16-poster's stored form, and the
+4. **App** (``--plugins``, the catalogue of ``--catalogue`` movies beside): a first start
+   that fits every plugin, then a warm start from the caches, as the bot opens: time to ready,
+   100 typed titles -> card + similar movies, and picks for 20 profiles of 20 rated movies
+   (/forme). Memory: peak RSS, and at the end the anonymous part (the process's own) apart
+   from the mapped model files (``reelpick.npz``: page cache, shared with the image worker).
+5. **Poster features on disk** for 100,000 movies in vgg16-poster's stored form, and the
    time to read them all back.
 
 Goals (issue "Today's movies"): warm start <= 15 s, RSS <= 2.5 GiB, title answer p95 <= 300 ms,
@@ -40,6 +46,7 @@ ML_SMALL = REPO.parent / "shared" / "data" / "ml-latest-small"
 MOVIES = 87_585
 USERS = 200_948
 CHUNK = 2_000_000
+PICKS_QUERIES = 20
 
 
 def say(line: str) -> None:
@@ -125,7 +132,20 @@ def child(step: str, root: Path) -> None:
         out |= read_features(root, pooling, int(movies))
     out["seconds"] = time.perf_counter() - started
     out["rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    out |= resident_now()
     print(json.dumps(out))
+
+
+def resident_now() -> dict[str, float]:
+    """This process's memory now, split: anonymous (its own, what it cannot give back) and
+    file pages (cached model files mapped read-only: shared with the bot's image worker and
+    given back by the kernel under pressure)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) / 2**20  # kB -> GiB
+    return {"anon_gib": fields.get("RssAnon", 0.0), "file_gib": fields.get("RssFile", 0.0)}
 
 
 def titles(root: Path, catalogue_movies: int, queries: int = 300, seed: int = 0) -> dict:
@@ -284,12 +304,26 @@ def app_step(root: Path, queries: int, seed: int = 0) -> dict:
         app.card(chosen)
         app.similar(chosen, 10)
         answers.append(time.perf_counter() - t)
+    # /forme: picks for profiles of 20 rated movies each, from every recommending plugin
+    # (each reads its movie factors whole: the memory a serving bot really holds).
+    from reelpick.types import Profile
+
+    rated = list(app.dataset.rating_counts.index[app.dataset.rating_counts >= 5])
+    picks = []
+    for _ in range(PICKS_QUERIES):
+        profile = Profile(
+            ratings={int(m): float(rng.choice((3, 4, 5))) for m in rng.sample(rated, 20)}
+        )
+        t = time.perf_counter()
+        app.picks(profile, 10)
+        picks.append(time.perf_counter() - t)
     return {
         "opened_seconds": opened,
         "ready_seconds": ready,
         "plugins": {n: bool(p.fitted) for n, p in app.registry.plugins.items()},
         "p50_ms": 1000 * float(np.percentile(answers, 50)),
         "p95_ms": 1000 * float(np.percentile(answers, 95)),
+        "picks_p95_ms": 1000 * float(np.percentile(picks, 95)),
     }
 
 
@@ -325,17 +359,25 @@ def dataset_steps(args: argparse.Namespace) -> None:
     if args.plugins:
         app_config(args.dir, [p.strip() for p in args.plugins.split(",") if p.strip()])
         catalogue_file(args.dir / "catalogue.sqlite3", args.catalogue)
-        for label in ("first start", "warm start"):
-            result = run_child("app", args.dir)
-            fitted = ", ".join(n for n, ok in result["plugins"].items() if ok)
-            print(
-                f"app, {label}: dataset and plugins in {result['opened_seconds']:.1f} s, ready "
-                f"(title indexes built) in {result['ready_seconds']:.1f} s (goal 15 s warm), "
-                f"peak RSS {result['rss_gib']:.2f} GiB (goal 2.5); plugins fitted: {fitted}; "
-                f"title -> card + similar movies p50 {result['p50_ms']:.0f} ms, "
-                f"p95 {result['p95_ms']:.0f} ms (goal 300 ms)",
-                flush=True,
-            )
+        app_steps(args.dir, ("first start", "warm start"))
+
+
+def app_steps(root: Path, labels: tuple[str, ...]) -> None:
+    """Open the app once per label, each in a fresh process, and print what it measured."""
+    for label in labels:
+        result = run_child("app", root)
+        fitted = ", ".join(n for n, ok in result["plugins"].items() if ok)
+        print(
+            f"app, {label}: dataset and plugins in {result['opened_seconds']:.1f} s, ready "
+            f"(title indexes built) in {result['ready_seconds']:.1f} s (goal 15 s warm), "
+            f"peak RSS {result['rss_gib']:.2f} GiB (goal 2.5; at the end "
+            f"{result['anon_gib']:.2f} GiB anonymous + {result['file_gib']:.2f} GiB mapped "
+            f"files); plugins fitted: {fitted}; "
+            f"title -> card + similar movies p50 {result['p50_ms']:.0f} ms, "
+            f"p95 {result['p95_ms']:.0f} ms (goal 300 ms); picks for a profile of 20 "
+            f"movies p95 {result['picks_p95_ms']:.0f} ms",
+            flush=True,
+        )
 
 
 def main() -> int:
@@ -353,13 +395,17 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["posters"],
-        help="run only this step (posters: needs no synthetic dataset)",
+        choices=["posters", "app"],
+        help="run only this step (posters: needs no synthetic dataset; app: a warm start on "
+        "the data, config and caches an earlier run left in --dir)",
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.dir)
+        return 0
+    if args.only == "app":
+        app_steps(args.dir, ("warm start",))
         return 0
     if args.only != "posters":
         dataset_steps(args)
