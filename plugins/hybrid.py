@@ -87,7 +87,7 @@ from ._hybrid_store import (
     digest,
     load_model,
     rated_only,
-    ratings_key,
+    remembered_ratings_key,
     rows_arrays,
     serving_arrays,
     sgd_params,
@@ -162,7 +162,7 @@ class Hybrid:
         factors_store = ArtifactStore(
             config.cache_dir,
             "hybrid-factors",
-            data=ratings_key(dataset),
+            data=remembered_ratings_key(dataset, config.cache_dir),
             version=VERSION,
             params=sgd_params(params),
         )
