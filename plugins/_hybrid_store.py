@@ -50,10 +50,11 @@ def rated_only(dataset: Dataset) -> Dataset:
     )
 
 
-def remembered_ratings_key(dataset: Dataset, cache_dir: Path) -> str:
+def remembered_ratings_key(dataset: Dataset, cache_dir: Path, version: str) -> str:
     """:func:`ratings_key`, remembered in the cache under the dataset's fingerprint: hashing
-    32 M ratings took 8 s of every start, for a key that changes only with the data."""
-    store = ArtifactStore(cache_dir, "hybrid-keys", data=dataset.fingerprint)
+    32 M ratings took 8 s of every start, for a key that changes only with the data. Stamped
+    with the plugin's ``version``, as its other stores, for ``reelpick cache prune``."""
+    store = ArtifactStore(cache_dir, "hybrid-keys", data=dataset.fingerprint, version=version)
     saved = store.load_arrays("ratings")
     if saved is not None and "key" in saved and saved["key"].ndim == 0:
         return str(saved["key"])

@@ -162,7 +162,7 @@ class Hybrid:
         factors_store = ArtifactStore(
             config.cache_dir,
             "hybrid-factors",
-            data=remembered_ratings_key(dataset, config.cache_dir),
+            data=remembered_ratings_key(dataset, config.cache_dir, VERSION),
             version=VERSION,
             params=sgd_params(params),
         )
