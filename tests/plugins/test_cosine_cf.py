@@ -97,3 +97,24 @@ def test_the_latest_ratings_lead_while_the_person_is_still_rating(app: Reelpick)
     rating_now = picks(Profile(ratings=ratings, rated_at=times, asked_at=10_120.0))
     led_by_latest = [reason in (heat, ronin) for _, reason in rating_now]
     assert sum(led_by_latest) > sum(reason in (heat, ronin) for _, reason in plain)
+
+
+def test_a_warm_start_builds_the_rating_matrix_only_for_a_prediction(tmp_path) -> None:
+    """Similar movies and picks read the cached table; the user-based prediction's matrix is
+    built from the dataset on the first prediction, not held from the start."""
+    from reelpick.config import load_config
+    from reelpick.types import Profile
+    from tests.support.fixtures import ML_SMALL
+
+    (tmp_path / "config.toml").write_text(
+        f'[data]\nsource = "{ML_SMALL}"\n[cache]\ndir = "{tmp_path / "cache"}"\n'
+        '[plugins]\nenabled = ["cosine-cf"]\n'
+    )
+    Reelpick.open(load_config(tmp_path / "config.toml"))  # fits and caches the table
+    warm = Reelpick.open(load_config(tmp_path / "config.toml"))
+    assert "matrix" not in vars(warm.dataset)  # the cached_property was never computed
+    assert warm.similar(1, 10)[0].ok
+    assert warm.recommend(Profile(ratings={1: 5.0, 2571: 4.5}), 10)[0].ok
+    assert "matrix" not in vars(warm.dataset)
+    assert all(0.5 <= p <= 5.0 for p in warm.registry.predict("cosine-cf", 1, [1, 2571]))
+    assert "matrix" in vars(warm.dataset)
