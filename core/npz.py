@@ -19,9 +19,10 @@ array mapped off its alignment would make numpy copy it whole for every product.
 that is not aligned (a file written by ``np.savez``) is read, not mapped.
 
 The mapping is copy-on-write, and of the very file whose checksums were checked: an array a
-plugin changes in place changes only in its own process, never on disk. Cache files are only ever replaced by a rename (see
-``reelpick.cache.atomic_write``), which leaves a mapped file whole; a file cut short in place
-by something outside reelpick while it is mapped would crash the reader on the next access.
+plugin changes in place changes only in its own process, never on disk. Cache files are only
+ever replaced by a rename (see ``reelpick.cache.atomic_write``), which leaves a mapped file
+whole; a file cut short in place by something outside reelpick while it is mapped would
+crash the reader on the next access.
 """
 
 from __future__ import annotations

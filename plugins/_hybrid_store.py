@@ -1,11 +1,12 @@
 """What the hybrid plugin stores and keys its caches by.
 
 The SGD factors are keyed by the ratings and the genres and years of the rated movies
-(:func:`ratings_key`, remembered per dataset by :func:`remembered_ratings_key`), fitted on :func:`rated_only` with :func:`sgd_params`; the content model
-is saved as four named arrays (:func:`load_model` reads them back, :func:`rows_arrays` packs
-the content rows); :func:`serving_arrays` keeps what answering reads in the taste entry's
-order, so that a warm start maps it instead of rebuilding it; :func:`digest` names entries
-after what they were made from.
+(:func:`ratings_key`, remembered per dataset by :func:`remembered_ratings_key`), fitted on
+:func:`rated_only` with :func:`sgd_params`; the content model is saved as four named arrays
+(:func:`load_model` reads them back, :func:`rows_arrays` packs the content rows);
+:func:`serving_arrays` keeps what answering reads in the taste entry's order, so that a warm
+start maps it instead of rebuilding it; :func:`digest` names entries after what they were
+made from.
 """
 
 from __future__ import annotations
