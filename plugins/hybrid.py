@@ -12,13 +12,14 @@ Three caches, so that adding a movie to movies.csv does not refit everything:
 
 * ``<cache>/hybrid-factors/<key>``: the SGD-MF fit, keyed by the ratings and the genres and
   years of the rated movies (SGD-MF's genre and decade terms read them) — not by movies
-  nobody rated, which SGD-MF is fitted without;
+  nobody rated, which SGD-MF is fitted without; that key is remembered per dataset in
+  ``<cache>/hybrid-keys/``, since computing it reads every rating;
 * ``<cache>/hybrid-model/<key>``: the content encoder, the map, the validation choices and
   the content rows of the movies known then, keyed by the factors' key and the content of the
   map's training movies;
-* the registry's store (keyed by the whole dataset): the blended taste vectors and the
-  neighbour table, named after the content digests of all movies. A new movie only needs its
-  own content row; the table over all movies is rebuilt (seconds).
+* the registry's store (keyed by the whole dataset): the blended taste vectors, the neighbour
+  table and what serving derives from them, named after all movies' content digests. A new
+  movie only needs its own content row; the table over all movies is rebuilt (seconds).
 
 With ``posters = true`` the hybrid declares that it needs :data:`reelpick.POSTER_FEATURES`:
 the registry fits the plugin that provides them (``vgg16-poster``) first and hands them to
