@@ -247,27 +247,22 @@ class CataloguePlacements:
         self.cache.save_arrays(SIGNATURE, count=np.array(signature[0]), last=np.array(signature[1]))
 
     def ranked_with(
-        self,
-        ids: np.ndarray,
-        vectors: np.ndarray,
-        scores: np.ndarray,
-        offset: float,
-        user: np.ndarray,
-        banned: set[int],
+        self, ids: np.ndarray, scores: np.ndarray, offset: float, user: np.ndarray, banned: set[int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The dataset's ``ids``, taste ``vectors`` and ``scores`` with every catalogue movie
-        appended, scored like a dataset movie (``offset`` + bias + vector . ``user``); banned
-        and unplaceable ones score -inf."""
+        """The dataset's ``ids`` and ``scores`` with every catalogue movie appended, scored like
+        a dataset movie (``offset`` + bias + vector . ``user``; banned and unplaceable ones
+        -inf), and the appended movies' taste vectors, in order: row ``i - len(ids)`` is the
+        appended movie ``i``'s (not a copy of every vector beside the dataset's)."""
         placed = self.current()
         if not len(placed.movie_ids):
-            return ids, vectors, scores
+            return ids, scores, placed.item_vec
         # In the vectors' float32: a float64 user would copy every placed vector first.
         extra = offset + placed.item_bias + placed.item_vec @ user.astype(placed.item_vec.dtype)
         out = np.isin(placed.movie_ids, list(banned)) | ~placed.usable
         return (
             np.concatenate([ids, placed.movie_ids]),
-            np.concatenate([vectors, placed.item_vec]),
             np.concatenate([scores, np.where(out, -np.inf, extra)]),
+            placed.item_vec,
         )
 
     def cosines(self, movie_ids: np.ndarray, query: np.ndarray, centre: np.ndarray) -> np.ndarray:

@@ -3,10 +3,10 @@
 Collaborative factors say nothing about a movie no one has rated. This plugin learns, on the
 movies with at least ``min_ratings`` ratings, a map from what a movie *is* (genres, release
 year, the poster features that ``vgg16-poster`` provides, and user tags if ``tag_terms`` > 0:
-off by default, since a new movie has none) to what
-SGD-MF learnt about it (its factor vector and bias), and applies it to every movie. A movie with
-n ratings blends its own SGD parameters with the mapped ones by n/(n+c). The model and c are
-chosen on validation movies inside the training data (see :mod:`._hybrid_model`).
+off by default, since a new movie has none) to what SGD-MF learnt about it (its factor vector
+and bias), and applies it to every movie. A movie with n ratings blends its own SGD
+parameters with the mapped ones by n/(n+c). The model and c are chosen on validation movies
+inside the training data (see :mod:`._hybrid_model`).
 
 Three caches, so that adding a movie to movies.csv does not refit everything:
 
@@ -457,20 +457,20 @@ class Hybrid:
         scores = user.scores()
         banned = np.isin(t.movie_ids, list(set(exclude) | profile.movies)) | ~usable
         scores = np.where(banned, -np.inf, scores)
-        ids, vectors = t.movie_ids, t.item_vec
+        ids, appended = t.movie_ids, t.item_vec[:0]
         if self.catalogue is not None and self.params["catalogue"]:
-            ids, vectors, scores = self.catalogue.ranked_with(
-                ids, vectors, scores, t.mu + user.bias, user.vector, set(exclude) | profile.movies
+            ids, scores, appended = self.catalogue.ranked_with(
+                ids, scores, t.mu + user.bias, user.vector, set(exclude) | profile.movies
             )
         top = [i for i in np.argsort(-scores, kind="stable")[: max(k, 0)] if np.isfinite(scores[i])]
         liked = profile.liked() or known
         reasons = np.array([table.position(m) for m in liked if m in known], dtype=np.int64)
         centre = self.placing[2] if self.placing is not None else 0.0
-        out = []
+        n, out = len(unit), []  # rows from n on: the appended catalogue movies
         for i in top:
             because: tuple[int, ...] = ()
             if len(reasons):
-                direction = unit[i] if i < len(unit) else scaled_to_one(vectors[i] - centre)
+                direction = unit[i] if i < n else scaled_to_one(appended[i - n] - centre)
                 aligned = unit[reasons] @ direction
                 order = np.argsort(-aligned, kind="stable")[:3]
                 because = tuple(int(t.movie_ids[reasons[o]]) for o in order if aligned[o] > 0)

@@ -71,6 +71,10 @@ def test_catalogue_movies_are_ranked_by_the_hybrid_and_follow_taste(fitted):
     assert rank_of(sci_fi.neighbours, dune) < rank_of(romance.neighbours, dune)
     scores = [r.score for r in sci_fi.neighbours]
     assert scores == sorted(scores, reverse=True)
+    # Its reasons are the fan's five-star Sci-Fi films, found by its own placed vector.
+    liked = {m for m, stars in fan_of(app, "Sci-Fi").ratings.items() if stars == 5.0}
+    because = next(r.because for r in sci_fi.neighbours if r.movie_id == dune)
+    assert because and set(because) <= liked
     # Fused picks take them too (the registry accepts catalogue ids from recommenders).
     picks = app.picks(fan_of(app, "Sci-Fi"), everything)
     assert {atlas, dune} <= {p.movie_id for p in picks}
