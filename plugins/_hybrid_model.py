@@ -54,7 +54,8 @@ class UserSide:
     ratings: np.ndarray
 
     def rmse(self, items: np.ndarray, bias: np.ndarray, vectors: np.ndarray) -> float:
-        """RMSE over the ratings of the target rows ``items`` given their bias and vectors."""
+        """RMSE over the ratings of the target rows ``items`` (distinct ids) given their bias
+        and vectors."""
         keep = np.isin(self.items, items)
         order = np.argsort(items, kind="stable")
         rows = order[np.searchsorted(items[order], self.items[keep])]

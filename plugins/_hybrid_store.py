@@ -26,6 +26,7 @@ from ._hybrid_content import ContentEncoder
 from ._hybrid_model import Choice, ContentMap
 
 log = logging.getLogger(__name__)
+RATINGS_KEY_SCHEME = 1  # raise whenever ratings_key hashes something else
 
 
 def sgd_params(params: dict) -> dict:
@@ -54,8 +55,16 @@ def rated_only(dataset: Dataset) -> Dataset:
 def remembered_ratings_key(dataset: Dataset, cache_dir: Path, version: str) -> str:
     """:func:`ratings_key`, remembered in the cache under the dataset's fingerprint: hashing
     32 M ratings took 8 s of every start, for a key that changes only with the data. Stamped
-    with the plugin's ``version``, as its other stores, for ``reelpick cache prune``."""
-    store = ArtifactStore(cache_dir, "hybrid-keys", data=dataset.fingerprint, version=version)
+    with the plugin's ``version``, as its other stores, for ``reelpick cache prune``, and
+    with :data:`RATINGS_KEY_SCHEME`, so that a change to what the key covers is never
+    answered by a key remembered before it."""
+    store = ArtifactStore(
+        cache_dir,
+        "hybrid-keys",
+        data=dataset.fingerprint,
+        version=version,
+        scheme=RATINGS_KEY_SCHEME,
+    )
     saved = store.load_arrays("ratings")
     if saved is not None and "key" in saved and saved["key"].ndim == 0:
         return str(saved["key"])
