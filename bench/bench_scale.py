@@ -405,6 +405,9 @@ def main() -> int:
         child(args.child, args.dir)
         return 0
     if args.only == "app":
+        if not (args.dir / "config.toml").is_file():
+            say(f"--only app: {args.dir} holds no earlier run; run without --only first")
+            return 2
         app_steps(args.dir, ("warm start",))
         return 0
     if args.only != "posters":
