@@ -74,11 +74,12 @@ def read_whole(arrays: Mapping[str, np.ndarray]) -> list[str]:
     return [
         name
         for name, array in arrays.items()
-        if array.nbytes >= MAP_FROM_BYTES and not _is_mapped(array)
+        if array.nbytes >= MAP_FROM_BYTES and not is_mapped(array)
     ]
 
 
-def _is_mapped(array: np.ndarray) -> bool:
+def is_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` is (a view of) an array :func:`read_npz` mapped from its file."""
     base = array.base
     while base is not None and not isinstance(base, np.memmap):
         base = getattr(base, "base", None)

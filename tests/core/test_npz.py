@@ -14,7 +14,7 @@ import pytest
 
 import reelpick.npz
 from reelpick.cache import ArtifactStore
-from reelpick.npz import ALIGN, read_npz, write_npz
+from reelpick.npz import ALIGN, is_mapped, read_npz, write_npz
 
 BIG = 1 << 12  # a map threshold the test arrays cross without being large
 
@@ -23,13 +23,6 @@ def _save(path: Path, **arrays: np.ndarray) -> Path:
     with open(path, "wb") as fh:
         write_npz(fh, arrays)
     return path
-
-
-def _mapped(array: np.ndarray) -> bool:
-    base = array.base
-    while base is not None and not isinstance(base, np.memmap):
-        base = getattr(base, "base", None)
-    return isinstance(base, np.memmap)
 
 
 def test_large_arrays_are_mapped_and_equal_small_ones_read(tmp_path: Path) -> None:
@@ -47,8 +40,8 @@ def test_large_arrays_are_mapped_and_equal_small_ones_read(tmp_path: Path) -> No
     for name, array in saved.items():
         np.testing.assert_array_equal(loaded[name], array)
         assert loaded[name].dtype == array.dtype and loaded[name].shape == array.shape
-    assert _mapped(loaded["vectors"]) and _mapped(loaded["fortran"])
-    assert not _mapped(loaded["ids"]) and not _mapped(loaded["scalar"])
+    assert is_mapped(loaded["vectors"]) and is_mapped(loaded["fortran"])
+    assert not is_mapped(loaded["ids"]) and not is_mapped(loaded["scalar"])
     # Callers get plain arrays, whatever they slice or pickle.
     assert type(loaded["vectors"]) is np.ndarray
     assert type(loaded["vectors"][3:5]) is np.ndarray
@@ -167,10 +160,10 @@ def test_written_members_start_aligned_so_products_never_copy_them(tmp_path: Pat
             np.lib.format.read_array_header_1_0(raw)
             assert raw.tell() % ALIGN == 0, member.filename
     loaded = read_npz(path, map_from=BIG)
-    assert _mapped(loaded["a"]) and loaded["a"].flags.aligned
+    assert is_mapped(loaded["a"]) and loaded["a"].flags.aligned
 
 
-def test_an_unaligned_member_is_read_not_mapped(tmp_path: Path) -> None:
+def test_an_unaligned_member_is_read_notis_mapped(tmp_path: Path) -> None:
     """np.savez places data wherever the headers end: such a member is read, equal."""
     vectors = np.arange(3001, dtype=np.float64)
     for name in ("v", "vv", "vvv", "vvvv", "vvvvv", "vvvvvv", "vvvvvvv", "vvvvvvvv"):
@@ -201,11 +194,11 @@ def test_what_is_mapped_is_the_file_whose_checksums_were_checked(
     monkeypatch.setattr(reelpick.npz, "MAP_FROM_BYTES", BIG)
     monkeypatch.setattr(reelpick.npz, "_check_crc", check_then_replace)
     loaded = store.load_arrays("factors")
-    assert loaded is not None and _mapped(loaded["vectors"])
+    assert loaded is not None and is_mapped(loaded["vectors"])
     assert float(loaded["vectors"].sum()) == 0.0
 
 
-def test_bytes_past_the_checksummed_part_are_never_mapped(tmp_path: Path) -> None:
+def test_bytes_past_the_checksummed_part_are_neveris_mapped(tmp_path: Path) -> None:
     """A stored member whose compressed size is shorter than its size has a CRC over the
     shorter part only: the rest must not be served unchecked."""
     good = io.BytesIO()
@@ -223,7 +216,7 @@ def test_bytes_past_the_checksummed_part_are_never_mapped(tmp_path: Path) -> Non
         read_npz(path, map_from=0)
 
 
-def test_an_entry_an_older_version_wrote_is_rewritten_once_to_be_mapped(
+def test_an_entry_an_older_version_wrote_is_rewritten_once_to_beis_mapped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reelpick.npz, "MAP_FROM_BYTES", BIG)
@@ -233,9 +226,9 @@ def test_an_entry_an_older_version_wrote_is_rewritten_once_to_be_mapped(
     np.savez(store.path / "factors.npz", v=vectors)  # off its alignment: read, not mapped
     assert reelpick.npz.read_whole(read_npz(store.path / "factors.npz")) == ["v"]
     first = store.load_arrays("factors")
-    assert first is not None and _mapped(first["v"])
+    assert first is not None and is_mapped(first["v"])
     np.testing.assert_array_equal(first["v"], vectors)
     written = (store.path / "factors.npz").stat().st_mtime_ns
     again = store.load_arrays("factors")
-    assert again is not None and _mapped(again["v"])
+    assert again is not None and is_mapped(again["v"])
     assert (store.path / "factors.npz").stat().st_mtime_ns == written

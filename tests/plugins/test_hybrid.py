@@ -15,6 +15,7 @@ from reelpick.cli.main import main
 from reelpick.config import Config
 from reelpick.data import Dataset, load_dataset
 from reelpick.evaluation.cold import format_cold, mean_recall
+from reelpick.npz import is_mapped
 from reelpick.plugins._hybrid_content import movie_content
 from reelpick.plugins._hybrid_model import (
     UserSide,
@@ -247,14 +248,9 @@ def test_a_warm_fit_maps_its_serving_arrays_and_heals_a_damaged_one(
     serving = list((tmp_path / "cache" / "hybrid").glob("*/serving-*.npz"))
     assert len(serving) == 1
 
-    def mapped(array: np.ndarray) -> bool:
-        while array.base is not None and not isinstance(array.base, np.memmap):
-            array = array.base
-        return isinstance(array.base, np.memmap)
-
     _, again = fitted(config, small)
     assert again.unit is not None and again.taste is not None
-    assert mapped(again.unit) and mapped(again.taste.implicit)
+    assert is_mapped(again.unit) and is_mapped(again.taste.implicit)
     assert again.reelpick_recommend(profile, 10, frozenset()) == expected
 
     serving[0].write_bytes(serving[0].read_bytes()[:1000])
