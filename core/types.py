@@ -11,6 +11,7 @@ from typing import Any
 # A pause this long between two ratings ends a rating session: the product's "still rating"
 # and the evaluation's session protocol both cut sessions here.
 SESSION_GAP = 3600.0
+DAY = 86400.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -88,28 +89,43 @@ class Profile:
         now = time.time() if self.asked_at is None else self.asked_at
         return 0.0 <= now - max(self.rated_at.values()) < gap
 
-    def recency_weights(self, movies: Sequence[int], half_life: float) -> list[float]:
-        """A weight for each of ``movies`` (the profile movies a plugin counts): while the
-        person is still rating (:meth:`still_rating`), a timed movie weighs
+    def recency_weights(
+        self, movies: Sequence[int], half_life: float, returning_half_life_days: float = 0.0
+    ) -> list[float]:
+        """A weight for each of ``movies`` (the profile movies a plugin counts).
+
+        While the person is still rating (:meth:`still_rating`), a timed movie weighs
         ``0.5 ** (later / half_life)``, ``later`` being how many of ``movies`` were rated
         strictly after it (so movies rated at the same moment, as a whole file imported at
-        once, weigh the same); a movie without a time weighs as the oldest timed one.
-        Otherwise, or with ``half_life <= 0``, all weigh 1.
+        once, weigh the same). That predicts the rest of the session being rated.
 
-        Only an ongoing session counts because that is what recency predicts: the rest of
-        the session being rated. A person who comes back later is served by their whole
-        history, and old sessions weighed down would lose most of it.
+        A person who comes back later is weighed by age instead: a timed movie weighs
+        ``0.5 ** (days / returning_half_life_days)``, ``days`` being how long before the
+        latest of ``movies`` it was rated. Counting ratings would drop all but the last
+        session, however long ago; counting days keeps last month's sessions and fades the
+        years-old ones, whose taste has moved on.
+
+        Either way a movie without a time weighs as the oldest timed one; with the matching
+        half-life at 0 or below, or no times, all weigh 1.
         """
-        if half_life <= 0 or not self.still_rating():
-            return [1.0] * len(movies)
         times = self.rated_at
         timed = sorted(times[m] for m in movies if m in times)
+        if not timed:
+            return [1.0] * len(movies)
         weight_of = {}
-        for m in movies:
-            if m in times:
-                later = len(timed) - bisect.bisect_right(timed, times[m])
-                weight_of[m] = 0.5 ** (later / half_life)
-        oldest = min(weight_of.values(), default=1.0)
+        if self.still_rating():
+            if half_life <= 0:
+                return [1.0] * len(movies)
+            for m in movies:
+                if m in times:
+                    later = len(timed) - bisect.bisect_right(timed, times[m])
+                    weight_of[m] = 0.5 ** (later / half_life)
+        else:
+            if returning_half_life_days <= 0:
+                return [1.0] * len(movies)
+            latest, span = timed[-1], returning_half_life_days * DAY
+            weight_of = {m: 0.5 ** ((latest - times[m]) / span) for m in movies if m in times}
+        oldest = min(weight_of.values())
         return [weight_of.get(m, oldest) for m in movies]
 
     def __len__(self) -> int:

@@ -7,10 +7,10 @@ other users' ratings, either exactly as written (zero-filled) or mean-centred.
 Recommendations for a profile are item-based, through the same table: each liked movie j
 lends each of its neighbours m ``sim(j, m)``, a movie only seen half that, and m scores the
 sum (``weighting = "liked"``; ``"centred"`` weighs each rating by its distance from the
-person's mean, so dislikes push their neighbours down). While the person is still rating,
-``recency_half_life`` above 0 weighs each movie by ``Profile.recency_weights`` too, as the
-ease plugin does. ``weighting`` and ``recency_half_life`` are chosen by ``reelpick tune
-cosine-cf``: on validation users inside the training data of the top-N protocol, never on its
+person's mean, so dislikes push their neighbours down). Each movie is weighed by
+``Profile.recency_weights`` too, as the ease plugin does: while the person is still rating, by
+``recency_half_life`` ratings back; coming back later, by ``returning_half_life_days`` days
+back. ``weighting`` and the half-lives are chosen by ``reelpick tune cosine-cf``: on validation users inside the training data of the top-N protocol, never on its
 test users (the figures are in config.toml).
 """
 
@@ -106,6 +106,7 @@ class CosineCF:
                 "prediction": "mean-centred",  # or "zero-filled", the article's formula as written
                 "weighting": "liked",  # how a profile weighs its movies when recommending
                 "recency_half_life": 4.0,  # while still rating, weight halves every N ratings back
+                "returning_half_life_days": 300.0,  # coming back, weight halves every N days back
             },
             # reelpick evaluate scores both prediction formulas, whichever is configured.
             variants={mode: {"prediction": mode} for mode in PREDICTION_MODES},
@@ -159,7 +160,9 @@ class CosineCF:
         weights = profile_weights(profile, self.params["weighting"])
         # Recency ranks the movies that count here, as each plugin ranks its own.
         known = [m for m in weights if table.position(m) is not None]
-        recency = profile.recency_weights(known, self.params["recency_half_life"])
+        recency = profile.recency_weights(
+            known, self.params["recency_half_life"], self.params["returning_half_life_days"]
+        )
         weights = {m: weights[m] * r for m, r in zip(known, recency, strict=True)}
         if not any(table.has_neighbours(m) for m in weights):
             raise NoAnswer("cosine-CF knows no ratings of the movies in this profile")

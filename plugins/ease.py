@@ -15,16 +15,21 @@ A person's scores are their profile row times ``B``. When the person asks while 
 (``Profile.still_rating``: their latest rating is less than an hour old) and
 ``recency_half_life`` is above 0, recent movies weigh more: the weight halves every
 ``recency_half_life`` ratings back (``Profile.recency_weights``). That predicts the rest of a
-rating session ("last 10" protocol); a person who comes back later (the session protocol) is
-served by their whole history, unweighted. With ``hide_newer_movies``, movies nobody had rated yet
-at the profile's latest rating are not offered: they had not come out. ``l2`` and
-``recency_half_life`` are chosen by ``reelpick tune ease``, on validation users inside the
+rating session ("last 10" protocol). A person who comes back later (the session protocol) is
+served by their whole history with older ratings fading: a rating's weight halves every
+``returning_half_life_days`` days before their latest one. With ``hide_newer_movies``, movies
+nobody had rated yet at the moment of the question (``Profile.asked_at``; now in the product)
+are not offered: they had not come out. Films that came out while the person was away are
+offered: a returning person wants exactly those.
+``l2`` and the half-lives are chosen by ``reelpick tune ease``, on validation users inside the
 training data, never on test users (the figures are in config.toml).
 
 Similar movies come from ``B``'s rows: the movies that watching this one predicts most.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -72,10 +77,11 @@ class Ease:
             "(EASE, a closed-form item-item model).",
             version="1",
             params={
-                "l2": 500.0,  # L2 penalty of the closed form
+                "l2": 1000.0,  # L2 penalty of the closed form
                 "max_items": 4000,  # most rated movies in the model (bounds fit time and memory)
                 "recency_half_life": 4.0,  # while still rating, weight halves every N ratings back
-                "hide_newer_movies": True,  # skip movies first rated after the profile's latest
+                "returning_half_life_days": 300.0,  # coming back, weight halves every N days back
+                "hide_newer_movies": True,  # skip movies first rated after the question
                 "neighbours": 50,  # width of the stored similar-movie table
             },
         )
@@ -129,8 +135,10 @@ class Ease:
         scores = weights @ rows
         banned = [p for p in map(self._position, exclude) if p is not None]
         scores[banned] = -np.inf
-        if self.params["hide_newer_movies"] and profile.rated_at:
-            scores[self.first_rated > max(profile.rated_at.values())] = -np.inf
+        if self.params["hide_newer_movies"]:
+            # Movies nobody had rated by the moment of the question had not come out yet.
+            asked = time.time() if profile.asked_at is None else profile.asked_at
+            scores[self.first_rated > asked] = -np.inf
         # A stable sort: equal scores keep movieId order, so answers never flicker.
         best = np.argsort(-scores, kind="stable")[:k]
         best = best[np.isfinite(scores[best])]
@@ -155,7 +163,11 @@ class Ease:
         if not found:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         positions = np.array([p for _, p in found], dtype=np.int64)
-        recency = profile.recency_weights([m for m, _ in found], self.params["recency_half_life"])
+        recency = profile.recency_weights(
+            [m for m, _ in found],
+            self.params["recency_half_life"],
+            self.params["returning_half_life_days"],
+        )
         return positions, np.array(recency, dtype=np.float32)
 
     def _position(self, movie_id: int) -> int | None:

@@ -44,13 +44,19 @@ METRICS = ("ndcg", "rmse")
 LAST = 10  # the "last 10" protocol's test ratings per user
 
 # Built-in plugins' grids: the shipped default first in each list, so a tie keeps it. The
-# recency half-lives are not here: they act only on people still rating, whom the default
-# session protocol never has; config.toml gives the last10 command that chose them.
+# while-rating half-lives are not here: they act only on people still rating, whom the
+# default session protocol never has; config.toml gives the last10 command that chose them.
 GRIDS: dict[str, dict[str, list[Any]]] = {
-    "ease": {"l2": [500.0, 200.0, 1000.0]},
+    "ease": {
+        "l2": [1000.0, 500.0, 2000.0],
+        "returning_half_life_days": [300.0, 0.0, 10.0, 30.0, 100.0, 1000.0],
+    },
     # min_support and neighbours shape the similar-movie table too, which a top-N score does
     # not measure: only how a profile weighs its movies is chosen here.
-    "cosine-cf": {"weighting": ["liked", "centred"]},
+    "cosine-cf": {
+        "weighting": ["liked", "centred"],
+        "returning_half_life_days": [300.0, 0.0, 30.0, 100.0, 1000.0],
+    },
 }
 
 

@@ -76,11 +76,12 @@ def test_tune_cosine_cf_scores_its_built_in_grid(make_config, tmp_path, capsys) 
     config = make_config(data=data, enabled=["cosine-cf"])
     assert main(["--config", str(config.path), "tune", "cosine-cf", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    days = [300.0, 0.0, 30.0, 100.0, 1000.0]
     assert [row["params"] for row in out["grid"]] == [
-        {"weighting": "liked"},
-        {"weighting": "centred"},
+        {"weighting": w, "returning_half_life_days": d} for w in ("liked", "centred") for d in days
     ]
-    assert out["defaults"] == {"weighting": "liked"} and out["validation_users"] > 0
+    shipped = {"weighting": "liked", "returning_half_life_days": 300.0}
+    assert out["defaults"] == shipped and out["validation_users"] > 0
     top = max(row["ndcg@10"] for row in out["grid"])
     first_best = next(row for row in out["grid"] if row["ndcg@10"] >= top - 1e-12)
     assert out["chosen"] == first_best["params"]  # the best, the earlier on a tie

@@ -76,7 +76,7 @@ def test_user_based_predictions(app: Reelpick) -> None:
     assert zero_filled[-1] < 0.1
 
 
-def test_the_latest_ratings_lead_while_the_person_is_still_rating(app: Reelpick) -> None:
+def test_recent_ratings_lead_while_rating_and_after_years_away(app: Reelpick) -> None:
     from reelpick.types import Profile
 
     toy_story, heat, aliens, ronin = 1, 6, 1200, 2278
@@ -97,6 +97,14 @@ def test_the_latest_ratings_lead_while_the_person_is_still_rating(app: Reelpick)
     rating_now = picks(Profile(ratings=ratings, rated_at=times, asked_at=10_120.0))
     led_by_latest = [reason in (heat, ronin) for _, reason in rating_now]
     assert sum(led_by_latest) > sum(reason in (heat, ronin) for _, reason in plain)
+    # Back later, ratings fade by age in days: family evenings three years before the crime
+    # evening weigh less, a same-day gap as above does not.
+    assert plugin.params["returning_half_life_days"] > 0
+    years = 3 * 365 * 86_400.0
+    aged = {toy_story: 1000.0, aliens: 2000.0, heat: years, ronin: years + 60}
+    back_after_years = picks(Profile(ratings=ratings, rated_at=aged, asked_at=years + 86_400))
+    led_by_recent = [reason in (heat, ronin) for _, reason in back_after_years]
+    assert sum(led_by_recent) > sum(reason in (heat, ronin) for _, reason in plain)
 
 
 def test_a_warm_start_builds_the_rating_matrix_only_for_a_prediction(tmp_path) -> None:

@@ -77,23 +77,39 @@ def test_recent_movies_weigh_more_and_newer_movies_are_hidden(
     times = dict(zip(user["movieId"], user["timestamp"].astype(float), strict=True))
     plain = plugin.reelpick_recommend(Profile(ratings=ratings), 10, frozenset(ratings))
     shipped = plugin.params
-    plugin.params = {**shipped, "recency_half_life": 4.0, "hide_newer_movies": False}
     latest = max(times.values())
-    try:  # the shipped half-life, without the newer-movie rule (a 1970 profile comes next)
-        rating_still = Profile(ratings=ratings, rated_at=times, asked_at=latest + 60)
-        timed = plugin.reelpick_recommend(rating_still, 10, frozenset(ratings))
-        back_next_day = Profile(ratings=ratings, rated_at=times, asked_at=latest + 86400)
-        returning = plugin.reelpick_recommend(back_next_day, 10, frozenset(ratings))
-    finally:
-        plugin.params = shipped
-    assert [r.movie_id for r in plain] != [r.movie_id for r in timed]
-    # Recency serves an ongoing session only: a person back the next day gets plain EASE.
-    assert [r.movie_id for r in returning] == [r.movie_id for r in plain]
-    # A profile from long ago is never offered a movie nobody had rated by then.
+    rating_still = Profile(ratings=ratings, rated_at=times, asked_at=latest + 60)
+    back_next_day = Profile(ratings=ratings, rated_at=times, asked_at=latest + 86400)
+    lists = {}
+    for half_life, returning_days in ((4.0, 0.0), (0.0, 0.0), (0.0, 100.0)):
+        plugin.params = {
+            **shipped,
+            "recency_half_life": half_life,
+            "returning_half_life_days": returning_days,
+            "hide_newer_movies": False,  # as for `plain`, asked now: nothing hidden
+        }
+        try:
+            for name, profile in (("still", rating_still), ("back", back_next_day)):
+                found = plugin.reelpick_recommend(profile, 10, frozenset(ratings))
+                lists[name, half_life, returning_days] = [r.movie_id for r in found]
+        finally:
+            plugin.params = shipped
+    plain_ids = [r.movie_id for r in plain]
+    assert lists["still", 4.0, 0.0] != plain_ids
+    # Each half-life acts in its own situation only.
+    assert lists["back", 4.0, 0.0] == plain_ids
+    assert lists["still", 0.0, 100.0] == plain_ids
+    # A person back the next day has their years-old ratings faded (user 414 rated from
+    # 2000 to 2018).
+    assert lists["back", 0.0, 100.0] != plain_ids
+    # A question asked long ago is never answered with a movie nobody had rated by then.
     early = {m: 0.0 for m in ratings}  # rated in 1970: nothing else had been rated yet
-    assert (
-        plugin.reelpick_recommend(Profile(ratings=ratings, rated_at=early), 10, frozenset()) == []
-    )
+    long_ago = Profile(ratings=ratings, rated_at=early, asked_at=86400.0)
+    assert plugin.reelpick_recommend(long_ago, 10, frozenset()) == []
+    # Asked now, the same old profile is offered what came out since: that is what a
+    # person coming back after years wants.
+    now = plugin.reelpick_recommend(Profile(ratings=ratings, rated_at=early), 10, frozenset())
+    assert len(now) == 10
 
 
 def test_a_profile_outside_the_model_gets_no_answer(fitted: Registry) -> None:
