@@ -2,7 +2,10 @@
 
 The protocol that made the test split splits its training ratings again: the validation users'
 held-out ratings come from the training data only, never from a test user's test ratings. The
-plugins are fitted on what is left, and on the validation users:
+plugins are fitted on what is left. A second fold applies the protocol once more to that
+fold's training ratings (``FOLDS``): a hundred-odd validation users per fold are too few to
+choose between close settings, and each figure below is the mean over both folds' users. On
+the validation users:
 
 1. every weight combination of ``WEIGHT_GRID`` (the first plugin keeps weight 1: fusion only
    sees ratios) and every ``rrf_k`` of ``RRF_K_GRID`` is scored by nDCG@10; the best wins
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..config import Config
 from ..data import Dataset
@@ -34,8 +38,28 @@ from .training import Trained, train_and_ask, truth_of
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 RRF_K_GRID = (60, 20, 5)  # 60 first: on a tie the usual constant stays
 LAMBDA_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+FOLDS = 2  # validation folds, each inside the previous fold's training ratings
 KEEP_NDCG = 0.95  # a calibrated λ must keep this share of the uncalibrated nDCG@10
 CALIBRATION_GOAL = 0.5  # ... and bring miscalibration to at most this share to be switched on
+
+
+def validation_folds(protocol: str, train: pd.DataFrame, test_per_user: int) -> list[Split]:
+    """Up to ``FOLDS`` splits, each the protocol applied to the previous one's training
+    ratings (the first to ``train``); a fold without validation users ends the list."""
+    folds: list[Split] = []
+    for number in range(1, FOLDS + 1):
+        inner = split_for(protocol, train, test_per_user)
+        if not truth_of(inner.test):
+            break
+        inner.label = f"validation fold {number} inside training: {inner.label}"
+        folds.append(inner)
+        train = inner.train
+    return folds
+
+
+def pooled(values: list[float], sizes: list[int]) -> float:
+    """The mean over every fold's users of a figure each fold gives as its users' mean."""
+    return float(np.average(values, weights=sizes))
 
 
 def tune_picks(
@@ -48,40 +72,65 @@ def tune_picks(
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     """Best picks weights, rrf_k and calibration λ on validation inside ``split.train``."""
-    inner = split_for(protocol, split.train, test_per_user)
-    inner.label = f"validation inside training: {inner.label}"
-    truth = truth_of(inner.test)
-    if not truth:
+    folds = validation_folds(protocol, split.train, test_per_user)
+    if not folds:
         raise ReelpickError(f"the {protocol} protocol finds no validation users to tune on")
-    progress(f"{inner.label}: {len(truth)} validation users")
     pool = config.settings.picks.calibration_pool
-    fitted = train_and_ask(config, dataset, inner, plugins, max(K, pool), progress)
-    if not fitted.names:
+    fitted: list[Trained] = []
+    truths: list[dict[int, set[int]]] = []
+    for inner in folds:
+        truths.append(truth_of(inner.test))
+        progress(f"{inner.label}: {len(truths[-1])} validation users")
+        fitted.append(train_and_ask(config, dataset, inner, plugins, max(K, pool), progress))
+    names = fitted[0].names
+    if not names:
         raise ReelpickError("no plugin recommends: nothing to tune")
+    for f in fitted[1:]:
+        if f.names != names:
+            raise ReelpickError(
+                f"the validation folds recommend with different plugins ({', '.join(names)} "
+                f"against {', '.join(f.names)}): choose them with --plugin"
+            )
+    sizes = [len(truth) for truth in truths]
     plugin_scores = {
-        name: score_lists(fitted.plugin_lists(name), truth, name).ndcg for name in fitted.names
+        name: pooled(
+            [
+                score_lists(f.plugin_lists(name), truth, name).ndcg
+                for f, truth in zip(fitted, truths, strict=True)
+            ],
+            sizes,
+        )
+        for name in names
     }
-    grid = FusionGrid(fitted, truth)
+    grids = [FusionGrid(f, truth) for f, truth in zip(fitted, truths, strict=True)]
     best: tuple[float, dict[str, float], int] | None = None
-    others = fitted.names[1:]
+    others = names[1:]
     for combo in itertools.product(WEIGHT_GRID, repeat=len(others)):
-        weights = {fitted.names[0]: 1.0, **dict(zip(others, combo, strict=True))}
+        weights = {names[0]: 1.0, **dict(zip(others, combo, strict=True))}
         for rrf_k in RRF_K_GRID:
-            ndcg = grid.ndcg(weights, float(rrf_k))
+            ndcg = pooled([grid.ndcg(weights, float(rrf_k)) for grid in grids], sizes)
             if best is None or ndcg > best[0] + 1e-12:
                 best = (ndcg, weights, rrf_k)
     assert best is not None
-    context = ScoringContext.of(fitted)
+    contexts = [ScoringContext.of(f) for f in fitted]
     base = PickSettings(best[1], float(best[2]), 0.0, pool).for_everyone()
     rows = []
     for lam in LAMBDA_GRID:  # through the picks themselves, as shipped
-        found = score_lists(
-            picks_lists(fitted, K, base.calibrated(lam)), truth, PICKS, context=context
+        found = [
+            score_lists(picks_lists(f, K, base.calibrated(lam)), truth, PICKS, context=context)
+            for f, truth, context in zip(fitted, truths, contexts, strict=True)
+        ]
+        rows.append(
+            {
+                "lambda": lam,
+                "ndcg@10": pooled([r.ndcg for r in found], sizes),
+                "miscalibration": pooled([r.miscalibration or 0.0 for r in found], sizes),
+            }
         )
-        rows.append({"lambda": lam, "ndcg@10": found.ndcg, "miscalibration": found.miscalibration})
     return {
         "protocol": protocol,
-        "validation_users": len(truth),
+        "validation_users": sum(sizes),
+        "folds": sizes,
         "plugins_ndcg@10": plugin_scores,
         "picks_ndcg@10": rows[0]["ndcg@10"],
         "grid_ndcg@10": best[0],  # the same setting on the grid's arrays: equal up to rounding

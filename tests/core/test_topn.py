@@ -98,6 +98,37 @@ def test_session_split_keeps_the_last_session_of_users_who_came_back() -> None:
     assert len(split.train) == len(ratings) - 3
 
 
+def test_validation_folds_nest_each_inside_the_previous_training() -> None:
+    from reelpick.evaluation.topn_tuning import FOLDS, validation_folds
+
+    day = 86400
+    # Three users with four sessions each a week apart: 25, 3, 3 and 3 ratings.
+    rows = []
+    for user in (1, 2, 3):
+        movie = user * 100
+        for session, size in enumerate((25, 3, 3, 3)):
+            for i in range(size):
+                rows.append((user, movie, 4.0, session * 7 * day + 60 * i))
+                movie += 1
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    split = session_split(ratings)
+    folds = validation_folds("session", split.train, 10)
+    assert len(folds) == FOLDS == 2
+    first, second = folds
+    # Fold 1 validates on each user's third session, fold 2 on their second, inside fold 1's
+    # training ratings; neither ever holds a test rating.
+    assert set(first.test.movieId) == {
+        m for u in (1, 2, 3) for m in range(u * 100 + 28, u * 100 + 31)
+    }
+    assert set(second.test.movieId) == {
+        m for u in (1, 2, 3) for m in range(u * 100 + 25, u * 100 + 28)
+    }
+    assert set(second.train.index) | set(second.test.index) == set(first.train.index)
+    assert not (set(first.test.index) | set(second.test.index)) & set(split.test.index)
+    # Too few ratings left for a third come-back: the folds stop where validation users end.
+    assert len(validation_folds("session", second.train, 10)) == 0
+
+
 def test_metrics_on_a_known_list() -> None:
     recall, ndcg = recall_ndcg([5, 9, 6], {5, 6, 7})
     assert recall == pytest.approx(2 / 3)
@@ -164,6 +195,7 @@ def test_tune_finds_the_weight_that_ranks_the_validation_hits_first(
     # weight 2 is the only grid weight that puts both above fixed's movies (2/61 > 2/62 > 1/61).
     assert tuned["weights"] == {"fixed": 1.0, "val": 2.0} and tuned["rrf_k"] == 60
     assert tuned["validation_users"] == 2
+    assert tuned["folds"] == [2]  # a second fold has no user with 20 ratings left
     assert tuned["picks_ndcg@10"] == pytest.approx((1 / IDEAL + (1 / math.log2(3)) / IDEAL) / 2)
     assert tuned["calibration"] == 0.0  # one genre: nothing to calibrate
 
