@@ -67,7 +67,7 @@ class PickSettings:
     weights_while_rating: dict[str, float] = field(
         default_factory=lambda: {
             "cosine-cf": 1.0,
-            "sgd-mf": 0.25,
+            "sgd-mf": 0.5,
             "vgg16-poster": 0.0,
             "ease": 2.0,
             "hybrid": 1.0,
