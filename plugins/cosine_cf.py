@@ -10,8 +10,9 @@ sum (``weighting = "liked"``; ``"centred"`` weighs each rating by its distance f
 person's mean, so dislikes push their neighbours down). Each movie is weighed by
 ``Profile.recency_weights`` too, as the ease plugin does: while the person is still rating, by
 ``recency_half_life`` ratings back; coming back later, by ``returning_half_life_days`` days
-back. ``weighting`` and the half-lives are chosen by ``reelpick tune cosine-cf``: on validation users inside the training data of the top-N protocol, never on its
-test users (the figures are in config.toml).
+back. ``weighting`` and the half-lives are chosen by ``reelpick tune cosine-cf``: on validation
+users inside the training data of the top-N protocol, never on its test users (the figures are
+in config.toml).
 """
 
 from __future__ import annotations

@@ -167,8 +167,9 @@ def _inputs(
     seed: int,
     progress: Callable[[str], None],
 ) -> _Inputs:
-    # A movie night is seldom called while its members are rating: each is asked afterwards.
-    fitted = train_and_ask(config, dataset, split, plugins, MAX_DEPTH, progress, mid_session=False)
+    # Each member is asked at their first test rating, the moment the night is called: a
+    # question needs a moment in the data, or films nobody had rated yet would be offered.
+    fitted = train_and_ask(config, dataset, split, plugins, MAX_DEPTH, progress)
     if not fitted.names:
         raise ReelpickError("no plugin recommends: nothing to evaluate for groups")
     personal = picks_lists(fitted, MAX_DEPTH)

@@ -203,7 +203,8 @@ def format_topn_table(report: TopnReport) -> str:
             "",
             f"tuned on {t['validation_users']} validation users ("
             + " + ".join(str(n) for n in t["folds"])
-            + f" in {len(t['folds'])} folds, the same protocol inside the training data), "
+            + f" in {len(t['folds'])} fold{'s' if len(t['folds']) > 1 else ''}, the same "
+            "protocol inside the training data), "
             f"picks nDCG@10 {t['picks_ndcg@10']:.4f}; plugins: "
             + ", ".join(f"{n} {v:.4f}" for n, v in t["plugins_ndcg@10"].items()),
             "calibration on validation (λ: nDCG@10, miscalibration): "

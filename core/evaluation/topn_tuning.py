@@ -120,16 +120,24 @@ def tune_picks(
             score_lists(picks_lists(f, K, base.calibrated(lam)), truth, PICKS, context=context)
             for f, truth, context in zip(fitted, truths, contexts, strict=True)
         ]
+        # Miscalibration is a mean over the users who got a list: pooled by those.
+        measured = [r for r in found if r.miscalibration is not None and r.answered]
+        miscalibration = (
+            pooled([r.miscalibration or 0.0 for r in measured], [r.answered for r in measured])
+            if measured
+            else None
+        )
         rows.append(
             {
                 "lambda": lam,
                 "ndcg@10": pooled([r.ndcg for r in found], sizes),
-                "miscalibration": pooled([r.miscalibration or 0.0 for r in found], sizes),
+                "miscalibration": miscalibration,
             }
         )
     return {
         "protocol": protocol,
-        "validation_users": sum(sizes),
+        # A person can validate in both folds (two of their sessions): counted once here.
+        "validation_users": len(set().union(*truths)),
         "folds": sizes,
         "plugins_ndcg@10": plugin_scores,
         "picks_ndcg@10": rows[0]["ndcg@10"],

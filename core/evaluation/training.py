@@ -112,12 +112,9 @@ def train_and_ask(
     plugins: list[str] | None,
     k: int,
     progress: Callable[[str], None],
-    *,
-    mid_session: bool = True,
 ) -> Trained:
-    """Fit every recommending plugin on ``split.train`` and ask it about each test user:
-    at their first test rating with ``mid_session`` (:func:`asking_moments`), else now,
-    long after every rating (as members of a movie night mostly are)."""
+    """Fit every recommending plugin on ``split.train`` and ask it about each test user at
+    their first test rating (:func:`asking_moments`)."""
     train = dataset.with_ratings(split.train, split.label)
     registry = Registry(config)
     app = Reelpick(config, train, registry)
@@ -145,8 +142,7 @@ def train_and_ask(
         progress(f"  {name}: fitted in {fit_seconds[name]:.1f} s")
         names.append(name)
     users = sorted(split.test["userId"].unique().tolist())
-    moments = asking_moments(split.test) if mid_session else None
-    profiles = profiles_of(split.train, users, train, moments)
+    profiles = profiles_of(split.train, users, train, asking_moments(split.test))
     answers = {}
     if names:
         stage = "asking the plugins for the test users"

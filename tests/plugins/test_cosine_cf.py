@@ -93,7 +93,8 @@ def test_recent_ratings_lead_while_rating_and_after_years_away(app: Reelpick) ->
 
     plain = picks(Profile(ratings=ratings))
     back_later = picks(Profile(ratings=ratings, rated_at=times, asked_at=10_000.0 + 86_400))
-    assert back_later == plain  # back a day later: the whole history, evenly
+    # Back a day later after one evening's ratings: hours apart weigh the same as equal.
+    assert back_later == plain
     rating_now = picks(Profile(ratings=ratings, rated_at=times, asked_at=10_120.0))
     led_by_latest = [reason in (heat, ronin) for _, reason in rating_now]
     assert sum(led_by_latest) > sum(reason in (heat, ronin) for _, reason in plain)
