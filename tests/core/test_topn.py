@@ -200,6 +200,51 @@ def test_tune_finds_the_weight_that_ranks_the_validation_hits_first(
     assert tuned["calibration"] == 0.0  # one genre: nothing to calibrate
 
 
+class Unrelated(Fixed):
+    movies = (500, 501, 502)
+
+
+class BothFolds(Fixed):
+    """Hits user 1's first validation fold (movie 128) and user 2's second (movie 225)."""
+
+    movies = (128, 225)
+
+
+def test_tune_pools_both_validation_folds(make_config, tmp_path, monkeypatch, capsys) -> None:
+    for name, cls in (("unrelated", "Unrelated"), ("both", "BothFolds")):
+        monkeypatch.setitem(BUILTIN_PLUGINS, name, f"{__name__}:{cls}")
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    day = 86400
+    # Users 1 and 2 (movies from 100 and 200): sessions of 25, 3, 3 and 3 ratings a week
+    # apart. The test set is session 4; fold 1 validates session 3, fold 2 session 2.
+    rows = []
+    for user in (1, 2):
+        movie = user * 100
+        for session, size in enumerate((25, 3, 3, 3)):
+            for i in range(size):
+                rows.append((user, movie, 4.0, session * 7 * day + 60 * i))
+                movie += 1
+    pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"]).to_csv(
+        folder / "ratings.csv", index=False
+    )
+    movies = [m for _, m, _, _ in rows] + [500, 501, 502]
+    pd.DataFrame(
+        {"movieId": movies, "title": [f"M{m} (2000)" for m in movies], "genres": "Drama"}
+    ).to_csv(folder / "movies.csv", index=False)
+    config = make_config(data=folder, enabled=["unrelated", "both"])
+    args = ["--config", str(config.path), "evaluate", "--task", "topn", "--json", "--tune"]
+    assert main(args) == 0
+    tuned = json.loads(capsys.readouterr().out)["tuned"]
+    assert tuned["folds"] == [2, 2] and tuned["validation_users"] == 2
+    # Weighted above the unrelated list, "both" puts user 1's fold-1 movie first (128 is
+    # outside their fold-1 profile; 225 is in user 2's, so user 2 gets no hit there) and
+    # user 2's fold-2 movie second. Four user-folds, each with three held-out movies.
+    ideal = sum(1 / math.log2(i + 2) for i in range(3))
+    assert tuned["weights"]["both"] == 2.0  # at 1, 225 would tie with 501 and come third
+    assert tuned["picks_ndcg@10"] == pytest.approx((1 + 1 / math.log2(3)) / ideal / 4)
+
+
 def test_picks_fuse_ranks_and_merge_the_reasons() -> None:
     a = PluginAnswer(
         "a", "A", neighbours=[Recommendation(7, 0.9, (1, 2)), Recommendation(8, 0.5, (3,))]
