@@ -84,10 +84,10 @@ class GroupSettings:
 
     strategy: GroupStrategy = DEFAULT_STRATEGY
     misery_threshold: float = 0.0  # a member's utility below this makes a movie "miserable"
-    prior_weight: float = 0.2  # blend of the outside ranked list (popularity, the chat's seeds)
+    prior_weight: float = 0.1  # blend of the outside ranked list (popularity, the chat's seeds)
     depth: int = 50  # each member's personal list that the scores use
     rank_k: int = 0  # 0: linear rank utility; > 0: reciprocal (rank_k + 1) / (rank_k + rank)
-    size_exponent: float = -0.5  # a member with n profile movies weighs n ** size_exponent
+    size_exponent: float = -0.25  # a member with n profile movies weighs n ** size_exponent
     fair_depth: int = 50  # the fairness rule: everyone gets one of their own top fair_depth
 
     @classmethod
