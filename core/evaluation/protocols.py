@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import ReelpickError
-from ..types import SESSION_GAP
+from ..types import DAY, SESSION_GAP
 from .ratings import Split
 
 SESSION = "session"
@@ -29,7 +29,7 @@ PROTOCOLS = (SESSION, LAST10)
 DEFAULT_PROTOCOL = SESSION
 
 MIN_RATINGS = 20  # last10: users with fewer ratings are not tested
-RETURN_GAP = 86400.0  # the last session starts at least this long after the previous rating
+RETURN_GAP = DAY  # the last session starts at least this long after the previous rating
 MIN_BEFORE = 20  # ratings a session test user has before their last session
 
 

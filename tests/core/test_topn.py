@@ -15,7 +15,7 @@ from reelpick.evaluation.protocols import session_split
 from reelpick.evaluation.topn import evaluate_topn, recall_ndcg, temporal_split
 from reelpick.picks import pick
 from reelpick.registry import BUILTIN_PLUGINS
-from reelpick.types import Neighbour, PluginAnswer, Recommendation
+from reelpick.types import DAY, Neighbour, PluginAnswer, Recommendation
 from tests.support.profile_plugins import FixedList
 
 IDEAL = sum(1 / math.log2(i + 2) for i in range(10))  # ideal DCG of 10 test movies
@@ -75,7 +75,7 @@ def test_temporal_split_keeps_the_latest_ratings_for_test(tmp_path: Path) -> Non
 
 
 def test_session_split_keeps_the_last_session_of_users_who_came_back() -> None:
-    hour, day = 3600, 86400
+    hour, day = 3600, DAY
     rows = []
     # User 1: 20 ratings one minute apart, then a day later two ratings 1 h - 1 s apart: one
     # session, the test set.
@@ -98,18 +98,24 @@ def test_session_split_keeps_the_last_session_of_users_who_came_back() -> None:
     assert len(split.train) == len(ratings) - 3
 
 
-def test_validation_folds_nest_each_inside_the_previous_training() -> None:
-    from reelpick.evaluation.topn_tuning import FOLDS, validation_folds
-
-    day = 86400
-    # Three users with four sessions each a week apart: 25, 3, 3 and 3 ratings.
+def weekly_sessions(users: tuple[int, ...]) -> list[tuple[int, int, float, float]]:
+    """Ratings of ``users`` (user u rates movies from u * 100 up) in four sessions a week
+    apart, of 25, 3, 3 and 3 ratings: the session protocol tests session 4, its first
+    validation fold session 3 and its second session 2."""
     rows = []
-    for user in (1, 2, 3):
+    for user in users:
         movie = user * 100
         for session, size in enumerate((25, 3, 3, 3)):
             for i in range(size):
-                rows.append((user, movie, 4.0, session * 7 * day + 60 * i))
+                rows.append((user, movie, 4.0, session * 7 * DAY + 60.0 * i))
                 movie += 1
+    return rows
+
+
+def test_validation_folds_nest_each_inside_the_previous_training() -> None:
+    from reelpick.evaluation.topn_tuning import FOLDS, validation_folds
+
+    rows = weekly_sessions((1, 2, 3))
     ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
     split = session_split(ratings)
     folds = validation_folds("session", split.train, 10)
@@ -215,16 +221,7 @@ def test_tune_pools_both_validation_folds(make_config, tmp_path, monkeypatch, ca
         monkeypatch.setitem(BUILTIN_PLUGINS, name, f"{__name__}:{cls}")
     folder = tmp_path / "ml"
     folder.mkdir()
-    day = 86400
-    # Users 1 and 2 (movies from 100 and 200): sessions of 25, 3, 3 and 3 ratings a week
-    # apart. The test set is session 4; fold 1 validates session 3, fold 2 session 2.
-    rows = []
-    for user in (1, 2):
-        movie = user * 100
-        for session, size in enumerate((25, 3, 3, 3)):
-            for i in range(size):
-                rows.append((user, movie, 4.0, session * 7 * day + 60 * i))
-                movie += 1
+    rows = weekly_sessions((1, 2))
     pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"]).to_csv(
         folder / "ratings.csv", index=False
     )
